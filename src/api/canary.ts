@@ -1,0 +1,421 @@
+import { z } from "zod";
+import {
+  API_VERSION,
+  condition,
+  duration,
+  intOrString,
+  localObjectReference,
+  namespacedReference,
+  objectMeta,
+  stringMap,
+  withRules,
+} from "./common.ts";
+
+export const PROVIDERS = ["kubernetes", "nginx", "gatewayapi", "appmesh"] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** Metrics every router knows how to query without a MetricTemplate (as in Flagger). */
+export const BUILTIN_METRICS = ["request-success-rate", "request-duration"] as const;
+
+export const WEBHOOK_TYPES = [
+  "confirm-rollout",
+  "pre-rollout",
+  "rollout",
+  "confirm-traffic-increase",
+  "confirm-promotion",
+  "post-rollout",
+  "rollback",
+  "event",
+] as const;
+
+export const PHASES = [
+  "Initializing",
+  "Initialized",
+  "Waiting",
+  "Progressing",
+  "WaitingPromotion",
+  "Promoting",
+  "Finalising",
+  "Succeeded",
+  "Failed",
+  "Terminating",
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+const weight = (description: string) => z.number().int().min(0).max(100).meta({ description });
+
+const customMetadata = (what: string) =>
+  z
+    .strictObject({
+      labels: stringMap("Labels to add.").optional(),
+      annotations: stringMap("Annotations to add.").optional(),
+    })
+    .meta({ description: `Labels and annotations added to the ${what}.` });
+
+const stringMatch = z
+  .strictObject({
+    exact: z.string().optional(),
+    prefix: z.string().optional(),
+    suffix: z.string().optional(),
+    regex: z.string().optional(),
+  })
+  .meta({ description: "Exactly one of exact, prefix, suffix or regex." });
+
+export const httpMatch = z
+  .strictObject({
+    headers: z
+      .record(z.string(), stringMatch)
+      .optional()
+      .meta({ description: 'Header matches; the key "cookie" matches a cookie for nginx A/B tests.' }),
+    uri: stringMatch.optional(),
+    method: stringMatch.optional(),
+    queryParams: z.record(z.string(), stringMatch).optional(),
+    sourceLabels: stringMap("Match requests from workloads with these labels (meshes only).").optional(),
+  })
+  .meta({ description: "A request match for A/B testing (Flagger's HTTPMatchRequest)." });
+
+const headerOperations = z.strictObject({
+  add: stringMap("Headers to add.").optional(),
+  set: stringMap("Headers to set.").optional(),
+  remove: z.array(z.string()).optional(),
+});
+
+const parentReference = z
+  .strictObject({
+    group: z.string().optional(),
+    kind: z.string().optional(),
+    namespace: z.string().optional(),
+    name: z.string().min(1),
+    sectionName: z.string().optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+  })
+  .meta({ description: "A Gateway API parentRef (the Gateway the generated HTTPRoute attaches to)." });
+
+export const canaryService = z
+  .strictObject({
+    name: z.string().optional().meta({ description: "Apex Service name; defaults to the targetRef name." }),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .meta({ description: "Port of the apex, -primary and -canary Services." }),
+    portName: z.string().optional().meta({ description: 'Name of the Service port; defaults to "http".' }),
+    targetPort: intOrString("Container port (number or name); defaults to port.").optional(),
+    appProtocol: z.string().optional(),
+    portDiscovery: z
+      .boolean()
+      .optional()
+      .meta({ description: "Add every other container port of the target to the generated Services." }),
+    timeout: duration("Upstream request timeout, e.g. 15s").optional(),
+    retries: z
+      .strictObject({
+        attempts: z.number().int().min(0).optional(),
+        perTryTimeout: duration("Timeout per retry").optional(),
+        retryOn: z.string().optional(),
+      })
+      .optional(),
+    headers: z
+      .strictObject({ request: headerOperations.optional(), response: headerOperations.optional() })
+      .optional(),
+    match: z.array(httpMatch).optional().meta({ description: "Requests that reach the apex route at all." }),
+    hosts: z
+      .array(z.string())
+      .optional()
+      .meta({ description: "Hostnames of the generated route (gatewayapi)." }),
+    gatewayRefs: z
+      .array(parentReference)
+      .optional()
+      .meta({ description: "Gateways the generated HTTPRoute attaches to." }),
+    meshName: z.string().optional().meta({ description: "App Mesh name (appmesh)." }),
+    backends: z
+      .array(z.string())
+      .optional()
+      .meta({ description: "Virtual services the canary may call (appmesh)." }),
+    apex: customMetadata("apex Service").optional(),
+    primary: customMetadata("-primary Service").optional(),
+    canary: customMetadata("-canary Service").optional(),
+  })
+  .meta({ description: "The Services (and routes) kanaria generates in front of the primary and canary." });
+
+const thresholdRange = withRules(
+  z
+    .strictObject({
+      min: z.number().optional().meta({ description: "The check fails below this value." }),
+      max: z.number().optional().meta({ description: "The check fails above this value." }),
+    })
+    .meta({ description: "Range the measured value must stay within (inclusive)." }),
+  [
+    {
+      cel: "!has(self.min) || !has(self.max) || self.min <= self.max",
+      message: "thresholdRange.min must not be greater than thresholdRange.max",
+      path: [],
+      holds: (r) => r.min === undefined || r.max === undefined || r.min <= r.max,
+    },
+    {
+      cel: "has(self.min) || has(self.max)",
+      message: "thresholdRange needs min, max or both",
+      path: [],
+      holds: (r) => r.min !== undefined || r.max !== undefined,
+    },
+  ],
+);
+
+export const canaryMetric = withRules(
+  z.strictObject({
+    name: z
+      .string()
+      .min(1)
+      .max(63)
+      .meta({
+        description: `Metric name; ${BUILTIN_METRICS.join(" and ")} are built in, anything else needs templateRef.`,
+      }),
+    interval: duration("Window of the query ({{ interval }}); defaults to 1m.").optional(),
+    thresholdRange: thresholdRange.optional(),
+    templateRef: namespacedReference("MetricTemplate that holds the query.").optional(),
+    templateVariables: stringMap("Values for {{ variables.KEY }} in the template query.").optional(),
+    onNoData: z.enum(["fail", "skip"]).optional().meta({
+      description:
+        "What an empty result means. fail (default): a failed check. skip: neither pass nor fail, but the canary is not promoted while the metric has no data in the current step.",
+    }),
+  }),
+  [
+    {
+      cel: "has(self.templateRef) || self.name in ['request-success-rate', 'request-duration']",
+      message: "a metric that is not built in (request-success-rate, request-duration) needs templateRef",
+      path: ["templateRef"],
+      holds: (m) => m.templateRef !== undefined || (BUILTIN_METRICS as readonly string[]).includes(m.name),
+    },
+  ],
+);
+
+export const canaryWebhook = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(WEBHOOK_TYPES).optional().meta({ description: "When the hook runs; defaults to rollout." }),
+  url: z.string().url(),
+  timeout: duration("Request timeout; defaults to 10s.").optional(),
+  retries: z.number().int().min(0).optional(),
+  muteAlert: z.boolean().optional(),
+  metadata: stringMap("Sent to the webhook as is.").optional(),
+});
+
+export const canaryAlert = z.strictObject({
+  name: z.string().min(1),
+  severity: z
+    .enum(["info", "warn", "error"])
+    .optional()
+    .meta({ description: "Least severity sent; defaults to info." }),
+  providerRef: namespacedReference("AlertProvider to send to."),
+});
+
+export const canaryAnalysis = withRules(
+  z.strictObject({
+    interval: duration("Time between steps; defaults to 60s, at least 10s.").optional(),
+    threshold: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: "Failed checks before rollback; defaults to 1." }),
+    maxWeight: weight("Canary weight at which promotion starts; defaults to 100.").optional(),
+    stepWeight: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: "Weight added each step (canary strategy)." }),
+    stepWeights: z
+      .array(weight("A step's weight"))
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: "Explicit weights, ascending." }),
+    stepWeightPromotion: weight(
+      "Weight moved to the primary each step during promotion; default all at once.",
+    ).optional(),
+    iterations: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: "Checks to pass (blue/green and A/B)." }),
+    match: z
+      .array(httpMatch)
+      .max(16)
+      .optional()
+      .meta({ description: "A/B: requests that go to the canary." }),
+    mirror: z.boolean().optional(),
+    mirrorWeight: weight("Share of traffic mirrored to the canary.").optional(),
+    primaryReadyThreshold: weight(
+      "Percentage of primary pods that must be ready; defaults to 100.",
+    ).optional(),
+    canaryReadyThreshold: weight("Percentage of canary pods that must be ready; defaults to 100.").optional(),
+    sessionAffinity: z
+      .strictObject({
+        cookieName: z.string().min(1),
+        maxAge: z.number().int().min(0).optional(),
+        primaryCookieName: z.string().optional(),
+      })
+      .optional(),
+    metrics: z.array(canaryMetric).max(32).optional(),
+    webhooks: z.array(canaryWebhook).max(32).optional(),
+    alerts: z.array(canaryAlert).max(16).optional(),
+  }),
+  [
+    {
+      cel: "!(has(self.stepWeight) && has(self.stepWeights))",
+      message: "stepWeight and stepWeights are mutually exclusive: keep one",
+      path: ["stepWeights"],
+      holds: (a) => a.stepWeight === undefined || a.stepWeights === undefined,
+    },
+    {
+      cel: "!has(self.iterations) || (!has(self.stepWeight) && !has(self.stepWeights))",
+      message:
+        "iterations (blue/green, A/B) and stepWeight/stepWeights (canary) select different strategies: keep one",
+      path: ["iterations"],
+      holds: (a) => a.iterations === undefined || (a.stepWeight === undefined && a.stepWeights === undefined),
+    },
+    {
+      cel: "has(self.iterations) || has(self.stepWeight) || has(self.stepWeights)",
+      message: "set stepWeight or stepWeights (canary) or iterations (blue/green, A/B)",
+      path: ["stepWeight"],
+      holds: (a) => a.iterations !== undefined || a.stepWeight !== undefined || a.stepWeights !== undefined,
+    },
+    {
+      cel: "!has(self.stepWeights) || self.stepWeights.isSorted()",
+      message: "stepWeights must be in ascending order",
+      path: ["stepWeights"],
+      holds: (a) => (a.stepWeights ?? []).every((w, i, all) => i === 0 || (all[i - 1] as number) <= w),
+    },
+    {
+      cel: "!has(self.match) || has(self.iterations)",
+      message: "match (A/B testing) needs iterations",
+      path: ["match"],
+      holds: (a) => a.match === undefined || a.iterations !== undefined,
+    },
+  ],
+);
+
+const autoscalerRef = z.strictObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  name: z.string().min(1),
+  primaryScalerReplicas: z
+    .strictObject({
+      minReplicas: z.number().int().min(0).optional(),
+      maxReplicas: z.number().int().min(1).optional(),
+    })
+    .optional(),
+});
+
+export const canarySpec = withRules(
+  z.strictObject({
+    provider: z.enum(PROVIDERS).optional().meta({
+      description: "Router that shifts traffic; defaults to the controller's --provider (kubernetes).",
+    }),
+    metricsServer: z.string().optional().meta({ description: "Prometheus address for built-in metrics." }),
+    targetRef: localObjectReference("The Deployment under release."),
+    autoscalerRef: autoscalerRef.optional(),
+    ingressRef: localObjectReference("The Ingress the nginx router clones as <name>-canary.").optional(),
+    routeRef: localObjectReference("An existing HTTPRoute the gatewayapi router manages.").optional(),
+    service: canaryService,
+    analysis: canaryAnalysis,
+    progressDeadlineSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: "Seconds a canary may stay not ready before rollback; defaults to 600." }),
+    skipAnalysis: z.boolean().optional(),
+    suspend: z.boolean().optional(),
+    revertOnDeletion: z.boolean().optional(),
+  }),
+  [
+    {
+      cel: "!has(self.provider) || self.provider != 'nginx' || has(self.ingressRef)",
+      message: "provider nginx needs ingressRef (the Ingress to clone for the canary)",
+      path: ["ingressRef"],
+      holds: (s) => s.provider !== "nginx" || s.ingressRef !== undefined,
+    },
+    {
+      cel: "!has(self.provider) || self.provider != 'gatewayapi' || has(self.routeRef) || has(self.service.gatewayRefs)",
+      message: "provider gatewayapi needs routeRef (an existing HTTPRoute) or service.gatewayRefs",
+      path: ["routeRef"],
+      holds: (s) =>
+        s.provider !== "gatewayapi" || s.routeRef !== undefined || s.service.gatewayRefs !== undefined,
+    },
+    {
+      cel: "!has(self.provider) || self.provider != 'appmesh' || has(self.service.meshName)",
+      message: "provider appmesh needs service.meshName",
+      path: ["service", "meshName"],
+      holds: (s) => s.provider !== "appmesh" || s.service.meshName !== undefined,
+    },
+    {
+      cel: "!has(self.provider) || self.provider != 'kubernetes' || (!has(self.analysis.stepWeight) && !has(self.analysis.stepWeights))",
+      message:
+        "provider kubernetes switches all traffic at once (blue/green): use analysis.iterations, not stepWeight",
+      path: ["analysis", "stepWeight"],
+      holds: (s) =>
+        s.provider !== "kubernetes" ||
+        (s.analysis.stepWeight === undefined && s.analysis.stepWeights === undefined),
+    },
+    {
+      cel: "!has(self.analysis.match) || !has(self.provider) || self.provider != 'kubernetes'",
+      message: "provider kubernetes cannot route by header or cookie: remove analysis.match or use nginx",
+      path: ["analysis", "match"],
+      holds: (s) => s.analysis.match === undefined || s.provider !== "kubernetes",
+    },
+  ],
+);
+
+export const CHECK_RESULTS = ["pass", "fail", "nodata", "error", "skipped"] as const;
+
+export const checkStatus = z
+  .strictObject({
+    name: z.string(),
+    result: z.enum(CHECK_RESULTS),
+    value: z.number().optional(),
+    thresholdRange: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional(),
+    provider: z.string().optional(),
+    message: z.string(),
+    time: z.string(),
+  })
+  .meta({ description: "Outcome of one metric check in the latest step." });
+
+export const canaryStatus = z.strictObject({
+  phase: z.enum(PHASES).optional(),
+  observedGeneration: z.number().int().optional(),
+  canaryWeight: z.number().int().optional(),
+  failedChecks: z.number().int().optional(),
+  iterations: z.number().int().optional(),
+  lastAppliedSpec: z.string().optional().meta({ description: "Hash of the target revision under analysis." }),
+  lastPromotedSpec: z.string().optional().meta({ description: "Hash of the revision the primary runs." }),
+  trackedConfigs: stringMap("ConfigMap/Secret checksums of the revision under analysis.").optional(),
+  lastTransitionTime: z.string().optional(),
+  lastStepTime: z
+    .string()
+    .optional()
+    .meta({ description: "When the last analysis step ran; steps are interval apart." }),
+  progressStartTime: z.string().optional().meta({ description: "Start of the current wait for readiness." }),
+  checks: z.array(checkStatus).optional(),
+  conditions: z.array(condition).optional(),
+});
+
+export const canary = z.looseObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal("Canary"),
+  metadata: objectMeta,
+  spec: canarySpec,
+  status: canaryStatus.optional(),
+});
+
+export type Canary = z.infer<typeof canary>;
+export type CanarySpec = z.infer<typeof canarySpec>;
+export type CanaryStatus = z.infer<typeof canaryStatus>;
+export type CanaryAnalysis = z.infer<typeof canaryAnalysis>;
+export type CanaryMetric = z.infer<typeof canaryMetric>;
+export type CanaryWebhook = z.infer<typeof canaryWebhook>;
+export type HttpMatch = z.infer<typeof httpMatch>;
+export type CheckStatus = z.infer<typeof checkStatus>;
+export type CheckResult = (typeof CHECK_RESULTS)[number];
