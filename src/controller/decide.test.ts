@@ -1,0 +1,554 @@
+import { describe, expect, it } from "vitest";
+import type { CanarySpec, CanaryStatus, CheckStatus } from "../api/canary.ts";
+import { resolveCanary } from "../api/defaults.ts";
+import { type DecideInput, type Decision, decide, WAIT_POLL_MS } from "./decide.ts";
+import { desiredState } from "./desired.ts";
+import type { Observations, WorkloadObservation } from "./observations.ts";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+const at = (seconds: number) => new Date(T0 + seconds * 1000);
+const iso = (seconds: number) => at(seconds).toISOString();
+
+const canarySpec = (
+  analysis: Partial<CanarySpec["analysis"]> = {},
+  extra: Partial<CanarySpec> = {},
+): CanarySpec => ({
+  provider: "nginx",
+  targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+  ingressRef: { name: "podinfo" },
+  service: { port: 80 },
+  analysis: { interval: "30s", threshold: 2, maxWeight: 30, stepWeight: 10, ...analysis },
+  progressDeadlineSeconds: 60,
+  ...extra,
+});
+
+const ready = (revision: string, replicas = 2): WorkloadObservation => ({
+  replicas,
+  readyPercent: 100,
+  rolloutComplete: true,
+  revision,
+});
+const notReady = (revision: string): WorkloadObservation => ({
+  replicas: 2,
+  readyPercent: 50,
+  rolloutComplete: false,
+  revision,
+});
+const scaledDown = (revision: string): WorkloadObservation => ({
+  replicas: 0,
+  readyPercent: 0,
+  rolloutComplete: true,
+  revision,
+});
+
+interface Case {
+  spec?: CanarySpec;
+  status?: CanaryStatus;
+  target?: WorkloadObservation | undefined;
+  primary?: WorkloadObservation | undefined;
+  checks?: CheckStatus[];
+  now?: number;
+  deleting?: boolean;
+  blocker?: Observations["blocker"];
+}
+
+function run(c: Case): Decision {
+  const spec = c.spec ?? canarySpec();
+  const input: DecideInput = {
+    name: "podinfo",
+    namespace: "test",
+    generation: 3,
+    deleting: c.deleting ?? false,
+    spec,
+    status: c.status ?? {},
+    resolved: resolveCanary(spec),
+    observed: {
+      now: at(c.now ?? 100),
+      target:
+        "target" in c
+          ? c.target && { ...c.target, trackedConfigs: {} }
+          : { ...ready("rev-b"), trackedConfigs: {} },
+      primary: "primary" in c ? c.primary : ready("rev-a"),
+      blocker: c.blocker,
+      checks: c.checks,
+    },
+  };
+  return decide(input);
+}
+
+const pass = (name = "request-success-rate"): CheckStatus => ({
+  name,
+  result: "pass",
+  value: 100,
+  message: `${name} 100 is within [99, -]`,
+  time: iso(100),
+});
+const fail = (name = "request-success-rate"): CheckStatus => ({
+  name,
+  result: "fail",
+  value: 87.5,
+  thresholdRange: { min: 99 },
+  message: `${name} 87.50 is below the minimum 99 (prometheus)`,
+  time: iso(100),
+});
+const noData = (name = "request-success-rate"): CheckStatus => ({
+  name,
+  result: "nodata",
+  message: `${name}: no data`,
+  time: iso(100),
+});
+const errored = (name = "request-success-rate"): CheckStatus => ({
+  name,
+  result: "error",
+  message: `${name}: prometheus query timed out after 10s`,
+  time: iso(100),
+});
+
+const progressing = (weight: number, extra: CanaryStatus = {}): CanaryStatus => ({
+  phase: "Progressing",
+  lastAppliedSpec: "rev-b",
+  lastPromotedSpec: "rev-a",
+  canaryWeight: weight,
+  failedChecks: 0,
+  iterations: 0,
+  lastStepTime: iso(60),
+  ...extra,
+});
+
+const reasons = (d: Decision) => d.events.map((e) => e.reason);
+const condition = (d: Decision, type: string) => d.status.conditions?.find((c) => c.type === type);
+
+describe("initialization", () => {
+  it("starts Initializing when there is no primary yet", () => {
+    const d = run({ status: {}, primary: undefined });
+    expect(d.status.phase).toBe("Initializing");
+    expect(reasons(d)).toEqual(["Initializing"]);
+    expect(d.requeueAfterMs).toBe(WAIT_POLL_MS);
+    expect(condition(d, "Ready")?.status).toBe("False");
+    expect(condition(d, "Reconciling")?.status).toBe("True");
+  });
+
+  it("stays Initializing while the primary runs another revision or is not ready", () => {
+    expect(run({ status: { phase: "Initializing" }, primary: ready("old") }).status.phase).toBe(
+      "Initializing",
+    );
+    const d = run({ status: { phase: "Initializing" }, target: ready("rev-a"), primary: notReady("rev-a") });
+    expect(d.status.phase).toBe("Initializing");
+    expect(d.events).toEqual([]);
+    expect(condition(d, "Promoted")?.message).toContain("50% ready");
+  });
+
+  it("is Initialized once the primary runs the target's revision and is ready", () => {
+    const d = run({ status: { phase: "Initializing" }, target: ready("rev-a"), primary: ready("rev-a") });
+    expect(d.status).toMatchObject({
+      phase: "Initialized",
+      lastAppliedSpec: "rev-a",
+      lastPromotedSpec: "rev-a",
+      canaryWeight: 0,
+      observedGeneration: 3,
+      lastTransitionTime: iso(100),
+    });
+    expect(reasons(d)).toEqual(["Initialized"]);
+    expect(condition(d, "Ready")).toMatchObject({ status: "True", observedGeneration: 3 });
+    expect(condition(d, "Promoted")?.status).toBe("True");
+    expect(condition(d, "Reconciling")?.status).toBe("False");
+  });
+});
+
+describe("change detection", () => {
+  const settled: CanaryStatus = {
+    phase: "Succeeded",
+    lastAppliedSpec: "rev-a",
+    lastPromotedSpec: "rev-a",
+    canaryWeight: 0,
+  };
+
+  it("does nothing while the target runs the applied revision", () => {
+    const d = run({ status: settled, target: scaledDown("rev-a") });
+    expect(d.status.phase).toBe("Succeeded");
+    expect(d.events).toEqual([]);
+    expect(d.needsChecks).toBe(false);
+  });
+
+  it.each(["Initialized", "Succeeded", "Failed"] as const)(
+    "starts an analysis on a new revision from %s",
+    (phase) => {
+      const d = run({ status: { ...settled, phase, failedChecks: 2 } });
+      expect(d.status).toMatchObject({
+        phase: "Progressing",
+        lastAppliedSpec: "rev-b",
+        lastPromotedSpec: "rev-a",
+        canaryWeight: 0,
+        failedChecks: 0,
+        progressStartTime: iso(100),
+      });
+      expect(d.status.lastStepTime).toBeUndefined();
+      expect(d.events[0]).toMatchObject({
+        reason: "NewRevision",
+        message: "New revision detected! Scaling up podinfo.test",
+      });
+    },
+  );
+
+  it("does not analyse a return to the promoted revision, and clears a failure", () => {
+    const d = run({
+      status: { phase: "Failed", lastAppliedSpec: "rev-bad", lastPromotedSpec: "rev-a" },
+      target: scaledDown("rev-a"),
+    });
+    expect(d.status).toMatchObject({ phase: "Succeeded", lastAppliedSpec: "rev-a" });
+    expect(reasons(d)).toEqual(["Reverted"]);
+    expect(condition(d, "Stalled")?.status).toBe("False");
+  });
+
+  it("restarts the analysis when a new revision lands mid-analysis", () => {
+    const d = run({ status: progressing(20, { failedChecks: 1 }), target: ready("rev-c") });
+    expect(d.status).toMatchObject({
+      phase: "Progressing",
+      lastAppliedSpec: "rev-c",
+      canaryWeight: 0,
+      failedChecks: 0,
+    });
+    expect(d.status.lastStepTime).toBeUndefined();
+    expect(reasons(d)).toEqual(["NewRevision", "NewRevision"]);
+  });
+
+  it("ends the analysis when the target goes back to the promoted revision mid-analysis", () => {
+    const d = run({ status: progressing(20), target: ready("rev-a") });
+    expect(d.status).toMatchObject({ phase: "Succeeded", canaryWeight: 0, lastAppliedSpec: "rev-a" });
+  });
+
+  it("keeps the revision the primary already got when a new one lands mid-promotion", () => {
+    const d = run({
+      status: { ...progressing(30), phase: "Promoting" },
+      target: ready("rev-c"),
+      primary: ready("rev-b"),
+    });
+    expect(d.status).toMatchObject({
+      phase: "Progressing",
+      lastPromotedSpec: "rev-b",
+      lastAppliedSpec: "rev-c",
+    });
+  });
+
+  it("promotes without analysis when skipAnalysis is set", () => {
+    const d = run({ spec: canarySpec({}, { skipAnalysis: true }), status: settled });
+    expect(d.status.phase).toBe("Promoting");
+    expect(d.status.canaryWeight).toBe(0);
+    expect(reasons(d)).toEqual(["NewRevision", "Promoting"]);
+  });
+});
+
+describe("canary strategy", () => {
+  it("waits for the canary to be ready within progressDeadlineSeconds", () => {
+    const d = run({
+      status: progressing(0, { lastStepTime: undefined, progressStartTime: iso(70) }),
+      target: notReady("rev-b"),
+    });
+    expect(d.status.phase).toBe("Progressing");
+    expect(d.status.progressStartTime).toBe(iso(70));
+    expect(d.requeueAfterMs).toBe(WAIT_POLL_MS);
+    expect(condition(d, "Promoted")?.message).toContain(
+      "waiting for podinfo.test to become ready (30s of 60s)",
+    );
+  });
+
+  it("treats a canary scaled to zero as not ready", () => {
+    const d = run({
+      status: progressing(0, { lastStepTime: undefined, progressStartTime: iso(90) }),
+      target: scaledDown("rev-b"),
+    });
+    expect(d.status.canaryWeight).toBe(0);
+    expect(d.events).toEqual([]);
+  });
+
+  it("rolls back after progressDeadlineSeconds", () => {
+    const d = run({ status: progressing(10, { progressStartTime: iso(40) }), target: notReady("rev-b") });
+    expect(d.status).toMatchObject({ phase: "Failed", canaryWeight: 0 });
+    expect(d.events).toEqual([
+      {
+        type: "Warning",
+        reason: "RolledBack",
+        message:
+          "Canary failed! Rolling back podinfo.test: podinfo.test not ready after 60s (progressDeadlineSeconds 60)",
+      },
+    ]);
+    expect(condition(d, "Stalled")?.status).toBe("True");
+    expect(condition(d, "Ready")?.status).toBe("False");
+  });
+
+  it("holds while the primary is not ready", () => {
+    const d = run({ status: progressing(10), primary: notReady("rev-a"), now: 200 });
+    expect(d.needsChecks).toBe(false);
+    expect(d.status.canaryWeight).toBe(10);
+  });
+
+  it("starts with the first step once the canary is ready", () => {
+    const d = run({ status: progressing(0, { lastStepTime: undefined, progressStartTime: iso(90) }) });
+    expect(d.status).toMatchObject({ canaryWeight: 10, lastStepTime: iso(100) });
+    expect(d.status.progressStartTime).toBeUndefined();
+    expect(d.events.map((e) => e.message)).toEqual([
+      "Starting canary analysis for podinfo.test",
+      "Advance podinfo.test canary weight 10",
+    ]);
+  });
+
+  it("waits for the interval between steps", () => {
+    const d = run({ status: progressing(10), now: 80 });
+    expect(d.needsChecks).toBe(false);
+    expect(d.requeueAfterMs).toBe(10_000);
+    expect(d.events).toEqual([]);
+  });
+
+  it("asks for checks when a step is due", () => {
+    const d = run({ status: progressing(10), now: 90 });
+    expect(d.needsChecks).toBe(true);
+    expect(d.status.canaryWeight).toBe(10);
+  });
+
+  it("advances the weight when every check passes", () => {
+    const d = run({ status: progressing(10), checks: [pass(), pass("request-duration")] });
+    expect(d.status).toMatchObject({ canaryWeight: 20, lastStepTime: iso(100), failedChecks: 0 });
+    expect(d.status.checks).toHaveLength(2);
+    expect(d.events.map((e) => e.message)).toEqual(["Advance podinfo.test canary weight 20"]);
+  });
+
+  it.each([
+    ["a failed check", fail()],
+    ["a provider error", errored()],
+    ["no data (onNoData fail, the default)", noData()],
+  ])("counts %s as a failed check and halts", (_label, check) => {
+    const d = run({ status: progressing(10), checks: [check] });
+    expect(d.status).toMatchObject({ phase: "Progressing", canaryWeight: 10, failedChecks: 1 });
+    expect(d.events).toEqual([
+      {
+        type: "Warning",
+        reason: "CheckFailed",
+        message: `Halt podinfo.test advancement (failed checks 1/2): ${check.message}`,
+      },
+    ]);
+  });
+
+  it("rolls back when failed checks reach the threshold, naming the metric and value", () => {
+    const d = run({
+      status: progressing(20, { failedChecks: 1 }),
+      checks: [fail(), pass("request-duration")],
+    });
+    expect(d.status).toMatchObject({ phase: "Failed", canaryWeight: 0, failedChecks: 2 });
+    expect(d.events[0]?.message).toBe(
+      "Canary failed! Rolling back podinfo.test: failed checks threshold reached 2/2: request-success-rate 87.50 is below the minimum 99 (prometheus)",
+    );
+    expect(desiredState(d.status, resolveCanary(canarySpec()))).toMatchObject({
+      target: "zero",
+      routes: { canaryWeight: 0 },
+    });
+  });
+
+  const skipSpec = canarySpec({
+    metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, onNoData: "skip" }],
+  });
+
+  it("lets a metric with onNoData skip neither pass nor fail mid-analysis", () => {
+    const d = run({ spec: skipSpec, status: progressing(10), checks: [noData()] });
+    expect(d.status).toMatchObject({ canaryWeight: 20, failedChecks: 0 });
+  });
+
+  it("never promotes while a skip metric had no data in the final step", () => {
+    const d = run({ spec: skipSpec, status: progressing(30), checks: [noData()] });
+    expect(d.status).toMatchObject({ phase: "Progressing", canaryWeight: 30, failedChecks: 0 });
+    expect(reasons(d)).toEqual(["NoData"]);
+  });
+
+  it("promotes after the checks at maxWeight pass", () => {
+    const d = run({ status: progressing(30), checks: [pass()] });
+    expect(d.status).toMatchObject({ phase: "Promoting", canaryWeight: 30, progressStartTime: iso(100) });
+    expect(d.events[0]?.message).toBe(
+      "Copying podinfo.test template spec to podinfo-primary.test (all checks passed at canary weight 30)",
+    );
+    expect(desiredState(d.status, resolveCanary(canarySpec()))).toMatchObject({
+      primary: "copy",
+      target: "up",
+    });
+  });
+
+  it("uses explicit stepWeights", () => {
+    const spec = canarySpec({ stepWeight: undefined, stepWeights: [5, 25, 60], maxWeight: 60 });
+    expect(run({ spec, status: progressing(5), checks: [pass()] }).status.canaryWeight).toBe(25);
+    expect(run({ spec, status: progressing(60), checks: [pass()] }).status.phase).toBe("Promoting");
+  });
+});
+
+describe("promotion", () => {
+  const promotingStatus = (weight = 30): CanaryStatus => ({
+    ...progressing(weight),
+    phase: "Promoting",
+    progressStartTime: iso(90),
+  });
+
+  it("waits for the primary to run the promoted revision", () => {
+    const d = run({ status: promotingStatus(), primary: ready("rev-a") });
+    expect(d.status.phase).toBe("Promoting");
+    expect(d.requeueAfterMs).toBe(WAIT_POLL_MS);
+  });
+
+  it("fails when the promoted primary is not ready by the deadline", () => {
+    const d = run({ status: promotingStatus(), primary: notReady("rev-b"), now: 200 });
+    expect(d.status.phase).toBe("Failed");
+    expect(d.events[0]?.message).toContain("podinfo-primary.test (promotion) not ready after 110s");
+  });
+
+  it("routes all traffic back to the primary once it is updated", () => {
+    const d = run({ status: promotingStatus(), primary: ready("rev-b") });
+    expect(d.status).toMatchObject({ phase: "Finalising", canaryWeight: 0 });
+    expect(reasons(d)).toEqual(["Finalising"]);
+    expect(desiredState(d.status, resolveCanary(canarySpec()))).toMatchObject({
+      primary: "keep",
+      target: "zero",
+    });
+  });
+
+  it("shifts traffic back in stepWeightPromotion steps, one per interval", () => {
+    const spec = canarySpec({ stepWeightPromotion: 20, maxWeight: 50 });
+    const first = run({ spec, status: promotingStatus(50), primary: ready("rev-b"), now: 95 });
+    expect(first.status).toMatchObject({ phase: "Promoting", canaryWeight: 30 });
+    expect(first.events[0]?.message).toBe("Advance podinfo-primary.test weight 70");
+    const early = run({ spec, status: first.status, primary: ready("rev-b"), now: 100 });
+    expect(early.status.canaryWeight).toBe(30);
+    const later = run({ spec, status: first.status, primary: ready("rev-b"), now: 126 });
+    expect(later.status.canaryWeight).toBe(10);
+    const last = run({ spec, status: later.status, primary: ready("rev-b"), now: 157 });
+    expect(last.status).toMatchObject({ phase: "Finalising", canaryWeight: 0 });
+  });
+
+  it("succeeds once the canary is scaled to zero", () => {
+    const finalising: CanaryStatus = { ...progressing(0), phase: "Finalising" };
+    expect(run({ status: finalising, primary: ready("rev-b") }).status.phase).toBe("Finalising");
+    const d = run({ status: finalising, target: scaledDown("rev-b"), primary: ready("rev-b") });
+    expect(d.status).toMatchObject({ phase: "Succeeded", lastPromotedSpec: "rev-b" });
+    expect(d.events[0]?.message).toBe("Promotion completed! podinfo.test revision rev-b is live");
+    expect(condition(d, "Ready")?.status).toBe("True");
+  });
+});
+
+describe("blue/green and A/B", () => {
+  const blueGreen = (provider: CanarySpec["provider"]) =>
+    canarySpec({ stepWeight: undefined, maxWeight: undefined, iterations: 3 }, { provider });
+
+  it("counts iterations and promotes after the last", () => {
+    const spec = blueGreen("kubernetes");
+    const d1 = run({ spec, status: progressing(0), checks: [pass()] });
+    expect(d1.status).toMatchObject({ phase: "Progressing", iterations: 1, canaryWeight: 0 });
+    expect(d1.events[0]?.message).toBe("Advance podinfo.test canary iteration 1/3");
+    const d3 = run({ spec, status: progressing(0, { iterations: 2 }), checks: [pass()] });
+    expect(d3.status).toMatchObject({ phase: "Promoting", iterations: 3, canaryWeight: 0 });
+  });
+
+  it("switches all traffic to the canary before promotion when the router can", () => {
+    const d = run({ spec: blueGreen("nginx"), status: progressing(0, { iterations: 2 }), checks: [pass()] });
+    expect(d.status).toMatchObject({ phase: "Promoting", canaryWeight: 100 });
+    expect(d.events.map((e) => e.message)).toContain("Routing all traffic to canary podinfo.test");
+  });
+
+  it("starts blue/green without traffic to the canary", () => {
+    const spec = blueGreen("kubernetes");
+    const d = run({ spec, status: progressing(0, { lastStepTime: undefined }) });
+    expect(d.status).toMatchObject({ canaryWeight: 0, lastStepTime: iso(100) });
+    expect(desiredState(d.status, resolveCanary(spec)).routes).toEqual({
+      primaryWeight: 100,
+      canaryWeight: 0,
+      matched: false,
+      mirrored: false,
+    });
+  });
+
+  it("routes matching requests to the canary during an A/B analysis", () => {
+    const spec = canarySpec({
+      stepWeight: undefined,
+      maxWeight: undefined,
+      iterations: 2,
+      match: [{ headers: { "x-canary": { exact: "insider" } } }],
+    });
+    const d = run({ spec, status: progressing(0, { lastStepTime: undefined }) });
+    expect(desiredState(d.status, resolveCanary(spec)).routes).toMatchObject({
+      matched: true,
+      canaryWeight: 0,
+    });
+    const promoted = run({ spec, status: progressing(0, { iterations: 1 }), checks: [pass()] });
+    expect(promoted.status).toMatchObject({ phase: "Promoting", canaryWeight: 0 });
+  });
+});
+
+describe("suspend, blockers and deletion", () => {
+  it("changes nothing while suspended", () => {
+    const status = progressing(10);
+    const d = run({ spec: canarySpec({}, { suspend: true }), status, checks: undefined, now: 500 });
+    expect(d.events).toEqual([]);
+    expect(d.needsChecks).toBe(false);
+    expect({ ...d.status, conditions: undefined, observedGeneration: undefined }).toEqual({
+      ...status,
+      conditions: undefined,
+      observedGeneration: undefined,
+    });
+  });
+
+  it("reports a blocker once, as Stalled, and keeps the phase", () => {
+    const blocker = {
+      reason: "ConflictingCanary",
+      message: "Deployment podinfo.test is already the target of Canary other",
+    };
+    const d = run({ status: progressing(10), blocker });
+    expect(d.status.phase).toBe("Progressing");
+    expect(d.events).toEqual([{ type: "Warning", ...blocker }]);
+    expect(condition(d, "Stalled")).toMatchObject({ status: "True", reason: "ConflictingCanary" });
+    expect(condition(d, "Ready")).toMatchObject({ status: "False", message: blocker.message });
+    expect(run({ status: d.status, blocker }).events).toEqual([]);
+  });
+
+  it("reports a missing target", () => {
+    const d = run({ status: {}, target: undefined });
+    expect(d.events[0]).toMatchObject({ reason: "TargetNotFound", type: "Warning" });
+    expect(d.events[0]?.message).toContain("spec.targetRef.name");
+  });
+
+  it("restores the target on deletion only with revertOnDeletion", () => {
+    const kept = run({ status: progressing(10), deleting: true });
+    expect(kept.status.phase).toBe("Progressing");
+    const d = run({
+      spec: canarySpec({}, { revertOnDeletion: true }),
+      status: progressing(10),
+      deleting: true,
+    });
+    expect(d.status.phase).toBe("Terminating");
+    expect(desiredState(d.status, resolveCanary(canarySpec()))).toMatchObject({
+      target: "up",
+      routes: { canaryWeight: 0 },
+    });
+  });
+});
+
+describe("a whole release, tick by tick", () => {
+  it("walks every step exactly once and is idempotent at each point", () => {
+    const spec = canarySpec({ stepWeight: 10, maxWeight: 30 });
+    let status: CanaryStatus = { phase: "Succeeded", lastAppliedSpec: "rev-a", lastPromotedSpec: "rev-a" };
+    let primary = ready("rev-a");
+    let target = ready("rev-b");
+    const weights: number[] = [];
+    const phases: string[] = [];
+    for (let second = 0; second < 400 && (status.phase !== "Succeeded" || second === 0); second += 5) {
+      const first = run({ spec, status, target, primary, now: second });
+      const checks = first.needsChecks ? [pass()] : undefined;
+      const d = checks ? run({ spec, status, target, primary, now: second, checks }) : first;
+      // Deciding again on the same input (a restart before the status write) gives the same answer.
+      const again = run({ spec, status, target, primary, now: second, checks });
+      expect(again.status).toEqual(d.status);
+      status = d.status;
+      const desired = desiredState(status, resolveCanary(spec));
+      if (desired.primary === "copy") primary = ready(status.lastAppliedSpec ?? "");
+      if (desired.target === "zero") target = scaledDown("rev-b");
+      if (weights.at(-1) !== desired.routes.canaryWeight) weights.push(desired.routes.canaryWeight);
+      if (phases.at(-1) !== status.phase) phases.push(status.phase ?? "");
+    }
+    expect(phases).toEqual(["Progressing", "Promoting", "Finalising", "Succeeded"]);
+    expect(weights).toEqual([0, 10, 20, 30, 0]);
+    expect(status.lastPromotedSpec).toBe("rev-b");
+  });
+});

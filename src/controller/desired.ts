@@ -1,0 +1,46 @@
+/**
+ * What the cluster must look like for a given status: the reconciler converges to this after every
+ * status write, so repeating it (after a crash, or on every tick) changes nothing.
+ */
+import type { CanaryStatus } from "../api/canary.ts";
+import type { ResolvedCanary } from "../api/defaults.ts";
+import type { Routes } from "../routers/router.ts";
+
+export interface DesiredState {
+  /** copy: the primary gets the target's pod template (bootstrap, promotion); keep: leave it. */
+  primary: "copy" | "keep";
+  /** up: the target (canary) runs as many replicas as the primary; zero: scaled down; keep: untouched. */
+  target: "up" | "zero" | "keep";
+  routes: Routes;
+}
+
+const ALL_PRIMARY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };
+
+export function desiredState(status: CanaryStatus, resolved: ResolvedCanary): DesiredState {
+  switch (status.phase) {
+    case undefined:
+    case "Initializing":
+      return { primary: "copy", target: "keep", routes: ALL_PRIMARY };
+    case "Progressing":
+      return { primary: "keep", target: "up", routes: analysisRoutes(status, resolved) };
+    case "Promoting":
+      return { primary: "copy", target: "up", routes: analysisRoutes(status, resolved) };
+    case "Terminating":
+      return { primary: "keep", target: "up", routes: ALL_PRIMARY };
+    default:
+      // Initialized, Succeeded, Failed, Finalising: the primary serves everything.
+      return { primary: "keep", target: "zero", routes: ALL_PRIMARY };
+  }
+}
+
+function analysisRoutes(status: CanaryStatus, resolved: ResolvedCanary): Routes {
+  const weight = status.canaryWeight ?? 0;
+  const started = status.lastStepTime !== undefined;
+  return {
+    primaryWeight: 100 - weight,
+    canaryWeight: weight,
+    // A/B sends matching requests to the canary once its analysis has started.
+    matched: resolved.strategy === "ab-testing" && started && weight === 0,
+    mirrored: false,
+  };
+}

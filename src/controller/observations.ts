@@ -1,0 +1,28 @@
+import type { CheckStatus } from "../api/canary.ts";
+
+/** What the reconciler saw of a Deployment (the target, or <target>-primary). */
+export interface WorkloadObservation {
+  /** spec.replicas */
+  replicas: number;
+  /** readyReplicas as a percentage of spec.replicas; 0 when scaled to zero. */
+  readyPercent: number;
+  /** The controller has rolled out the current spec: observedGeneration caught up, all replicas updated. */
+  rolloutComplete: boolean;
+  /** Target: hash of its pod template and tracked configs. Primary: the revision it was copied from. */
+  revision: string | undefined;
+}
+
+/** A problem the Canary's owner must fix (missing target, conflicting Canary, bad port...). */
+export interface Blocker {
+  reason: string;
+  message: string;
+}
+
+export interface Observations {
+  now: Date;
+  target: (WorkloadObservation & { trackedConfigs: Record<string, string> }) | undefined;
+  primary: WorkloadObservation | undefined;
+  blocker: Blocker | undefined;
+  /** Results of the metric checks, present only when the previous call asked for them. */
+  checks: CheckStatus[] | undefined;
+}

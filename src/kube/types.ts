@@ -1,0 +1,49 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+
+/** Identifies one object: enough to read, patch or delete it. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export type KubeObject = KubernetesObject & { apiVersion: string; kind: string; metadata: { name: string } };
+
+export interface EventInput {
+  /** The object the event is about (a Canary, usually). */
+  regarding: KubeObject;
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+/**
+ * The Kubernetes operations the controller, routers and workload code need; implemented over
+ * @kubernetes/client-node in kube/client.ts and by an in-memory fake in unit tests. Field manager
+ * "kanaria" is used for every write.
+ */
+export interface KubeClient {
+  /** Returns undefined on 404. */
+  get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined>;
+  list<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<T[]>;
+  /** Server-side apply of the fields kanaria owns (force: kanaria wins conflicts on those fields). */
+  apply<T extends KubeObject>(object: T): Promise<T>;
+  /** JSON merge patch of metadata/spec. */
+  mergePatch<T extends KubeObject>(ref: ObjectRef, patch: Record<string, unknown>): Promise<T>;
+  /** Replaces `.status` through the status subresource; `resourceVersion` guards against lost updates. */
+  replaceStatus<T extends KubeObject>(object: T): Promise<T>;
+  /** Idempotent: a missing object is not an error. */
+  delete(ref: ObjectRef): Promise<void>;
+  /** Records a core/v1 Event; failures are logged, never thrown (events are best effort). */
+  event(input: EventInput): Promise<void>;
+}
+
+export class ConflictError extends Error {
+  override readonly name = "ConflictError";
+}

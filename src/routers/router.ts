@@ -1,0 +1,32 @@
+import type { Canary } from "../api/canary.ts";
+import type { ResolvedCanary } from "../api/defaults.ts";
+
+/** Traffic split a router applies or reports. Weights are percentages that add up to 100. */
+export interface Routes {
+  primaryWeight: number;
+  canaryWeight: number;
+  /** A/B testing: requests matching analysis.match go to the canary, the rest to the primary. */
+  matched: boolean;
+  mirrored: boolean;
+}
+
+export interface RouterTarget {
+  canary: Canary;
+  resolved: ResolvedCanary;
+}
+
+/**
+ * One implementation per traffic provider (kubernetes, nginx, gatewayapi, appmesh), picked by
+ * routers/factory.ts. Every method is idempotent: the controller calls them on every tick and after
+ * restarts, and they converge the cluster to what is asked.
+ */
+export interface Router {
+  /** Creates or updates the provider's routing objects (e.g. the <ingress>-canary Ingress). */
+  reconcile(target: RouterTarget): Promise<void>;
+  /** Applies a traffic split. */
+  setRoutes(target: RouterTarget, routes: Routes): Promise<void>;
+  /** Reads the split currently applied in the cluster; undefined when the objects do not exist yet. */
+  getRoutes(target: RouterTarget): Promise<Routes | undefined>;
+  /** Removes what reconcile created and restores what it changed (Canary deletion with revertOnDeletion). */
+  finalize(target: RouterTarget): Promise<void>;
+}
