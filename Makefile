@@ -1,0 +1,51 @@
+# kanaria: `make demo` runs the main job, `make test` runs every test. Both set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+# npm's own scripts run with the Node 24 that the `node` devDependency puts first on their PATH.
+NPX := npx --no-install
+
+.PHONY: help install build lint format crds test test-unit test-integration cluster cluster-down cluster-build demo clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: node_modules/.installed ## Install dependencies (and Node 24) and build the CLI
+	$(MAKE) build
+
+build: node_modules/.installed ## Compile src/ to dist/ (the `kanaria` bin)
+	$(NPX) tsc -p tsconfig.build.json
+
+lint: node_modules/.installed ## Biome lint + format check, and a full type check
+	$(NPX) biome check .
+	$(NPX) tsc -p tsconfig.json --noEmit
+
+format: node_modules/.installed ## Apply Biome's formatting and safe fixes
+	$(NPX) biome check --write .
+
+crds: node_modules/.installed ## Regenerate crds/*.yaml from the zod schemas in src/api
+	$(NPX) node src/api/crdgen/main.ts crds
+
+test: install lint ## Every test: unit, then integration against a local control plane it starts itself
+	$(NPX) vitest run
+
+test-unit: node_modules/.installed ## Unit tests only (no cluster)
+	$(NPX) vitest run --project unit
+
+test-integration: node_modules/.installed ## Integration tests only
+	$(NPX) vitest run --project integration
+
+cluster-build: ## Build/fetch the control plane binaries into ~/.cache/kanaria
+	bash test/cluster/cluster.sh build
+
+cluster: node_modules/.installed ## Start etcd, kube-apiserver, controller-manager, scheduler, KWOK, Prometheus and moto
+	bash test/cluster/cluster.sh up
+
+cluster-down: ## Stop everything `make cluster` started
+	bash test/cluster/cluster.sh down
+
+clean: cluster-down ## Remove build output and local state
+	rm -rf dist .kanaria
