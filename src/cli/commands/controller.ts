@@ -1,0 +1,94 @@
+import { type Command, Option } from "commander";
+import pino, { type Logger } from "pino";
+import { PROVIDERS, type ProviderName } from "../../api/canary.ts";
+import { startController } from "../../controller/manager.ts";
+import { loadKubeConfig } from "../../kube/config.ts";
+
+interface ControllerFlags {
+  kubeconfig?: string;
+  namespace: string[];
+  logLevel: string;
+  provider: ProviderName;
+  metricsServer?: string;
+  nginxAnnotationsPrefix: string;
+  workers: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command("controller")
+    .description("run the kanaria controller against the cluster in KUBECONFIG (or in-cluster config)")
+    .option(
+      "--kubeconfig <path>",
+      "kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)",
+    )
+    .option(
+      "-n, --namespace <name>",
+      "watch only this namespace (repeat for several; default: all)",
+      (value: string, all: string[]) => [...all, ...value.split(",").filter(Boolean)],
+      [] as string[],
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["trace", "debug", "info", "warn", "error"])
+        .default(process.env.KANARIA_LOG_LEVEL ?? "info"),
+    )
+    .addOption(
+      new Option("--provider <name>", "router for Canaries without spec.provider")
+        .choices(PROVIDERS)
+        .default("kubernetes"),
+    )
+    .option(
+      "--metrics-server <url>",
+      "Prometheus for built-in metrics when a Canary names none",
+      process.env.KANARIA_METRICS_SERVER,
+    )
+    .option(
+      "--nginx-annotations-prefix <prefix>",
+      "ingress-nginx --annotations-prefix",
+      "nginx.ingress.kubernetes.io",
+    )
+    .option("--workers <n>", "Canaries reconciled at the same time", "4")
+    .action(async (flags: ControllerFlags) => {
+      const logger = makeLogger(flags.logLevel);
+      const workers = Number.parseInt(flags.workers, 10);
+      if (!Number.isInteger(workers) || workers < 1)
+        throw new Error(`--workers must be a whole number >= 1, got ${flags.workers}`);
+      const controller = await startController({
+        kubeConfig: loadKubeConfig(flags.kubeconfig),
+        logger,
+        namespaces: flags.namespace,
+        defaultProvider: flags.provider,
+        ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
+        nginxAnnotationPrefix: flags.nginxAnnotationsPrefix,
+        workers,
+      });
+      await untilSignal(logger);
+      await controller.stop();
+    });
+}
+
+/** JSON logs, pretty on a terminal (pino-pretty is a dev tool: fall back to JSON where it is absent). */
+function makeLogger(level: string): Logger {
+  if (process.stdout.isTTY) {
+    try {
+      return pino({ level, transport: { target: "pino-pretty", options: { colorize: true } } });
+    } catch {
+      // pino-pretty not installed: plain JSON below.
+    }
+  }
+  return pino({ level });
+}
+
+function untilSignal(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, "shutting down: finishing in-flight reconciles");
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      resolve();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}

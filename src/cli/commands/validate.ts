@@ -1,0 +1,44 @@
+// `kanaria validate PATH...`: the GitOps pull-request check for kanaria.dev manifests.
+import { type Command, Option } from "commander";
+import { formatJson, formatText } from "../../validate/format.ts";
+import { validatePaths } from "../../validate/index.ts";
+
+interface ValidateFlags {
+  format: "text" | "json";
+  strict?: boolean;
+  quiet?: boolean;
+}
+
+const HELP_AFTER = `
+Directories are searched recursively for *.yaml and *.yml, skipping dot-directories, node_modules,
+Helm chart templates and the patch files that a kustomization.yaml lists (partial objects).
+Every kanaria.dev object is checked against the API schema; objects of other API groups are ignored,
+except flagger.app objects, which get a migration hint. Cross-object checks:
+  - a metric's templateRef or an alert's providerRef naming an object that is not among the files (warning;
+    it may exist in the cluster). A reference without namespace means the Canary's namespace, and an
+    object without metadata.namespace counts as being in the namespace of the object referring to it.
+  - a targetRef Deployment (apps/v1) among the files without a container port matching
+    service.targetPort (or service.port) (error)
+  - two Canaries with the same target (error; Canaries without namespace conflict only within one directory)
+
+Exit codes: 0 no errors, 1 an object is invalid (with --strict: or has a warning), 2 usage or I/O error.`;
+
+export function register(program: Command): void {
+  program
+    .command("validate")
+    .description("check kanaria.dev manifests in YAML files and directories (e.g. a GitOps repository)")
+    .argument("<paths...>", "YAML files, or directories searched recursively for *.yaml and *.yml")
+    .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
+    .option("--strict", "fail on warnings too")
+    .option("-q, --quiet", "print only the problems, without the summary line")
+    .addHelpText("after", HELP_AFTER)
+    .action(async (paths: string[], flags: ValidateFlags) => {
+      const result = await validatePaths(paths, { strict: flags.strict === true });
+      for (const e of result.ioErrors) process.stderr.write(`kanaria validate: ${e.path}: ${e.message}\n`);
+      process.stdout.write(
+        flags.format === "json" ? formatJson(result) : formatText(result, { quiet: flags.quiet === true }),
+      );
+      // program.ts returns process.exitCode from main(); library code never exits the process.
+      process.exitCode = result.exitCode;
+    });
+}

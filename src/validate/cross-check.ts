@@ -1,0 +1,170 @@
+/** Checks that look at more than one object: references between kanaria objects, the target Deployment's
+ * ports, and Canaries that compete for one Deployment.
+ *
+ * Namespaces: a reference without `namespace` points into the Canary's namespace (as in the controller),
+ * and an object without `metadata.namespace` counts as being in the namespace of whatever refers to it,
+ * because GitOps tools usually set the namespace at apply time (kustomize `namespace:`, `kubectl -n`).
+ * Two Canaries without a namespace only conflict when they sit in the same directory: different
+ * directories are typically different kustomizations, applied to different namespaces. */
+import { API_VERSION } from "../api/common.ts";
+import { dirOf, type Manifest } from "./load.ts";
+import { locate, problemAt } from "./locate.ts";
+import type { Problem } from "./problem.ts";
+
+type Path = (string | number)[];
+
+function get(value: unknown, path: Path): unknown {
+  let current = value;
+  for (const seg of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string | number, unknown>)[seg];
+  }
+  return current;
+}
+
+function str(value: unknown, path: Path): string | undefined {
+  const v = get(value, path);
+  return typeof v === "string" ? v : undefined;
+}
+
+function list(value: unknown, path: Path): unknown[] {
+  const v = get(value, path);
+  return Array.isArray(v) ? v : [];
+}
+
+/** `ref` resolved against `referrer`: true when `candidate` is the object it names (see the module comment). */
+function sameNamespace(refNamespace: string | undefined, referrer: Manifest, candidate: Manifest): boolean {
+  return (refNamespace ?? referrer.namespace) === (candidate.namespace ?? referrer.namespace);
+}
+
+function where(m: Manifest, path: Path = []): string {
+  return `${m.file}:${locate(m.doc, m.lines, path).line}`;
+}
+
+function quoted(name: string, namespace: string | undefined): string {
+  return namespace === undefined ? `"${name}"` : `"${namespace}/${name}"`;
+}
+
+/** A templateRef or providerRef whose object is not among the inputs: only a warning, because it may be
+ * applied from another repository or already exist in the cluster. */
+function missingReference(canary: Manifest, path: Path, kind: string, candidates: Manifest[]): Problem[] {
+  const name = str(canary.value, [...path, "name"]);
+  if (name === undefined) return [];
+  const refNamespace = str(canary.value, [...path, "namespace"]);
+  const named = candidates.filter((c) => c.kind === kind && c.name === name);
+  if (named.some((c) => sameNamespace(refNamespace, canary, c))) return [];
+  const field = path[path.length - 1];
+  const namespace = refNamespace ?? canary.namespace;
+  const elsewhere = named.find((c) => c.namespace !== undefined);
+  const hint = elsewhere
+    ? `; there is one in namespace "${elsewhere.namespace}" (${where(elsewhere)}): set ${field}.namespace`
+    : ": add its manifest, or ignore this if it is applied to the cluster some other way";
+  const message = `${kind} ${quoted(name, namespace)} is not among the validated files${hint}`;
+  return [problemAt(canary, path, "warning", message, "key")];
+}
+
+function referenceProblems(canary: Manifest, objects: Manifest[]): Problem[] {
+  const metrics = list(canary.value, ["spec", "analysis", "metrics"]);
+  const alerts = list(canary.value, ["spec", "analysis", "alerts"]);
+  return [
+    ...metrics.flatMap((_, i) =>
+      missingReference(canary, ["spec", "analysis", "metrics", i, "templateRef"], "MetricTemplate", objects),
+    ),
+    ...alerts.flatMap((_, i) =>
+      missingReference(canary, ["spec", "analysis", "alerts", i, "providerRef"], "AlertProvider", objects),
+    ),
+  ];
+}
+
+interface ContainerPort {
+  containerPort: unknown;
+  name: unknown;
+}
+
+function containerPorts(deployment: Manifest): ContainerPort[] {
+  return list(deployment.value, ["spec", "template", "spec", "containers"]).flatMap(
+    (c) => list(c, ["ports"]) as ContainerPort[],
+  );
+}
+
+function targetsDeployment(canary: Manifest): string | undefined {
+  const kind = str(canary.value, ["spec", "targetRef", "kind"]);
+  return kind === undefined || kind === "Deployment"
+    ? str(canary.value, ["spec", "targetRef", "name"])
+    : undefined;
+}
+
+/** The Deployment a Canary targets, if it is among the inputs; one in the Canary's own directory wins
+ * when overlays repeat it. */
+function targetDeployment(canary: Manifest, deployments: Manifest[]): Manifest | undefined {
+  const name = targetsDeployment(canary);
+  const matches = deployments.filter((d) => d.name === name && sameNamespace(undefined, canary, d));
+  return matches.find((d) => dirOf(d.file) === dirOf(canary.file)) ?? matches[0];
+}
+
+function describePorts(ports: ContainerPort[]): string {
+  return ports
+    .map((p) =>
+      typeof p.name === "string" ? `${String(p.containerPort)} (${p.name})` : String(p.containerPort),
+    )
+    .join(", ");
+}
+
+/** The generated Services send traffic to service.targetPort (service.port when unset): a container of
+ * the target must declare that port, by number or by name, or the Services have no endpoints. */
+function portProblems(canary: Manifest, deployments: Manifest[]): Problem[] {
+  const deployment = targetDeployment(canary, deployments);
+  if (deployment === undefined) return [];
+  const targetPort = get(canary.value, ["spec", "service", "targetPort"]);
+  const field = targetPort === undefined ? "port" : "targetPort";
+  const wanted = targetPort ?? get(canary.value, ["spec", "service", "port"]);
+  if (typeof wanted !== "number" && typeof wanted !== "string") return [];
+  const ports = containerPorts(deployment);
+  const found = ports.some((p) =>
+    typeof wanted === "number" ? p.containerPort === wanted : p.name === wanted,
+  );
+  if (found) return [];
+  const what = typeof wanted === "number" ? `port ${wanted}` : `port named "${wanted}"`;
+  const fix =
+    ports.length === 0
+      ? "it declares no container ports: add the port to the pod template's containers[].ports"
+      : `its ports are ${describePorts(ports)}: set service.${field} to one of them`;
+  const message = `Deployment "${deployment.name}" (${where(deployment)}) has no container ${what}; ${fix}`;
+  return [problemAt(canary, ["spec", "service", field], "error", message)];
+}
+
+function sameTarget(a: Manifest, b: Manifest): boolean {
+  const target = (m: Manifest) =>
+    `${str(m.value, ["spec", "targetRef", "kind"]) ?? "Deployment"}/${str(m.value, ["spec", "targetRef", "name"])}`;
+  if (target(a) !== target(b)) return false;
+  if (a.namespace !== undefined || b.namespace !== undefined) return a.namespace === b.namespace;
+  return dirOf(a.file) === dirOf(b.file);
+}
+
+/** Two Canaries releasing one Deployment would fight over its -primary copy and its Services. */
+function duplicateProblems(canaries: Manifest[]): Problem[] {
+  const problems: Problem[] = [];
+  canaries.forEach((canary, i) => {
+    if (str(canary.value, ["spec", "targetRef", "name"]) === undefined) return;
+    const first = canaries.slice(0, i).find((earlier) => sameTarget(earlier, canary));
+    if (first === undefined) return;
+    const target = str(canary.value, ["spec", "targetRef", "name"]);
+    const message =
+      `targets the same ${str(canary.value, ["spec", "targetRef", "kind"]) ?? "Deployment"} "${target}" as ` +
+      `Canary "${first.name}" (${where(first, ["spec", "targetRef"])}): a workload can be released by one Canary only`;
+    problems.push(problemAt(canary, ["spec", "targetRef"], "error", message, "key"));
+  });
+  return problems;
+}
+
+/** Runs every cross-object check over all manifests read (kanaria objects and the Deployments they target). */
+export function crossCheck(manifests: Manifest[]): Problem[] {
+  const kanaria = manifests.filter((m) => m.apiVersion === API_VERSION);
+  const canaries = kanaria.filter((m) => m.kind === "Canary");
+  const deployments = manifests.filter((m) => m.apiVersion === "apps/v1" && m.kind === "Deployment");
+  return [
+    ...canaries.flatMap((c) => referenceProblems(c, kanaria)),
+    ...canaries.flatMap((c) => portProblems(c, deployments)),
+    ...duplicateProblems(canaries),
+  ];
+}

@@ -1,0 +1,107 @@
+/** `kanaria validate` as a library: read manifests, check every kanaria.dev object, report problems. */
+import { API_VERSION, GROUP } from "../api/common.ts";
+import { crossCheck } from "./cross-check.ts";
+import {
+  collectFiles,
+  type IoError,
+  type Manifest,
+  parseSource,
+  readSources,
+  type SourceFile,
+} from "./load.ts";
+import { problemAt } from "./locate.ts";
+import { type Problem, sortProblems } from "./problem.ts";
+import { checkManifest } from "./schema-check.ts";
+import { closest } from "./suggest.ts";
+
+export type { IoError, SourceFile } from "./load.ts";
+export type { Problem, Severity } from "./problem.ts";
+
+export interface ValidateOptions {
+  /** Warnings fail the check too (exit code 1). */
+  strict?: boolean;
+}
+
+export interface ValidateResult {
+  problems: Problem[];
+  /** Files read and parsed. */
+  files: number;
+  /** kanaria.dev objects found, valid or not. */
+  objects: number;
+  errors: number;
+  warnings: number;
+  /** Paths that could not be read; any of them makes the exit code 2. */
+  ioErrors: IoError[];
+  /** 0: no errors; 1: an object is invalid (or, with strict, has a warning); 2: a path could not be read. */
+  exitCode: 0 | 1 | 2;
+}
+
+const FLAGGER_GROUP = "flagger.app";
+
+function groupOf(m: Manifest): string | undefined {
+  return m.apiVersion?.split("/")[0];
+}
+
+/** Objects of other API groups are not ours to judge, with two exceptions that are likely mistakes:
+ * Flagger's API (a migration in progress) and a misspelt kanaria.dev. */
+function foreignObjectProblems(m: Manifest): Problem[] {
+  const group = groupOf(m);
+  if (group === FLAGGER_GROUP) {
+    const message = `${m.apiVersion} is Flagger's API, which kanaria does not act on: change apiVersion to ${API_VERSION} to migrate`;
+    return [problemAt(m, ["apiVersion"], "warning", message)];
+  }
+  if (group !== undefined && closest(group, [GROUP]) !== undefined) {
+    const message = `API group "${group}" looks like a typo of ${GROUP}: this object was not validated; use apiVersion ${API_VERSION}`;
+    return [problemAt(m, ["apiVersion"], "warning", message)];
+  }
+  return [];
+}
+
+function exitCode(errors: number, warnings: number, ioErrors: number, strict: boolean): 0 | 1 | 2 {
+  if (ioErrors > 0) return 2;
+  return errors > 0 || (strict && warnings > 0) ? 1 : 0;
+}
+
+/** Validates already-read files; `validatePaths` is this plus file discovery. */
+export function validateSources(
+  sources: readonly SourceFile[],
+  opts: ValidateOptions = {},
+  ioErrors: IoError[] = [],
+): ValidateResult {
+  const problems: Problem[] = [];
+  const manifests: Manifest[] = [];
+  for (const source of sources) {
+    const parsed = parseSource(source);
+    problems.push(...parsed.problems);
+    manifests.push(...parsed.manifests);
+  }
+  const kanaria = manifests.filter((m) => groupOf(m) === GROUP);
+  problems.push(...kanaria.flatMap(checkManifest));
+  problems.push(...manifests.filter((m) => groupOf(m) !== GROUP).flatMap(foreignObjectProblems));
+  problems.push(...crossCheck(manifests));
+  const errors = problems.filter((p) => p.severity === "error").length;
+  const warnings = problems.length - errors;
+  return {
+    problems: sortProblems(
+      problems,
+      sources.map((s) => s.file),
+    ),
+    files: sources.length,
+    objects: kanaria.length,
+    errors,
+    warnings,
+    ioErrors,
+    exitCode: exitCode(errors, warnings, ioErrors.length, opts.strict === true),
+  };
+}
+
+/** Validates files and directories (recursively: .yaml and .yml, skipping dot-directories,
+ * node_modules and Helm chart templates). Never throws for bad input: unreadable paths land in ioErrors. */
+export async function validatePaths(
+  paths: readonly string[],
+  opts: ValidateOptions = {},
+): Promise<ValidateResult> {
+  const found = await collectFiles(paths);
+  const read = await readSources(found.files);
+  return validateSources(read.sources, opts, [...found.ioErrors, ...read.ioErrors]);
+}

@@ -1,0 +1,360 @@
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { z } from "zod";
+import { KINDS } from "../api/kinds.ts";
+import { type Problem, validateSources } from "./index.ts";
+
+type Obj = Record<string, unknown>;
+
+const CANARY: Obj = {
+  apiVersion: "kanaria.dev/v1alpha1",
+  kind: "Canary",
+  metadata: { name: "podinfo", namespace: "test" },
+  spec: {
+    targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+    service: { port: 9898 },
+    analysis: { interval: "1m", threshold: 5, stepWeight: 10 },
+  },
+};
+
+const TEMPLATE: Obj = {
+  apiVersion: "kanaria.dev/v1alpha1",
+  kind: "MetricTemplate",
+  metadata: { name: "latency", namespace: "test" },
+  spec: { provider: { type: "prometheus", address: "http://prometheus:9090" }, query: "up" },
+};
+
+const PROVIDER: Obj = {
+  apiVersion: "kanaria.dev/v1alpha1",
+  kind: "AlertProvider",
+  metadata: { name: "slack", namespace: "test" },
+  spec: { type: "slack", channel: "general", address: "https://hooks.slack.com/services/X" },
+};
+
+/** A copy of `base` with `changes` applied; a value of undefined deletes the key. Paths are dotted. */
+function edit(base: Obj, changes: Record<string, unknown>): Obj {
+  const copy = structuredClone(base);
+  for (const [path, value] of Object.entries(changes)) {
+    const keys = path.split(".");
+    const last = keys.pop() as string;
+    let target = copy;
+    for (const key of keys) {
+      target[key] ??= {};
+      target = target[key] as Obj;
+    }
+    if (value === undefined) delete target[last];
+    else target[last] = value;
+  }
+  return copy;
+}
+
+function problemsOf(...objects: Obj[]): Problem[] {
+  const text = objects.map((o) => stringify(o)).join("---\n");
+  return validateSources([{ file: "m.yaml", text }]).problems;
+}
+
+interface RuleCase {
+  rule: string;
+  object: Obj;
+  path: string;
+}
+
+const a = "spec.analysis";
+
+/** One manifest per withRules rule in src/api that breaks exactly that rule. */
+const RULE_CASES: RuleCase[] = [
+  {
+    rule: "thresholdRange.min must not be greater than thresholdRange.max",
+    object: edit(CANARY, {
+      [`${a}.metrics`]: [{ name: "request-duration", thresholdRange: { min: 600, max: 500 } }],
+    }),
+    path: `${a}.metrics[0].thresholdRange`,
+  },
+  {
+    rule: "thresholdRange needs min, max or both",
+    object: edit(CANARY, { [`${a}.metrics`]: [{ name: "request-duration", thresholdRange: {} }] }),
+    path: `${a}.metrics[0].thresholdRange`,
+  },
+  {
+    rule: "a metric that is not built in (request-success-rate, request-duration) needs templateRef",
+    object: edit(CANARY, { [`${a}.metrics`]: [{ name: "latency", thresholdRange: { max: 1 } }] }),
+    path: `${a}.metrics[0].templateRef`,
+  },
+  {
+    rule: "stepWeight and stepWeights are mutually exclusive: keep one",
+    object: edit(CANARY, { [`${a}.stepWeights`]: [10, 20] }),
+    path: `${a}.stepWeights`,
+  },
+  {
+    rule: "iterations (blue/green, A/B) and stepWeight/stepWeights (canary) select different strategies: keep one",
+    object: edit(CANARY, { [`${a}.iterations`]: 10 }),
+    path: `${a}.iterations`,
+  },
+  {
+    rule: "set stepWeight or stepWeights (canary) or iterations (blue/green, A/B)",
+    object: edit(CANARY, { [`${a}.stepWeight`]: undefined }),
+    path: `${a}.stepWeight`,
+  },
+  {
+    rule: "stepWeights must be in ascending order",
+    object: edit(CANARY, { [`${a}.stepWeight`]: undefined, [`${a}.stepWeights`]: [10, 50, 20] }),
+    path: `${a}.stepWeights`,
+  },
+  {
+    rule: "match (A/B testing) needs iterations",
+    object: edit(CANARY, { [`${a}.match`]: [{ headers: { "x-canary": { exact: "insider" } } }] }),
+    path: `${a}.match`,
+  },
+  {
+    rule: "provider nginx needs ingressRef (the Ingress to clone for the canary)",
+    object: edit(CANARY, { "spec.provider": "nginx" }),
+    path: "spec.ingressRef",
+  },
+  {
+    rule: "provider gatewayapi needs routeRef (an existing HTTPRoute) or service.gatewayRefs",
+    object: edit(CANARY, { "spec.provider": "gatewayapi" }),
+    path: "spec.routeRef",
+  },
+  {
+    rule: "provider appmesh needs service.meshName",
+    object: edit(CANARY, { "spec.provider": "appmesh" }),
+    path: "spec.service.meshName",
+  },
+  {
+    rule: "provider kubernetes switches all traffic at once (blue/green): use analysis.iterations, not stepWeight",
+    object: edit(CANARY, { "spec.provider": "kubernetes" }),
+    path: "spec.analysis.stepWeight",
+  },
+  {
+    rule: "provider kubernetes cannot route by header or cookie: remove analysis.match or use nginx",
+    object: edit(CANARY, {
+      "spec.provider": "kubernetes",
+      [`${a}.stepWeight`]: undefined,
+      [`${a}.iterations`]: 10,
+      [`${a}.match`]: [{ headers: { cookie: { exact: "canary" } } }],
+    }),
+    path: "spec.analysis.match",
+  },
+  {
+    rule: "an AlertProvider needs address or secretRef (a Secret with an `address` key)",
+    object: edit(PROVIDER, { "spec.address": undefined }),
+    path: "spec.secretRef",
+  },
+];
+
+/** Every x-kubernetes-validations message of every kind, read from the schemas themselves. */
+function allRuleMessages(): string[] {
+  const messages: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node !== null && typeof node === "object") {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === "x-kubernetes-validations")
+          messages.push(...(value as { message: string }[]).map((r) => r.message));
+        else walk(value);
+      }
+    }
+  };
+  for (const kind of KINDS) walk(z.toJSONSchema(kind.schema, { io: "input", target: "draft-7" }));
+  return [...new Set(messages)];
+}
+
+describe("withRules cross-field rules", () => {
+  it("has a test case for every rule declared in src/api", () => {
+    const covered = new Set(RULE_CASES.map((c) => c.rule));
+    expect(allRuleMessages().filter((m) => !covered.has(m))).toEqual([]);
+  });
+
+  it.each(RULE_CASES)("reports: $rule", ({ rule, object, path }) => {
+    const problems = problemsOf(object);
+    expect(problems).toContainEqual(expect.objectContaining({ severity: "error", path, message: rule }));
+    // Nothing else is wrong with the object: the case isolates its rule.
+    expect(problems).toHaveLength(1);
+  });
+
+  it("accepts the valid base objects", () => {
+    expect(problemsOf(CANARY, TEMPLATE, PROVIDER)).toEqual([]);
+  });
+});
+
+describe("unknown fields", () => {
+  it("names the field and suggests the closest known one", () => {
+    const [p] = problemsOf(edit(CANARY, { [`${a}.treshold`]: 5 }));
+    expect(p).toMatchObject({
+      path: `${a}.treshold`,
+      message: 'unknown field "treshold" (did you mean "threshold"?)',
+    });
+  });
+
+  it("suggests across a case difference and a transposition", () => {
+    const problems = problemsOf(
+      edit(CANARY, { "spec.service.targetport": 80, "spec.analysis.stpeWeight": 1 }),
+    );
+    expect(problems.map((p) => p.message)).toEqual(
+      expect.arrayContaining([
+        'unknown field "targetport" (did you mean "targetPort"?)',
+        'unknown field "stpeWeight" (did you mean "stepWeight"?)',
+      ]),
+    );
+  });
+
+  it("lists the known fields of a small object when nothing is close", () => {
+    const [p] = problemsOf(edit(CANARY, { "spec.targetRef.labels": { a: "b" } }));
+    expect(p?.message).toBe('unknown field "labels"; the fields here are apiVersion, kind, name');
+  });
+
+  it("finds fields inside list items and records", () => {
+    const problems = problemsOf(
+      edit(CANARY, {
+        [`${a}.metrics`]: [{ name: "request-success-rate", thresholdRange: { min: 99, mx: 100 } }],
+        [`${a}.stepWeight`]: undefined,
+        [`${a}.iterations`]: 5,
+        [`${a}.match`]: [{ headers: { "x-user": { exct: "beta" } } }],
+      }),
+    );
+    // In file order: metrics were written before match.
+    expect(problems.map((p) => [p.path, p.message])).toEqual([
+      [`${a}.metrics[0].thresholdRange.mx`, 'unknown field "mx" (did you mean "max"?)'],
+      [`${a}.match[0].headers.x-user.exct`, 'unknown field "exct" (did you mean "exact"?)'],
+    ]);
+  });
+
+  it("allows unknown top-level and metadata fields (status, labels, server fields)", () => {
+    expect(
+      problemsOf(edit(CANARY, { "metadata.uid": "1", "metadata.labels": { app: "x" }, extra: 1 })),
+    ).toEqual([]);
+  });
+});
+
+describe("type errors", () => {
+  it.each([
+    ["spec.service.port", "9898", 'expected a whole number, got the string "9898": remove the quotes'],
+    ["spec.skipAnalysis", "true", 'expected true or false, got the string "true": remove the quotes'],
+    [
+      `${a}.interval`,
+      30,
+      'expected a duration such as "30s", "1m" or "1h30m", got the number 30: add a unit, e.g. "30s"',
+    ],
+    [`${a}.threshold`, 1.5, "expected a whole number, got the number 1.5"],
+    ["spec.targetRef.name", 42, 'expected a string, got the number 42: quote it ("42")'],
+    ["spec.service", "podinfo", 'expected a mapping of fields, got the string "podinfo"'],
+    [`${a}.stepWeights`, 10, "expected a list, got the number 10"],
+    ["spec.service.port", null, "expected a whole number, got an empty value"],
+    ["spec.service.targetPort", true, "expected a whole number or a string, got true"],
+  ])("%s = %j", (path, value, message) => {
+    const object = edit(CANARY, { [path]: value });
+    if (path.endsWith("stepWeights")) delete (object.spec as Obj as { analysis: Obj }).analysis.stepWeight;
+    expect(problemsOf(object)).toContainEqual(expect.objectContaining({ path, message }));
+  });
+
+  it("reports a missing required field at its parent", () => {
+    expect(problemsOf(edit(CANARY, { "spec.service.port": undefined }))).toEqual([
+      expect.objectContaining({ path: "spec.service.port", message: 'missing required field "port"' }),
+    ]);
+  });
+});
+
+describe("formats, enums and sizes", () => {
+  it.each(["1 minute", "10", "1d", "-5s", "5S"])("rejects the duration %j", (interval) => {
+    expect(problemsOf(edit(CANARY, { [`${a}.interval`]: interval }))).toEqual([
+      expect.objectContaining({
+        path: `${a}.interval`,
+        message: `must be a duration such as "30s", "1m" or "1h30m"; got the string ${JSON.stringify(interval)}`,
+      }),
+    ]);
+  });
+
+  it.each(["30s", "1m", "1h30m", "500ms", "1.5h"])("accepts the duration %j", (interval) => {
+    expect(problemsOf(edit(CANARY, { [`${a}.interval`]: interval }))).toEqual([]);
+  });
+
+  it("lists the allowed values of an enum and suggests the closest", () => {
+    const [p] = problemsOf(edit(CANARY, { "spec.provider": "ngnix" }));
+    expect(p?.message).toBe(
+      'must be one of "kubernetes", "nginx", "gatewayapi", "appmesh"; got the string "ngnix" (did you mean "nginx"?)',
+    );
+  });
+
+  it("checks enums of every kind", () => {
+    expect(problemsOf(edit(TEMPLATE, { "spec.provider.type": "datadog" }))[0]?.path).toBe(
+      "spec.provider.type",
+    );
+    expect(problemsOf(edit(PROVIDER, { "spec.type": "discord" }))[0]?.path).toBe("spec.type");
+    const webhook = { name: "gate", type: "pre-rolout", url: "http://gate/" };
+    expect(problemsOf(edit(CANARY, { [`${a}.webhooks`]: [webhook] }))[0]?.message).toContain(
+      '(did you mean "pre-rollout"?)',
+    );
+  });
+
+  it("rejects a URL that is not absolute", () => {
+    expect(problemsOf(edit(PROVIDER, { "spec.address": "hooks.slack.com/x" }))[0]?.message).toBe(
+      'must be an absolute URL such as "https://example.com/hook"; got the string "hooks.slack.com/x"',
+    );
+  });
+
+  it.each([
+    [`${a}.stepWeight`, 101, "must be at most 100; got the number 101"],
+    [`${a}.threshold`, 0, "must be at least 1; got the number 0"],
+    ["spec.service.port", 70000, "must be at most 65535; got the number 70000"],
+    ["metadata.name", "", "must not be empty"],
+  ])("%s = %j is out of range", (path, value, message) => {
+    expect(problemsOf(edit(CANARY, { [path]: value }))).toContainEqual(
+      expect.objectContaining({ path, message }),
+    );
+  });
+
+  it("checks list lengths", () => {
+    const object = edit(CANARY, { [`${a}.stepWeight`]: undefined, [`${a}.stepWeights`]: [] });
+    expect(problemsOf(object)).toContainEqual(
+      expect.objectContaining({ path: `${a}.stepWeights`, message: "must list at least one item" }),
+    );
+    const alerts = Array.from({ length: 17 }, (_, i) => ({ name: `a${i}`, providerRef: { name: "slack" } }));
+    expect(problemsOf(edit(CANARY, { [`${a}.alerts`]: alerts }), PROVIDER)).toContainEqual(
+      expect.objectContaining({ path: `${a}.alerts`, message: "must list at most 16 items; got 17" }),
+    );
+  });
+});
+
+describe("apiVersion and kind", () => {
+  it("rejects another version of the kanaria.dev API", () => {
+    expect(problemsOf(edit(CANARY, { apiVersion: "kanaria.dev/v1beta1" }))).toEqual([
+      expect.objectContaining({
+        severity: "error",
+        path: "apiVersion",
+        message: '"kanaria.dev/v1beta1" is not a served version of the kanaria API: use kanaria.dev/v1alpha1',
+      }),
+    ]);
+  });
+
+  it("rejects an unknown kind with a suggestion", () => {
+    expect(problemsOf(edit(CANARY, { kind: "Canery" }))).toEqual([
+      expect.objectContaining({
+        path: "kind",
+        message:
+          'kanaria.dev has no kind "Canery" (did you mean "Canary"?); its kinds are Canary, MetricTemplate, AlertProvider',
+      }),
+    ]);
+  });
+
+  it("rejects a missing kind", () => {
+    expect(problemsOf(edit(CANARY, { kind: undefined }))[0]?.message).toBe(
+      'missing required field "kind": set it to one of Canary, MetricTemplate, AlertProvider',
+    );
+  });
+
+  it("ignores other API groups but hints at Flagger's and at a misspelt kanaria.dev", () => {
+    const other = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" }, data: { a: "b" } };
+    expect(problemsOf(other)).toEqual([]);
+    expect(problemsOf(edit(CANARY, { apiVersion: "flagger.app/v1beta1" }))).toEqual([
+      expect.objectContaining({
+        severity: "warning",
+        message:
+          "flagger.app/v1beta1 is Flagger's API, which kanaria does not act on: change apiVersion to kanaria.dev/v1alpha1 to migrate",
+      }),
+    ]);
+    expect(problemsOf(edit(CANARY, { apiVersion: "kanria.dev/v1alpha1" }))[0]).toMatchObject({
+      severity: "warning",
+      path: "apiVersion",
+    });
+  });
+});
