@@ -1,0 +1,228 @@
+import type { V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { Canary } from "../api/canary.ts";
+import type { KubeClient } from "../kube/types.ts";
+import { shortHash } from "./hash.ts";
+import {
+  type ConfigMap,
+  canaryKey,
+  canaryNamespace,
+  canaryOwnerReference,
+  type Deployment,
+  objectKey,
+  type Secret,
+} from "./meta.ts";
+
+export type ConfigKind = "configmap" | "secret";
+
+/** A ConfigMap or Secret the pod template reads. */
+export interface ConfigRef {
+  kind: ConfigKind;
+  name: string;
+  /** True only when every reference to it is `optional: true` (one required reference makes it required). */
+  optional: boolean;
+}
+
+/** "configmap/NAME" | "secret/NAME" -> checksum of the data; what Canary status.trackedConfigs holds. */
+export type TrackedConfigs = Record<string, string>;
+
+/** A ConfigMap or Secret annotated with a value starting with "disable" is not tracked (as Flagger's flagger.app/config-tracking). */
+export const CONFIG_TRACKING_ANNOTATION = "kanaria.dev/config-tracking";
+
+/** Secret types that carry application config; others (registry credentials, tokens) belong to the ServiceAccount. */
+const TRACKED_SECRET_TYPES = [
+  "Opaque",
+  "kubernetes.io/basic-auth",
+  "kubernetes.io/ssh-auth",
+  "kubernetes.io/tls",
+];
+
+export class ConfigTrackingError extends Error {
+  override readonly name = "ConfigTrackingError";
+}
+
+function configKey(kind: ConfigKind, name: string): string {
+  return `${kind}/${name}`;
+}
+
+export function primaryConfigName(name: string): string {
+  return `${name}-primary`;
+}
+
+type Visitor = (kind: ConfigKind, name: string, optional: boolean, rename: (to: string) => void) => void;
+
+/** Calls visit for every ConfigMap/Secret reference in volumes, env and envFrom of all (init) containers. */
+function visitConfigRefs(spec: V1PodSpec, visit: Visitor): void {
+  const byName = (kind: ConfigKind, holder: { name?: string; optional?: boolean } | undefined) => {
+    if (holder?.name) {
+      visit(kind, holder.name, holder.optional === true, (to) => {
+        holder.name = to;
+      });
+    }
+  };
+  for (const volume of spec.volumes ?? []) {
+    byName("configmap", volume.configMap);
+    const secret = volume.secret;
+    if (secret?.secretName) {
+      visit("secret", secret.secretName, secret.optional === true, (to) => {
+        secret.secretName = to;
+      });
+    }
+    for (const source of volume.projected?.sources ?? []) {
+      byName("configmap", source.configMap);
+      byName("secret", source.secret);
+    }
+  }
+  for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
+    for (const env of container.env ?? []) {
+      byName("configmap", env.valueFrom?.configMapKeyRef);
+      byName("secret", env.valueFrom?.secretKeyRef);
+    }
+    for (const envFrom of container.envFrom ?? []) {
+      byName("configmap", envFrom.configMapRef);
+      byName("secret", envFrom.secretRef);
+    }
+  }
+}
+
+/** Every ConfigMap and Secret the template references, each once, in order of first appearance. */
+export function findConfigRefs(template: V1PodTemplateSpec): ConfigRef[] {
+  const refs = new Map<string, ConfigRef>();
+  if (!template.spec) return [];
+  visitConfigRefs(template.spec, (kind, name, optional) => {
+    const known = refs.get(configKey(kind, name));
+    if (known) known.optional &&= optional;
+    else refs.set(configKey(kind, name), { kind, name, optional });
+  });
+  return [...refs.values()];
+}
+
+function trackingDisabled(obj: ConfigMap | Secret): boolean {
+  return (obj.metadata.annotations?.[CONFIG_TRACKING_ANNOTATION] ?? "").startsWith("disable");
+}
+
+/** Checksum of what the pods see; never the data itself, which must not reach logs, events or status. */
+function checksum(obj: ConfigMap | Secret): string {
+  return obj.kind === "Secret"
+    ? shortHash({ data: (obj as Secret).data ?? {} })
+    : shortHash({ data: (obj as ConfigMap).data ?? {}, binaryData: (obj as ConfigMap).binaryData ?? {} });
+}
+
+function readConfig(client: KubeClient, namespace: string, kind: ConfigKind, name: string) {
+  return client.get<ConfigMap | Secret>({
+    apiVersion: "v1",
+    kind: kind === "configmap" ? "ConfigMap" : "Secret",
+    namespace,
+    name,
+  });
+}
+
+const KIND_NAMES: Record<ConfigKind, string> = { configmap: "ConfigMap", secret: "Secret" };
+
+/** The checksum of one referenced config, or undefined when it is not tracked. */
+async function trackOne(client: KubeClient, target: Deployment, ref: ConfigRef): Promise<string | undefined> {
+  const obj = await readConfig(client, target.metadata.namespace ?? "", ref.kind, ref.name);
+  if (!obj) {
+    if (ref.optional) return undefined;
+    throw new ConfigTrackingError(
+      `Deployment ${objectKey(target)} references ${KIND_NAMES[ref.kind]} ${ref.name}, which does not exist: ` +
+        `create it, or mark the reference optional: true in spec.template`,
+    );
+  }
+  if (trackingDisabled(obj)) return undefined;
+  const untrackedSecret =
+    obj.kind === "Secret" && !TRACKED_SECRET_TYPES.includes((obj as Secret).type ?? "Opaque");
+  return untrackedSecret ? undefined : checksum(obj);
+}
+
+/**
+ * Checksums of the ConfigMaps and Secrets the target's pod template references. A missing optional
+ * reference is skipped (the pods start without it); a missing required one is an error, because the
+ * target's pods cannot start either.
+ */
+export async function trackConfigs(client: KubeClient, target: Deployment): Promise<TrackedConfigs> {
+  const refs = target.spec?.template ? findConfigRefs(target.spec.template) : [];
+  const sums = await Promise.all(refs.map((ref) => trackOne(client, target, ref)));
+  const tracked: TrackedConfigs = {};
+  refs.forEach((ref, i) => {
+    const sum = sums[i];
+    if (sum !== undefined) tracked[configKey(ref.kind, ref.name)] = sum;
+  });
+  return tracked;
+}
+
+function parseConfigKey(key: string): { kind: ConfigKind; name: string } {
+  const [kind, name] = key.split("/", 2);
+  if ((kind !== "configmap" && kind !== "secret") || !name) {
+    throw new Error(
+      `invalid tracked config key ${JSON.stringify(key)}: expected configmap/NAME or secret/NAME`,
+    );
+  }
+  return { kind, name };
+}
+
+function primaryCopy(canary: Canary, original: ConfigMap | Secret): ConfigMap | Secret {
+  const metadata = {
+    name: primaryConfigName(original.metadata.name),
+    namespace: canaryNamespace(canary),
+    ownerReferences: [canaryOwnerReference(canary)],
+  };
+  if (original.kind === "Secret") {
+    const secret = original as Secret;
+    return {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata,
+      type: secret.type ?? "Opaque",
+      data: secret.data ?? {},
+    };
+  }
+  const cm = original as ConfigMap;
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata,
+    data: cm.data ?? {},
+    binaryData: cm.binaryData ?? {},
+  };
+}
+
+/**
+ * Creates or updates `<name>-primary` copies of the tracked configs, owned by the Canary, so the primary
+ * keeps its own config while the target's changes are analysed. Copies the current data: the caller
+ * recomputes the revision before promoting, so a config edited meanwhile is a new revision.
+ */
+export async function copyConfigsToPrimary(
+  client: KubeClient,
+  canary: Canary,
+  trackedConfigs: TrackedConfigs,
+): Promise<string[]> {
+  const namespace = canaryNamespace(canary);
+  const copied: string[] = [];
+  for (const key of Object.keys(trackedConfigs)) {
+    const { kind, name } = parseConfigKey(key);
+    const original = await readConfig(client, namespace, kind, name);
+    if (!original) {
+      throw new ConfigTrackingError(
+        `Canary ${canaryKey(canary)}: ${KIND_NAMES[kind]} ${namespace}/${name} was deleted after it was tracked; ` +
+          `restore it or remove the reference from the target's pod template`,
+      );
+    }
+    const copy = await client.apply(primaryCopy(canary, original));
+    copied.push(copy.metadata.name);
+  }
+  return copied;
+}
+
+/** A copy of the template whose references to tracked configs point at their `-primary` copies. */
+export function rewriteTemplateForPrimary(
+  template: V1PodTemplateSpec,
+  trackedConfigs: TrackedConfigs,
+): V1PodTemplateSpec {
+  const copy = structuredClone(template);
+  if (copy.spec) {
+    visitConfigRefs(copy.spec, (kind, name, _optional, rename) => {
+      if (Object.hasOwn(trackedConfigs, configKey(kind, name))) rename(primaryConfigName(name));
+    });
+  }
+  return copy;
+}

@@ -1,0 +1,204 @@
+import type { V1DeploymentSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { Canary } from "../api/canary.ts";
+import type { KubeClient, ObjectRef } from "../kube/types.ts";
+import { copyConfigsToPrimary, rewriteTemplateForPrimary } from "./config-tracker.ts";
+import {
+  canaryKey,
+  canaryNamespace,
+  canaryOwnerReference,
+  controllingCanary,
+  type Deployment,
+  objectKey,
+  userAnnotations,
+} from "./meta.ts";
+import type { Revision } from "./revision.ts";
+import { selectorLabel } from "./selector.ts";
+
+/** On the primary Deployment and its pod template: the target revision the primary runs. */
+export const REVISION_ANNOTATION = "kanaria.dev/revision";
+
+export function primaryName(targetName: string): string {
+  return `${targetName}-primary`;
+}
+
+function deploymentRef(namespace: string, name: string): ObjectRef {
+  return { apiVersion: "apps/v1", kind: "Deployment", namespace, name };
+}
+
+const positive = (n: number | undefined) => (n !== undefined && n > 0 ? n : undefined);
+
+/**
+ * Replicas of the primary. The target is scaled to zero between releases, so its replica count only
+ * counts while it is up; otherwise the primary keeps what it has. With an autoscaler, the autoscaler
+ * owns the count once the primary exists, and re-applying the current value leaves it alone.
+ */
+function primaryReplicas(canary: Canary, target: Deployment, current: Deployment | undefined): number {
+  const currentReplicas = current?.spec?.replicas;
+  const autoscaler = canary.spec.autoscalerRef;
+  if (autoscaler) {
+    if (currentReplicas !== undefined) return currentReplicas;
+    return positive(autoscaler.primaryScalerReplicas?.minReplicas) ?? positive(target.spec?.replicas) ?? 1;
+  }
+  return positive(target.spec?.replicas) ?? currentReplicas ?? 1;
+}
+
+/**
+ * The primary's pod template: the target's, reading the `-primary` config copies, with the selector
+ * label set to `<value>-primary`. The revision annotation changes whenever a tracked config does, which
+ * rolls the primary's pods even though the copies keep their names (Flagger writes a random id instead;
+ * a hash keeps the apply idempotent).
+ */
+function primaryTemplate(
+  template: V1PodTemplateSpec,
+  revision: Revision,
+  label: string,
+  value: string,
+): V1PodTemplateSpec {
+  const rewritten = rewriteTemplateForPrimary(template, revision.trackedConfigs);
+  return {
+    metadata: {
+      labels: { ...rewritten.metadata?.labels, [label]: value },
+      annotations: { ...rewritten.metadata?.annotations, [REVISION_ANNOTATION]: revision.hash },
+    },
+    spec: rewritten.spec,
+  };
+}
+
+/**
+ * The `<target>-primary` Deployment for a target revision (Flagger semantics). `current` is the primary
+ * as it exists, used only to keep its replica count while the target is scaled down or autoscaled.
+ */
+export function buildPrimary(
+  canary: Canary,
+  target: Deployment,
+  revision: Revision,
+  current?: Deployment,
+): Deployment {
+  const spec = target.spec;
+  if (!spec?.template) throw new Error(`Deployment ${objectKey(target)} has no spec.template`);
+  const { key, value } = selectorLabel(target);
+  const primaryValue = `${value}-primary`;
+  const primarySpec: V1DeploymentSpec = {
+    replicas: primaryReplicas(canary, target, current),
+    selector: { matchLabels: { [key]: primaryValue } },
+    template: primaryTemplate(spec.template, revision, key, primaryValue),
+    // The target's rollout settings, as Flagger; unset ones are left out of the JSON sent.
+    strategy: spec.strategy,
+    minReadySeconds: spec.minReadySeconds,
+    revisionHistoryLimit: spec.revisionHistoryLimit,
+    progressDeadlineSeconds: spec.progressDeadlineSeconds,
+  };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: {
+      name: primaryName(target.metadata.name),
+      namespace: canaryNamespace(canary),
+      // Only the selector label: copying e.g. Helm or Argo CD labels would make those tools claim the primary.
+      labels: { [key]: primaryValue },
+      annotations: { ...userAnnotations(target.metadata.annotations), [REVISION_ANNOTATION]: revision.hash },
+      ownerReferences: [canaryOwnerReference(canary)],
+    },
+    spec: primarySpec,
+  };
+}
+
+/**
+ * Copies the tracked configs and applies the primary for the target's current template. This promotes
+ * whatever the target runs, so call it to initialise and to promote, never while a revision is analysed.
+ */
+export async function ensurePrimary(
+  client: KubeClient,
+  canary: Canary,
+  target: Deployment,
+  revision: Revision,
+): Promise<Deployment> {
+  selectorLabel(target); // fail before copying configs when the target cannot have a primary at all
+  const namespace = canaryNamespace(canary);
+  const name = primaryName(target.metadata.name);
+  const current = await client.get<Deployment>(deploymentRef(namespace, name));
+  if (current && controllingCanary(current) !== canary.metadata.name) {
+    throw new Error(
+      `Canary ${canaryKey(canary)}: Deployment ${namespace}/${name} exists and is not controlled by this Canary; ` +
+        `delete it (kanaria creates it) or point spec.targetRef at another Deployment`,
+    );
+  }
+  await copyConfigsToPrimary(client, canary, revision.trackedConfigs);
+  return client.apply(buildPrimary(canary, target, revision, current));
+}
+
+export interface WorkloadState {
+  exists: boolean;
+  /** Desired replicas (spec.replicas, default 1). */
+  replicas: number;
+  /** Available pods (ready for minReadySeconds) as a percentage of the desired replicas, 0..100. */
+  readyPercent: number;
+  /** The controller has seen the latest spec, every pod runs it and no old pod is left. */
+  updated: boolean;
+  /** Updated and every desired pod available. */
+  rolloutComplete: boolean;
+  /** The Deployment controller gave up waiting (Progressing condition reason ProgressDeadlineExceeded). */
+  progressDeadlineExceeded: boolean;
+  /** The kanaria.dev/revision annotation (set on primaries). */
+  revision?: string;
+}
+
+const ABSENT: WorkloadState = {
+  exists: false,
+  replicas: 0,
+  readyPercent: 0,
+  updated: false,
+  rolloutComplete: false,
+  progressDeadlineExceeded: false,
+};
+
+/**
+ * Rollout state of a Deployment. A Deployment scaled to zero has readyPercent 0: it serves nothing, so
+ * for the analysis it is not ready, whatever its (trivially complete) rollout says.
+ */
+export function observeWorkload(deployment: Deployment | undefined): WorkloadState {
+  if (!deployment) return ABSENT;
+  const replicas = deployment.spec?.replicas ?? 1;
+  const s = deployment.status ?? {};
+  const available = s.availableReplicas ?? 0;
+  const updated =
+    (s.observedGeneration ?? 0) >= (deployment.metadata.generation ?? 1) &&
+    (s.updatedReplicas ?? 0) === replicas &&
+    (s.replicas ?? 0) <= replicas;
+  const state: WorkloadState = {
+    exists: true,
+    replicas,
+    readyPercent: replicas === 0 ? 0 : Math.min(100, Math.floor((available / replicas) * 100)),
+    updated,
+    rolloutComplete: updated && available === replicas,
+    progressDeadlineExceeded: (s.conditions ?? []).some(
+      (c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded",
+    ),
+  };
+  const revision = deployment.metadata.annotations?.[REVISION_ANNOTATION];
+  if (revision !== undefined) state.revision = revision;
+  return state;
+}
+
+/**
+ * Flagger's readiness rule: all pods updated and at least thresholdPercent of them available. A
+ * Deployment with no replicas is never ready.
+ */
+export function isReady(state: WorkloadState, thresholdPercent: number): boolean {
+  return state.exists && state.replicas > 0 && state.updated && state.readyPercent >= thresholdPercent;
+}
+
+/** Sets the target's spec.replicas (0 between releases, its own count while a revision is analysed). */
+export async function scaleTarget(
+  client: KubeClient,
+  target: Deployment,
+  replicas: number,
+): Promise<Deployment> {
+  if (!Number.isInteger(replicas) || replicas < 0) {
+    throw new Error(
+      `cannot scale Deployment ${objectKey(target)} to ${replicas}: replicas must be a whole number >= 0`,
+    );
+  }
+  const ref = deploymentRef(target.metadata.namespace ?? "", target.metadata.name);
+  return client.mergePatch<Deployment>(ref, { spec: { replicas } });
+}

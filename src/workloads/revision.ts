@@ -1,0 +1,29 @@
+import type { V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { KubeClient } from "../kube/types.ts";
+import { type TrackedConfigs, trackConfigs } from "./config-tracker.ts";
+import { shortHash } from "./hash.ts";
+import { type Deployment, objectKey } from "./meta.ts";
+
+/** What the primary runs or the canary is analysed with: the pod template plus the configs it reads. */
+export interface Revision {
+  /** Short hex hash of the pod template and the config checksums. */
+  hash: string;
+  trackedConfigs: TrackedConfigs;
+}
+
+/**
+ * The revision hash of a pod template as stored by the API server (defaults included, which is stable
+ * because the server applies the same defaults to the same manifest). It depends on nothing else, so
+ * reverting the Deployment and its configs to an earlier state gives the earlier hash back.
+ */
+export function computeRevision(template: V1PodTemplateSpec, trackedConfigs: TrackedConfigs): string {
+  return shortHash({ template, configs: trackedConfigs });
+}
+
+/** Reads the configs the target references and hashes its current revision. */
+export async function resolveRevision(client: KubeClient, target: Deployment): Promise<Revision> {
+  const template = target.spec?.template;
+  if (!template) throw new Error(`Deployment ${objectKey(target)} has no spec.template`);
+  const trackedConfigs = await trackConfigs(client, target);
+  return { hash: computeRevision(template, trackedConfigs), trackedConfigs };
+}

@@ -1,0 +1,233 @@
+import type { V1Container, V1ServicePort } from "@kubernetes/client-node";
+import type { Canary } from "../api/canary.ts";
+import { DEFAULTS } from "../api/defaults.ts";
+import type { KubeClient, ObjectRef } from "../kube/types.ts";
+import {
+  canaryKey,
+  canaryNamespace,
+  canaryOwnerReference,
+  controllingCanary,
+  type Deployment,
+  objectKey,
+  type Service,
+} from "./meta.ts";
+import { type SelectorLabel, selectorLabel } from "./selector.ts";
+
+export interface ServiceNames {
+  /** What clients call; selects the primary's pods. */
+  apex: string;
+  primary: string;
+  canary: string;
+}
+
+export function serviceNames(canary: Canary): ServiceNames {
+  const apex = canary.spec.service.name ?? canary.spec.targetRef.name;
+  return { apex, primary: `${apex}-primary`, canary: `${apex}-canary` };
+}
+
+/** spec.service cannot be turned into valid Services for the target; the message names the field and the fix. */
+export class ServiceConfigError extends Error {
+  override readonly name = "ServiceConfigError";
+}
+
+/** Service-mesh proxies whose ports must not be published (as Flagger). */
+const SIDECARS = new Set(["istio-proxy", "envoy"]);
+
+function appContainers(target: Deployment): V1Container[] {
+  return (target.spec?.template?.spec?.containers ?? []).filter((c) => !SIDECARS.has(c.name));
+}
+
+function mainPort(canary: Canary, target: Deployment): V1ServicePort {
+  const svc = canary.spec.service;
+  const targetPort = svc.targetPort ?? svc.port;
+  if (typeof targetPort === "string") {
+    const named = appContainers(target).flatMap((c) =>
+      (c.ports ?? []).flatMap((p) => (p.name ? [p.name] : [])),
+    );
+    if (!named.includes(targetPort)) {
+      throw new ServiceConfigError(
+        `Canary ${canaryKey(canary)}: spec.service.targetPort ${JSON.stringify(targetPort)} is not the name of a port of ` +
+          `Deployment ${objectKey(target)} (named ports: ${named.join(", ") || "none"}); ` +
+          `set spec.service.targetPort to one of them or to a port number`,
+      );
+    }
+  }
+  const port: V1ServicePort = {
+    name: svc.portName ?? DEFAULTS.servicePortName,
+    protocol: "TCP",
+    port: svc.port,
+    targetPort,
+  };
+  if (svc.appProtocol) port.appProtocol = svc.appProtocol;
+  return port;
+}
+
+/** portDiscovery: every container port except the one the main port targets, named after the container port. */
+function discoveredPorts(target: Deployment, main: V1ServicePort): V1ServicePort[] {
+  return appContainers(target).flatMap((c) =>
+    (c.ports ?? []).flatMap((p, i): V1ServicePort[] => {
+      const isMain =
+        typeof main.targetPort === "string"
+          ? p.name === main.targetPort
+          : p.containerPort === main.targetPort;
+      if (isMain) return [];
+      const protocol = p.protocol ?? "TCP";
+      return [
+        {
+          name: p.name ?? `tcp-${c.name}-${i}`,
+          protocol,
+          port: p.containerPort,
+          targetPort: p.containerPort,
+        },
+      ];
+    }),
+  );
+}
+
+function assertNoClash(canary: Canary, ports: V1ServicePort[]): void {
+  const field = (i: number) =>
+    i === 0 ? "spec.service.port/portName" : "a port added by spec.service.portDiscovery";
+  ports.forEach((p, i) => {
+    const j = ports.findIndex((q) => q.name === p.name || (q.port === p.port && q.protocol === p.protocol));
+    if (j < i) {
+      const what =
+        ports[j]?.name === p.name ? `name ${JSON.stringify(p.name)}` : `port ${p.port}/${p.protocol}`;
+      throw new ServiceConfigError(
+        `Canary ${canaryKey(canary)}: ${field(i)} (${p.name} ${p.port}/${p.protocol}) uses the same ${what} as ${field(j)}; ` +
+          `Service ports need unique names and numbers: rename or renumber the container port, change spec.service.port/portName, ` +
+          `or turn spec.service.portDiscovery off`,
+      );
+    }
+  });
+}
+
+/** The ports every generated Service exposes. */
+export function servicePorts(canary: Canary, target: Deployment): V1ServicePort[] {
+  const main = mainPort(canary, target);
+  const ports = canary.spec.service.portDiscovery ? [main, ...discoveredPorts(target, main)] : [main];
+  assertNoClash(canary, ports);
+  return ports;
+}
+
+type CustomMetadata = { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
+
+function buildService(
+  canary: Canary,
+  name: string,
+  selector: Record<string, string>,
+  ports: V1ServicePort[],
+  label: SelectorLabel,
+  custom: CustomMetadata,
+): Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name,
+      namespace: canaryNamespace(canary),
+      // As Flagger: the selector label carries the Service's own name, for tools that group by it.
+      labels: { ...custom?.labels, [label.key]: name },
+      annotations: { ...custom?.annotations },
+      ownerReferences: [canaryOwnerReference(canary)],
+    },
+    spec: { type: "ClusterIP", selector, ports },
+  };
+}
+
+export interface CanaryServices {
+  apex: Service;
+  primary: Service;
+  canary: Service;
+}
+
+/** The apex and -primary Services select the primary's pods, the -canary Service the target's. */
+export function buildServices(canary: Canary, target: Deployment): CanaryServices {
+  const label = selectorLabel(target);
+  const names = serviceNames(canary);
+  const ports = servicePorts(canary, target);
+  const primaryPods = { [label.key]: `${label.value}-primary` };
+  const meta = canary.spec.service;
+  return {
+    apex: buildService(canary, names.apex, primaryPods, ports, label, meta.apex),
+    primary: buildService(canary, names.primary, primaryPods, ports, label, meta.primary),
+    canary: buildService(canary, names.canary, { [label.key]: label.value }, ports, label, meta.canary),
+  };
+}
+
+function serviceRef(namespace: string, name: string): ObjectRef {
+  return { apiVersion: "v1", kind: "Service", namespace, name };
+}
+
+/**
+ * An apex Service the user created (no controller) is taken over only in its selector and ports: its
+ * metadata stays theirs and it gets no owner reference, so deleting the Canary does not delete it.
+ */
+function adoptedApex(desired: Service): Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: desired.metadata.name, namespace: desired.metadata.namespace ?? "" },
+    spec: { selector: desired.spec?.selector ?? {}, ports: desired.spec?.ports ?? [] },
+  };
+}
+
+async function existingService(
+  client: KubeClient,
+  canary: Canary,
+  name: string,
+): Promise<Service | undefined> {
+  const existing = await client.get<Service>(serviceRef(canaryNamespace(canary), name));
+  const controller = existing?.metadata.ownerReferences?.find((r) => r.controller === true);
+  if (existing && controller && controllingCanary(existing) !== canary.metadata.name) {
+    throw new ServiceConfigError(
+      `Canary ${canaryKey(canary)}: Service ${objectKey(existing)} is controlled by ${controller.kind} ${controller.name}; ` +
+        `set spec.service.name to a name no other Canary uses`,
+    );
+  }
+  return existing;
+}
+
+/** Creates or updates the apex, -primary and -canary Services by server-side apply. */
+export async function ensureServices(
+  client: KubeClient,
+  canary: Canary,
+  target: Deployment,
+): Promise<CanaryServices> {
+  const desired = buildServices(canary, target);
+  // Check all three before writing any, so a clash leaves the cluster untouched.
+  const apex = await existingService(client, canary, desired.apex.metadata.name);
+  await existingService(client, canary, desired.primary.metadata.name);
+  await existingService(client, canary, desired.canary.metadata.name);
+  const apexIsUsers = apex !== undefined && controllingCanary(apex) === undefined;
+  return {
+    apex: await client.apply(apexIsUsers ? adoptedApex(desired.apex) : desired.apex),
+    primary: await client.apply(desired.primary),
+    canary: await client.apply(desired.canary),
+  };
+}
+
+/**
+ * On Canary deletion: the Services the Canary owns go with it (garbage collection), but an apex Service
+ * the user created would keep selecting the primary's pods, which are deleted too. Point it back at the
+ * target's pods (Flagger's KubernetesDefaultRouter.Finalize does the same).
+ */
+export async function releaseApexService(
+  client: KubeClient,
+  canary: Canary,
+  target: Deployment,
+): Promise<void> {
+  const label = selectorLabel(target);
+  const apex = await existingService(client, canary, serviceNames(canary).apex);
+  if (!apex) return;
+  const selector = { [label.key]: label.value };
+  if (controllingCanary(apex) === undefined) {
+    await client.apply(adoptedApex({ ...apex, spec: { selector, ports: apex.spec?.ports ?? [] } }));
+    return;
+  }
+  // A Service kanaria created is handed over: without the owner reference the garbage collector keeps
+  // it when the Canary goes, so clients of the apex name never lose their endpoint.
+  await client.mergePatch(serviceRef(canaryNamespace(canary), apex.metadata.name), {
+    metadata: { ownerReferences: null },
+    spec: { selector },
+  });
+}
