@@ -1,0 +1,402 @@
+import { describe, expect, it } from "vitest";
+import type { Canary } from "../api/canary.ts";
+import type { ResolvedCanary } from "../api/defaults.ts";
+import type { MetricTemplate } from "../api/metric-template.ts";
+import type { KubeClient } from "../kube/types.ts";
+import {
+  judge,
+  kubeLookups,
+  type ProviderLookup,
+  type RunChecksInput,
+  runChecks,
+  type SecretLookup,
+  type TemplateLookup,
+} from "./analysis.ts";
+import type { MetricProvider, QueryOptions, QueryResult } from "./provider.ts";
+
+type Metric = ResolvedCanary["metrics"][number];
+
+const NOW = new Date("2026-03-01T12:00:00Z");
+
+const canary: Pick<Canary, "metadata" | "spec"> = {
+  metadata: { name: "web", namespace: "shop" },
+  spec: {
+    provider: "nginx",
+    targetRef: { name: "web" },
+    ingressRef: { name: "web" },
+    service: { port: 80 },
+    analysis: { interval: "1m", iterations: 1 },
+  },
+};
+
+function metric(name: string, extra: Partial<Metric> = {}): Metric {
+  return { name, interval: "1m", onNoData: "fail", ...extra };
+}
+
+function template(
+  name: string,
+  spec: Partial<MetricTemplate["spec"]> = {},
+  namespace = "shop",
+): MetricTemplate {
+  return {
+    apiVersion: "kanaria.dev/v1alpha1",
+    kind: "MetricTemplate",
+    metadata: { name, namespace },
+    spec: { provider: { type: "prometheus", address: "http://prom:9090" }, query: "up", ...spec },
+  };
+}
+
+interface Call {
+  provider: Parameters<ProviderLookup>[0];
+  credentials: Parameters<ProviderLookup>[1];
+  reduce: Parameters<ProviderLookup>[2];
+  query: string;
+  options: QueryOptions;
+}
+
+/** A provider that answers from a table of rendered queries (or a function of them). */
+function fakeProviders(
+  answer: (query: string) => Promise<QueryResult> | QueryResult,
+  calls: Call[] = [],
+): ProviderLookup {
+  return (provider, credentials, reduce) => {
+    const p: MetricProvider = {
+      async query(query, options) {
+        calls.push({ provider, credentials, reduce, query, options });
+        return answer(query);
+      },
+      async isOnline() {},
+    };
+    return p;
+  };
+}
+
+function input(overrides: Partial<RunChecksInput> & { metrics: Metric[] }): RunChecksInput {
+  const { metrics, ...rest } = overrides;
+  const templates: TemplateLookup = async () => undefined;
+  const secrets: SecretLookup = async () => undefined;
+  return {
+    canary,
+    resolved: { provider: "nginx", metrics },
+    defaultMetricsServer: "http://default-prom:9090",
+    providers: fakeProviders(() => ({ kind: "value", value: 1 })),
+    templates,
+    secrets,
+    now: () => NOW,
+    ...rest,
+  };
+}
+
+const value = (v: number): QueryResult => ({ kind: "value", value: v });
+
+describe("judge", () => {
+  const m = (thresholdRange?: { min?: number; max?: number }) => ({
+    name: "latency",
+    ...(thresholdRange ? { thresholdRange } : {}),
+  });
+
+  it("is inclusive at both ends", () => {
+    expect(judge(m({ min: 1, max: 5 }), value(1), "prometheus", "x").result).toBe("pass");
+    expect(judge(m({ min: 1, max: 5 }), value(5), "prometheus", "x").result).toBe("pass");
+    expect(judge(m({ min: 1, max: 5 }), value(0.999), "prometheus", "x").result).toBe("fail");
+    expect(judge(m({ min: 1, max: 5 }), value(5.001), "prometheus", "x").result).toBe("fail");
+  });
+
+  it("names metric, value, bound and provider", () => {
+    expect(
+      judge({ name: "request-success-rate", thresholdRange: { min: 99 } }, value(87.5), "prometheus", "x"),
+    ).toEqual({
+      result: "fail",
+      value: 87.5,
+      message: "request-success-rate 87.50 is below the minimum 99 (prometheus)",
+    });
+    expect(judge(m({ max: 500 }), value(812.3456), "cloudwatch", "x").message).toBe(
+      "latency 812.35 is above the maximum 500 (cloudwatch)",
+    );
+    expect(judge(m({ min: 1, max: 5 }), value(3), "prometheus", "x").message).toBe(
+      "latency 3.00 is within the range (minimum 1, maximum 5) (prometheus)",
+    );
+  });
+
+  it("passes a value without thresholdRange and says it was not judged", () => {
+    expect(judge(m(), value(3), "prometheus", "x")).toMatchObject({
+      result: "pass",
+      message: "latency 3.00 has no thresholdRange to judge against (prometheus)",
+    });
+  });
+});
+
+describe("runChecks", () => {
+  it("queries the router's built-in metric at the Canary's metricsServer, else the controller's", async () => {
+    const calls: Call[] = [];
+    const checks = await runChecks(
+      input({
+        metrics: [metric("request-success-rate", { thresholdRange: { min: 99 } })],
+        providers: fakeProviders(() => value(87.5), calls),
+      }),
+    );
+    expect(checks).toEqual([
+      {
+        name: "request-success-rate",
+        result: "fail",
+        value: 87.5,
+        thresholdRange: { min: 99 },
+        provider: "prometheus",
+        message: "request-success-rate 87.50 is below the minimum 99 (prometheus)",
+        time: NOW.toISOString(),
+      },
+    ]);
+    expect(calls[0]?.provider).toEqual({ type: "prometheus", address: "http://default-prom:9090" });
+    expect(calls[0]?.query).toContain('ingress="web", canary!=""');
+    expect(calls[0]?.options).toEqual({ intervalMs: 60_000, timeoutMs: 10_000, now: NOW });
+
+    const own = { ...canary, spec: { ...canary.spec, metricsServer: "http://canary-prom:9090" } };
+    await runChecks(
+      input({
+        canary: own,
+        metrics: [metric("request-duration")],
+        providers: fakeProviders(() => value(1), calls),
+      }),
+    );
+    expect(calls[1]?.provider.address).toBe("http://canary-prom:9090");
+  });
+
+  it("renders a MetricTemplate from the Canary's namespace by default, with its variables", async () => {
+    const calls: Call[] = [];
+    const lookedUp: string[] = [];
+    const checks = await runChecks(
+      input({
+        metrics: [
+          metric("errors", {
+            interval: "30s",
+            templateRef: { name: "errors" },
+            templateVariables: { code: "404" },
+            thresholdRange: { max: 5 },
+          }),
+        ],
+        templates: async (ns, name) => {
+          lookedUp.push(`${ns}/${name}`);
+          return template(name, {
+            query: 'rate(x{ns="{{ namespace }}",code="{{ variables.code }}"}[{{ interval }}])',
+          });
+        },
+        providers: fakeProviders(() => value(2), calls),
+      }),
+    );
+    expect(lookedUp).toEqual(["shop/errors"]);
+    expect(calls[0]?.query).toBe('rate(x{ns="shop",code="404"}[30s])');
+    expect(calls[0]?.options.intervalMs).toBe(30_000);
+    expect(checks[0]).toMatchObject({ result: "pass", value: 2, provider: "prometheus" });
+  });
+
+  it("falls back to the Canary's and then the controller's Prometheus for a template without address", async () => {
+    const calls: Call[] = [];
+    await runChecks(
+      input({
+        metrics: [metric("m", { templateRef: { name: "t", namespace: "monitoring" } })],
+        templates: async (ns, name) => template(name, { provider: { type: "prometheus" } }, ns),
+        providers: fakeProviders(() => value(1), calls),
+      }),
+    );
+    expect(calls[0]?.provider).toEqual({ type: "prometheus", address: "http://default-prom:9090" });
+  });
+
+  it("passes credentials from the template's secret and the reducer to the provider", async () => {
+    const calls: Call[] = [];
+    const secretsAsked: string[] = [];
+    await runChecks(
+      input({
+        metrics: [metric("latency", { templateRef: { name: "cw", namespace: "monitoring" } })],
+        templates: async (ns, name) =>
+          template(
+            name,
+            {
+              provider: { type: "cloudwatch", region: "eu-west-1", secretRef: { name: "aws" } },
+              reduce: "max",
+            },
+            ns,
+          ),
+        secrets: async (ns, name) => {
+          secretsAsked.push(`${ns}/${name}`);
+          return { aws_access_key_id: "AKIAEXAMPLE", aws_secret_access_key: "s3cr3t-value" };
+        },
+        providers: fakeProviders(() => value(1), calls),
+      }),
+    );
+    expect(secretsAsked).toEqual(["monitoring/aws"]);
+    expect(calls[0]?.provider).toEqual({
+      type: "cloudwatch",
+      region: "eu-west-1",
+      secretRef: { name: "aws" },
+    });
+    expect(calls[0]?.credentials).toEqual({
+      aws_access_key_id: "AKIAEXAMPLE",
+      aws_secret_access_key: "s3cr3t-value",
+    });
+    expect(calls[0]?.reduce).toBe("max");
+  });
+
+  it("reports no data with the reason, leaving onNoData to the controller", async () => {
+    const checks = await runChecks(
+      input({
+        metrics: [metric("request-success-rate", { onNoData: "skip", thresholdRange: { min: 99 } })],
+        providers: fakeProviders(() => ({ kind: "nodata", reason: "the query returned an empty vector" })),
+      }),
+    );
+    expect(checks[0]).toMatchObject({
+      result: "nodata",
+      provider: "prometheus",
+      message:
+        "request-success-rate: no data from built-in query for nginx (prometheus): the query returned an empty vector",
+    });
+    expect(checks[0]?.value).toBeUndefined();
+  });
+
+  describe("errors, never a pass", () => {
+    async function single(
+      overrides: Partial<RunChecksInput>,
+      m: Metric = metric("custom", { templateRef: { name: "t" } }),
+    ) {
+      const [check] = await runChecks(input({ metrics: [m], ...overrides }));
+      expect(check?.result).toBe("error");
+      return check;
+    }
+
+    it("a missing MetricTemplate", async () => {
+      expect((await single({}))?.message).toBe("custom: MetricTemplate shop/t not found");
+    });
+
+    it("a failing template lookup", async () => {
+      const check = await single({ templates: async () => Promise.reject(new Error("forbidden")) });
+      expect(check?.message).toBe("custom: reading MetricTemplate shop/t failed: forbidden");
+    });
+
+    it("a metric that is neither built in nor has a templateRef", async () => {
+      expect((await single({}, metric("custom")))?.message).toBe(
+        "custom: not a built-in metric and no templateRef is set",
+      );
+    });
+
+    it("a missing secret", async () => {
+      const check = await single({
+        templates: async (_, name) =>
+          template(name, { provider: { type: "prometheus", secretRef: { name: "prom-auth" } } }),
+      });
+      expect(check).toMatchObject({
+        provider: "prometheus",
+        message:
+          "custom: MetricTemplate shop/t (prometheus): the secret shop/prom-auth (spec.provider.secretRef) was not found",
+      });
+    });
+
+    it("a render error names the variable", async () => {
+      const check = await single({
+        templates: async (_, name) => template(name, { query: "{{ variables.zone }}" }),
+      });
+      expect(check?.message).toBe(
+        "custom: MetricTemplate shop/t (prometheus): rendering the query failed: unknown variable {{ variables.zone }}: the metric's templateVariables define nothing",
+      );
+    });
+
+    it("a provider error", async () => {
+      const check = await single({
+        templates: async (_, name) => template(name),
+        providers: fakeProviders(() =>
+          Promise.reject(new Error("Prometheus at http://prom:9090: HTTP 400 (bad_data): parse error")),
+        ),
+      });
+      expect(check?.message).toBe(
+        "custom: MetricTemplate shop/t (prometheus): Prometheus at http://prom:9090: HTTP 400 (bad_data): parse error",
+      );
+    });
+
+    it("a provider that cannot be built", async () => {
+      const check = await single({
+        templates: async (_, name) => template(name),
+        providers: () => {
+          throw new Error('unknown metric provider type "datadog"');
+        },
+      });
+      expect(check?.message).toContain('unknown metric provider type "datadog"');
+    });
+
+    it("a query that does not answer in time", async () => {
+      const started = Date.now();
+      const check = await single({
+        timeoutMs: 50,
+        templates: async (_, name) => template(name),
+        providers: fakeProviders(() => new Promise<QueryResult>(() => {})),
+      });
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(check?.message).toBe("custom: MetricTemplate shop/t (prometheus): no answer within 0.05s");
+    });
+  });
+
+  it("never puts secret values into messages", async () => {
+    const [check] = await runChecks(
+      input({
+        metrics: [metric("m", { templateRef: { name: "t" } })],
+        templates: async (_, name) =>
+          template(name, { provider: { type: "prometheus", address: "http://p", secretRef: { name: "s" } } }),
+        secrets: async () => ({ token: "tok-123456" }),
+        providers: fakeProviders(() => Promise.reject(new Error("backend said: bad token tok-123456"))),
+      }),
+    );
+    expect(check?.message).toBe("m: MetricTemplate shop/t (prometheus): backend said: bad token [redacted]");
+  });
+
+  it("runs checks concurrently up to the cap and keeps their order", async () => {
+    let running = 0;
+    let peak = 0;
+    const metrics = Array.from({ length: 7 }, (_, i) => metric(`m${i}`, { templateRef: { name: `t${i}` } }));
+    const checks = await runChecks(
+      input({
+        metrics,
+        concurrency: 3,
+        templates: async (_, name) => template(name, { query: name }),
+        providers: fakeProviders(async (query) => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise((r) => setTimeout(r, 10 + (7 - Number(query.slice(1))) * 3));
+          running--;
+          return value(Number(query.slice(1)));
+        }),
+      }),
+    );
+    expect(peak).toBe(3);
+    expect(checks.map((c) => [c.name, c.value])).toEqual(metrics.map((m, i) => [m.name, i]));
+  });
+
+  it("returns no checks for no metrics", async () => {
+    expect(await runChecks(input({ metrics: [] }))).toEqual([]);
+  });
+});
+
+describe("kubeLookups", () => {
+  const objects: Record<string, unknown> = {
+    "MetricTemplate/shop/t": template("t"),
+    "MetricTemplate/shop/bad": { ...template("bad"), spec: { provider: { type: "prometheus" } } },
+    "Secret/shop/s": {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "s" },
+      data: { token: Buffer.from("abc").toString("base64") },
+    },
+  };
+  const kube = {
+    get: async (ref: { kind: string; namespace?: string; name: string }) =>
+      objects[`${ref.kind}/${ref.namespace}/${ref.name}`],
+  } as unknown as KubeClient;
+  const lookups = kubeLookups(kube);
+
+  it("reads and validates MetricTemplates", async () => {
+    expect(await lookups.templates("shop", "t")).toEqual(template("t"));
+    expect(await lookups.templates("shop", "missing")).toBeUndefined();
+    await expect(lookups.templates("shop", "bad")).rejects.toThrow("MetricTemplate shop/bad is invalid");
+  });
+
+  it("decodes Secret data", async () => {
+    expect(await lookups.secrets("shop", "s")).toEqual({ token: "abc" });
+    expect(await lookups.secrets("shop", "missing")).toBeUndefined();
+  });
+});

@@ -1,0 +1,273 @@
+import type { Canary, CheckResult, CheckStatus } from "../api/canary.ts";
+import { API_VERSION, parseDuration } from "../api/common.ts";
+import type { ResolvedCanary } from "../api/defaults.ts";
+import { type MetricTemplate, type MetricTemplateSpec, metricTemplate } from "../api/metric-template.ts";
+import type { KubeClient, KubeObject } from "../kube/types.ts";
+import { builtinQuery } from "./builtin.ts";
+import type { Credentials, MetricProvider, QueryResult } from "./provider.ts";
+import type { Reducer } from "./providers/cloudwatch.ts";
+import { renderQuery, templateModel } from "./template.ts";
+
+type ProviderSpec = MetricTemplateSpec["provider"];
+type ResolvedMetric = ResolvedCanary["metrics"][number];
+
+/** Builds the provider for one check; factory.ts's createMetricProvider in production. */
+export type ProviderLookup = (
+  provider: ProviderSpec,
+  credentials: Credentials,
+  reduce?: Reducer,
+) => MetricProvider;
+/** Returns undefined when the MetricTemplate does not exist. */
+export type TemplateLookup = (namespace: string, name: string) => Promise<MetricTemplate | undefined>;
+/** The Secret's data, decoded; undefined when the Secret does not exist. */
+export type SecretLookup = (namespace: string, name: string) => Promise<Credentials | undefined>;
+
+export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
+export const DEFAULT_CHECK_CONCURRENCY = 4;
+
+export interface RunChecksInput {
+  canary: Pick<Canary, "metadata" | "spec">;
+  /** The router (picks the built-in queries) and the metrics with their defaults applied. */
+  resolved: Pick<ResolvedCanary, "provider" | "metrics">;
+  /** The controller's Prometheus, used when neither the MetricTemplate nor the Canary names one. */
+  defaultMetricsServer?: string;
+  providers: ProviderLookup;
+  templates: TemplateLookup;
+  secrets: SecretLookup;
+  now: () => Date;
+  /** Per query; a check that takes longer is an error. Default 10 s. */
+  timeoutMs?: number;
+  /** Queries in flight at once. Default 4. */
+  concurrency?: number;
+}
+
+/**
+ * Runs every metric check of one analysis step. Never rejects: whatever goes wrong in a check
+ * (missing template or secret, render error, provider error, timeout) becomes that check's
+ * `error` result, and an error is never a pass. "nodata" is returned as such; the controller
+ * applies the metric's onNoData.
+ */
+export async function runChecks(input: RunChecksInput): Promise<CheckStatus[]> {
+  const limit = Math.max(1, input.concurrency ?? DEFAULT_CHECK_CONCURRENCY);
+  return mapLimit(input.resolved.metrics, limit, (metric) => runCheck(input, metric));
+}
+
+/** What a check queries, and how to describe where the query came from in messages. */
+interface Plan {
+  source: string;
+  query: string;
+  provider: ProviderSpec;
+  reduce: Reducer | undefined;
+  /** Namespace of the template's secretRef. */
+  namespace: string;
+}
+
+async function runCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<CheckStatus> {
+  const time = input.now();
+  const base = {
+    name: metric.name,
+    ...(metric.thresholdRange ? { thresholdRange: metric.thresholdRange } : {}),
+    time: time.toISOString(),
+  };
+  let plan: Plan | undefined;
+  let credentials: Credentials = {};
+  try {
+    plan = await planCheck(input, metric);
+    credentials = await loadCredentials(input, plan);
+    const result = await runQuery(input, metric, plan, credentials, time);
+    const type = plan.provider.type;
+    return redact({ ...base, ...judge(metric, result, type, plan.source), provider: type }, credentials);
+  } catch (err) {
+    // Errors before a plan exists (template missing, unreadable) name the template themselves.
+    const where = plan ? `${plan.source} (${plan.provider.type}): ` : "";
+    const provider = plan ? { provider: plan.provider.type } : {};
+    return redact(
+      { ...base, result: "error", message: `${metric.name}: ${where}${messageOf(err)}`, ...provider },
+      credentials,
+    );
+  }
+}
+
+async function runQuery(
+  input: RunChecksInput,
+  metric: ResolvedMetric,
+  plan: Plan,
+  credentials: Credentials,
+  now: Date,
+): Promise<QueryResult> {
+  const provider = input.providers(plan.provider, credentials, plan.reduce);
+  let rendered: string;
+  try {
+    rendered = renderQuery(plan.query, templateModel(input.canary, metric));
+  } catch (err) {
+    throw new Error(`rendering the query failed: ${messageOf(err)}`);
+  }
+  const timeoutMs = input.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+  const options = { intervalMs: parseDuration(metric.interval), timeoutMs, now };
+  // The providers time out themselves too; this bounds one that does not.
+  return withTimeout(provider.query(rendered, options), timeoutMs);
+}
+
+async function planCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<Plan> {
+  const canaryNamespace = input.canary.metadata.namespace ?? "default";
+  const metricsServer = input.canary.spec.metricsServer ?? input.defaultMetricsServer;
+  if (!metric.templateRef) {
+    const query = builtinQuery(input.resolved.provider, metric.name);
+    if (query === undefined) throw new Error("not a built-in metric and no templateRef is set");
+    return {
+      source: `built-in query for ${input.resolved.provider}`,
+      query,
+      provider: { type: "prometheus", ...(metricsServer ? { address: metricsServer } : {}) },
+      reduce: undefined,
+      namespace: canaryNamespace,
+    };
+  }
+  const namespace = metric.templateRef.namespace ?? canaryNamespace;
+  const source = `MetricTemplate ${namespace}/${metric.templateRef.name}`;
+  const template = await input.templates(namespace, metric.templateRef.name).catch((err: unknown) => {
+    throw new Error(`reading ${source} failed: ${messageOf(err)}`);
+  });
+  if (!template) throw new Error(`${source} not found`);
+  const spec = template.spec;
+  // Prometheus falls back to the Canary's metricsServer, then the controller's; a CloudWatch
+  // address is an endpoint override and has no fallback.
+  const address =
+    spec.provider.type === "prometheus" ? (spec.provider.address ?? metricsServer) : spec.provider.address;
+  return {
+    source,
+    query: spec.query,
+    provider: { ...spec.provider, ...(address ? { address } : {}) },
+    reduce: spec.reduce,
+    namespace,
+  };
+}
+
+async function loadCredentials(input: RunChecksInput, plan: Plan): Promise<Credentials> {
+  const ref = plan.provider.secretRef;
+  if (!ref) return {};
+  const secret = await input.secrets(plan.namespace, ref.name).catch((err: unknown) => {
+    throw new Error(`reading the secret ${plan.namespace}/${ref.name} failed: ${messageOf(err)}`);
+  });
+  if (!secret)
+    throw new Error(`the secret ${plan.namespace}/${ref.name} (spec.provider.secretRef) was not found`);
+  return secret;
+}
+
+type Verdict = { result: CheckResult; message: string; value?: number };
+
+/** Compares a value with thresholdRange (inclusive on both ends). */
+export function judge(
+  metric: Pick<ResolvedMetric, "name" | "thresholdRange">,
+  result: QueryResult,
+  provider: string,
+  source: string,
+): Verdict {
+  if (result.kind === "nodata") {
+    return {
+      result: "nodata",
+      message: `${metric.name}: no data from ${source} (${provider}): ${result.reason}`,
+    };
+  }
+  const { value } = result;
+  const shown = formatValue(value);
+  const range = metric.thresholdRange;
+  if (range?.min !== undefined && value < range.min) {
+    return {
+      result: "fail",
+      value,
+      message: `${metric.name} ${shown} is below the minimum ${range.min} (${provider})`,
+    };
+  }
+  if (range?.max !== undefined && value > range.max) {
+    return {
+      result: "fail",
+      value,
+      message: `${metric.name} ${shown} is above the maximum ${range.max} (${provider})`,
+    };
+  }
+  const bounds = [
+    ...(range?.min !== undefined ? [`minimum ${range.min}`] : []),
+    ...(range?.max !== undefined ? [`maximum ${range.max}`] : []),
+  ];
+  const within =
+    bounds.length > 0
+      ? `is within the range (${bounds.join(", ")})`
+      : "has no thresholdRange to judge against";
+  return { result: "pass", value, message: `${metric.name} ${shown} ${within} (${provider})` };
+}
+
+/** Two decimals, as in status messages ("87.50"). */
+export function formatValue(value: number): string {
+  return value.toFixed(2);
+}
+
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000}s`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Secret values must never reach status, events or logs, even if a backend echoes them. */
+function redact(check: CheckStatus, credentials: Credentials): CheckStatus {
+  let message = check.message;
+  for (const value of Object.values(credentials)) {
+    // Very short values would blank out ordinary words and protect little.
+    if (value.length >= 4) message = message.split(value).join("[redacted]");
+  }
+  return { ...check, message };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Template and secret lookups over the Kubernetes API. */
+export function kubeLookups(kube: KubeClient): { templates: TemplateLookup; secrets: SecretLookup } {
+  return {
+    async templates(namespace, name) {
+      const object = await kube.get<KubeObject>({
+        apiVersion: API_VERSION,
+        kind: "MetricTemplate",
+        namespace,
+        name,
+      });
+      if (!object) return undefined;
+      const parsed = metricTemplate.safeParse(object);
+      if (!parsed.success) {
+        throw new Error(`MetricTemplate ${namespace}/${name} is invalid: ${parsed.error.issues[0]?.message}`);
+      }
+      return parsed.data;
+    },
+    async secrets(namespace, name) {
+      const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({
+        apiVersion: "v1",
+        kind: "Secret",
+        namespace,
+        name,
+      });
+      if (!secret) return undefined;
+      return Object.fromEntries(
+        Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+      );
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { PROVIDERS } from "../api/canary.ts";
+import { BUILTIN_QUERIES, builtinQuery } from "./builtin.ts";
+import { renderQuery, type TemplateModel } from "./template.ts";
+
+const model: TemplateModel = {
+  namespace: "shop",
+  name: "web",
+  target: "web",
+  service: "web",
+  ingress: "web",
+  route: "web",
+  interval: "1m",
+  variables: {},
+};
+
+describe("built-in queries", () => {
+  it("has both metrics for every router, and they render", () => {
+    for (const router of PROVIDERS) {
+      for (const metric of ["request-success-rate", "request-duration"]) {
+        const query = builtinQuery(router, metric);
+        expect(query, `${router} ${metric}`).toBeDefined();
+        expect(renderQuery(query as string, model)).not.toContain("{{");
+      }
+    }
+  });
+
+  it("knows no other metric names", () => {
+    expect(builtinQuery("nginx", "error-rate")).toBeUndefined();
+  });
+
+  it("nginx: the canary ingress's non-5xx share and p99 in milliseconds", () => {
+    const rate = renderQuery(BUILTIN_QUERIES.nginx["request-success-rate"], model);
+    expect(rate).toContain(
+      'nginx_ingress_controller_requests{namespace="shop", ingress="web", canary!="", status!~"5.*"}[1m]',
+    );
+    expect(rate).toMatch(/\* 100$/);
+    const duration = renderQuery(BUILTIN_QUERIES.nginx["request-duration"], model);
+    expect(duration).toBe(
+      'histogram_quantile(0.99, sum(rate(nginx_ingress_controller_request_duration_seconds_bucket{namespace="shop", ingress="web", canary!=""}[1m])) by (le)) * 1000',
+    );
+  });
+
+  it("kubernetes: the canary pods' HTTP histogram, seconds to milliseconds", () => {
+    const duration = renderQuery(BUILTIN_QUERIES.kubernetes["request-duration"], model);
+    expect(duration).toContain('kubernetes_pod_name=~"web-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"');
+    expect(duration).toMatch(/\* 1000$/);
+  });
+
+  it("gatewayapi and appmesh: Envoy upstream metrics, already in milliseconds", () => {
+    expect(BUILTIN_QUERIES.gatewayapi).toBe(BUILTIN_QUERIES.appmesh);
+    expect(BUILTIN_QUERIES.appmesh["request-success-rate"]).toContain('envoy_response_code!~"5.*"');
+    expect(BUILTIN_QUERIES.appmesh["request-duration"]).toMatch(
+      /envoy_cluster_upstream_rq_time_bucket.*by \(le\)\)$/,
+    );
+  });
+
+  it("the canary pod pattern excludes the primary's pods", () => {
+    const pattern = /^web-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)$/;
+    expect(pattern.test("web-7d9f8b6c4-x2k9p")).toBe(true);
+    expect(pattern.test("web-primary-7d9f8b6c4-x2k9p")).toBe(false);
+  });
+});

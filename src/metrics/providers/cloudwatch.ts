@@ -1,0 +1,212 @@
+import {
+  CloudWatchClient,
+  type CloudWatchClientConfig,
+  GetMetricDataCommand,
+  type GetMetricDataCommandInput,
+  type GetMetricDataCommandOutput,
+  ListMetricsCommand,
+  type MetricDataQuery,
+} from "@aws-sdk/client-cloudwatch";
+import { AwsQueryProtocol } from "@aws-sdk/core/protocols";
+import { z } from "zod";
+import type { MetricTemplateSpec, REDUCERS } from "../../api/metric-template.ts";
+import type { Credentials, MetricProvider, QueryOptions, QueryResult } from "../provider.ts";
+
+export type Reducer = (typeof REDUCERS)[number];
+
+type ProviderSpec = MetricTemplateSpec["provider"];
+
+/** The two CloudWatch calls kanaria makes; the SDK in production, a fake in unit tests. */
+export interface CloudWatchApi {
+  getMetricData(input: GetMetricDataCommandInput, signal: AbortSignal): Promise<GetMetricDataCommandOutput>;
+  listMetrics(signal: AbortSignal): Promise<void>;
+}
+
+/** Stops a runaway NextToken loop; 100 pages of up to 100,800 datapoints is far beyond one window. */
+const MAX_PAGES = 100;
+
+export function createCloudWatchProvider(
+  provider: ProviderSpec,
+  credentials: Credentials,
+  reduce: Reducer = "latest",
+): MetricProvider {
+  const where = `CloudWatch ${provider.address ? `at ${provider.address}` : `in ${provider.region ?? "the default region"}`}`;
+  return cloudWatchProvider(sdkApi(provider, credentials), reduce, where);
+}
+
+/** The provider over any CloudWatchApi: parses the query, pages through GetMetricData, reduces. */
+export function cloudWatchProvider(api: CloudWatchApi, reduce: Reducer, where: string): MetricProvider {
+  return {
+    async query(query: string, options: QueryOptions): Promise<QueryResult> {
+      const queries = parseCloudWatchQuery(query);
+      const id = dataQueryId(queries);
+      const end = options.now;
+      const start = new Date(end.getTime() - options.intervalMs);
+      const signal = AbortSignal.timeout(options.timeoutMs);
+      const series = await guard(where, options.timeoutMs, () =>
+        fetchSeries(api, queries, id, start, end, signal),
+      );
+      if (series.values.length === 0) {
+        return {
+          kind: "nodata",
+          reason: `query "${id}" returned no datapoints between ${start.toISOString()} and ${end.toISOString()}`,
+        };
+      }
+      return { kind: "value", value: reduceSeries(series, reduce) };
+    },
+    async isOnline(timeoutMs: number): Promise<void> {
+      await guard(where, timeoutMs, () => api.listMetrics(AbortSignal.timeout(timeoutMs)));
+    },
+  };
+}
+
+const metricDataQuery = z.looseObject({
+  Id: z.string().min(1),
+  Expression: z.string().optional(),
+  MetricStat: z.looseObject({}).optional(),
+  ReturnData: z.boolean().optional(),
+});
+
+/** The template's query: a JSON array of MetricDataQuery (MetricStat or Expression, metric math allowed). */
+export function parseCloudWatchQuery(query: string): MetricDataQuery[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(query);
+  } catch (err) {
+    throw new Error(
+      `the query is not valid JSON (${(err as Error).message}); expected an array of MetricDataQuery`,
+    );
+  }
+  const parsed = z.array(metricDataQuery).min(1).safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at = issue?.path.length ? ` at [${issue.path.join("].")}` : "";
+    throw new Error(`the query is not an array of MetricDataQuery${at}: ${issue?.message}`);
+  }
+  for (const q of parsed.data) {
+    if ((q.MetricStat === undefined) === (q.Expression === undefined)) {
+      throw new Error(`MetricDataQuery "${q.Id}" needs exactly one of MetricStat and Expression`);
+    }
+  }
+  return parsed.data as MetricDataQuery[];
+}
+
+/** The one query whose result is judged: the only one with ReturnData true (the default). */
+function dataQueryId(queries: MetricDataQuery[]): string {
+  const returning = queries.filter((q) => q.ReturnData !== false).map((q) => q.Id as string);
+  if (returning.length === 1) return returning[0] as string;
+  if (returning.length === 0)
+    throw new Error("no MetricDataQuery returns data: set ReturnData true on one of them");
+  throw new Error(
+    `${returning.length} MetricDataQuery entries return data (${returning.join(", ")}); set ReturnData false on all but the one to judge`,
+  );
+}
+
+export interface Series {
+  timestamps: Date[];
+  values: number[];
+}
+
+/** All datapoints of one query in [start, end], following NextToken. */
+async function fetchSeries(
+  api: CloudWatchApi,
+  queries: MetricDataQuery[],
+  id: string,
+  start: Date,
+  end: Date,
+  signal: AbortSignal,
+): Promise<Series> {
+  const series: Series = { timestamps: [], values: [] };
+  let nextToken: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const out = await api.getMetricData(
+      { StartTime: start, EndTime: end, MetricDataQueries: queries, NextToken: nextToken },
+      signal,
+    );
+    const result = out.MetricDataResults?.find((r) => r.Id === id);
+    if (result?.StatusCode === "Forbidden" || result?.StatusCode === "InternalError") {
+      const detail = (result.Messages ?? []).map((m) => `${m.Code}: ${m.Value}`).join("; ");
+      throw new Error(`query "${id}" failed with status ${result.StatusCode}${detail ? ` (${detail})` : ""}`);
+    }
+    series.timestamps.push(...(result?.Timestamps ?? []));
+    series.values.push(...(result?.Values ?? []));
+    nextToken = out.NextToken;
+    if (!nextToken) return series;
+  }
+  throw new Error(`GetMetricData still returned a NextToken after ${MAX_PAGES} pages`);
+}
+
+/** latest (by timestamp, whatever order CloudWatch returned), avg, min, max or sum of the datapoints. */
+export function reduceSeries(series: Series, reduce: Reducer): number {
+  const { values, timestamps } = series;
+  switch (reduce) {
+    case "latest": {
+      let latest = 0;
+      for (let i = 1; i < values.length; i++) {
+        if ((timestamps[i]?.getTime() ?? 0) > (timestamps[latest]?.getTime() ?? 0)) latest = i;
+      }
+      return values[latest] as number;
+    }
+    case "avg":
+      return values.reduce((a, b) => a + b, 0) / values.length;
+    case "min":
+      return Math.min(...values);
+    case "max":
+      return Math.max(...values);
+    case "sum":
+      return values.reduce((a, b) => a + b, 0);
+  }
+}
+
+/** Prefixes errors with the endpoint and turns an abort into a timeout message. */
+async function guard<T>(where: string, timeoutMs: number, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const e = err as Error;
+    if (e.name === "AbortError" || e.name === "TimeoutError") {
+      throw new Error(`${where}: no answer within ${timeoutMs / 1000}s`);
+    }
+    throw new Error(`${where}: ${e.name && e.name !== "Error" ? `${e.name}: ` : ""}${e.message}`);
+  }
+}
+
+function sdkApi(provider: ProviderSpec, credentials: Credentials): CloudWatchApi {
+  const client = new CloudWatchClient(clientConfig(provider, credentials));
+  return {
+    getMetricData: (input, signal) => client.send(new GetMetricDataCommand(input), { abortSignal: signal }),
+    async listMetrics(signal) {
+      // A namespace nobody writes to: the answer is small, yet it proves reachability and that the
+      // credentials are accepted (the IAM policy needs cloudwatch:ListMetrics next to GetMetricData).
+      await client.send(new ListMetricsCommand({ Namespace: "Kanaria/OnlineCheck" }), {
+        abortSignal: signal,
+      });
+    },
+  };
+}
+
+function clientConfig(provider: ProviderSpec, credentials: Credentials): CloudWatchClientConfig {
+  return {
+    ...(provider.region ? { region: provider.region } : {}),
+    ...(provider.address ? { endpoint: provider.address } : {}),
+    ...(provider.secretRef ? { credentials: staticCredentials(provider.secretRef.name, credentials) } : {}),
+    maxAttempts: 3,
+    // CloudWatch speaks awsQuery, awsJson1_0 and Smithy RPC v2 CBOR, and the SDK's default has
+    // changed between releases (CBOR for a while, awsJson1_0 now). moto and other CloudWatch fakes
+    // do not speak CBOR, so the protocol is pinned to awsQuery: the protocol every CloudWatch
+    // endpoint understands and the one Flagger (aws-sdk-go) uses. Passing the class, not an
+    // instance, lets the client construct it with its own settings (XML namespace, API version,
+    // error type registry), so modeled errors are still recognised.
+    protocol: AwsQueryProtocol,
+  };
+}
+
+function staticCredentials(secret: string, credentials: Credentials) {
+  const accessKeyId = credentials.aws_access_key_id;
+  const secretAccessKey = credentials.aws_secret_access_key;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new Error(`the secret ${secret} needs the keys aws_access_key_id and aws_secret_access_key`);
+  }
+  const sessionToken = credentials.aws_session_token;
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+}

@@ -1,0 +1,213 @@
+import { Agent } from "node:https";
+import { type InstantVector, PrometheusDriver, type QueryResult as PromResult } from "prometheus-query";
+import type { MetricTemplateSpec } from "../../api/metric-template.ts";
+import type { Credentials, MetricProvider, QueryOptions, QueryResult } from "../provider.ts";
+
+const ONLINE_QUERY = "vector(1)";
+
+type ProviderSpec = MetricTemplateSpec["provider"];
+
+/**
+ * Instant queries against the Prometheus HTTP API. Unlike Flagger, which takes one of several
+ * returned series, a vector with more than one series is an error: which series wins would be
+ * arbitrary, so the query must aggregate (`sum(...)`, `max(...)`) to one value.
+ */
+export function createPrometheusProvider(provider: ProviderSpec, credentials: Credentials): MetricProvider {
+  const address = provider.address;
+  if (!address) {
+    throw new Error(
+      "prometheus needs an address: set the MetricTemplate's spec.provider.address, the Canary's spec.metricsServer or the controller's default metrics server",
+    );
+  }
+  const where = `Prometheus at ${displayAddress(address)}`;
+  const connect = connection(address, provider, credentials);
+
+  async function query(promql: string, options: QueryOptions): Promise<QueryResult> {
+    const driver = new PrometheusDriver({ ...connect, timeout: options.timeoutMs });
+    // Prometheus also stops evaluating after this long, so a slow query does not linger there.
+    const evaluationTimeout = `${Math.max(1, Math.ceil(options.timeoutMs / 1000))}s`;
+    const result = await call(where, () => driver.instantQuery(promql, options.now, evaluationTimeout));
+    return interpret(result, where);
+  }
+
+  return {
+    query,
+    async isOnline(timeoutMs: number): Promise<void> {
+      const result = await query(ONLINE_QUERY, { intervalMs: 0, timeoutMs, now: new Date() });
+      if (result.kind !== "value" || result.value !== 1) {
+        throw new Error(`${where} answered ${ONLINE_QUERY} with ${describe(result)} instead of 1`);
+      }
+    },
+  };
+}
+
+type Connection = ConstructorParameters<typeof PrometheusDriver>[0];
+/** axios's response type, as prometheus-query's interceptors see it (axios is its dependency, not ours). */
+type AxiosResponse = Parameters<NonNullable<Connection["responseInterceptor"]>["onFulfilled"]>[0];
+
+/** Headers, bearer token or basic auth, TLS verification: the parts that do not change per query. */
+function connection(address: string, provider: ProviderSpec, credentials: Credentials): Connection {
+  const headers: Record<string, string> = { ...provider.headers };
+  let auth: Connection["auth"];
+  if (provider.secretRef) {
+    // Same precedence as Flagger: a token wins over username/password. The secret's credentials
+    // replace an Authorization header given in spec.provider.headers.
+    if (credentials.token) headers.Authorization = `Bearer ${credentials.token}`;
+    else if (credentials.username && credentials.password) {
+      auth = { username: credentials.username, password: credentials.password };
+    } else {
+      throw new Error(
+        `the secret ${provider.secretRef.name} has neither a "token" key nor both "username" and "password" keys`,
+      );
+    }
+  }
+  const insecure = provider.insecureSkipVerify ? new Agent({ rejectUnauthorized: false }) : undefined;
+  return {
+    endpoint: address,
+    baseURL: "/api/v1/",
+    headers,
+    ...(auth ? { auth } : {}),
+    // prometheus-query has no TLS option; its axios request config accepts an https agent.
+    ...(insecure
+      ? { requestInterceptor: { onFulfilled: (config) => Object.assign(config, { httpsAgent: insecure }) } }
+      : {}),
+    responseInterceptor: {
+      onFulfilled: (response) => checkBody(response),
+      onRejected: (error: { response?: AxiosResponse }) => {
+        if (error.response) checkBody(error.response);
+        throw error;
+      },
+    },
+  };
+}
+
+/**
+ * A body that is not Prometheus API JSON (an HTML page from a proxy or login wall, say) is
+ * reported with its HTTP status and an excerpt. prometheus-query itself loses both: it reports
+ * such answers as "unexpected network error".
+ */
+class UnexpectedAnswer extends Error {}
+
+function checkBody(response: AxiosResponse): AxiosResponse {
+  const body: unknown = response.data;
+  if (
+    typeof body !== "object" ||
+    body === null ||
+    typeof (body as { status?: unknown }).status !== "string"
+  ) {
+    throw new UnexpectedAnswer(
+      `HTTP ${response.status}: the answer is not a Prometheus API response: ${excerpt(body)}`,
+    );
+  }
+  return response;
+}
+
+/** Turns what prometheus-query rejects with (plain objects, not Errors) into an Error that says what happened. */
+async function call<T>(where: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw new Error(`${where}: ${describeFailure(err)}`);
+  }
+}
+
+interface DriverFailure {
+  original?: unknown;
+  errorType?: string;
+  error?: string;
+  httpStatus?: number;
+  code?: string;
+  prometheus?: { errorType?: string; error?: string };
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof Error) return `malformed answer: ${err.message}`;
+  const f = (typeof err === "object" && err !== null ? err : {}) as DriverFailure;
+  if (f.original instanceof UnexpectedAnswer) return f.original.message;
+  switch (f.errorType) {
+    case "timeout_error":
+      return `no answer in time (${f.error ?? "timeout"})`;
+    case "http_error": {
+      const kind = f.prometheus?.errorType ? ` (${f.prometheus.errorType})` : "";
+      return `HTTP ${f.httpStatus ?? "error"}${kind}: ${f.error ?? "no error message"}`;
+    }
+    default:
+      return `request failed: ${f.error ?? f.code ?? String(err)}`;
+  }
+}
+
+function interpret(result: PromResult | undefined, where: string): QueryResult {
+  switch (result?.resultType) {
+    case "vector":
+      return fromVector(result.result as InstantVector[], where);
+    case "scalar":
+      return fromSample(result.result as unknown, where);
+    case "matrix":
+      return {
+        kind: "nodata",
+        reason:
+          "the query returned a range vector (matrix), not an instant value: aggregate it over time, e.g. rate(x[1m])",
+      };
+    default:
+      throw new Error(
+        `${where}: the query returned a ${result?.resultType ?? "missing"} result, not a number`,
+      );
+  }
+}
+
+function fromVector(series: InstantVector[], where: string): QueryResult {
+  if (!Array.isArray(series)) throw new Error(`${where}: malformed answer: the vector has no result list`);
+  if (series.length === 0) {
+    return { kind: "nodata", reason: "the query returned an empty vector (no series matched in the window)" };
+  }
+  if (series.length > 1) {
+    throw new Error(
+      `${where}: the query returned ${series.length} series, but a check needs exactly one value: aggregate it, e.g. sum(...) or max(...)`,
+    );
+  }
+  const value = series[0]?.value?.value;
+  if (typeof value !== "number") throw new Error(`${where}: malformed answer: the series has no value`);
+  return finite(value);
+}
+
+/** A scalar is `[time, "value"]`; prometheus-query passes it through unparsed. */
+function fromSample(sample: unknown, where: string): QueryResult {
+  if (!Array.isArray(sample) || typeof sample[1] !== "string") {
+    throw new Error(`${where}: malformed answer: the scalar is not [time, "value"]`);
+  }
+  return finite(Number(sample[1]));
+}
+
+/**
+ * NaN and +-Inf (prometheus-query parses "+Inf" as NaN too) typically come from 0/0 or x/0: no
+ * requests in the window. They are "no data", never a number to compare.
+ */
+function finite(value: number): QueryResult {
+  if (Number.isFinite(value)) return { kind: "value", value };
+  return {
+    kind: "nodata",
+    reason: "the query returned NaN or ±Inf (e.g. a division by zero when there was no traffic)",
+  };
+}
+
+function describe(result: QueryResult): string {
+  return result.kind === "value" ? String(result.value) : `no data (${result.reason})`;
+}
+
+/** The address without userinfo, so a URL with embedded credentials never reaches a message. */
+function displayAddress(address: string): string {
+  try {
+    const url = new URL(address);
+    url.username = "";
+    url.password = "";
+    return url.toString().replace(/\/$/, "");
+  } catch {
+    return address;
+  }
+}
+
+function excerpt(data: unknown): string {
+  const text = typeof data === "string" ? data : (JSON.stringify(data) ?? "empty body");
+  const oneLine = text.replace(/\s+/g, " ").trim();
+  return oneLine.length > 120 ? `${oneLine.slice(0, 120)}...` : oneLine || "empty body";
+}
