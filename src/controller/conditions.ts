@@ -1,5 +1,6 @@
 import type { CanaryStatus, Phase } from "../api/canary.ts";
 import type { Condition } from "../api/common.ts";
+import { canonicalJson } from "../workloads/hash.ts";
 
 /**
  * Conditions derived from the phase: Flagger's `Promoted`, plus kstatus' `Ready`, `Reconciling` and
@@ -42,9 +43,12 @@ export function conditionsFor(
   });
 }
 
-/** Status equality that ignores timestamps refreshed on every write, so unchanged status is not rewritten. */
+/**
+ * Status equality that ignores key order (the API server returns keys sorted) and the timestamps
+ * refreshed on every write, so an unchanged status is not rewritten.
+ */
 export function sameStatus(a: CanaryStatus | undefined, b: CanaryStatus): boolean {
-  return JSON.stringify(stripVolatile(a ?? {})) === JSON.stringify(stripVolatile(b));
+  return canonicalJson(stripVolatile(a ?? {})) === canonicalJson(stripVolatile(b));
 }
 
 function stripVolatile(status: CanaryStatus): CanaryStatus {

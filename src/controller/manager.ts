@@ -1,0 +1,155 @@
+/**
+ * The controller process: watches Canaries and the objects they depend on, and reconciles each Canary
+ * through a per-key queue (never two reconciles of one Canary at once), at every analysis interval
+ * and immediately on relevant changes.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Canary, ProviderName } from "../api/canary.ts";
+import { API_VERSION } from "../api/common.ts";
+import { createKubeClient } from "../kube/client.ts";
+import { WorkQueue } from "../kube/queue.ts";
+import { ConflictError, type KubeObject } from "../kube/types.ts";
+import { createWatcher, objectKey, type Watcher } from "../kube/watcher.ts";
+import { kubeLookups, runChecks } from "../metrics/analysis.ts";
+import { createMetricProvider } from "../metrics/factory.ts";
+import { createRouter } from "../routers/factory.ts";
+import { primaryName } from "../workloads/primary.ts";
+import { type ReconcilerDeps, reconcileCanary } from "./reconciler.ts";
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** Namespaces to watch; empty: all. */
+  namespaces: string[];
+  defaultProvider: ProviderName;
+  /** Prometheus for built-in metrics when neither the Canary nor a MetricTemplate names one. */
+  metricsServer?: string;
+  nginxAnnotationPrefix?: string;
+  workers: number;
+  /** Relist a watch that has been silent this long. */
+  watchdogMs?: number;
+}
+
+export interface RunningController {
+  /** Stops watching, lets in-flight reconciles finish (up to timeoutMs) and returns. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+type CanaryObject = Canary & KubeObject;
+
+export async function startController(options: ControllerOptions): Promise<RunningController> {
+  const { logger } = options;
+  const client = createKubeClient(options.kubeConfig, logger);
+  const lookups = kubeLookups(client);
+  const deps: ReconcilerDeps = {
+    client,
+    logger,
+    now: () => new Date(),
+    defaultProvider: options.defaultProvider,
+    router: (provider) =>
+      createRouter(provider, { client, nginxAnnotationPrefix: options.nginxAnnotationPrefix }),
+    runChecks: (canary, resolved) =>
+      runChecks({
+        canary,
+        resolved,
+        defaultMetricsServer: canary.spec.metricsServer ?? options.metricsServer,
+        providers: createMetricProvider,
+        ...lookups,
+        now: () => new Date(),
+      }),
+  };
+
+  const queue: WorkQueue = new WorkQueue(
+    async (key) => {
+      const [namespace = "", name = ""] = key.split("/");
+      try {
+        const result = await reconcileCanary(deps, namespace, name);
+        queue.forget(key);
+        if (result.requeueAfterMs !== undefined) queue.enqueue(key, result.requeueAfterMs);
+      } catch (err) {
+        // Someone else wrote the Canary between our read and our write: read it again at once.
+        if (err instanceof ConflictError) queue.enqueue(key, 0);
+        else throw err;
+      }
+    },
+    { maxConcurrency: options.workers, logger: logger.child({ component: "queue" }) },
+  );
+
+  const canaries: Watcher<CanaryObject>[] = [];
+  const enqueueCanary = (c: KubeObject) => queue.enqueue(objectKey(c));
+  /** Canaries in a namespace that a dependent object leads back to. */
+  const canariesFor = (namespace: string | undefined, matches: (c: CanaryObject) => boolean) => {
+    for (const w of canaries) {
+      for (const c of w.list()) if (c.metadata.namespace === namespace && matches(c)) enqueueCanary(c);
+    }
+  };
+  const dependents: Watcher<KubeObject>[] = [];
+  const watch = (apiVersion: string, kind: string, toCanaries: (o: KubeObject) => void) => {
+    for (const namespace of options.namespaces.length > 0 ? options.namespaces : [undefined]) {
+      const w = createWatcher<KubeObject>(
+        options.kubeConfig,
+        { apiVersion, kind, ...(namespace ? { namespace } : {}) },
+        { onAdd: toCanaries, onUpdate: toCanaries, onDelete: toCanaries },
+        { logger, ...(options.watchdogMs ? { watchdogMs: options.watchdogMs } : {}) },
+      );
+      dependents.push(w);
+    }
+  };
+
+  for (const namespace of options.namespaces.length > 0 ? options.namespaces : [undefined]) {
+    canaries.push(
+      createWatcher<CanaryObject>(
+        options.kubeConfig,
+        { apiVersion: API_VERSION, kind: "Canary", ...(namespace ? { namespace } : {}) },
+        { onAdd: enqueueCanary, onUpdate: enqueueCanary, onDelete: enqueueCanary },
+        { logger, ...(options.watchdogMs ? { watchdogMs: options.watchdogMs } : {}) },
+      ),
+    );
+  }
+  watch("apps/v1", "Deployment", (d) =>
+    canariesFor(d.metadata.namespace, (c) => {
+      const target = c.spec?.targetRef?.name;
+      return target === d.metadata.name || (target !== undefined && primaryName(target) === d.metadata.name);
+    }),
+  );
+  watch("v1", "ConfigMap", (o) =>
+    canariesFor(o.metadata.namespace, (c) => tracks(c, `configmap/${o.metadata.name}`)),
+  );
+  watch("v1", "Secret", (o) =>
+    canariesFor(o.metadata.namespace, (c) => tracks(c, `secret/${o.metadata.name}`)),
+  );
+  watch("v1", "Service", (o) => canariesFor(o.metadata.namespace, (c) => owns(c, o)));
+  watch("networking.k8s.io/v1", "Ingress", (o) =>
+    canariesFor(o.metadata.namespace, (c) => owns(c, o) || c.spec?.ingressRef?.name === o.metadata.name),
+  );
+
+  // Canaries first, so the dependents' first events already find them in the cache.
+  await Promise.all(canaries.map((w) => w.start()));
+  await Promise.all(dependents.map((w) => w.start()));
+  logger.info(
+    {
+      namespaces: options.namespaces.length > 0 ? options.namespaces : "all",
+      canaries: canaries.flatMap((w) => w.list()).length,
+    },
+    "kanaria controller started",
+  );
+
+  return {
+    async stop(timeoutMs = 30_000) {
+      await Promise.all([...canaries, ...dependents].map((w) => w.stop()));
+      const finished = await queue.stop(timeoutMs);
+      logger.info({ finished }, "kanaria controller stopped");
+    },
+  };
+}
+
+function tracks(canary: CanaryObject, key: string): boolean {
+  return canary.status?.trackedConfigs?.[key] !== undefined;
+}
+
+function owns(canary: CanaryObject, object: KubeObject): boolean {
+  return (object.metadata.ownerReferences ?? []).some(
+    (r) => r.kind === "Canary" && r.uid === canary.metadata.uid,
+  );
+}

@@ -1,0 +1,317 @@
+/**
+ * One reconcile of one Canary: observe, decide, persist the status, converge the cluster to it.
+ * Kubernetes, routers, metric checks and the clock come in through ReconcilerDeps.
+ */
+import type { Logger } from "pino";
+import type { z } from "zod";
+import { type Canary, type CheckStatus, canary as canarySchema, type ProviderName } from "../api/canary.ts";
+import { API_VERSION } from "../api/common.ts";
+import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
+import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import type { Router, RouterTarget, Routes } from "../routers/router.ts";
+import { ConfigTrackingError } from "../workloads/config-tracker.ts";
+import type { Deployment } from "../workloads/meta.ts";
+import { ensurePrimary, observeWorkload, primaryName, scaleTarget } from "../workloads/primary.ts";
+import { type Revision, resolveRevision } from "../workloads/revision.ts";
+import { SelectorLabelError } from "../workloads/selector.ts";
+import { ensureServices, ServiceConfigError, servicePorts } from "../workloads/services.ts";
+import { conditionsFor, sameStatus } from "./conditions.ts";
+import { type Decision, decide } from "./decide.ts";
+import { desiredState } from "./desired.ts";
+import { restoreTarget } from "./finalize.ts";
+import type { Blocker, Observations, WorkloadObservation } from "./observations.ts";
+
+export const FINALIZER = "finalizers.kanaria.dev";
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  logger: Logger;
+  now: () => Date;
+  defaultProvider: ProviderName;
+  router: (provider: ProviderName) => Router;
+  runChecks: (canary: Canary, resolved: ResolvedCanary) => Promise<CheckStatus[]>;
+}
+
+export interface ReconcileResult {
+  /** When to reconcile again; undefined: only on the next change. */
+  requeueAfterMs: number | undefined;
+}
+
+interface Observed {
+  observations: Observations;
+  target: Deployment | undefined;
+  revision: Revision | undefined;
+}
+
+const canaryRef = (namespace: string, name: string): ObjectRef => ({
+  apiVersion: API_VERSION,
+  kind: "Canary",
+  namespace,
+  name,
+});
+const deploymentRef = (namespace: string, name: string): ObjectRef => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  namespace,
+  name,
+});
+
+export async function reconcileCanary(
+  deps: ReconcilerDeps,
+  namespace: string,
+  name: string,
+): Promise<ReconcileResult> {
+  const raw = await deps.client.get<KubeObject>(canaryRef(namespace, name));
+  if (!raw) return { requeueAfterMs: undefined };
+  const parsed = canarySchema.safeParse(raw);
+  if (!parsed.success) {
+    await reportInvalidSpec(deps, raw, parsed.error);
+    return { requeueAfterMs: undefined };
+  }
+  const canary = parsed.data;
+  const resolved = resolveCanary(canary.spec, deps.defaultProvider);
+  const deleting = canary.metadata.deletionTimestamp !== undefined;
+  if (!deleting && !(await syncFinalizer(deps, canary))) return { requeueAfterMs: 0 };
+
+  const observed = await observe(deps, canary);
+  const decision = await decideWithChecks(deps, canary, resolved, observed.observations);
+  const latest = await persist(deps, raw, canary, decision);
+  if (deleting) return finishDeletion(deps, latest, canary, resolved, observed, decision);
+  if (!canary.spec.suspend && !observed.observations.blocker && observed.target && observed.revision) {
+    await converge(deps, canary, resolved, decision, observed.target, observed.revision);
+  }
+  return { requeueAfterMs: decision.requeueAfterMs };
+}
+
+async function decideWithChecks(
+  deps: ReconcilerDeps,
+  canary: Canary,
+  resolved: ResolvedCanary,
+  observations: Observations,
+): Promise<Decision> {
+  const input = {
+    name: canary.metadata.name,
+    namespace: canary.metadata.namespace ?? "",
+    generation: canary.metadata.generation,
+    deleting: canary.metadata.deletionTimestamp !== undefined,
+    spec: canary.spec,
+    status: canary.status ?? {},
+    resolved,
+    observed: observations,
+  };
+  const first = decide(input);
+  if (!first.needsChecks) return first;
+  const checks = await deps.runChecks(canary, resolved);
+  return decide({ ...input, observed: { ...observations, now: deps.now(), checks } });
+}
+
+/** Adds the finalizer that revertOnDeletion needs (or removes it). Returns false when it patched. */
+async function syncFinalizer(deps: ReconcilerDeps, canary: Canary): Promise<boolean> {
+  const finalizers = canary.metadata.finalizers ?? [];
+  const has = finalizers.includes(FINALIZER);
+  const wants = canary.spec.revertOnDeletion === true;
+  if (has === wants) return true;
+  const next = wants ? [...finalizers, FINALIZER] : finalizers.filter((f) => f !== FINALIZER);
+  await deps.client.mergePatch(canaryRef(canary.metadata.namespace ?? "", canary.metadata.name), {
+    metadata: { finalizers: next, resourceVersion: canary.metadata.resourceVersion },
+  });
+  return false;
+}
+
+async function observe(deps: ReconcilerDeps, canary: Canary): Promise<Observed> {
+  const namespace = canary.metadata.namespace ?? "";
+  const base = { now: deps.now(), checks: undefined };
+  const targetRef = canary.spec.targetRef;
+  if (targetRef.kind !== undefined && targetRef.kind !== "Deployment") {
+    const blocker = {
+      reason: "UnsupportedTarget",
+      message: `spec.targetRef.kind ${targetRef.kind} is not supported: kanaria releases Deployments`,
+    };
+    return {
+      observations: { ...base, target: undefined, primary: undefined, blocker },
+      target: undefined,
+      revision: undefined,
+    };
+  }
+  const [target, primary] = await Promise.all([
+    deps.client.get<Deployment>(deploymentRef(namespace, targetRef.name)),
+    deps.client.get<Deployment>(deploymentRef(namespace, primaryName(targetRef.name))),
+  ]);
+  const primaryObservation = primary ? workloadObservation(primary) : undefined;
+  if (!target) {
+    return {
+      observations: { ...base, target: undefined, primary: primaryObservation, blocker: undefined },
+      target,
+      revision: undefined,
+    };
+  }
+  let blocker = await conflictingCanary(deps, canary);
+  let revision: Revision | undefined;
+  try {
+    servicePorts(canary, target);
+    revision = await resolveRevision(deps.client, target);
+  } catch (err) {
+    blocker ??= blockerFrom(err);
+  }
+  const targetObservation = revision
+    ? { ...workloadObservation(target), revision: revision.hash, trackedConfigs: revision.trackedConfigs }
+    : undefined;
+  return {
+    observations: { ...base, target: targetObservation, primary: primaryObservation, blocker },
+    target,
+    revision,
+  };
+}
+
+function workloadObservation(deployment: Deployment): WorkloadObservation {
+  const state = observeWorkload(deployment);
+  // Readiness thresholds below 100% make sense only if a rollout counts as done once every pod is
+  // updated, whether or not all of them are available yet: decide() compares readyPercent itself.
+  return {
+    replicas: state.replicas,
+    readyPercent: state.readyPercent,
+    rolloutComplete: state.updated,
+    revision: state.revision,
+  };
+}
+
+/** Configuration errors the user must fix become a blocker; anything else is retried with backoff. */
+function blockerFrom(err: unknown): Blocker {
+  if (err instanceof SelectorLabelError) return { reason: "MissingSelectorLabel", message: err.message };
+  if (err instanceof ServiceConfigError) return { reason: "InvalidServicePort", message: err.message };
+  if (err instanceof ConfigTrackingError) return { reason: "ConfigNotFound", message: err.message };
+  throw err;
+}
+
+/** The oldest Canary on a Deployment owns it; every later one is blocked until one of them goes. */
+async function conflictingCanary(deps: ReconcilerDeps, canary: Canary): Promise<Blocker | undefined> {
+  const namespace = canary.metadata.namespace ?? "";
+  const all = await deps.client.list<Canary & KubeObject>(API_VERSION, "Canary", namespace);
+  const sameTarget = all
+    .filter((c) => c.spec?.targetRef?.name === canary.spec.targetRef.name)
+    .sort((a, b) => order(a).localeCompare(order(b)));
+  const owner = sameTarget[0];
+  if (!owner || owner.metadata.name === canary.metadata.name) return undefined;
+  return {
+    reason: "ConflictingCanary",
+    message: `Deployment ${namespace}/${canary.spec.targetRef.name} is already the target of Canary ${owner.metadata.name}: delete one of the two Canaries or point spec.targetRef at another Deployment`,
+  };
+}
+
+function order(c: Canary & KubeObject): string {
+  const created = (c.metadata as { creationTimestamp?: string | Date }).creationTimestamp;
+  const time = created instanceof Date ? created.toISOString() : (created ?? "");
+  return `${time}/${c.metadata.name}`;
+}
+
+/** Writes the status if it changed and records the events; returns the Canary as now stored. */
+async function persist(
+  deps: ReconcilerDeps,
+  raw: KubeObject,
+  canary: Canary,
+  decision: Decision,
+): Promise<KubeObject> {
+  let latest = raw;
+  if (!sameStatus(canary.status, decision.status)) {
+    latest = await deps.client.replaceStatus({ ...raw, status: decision.status });
+  }
+  for (const e of decision.events) {
+    deps.logger.info(
+      { canary: `${canary.metadata.namespace}/${canary.metadata.name}`, reason: e.reason },
+      e.message,
+    );
+    await deps.client.event({ regarding: raw, ...e });
+  }
+  return latest;
+}
+
+async function converge(
+  deps: ReconcilerDeps,
+  canary: Canary,
+  resolved: ResolvedCanary,
+  decision: Decision,
+  target: Deployment,
+  revision: Revision,
+): Promise<void> {
+  const desired = desiredState(decision.status, resolved);
+  const routerTarget: RouterTarget = { canary, resolved };
+  const router = deps.router(resolved.provider);
+  await ensureServices(deps.client, canary, target);
+  // Copy only the revision decide() saw: a target changed since then waits for the next tick.
+  if (desired.primary === "copy" && revision.hash === targetRevisionToCopy(decision, revision)) {
+    await ensurePrimary(deps.client, canary, target, revision);
+  }
+  if (desired.target === "up") await scaleTo(deps, target, await primaryReplicas(deps, canary));
+  await router.reconcile(routerTarget);
+  const current = await router.getRoutes(routerTarget);
+  if (!current || !sameRoutes(current, desired.routes)) await router.setRoutes(routerTarget, desired.routes);
+  // Scale down only after the traffic has left the canary.
+  if (desired.target === "zero") await scaleTo(deps, target, 0);
+}
+
+function targetRevisionToCopy(decision: Decision, revision: Revision): string | undefined {
+  // Initializing copies whatever the target runs; Promoting copies the revision that passed analysis.
+  return decision.status.phase === "Promoting" ? decision.status.lastAppliedSpec : revision.hash;
+}
+
+async function primaryReplicas(deps: ReconcilerDeps, canary: Canary): Promise<number> {
+  const primary = await deps.client.get<Deployment>(
+    deploymentRef(canary.metadata.namespace ?? "", primaryName(canary.spec.targetRef.name)),
+  );
+  return Math.max(1, primary?.spec?.replicas ?? 1);
+}
+
+async function scaleTo(deps: ReconcilerDeps, target: Deployment, replicas: number): Promise<void> {
+  if ((target.spec?.replicas ?? 1) !== replicas) await scaleTarget(deps.client, target, replicas);
+}
+
+function sameRoutes(a: Routes, b: Routes): boolean {
+  return (
+    a.primaryWeight === b.primaryWeight &&
+    a.canaryWeight === b.canaryWeight &&
+    a.matched === b.matched &&
+    a.mirrored === b.mirrored
+  );
+}
+
+async function finishDeletion(
+  deps: ReconcilerDeps,
+  latest: KubeObject,
+  canary: Canary,
+  resolved: ResolvedCanary,
+  observed: Observed,
+  decision: Decision,
+): Promise<ReconcileResult> {
+  if (!canary.metadata.finalizers?.includes(FINALIZER)) return { requeueAfterMs: undefined };
+  const restored = await restoreTarget(deps, canary, resolved, observed.target);
+  if (!restored) return { requeueAfterMs: decision.requeueAfterMs };
+  await deps.client.mergePatch(canaryRef(canary.metadata.namespace ?? "", canary.metadata.name), {
+    metadata: {
+      finalizers: (canary.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+      // Guards the finalizer list against a concurrent change; our own status write just bumped it.
+      resourceVersion: latest.metadata.resourceVersion,
+    },
+  });
+  return { requeueAfterMs: undefined };
+}
+
+/** A Canary the API server accepted but kanaria cannot read (an older CRD, a hand-edited status). */
+async function reportInvalidSpec(deps: ReconcilerDeps, raw: KubeObject, error: z.ZodError): Promise<void> {
+  const problems = error.issues.map((i) => `${i.path.join(".") || "(object)"}: ${i.message}`).join("; ");
+  const message = `Canary ${raw.metadata.namespace}/${raw.metadata.name} is invalid: ${problems}; fix the manifest (kanaria validate shows where)`;
+  deps.logger.warn({ canary: `${raw.metadata.namespace}/${raw.metadata.name}` }, message);
+  const status = ((raw as { status?: Record<string, unknown> }).status ?? {}) as {
+    phase?: string;
+    conditions?: [];
+  };
+  const now = deps.now().toISOString();
+  const conditions = conditionsFor("Failed", message, raw.metadata.generation, now, status.conditions, {
+    reason: "InvalidSpec",
+    message,
+  });
+  const next = { ...status, conditions };
+  // Written only when it changes, so the watch event of this write does not loop back here.
+  if (sameStatus(status as never, next as never)) return;
+  await deps.client.replaceStatus({ ...raw, status: next });
+  await deps.client.event({ regarding: raw, type: "Warning", reason: "InvalidSpec", message });
+}

@@ -1,0 +1,219 @@
+// The canary lifecycle end to end: a real API server, real Deployments on KWOK nodes, the real
+// controller process; no metrics (a canary without metrics passes its checks).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import {
+  canaryEvents,
+  getDeployment,
+  imageOf,
+  recordChanges,
+  testClient,
+  waitForPhase,
+} from "../support/canary-observer.ts";
+import { type ControllerProcess, startControllerProcess } from "../support/controller.ts";
+import { useNamespace, waitFor } from "../support/k8s.ts";
+import { canary, configMap, deployment, IMAGE, ingress } from "../support/manifests.ts";
+
+const ns = useNamespace("lifecycle");
+let client: KubeClient;
+let controller: ControllerProcess;
+
+beforeAll(() => {
+  client = testClient();
+  controller = startControllerProcess(ns);
+});
+afterAll(async () => {
+  expect(await controller.stop(), `controller exit code (log: ${controller.logFile})`).toBe(0);
+});
+
+const setImage = (name: string, tag: string) =>
+  client.mergePatch(
+    { apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name },
+    {
+      spec: { template: { spec: { containers: [{ name: "podinfod", image: `${IMAGE}:${tag}` }] } } },
+    },
+  );
+
+async function ingressWeight(name: string): Promise<string> {
+  const ing = await client.get<KubeObject>({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    namespace: ns,
+    name,
+  });
+  const annotations = ing?.metadata.annotations ?? {};
+  const weight = annotations["nginx.ingress.kubernetes.io/canary-weight"] ?? "-";
+  const header = annotations["nginx.ingress.kubernetes.io/canary-by-header"];
+  return header
+    ? `${weight} header=${header}:${annotations["nginx.ingress.kubernetes.io/canary-by-header-value"]}`
+    : weight;
+}
+
+describe.concurrent("the canary lifecycle", () => {
+  it("initializes, then promotes a new image through every weight step (nginx)", async () => {
+    await client.apply(deployment(ns, "steps", "6.0.0"));
+    await client.apply(ingress(ns, "steps"));
+    await client.apply(
+      canary(ns, "steps", {
+        provider: "nginx",
+        ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "steps" },
+        analysis: { interval: "10s", threshold: 1, stepWeight: 20, maxWeight: 60 },
+      }),
+    );
+    const initialized = await waitForPhase(client, ns, "steps", "Initialized");
+    expect(initialized.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    expect(imageOf(await getDeployment(client, ns, "steps-primary"))).toBe(`${IMAGE}:6.0.0`);
+    await waitFor(() => getDeployment(client, ns, "steps"), {
+      description: "the target scaled to zero after initialization",
+      until: (d) => d?.spec?.replicas === 0,
+    });
+
+    const weights = recordChanges(() => ingressWeight("steps-canary"));
+    await setImage("steps", "6.0.1");
+    await waitForPhase(client, ns, "steps", "Progressing");
+    const done = await waitForPhase(client, ns, "steps", "Succeeded", 120_000);
+    expect(await weights.stop()).toEqual(["0", "20", "40", "60", "0"]);
+    expect(done.status).toMatchObject({ canaryWeight: 0, failedChecks: 0 });
+    expect(done.status?.lastPromotedSpec).toBe(done.status?.lastAppliedSpec);
+    expect(imageOf(await getDeployment(client, ns, "steps-primary"))).toBe(`${IMAGE}:6.0.1`);
+    expect((await getDeployment(client, ns, "steps"))?.spec?.replicas).toBe(0);
+    const messages = (await canaryEvents(client, ns, "steps")).map((e) => e.message);
+    expect(messages).toContain("Advance steps.NS canary weight 40".replace("NS", ns));
+    expect(messages.filter((m) => m.startsWith("Promotion completed!"))).toHaveLength(1);
+  });
+
+  it("rolls back a canary that never becomes ready after progressDeadlineSeconds", async () => {
+    await client.apply(deployment(ns, "stuck", "6.0.0"));
+    await client.apply(
+      canary(ns, "stuck", {
+        provider: "kubernetes",
+        progressDeadlineSeconds: 15,
+        analysis: { interval: "10s", iterations: 2 },
+      }),
+    );
+    await waitForPhase(client, ns, "stuck", "Initialized");
+    await client.apply(deployment(ns, "stuck", "6.0.1", { unschedulable: true }));
+    const failed = await waitForPhase(client, ns, "stuck", "Failed", 90_000);
+    const ready = failed.status?.conditions?.find((c) => c.type === "Stalled");
+    expect(ready?.status).toBe("True");
+    expect(ready?.message).toMatch(/not ready after \d+s \(progressDeadlineSeconds 15\)/);
+    expect(imageOf(await getDeployment(client, ns, "stuck-primary"))).toBe(`${IMAGE}:6.0.0`);
+    await waitFor(() => getDeployment(client, ns, "stuck"), {
+      description: "the failed canary scaled to zero",
+      until: (d) => d?.spec?.replicas === 0,
+    });
+    const events = await canaryEvents(client, ns, "stuck");
+    expect(events.find((e) => e.reason === "RolledBack")?.type).toBe("Warning");
+  });
+
+  it("runs blue/green with the kubernetes provider", async () => {
+    await client.apply(deployment(ns, "bluegreen", "6.0.0"));
+    await client.apply(
+      canary(ns, "bluegreen", { provider: "kubernetes", analysis: { interval: "10s", iterations: 2 } }),
+    );
+    await waitForPhase(client, ns, "bluegreen", "Initialized");
+    const apex = await client.get<KubeObject & { spec?: { selector?: Record<string, string> } }>({
+      apiVersion: "v1",
+      kind: "Service",
+      namespace: ns,
+      name: "bluegreen",
+    });
+    expect(apex?.spec?.selector).toEqual({ app: "bluegreen-primary" });
+    await setImage("bluegreen", "6.0.1");
+    const done = await waitForPhase(client, ns, "bluegreen", "Succeeded", 120_000);
+    expect(done.status?.iterations).toBe(2);
+    expect(imageOf(await getDeployment(client, ns, "bluegreen-primary"))).toBe(`${IMAGE}:6.0.1`);
+    const messages = (await canaryEvents(client, ns, "bluegreen")).map((e) => e.message);
+    expect(messages.some((m) => m.includes("canary iteration 2/2"))).toBe(true);
+  });
+
+  it("routes by header during an A/B test on nginx", async () => {
+    await client.apply(deployment(ns, "abtest", "6.0.0"));
+    await client.apply(ingress(ns, "abtest"));
+    await client.apply(
+      canary(ns, "abtest", {
+        provider: "nginx",
+        ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "abtest" },
+        analysis: {
+          interval: "10s",
+          iterations: 2,
+          match: [{ headers: { "x-canary": { exact: "insider" } } }],
+        },
+      }),
+    );
+    await waitForPhase(client, ns, "abtest", "Initialized");
+    const routes = recordChanges(() => ingressWeight("abtest-canary"));
+    await setImage("abtest", "6.0.1");
+    await waitForPhase(client, ns, "abtest", "Succeeded", 120_000);
+    expect(await routes.stop()).toEqual(["0", "0 header=x-canary:insider", "0"]);
+    expect(imageOf(await getDeployment(client, ns, "abtest-primary"))).toBe(`${IMAGE}:6.0.1`);
+  });
+
+  it("starts a canary for a ConfigMap change alone and carries it to the primary", async () => {
+    await client.apply(configMap(ns, "settings", { color: "blue" }));
+    await client.apply(deployment(ns, "configured", "6.0.0", { configMap: "settings" }));
+    await client.apply(
+      canary(ns, "configured", { provider: "kubernetes", analysis: { interval: "10s", iterations: 1 } }),
+    );
+    const initialized = await waitForPhase(client, ns, "configured", "Initialized");
+    const copy = () =>
+      client.get<KubeObject & { data?: Record<string, string> }>({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        namespace: ns,
+        name: "settings-primary",
+      });
+    expect((await copy())?.data).toEqual({ color: "blue" });
+    await client.apply(configMap(ns, "settings", { color: "green" }));
+    await waitForPhase(client, ns, "configured", "Progressing");
+    const done = await waitForPhase(client, ns, "configured", "Succeeded", 120_000);
+    expect(done.status?.lastAppliedSpec).not.toBe(initialized.status?.lastAppliedSpec);
+    expect((await copy())?.data).toEqual({ color: "green" });
+    expect(imageOf(await getDeployment(client, ns, "configured-primary"))).toBe(`${IMAGE}:6.0.0`);
+  });
+
+  it("restores the original Deployment and Service when a Canary with revertOnDeletion is deleted", async () => {
+    await client.apply(deployment(ns, "revert", "6.0.0", { replicas: 3 }));
+    await client.apply(
+      canary(ns, "revert", {
+        provider: "kubernetes",
+        revertOnDeletion: true,
+        analysis: { interval: "10s", iterations: 1 },
+      }),
+    );
+    await waitForPhase(client, ns, "revert", "Initialized");
+    await client.delete({
+      apiVersion: "kanaria.dev/v1alpha1",
+      kind: "Canary",
+      namespace: ns,
+      name: "revert",
+    });
+    await waitFor(
+      () => client.get({ apiVersion: "kanaria.dev/v1alpha1", kind: "Canary", namespace: ns, name: "revert" }),
+      {
+        description: "the Canary to be gone after its finalizer ran",
+        until: (c) => c === undefined,
+        timeoutMs: 60_000,
+      },
+    );
+    const target = await getDeployment(client, ns, "revert");
+    expect(target?.spec?.replicas).toBe(3);
+    expect(target?.status?.readyReplicas).toBe(3);
+    const apex = await client.get<KubeObject & { spec?: { selector?: Record<string, string> } }>({
+      apiVersion: "v1",
+      kind: "Service",
+      namespace: ns,
+      name: "revert",
+    });
+    expect(apex?.spec?.selector).toEqual({ app: "revert" });
+    await waitFor(() => getDeployment(client, ns, "revert-primary"), {
+      description: "the primary garbage-collected with the Canary",
+      until: (d) => d === undefined,
+      timeoutMs: 60_000,
+    });
+    expect(
+      await client.get({ apiVersion: "v1", kind: "Service", namespace: ns, name: "revert" }),
+      "the apex Service survives the Canary",
+    ).toBeDefined();
+  });
+});

@@ -1,0 +1,107 @@
+// Restart safety: SIGKILL the controller at several points of a rollout; each new process must go on
+// from the Canary's status without repeating or skipping a step, and promote exactly once.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import {
+  canaryEvents,
+  getDeployment,
+  imageOf,
+  recordChanges,
+  testClient,
+  waitForPhase,
+} from "../support/canary-observer.ts";
+import { type ControllerProcess, startControllerProcess } from "../support/controller.ts";
+import { useNamespace, waitFor } from "../support/k8s.ts";
+import { canary, deployment, IMAGE, ingress } from "../support/manifests.ts";
+
+const ns = useNamespace("restart");
+let client: KubeClient;
+let controller: ControllerProcess | undefined;
+
+beforeAll(() => {
+  client = testClient();
+});
+afterAll(async () => {
+  await controller?.stop();
+});
+
+async function restart(): Promise<void> {
+  await controller?.kill();
+  controller = startControllerProcess(ns);
+}
+
+async function canaryWeight(): Promise<{ weight: string; at: number }> {
+  const ing = await client.get<KubeObject>({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    namespace: ns,
+    name: "podinfo-canary",
+  });
+  return {
+    weight: ing?.metadata.annotations?.["nginx.ingress.kubernetes.io/canary-weight"] ?? "-",
+    at: Date.now(),
+  };
+}
+
+const waitForWeight = (weight: string) =>
+  waitFor(canaryWeight, {
+    description: `canary weight ${weight}`,
+    until: (w) => w.weight === weight,
+    timeoutMs: 60_000,
+  });
+
+it("continues a rollout after SIGKILL at every stage, without repeating or skipping a step", async () => {
+  controller = startControllerProcess(ns);
+  await client.apply(deployment(ns, "podinfo", "6.0.0"));
+  await client.apply(ingress(ns, "podinfo"));
+  await client.apply(
+    canary(ns, "podinfo", {
+      provider: "nginx",
+      ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "podinfo" },
+      analysis: { interval: "10s", threshold: 1, stepWeight: 20, maxWeight: 60 },
+    }),
+  );
+  await waitForPhase(client, ns, "podinfo", "Initialized");
+  const primaryGeneration = (await getDeployment(client, ns, "podinfo-primary"))?.metadata?.generation ?? 0;
+  await restart();
+
+  const weights = recordChanges(async () => (await canaryWeight()).weight);
+  const changes = recordChanges(canaryWeight);
+  await client.mergePatch(
+    { apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name: "podinfo" },
+    {
+      spec: { template: { spec: { containers: [{ name: "podinfod", image: `${IMAGE}:6.0.1` }] } } },
+    },
+  );
+  await waitForPhase(client, ns, "podinfo", "Progressing");
+  await restart(); // while waiting for the canary to become ready
+  await waitForWeight("20");
+  await restart(); // right after a step
+  await waitForWeight("40");
+  await controller?.kill(); // down for longer than the interval
+  await new Promise((r) => setTimeout(r, 12_000));
+  controller = startControllerProcess(ns);
+  await waitForPhase(client, ns, "podinfo", "Promoting", 60_000);
+  await restart(); // mid-promotion
+  const done = await waitForPhase(client, ns, "podinfo", "Succeeded", 90_000);
+
+  expect(await weights.stop()).toEqual(["0", "20", "40", "60", "0"]);
+  // A step never comes sooner than the interval after the previous one.
+  const steps = (await changes.stop()).filter((c, i, all) => i === 0 || c.weight !== all[i - 1]?.weight);
+  const at = (w: string) => steps.find((s) => s.weight === w)?.at ?? Number.NaN;
+  expect(at("40") - at("20")).toBeGreaterThanOrEqual(9_500);
+  expect(at("60") - at("40")).toBeGreaterThanOrEqual(9_500);
+
+  const primary = await getDeployment(client, ns, "podinfo-primary");
+  expect(imageOf(primary)).toBe(`${IMAGE}:6.0.1`);
+  expect(primary?.metadata?.generation, "the primary's template was changed exactly once").toBe(
+    primaryGeneration + 1,
+  );
+  expect(done.status?.lastPromotedSpec).toBe(done.status?.lastAppliedSpec);
+  const events = await canaryEvents(client, ns, "podinfo");
+  const count = (prefix: string) =>
+    events.filter((e) => e.message.startsWith(prefix)).reduce((sum, e) => sum + e.count, 0);
+  expect(count("Copying podinfo."), "promotion started once").toBe(1);
+  expect(count("Promotion completed!"), "promotion completed once").toBe(1);
+  expect(count(`Advance podinfo.${ns} canary weight 40`)).toBe(1);
+});

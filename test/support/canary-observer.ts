@@ -1,0 +1,107 @@
+// Reads Canaries, Deployments, Ingresses and Events for assertions in integration tests.
+import pino from "pino";
+import type { Canary, Phase } from "../../src/api/canary.ts";
+import { API_VERSION } from "../../src/api/common.ts";
+import { createKubeClient } from "../../src/kube/client.ts";
+import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import type { Deployment } from "../../src/workloads/meta.ts";
+import { kubeConfig, waitFor } from "./k8s.ts";
+
+export function testClient(): KubeClient {
+  return createKubeClient(kubeConfig(), pino({ level: "silent" }));
+}
+
+export async function getCanary(client: KubeClient, namespace: string, name: string): Promise<Canary> {
+  const c = await client.get<Canary & KubeObject>({
+    apiVersion: API_VERSION,
+    kind: "Canary",
+    namespace,
+    name,
+  });
+  if (!c) throw new Error(`Canary ${namespace}/${name} not found`);
+  return c;
+}
+
+export async function getDeployment(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<Deployment | undefined> {
+  return client.get<Deployment>({ apiVersion: "apps/v1", kind: "Deployment", namespace, name });
+}
+
+export function imageOf(d: Deployment | undefined): string | undefined {
+  return d?.spec?.template?.spec?.containers?.[0]?.image;
+}
+
+export async function waitForPhase(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  phase: Phase,
+  timeoutMs = 90_000,
+): Promise<Canary> {
+  return waitFor(() => getCanary(client, namespace, name), {
+    description: `Canary ${namespace}/${name} to reach phase ${phase}`,
+    until: (c) => c.status?.phase === phase,
+    timeoutMs,
+    intervalMs: 300,
+  });
+}
+
+export interface EventRecord {
+  reason: string;
+  message: string;
+  type: string;
+  count: number;
+}
+
+/** Events about one Canary, oldest first. */
+export async function canaryEvents(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<EventRecord[]> {
+  const events = await client.list<KubeObject & Record<string, unknown>>("v1", "Event", namespace);
+  return events
+    .filter((e) => (e.involvedObject as { kind?: string; name?: string })?.kind === "Canary")
+    .filter((e) => (e.involvedObject as { name?: string }).name === name)
+    .sort((a, b) => String(a.firstTimestamp ?? "").localeCompare(String(b.firstTimestamp ?? "")))
+    .map((e) => ({
+      reason: String(e.reason),
+      message: String(e.message),
+      type: String(e.type),
+      count: Number(e.count ?? 1),
+    }));
+}
+
+/**
+ * Polls a value in the background and records every distinct value in order (consecutive repeats
+ * collapsed), e.g. the canary weight on an Ingress while a rollout runs.
+ */
+export function recordChanges<T>(
+  read: () => Promise<T>,
+  intervalMs = 200,
+): { values: T[]; stop: () => Promise<T[]> } {
+  const values: T[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const v = await read();
+        if (values.length === 0 || JSON.stringify(values.at(-1)) !== JSON.stringify(v)) values.push(v);
+      } catch {
+        // The object may not exist yet.
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    values,
+    async stop() {
+      running = false;
+      await loop;
+      return values;
+    },
+  };
+}

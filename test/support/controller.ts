@@ -1,0 +1,52 @@
+// Runs `kanaria controller` as a real child process for integration tests, so tests can SIGKILL it.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { inject } from "vitest";
+
+const repoRoot = join(import.meta.dirname, "../..");
+
+export interface ControllerProcess {
+  readonly logFile: string;
+  /** SIGKILL: the process gets no chance to clean up, as when a node dies. */
+  kill(): Promise<void>;
+  /** SIGTERM, and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export function startControllerProcess(namespace: string, extraArgs: string[] = []): ControllerProcess {
+  const logDir = join(repoRoot, ".kanaria", "test-logs");
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `controller-${namespace}-${Date.now()}.log`);
+  const log = createWriteStream(logFile);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      join(repoRoot, "src/cli/main.ts"),
+      "controller",
+      "--kubeconfig",
+      inject("kubeconfig"),
+      "--namespace",
+      namespace,
+      "--log-level",
+      "debug",
+      ...extraArgs,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    logFile,
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Builders for the objects integration tests apply: a podinfo-like app, its Ingress and its Canary.
+import type { CanarySpec } from "../../src/api/canary.ts";
+import { API_VERSION } from "../../src/api/common.ts";
+import type { KubeObject } from "../../src/kube/types.ts";
+
+export const IMAGE = "ghcr.io/stefanprodan/podinfo";
+
+export interface AppOptions {
+  replicas?: number;
+  configMap?: string;
+  /** A node selector no fake node matches keeps the pods Pending: a canary that never becomes ready. */
+  unschedulable?: boolean;
+}
+
+export function deployment(namespace: string, name: string, tag: string, opts: AppOptions = {}): KubeObject {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace },
+    spec: {
+      replicas: opts.replicas ?? 2,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          ...(opts.unschedulable ? { nodeSelector: { "kanaria.dev/test": "no-such-node" } } : {}),
+          containers: [
+            {
+              name: "podinfod",
+              image: `${IMAGE}:${tag}`,
+              ports: [{ name: "http", containerPort: 9898, protocol: "TCP" }],
+              ...(opts.configMap ? { volumeMounts: [{ name: "config", mountPath: "/etc/podinfo" }] } : {}),
+            },
+          ],
+          ...(opts.configMap ? { volumes: [{ name: "config", configMap: { name: opts.configMap } }] } : {}),
+        },
+      },
+    },
+  } as KubeObject;
+}
+
+export function configMap(namespace: string, name: string, data: Record<string, string>): KubeObject {
+  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace }, data } as KubeObject;
+}
+
+export function ingress(namespace: string, name: string, service = name): KubeObject {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: { name, namespace, annotations: { "kubernetes.io/ingress.class": "nginx" } },
+    spec: {
+      rules: [
+        {
+          host: `${name}.example.test`,
+          http: {
+            paths: [
+              {
+                path: "/",
+                pathType: "Prefix",
+                backend: { service: { name: service, port: { number: 80 } } },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  } as KubeObject;
+}
+
+export function canary(
+  namespace: string,
+  name: string,
+  spec: Partial<CanarySpec> & Pick<CanarySpec, "analysis">,
+): KubeObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: "Canary",
+    metadata: { name, namespace },
+    spec: {
+      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name },
+      service: { port: 80, targetPort: 9898 },
+      progressDeadlineSeconds: 60,
+      ...spec,
+    },
+  } as KubeObject;
+}
