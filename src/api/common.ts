@@ -11,7 +11,7 @@ export const duration = (what: string) =>
   z
     .string()
     .regex(new RegExp(DURATION_PATTERN), {
-      message: `${what} must be a duration such as "30s", "1m" or "1h30m"`,
+      message: 'must be a duration such as "30s", "1m" or "1h30m"',
     })
     .meta({ description: what });
 

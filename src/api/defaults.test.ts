@@ -57,13 +57,19 @@ describe("resolveCanary", () => {
 
   it("picks the strategy from iterations and match", () => {
     expect(resolveCanary({ ...base, analysis: { iterations: 5 } }).strategy).toBe("blue-green");
-    const ab = resolveCanary({ ...base, analysis: { iterations: 5, match: [{ headers: { x: { exact: "y" } } }] } });
+    const ab = resolveCanary({
+      ...base,
+      analysis: { iterations: 5, match: [{ headers: { x: { exact: "y" } } }] },
+    });
     expect(ab.strategy).toBe("ab-testing");
     expect(ab.stepWeights).toEqual([]);
   });
 
   it("defaults each metric's interval and onNoData", () => {
-    const r = resolveCanary({ ...base, analysis: { stepWeight: 25, metrics: [{ name: "request-success-rate" }] } });
+    const r = resolveCanary({
+      ...base,
+      analysis: { stepWeight: 25, metrics: [{ name: "request-success-rate" }] },
+    });
     expect(r.metrics[0]).toMatchObject({ interval: "1m", onNoData: "fail" });
   });
 });

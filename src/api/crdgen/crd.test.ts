@@ -17,7 +17,8 @@ function* schemaNodes(node: Node, path = "$"): Generator<[string, Node]> {
     yield* schemaNodes(child, `${path}.${key}`);
   }
   if (typeof node.items === "object") yield* schemaNodes(node.items as Node, `${path}[]`);
-  if (typeof node.additionalProperties === "object") yield* schemaNodes(node.additionalProperties as Node, `${path}{}`);
+  if (typeof node.additionalProperties === "object")
+    yield* schemaNodes(node.additionalProperties as Node, `${path}{}`);
 }
 
 describe.each(KINDS.map((k) => [k.kind, k] as const))("the %s CRD", (_name, kind) => {
@@ -47,8 +48,9 @@ describe.each(KINDS.map((k) => [k.kind, k] as const))("the %s CRD", (_name, kind
 
 describe("Canary CRD details", () => {
   const canary = KINDS.find((k) => k.kind === "Canary");
-  const crd = canary && (crdFor(canary) as { spec: Node });
-  const version = (crd?.spec.versions as Node[])[0] as Node;
+  const crd = canary ? (crdFor(canary) as { spec: Node }) : undefined;
+  if (!crd) throw new Error("the Canary kind is missing from KINDS");
+  const version = (crd.spec.versions as Node[])[0] as Node;
   const spec = ((version.schema as Node).openAPIV3Schema as Node).properties as Record<string, Node>;
   const specProps = spec.spec?.properties as Record<string, Node>;
 
@@ -60,7 +62,7 @@ describe("Canary CRD details", () => {
       "FailedChecks",
       "LastTransition",
     ]);
-    expect((crd?.spec.names as Node).shortNames).toEqual(["cd"]);
+    expect((crd.spec.names as Node).shortNames).toEqual(["cd"]);
   });
 
   it("marks int-or-string fields and enumerations", () => {
