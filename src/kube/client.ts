@@ -1,0 +1,425 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import {
+  type HttpMethod,
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type ResponseContext,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { ConflictError, type EventInput, type KubeClient, type KubeObject, type ObjectRef } from "./types.ts";
+
+const FIELD_MANAGER = "kanaria";
+const REQUEST_TIMEOUT_MS = 30_000;
+const LIST_PAGE_SIZE = 500;
+
+/** A failed API request; `message` carries the API server's Status.message so callers can show it. */
+export class KubeApiError extends Error {
+  override readonly name = "KubeApiError";
+  /** HTTP status code (404, 422, ...). */
+  readonly code: number;
+  /** Status.reason ("NotFound", "Invalid", ...), when the server sent a Status. */
+  readonly reason: string | undefined;
+
+  constructor(code: number, message: string, reason?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+/** What is needed to find a resource's REST path; without `name` it is the collection. */
+export interface ResourceRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name?: string;
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  /** The list's resourceVersion: a watch started from it sees every later change. */
+  resourceVersion: string;
+}
+
+interface KubeList<T> {
+  items?: T[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+interface KubeStatus {
+  message?: string;
+  reason?: string;
+}
+
+/**
+ * Raw JSON access to any resource, built on KubernetesObjectApi for discovery (kind -> plural and
+ * scope, cached per apiVersion), authentication and the configured HTTP layer. Its typed
+ * (de)serialisation is bypassed on purpose: for built-in kinds it turns timestamps into Dates and
+ * drops fields the generated models don't know, which breaks server-side apply of newer fields and
+ * makes objects differ from what watches deliver.
+ */
+export class KubeRest extends KubernetesObjectApi {
+  static forConfig(kc: KubeConfig): KubeRest {
+    const rest = kc.makeApiClient(KubeRest);
+    rest.setDefaultNamespace(kc);
+    return rest;
+  }
+
+  /** REST path of an object, or of its collection when `name` is absent (all namespaces without `namespace`). */
+  async resourcePath(ref: ResourceRef): Promise<string> {
+    // specUriPath fills in defaults on the spec it gets, so it gets a copy.
+    const spec = {
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { name: ref.name, namespace: ref.namespace },
+    };
+    try {
+      return await this.specUriPath(spec, ref.name ? "read" : "list");
+    } catch (err) {
+      // A plain Error, not a KubeApiError: a 404 from discovery must not read as "object not found".
+      throw new Error(`cannot resolve ${ref.kind} (${ref.apiVersion}): ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
+    const ctx = this.configuration.baseServer.makeRequestContext(path, method);
+    ctx.setHeaderParam("Accept", "application/json");
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) ctx.setQueryParam(key, String(value));
+    }
+    if (options.body !== undefined) {
+      ctx.setHeaderParam("Content-Type", options.contentType ?? "application/json");
+      ctx.setBody(JSON.stringify(options.body));
+    }
+    ctx.setSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+    return (await this.requestPromise<KubernetesObject>(ctx)) as T;
+  }
+
+  /** Lists every object of a kind page by page; items get apiVersion/kind (the server omits them for built-ins). */
+  async listAll<T extends KubeObject>(
+    ref: Omit<ResourceRef, "name">,
+    labelSelector?: string,
+  ): Promise<ListResult<T>> {
+    const path = await this.resourcePath(ref);
+    const items: T[] = [];
+    let resourceVersion = "";
+    let continueToken: string | undefined;
+    do {
+      const page = await this.request<KubeList<T>>("GET", path, {
+        query: { labelSelector, limit: LIST_PAGE_SIZE, continue: continueToken },
+      });
+      for (const item of page.items ?? [])
+        items.push({ ...item, apiVersion: ref.apiVersion, kind: ref.kind });
+      resourceVersion = page.metadata?.resourceVersion ?? "";
+      continueToken = page.metadata?.continue || undefined;
+    } while (continueToken);
+    return { items, resourceVersion };
+  }
+
+  /** Every response, discovery included, comes here: keep the JSON as sent, turn failures into KubeApiError. */
+  protected override async processResponse<T extends KubernetesObject>(
+    response: ResponseContext,
+  ): Promise<T> {
+    const text = await response.body.text();
+    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) {
+      return (text ? JSON.parse(text) : {}) as T;
+    }
+    throw apiError(response.httpStatusCode, text);
+  }
+}
+
+function apiError(code: number, text: string): KubeApiError {
+  let status: KubeStatus | undefined;
+  try {
+    status = JSON.parse(text) as KubeStatus;
+  } catch {
+    // Not JSON (a proxy's HTML error page, say): the raw text is the best message there is.
+  }
+  const message = status?.message || text.trim().slice(0, 300) || `HTTP ${code}`;
+  return new KubeApiError(code, message, status?.reason);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function describe(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
+}
+
+function describeCollection(apiVersion: string, kind: string, namespace: string | undefined): string {
+  return `${kind} (${apiVersion}) ${namespace ? `in namespace ${namespace}` : "in all namespaces"}`;
+}
+
+function refOf(object: KubeObject): ObjectRef {
+  const { apiVersion, kind, metadata } = object;
+  return {
+    apiVersion,
+    kind,
+    name: metadata.name,
+    ...(metadata.namespace ? { namespace: metadata.namespace } : {}),
+  };
+}
+
+/** Prefixes what was attempted; 409 becomes ConflictError so callers can re-read and retry. */
+function failure(attempted: string, err: unknown): Error {
+  const message = `${attempted}: ${errorMessage(err)}`;
+  if (!(err instanceof KubeApiError)) return new Error(message, { cause: err });
+  if (err.code === 409) return new ConflictError(message, { cause: err });
+  return new KubeApiError(err.code, message, err.reason, { cause: err });
+}
+
+export interface KubeClientOptions {
+  /** Identical consecutive Events for one object within this window bump `count`; default 5 minutes. */
+  eventDedupWindowMs?: number;
+  /** Events' reportingInstance; default the host name (the Pod name in a cluster). */
+  instance?: string;
+  now?: () => Date;
+}
+
+export function createKubeClient(
+  kc: KubeConfig,
+  logger: Logger,
+  options: KubeClientOptions = {},
+): KubeClient {
+  const rest = KubeRest.forConfig(kc);
+  const log = logger.child({ component: "kube-client" });
+  const events = new EventRecorder(rest, log, {
+    windowMs: options.eventDedupWindowMs ?? 5 * 60_000,
+    instance: options.instance ?? hostname(),
+    now: options.now ?? (() => new Date()),
+  });
+  return new ApiServerClient(rest, log, events);
+}
+
+class ApiServerClient implements KubeClient {
+  private readonly rest: KubeRest;
+  private readonly log: Logger;
+  private readonly events: EventRecorder;
+
+  constructor(rest: KubeRest, log: Logger, events: EventRecorder) {
+    this.rest = rest;
+    this.log = log;
+    this.events = events;
+  }
+
+  async get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.call("get", ref, async (path) => this.rest.request<T>("GET", path));
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<T[]> {
+    try {
+      return (await this.rest.listAll<T>({ apiVersion, kind, namespace }, labelSelector)).items;
+    } catch (err) {
+      throw failure(`list ${describeCollection(apiVersion, kind, namespace)}`, err);
+    }
+  }
+
+  async apply<T extends KubeObject>(object: T): Promise<T> {
+    // The server rejects apply requests that carry managedFields (e.g. an object that was read back).
+    // A resourceVersion is kept: whoever sets one asks for the apply to fail if the object moved on.
+    const { managedFields: _, ...metadata } = object.metadata as KubeObject["metadata"] & {
+      managedFields?: unknown;
+    };
+    const applied = await this.call("apply", refOf(object), async (path) =>
+      this.rest.request<T>("PATCH", path, {
+        query: { fieldManager: FIELD_MANAGER, force: true },
+        body: { ...object, metadata },
+        contentType: PatchStrategy.ServerSideApply,
+      }),
+    );
+    this.log.debug(refOf(object), "applied");
+    return applied;
+  }
+
+  async mergePatch<T extends KubeObject>(ref: ObjectRef, patch: Record<string, unknown>): Promise<T> {
+    const patched = await this.call("patch", ref, async (path) =>
+      this.rest.request<T>("PATCH", path, {
+        query: { fieldManager: FIELD_MANAGER },
+        body: patch,
+        contentType: PatchStrategy.MergePatch,
+      }),
+    );
+    this.log.debug(ref, "patched");
+    return patched;
+  }
+
+  async replaceStatus<T extends KubeObject>(object: T): Promise<T> {
+    const ref = refOf(object);
+    const replaced = await this.call("update status of", ref, async (path) =>
+      this.rest.request<T>("PUT", `${path}/status`, { query: { fieldManager: FIELD_MANAGER }, body: object }),
+    );
+    this.log.debug(ref, "status updated");
+    return replaced;
+  }
+
+  async delete(ref: ObjectRef): Promise<void> {
+    try {
+      await this.call("delete", ref, async (path) => this.rest.request("DELETE", path));
+      this.log.debug(ref, "deleted");
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.code === 404)) throw err;
+    }
+  }
+
+  event(input: EventInput): Promise<void> {
+    return this.events.record(input);
+  }
+
+  /** Resolves the object's path and runs `fn`, describing any failure with the action and object. */
+  private async call<T>(action: string, ref: ObjectRef, fn: (path: string) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.rest.resourcePath(ref));
+    } catch (err) {
+      throw failure(`${action} ${describe(ref)}`, err);
+    }
+  }
+}
+
+interface RecorderOptions {
+  windowMs: number;
+  instance: string;
+  now: () => Date;
+}
+
+/** The last Event recorded for one object. */
+interface LastEvent {
+  signature: string;
+  namespace: string;
+  name: string;
+  count: number;
+  lastMs: number;
+}
+
+/** Enough objects for every Canary of a large cluster; older entries are evicted first. */
+const MAX_TRACKED_OBJECTS = 2000;
+/** The length events.k8s.io/v1 allows for a note; long analysis messages are cut there. */
+const MAX_MESSAGE_LENGTH = 1024;
+
+/**
+ * Writes core/v1 Events. Like client-go's EventCorrelator, but simpler: when an object gets the same
+ * event as its previous one within the window, that Event's count and lastTimestamp are bumped
+ * instead of piling up new Event objects (a Canary waiting on a failing check repeats itself a lot).
+ */
+class EventRecorder {
+  private readonly rest: KubeRest;
+  private readonly log: Logger;
+  private readonly options: RecorderOptions;
+  private readonly last = new Map<string, LastEvent>();
+
+  constructor(rest: KubeRest, log: Logger, options: RecorderOptions) {
+    this.rest = rest;
+    this.log = log;
+    this.options = options;
+  }
+
+  async record(input: EventInput): Promise<void> {
+    const { regarding } = input;
+    const key =
+      regarding.metadata.uid ?? `${regarding.apiVersion}/${regarding.kind}/${describe(refOf(regarding))}`;
+    const signature = [input.type, input.reason, input.message].join("\n");
+    try {
+      const now = this.options.now();
+      const previous = this.last.get(key);
+      const bumped =
+        previous?.signature === signature &&
+        now.getTime() - previous.lastMs < this.options.windowMs &&
+        (await this.bump(previous, now));
+      this.remember(key, bumped ? previous : await this.create(input, signature, now));
+    } catch (err) {
+      // Events are best effort: the controller must not fail a reconcile because of one.
+      this.log.warn(
+        { ...refOf(regarding), reason: input.reason, err: errorMessage(err) },
+        "recording an event failed",
+      );
+    }
+  }
+
+  /** Returns false when the Event is gone (Events expire after an hour by default). */
+  private async bump(event: LastEvent, now: Date): Promise<boolean> {
+    const path = `${eventsPath(event.namespace)}/${encodeURIComponent(event.name)}`;
+    try {
+      await this.rest.request("PATCH", path, {
+        body: { count: event.count + 1, lastTimestamp: timestamp(now) },
+        contentType: PatchStrategy.MergePatch,
+      });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 404) return false;
+      throw err;
+    }
+    event.count += 1;
+    event.lastMs = now.getTime();
+    return true;
+  }
+
+  private async create(input: EventInput, signature: string, now: Date): Promise<LastEvent> {
+    const { regarding } = input;
+    // Cluster-scoped objects get their Events in "default", as kubectl and client-go do.
+    const namespace = regarding.metadata.namespace || "default";
+    // client-go's naming scheme (<object>.<unique hex>), with the object part cut so the name stays valid.
+    const name = `${regarding.metadata.name.slice(0, 200)}.${now.getTime().toString(16)}${randomBytes(4).toString("hex")}`;
+    await this.rest.request("POST", eventsPath(namespace), {
+      body: {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name, namespace },
+        involvedObject: {
+          apiVersion: regarding.apiVersion,
+          kind: regarding.kind,
+          name: regarding.metadata.name,
+          namespace: regarding.metadata.namespace,
+          uid: regarding.metadata.uid,
+          resourceVersion: regarding.metadata.resourceVersion,
+        },
+        type: input.type,
+        reason: input.reason,
+        message: input.message.slice(0, MAX_MESSAGE_LENGTH),
+        source: { component: FIELD_MANAGER },
+        reportingComponent: FIELD_MANAGER,
+        reportingInstance: this.options.instance,
+        count: 1,
+        firstTimestamp: timestamp(now),
+        lastTimestamp: timestamp(now),
+      },
+    });
+    return { signature, namespace, name, count: 1, lastMs: now.getTime() };
+  }
+
+  private remember(key: string, event: LastEvent): void {
+    // Re-inserting keeps the Map in least-recently-used order, so the first key is the one to evict.
+    this.last.delete(key);
+    this.last.set(key, event);
+    if (this.last.size > MAX_TRACKED_OBJECTS) {
+      const oldest = this.last.keys().next().value;
+      if (oldest !== undefined) this.last.delete(oldest);
+    }
+  }
+}
+
+function eventsPath(namespace: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
+}
+
+/** metav1.Time is RFC 3339 with whole seconds. */
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}

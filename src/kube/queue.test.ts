@@ -1,0 +1,206 @@
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { WorkQueue } from "./queue.ts";
+
+const logger = pino({ level: "silent" });
+
+interface Gate {
+  promise: Promise<void>;
+  open: () => void;
+}
+
+function gate(): Gate {
+  let open = (): void => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+/** Records when each key starts (fake ms since the test began) and lets the test decide when it ends. */
+function recorder() {
+  const started: { key: string; at: number }[] = [];
+  const gates = new Map<string, Gate[]>();
+  const t0 = Date.now();
+  const handler = vi.fn(async (key: string) => {
+    started.push({ key, at: Date.now() - t0 });
+    const g = gate();
+    gates.set(key, [...(gates.get(key) ?? []), g]);
+    await g.promise;
+  });
+  /** Finishes the oldest unfinished run of `key`. */
+  const finish = async (key: string): Promise<void> => {
+    gates.get(key)?.shift()?.open();
+    await vi.advanceTimersByTimeAsync(0);
+  };
+  return { started, handler, finish };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("WorkQueue", () => {
+  it("coalesces a key enqueued several times before it runs", async () => {
+    const handler = vi.fn(async () => {});
+    const queue = new WorkQueue(handler, { logger });
+    queue.enqueue("a", 10);
+    queue.enqueue("a", 10);
+    queue.enqueue("a", 10);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(handler).toHaveBeenCalledWith("a");
+  });
+
+  it("never runs a key twice at once and runs it once more when enqueued meanwhile", async () => {
+    const r = recorder();
+    const queue = new WorkQueue(r.handler, { maxConcurrency: 4, logger });
+    queue.enqueue("a");
+    await vi.advanceTimersByTimeAsync(0);
+    queue.enqueue("a");
+    queue.enqueue("a");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(r.started.map((s) => s.key)).toEqual(["a"]);
+    expect(queue.processing).toBe(1);
+
+    await r.finish("a");
+    expect(r.started.map((s) => s.key)).toEqual(["a", "a"]);
+    await r.finish("a");
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(r.handler).toHaveBeenCalledTimes(2);
+    expect(queue.processing).toBe(0);
+  });
+
+  it("runs at most maxConcurrency keys at once, oldest first", async () => {
+    const r = recorder();
+    const queue = new WorkQueue(r.handler, { maxConcurrency: 2, logger });
+    for (const key of ["a", "b", "c", "d"]) queue.enqueue(key);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(r.started.map((s) => s.key)).toEqual(["a", "b"]);
+    expect(queue.waiting).toBe(2);
+    await r.finish("b");
+    expect(r.started.map((s) => s.key)).toEqual(["a", "b", "c"]);
+    await r.finish("a");
+    expect(r.started.map((s) => s.key)).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("keeps the earliest requested time for a delayed key", async () => {
+    const r = recorder();
+    const queue = new WorkQueue(r.handler, { logger });
+    queue.enqueue("late-then-early", 1000);
+    queue.enqueue("late-then-early", 300);
+    queue.enqueue("early-then-late", 200);
+    queue.enqueue("early-then-late", 5000);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(r.started).toEqual([
+      { key: "early-then-late", at: 200 },
+      { key: "late-then-early", at: 300 },
+    ]);
+  });
+
+  it("runs a key enqueued with a delay while it is processed after both the run and the delay", async () => {
+    const r = recorder();
+    const queue = new WorkQueue(r.handler, { logger });
+    queue.enqueue("a");
+    await vi.advanceTimersByTimeAsync(0);
+    queue.enqueue("a", 500);
+    await vi.advanceTimersByTimeAsync(100);
+    await r.finish("a");
+    expect(r.started).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(r.started).toEqual([
+      { key: "a", at: 0 },
+      { key: "a", at: 500 },
+    ]);
+  });
+
+  it("retries a failing key with exponential backoff until it succeeds", async () => {
+    const t0 = Date.now();
+    const runs: number[] = [];
+    let failuresLeft = 3;
+    const queue = new WorkQueue(
+      async () => {
+        runs.push(Date.now() - t0);
+        if (failuresLeft-- > 0) throw new Error("boom");
+      },
+      { backoffBaseMs: 100, logger },
+    );
+    queue.enqueue("a");
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toEqual([0, 100, 300, 700]);
+  });
+
+  it("caps the backoff and starts over after forget()", () => {
+    const queue = new WorkQueue(async () => {}, { backoffBaseMs: 100, backoffMaxMs: 500, logger });
+    const delays = [1, 2, 3, 4, 5].map(() => queue.enqueueWithBackoff("a"));
+    expect(delays).toEqual([100, 200, 400, 500, 500]);
+    queue.forget("a");
+    expect(queue.enqueueWithBackoff("a")).toBe(100);
+  });
+
+  it("drain() finishes due and running keys, drops delayed ones and refuses new ones", async () => {
+    const r = recorder();
+    const queue = new WorkQueue(r.handler, { maxConcurrency: 1, logger });
+    queue.enqueue("running");
+    queue.enqueue("due");
+    queue.enqueue("delayed", 60_000);
+    await vi.advanceTimersByTimeAsync(0);
+
+    let drained: boolean | undefined;
+    void queue.drain(5000).then((ok) => {
+      drained = ok;
+    });
+    queue.enqueue("new");
+    await r.finish("running");
+    expect(drained).toBeUndefined();
+    await r.finish("due");
+    expect(drained).toBe(true);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(r.started.map((s) => s.key)).toEqual(["running", "due"]);
+  });
+
+  it("drain() gives up after its timeout", async () => {
+    const r = recorder();
+    const queue = new WorkQueue(r.handler, { logger });
+    queue.enqueue("stuck");
+    await vi.advanceTimersByTimeAsync(0);
+    const drained = queue.drain(1000);
+    await vi.advanceTimersByTimeAsync(1000);
+    await expect(drained).resolves.toBe(false);
+  });
+
+  it("stop() drops waiting keys and waits only for the running ones", async () => {
+    const r = recorder();
+    const queue = new WorkQueue(r.handler, { maxConcurrency: 1, logger });
+    queue.enqueue("running");
+    queue.enqueue("due");
+    await vi.advanceTimersByTimeAsync(0);
+    queue.enqueue("running");
+
+    const stopped = queue.stop(5000);
+    await r.finish("running");
+    await expect(stopped).resolves.toBe(true);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(r.started.map((s) => s.key)).toEqual(["running"]);
+  });
+
+  it("does not retry a failure that happens after stop()", async () => {
+    const g = gate();
+    const handler = vi.fn(async () => {
+      await g.promise;
+      throw new Error("boom");
+    });
+    const queue = new WorkQueue(handler, { backoffBaseMs: 10, logger });
+    queue.enqueue("a");
+    await vi.advanceTimersByTimeAsync(0);
+    const stopped = queue.stop();
+    g.open();
+    await expect(stopped).resolves.toBe(true);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(handler).toHaveBeenCalledTimes(1);
+  });
+});
