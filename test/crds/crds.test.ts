@@ -1,0 +1,120 @@
+// The generated CRDs on the real API server: valid Canaries are accepted, invalid ones rejected with
+// the CEL rule's message, and status is a subresource.
+import { beforeAll, describe, expect, it } from "vitest";
+import type { CanarySpec } from "../../src/api/canary.ts";
+import { API_VERSION } from "../../src/api/common.ts";
+import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import { testClient } from "../support/canary-observer.ts";
+import { useNamespace } from "../support/k8s.ts";
+
+const ns = useNamespace("crds");
+let client: KubeClient;
+beforeAll(() => {
+  client = testClient();
+});
+
+const valid: CanarySpec = {
+  provider: "nginx",
+  targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+  ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "podinfo" },
+  service: { port: 80, targetPort: "http" },
+  analysis: {
+    interval: "1m",
+    threshold: 5,
+    maxWeight: 50,
+    stepWeight: 10,
+    metrics: [
+      { name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" },
+      { name: "latency", templateRef: { name: "latency" }, thresholdRange: { max: 0.5 }, onNoData: "skip" },
+    ],
+  },
+};
+
+const canary = (name: string, spec: unknown): KubeObject =>
+  ({ apiVersion: API_VERSION, kind: "Canary", metadata: { name, namespace: ns }, spec }) as KubeObject;
+
+async function rejection(name: string, spec: unknown): Promise<string> {
+  try {
+    await client.apply(canary(name, spec));
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  throw new Error(`the API server accepted Canary ${name}`);
+}
+
+describe("the kanaria.dev CRDs on a real API server", () => {
+  it("accept a valid Canary", async () => {
+    const stored = await client.apply(canary("valid", valid));
+    expect(stored.metadata.uid).toBeDefined();
+  });
+
+  it.each([
+    [
+      "stepWeight and stepWeights",
+      { ...valid, analysis: { ...valid.analysis, stepWeights: [10, 20] } },
+      "stepWeight and stepWeights are mutually exclusive",
+    ],
+    [
+      "descending stepWeights",
+      { ...valid, analysis: { ...valid.analysis, stepWeight: undefined, stepWeights: [30, 20] } },
+      "stepWeights must be in ascending order",
+    ],
+    [
+      "min above max",
+      {
+        ...valid,
+        analysis: {
+          ...valid.analysis,
+          metrics: [{ name: "request-duration", thresholdRange: { min: 5, max: 1 } }],
+        },
+      },
+      "thresholdRange.min must not be greater than thresholdRange.max",
+    ],
+    ["nginx without ingressRef", { ...valid, ingressRef: undefined }, "provider nginx needs ingressRef"],
+    [
+      "a custom metric without templateRef",
+      {
+        ...valid,
+        analysis: { ...valid.analysis, metrics: [{ name: "errors", thresholdRange: { max: 1 } }] },
+      },
+      "needs templateRef",
+    ],
+    [
+      "kubernetes with stepWeight",
+      { ...valid, provider: "kubernetes", ingressRef: undefined },
+      "provider kubernetes switches all traffic at once",
+    ],
+  ])("reject %s with the rule's message", async (_label, spec, message) => {
+    expect(await rejection(`invalid-${Math.random().toString(36).slice(2, 8)}`, spec)).toContain(message);
+  });
+
+  it.each([
+    ["a weight above 100", { ...valid, analysis: { ...valid.analysis, maxWeight: 150 } }, "maxWeight"],
+    ["a malformed duration", { ...valid, analysis: { ...valid.analysis, interval: "1 minute" } }, "interval"],
+    ["an unknown provider", { ...valid, provider: "istio" }, "provider"],
+  ])("reject %s by the OpenAPI schema", async (_label, spec, field) => {
+    expect(await rejection(`bad-${Math.random().toString(36).slice(2, 8)}`, spec)).toContain(field);
+  });
+
+  it("keep status in a subresource: a write to the object ignores status", async () => {
+    const stored = await client.apply(canary("status", valid));
+    const withStatus = await client.replaceStatus({
+      ...stored,
+      status: { phase: "Initialized", canaryWeight: 0 },
+    } as KubeObject);
+    expect((withStatus as { status?: { phase?: string } }).status?.phase).toBe("Initialized");
+    await client.mergePatch(
+      { apiVersion: API_VERSION, kind: "Canary", namespace: ns, name: "status" },
+      {
+        status: { phase: "Failed" },
+      },
+    );
+    const read = await client.get<KubeObject & { status?: { phase?: string } }>({
+      apiVersion: API_VERSION,
+      kind: "Canary",
+      namespace: ns,
+      name: "status",
+    });
+    expect(read?.status?.phase).toBe("Initialized");
+  });
+});
