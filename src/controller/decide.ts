@@ -316,11 +316,7 @@ function progressing(ctx: Ctx): void {
     firstStep(ctx);
     return;
   }
-  const dueInMs = Date.parse(ctx.status.lastStepTime) + ctx.in.resolved.intervalMs - ctx.nowMs;
-  if (dueInMs > 0) {
-    ctx.requeueAfterMs = dueInMs;
-    return;
-  }
+  if (waitingForStep(ctx)) return;
   const checks = ctx.in.observed.checks;
   if (checks === undefined) {
     ctx.needsChecks = true;
@@ -328,6 +324,14 @@ function progressing(ctx: Ctx): void {
     return;
   }
   judge(ctx, checks);
+}
+
+/** Steps are analysis.interval apart; until the next one is due, look again exactly when it is. */
+function waitingForStep(ctx: Ctx): boolean {
+  const dueInMs = Date.parse(ctx.status.lastStepTime ?? ctx.nowIso) + ctx.in.resolved.intervalMs - ctx.nowMs;
+  if (dueInMs <= 0) return false;
+  ctx.requeueAfterMs = dueInMs;
+  return true;
 }
 
 function firstStep(ctx: Ctx): void {
@@ -438,12 +442,7 @@ function promoting(ctx: Ctx): void {
   const step = ctx.in.resolved.stepWeightPromotion;
   const weight = ctx.status.canaryWeight ?? 0;
   if (step && weight > 0) {
-    const dueInMs =
-      Date.parse(ctx.status.lastStepTime ?? ctx.nowIso) + ctx.in.resolved.intervalMs - ctx.nowMs;
-    if (dueInMs > 0) {
-      ctx.requeueAfterMs = dueInMs;
-      return;
-    }
+    if (waitingForStep(ctx)) return;
     const next = Math.max(0, weight - step);
     ctx.status.canaryWeight = next;
     ctx.status.lastStepTime = ctx.nowIso;
