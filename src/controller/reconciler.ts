@@ -8,12 +8,14 @@ import { type Canary, type CheckStatus, canary as canarySchema, type ProviderNam
 import { API_VERSION } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import { RouterConfigError } from "../routers/errors.ts";
+import { UnsupportedProviderError } from "../routers/factory.ts";
 import type { Router, RouterTarget, Routes } from "../routers/router.ts";
 import { ConfigTrackingError } from "../workloads/config-tracker.ts";
 import type { Deployment } from "../workloads/meta.ts";
 import { ensurePrimary, observeWorkload, primaryName, scaleTarget } from "../workloads/primary.ts";
 import { type Revision, resolveRevision } from "../workloads/revision.ts";
-import { SelectorLabelError } from "../workloads/selector.ts";
+import { SelectorLabelError, selectorLabel } from "../workloads/selector.ts";
 import { ensureServices, ServiceConfigError, servicePorts } from "../workloads/services.ts";
 import { conditionsFor, sameStatus } from "./conditions.ts";
 import { type Decision, decide } from "./decide.ts";
@@ -22,6 +24,8 @@ import { restoreTarget } from "./finalize.ts";
 import type { Blocker, Observations, WorkloadObservation } from "./observations.ts";
 
 export const FINALIZER = "finalizers.kanaria.dev";
+/** How soon a Canary that waits for its owner to fix something is looked at again (besides watch events). */
+const BLOCKED_RETRY_MS = 30_000;
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -78,7 +82,14 @@ export async function reconcileCanary(
   const latest = await persist(deps, raw, canary, decision);
   if (deleting) return finishDeletion(deps, latest, canary, resolved, observed, decision);
   if (!canary.spec.suspend && !observed.observations.blocker && observed.target && observed.revision) {
-    await converge(deps, canary, resolved, decision, observed.target, observed.revision);
+    try {
+      await converge(deps, canary, resolved, decision, observed.target, observed.revision);
+    } catch (err) {
+      const blocker = convergeBlocker(err);
+      if (!blocker) throw err;
+      await reportBlocker(deps, latest, decision, blocker);
+      return { requeueAfterMs: BLOCKED_RETRY_MS };
+    }
   }
   return { requeueAfterMs: decision.requeueAfterMs };
 }
@@ -148,6 +159,8 @@ async function observe(deps: ReconcilerDeps, canary: Canary): Promise<Observed> 
   let blocker = await conflictingCanary(deps, canary);
   let revision: Revision | undefined;
   try {
+    // Configuration problems surface here, before anything is written, rather than halfway through converge.
+    selectorLabel(target);
     servicePorts(canary, target);
     revision = await resolveRevision(deps.client, target);
   } catch (err) {
@@ -161,6 +174,35 @@ async function observe(deps: ReconcilerDeps, canary: Canary): Promise<Observed> 
     target,
     revision,
   };
+}
+
+/** Routing the user must fix (a missing Ingress, a match nginx cannot express, an unknown provider). */
+function convergeBlocker(err: unknown): Blocker | undefined {
+  if (err instanceof RouterConfigError) return { reason: "InvalidRouting", message: err.message };
+  if (err instanceof UnsupportedProviderError) return { reason: "UnsupportedProvider", message: err.message };
+  if (err instanceof ServiceConfigError) return { reason: "InvalidServicePort", message: err.message };
+  return undefined;
+}
+
+/** Marks the Canary Stalled with the blocker's message (once: the event client folds repeats). */
+async function reportBlocker(
+  deps: ReconcilerDeps,
+  latest: KubeObject,
+  decision: Decision,
+  blocker: Blocker,
+): Promise<void> {
+  const status = decision.status;
+  const conditions = conditionsFor(
+    status.phase ?? "Initializing",
+    blocker.message,
+    latest.metadata.generation,
+    deps.now().toISOString(),
+    status.conditions,
+    blocker,
+  );
+  const next = { ...status, conditions };
+  if (!sameStatus(status, next)) await deps.client.replaceStatus({ ...latest, status: next });
+  await deps.client.event({ regarding: latest, type: "Warning", ...blocker });
 }
 
 function workloadObservation(deployment: Deployment): WorkloadObservation {

@@ -1,0 +1,108 @@
+// Canaries that cannot proceed get a clear Stalled condition and a Warning event; the controller keeps
+// running and nothing else happens to the cluster.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Canary } from "../../src/api/canary.ts";
+import type { KubeClient } from "../../src/kube/types.ts";
+import {
+  canaryEvents,
+  getCanary,
+  getDeployment,
+  testClient,
+  waitForPhase,
+} from "../support/canary-observer.ts";
+import { type ControllerProcess, startControllerProcess } from "../support/controller.ts";
+import { useNamespace, waitFor } from "../support/k8s.ts";
+import { canary, deployment } from "../support/manifests.ts";
+
+const ns = useNamespace("blockers");
+let client: KubeClient;
+let controller: ControllerProcess;
+
+beforeAll(() => {
+  client = testClient();
+  controller = startControllerProcess(ns);
+});
+afterAll(async () => {
+  expect(await controller.stop(), `controller exit code (log: ${controller.logFile})`).toBe(0);
+});
+
+const blueGreen = { provider: "kubernetes" as const, analysis: { interval: "10s", iterations: 1 } };
+
+function stalled(name: string): Promise<Canary> {
+  return waitFor(() => getCanary(client, ns, name), {
+    description: `Canary ${ns}/${name} to report Stalled`,
+    until: (c) => c.status?.conditions?.some((x) => x.type === "Stalled" && x.status === "True") ?? false,
+  });
+}
+
+const stalledCondition = (c: Canary) => c.status?.conditions?.find((x) => x.type === "Stalled");
+
+describe.concurrent("blocked Canaries", () => {
+  it("report a missing target and pick it up once it exists", async () => {
+    await client.apply(canary(ns, "later", blueGreen));
+    const c = await stalled("later");
+    expect(stalledCondition(c)).toMatchObject({ reason: "TargetNotFound" });
+    expect(stalledCondition(c)?.message).toContain("spec.targetRef.name");
+    await client.apply(deployment(ns, "later", "6.0.0"));
+    await waitForPhase(client, ns, "later", "Initialized");
+  });
+
+  it("let only the first of two Canaries on one Deployment act", async () => {
+    await client.apply(deployment(ns, "shared", "6.0.0"));
+    await client.apply(canary(ns, "shared", blueGreen));
+    await waitForPhase(client, ns, "shared", "Initialized");
+    await client.apply(
+      canary(ns, "second", {
+        ...blueGreen,
+        targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "shared" },
+      }),
+    );
+    const c = await stalled("second");
+    expect(stalledCondition(c)).toMatchObject({ reason: "ConflictingCanary" });
+    expect(stalledCondition(c)?.message).toContain("already the target of Canary shared");
+    const events = await canaryEvents(client, ns, "second");
+    expect(events.filter((e) => e.reason === "ConflictingCanary").map((e) => e.type)).toEqual(["Warning"]);
+    expect((await getCanary(client, ns, "shared")).status?.phase).toBe("Initialized");
+  });
+
+  it("report a Deployment without a selector label kanaria knows", async () => {
+    const d = deployment(ns, "unlabelled", "6.0.0") as never as {
+      spec: {
+        selector: { matchLabels: Record<string, string> };
+        template: { metadata: { labels: Record<string, string> } };
+      };
+    };
+    d.spec.selector.matchLabels = { tier: "web" };
+    d.spec.template.metadata.labels = { tier: "web" };
+    await client.apply(d as never);
+    await client.apply(canary(ns, "unlabelled", blueGreen));
+    const c = await stalled("unlabelled");
+    expect(stalledCondition(c)).toMatchObject({ reason: "MissingSelectorLabel" });
+    expect(await getDeployment(client, ns, "unlabelled-primary")).toBeUndefined();
+  });
+
+  it("report a targetPort the Deployment does not have", async () => {
+    await client.apply(deployment(ns, "badport", "6.0.0"));
+    await client.apply(canary(ns, "badport", { ...blueGreen, service: { port: 80, targetPort: "grpc" } }));
+    const c = await stalled("badport");
+    expect(stalledCondition(c)).toMatchObject({ reason: "InvalidServicePort" });
+    expect(stalledCondition(c)?.message).toContain("spec.service.targetPort");
+    expect(await getDeployment(client, ns, "badport-primary")).toBeUndefined();
+  });
+});
+
+describe("routing the router cannot do", () => {
+  it("reports an nginx Canary whose Ingress is missing", async () => {
+    await client.apply(deployment(ns, "noingress", "6.0.0"));
+    await client.apply(
+      canary(ns, "noingress", {
+        provider: "nginx",
+        ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "missing" },
+        analysis: { interval: "10s", stepWeight: 50 },
+      }),
+    );
+    const c = await stalled("noingress");
+    expect(stalledCondition(c)?.reason).toBe("InvalidRouting");
+    expect(stalledCondition(c)?.message).toContain("missing");
+  });
+});
