@@ -47,5 +47,9 @@ cluster: node_modules/.installed ## Start etcd, kube-apiserver, controller-manag
 cluster-down: ## Stop everything `make cluster` started
 	bash test/cluster/cluster.sh down
 
-clean: cluster-down ## Remove build output and local state
+demo: install ## The main job, live: local control plane, a good release promoted, a bad one rolled back
+	node_modules/.bin/node test/demo/demo.ts
+
+clean: cluster-down ## Remove build output and local state (stops a kept demo cluster too)
+	KANARIA_CLUSTER_DIR=$(CURDIR)/.kanaria/demo bash test/cluster/cluster.sh down
 	rm -rf dist .kanaria

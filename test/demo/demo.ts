@@ -1,0 +1,823 @@
+// `make demo`: kanaria's main job, end to end, on this machine.
+//
+// Starts a local control plane with Prometheus and moto (test/cluster/cluster.sh, in its own state dir
+// .kanaria/demo, so a `make cluster` is never touched), installs the CRDs, starts the traffic simulator
+// and the controller as child processes (logs in .kanaria/demo/logs/), applies examples/podinfo/, and
+// releases two versions of podinfo: 6.0.1, a good build that must be promoted, then 6.0.2, a bad build
+// (about 10% of its requests fail) that must be rolled back. Shows the Canary live (phase, traffic,
+// pods, each metric check against its range, the events) and ends with a summary. Cleans up everything
+// it started, also on Ctrl-C, SIGTERM and errors; KANARIA_DEMO_KEEP=1 leaves the cluster running.
+//
+// Exit code 0 only when the good release was promoted and the bad one rolled back.
+//
+// Environment: KANARIA_DEMO_KEEP=1 (keep the cluster), KANARIA_DEMO_DIR (state dir, default
+// .kanaria/demo), NO_COLOR, and cluster.sh's (KANARIA_CACHE_DIR, KUBEBUILDER_ASSETS, ...).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+import { KubeConfig, PatchStrategy } from "@kubernetes/client-node";
+import pino from "pino";
+import type { Canary, CanarySpec, CheckStatus } from "../../src/api/canary.ts";
+import { API_VERSION, parseDuration } from "../../src/api/common.ts";
+import { createKubeClient, KubeRest } from "../../src/kube/client.ts";
+import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import { installCrds, yamlFilesIn } from "../support/crds.ts";
+import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "./example.ts";
+import { type ClusterShRun, clusterSh, describeExit, REPO_ROOT, Service, tailOf } from "./processes.ts";
+import {
+  type CanaryView,
+  type DemoEvent,
+  type DeploymentView,
+  duration,
+  eventLine,
+  makeStyle,
+  type Outcome,
+  PlainRenderer,
+  type ReleaseResult,
+  type Renderer,
+  releaseOk,
+  type Style,
+  summaryLines,
+  TtyRenderer,
+  tagOf,
+} from "./view.ts";
+
+const DEMO_DIR = path.resolve(process.env.KANARIA_DEMO_DIR ?? path.join(REPO_ROOT, ".kanaria/demo"));
+const LOG_DIR = path.join(DEMO_DIR, "logs");
+const KEEP = process.env.KANARIA_DEMO_KEEP === "1";
+const FIELD_MANAGER = "kanaria-demo";
+
+const POLL_MS = 500;
+const INIT_TIMEOUT_MS = 120_000;
+const RELEASE_TIMEOUT_MS = 240_000;
+
+class Interrupted extends Error {
+  override readonly name = "Interrupted";
+}
+
+/** Waiting for the Canary took too long: that release failed, the demo goes on. */
+class TimedOut extends Error {
+  override readonly name = "TimedOut";
+}
+
+function readEnvFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m?.[1] !== undefined) out[m[1]] = m[2] ?? "";
+  }
+  return out;
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .some((dir) => dir && existsSync(path.join(dir, command)));
+}
+
+/** What `cluster.sh up` still has to build or install (a cold first run takes a long while). */
+function missingBinaries(): string[] {
+  const versions = readEnvFile(path.join(REPO_ROOT, "test/cluster/versions.env"));
+  const cache = process.env.KANARIA_CACHE_DIR ?? path.join(homedir(), ".cache/kanaria");
+  const built = (dir: string) => existsSync(path.join(cache, dir, ".complete"));
+  const assets = process.env.KUBEBUILDER_ASSETS ?? "";
+  const fromAssets = (bin: string) => assets !== "" && existsSync(path.join(assets, bin));
+  const missing: string[] = [];
+  const k8sFromAssets = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"].every(fromAssets);
+  if (!k8sFromAssets && !built(`k8s-${versions.KUBERNETES_VERSION}`))
+    missing.push(`Kubernetes ${versions.KUBERNETES_VERSION} (built from source with Go)`);
+  if (!fromAssets("etcd") && !built(`etcd-${versions.ETCD_VERSION}`))
+    missing.push(`etcd ${versions.ETCD_VERSION} (built with Go)`);
+  if (!onPath("kwok") && !built(`kwok-${versions.KWOK_VERSION}`))
+    missing.push(`KWOK ${versions.KWOK_VERSION} (built with Go)`);
+  if (!onPath("prometheus") && !existsSync("/usr/bin/prometheus")) missing.push("Prometheus (apt-get)");
+  if (!process.env.KANARIA_MOTO_SERVER && !built(`moto-${versions.MOTO_VERSION}`))
+    missing.push(`moto ${versions.MOTO_VERSION} (pip, in a virtualenv)`);
+  return missing;
+}
+
+interface Snapshot {
+  canary?: Canary;
+  primary?: DeploymentView;
+  target?: DeploymentView;
+}
+
+interface DeploymentObject extends KubeObject {
+  spec?: { replicas?: number; template?: { spec?: { containers?: { image?: string }[] } } };
+  status?: { readyReplicas?: number };
+}
+
+interface EventObject extends KubeObject {
+  involvedObject?: { kind?: string; name?: string };
+  type?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+}
+
+function relativeToRepo(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel.startsWith("..") ? p : rel || ".";
+}
+
+class Demo {
+  readonly startedAt = Date.now();
+  readonly style: Style;
+  readonly out: Renderer;
+  readonly example = loadExample();
+  readonly #abort = new AbortController();
+  #signal: NodeJS.Signals | undefined;
+  #clusterRun: ClusterShRun | undefined;
+  #clusterStarted = false;
+  #env: Record<string, string> = {};
+  #client: KubeClient | undefined;
+  #rest: KubeRest | undefined;
+  #controller: Service | undefined;
+  #simulator: Service | undefined;
+  #stage = "starting";
+  #events = new Map<string, number>();
+  #pollFailingSince: number | undefined;
+  #lastSnapshot: Snapshot = {};
+  /** When the last release ended: its canary got no more requests from then on. */
+  #canaryQuietSince: number | undefined;
+  readonly results: ReleaseResult[] = [];
+
+  constructor() {
+    const tty = process.stdout.isTTY === true && process.env.TERM !== "dumb";
+    this.style = makeStyle(tty && !("NO_COLOR" in process.env));
+    const write = (s: string) => {
+      process.stdout.write(s);
+    };
+    this.out = tty
+      ? new TtyRenderer({
+          write,
+          style: this.style,
+          startedAt: this.startedAt,
+          columns: () => process.stdout.columns || 100,
+        })
+      : new PlainRenderer({ write, style: this.style, startedAt: this.startedAt });
+  }
+
+  get #spec(): CanarySpec {
+    return this.example.canary.spec;
+  }
+
+  onSignal(signal: NodeJS.Signals): void {
+    if (this.#signal) {
+      this.out.log(this.style.yellow(`${signal}: still cleaning up, please wait`));
+      return;
+    }
+    this.#signal = signal;
+    this.out.log(this.style.yellow(`${signal}: stopping the demo and cleaning up ...`));
+    this.#abort.abort();
+    this.#clusterRun?.interrupt();
+  }
+
+  get signal(): NodeJS.Signals | undefined {
+    return this.#signal;
+  }
+
+  #checkAborted(): void {
+    if (this.#abort.signal.aborted) throw new Interrupted(`interrupted by ${this.#signal}`);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#abort.signal.aborted) {
+        reject(new Interrupted(`interrupted by ${this.#signal}`));
+        return;
+      }
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new Interrupted(`interrupted by ${this.#signal}`));
+      };
+      const timer = setTimeout(() => {
+        this.#abort.signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      this.#abort.signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  step(text: string): void {
+    this.out.log(`${this.style.cyan("==>")} ${this.style.bold(text)}`);
+  }
+
+  info(text: string): void {
+    this.out.log(`    ${text}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the run
+  // ---------------------------------------------------------------------------------------------
+
+  async run(): Promise<boolean> {
+    this.#intro();
+    await this.#startCluster();
+    await this.#installCrds();
+    await this.#startSimulator();
+    await this.#startController();
+    await this.#applyExample();
+    await this.#waitForScrape();
+    await this.#waitForInitialized();
+    for (const [i, release] of RELEASES.entries()) {
+      this.results.push(await this.#release(i + 1, release.tag, release.expected, release.what));
+    }
+    this.out.status(this.#view(this.#lastSnapshot));
+    this.out.close();
+    const { style } = this;
+    const write = (line = "") => process.stdout.write(`${line}\n`);
+    write();
+    for (const line of summaryLines(this.results, style)) write(line);
+    const ok = this.results.length === RELEASES.length && this.results.every(releaseOk);
+    write(
+      ok
+        ? style.green("  OK: the good release was promoted and the bad one rolled back.")
+        : style.red(
+            "  NOT OK: kanaria did not promote the good release and roll back the bad one (see above).",
+          ),
+    );
+    write();
+    this.#kubectlHints(write);
+    return ok;
+  }
+
+  #intro(): void {
+    const { style } = this;
+    const spec = this.#spec;
+    const a = spec.analysis;
+    const metrics = (a.metrics ?? [])
+      .map((m) => {
+        const r = m.thresholdRange;
+        const range = [r?.min !== undefined ? `min ${r.min}` : "", r?.max !== undefined ? `max ${r.max}` : ""]
+          .filter(Boolean)
+          .join(", ");
+        return `${m.name} (${range}) over ${m.interval ?? "1m"}`;
+      })
+      .join(" and ");
+    const lines = [
+      style.bold("kanaria demo: progressive delivery of podinfo on a local Kubernetes control plane"),
+      `  Releases: ${RELEASES.map((r) => `${r.tag}, ${r.what} (expect: ${r.expected})`).join("; then ")}.`,
+      "  Cluster:  etcd, kube-apiserver, controller-manager and scheduler; KWOK stands in for the nodes",
+      "            (pods are scheduled and become ready, but no containers run).",
+      `  Traffic:  a simulator plays ingress-nginx: ${RPS} req/s split by the canary Ingress' weight, the`,
+      "            request metrics of each version scraped by Prometheus.",
+      `  Canary:   ${relativeToRepo(EXAMPLES_DIR)}/: provider ${spec.provider}, +${a.stepWeight ?? "?"}% every ${a.interval ?? "60s"} up to ${a.maxWeight ?? 100}%, then promotion;`,
+      `            checks ${metrics || "(none)"};`,
+      `            rollback after ${a.threshold ?? 1} failed check${(a.threshold ?? 1) === 1 ? "" : "s"}.`,
+      "",
+    ];
+    for (const line of lines) this.out.log(line);
+  }
+
+  async #startCluster(): Promise<void> {
+    const { style } = this;
+    this.step(`Starting the local control plane, Prometheus and moto in ${relativeToRepo(DEMO_DIR)}`);
+    const env = { ...process.env, KANARIA_CLUSTER_DIR: DEMO_DIR };
+    if (existsSync(path.join(DEMO_DIR, "env"))) {
+      this.info("stopping the cluster a previous demo left running");
+      await clusterSh(["down"], env, () => {}).done;
+    }
+    rmSync(LOG_DIR, { recursive: true, force: true });
+    mkdirSync(LOG_DIR, { recursive: true });
+    const missing = missingBinaries();
+    if (missing.length > 0) {
+      this.out.log(
+        style.yellow(
+          `    First run: building/installing ${missing.join(", ")} into the cache (~/.cache/kanaria).\n` +
+            "    This takes a long while (10-30 minutes, mostly compiling Kubernetes), once; later runs start in seconds.",
+        ),
+      );
+    }
+    // Unless the cluster is to be kept, cluster.sh's watchdog stops it even if this process is killed outright.
+    const upEnv = KEEP ? env : { ...env, KANARIA_CLUSTER_OWNER_PID: String(process.pid) };
+    this.#clusterStarted = true;
+    const started = Date.now();
+    this.#clusterRun = clusterSh(["up"], upEnv, (line) => this.out.log(style.dim(`    ${line}`)));
+    const code = await this.#clusterRun.done;
+    this.#clusterRun = undefined;
+    this.#checkAborted();
+    if (code !== 0) {
+      throw new Error(
+        `test/cluster/cluster.sh up failed (exit code ${code}): see its messages above and ${relativeToRepo(LOG_DIR)}/`,
+      );
+    }
+    this.#env = readEnvFile(path.join(DEMO_DIR, "env"));
+    const kubeconfig = this.#kubeconfigPath();
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    this.#client = createKubeClient(kc, pino({ level: "silent" }));
+    this.#rest = KubeRest.forConfig(kc);
+    this.info(`cluster ready in ${duration(Date.now() - started)}: KUBECONFIG=${kubeconfig}`);
+    this.info(
+      style.dim(
+        `watch along in another terminal: KUBECONFIG=${kubeconfig} kubectl -n ${this.example.namespace} get canary -w`,
+      ),
+    );
+  }
+
+  #kubeconfigPath(): string {
+    const kubeconfig = this.#env.KUBECONFIG;
+    if (!kubeconfig) throw new Error(`${DEMO_DIR}/env has no KUBECONFIG`);
+    return kubeconfig;
+  }
+
+  #prometheusUrl(): string {
+    const url = this.#env.PROMETHEUS_URL;
+    if (!url) throw new Error(`${DEMO_DIR}/env has no PROMETHEUS_URL`);
+    return url;
+  }
+
+  async #installCrds(): Promise<void> {
+    this.#checkAborted();
+    this.step("Installing the CRDs (crds/*.yaml)");
+    const names = await installCrds(this.#kubeconfigPath(), yamlFilesIn(path.join(REPO_ROOT, "crds")), {
+      fieldManager: FIELD_MANAGER,
+    });
+    this.info(`established: ${names.join(", ")}`);
+  }
+
+  async #startSimulator(): Promise<void> {
+    this.#checkAborted();
+    const { namespace, name } = this.example;
+    this.step(`Starting the traffic simulator (${RPS} req/s to ${name}.${namespace} through its Ingress)`);
+    const portFile = path.join(DEMO_DIR, "simulator.port");
+    rmSync(portFile, { force: true });
+    const profiles = Object.entries(PROFILES).flatMap(([tag, p]) => [
+      "--profile",
+      `${IMAGE_REPO}:${tag}=${p.successRate},${p.p50},${p.p99}`,
+    ]);
+    this.#simulator = new Service(
+      "simulator",
+      process.execPath,
+      [
+        path.join(REPO_ROOT, "test/simulator/main.ts"),
+        "--kubeconfig",
+        this.#kubeconfigPath(),
+        "--namespace",
+        namespace,
+        "--target",
+        name,
+        "--ingress",
+        this.#spec.ingressRef?.name ?? name,
+        "--rps",
+        String(RPS),
+        ...profiles,
+        "--prometheus-targets-dir",
+        this.#env.PROMETHEUS_TARGETS_DIR ?? path.join(DEMO_DIR, "prometheus/targets"),
+        "--port-file",
+        portFile,
+      ],
+      { logFile: path.join(LOG_DIR, "simulator.log") },
+    );
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(portFile) || readFileSync(portFile, "utf8").trim() === "") {
+      this.#checkChildren();
+      if (Date.now() > deadline)
+        throw new Error(`the simulator did not start within 30s; log: ${this.#simulator.logFile}`);
+      await this.#sleep(200);
+    }
+    const port = readFileSync(portFile, "utf8").trim();
+    for (const [tag, p] of Object.entries(PROFILES)) {
+      this.info(
+        `podinfo ${tag}: ${Math.round(p.successRate * 1000) / 10}% of requests succeed, latency p50 ${p.p50} ms, p99 ${p.p99} ms`,
+      );
+    }
+    this.info(
+      this.style.dim(
+        `metrics: http://127.0.0.1:${port}/metrics; log: ${relativeToRepo(this.#simulator.logFile)}`,
+      ),
+    );
+  }
+
+  async #startController(): Promise<void> {
+    this.#checkAborted();
+    const { namespace } = this.example;
+    this.step(
+      `Starting the kanaria controller (namespace ${namespace}, metrics from Prometheus ${this.#prometheusUrl()})`,
+    );
+    this.#controller = new Service(
+      "controller",
+      process.execPath,
+      [
+        path.join(REPO_ROOT, "src/cli/main.ts"),
+        "controller",
+        "--kubeconfig",
+        this.#kubeconfigPath(),
+        "--namespace",
+        namespace,
+        "--metrics-server",
+        this.#prometheusUrl(),
+        "--log-level",
+        "info",
+      ],
+      { logFile: path.join(LOG_DIR, "controller.log") },
+    );
+    this.info(this.style.dim(`log: ${relativeToRepo(this.#controller.logFile)}`));
+  }
+
+  async #applyExample(): Promise<void> {
+    this.#checkAborted();
+    const files = [...new Set(this.example.objects.map((o) => o.file))];
+    this.step(`Applying ${files.map(relativeToRepo).join(" and ")}`);
+    for (const file of files) {
+      const applied: string[] = [];
+      for (const { obj } of this.example.objects.filter((o) => o.file === file)) {
+        await this.#serverSideApply(obj);
+        applied.push(`${obj.kind} ${obj.metadata.name}`);
+      }
+      this.info(`${path.basename(file)}: ${applied.join(", ")}`);
+    }
+  }
+
+  async #serverSideApply(obj: KubeObject): Promise<void> {
+    const rest = this.#restClient();
+    const p = await rest.resourcePath({
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      name: obj.metadata.name,
+      ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+    });
+    try {
+      await rest.request("PATCH", p, {
+        query: { fieldManager: FIELD_MANAGER, force: true },
+        body: obj,
+        contentType: PatchStrategy.ServerSideApply,
+      });
+    } catch (err) {
+      throw new Error(
+        `applying ${obj.kind} ${obj.metadata.name}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+
+  #restClient(): KubeRest {
+    if (!this.#rest) throw new Error("no cluster connection");
+    return this.#rest;
+  }
+
+  #kubeClient(): KubeClient {
+    if (!this.#client) throw new Error("no cluster connection");
+    return this.#client;
+  }
+
+  /** Until Prometheus scrapes the simulator: checks before that would find no data. */
+  async #waitForScrape(): Promise<void> {
+    const query = new URL("/api/v1/query", this.#prometheusUrl());
+    query.searchParams.set("query", 'up{job="simulator"}');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      this.#checkChildren();
+      try {
+        const res = await fetch(query, { signal: AbortSignal.timeout(5_000) });
+        const body = (await res.json()) as { data?: { result?: { value?: [number, string] }[] } };
+        if (body.data?.result?.some((r) => r.value?.[1] === "1")) break;
+      } catch {
+        // Not yet.
+      }
+      if (Date.now() > deadline) throw new Error("Prometheus did not scrape the simulator within 60s");
+      await this.#sleep(500);
+    }
+    this.info("Prometheus scrapes the simulator");
+  }
+
+  async #waitForInitialized(): Promise<void> {
+    const { namespace, name } = this.example;
+    this.#stage = `initializing: creating ${name}-primary and the Services`;
+    this.step(
+      `Waiting for the Canary ${namespace}/${name} to initialize (${tagOf(this.example.startImage)} becomes ${name}-primary)`,
+    );
+    await this.#watchUntil("the Canary to be Initialized", INIT_TIMEOUT_MS, (s) =>
+      s.canary?.status?.phase === "Initialized" ? true : undefined,
+    );
+  }
+
+  async #release(index: number, tag: string, expected: Outcome, what: string): Promise<ReleaseResult> {
+    const { namespace, name, container } = this.example;
+    const image = `${IMAGE_REPO}:${tag}`;
+    const a = this.#spec.analysis;
+    const threshold = a.threshold ?? 1;
+    const before = this.#lastSnapshot.canary?.status?.lastAppliedSpec;
+    this.#stage = `release ${index}/${RELEASES.length}: ${tag}, ${what} (expect: ${expected})`;
+    this.out.log("");
+    this.step(`Release ${index}/${RELEASES.length}: ${tag}, ${what}; expect: ${expected}`);
+    await this.#waitForQuietWindow();
+    this.info(this.style.dim(`kubectl -n ${namespace} set image deployment/${name} ${container}=${image}`));
+    const started = Date.now();
+    const rest = this.#restClient();
+    const p = await rest.resourcePath({ apiVersion: "apps/v1", kind: "Deployment", namespace, name });
+    // A strategic merge patch, as `kubectl set image` sends: merges the container by name.
+    await rest.request("PATCH", p, {
+      query: { fieldManager: FIELD_MANAGER },
+      body: { spec: { template: { spec: { containers: [{ name: container, image }] } } } },
+      contentType: PatchStrategy.StrategicMergePatch,
+    });
+
+    const weights: number[] = [];
+    const stepTimes = new Set<string>();
+    let failedChecks = 0;
+    let lastChecks: CheckStatus[] = [];
+    const result = (outcome: Outcome | undefined, reason?: string): ReleaseResult => {
+      if (outcome) this.#canaryQuietSince = Date.now();
+      return {
+        index,
+        total: RELEASES.length,
+        image,
+        expected,
+        outcome,
+        durationMs: Date.now() - started,
+        weights,
+        steps: stepTimes.size,
+        failedChecks,
+        threshold,
+        ...(reason ? { reason } : {}),
+      };
+    };
+    try {
+      return await this.#watchUntil(
+        `release ${tag} to be promoted or rolled back`,
+        RELEASE_TIMEOUT_MS,
+        (s) => {
+          const status = s.canary?.status;
+          // Until the controller has picked up the new revision, the status is the previous release's.
+          if (!status || status.lastAppliedSpec === before) return undefined;
+          const w = status.canaryWeight ?? 0;
+          if (w > 0 && weights.at(-1) !== w) weights.push(w);
+          if (status.checks?.length) {
+            lastChecks = status.checks;
+            stepTimes.add(status.checks.map((c) => c.time).join(","));
+          }
+          failedChecks = Math.max(failedChecks, status.failedChecks ?? 0);
+          if (status.phase === "Succeeded") return result("promoted");
+          if (status.phase === "Failed") {
+            const failed = lastChecks.filter((c) => c.result !== "pass" && c.result !== "skipped");
+            const message = status.conditions?.find((c) => c.type === "Promoted")?.message;
+            return result(
+              "rolled back",
+              failed.length > 0 ? failed.map((c) => c.message).join("; ") : message,
+            );
+          }
+          return undefined;
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof TimedOut)) throw err;
+      this.out.log(this.style.red(`    ${err instanceof Error ? err.message : String(err)}`));
+      return result(undefined);
+    }
+  }
+
+  /**
+   * The built-in nginx queries select the canary's requests by the canary Ingress' backend, which is
+   * the same for every release: a check whose metric window still holds the previous release's canary
+   * requests would judge both releases at once. So a release waits until the longest metric interval
+   * has passed since the previous one ended.
+   */
+  async #waitForQuietWindow(): Promise<void> {
+    if (this.#canaryQuietSince === undefined) return;
+    const windowMs = Math.max(
+      0,
+      ...(this.#spec.analysis.metrics ?? []).map((m) => parseDuration(m.interval ?? "1m")),
+    );
+    const until = this.#canaryQuietSince + windowMs + 2_000;
+    if (until <= Date.now()) return;
+    const previous = this.results.at(-1);
+    this.info(
+      `waiting ${duration(until - Date.now())} until the ${duration(windowMs)} metric window holds no canary requests of ${previous ? tagOf(previous.image) : "the last release"} (the built-in queries cannot tell releases apart)`,
+    );
+    await this.#watchUntil("the metric window", windowMs + 10_000, () =>
+      Date.now() >= until ? true : undefined,
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // watching
+  // ---------------------------------------------------------------------------------------------
+
+  #checkChildren(): void {
+    this.#checkAborted();
+    for (const service of [this.#controller, this.#simulator]) {
+      if (service?.exit) {
+        throw new Error(
+          `the ${service.name} ${describeExit(service.exit)}; the end of its log (${relativeToRepo(service.logFile)}):\n${tailOf(service.logFile)}`,
+        );
+      }
+    }
+  }
+
+  /** Polls the cluster, rendering each snapshot and logging new events, until `done` returns a value. */
+  async #watchUntil<T>(what: string, timeoutMs: number, done: (s: Snapshot) => T | undefined): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.#checkChildren();
+      const snapshot = await this.#poll();
+      const value = done(snapshot);
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) {
+        const status = snapshot.canary?.status;
+        const message = status?.conditions?.find((c) => c.type === "Promoted")?.message;
+        throw new TimedOut(
+          `timed out after ${duration(timeoutMs)} waiting for ${what}; the Canary is in phase ${status?.phase ?? "(none)"}${message ? `: ${message}` : ""}`,
+        );
+      }
+      await this.#sleep(POLL_MS);
+    }
+  }
+
+  async #poll(): Promise<Snapshot> {
+    const client = this.#kubeClient();
+    const { namespace, name } = this.example;
+    try {
+      const [canary, primary, target, events] = await Promise.all([
+        client.get<Canary & KubeObject>({ apiVersion: API_VERSION, kind: "Canary", namespace, name }),
+        client.get<DeploymentObject>({
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          namespace,
+          name: `${name}-primary`,
+        }),
+        client.get<DeploymentObject>({ apiVersion: "apps/v1", kind: "Deployment", namespace, name }),
+        client.list<EventObject>("v1", "Event", namespace),
+      ]);
+      this.#pollFailingSince = undefined;
+      this.#logNewEvents(events);
+      this.#lastSnapshot = { canary, primary: deploymentView(primary), target: deploymentView(target) };
+      this.out.status(this.#view(this.#lastSnapshot));
+    } catch (err) {
+      // A slow or restarting API server: keep showing the last state for a while.
+      this.#pollFailingSince ??= Date.now();
+      if (Date.now() - this.#pollFailingSince > 30_000) {
+        throw new Error(
+          `reading the Canary failed for 30s: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+    return this.#lastSnapshot;
+  }
+
+  #logNewEvents(events: EventObject[]): void {
+    const { name } = this.example;
+    const fresh = events
+      .filter((e) => e.involvedObject?.kind === "Canary" && e.involvedObject.name === name)
+      .filter((e) => (this.#events.get(e.metadata.name) ?? 0) < (e.count ?? 1))
+      .sort(
+        (x, y) =>
+          String(x.lastTimestamp).localeCompare(String(y.lastTimestamp)) ||
+          x.metadata.name.localeCompare(y.metadata.name),
+      );
+    for (const e of fresh) {
+      this.#events.set(e.metadata.name, e.count ?? 1);
+      const event: DemoEvent = {
+        type: e.type ?? "Normal",
+        reason: e.reason ?? "",
+        message: e.message ?? "",
+        count: e.count ?? 1,
+      };
+      this.out.log(eventLine(event, this.style));
+    }
+  }
+
+  #view(s: Snapshot): CanaryView {
+    const { namespace, name } = this.example;
+    const status = s.canary?.status;
+    const a = this.#spec.analysis;
+    return {
+      title: `${name}.${namespace}`,
+      stage: this.#stage,
+      phase: status?.phase,
+      canaryWeight: status?.canaryWeight,
+      maxWeight: a.maxWeight ?? 100,
+      failedChecks: status?.failedChecks,
+      threshold: a.threshold ?? 1,
+      checks: status?.checks,
+      message: status?.conditions?.find((c) => c.type === "Promoted")?.message,
+      primary: s.primary,
+      canary: s.target,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the end
+  // ---------------------------------------------------------------------------------------------
+
+  #kubectlHints(write: (line?: string) => void): void {
+    const { namespace, name } = this.example;
+    const kubeconfig = this.#env.KUBECONFIG;
+    if (!kubeconfig) return;
+    write(this.style.bold("Look at the objects with kubectl:"));
+    write(`  export KUBECONFIG=${kubeconfig}`);
+    write(`  kubectl -n ${namespace} get canaries,deployments,services,ingresses`);
+    write(`  kubectl -n ${namespace} describe canary ${name}`);
+    write(
+      `  kubectl -n ${namespace} get events --field-selector involvedObject.kind=Canary --sort-by=.lastTimestamp`,
+    );
+    write(
+      `  kubectl -n ${namespace} get canary ${name} -o jsonpath='{range .status.checks[*]}{.message}{"\\n"}{end}'`,
+    );
+    write(`  kubectl -n ${namespace} get ingress ${name}-canary -o yaml`);
+    if (KEEP) {
+      write(
+        `  The cluster keeps running (KANARIA_DEMO_KEEP=1); the controller and the simulator are stopped. Stop the cluster with:`,
+      );
+      write(
+        `    KANARIA_CLUSTER_DIR=${relativeToRepo(DEMO_DIR)} bash test/cluster/cluster.sh down   (the next make demo does, too)`,
+      );
+    } else {
+      write(
+        this.style.dim(
+          "  The cluster is torn down now that the demo is over: run `KANARIA_DEMO_KEEP=1 make demo` to keep it.",
+        ),
+      );
+    }
+    write();
+  }
+
+  /** Stops everything this run started; safe to call more than once and after any failure. */
+  async cleanup(): Promise<void> {
+    const log = (line: string) => process.stdout.write(`${this.style.dim(line)}\n`);
+    this.out.close();
+    for (const service of [this.#controller, this.#simulator]) {
+      if (!service) continue;
+      const exit = await service.stop();
+      log(`stopped the ${service.name} (${exit.signal ? exit.signal : `exit code ${exit.code}`})`);
+    }
+    this.#controller = undefined;
+    this.#simulator = undefined;
+    if (!this.#clusterStarted) return;
+    this.#clusterStarted = false;
+    if (KEEP) {
+      log(`the cluster in ${relativeToRepo(DEMO_DIR)} keeps running (KANARIA_DEMO_KEEP=1)`);
+      return;
+    }
+    const code = await clusterSh(["down"], { ...process.env, KANARIA_CLUSTER_DIR: DEMO_DIR }, (line) =>
+      log(line),
+    ).done;
+    if (code !== 0) {
+      log(
+        `cluster.sh down exited ${code}: check for leftovers with KANARIA_CLUSTER_DIR=${DEMO_DIR} bash test/cluster/cluster.sh status`,
+      );
+      return;
+    }
+    // Keep the logs for a look afterwards; drop etcd's and Prometheus' data, the keys and the rest.
+    for (const entry of existsSync(DEMO_DIR) ? readdirSync(DEMO_DIR) : []) {
+      if (entry !== "logs") rmSync(path.join(DEMO_DIR, entry), { recursive: true, force: true });
+    }
+    log(`logs: ${relativeToRepo(LOG_DIR)}/`);
+  }
+}
+
+function deploymentView(d: DeploymentObject | undefined): DeploymentView | undefined {
+  if (!d) return undefined;
+  return {
+    name: d.metadata.name,
+    image: d.spec?.template?.spec?.containers?.[0]?.image,
+    replicas: d.spec?.replicas ?? 1,
+    ready: d.status?.readyReplicas ?? 0,
+  };
+}
+
+async function main(): Promise<number> {
+  let demo: Demo;
+  try {
+    demo = new Demo();
+  } catch (err) {
+    process.stderr.write(`kanaria demo: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const onSignal = (signal: NodeJS.Signals) => demo.onSignal(signal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onSignal);
+  const ticker = setInterval(() => demo.out.tick(), 1000);
+  let ok = false;
+  let failure: unknown;
+  try {
+    ok = await demo.run();
+  } catch (err) {
+    failure = err;
+  }
+  clearInterval(ticker);
+  demo.out.close();
+  if (failure !== undefined && !(failure instanceof Interrupted)) {
+    const message = failure instanceof Error ? failure.message : String(failure);
+    process.stdout.write(`\n${demo.style.red(`kanaria demo failed: ${message}`)}\n`);
+    process.stdout.write(
+      `${demo.style.dim(`logs: ${relativeToRepo(LOG_DIR)}/ (controller.log, simulator.log, and the cluster's)${KEEP ? "" : "; KANARIA_DEMO_KEEP=1 keeps the cluster for a look"}`)}\n`,
+    );
+  }
+  try {
+    await demo.cleanup();
+  } catch (err) {
+    process.stdout.write(
+      `${demo.style.red(`cleanup failed: ${err instanceof Error ? err.message : String(err)}`)}\n`,
+    );
+    ok = false;
+  }
+  process.stdout.write(`total time ${duration(Date.now() - demo.startedAt)}\n`);
+  if (demo.signal) return demo.signal === "SIGINT" ? 130 : demo.signal === "SIGHUP" ? 129 : 143;
+  return ok ? 0 : 1;
+}
+
+process.exit(await main());

@@ -1,0 +1,234 @@
+// The demo's rendering, without a cluster: the status block, the log lines, the redraw and the summary.
+import { describe, expect, it } from "vitest";
+import type { CheckStatus } from "../../src/api/canary.ts";
+import {
+  type CanaryView,
+  clock,
+  duration,
+  eventLine,
+  formatChecks,
+  makeStyle,
+  PlainRenderer,
+  type ReleaseResult,
+  statusBlock,
+  statusLine,
+  summaryLines,
+  TtyRenderer,
+  tagOf,
+  truncate,
+  visibleLength,
+} from "./view.ts";
+
+const plain = makeStyle(false);
+const color = makeStyle(true);
+
+const checks: CheckStatus[] = [
+  {
+    name: "request-success-rate",
+    result: "fail",
+    value: 89.904,
+    thresholdRange: { min: 99 },
+    provider: "prometheus",
+    message: "request-success-rate 89.90 is below the minimum 99 (prometheus)",
+    time: "2026-01-01T00:00:10Z",
+  },
+  {
+    name: "request-duration",
+    result: "pass",
+    value: 80.5,
+    thresholdRange: { max: 500 },
+    provider: "prometheus",
+    message: "request-duration 80.50 is within the range (maximum 500) (prometheus)",
+    time: "2026-01-01T00:00:10Z",
+  },
+];
+
+const view: CanaryView = {
+  title: "podinfo.podinfo",
+  stage: "release 2/2: 6.0.2",
+  phase: "Progressing",
+  canaryWeight: 20,
+  maxWeight: 60,
+  failedChecks: 1,
+  threshold: 2,
+  checks,
+  message: "failed checks 1/2: request-success-rate 89.90 is below the minimum 99 (prometheus)",
+  primary: { name: "podinfo-primary", image: "ghcr.io/stefanprodan/podinfo:6.0.1", replicas: 2, ready: 2 },
+  canary: { name: "podinfo", image: "ghcr.io/stefanprodan/podinfo:6.0.2", replicas: 2, ready: 1 },
+};
+
+describe("the demo's formatting", () => {
+  it("shows each check's value against its range, aligned", () => {
+    expect(formatChecks(checks, plain)).toEqual([
+      "request-success-rate  89.90  min 99   FAIL",
+      "request-duration      80.50  max 500  pass",
+    ]);
+    expect(
+      formatChecks(
+        [{ name: "x", result: "nodata", thresholdRange: { min: 1, max: 2 }, message: "", time: "" }],
+        plain,
+      ),
+    ).toEqual(["x  -  1..2  no data"]);
+  });
+
+  it("draws a status block with phase, traffic split, pods, checks and status", () => {
+    const lines = statusBlock(view, { style: plain, width: 200, elapsedMs: 75_000 });
+    expect(lines[0]).toBe("  01:15  podinfo.podinfo  release 2/2: 6.0.2");
+    expect(lines[1]).toBe("  phase    Progressing  failed checks 1/2");
+    expect(lines[2]).toBe("  traffic  primary  80% ████████████████░░░░  20% canary  (promoted after 60%)");
+    expect(lines[3]).toBe("  pods     podinfo-primary 6.0.1 2/2 ready  |  podinfo 6.0.2 1/2 ready");
+    expect(lines[4]).toBe("  checks   request-success-rate  89.90  min 99   FAIL");
+    expect(lines[5]).toBe("           request-duration      80.50  max 500  pass");
+    expect(lines[6]).toContain("status   failed checks 1/2: request-success-rate 89.90");
+    expect(lines).toHaveLength(7);
+  });
+
+  it("fits every block line into the terminal, colors included, so the redraw can count lines", () => {
+    for (const width of [40, 80]) {
+      const lines = statusBlock(view, { style: color, width, elapsedMs: 0 });
+      for (const line of lines) expect(visibleLength(line)).toBeLessThanOrEqual(width - 1);
+    }
+    expect(truncate(color.red("abcdef"), 4)).toBe("\x1b[31mabc…\x1b[0m");
+    expect(truncate("abc", 4)).toBe("abc");
+  });
+
+  it("says when a Deployment is scaled to zero and when there are no checks yet", () => {
+    const lines = statusBlock(
+      { ...view, checks: undefined, canary: { name: "podinfo", replicas: 0, ready: 0 }, message: undefined },
+      { style: plain, width: 200, elapsedMs: 0 },
+    );
+    expect(lines[3]).toContain("podinfo ? scaled to zero");
+    expect(lines[4]).toBe("  checks   none in this analysis yet");
+    expect(lines).toHaveLength(5);
+  });
+
+  it("puts the status on one line for logs", () => {
+    expect(statusLine(view, plain)).toBe(
+      "phase Progressing | canary weight 20% | failed checks 1/2 | request-success-rate 89.90 (min 99) FAIL, request-duration 80.50 (max 500) pass",
+    );
+  });
+
+  it("formats events, times and image tags", () => {
+    expect(
+      eventLine(
+        { type: "Warning", reason: "CheckFailed", message: "Halt podinfo.podinfo advancement", count: 3 },
+        plain,
+      ),
+    ).toBe("event Warning CheckFailed: Halt podinfo.podinfo advancement (x3)");
+    expect(eventLine({ type: "Normal", reason: "Initialized", message: "done", count: 1 }, plain)).toBe(
+      "event Normal  Initialized: done",
+    );
+    expect(clock(75_400)).toBe("01:15");
+    expect(clock(3_725_000)).toBe("1:02:05");
+    expect(duration(48_400)).toBe("48s");
+    expect(duration(125_000)).toBe("2m05s");
+    expect(tagOf("ghcr.io/stefanprodan/podinfo:6.0.1")).toBe("6.0.1");
+    expect(tagOf("localhost:5000/podinfo")).toBe("latest");
+  });
+});
+
+describe("the demo's summary", () => {
+  const promoted: ReleaseResult = {
+    index: 1,
+    total: 2,
+    image: "ghcr.io/stefanprodan/podinfo:6.0.1",
+    expected: "promoted",
+    outcome: "promoted",
+    durationMs: 48_000,
+    weights: [20, 40, 60],
+    steps: 3,
+    failedChecks: 0,
+    threshold: 2,
+  };
+  const rolledBack: ReleaseResult = {
+    index: 2,
+    total: 2,
+    image: "ghcr.io/stefanprodan/podinfo:6.0.2",
+    expected: "rolled back",
+    outcome: "rolled back",
+    durationMs: 23_000,
+    weights: [20],
+    steps: 2,
+    failedChecks: 2,
+    threshold: 2,
+    reason: "request-success-rate 89.90 is below the minimum 99 (prometheus)",
+  };
+
+  it("gives each release's result, duration and steps, and the rollback's reason", () => {
+    expect(summaryLines([promoted, rolledBack], plain)).toEqual([
+      "Summary",
+      "  release 1/2  6.0.1  promoted after 48s: 3 analysis steps at 20% -> 40% -> 60%, failed checks 0/2",
+      "  release 2/2  6.0.2  rolled back after 23s: 2 analysis steps at 20%, failed checks 2/2",
+      "      reason: request-success-rate 89.90 is below the minimum 99 (prometheus)",
+    ]);
+  });
+
+  it("says what was expected when a release went the wrong way or nowhere", () => {
+    const lines = summaryLines(
+      [
+        { ...promoted, outcome: "rolled back" },
+        { ...rolledBack, outcome: undefined, weights: [], steps: 0 },
+      ],
+      plain,
+    );
+    expect(lines[1]).toContain("rolled back (expected: promoted) after 48s");
+    expect(lines[2]).toContain(
+      "neither promoted nor rolled back (expected: rolled back) after 23s: 0 analysis steps,",
+    );
+  });
+});
+
+describe("the renderers", () => {
+  it("redraws the status block in place on a terminal, with log lines scrolling above it", () => {
+    let out = "";
+    let now = 1_000;
+    const r = new TtyRenderer({
+      write: (s) => {
+        out += s;
+      },
+      style: plain,
+      startedAt: 0,
+      now: () => now,
+      columns: () => 200,
+    });
+    expect(out).toBe("\x1b[?25l");
+    out = "";
+    r.status(view);
+    expect(out.split("\n")).toHaveLength(8);
+    expect(out.startsWith("  00:01  podinfo.podinfo")).toBe(true);
+    out = "";
+    now = 2_000;
+    r.log("event Normal Progressing: Advance");
+    // Back to the block's first line, clear, the new line, then the block again.
+    expect(
+      out.startsWith("\x1b[7F\x1b[J00:02 event Normal Progressing: Advance\n  00:02  podinfo.podinfo"),
+    ).toBe(true);
+    out = "";
+    r.status({ ...view, checks: undefined, message: undefined });
+    expect(out.startsWith("\x1b[7F\x1b[J  00:02  podinfo.podinfo")).toBe(true);
+    out = "";
+    r.close();
+    expect(out.startsWith("\x1b[5F\x1b[J")).toBe(true);
+    expect(out.endsWith("\x1b[?25h")).toBe(true);
+    out = "";
+    r.log("after");
+    expect(out).toBe("00:02 after\n");
+  });
+
+  it("prints a line per change without a terminal", () => {
+    const lines: string[] = [];
+    let now = 0;
+    const r = new PlainRenderer({ write: (s) => lines.push(s), style: plain, startedAt: 0, now: () => now });
+    r.status(view);
+    r.status(view);
+    r.tick();
+    now = 61_000;
+    r.status({ ...view, canaryWeight: 40 });
+    r.log("event Normal Progressing: Advance");
+    expect(lines).toEqual([
+      `00:00 status ${statusLine(view, plain)}\n`,
+      `01:01 status ${statusLine({ ...view, canaryWeight: 40 }, plain)}\n`,
+      "01:01 event Normal Progressing: Advance\n",
+    ]);
+  });
+});
