@@ -1,0 +1,22 @@
+// Values that test/support/global-setup.ts provides to every integration test file;
+// read them with `inject("kubeconfig")` etc. from "vitest".
+import "vitest";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Absolute path of a kubeconfig for the test cluster (admin rights). */
+    kubeconfig: string;
+    /** "local" (our own control plane), "existing" ($KUBECONFIG) or "k3s" (testcontainers). */
+    clusterMode: "local" | "existing" | "k3s";
+    /** State dir of the local cluster (KANARIA_CLUSTER_DIR), "" when not local. */
+    clusterDir: string;
+    /** Version the apiserver must report (our pinned build), "" when unknown. */
+    kubernetesVersion: string;
+    /** Base URL of Prometheus, e.g. http://127.0.0.1:41234, "" when there is none. */
+    prometheusUrl: string;
+    /** Dir whose *.json file_sd files Prometheus scrapes (1s refresh), "" when unknown. */
+    prometheusTargetsDir: string;
+    /** Base URL of the CloudWatch endpoint (moto), "" when there is none. */
+    cloudwatchEndpoint: string;
+  }
+}
