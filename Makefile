@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # npm's own scripts run with the Node 24 that the `node` devDependency puts first on their PATH.
 NPX := npx --no-install
 
-.PHONY: help install build lint format crds test test-unit test-integration cluster cluster-down cluster-build demo clean
+.PHONY: help install build lint format crds test test-unit test-integration cluster cluster-down cluster-build cluster-status demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ cluster-down: ## Stop everything `make cluster` started
 demo: install ## The main job, live: local control plane, a good release promoted, a bad one rolled back
 	node_modules/.bin/node test/demo/demo.ts
 
-clean: cluster-down ## Remove build output and local state (stops a kept demo cluster too)
+cluster-status: ## Show what the local cluster runs
+	bash test/cluster/cluster.sh status
+
+clean: cluster-down ## Remove build output, `make cluster` and a kept demo (running test clusters are left alone)
 	KANARIA_CLUSTER_DIR=$(CURDIR)/.kanaria/demo bash test/cluster/cluster.sh down
-	rm -rf dist .kanaria
+	rm -rf dist .kanaria/cluster .kanaria/demo .kanaria/last-test-logs .kanaria/test-logs

@@ -20,7 +20,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import type { TestProject } from "vitest/node";
-import { parseAllDocuments } from "yaml";
+import { installCrds, yamlFilesIn } from "./crds.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const CLUSTER_SH = path.join(REPO_ROOT, "test/cluster/cluster.sh");
@@ -216,83 +216,14 @@ async function startK3s(): Promise<ClusterInfo> {
   });
 }
 
-async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last error: ${String(last)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 function crdFiles(): string[] {
-  const files: string[] = [];
-  const own = process.env.KANARIA_CRDS_DIR ?? path.join(REPO_ROOT, "crds");
-  if (existsSync(own)) {
-    for (const f of readdirSync(own).sort()) if (/\.ya?ml$/.test(f)) files.push(path.join(own, f));
-  }
+  const files = yamlFilesIn(process.env.KANARIA_CRDS_DIR ?? path.join(REPO_ROOT, "crds"));
   const res = spawnSync("bash", [CLUSTER_SH, "third-party-crds"], { encoding: "utf8" });
   if (res.status !== 0) {
     throw new Error(`cluster.sh third-party-crds failed (needs Go and the module proxy):\n${res.stderr}`);
   }
   files.push(...res.stdout.split("\n").filter((l) => l.trim() !== ""));
   return files;
-}
-
-async function installCrds(kubeconfigPath: string): Promise<void> {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
-  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-  const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
-  const crdNames: string[] = [];
-  const started = Date.now();
-  const files = crdFiles();
-  const docs: { file: string; obj: k8s.KubernetesObject }[] = [];
-  for (const file of files) {
-    for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
-      const raw = doc.toJS() as k8s.KubernetesObject | null;
-      if (!raw?.kind || !raw.apiVersion) continue;
-      // Through client-node's typed deserializer: KubernetesObjectApi serializes known kinds by their
-      // model, and a plain object's JSON names (x-kubernetes-int-or-string, ...) would be dropped.
-      docs.push({ file, obj: k8s.loadYaml<k8s.KubernetesObject>(JSON.stringify(raw)) });
-    }
-  }
-  // Server-side apply, all at once (the App Mesh CRDs are large; one by one takes several seconds).
-  await Promise.all(
-    docs.map(async ({ file, obj }) => {
-      try {
-        await objects.patch(
-          obj,
-          undefined,
-          undefined,
-          FIELD_MANAGER,
-          true,
-          k8s.PatchStrategy.ServerSideApply,
-        );
-      } catch (err) {
-        throw new Error(`applying ${obj.kind} ${obj.metadata?.name} from ${file} failed: ${String(err)}`);
-      }
-      if (obj.kind === "CustomResourceDefinition" && obj.metadata?.name) crdNames.push(obj.metadata.name);
-    }),
-  );
-  await Promise.all(
-    crdNames.map((name) =>
-      poll(`CRD ${name} to be Established`, async () => {
-        const crd = await ext.readCustomResourceDefinition({ name });
-        const ok = crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
-        return ok ? true : undefined;
-      }),
-    ),
-  );
-  log(
-    `applied ${crdNames.length} CRDs from ${files.length} files in ${((Date.now() - started) / 1000).toFixed(1)}s`,
-  );
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -313,7 +244,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   try {
-    await installCrds(info.kubeconfig);
+    const started = Date.now();
+    const files = crdFiles();
+    const names = await installCrds(info.kubeconfig, files, { fieldManager: FIELD_MANAGER });
+    log(
+      `applied ${names.length} CRDs from ${files.length} files in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+    );
   } catch (err) {
     await info.stop();
     throw err;
