@@ -1,8 +1,7 @@
 // Canaries that cannot proceed get a clear Stalled condition and a Warning event; the controller keeps
 // running and nothing else happens to the cluster.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Canary } from "../../src/api/canary.ts";
-import type { KubeClient } from "../../src/kube/types.ts";
 import {
   canaryEvents,
   getCanary,
@@ -10,21 +9,13 @@ import {
   testClient,
   waitForPhase,
 } from "../support/canary-observer.ts";
-import { type ControllerProcess, startControllerProcess } from "../support/controller.ts";
+import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, deployment } from "../support/manifests.ts";
 
 const ns = useNamespace("blockers");
-let client: KubeClient;
-let controller: ControllerProcess;
-
-beforeAll(() => {
-  client = testClient();
-  controller = startControllerProcess(ns);
-});
-afterAll(async () => {
-  expect(await controller.stop(), `controller exit code (log: ${controller.logFile})`).toBe(0);
-});
+const client = testClient();
+useController(ns);
 
 const blueGreen = { provider: "kubernetes" as const, analysis: { interval: "10s", iterations: 1 } };
 

@@ -1,38 +1,25 @@
 // The canary lifecycle end to end: a real API server, real Deployments on KWOK nodes, the real
 // controller process; no metrics (a canary without metrics passes its checks).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import { describe, expect, it } from "vitest";
+import type { KubeObject } from "../../src/kube/types.ts";
 import {
   canaryEvents,
   getDeployment,
   imageOf,
   recordChanges,
+  setImage as releaseImage,
   testClient,
   waitForPhase,
 } from "../support/canary-observer.ts";
-import { type ControllerProcess, startControllerProcess } from "../support/controller.ts";
+import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, configMap, deployment, IMAGE, ingress } from "../support/manifests.ts";
 
 const ns = useNamespace("lifecycle");
-let client: KubeClient;
-let controller: ControllerProcess;
+const client = testClient();
+useController(ns);
 
-beforeAll(() => {
-  client = testClient();
-  controller = startControllerProcess(ns);
-});
-afterAll(async () => {
-  expect(await controller.stop(), `controller exit code (log: ${controller.logFile})`).toBe(0);
-});
-
-const setImage = (name: string, tag: string) =>
-  client.mergePatch(
-    { apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name },
-    {
-      spec: { template: { spec: { containers: [{ name: "podinfod", image: `${IMAGE}:${tag}` }] } } },
-    },
-  );
+const setImage = (name: string, tag: string) => releaseImage(client, ns, name, `${IMAGE}:${tag}`);
 
 async function ingressWeight(name: string): Promise<string> {
   const ing = await client.get<KubeObject>({

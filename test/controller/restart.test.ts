@@ -1,12 +1,13 @@
 // Restart safety: SIGKILL the controller at several points of a rollout; each new process must go on
 // from the Canary's status without repeating or skipping a step, and promote exactly once.
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import { afterAll, expect, it } from "vitest";
 import {
   canaryEvents,
+  canaryIngressWeight,
   getDeployment,
   imageOf,
   recordChanges,
+  setImage,
   testClient,
   waitForPhase,
 } from "../support/canary-observer.ts";
@@ -15,12 +16,9 @@ import { useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, deployment, IMAGE, ingress } from "../support/manifests.ts";
 
 const ns = useNamespace("restart");
-let client: KubeClient;
+const client = testClient();
 let controller: ControllerProcess | undefined;
 
-beforeAll(() => {
-  client = testClient();
-});
 afterAll(async () => {
   await controller?.stop();
 });
@@ -31,16 +29,7 @@ async function restart(): Promise<void> {
 }
 
 async function canaryWeight(): Promise<{ weight: string; at: number }> {
-  const ing = await client.get<KubeObject>({
-    apiVersion: "networking.k8s.io/v1",
-    kind: "Ingress",
-    namespace: ns,
-    name: "podinfo-canary",
-  });
-  return {
-    weight: ing?.metadata.annotations?.["nginx.ingress.kubernetes.io/canary-weight"] ?? "-",
-    at: Date.now(),
-  };
+  return { weight: await canaryIngressWeight(client, ns, "podinfo"), at: Date.now() };
 }
 
 const waitForWeight = (weight: string) =>
@@ -67,12 +56,7 @@ it("continues a rollout after SIGKILL at every stage, without repeating or skipp
 
   const weights = recordChanges(async () => (await canaryWeight()).weight);
   const changes = recordChanges(canaryWeight);
-  await client.mergePatch(
-    { apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name: "podinfo" },
-    {
-      spec: { template: { spec: { containers: [{ name: "podinfod", image: `${IMAGE}:6.0.1` }] } } },
-    },
-  );
+  await setImage(client, ns, "podinfo", `${IMAGE}:6.0.1`);
   await waitForPhase(client, ns, "podinfo", "Progressing");
   await restart(); // while waiting for the canary to become ready
   await waitForWeight("20");

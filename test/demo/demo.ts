@@ -22,6 +22,7 @@ import { API_VERSION, parseDuration } from "../../src/api/common.ts";
 import { createKubeClient, KubeRest } from "../../src/kube/client.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import { installCrds, yamlFilesIn } from "../support/crds.ts";
+import { readEnvFile } from "../support/env-file.ts";
 import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "./example.ts";
 import { type ClusterShRun, clusterSh, describeExit, REPO_ROOT, Service, tailOf } from "./processes.ts";
 import {
@@ -58,15 +59,6 @@ class Interrupted extends Error {
 /** Waiting for the Canary took too long: that release failed, the demo goes on. */
 class TimedOut extends Error {
   override readonly name = "TimedOut";
-}
-
-function readEnvFile(file: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m?.[1] !== undefined) out[m[1]] = m[2] ?? "";
-  }
-  return out;
 }
 
 function onPath(command: string): boolean {

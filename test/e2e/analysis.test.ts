@@ -1,19 +1,21 @@
 // Metric analysis end to end: a real API server, the test Prometheus scraping the traffic simulator
 // (ingress-nginx series), and the real controller process judging the built-in nginx checks
 // request-success-rate (min 99 %) and request-duration (p99, max 500 ms) at every step.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import type { Canary, CheckStatus } from "../../src/api/canary.ts";
-import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import {
   canaryEvents,
+  canaryIngressWeight,
   getCanary,
   getDeployment,
   imageOf,
+  initializationConverged,
   recordChanges,
+  setImage,
   testClient,
   waitForPhase,
 } from "../support/canary-observer.ts";
-import { type ControllerProcess, startControllerProcess } from "../support/controller.ts";
+import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, deployment, IMAGE, ingress } from "../support/manifests.ts";
 import { prometheusControl, startTraffic } from "../support/traffic.ts";
@@ -27,17 +29,12 @@ const HEALTHY = { successRate: 1, latencyMs: { p50: 20, p99: 80 } };
 const RPS = 200;
 
 const ns = useNamespace("e2e-analysis");
-let client: KubeClient;
-let controller: ControllerProcess;
+const client = testClient();
+useController(ns, () => ["--metrics-server", prometheusUrl]);
 const stoppers: (() => Promise<void>)[] = [];
-
-beforeAll(() => {
-  client = testClient();
-  controller = startControllerProcess(ns, ["--metrics-server", prometheusUrl]);
-});
+// Registered after useController's, so it runs first: the simulators stop before the controller.
 afterAll(async () => {
   await Promise.all(stoppers.map((stop) => stop()));
-  expect(await controller.stop(), `controller exit code (log: ${controller.logFile})`).toBe(0);
 });
 
 interface Scenario {
@@ -78,36 +75,11 @@ async function setUp(s: Scenario): Promise<void> {
   });
   stoppers.push(traffic.stop);
   await waitForPhase(client, ns, s.name, "Initialized");
-  await initializationConverged(s.name);
+  await initializationConverged(client, ns, s.name);
 }
 
-/**
- * The status says Initialized before the controller has created the canary Ingress and scaled the
- * target to zero (it persists, then converges): wait for both, so recordings start at weight 0 and
- * the release does not race the scale-down.
- */
-const initializationConverged = (name: string) =>
-  waitFor(async () => [(await getDeployment(client, ns, name))?.spec?.replicas, await ingressWeight(name)], {
-    description: `${name} scaled to zero and its canary Ingress at weight 0`,
-    until: ([replicas, weight]) => replicas === 0 && weight === "0",
-    timeoutMs: 30_000,
-  });
-
-const release = (name: string) =>
-  client.mergePatch(
-    { apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name },
-    { spec: { template: { spec: { containers: [{ name: "podinfod", image: NEW }] } } } },
-  );
-
-async function ingressWeight(name: string): Promise<string> {
-  const ing = await client.get<KubeObject>({
-    apiVersion: "networking.k8s.io/v1",
-    kind: "Ingress",
-    namespace: ns,
-    name: `${name}-canary`,
-  });
-  return ing?.metadata.annotations?.["nginx.ingress.kubernetes.io/canary-weight"] ?? "-";
-}
+const release = (name: string) => setImage(client, ns, name, NEW);
+const ingressWeight = (name: string) => canaryIngressWeight(client, ns, name);
 
 /** Every analysis step's checks, in order (each step stamps its checks with a new time). */
 function recordSteps(name: string) {

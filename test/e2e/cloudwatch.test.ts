@@ -10,10 +10,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import {
   canaryEvents,
+  canaryIngressWeight,
   getCanary,
   getDeployment,
   imageOf,
+  initializationConverged,
   recordChanges,
+  setImage,
   testClient,
   waitForPhase,
 } from "../support/canary-observer.ts";
@@ -112,32 +115,11 @@ async function setUp(name: string, successRate: number): Promise<void> {
   });
   stoppers.push(traffic.stop);
   await waitForPhase(client, ns, name, "Initialized");
-  // Initialized is written before the canary Ingress exists and the target is scaled to zero.
-  await waitFor(
-    async () => [(await getDeployment(client, ns, name))?.spec?.replicas, await ingressWeight(name)],
-    {
-      description: `${name} scaled to zero and its canary Ingress at weight 0`,
-      until: ([replicas, weight]) => replicas === 0 && weight === "0",
-      timeoutMs: 30_000,
-    },
-  );
+  await initializationConverged(client, ns, name);
 }
 
-const release = (name: string) =>
-  client.mergePatch(
-    { apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name },
-    { spec: { template: { spec: { containers: [{ name: "podinfod", image: NEW }] } } } },
-  );
-
-async function ingressWeight(name: string): Promise<string> {
-  const ing = await client.get<KubeObject>({
-    apiVersion: "networking.k8s.io/v1",
-    kind: "Ingress",
-    namespace: ns,
-    name: `${name}-canary`,
-  });
-  return ing?.metadata.annotations?.["nginx.ingress.kubernetes.io/canary-weight"] ?? "-";
-}
+const release = (name: string) => setImage(client, ns, name, NEW);
+const ingressWeight = (name: string) => canaryIngressWeight(client, ns, name);
 
 describe.skipIf(!endpoint)("metric analysis through a CloudWatch MetricTemplate (moto)", () => {
   describe.concurrent("judging the new version by its errors", () => {

@@ -30,6 +30,57 @@ export async function getDeployment(
   return client.get<Deployment>({ apiVersion: "apps/v1", kind: "Deployment", namespace, name });
 }
 
+/** The weight annotation of the nginx router's `<ingress>-canary` Ingress; "-" while it does not exist. */
+export async function canaryIngressWeight(
+  client: KubeClient,
+  namespace: string,
+  ingress: string,
+): Promise<string> {
+  const ing = await client.get<KubeObject>({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    namespace,
+    name: `${ingress}-canary`,
+  });
+  return ing?.metadata.annotations?.["nginx.ingress.kubernetes.io/canary-weight"] ?? "-";
+}
+
+/** Releases a new image of the podinfod container, as `kubectl set image` would. */
+export function setImage(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  image: string,
+): Promise<KubeObject> {
+  return client.mergePatch(
+    { apiVersion: "apps/v1", kind: "Deployment", namespace, name },
+    { spec: { template: { spec: { containers: [{ name: "podinfod", image }] } } } },
+  );
+}
+
+/**
+ * The status says Initialized before the controller has created the canary Ingress and scaled the
+ * target to zero (it persists, then converges): wait for both, so recordings start at weight 0 and a
+ * release does not race the scale-down.
+ */
+export function initializationConverged(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<unknown> {
+  return waitFor(
+    async () => [
+      (await getDeployment(client, namespace, name))?.spec?.replicas,
+      await canaryIngressWeight(client, namespace, name),
+    ],
+    {
+      description: `${name} scaled to zero and its canary Ingress at weight 0`,
+      until: ([replicas, weight]) => replicas === 0 && weight === "0",
+      timeoutMs: 30_000,
+    },
+  );
+}
+
 export function imageOf(d: Deployment | undefined): string | undefined {
   return d?.spec?.template?.spec?.containers?.[0]?.image;
 }

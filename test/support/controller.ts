@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { inject } from "vitest";
+import { afterAll, beforeAll, expect, inject } from "vitest";
 
 const repoRoot = join(import.meta.dirname, "../..");
 
@@ -48,5 +48,27 @@ export function startControllerProcess(namespace: string, extraArgs: string[] = 
       child.kill("SIGTERM");
       return exited;
     },
+  };
+}
+
+/**
+ * One controller process for a test file, watching its namespace: started in beforeAll, stopped in
+ * afterAll, where it must exit 0 (a graceful shutdown). Returns a getter for the running process.
+ */
+export function useController(
+  namespace: string,
+  extraArgs: () => string[] = () => [],
+): () => ControllerProcess {
+  let controller: ControllerProcess | undefined;
+  beforeAll(() => {
+    controller = startControllerProcess(namespace, extraArgs());
+  });
+  afterAll(async () => {
+    if (!controller) return;
+    expect(await controller.stop(), `controller exit code (log: ${controller.logFile})`).toBe(0);
+  });
+  return () => {
+    if (!controller) throw new Error("useController: the controller starts in beforeAll");
+    return controller;
   };
 }

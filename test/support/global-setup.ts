@@ -14,13 +14,14 @@
 // `cluster.sh third-party-crds`) are applied and awaited until Established.
 // Tests read what was set up with inject("kubeconfig") etc. (see provided.d.ts).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cp } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import type { TestProject } from "vitest/node";
 import { installCrds, yamlFilesIn } from "./crds.ts";
+import { readEnvFile } from "./env-file.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const CLUSTER_SH = path.join(REPO_ROOT, "test/cluster/cluster.sh");
@@ -42,15 +43,6 @@ interface ClusterInfo {
 
 function log(msg: string): void {
   process.stderr.write(`[kanaria global-setup] ${msg}\n`);
-}
-
-function readEnvFile(file: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m?.[1] !== undefined) out[m[1]] = m[2] ?? "";
-  }
-  return out;
 }
 
 async function apiserverAnswers(kubeconfigPath: string): Promise<boolean> {
