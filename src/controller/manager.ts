@@ -42,6 +42,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const { logger } = options;
   const client = createKubeClient(options.kubeConfig, logger);
   const lookups = kubeLookups(client);
+  const canaries: Watcher<CanaryObject>[] = [];
   const deps: ReconcilerDeps = {
     client,
     logger,
@@ -58,6 +59,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         ...lookups,
         now: () => new Date(),
       }),
+    listCanaries: async (namespace) =>
+      canaries.flatMap((w) => w.list()).filter((c) => c.metadata.namespace === namespace),
   };
 
   const queue: WorkQueue = new WorkQueue(
@@ -76,7 +79,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
     { maxConcurrency: options.workers, logger: logger.child({ component: "queue" }) },
   );
 
-  const canaries: Watcher<CanaryObject>[] = [];
   const enqueueCanary = (c: KubeObject) => queue.enqueue(objectKey(c));
   /** Canaries in a namespace that a dependent object leads back to. */
   const canariesFor = (namespace: string | undefined, matches: (c: CanaryObject) => boolean) => {

@@ -34,6 +34,8 @@ export interface ReconcilerDeps {
   defaultProvider: ProviderName;
   router: (provider: ProviderName) => Router;
   runChecks: (canary: Canary, resolved: ResolvedCanary) => Promise<CheckStatus[]>;
+  /** The Canaries of a namespace as last seen (the manager answers from its watch cache). */
+  listCanaries: (namespace: string) => Promise<(Canary & KubeObject)[]>;
 }
 
 export interface ReconcileResult {
@@ -81,9 +83,10 @@ export async function reconcileCanary(
   const decision = await decideWithChecks(deps, canary, resolved, observed.observations);
   const latest = await persist(deps, raw, canary, decision);
   if (deleting) return finishDeletion(deps, latest, canary, resolved, observed, decision);
-  if (!canary.spec.suspend && !observed.observations.blocker && observed.target && observed.revision) {
+  const { target, revision } = observed;
+  if (!canary.spec.suspend && !observed.observations.blocker && target && revision) {
     try {
-      await converge(deps, canary, resolved, decision, observed.target, observed.revision);
+      await converge(deps, canary, resolved, decision, { ...observed, target, revision });
     } catch (err) {
       const blocker = convergeBlocker(err);
       if (!blocker) throw err;
@@ -228,7 +231,7 @@ function blockerFrom(err: unknown): Blocker {
 /** The oldest Canary on a Deployment owns it; every later one is blocked until one of them goes. */
 async function conflictingCanary(deps: ReconcilerDeps, canary: Canary): Promise<Blocker | undefined> {
   const namespace = canary.metadata.namespace ?? "";
-  const all = await deps.client.list<Canary & KubeObject>(API_VERSION, "Canary", namespace);
+  const all = await deps.listCanaries(namespace);
   const sameTarget = all
     .filter((c) => c.spec?.targetRef?.name === canary.spec.targetRef.name)
     .sort((a, b) => order(a).localeCompare(order(b)));
@@ -272,9 +275,9 @@ async function converge(
   canary: Canary,
   resolved: ResolvedCanary,
   decision: Decision,
-  target: Deployment,
-  revision: Revision,
+  observed: Observed & { target: Deployment; revision: Revision },
 ): Promise<void> {
+  const { target, revision } = observed;
   const desired = desiredState(decision.status, resolved);
   const routerTarget: RouterTarget = { canary, resolved };
   const router = deps.router(resolved.provider);
@@ -283,7 +286,9 @@ async function converge(
   if (desired.primary === "copy" && revision.hash === targetRevisionToCopy(decision, revision)) {
     await ensurePrimary(deps.client, canary, target, revision);
   }
-  if (desired.target === "up") await scaleTo(deps, target, await primaryReplicas(deps, canary));
+  // The canary runs as many pods as the primary, so both are judged at the same scale.
+  if (desired.target === "up")
+    await scaleTo(deps, target, Math.max(1, observed.observations.primary?.replicas ?? 1));
   await router.reconcile(routerTarget);
   const current = await router.getRoutes(routerTarget);
   if (!current || !sameRoutes(current, desired.routes)) await router.setRoutes(routerTarget, desired.routes);
@@ -294,13 +299,6 @@ async function converge(
 function targetRevisionToCopy(decision: Decision, revision: Revision): string | undefined {
   // Initializing copies whatever the target runs; Promoting copies the revision that passed analysis.
   return decision.status.phase === "Promoting" ? decision.status.lastAppliedSpec : revision.hash;
-}
-
-async function primaryReplicas(deps: ReconcilerDeps, canary: Canary): Promise<number> {
-  const primary = await deps.client.get<Deployment>(
-    deploymentRef(canary.metadata.namespace ?? "", primaryName(canary.spec.targetRef.name)),
-  );
-  return Math.max(1, primary?.spec?.replicas ?? 1);
 }
 
 async function scaleTo(deps: ReconcilerDeps, target: Deployment, replicas: number): Promise<void> {

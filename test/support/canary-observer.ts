@@ -136,22 +136,27 @@ export function recordChanges<T>(
 ): { values: T[]; stop: () => Promise<T[]> } {
   const values: T[] = [];
   let running = true;
+  const sample = async () => {
+    try {
+      const v = await read();
+      if (values.length === 0 || JSON.stringify(values.at(-1)) !== JSON.stringify(v)) values.push(v);
+    } catch {
+      // The object may not exist yet.
+    }
+  };
   const loop = (async () => {
     while (running) {
-      try {
-        const v = await read();
-        if (values.length === 0 || JSON.stringify(values.at(-1)) !== JSON.stringify(v)) values.push(v);
-      } catch {
-        // The object may not exist yet.
-      }
+      await sample();
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   })();
   return {
     values,
+    /** Stops polling after one last sample, so a change the caller just waited for is included. */
     async stop() {
       running = false;
       await loop;
+      await sample();
       return values;
     },
   };
