@@ -50,6 +50,7 @@ interface Case {
   now?: number;
   deleting?: boolean;
   blocker?: Observations["blocker"];
+  offlineProviders?: string[];
 }
 
 function run(c: Case): Decision {
@@ -71,6 +72,7 @@ function run(c: Case): Decision {
       primary: "primary" in c ? c.primary : ready("rev-a"),
       blocker: c.blocker,
       checks: c.checks,
+      offlineProviders: c.offlineProviders,
     },
   };
   return decide(input);
@@ -290,6 +292,40 @@ describe("canary strategy", () => {
       "Starting canary analysis for podinfo.test",
       "Advance podinfo.test canary weight 10",
     ]);
+  });
+
+  describe("before the first step, with metrics", () => {
+    const withMetrics = canarySpec({
+      metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 } }],
+    });
+    const starting = progressing(0, { lastStepTime: undefined, progressStartTime: iso(90) });
+
+    it("asks whether the metric providers answer", () => {
+      const d = run({ spec: withMetrics, status: starting });
+      expect(d.needsPreflight).toBe(true);
+      expect(d.status.canaryWeight).toBe(0);
+    });
+
+    it("holds at weight 0 and says why while a provider is unreachable", () => {
+      const offline = ["prometheus at http://prom:9090: connect ECONNREFUSED"];
+      const d = run({ spec: withMetrics, status: starting, offlineProviders: offline });
+      expect(d.status.canaryWeight).toBe(0);
+      expect(d.status.lastStepTime).toBeUndefined();
+      expect(d.events).toEqual([
+        {
+          type: "Warning",
+          reason: "MetricsUnavailable",
+          message: `holding podinfo.test at weight 0: metric providers unreachable: ${offline[0]}`,
+        },
+      ]);
+      expect(run({ spec: withMetrics, status: d.status, offlineProviders: offline }).events).toEqual([]);
+    });
+
+    it("starts once every provider answers", () => {
+      const d = run({ spec: withMetrics, status: starting, offlineProviders: [] });
+      expect(d.status.canaryWeight).toBe(10);
+      expect(d.needsPreflight).toBe(false);
+    });
   });
 
   it("waits for the interval between steps", () => {

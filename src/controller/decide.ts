@@ -31,6 +31,8 @@ export interface Decision {
   events: CanaryEvent[];
   /** The step is due: run the metric checks and call decide again with observed.checks set. */
   needsChecks: boolean;
+  /** The analysis is about to start: check the metric providers and call again with observed.offlineProviders. */
+  needsPreflight: boolean;
   requeueAfterMs: number;
 }
 
@@ -44,6 +46,7 @@ interface Ctx {
   message: string;
   requeueAfterMs: number;
   needsChecks: boolean;
+  needsPreflight: boolean;
   nowIso: string;
   nowMs: number;
   blocker: Observations["blocker"];
@@ -70,6 +73,7 @@ function newCtx(input: DecideInput): Ctx {
     message: conditionMessage(input.status),
     requeueAfterMs: input.resolved.intervalMs,
     needsChecks: false,
+    needsPreflight: false,
     nowIso: now.toISOString(),
     nowMs: now.getTime(),
     blocker: input.deleting || input.spec.suspend ? undefined : input.observed.blocker,
@@ -95,7 +99,13 @@ function finish(ctx: Ctx): Decision {
     );
   }
   status.observedGeneration = input.generation;
-  return { status, events: ctx.events, needsChecks: ctx.needsChecks, requeueAfterMs: ctx.requeueAfterMs };
+  return {
+    status,
+    events: ctx.events,
+    needsChecks: ctx.needsChecks,
+    needsPreflight: ctx.needsPreflight,
+    requeueAfterMs: ctx.requeueAfterMs,
+  };
 }
 
 function setPhase(ctx: Ctx, phase: Phase, message: string): void {
@@ -334,7 +344,28 @@ function waitingForStep(ctx: Ctx): boolean {
   return true;
 }
 
+/**
+ * No traffic goes to a canary that could not be judged: before the first step, every metric provider
+ * must answer (Flagger's IsOnline check). Returns true while holding.
+ */
+function waitingForProviders(ctx: Ctx): boolean {
+  if (ctx.in.resolved.metrics.length === 0) return false;
+  const offline = ctx.in.observed.offlineProviders;
+  if (offline === undefined) {
+    ctx.needsPreflight = true;
+    ctx.requeueAfterMs = 0;
+    return true;
+  }
+  if (offline.length === 0) return false;
+  const message = `holding ${ctx.target} at weight 0: metric providers unreachable: ${offline.join("; ")}`;
+  if (ctx.message !== message) event(ctx, "MetricsUnavailable", message, "Warning");
+  ctx.message = message;
+  ctx.requeueAfterMs = Math.min(ctx.in.resolved.intervalMs, 30_000);
+  return true;
+}
+
 function firstStep(ctx: Ctx): void {
+  if (waitingForProviders(ctx)) return;
   const { resolved } = ctx.in;
   ctx.status.lastStepTime = ctx.nowIso;
   event(ctx, "Progressing", `Starting canary analysis for ${ctx.target}`);

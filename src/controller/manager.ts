@@ -7,11 +7,12 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Canary, ProviderName } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
+import type { ResolvedCanary } from "../api/defaults.ts";
 import { createKubeClient } from "../kube/client.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import { ConflictError, type KubeObject } from "../kube/types.ts";
 import { createWatcher, objectKey, type Watcher } from "../kube/watcher.ts";
-import { kubeLookups, runChecks } from "../metrics/analysis.ts";
+import { kubeLookups, offlineProviders, type RunChecksInput, runChecks } from "../metrics/analysis.ts";
 import { createMetricProvider } from "../metrics/factory.ts";
 import { createRouter } from "../routers/factory.ts";
 import { primaryName } from "../workloads/primary.ts";
@@ -43,6 +44,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const client = createKubeClient(options.kubeConfig, logger);
   const lookups = kubeLookups(client);
   const canaries: Watcher<CanaryObject>[] = [];
+  const analysisInput = (canary: Canary, resolved: ResolvedCanary): RunChecksInput => ({
+    canary,
+    resolved,
+    defaultMetricsServer: canary.spec.metricsServer ?? options.metricsServer,
+    providers: createMetricProvider,
+    ...lookups,
+    now: () => new Date(),
+  });
   const deps: ReconcilerDeps = {
     client,
     logger,
@@ -50,15 +59,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     defaultProvider: options.defaultProvider,
     router: (provider) =>
       createRouter(provider, { client, nginxAnnotationPrefix: options.nginxAnnotationPrefix }),
-    runChecks: (canary, resolved) =>
-      runChecks({
-        canary,
-        resolved,
-        defaultMetricsServer: canary.spec.metricsServer ?? options.metricsServer,
-        providers: createMetricProvider,
-        ...lookups,
-        now: () => new Date(),
-      }),
+    runChecks: (canary, resolved) => runChecks(analysisInput(canary, resolved)),
+    offlineProviders: (canary, resolved) => offlineProviders(analysisInput(canary, resolved)),
     listCanaries: async (namespace) =>
       canaries.flatMap((w) => w.list()).filter((c) => c.metadata.namespace === namespace),
   };

@@ -25,4 +25,6 @@ export interface Observations {
   blocker: Blocker | undefined;
   /** Results of the metric checks, present only when the previous call asked for them. */
   checks: CheckStatus[] | undefined;
+  /** Metric providers that cannot be reached (empty: all online), present only when asked for. */
+  offlineProviders: string[] | undefined;
 }

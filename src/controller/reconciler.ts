@@ -34,6 +34,8 @@ export interface ReconcilerDeps {
   defaultProvider: ProviderName;
   router: (provider: ProviderName) => Router;
   runChecks: (canary: Canary, resolved: ResolvedCanary) => Promise<CheckStatus[]>;
+  /** The metric providers of a Canary that do not answer, described for people; empty when all do. */
+  offlineProviders: (canary: Canary, resolved: ResolvedCanary) => Promise<string[]>;
   /** The Canaries of a namespace as last seen (the manager answers from its watch cache). */
   listCanaries: (namespace: string) => Promise<(Canary & KubeObject)[]>;
 }
@@ -114,6 +116,10 @@ async function decideWithChecks(
     observed: observations,
   };
   const first = decide(input);
+  if (first.needsPreflight) {
+    const offlineProviders = await deps.offlineProviders(canary, resolved);
+    return decide({ ...input, observed: { ...observations, now: deps.now(), offlineProviders } });
+  }
   if (!first.needsChecks) return first;
   const checks = await deps.runChecks(canary, resolved);
   return decide({ ...input, observed: { ...observations, now: deps.now(), checks } });
@@ -134,7 +140,7 @@ async function syncFinalizer(deps: ReconcilerDeps, canary: Canary): Promise<bool
 
 async function observe(deps: ReconcilerDeps, canary: Canary): Promise<Observed> {
   const namespace = canary.metadata.namespace ?? "";
-  const base = { now: deps.now(), checks: undefined };
+  const base = { now: deps.now(), checks: undefined, offlineProviders: undefined };
   const targetRef = canary.spec.targetRef;
   if (targetRef.kind !== undefined && targetRef.kind !== "Deployment") {
     const blocker = {

@@ -6,6 +6,7 @@ import type { KubeClient } from "../kube/types.ts";
 import {
   judge,
   kubeLookups,
+  offlineProviders,
   type ProviderLookup,
   type RunChecksInput,
   runChecks,
@@ -398,5 +399,62 @@ describe("kubeLookups", () => {
   it("decodes Secret data", async () => {
     expect(await lookups.secrets("shop", "s")).toEqual({ token: "abc" });
     expect(await lookups.secrets("shop", "missing")).toBeUndefined();
+  });
+});
+
+describe("offlineProviders", () => {
+  /** Providers whose isOnline fails for the addresses listed; counts the probes per address. */
+  function probing(down: string[], probes: Map<string, number>): ProviderLookup {
+    return (provider) => ({
+      async query() {
+        return { kind: "nodata", reason: "unused" };
+      },
+      async isOnline() {
+        const address = provider.address ?? "";
+        probes.set(address, (probes.get(address) ?? 0) + 1);
+        if (down.includes(address)) throw new Error(`connect ECONNREFUSED ${address}`);
+      },
+    });
+  }
+
+  it("probes each provider address once and reports those that do not answer", async () => {
+    const probes = new Map<string, number>();
+    const templates: TemplateLookup = async (_ns, name) =>
+      template(name, { provider: { type: "prometheus", address: `http://${name}:9090` } });
+    const problems = await offlineProviders(
+      input({
+        metrics: [
+          metric("request-success-rate"),
+          metric("request-duration"),
+          metric("errors", { templateRef: { name: "other" } }),
+        ],
+        defaultMetricsServer: "http://prom:9090",
+        providers: probing(["http://other:9090"], probes),
+        templates,
+      }),
+    );
+    expect(problems).toEqual(["prometheus at http://other:9090: connect ECONNREFUSED http://other:9090"]);
+    expect(Object.fromEntries(probes)).toEqual({ "http://prom:9090": 1, "http://other:9090": 1 });
+  });
+
+  it("counts a missing MetricTemplate as a problem: that metric could not be judged", async () => {
+    const problems = await offlineProviders(
+      input({
+        metrics: [metric("errors", { templateRef: { name: "gone" } })],
+        providers: probing([], new Map()),
+      }),
+    );
+    expect(problems).toEqual(["errors: MetricTemplate shop/gone not found"]);
+  });
+
+  it("is empty when every provider answers", async () => {
+    const problems = await offlineProviders(
+      input({
+        metrics: [metric("request-success-rate")],
+        defaultMetricsServer: "http://prom:9090",
+        providers: probing([], new Map()),
+      }),
+    );
+    expect(problems).toEqual([]);
   });
 });

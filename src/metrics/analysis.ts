@@ -52,6 +52,49 @@ export async function runChecks(input: RunChecksInput): Promise<CheckStatus[]> {
   return mapLimit(input.resolved.metrics, limit, (metric) => runCheck(input, metric));
 }
 
+/**
+ * Asks each metric provider a Canary uses (once per provider and address) whether it answers, before
+ * any traffic goes to the canary. Returns one line per problem, empty when all answer; a metric whose
+ * template or secret cannot be read is a problem too, since it could not be judged either.
+ */
+export async function offlineProviders(input: RunChecksInput): Promise<string[]> {
+  const timeoutMs = input.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+  const probes = new Map<string, Promise<string | undefined>>();
+  const problems: (string | undefined)[] = [];
+  for (const metric of input.resolved.metrics) {
+    let plan: Plan;
+    try {
+      plan = await planCheck(input, metric);
+    } catch (err) {
+      problems.push(`${metric.name}: ${messageOf(err)}`);
+      continue;
+    }
+    const where = `${plan.provider.type} at ${plan.provider.address ?? plan.provider.region ?? "the default endpoint"}`;
+    if (!probes.has(where)) probes.set(where, probe(input, plan, where, timeoutMs));
+  }
+  problems.push(...(await Promise.all(probes.values())));
+  return problems.filter((p): p is string => p !== undefined);
+}
+
+async function probe(
+  input: RunChecksInput,
+  plan: Plan,
+  where: string,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  let credentials: Credentials = {};
+  try {
+    credentials = await loadCredentials(input, plan);
+    await withTimeout(
+      input.providers(plan.provider, credentials, plan.reduce).isOnline(timeoutMs),
+      timeoutMs,
+    );
+    return undefined;
+  } catch (err) {
+    return redactText(`${where}: ${messageOf(err)}`, credentials);
+  }
+}
+
 /** What a check queries, and how to describe where the query came from in messages. */
 interface Plan {
   source: string;
@@ -215,12 +258,16 @@ async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T
 
 /** Secret values must never reach status, events or logs, even if a backend echoes them. */
 function redact(check: CheckStatus, credentials: Credentials): CheckStatus {
-  let message = check.message;
+  return { ...check, message: redactText(check.message, credentials) };
+}
+
+function redactText(text: string, credentials: Credentials): string {
+  let out = text;
   for (const value of Object.values(credentials)) {
     // Very short values would blank out ordinary words and protect little.
-    if (value.length >= 4) message = message.split(value).join("[redacted]");
+    if (value.length >= 4) out = out.split(value).join("[redacted]");
   }
-  return { ...check, message };
+  return out;
 }
 
 function messageOf(err: unknown): string {
