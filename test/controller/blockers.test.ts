@@ -6,12 +6,13 @@ import {
   canaryEvents,
   getCanary,
   getDeployment,
+  setImage,
   testClient,
   waitForPhase,
 } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, deployment } from "../support/manifests.ts";
+import { canary, deployment, IMAGE } from "../support/manifests.ts";
 
 const ns = useNamespace("blockers");
 const client = testClient();
@@ -95,5 +96,36 @@ describe("routing the router cannot do", () => {
     const c = await stalled("noingress");
     expect(stalledCondition(c)?.reason).toBe("InvalidRouting");
     expect(stalledCondition(c)?.message).toContain("missing");
+  });
+});
+
+describe("metrics that cannot be read", () => {
+  it("holds a new revision at weight 0 while its metric provider does not answer", async () => {
+    await client.apply(deployment(ns, "unmeasured", "6.0.0"));
+    await client.apply(
+      canary(ns, "unmeasured", {
+        provider: "kubernetes",
+        // Nothing listens on port 1 of the loopback address: the connection is refused at once.
+        metricsServer: "http://127.0.0.1:1",
+        analysis: {
+          interval: "10s",
+          iterations: 1,
+          metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 } }],
+        },
+      }),
+    );
+    await waitForPhase(client, ns, "unmeasured", "Initialized");
+    await setImage(client, ns, "unmeasured", `${IMAGE}:6.0.1`);
+    const held = await waitFor(() => canaryEvents(client, ns, "unmeasured"), {
+      description: "a MetricsUnavailable event",
+      until: (events) => events.some((e) => e.reason === "MetricsUnavailable"),
+      timeoutMs: 60_000,
+    });
+    expect(held.find((e) => e.reason === "MetricsUnavailable")?.message).toMatch(
+      /^holding unmeasured\.\S+ at weight 0: metric providers unreachable: prometheus at http:\/\/127\.0\.0\.1:1: /,
+    );
+    const c = await getCanary(client, ns, "unmeasured");
+    expect(c.status).toMatchObject({ phase: "Progressing", canaryWeight: 0 });
+    expect(c.status?.lastStepTime).toBeUndefined();
   });
 });
