@@ -12,7 +12,13 @@ import { createKubeClient } from "../kube/client.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import { ConflictError, type KubeObject } from "../kube/types.ts";
 import { createWatcher, objectKey, type Watcher } from "../kube/watcher.ts";
-import { kubeLookups, offlineProviders, type RunChecksInput, runChecks } from "../metrics/analysis.ts";
+import {
+  kubeLookups,
+  offlineProviders,
+  parseTemplate,
+  type RunChecksInput,
+  runChecks,
+} from "../metrics/analysis.ts";
 import { createMetricProvider } from "../metrics/factory.ts";
 import { createRouter } from "../routers/factory.ts";
 import { primaryName } from "../workloads/primary.ts";
@@ -42,7 +48,8 @@ type CanaryObject = Canary & KubeObject;
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { logger } = options;
   const client = createKubeClient(options.kubeConfig, logger);
-  const lookups = kubeLookups(client);
+  const templateWatchers: Watcher<KubeObject>[] = [];
+  const lookups = cachedTemplateLookups(kubeLookups(client), templateWatchers, options.namespaces);
   const canaries: Watcher<CanaryObject>[] = [];
   const analysisInput = (canary: Canary, resolved: ResolvedCanary): RunChecksInput => ({
     canary,
@@ -90,6 +97,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   };
   const dependents: Watcher<KubeObject>[] = [];
   const watch = (apiVersion: string, kind: string, toCanaries: (o: KubeObject) => void) => {
+    const created: Watcher<KubeObject>[] = [];
     for (const namespace of options.namespaces.length > 0 ? options.namespaces : [undefined]) {
       const w = createWatcher<KubeObject>(
         options.kubeConfig,
@@ -97,8 +105,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
         { onAdd: toCanaries, onUpdate: toCanaries, onDelete: toCanaries },
         { logger, ...(options.watchdogMs ? { watchdogMs: options.watchdogMs } : {}) },
       );
-      dependents.push(w);
+      created.push(w);
     }
+    dependents.push(...created);
+    return created;
   };
 
   for (const namespace of options.namespaces.length > 0 ? options.namespaces : [undefined]) {
@@ -124,6 +134,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
     canariesFor(o.metadata.namespace, (c) => tracks(c, `secret/${o.metadata.name}`)),
   );
   watch("v1", "Service", (o) => canariesFor(o.metadata.namespace, (c) => owns(c, o)));
+  // A template that appears or changes wakes the Canaries using it (e.g. one held because it was missing).
+  templateWatchers.push(
+    ...watch(API_VERSION, "MetricTemplate", (t) => {
+      for (const w of canaries) for (const c of w.list()) if (usesTemplate(c, t)) enqueueCanary(c);
+    }),
+  );
   watch("networking.k8s.io/v1", "Ingress", (o) =>
     canariesFor(o.metadata.namespace, (c) => owns(c, o) || c.spec?.ingressRef?.name === o.metadata.name),
   );
@@ -144,6 +160,33 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await Promise.all([...canaries, ...dependents].map((w) => w.stop()));
       const finished = await queue.stop(timeoutMs);
       logger.info({ finished }, "kanaria controller stopped");
+    },
+  };
+}
+
+function usesTemplate(canary: CanaryObject, template: KubeObject): boolean {
+  return (canary.spec?.analysis?.metrics ?? []).some(
+    (m) =>
+      m.templateRef?.name === template.metadata.name &&
+      (m.templateRef.namespace ?? canary.metadata.namespace) === template.metadata.namespace,
+  );
+}
+
+/**
+ * MetricTemplates come from the watch cache in the namespaces the controller watches (where the cache
+ * is complete); a template in another namespace is read from the API server.
+ */
+function cachedTemplateLookups(
+  lookups: ReturnType<typeof kubeLookups>,
+  watchers: Watcher<KubeObject>[],
+  namespaces: string[],
+): ReturnType<typeof kubeLookups> {
+  return {
+    ...lookups,
+    async templates(namespace, name) {
+      if (namespaces.length > 0 && !namespaces.includes(namespace)) return lookups.templates(namespace, name);
+      const cached = watchers.map((w) => w.get(`${namespace}/${name}`)).find((t) => t !== undefined);
+      return cached && parseTemplate(cached);
     },
   };
 }

@@ -288,6 +288,16 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 /** Template and secret lookups over the Kubernetes API. */
+/** A MetricTemplate as read from the cluster, checked against the schema. */
+export function parseTemplate(object: KubeObject): MetricTemplate {
+  const parsed = metricTemplate.safeParse(object);
+  if (!parsed.success) {
+    const { namespace, name } = object.metadata;
+    throw new Error(`MetricTemplate ${namespace}/${name} is invalid: ${parsed.error.issues[0]?.message}`);
+  }
+  return parsed.data;
+}
+
 export function kubeLookups(kube: KubeClient): { templates: TemplateLookup; secrets: SecretLookup } {
   return {
     async templates(namespace, name) {
@@ -297,12 +307,7 @@ export function kubeLookups(kube: KubeClient): { templates: TemplateLookup; secr
         namespace,
         name,
       });
-      if (!object) return undefined;
-      const parsed = metricTemplate.safeParse(object);
-      if (!parsed.success) {
-        throw new Error(`MetricTemplate ${namespace}/${name} is invalid: ${parsed.error.issues[0]?.message}`);
-      }
-      return parsed.data;
+      return object && parseTemplate(object);
     },
     async secrets(namespace, name) {
       const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({
