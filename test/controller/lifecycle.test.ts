@@ -13,7 +13,7 @@ import {
 } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, configMap, deployment, IMAGE, ingress } from "../support/manifests.ts";
+import { canary, configMap, deployment, IMAGE, nginxApp } from "../support/manifests.ts";
 
 const ns = useNamespace("lifecycle");
 const client = testClient();
@@ -38,15 +38,9 @@ async function ingressWeight(name: string): Promise<string> {
 
 describe.concurrent("the canary lifecycle", () => {
   it("initializes, then promotes a new image through every weight step (nginx)", async () => {
-    await client.apply(deployment(ns, "steps", "6.0.0"));
-    await client.apply(ingress(ns, "steps"));
-    await client.apply(
-      canary(ns, "steps", {
-        provider: "nginx",
-        ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "steps" },
-        analysis: { interval: "10s", threshold: 1, stepWeight: 20, maxWeight: 60 },
-      }),
-    );
+    for (const o of nginxApp(ns, "steps", { interval: "10s", threshold: 1, stepWeight: 20, maxWeight: 60 })) {
+      await client.apply(o);
+    }
     const initialized = await waitForPhase(client, ns, "steps", "Initialized");
     expect(initialized.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
     expect(imageOf(await getDeployment(client, ns, "steps-primary"))).toBe(`${IMAGE}:6.0.0`);
@@ -115,19 +109,12 @@ describe.concurrent("the canary lifecycle", () => {
   });
 
   it("routes by header during an A/B test on nginx", async () => {
-    await client.apply(deployment(ns, "abtest", "6.0.0"));
-    await client.apply(ingress(ns, "abtest"));
-    await client.apply(
-      canary(ns, "abtest", {
-        provider: "nginx",
-        ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "abtest" },
-        analysis: {
-          interval: "10s",
-          iterations: 2,
-          match: [{ headers: { "x-canary": { exact: "insider" } } }],
-        },
-      }),
-    );
+    const abTest = {
+      interval: "10s",
+      iterations: 2,
+      match: [{ headers: { "x-canary": { exact: "insider" } } }],
+    };
+    for (const o of nginxApp(ns, "abtest", abTest)) await client.apply(o);
     await waitForPhase(client, ns, "abtest", "Initialized");
     const routes = recordChanges(() => ingressWeight("abtest-canary"));
     await setImage("abtest", "6.0.1");

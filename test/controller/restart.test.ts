@@ -14,7 +14,7 @@ import {
 } from "../support/canary-observer.ts";
 import { type ControllerProcess, startControllerProcess } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, deployment, IMAGE, ingress } from "../support/manifests.ts";
+import { IMAGE, nginxApp } from "../support/manifests.ts";
 
 const ns = useNamespace("restart");
 const client = testClient();
@@ -40,15 +40,9 @@ const waitForWeight = (weight: string) =>
 
 it("continues a rollout after SIGKILL at every stage, without repeating or skipping a step", async () => {
   controller = startControllerProcess(ns);
-  await client.apply(deployment(ns, "podinfo", "6.0.0"));
-  await client.apply(ingress(ns, "podinfo"));
-  await client.apply(
-    canary(ns, "podinfo", {
-      provider: "nginx",
-      ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "podinfo" },
-      analysis: { interval: "10s", threshold: 1, stepWeight: 20, maxWeight: 60 },
-    }),
-  );
+  for (const o of nginxApp(ns, "podinfo", { interval: "10s", threshold: 1, stepWeight: 20, maxWeight: 60 })) {
+    await client.apply(o);
+  }
   await waitForPhase(client, ns, "podinfo", "Initialized");
   const primaryGeneration = (await getDeployment(client, ns, "podinfo-primary"))?.metadata?.generation ?? 0;
   await restart();

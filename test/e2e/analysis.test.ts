@@ -17,7 +17,7 @@ import {
 } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, deployment, IMAGE, ingress } from "../support/manifests.ts";
+import { IMAGE, nginxApp } from "../support/manifests.ts";
 import { prometheusControl, startTraffic } from "../support/traffic.ts";
 
 const prometheusUrl = inject("prometheusUrl");
@@ -50,25 +50,18 @@ interface Scenario {
 
 /** Deployment + Ingress + Canary with both built-in checks, traffic on, initialized and converged. */
 async function setUp(s: Scenario): Promise<void> {
-  await client.apply(deployment(ns, s.name, "6.0.0"));
-  await client.apply(ingress(ns, s.name));
   const interval = s.metricInterval ?? "15s";
-  await client.apply(
-    canary(ns, s.name, {
-      provider: "nginx",
-      ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: s.name },
-      analysis: {
-        interval: "10s",
-        threshold: s.threshold ?? 2,
-        stepWeight: 25,
-        maxWeight: 50,
-        metrics: [
-          { name: "request-success-rate", interval, thresholdRange: { min: 99 } },
-          { name: "request-duration", interval, thresholdRange: { max: 500 } },
-        ],
-      },
-    }),
-  );
+  const analysis = {
+    interval: "10s",
+    threshold: s.threshold ?? 2,
+    stepWeight: 25,
+    maxWeight: 50,
+    metrics: [
+      { name: "request-success-rate", interval, thresholdRange: { min: 99 } },
+      { name: "request-duration", interval, thresholdRange: { max: 500 } },
+    ],
+  };
+  for (const o of nginxApp(ns, s.name, analysis)) await client.apply(o);
   const traffic = await startTraffic(ns, s.name, {
     rps: s.rps ?? RPS,
     profiles: { [OLD]: HEALTHY, [NEW]: s.profile },

@@ -22,7 +22,7 @@ import {
 } from "../support/canary-observer.ts";
 import { type ControllerProcess, startControllerProcess } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, deployment, IMAGE, ingress } from "../support/manifests.ts";
+import { IMAGE, nginxApp } from "../support/manifests.ts";
 import { startTraffic } from "../support/traffic.ts";
 
 const endpoint = inject("cloudwatchEndpoint");
@@ -86,28 +86,21 @@ afterAll(async () => {
 });
 
 async function setUp(name: string, successRate: number): Promise<void> {
-  await client.apply(deployment(ns, name, "6.0.0"));
-  await client.apply(ingress(ns, name));
-  await client.apply(
-    canary(ns, name, {
-      provider: "nginx",
-      ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name },
-      analysis: {
-        interval: "10s",
-        threshold: 2,
-        stepWeight: 25,
-        maxWeight: 50,
-        metrics: [
-          {
-            name: "canary-errors",
-            templateRef: { name: "canary-errors" },
-            interval: "30s",
-            thresholdRange: { max: 0 },
-          },
-        ],
+  const analysis = {
+    interval: "10s",
+    threshold: 2,
+    stepWeight: 25,
+    maxWeight: 50,
+    metrics: [
+      {
+        name: "canary-errors",
+        templateRef: { name: "canary-errors" },
+        interval: "30s",
+        thresholdRange: { max: 0 },
       },
-    }),
-  );
+    ],
+  };
+  for (const o of nginxApp(ns, name, analysis)) await client.apply(o);
   const traffic = await startTraffic(ns, name, {
     rps: 200,
     profiles: { [OLD]: HEALTHY, [NEW]: { ...HEALTHY, successRate } },

@@ -84,3 +84,16 @@ export function canary(
     },
   } as KubeObject;
 }
+
+/** A podinfo Deployment at 6.0.0, its Ingress and an nginx Canary on both, in the order to apply them. */
+export function nginxApp(namespace: string, name: string, analysis: CanarySpec["analysis"]): KubeObject[] {
+  return [
+    deployment(namespace, name, "6.0.0"),
+    ingress(namespace, name),
+    canary(namespace, name, {
+      provider: "nginx",
+      ingressRef: { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name },
+      analysis,
+    }),
+  ];
+}
