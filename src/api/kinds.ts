@@ -1,7 +1,6 @@
 import type { z } from "zod";
 import { alertProvider } from "./alert-provider.ts";
 import { canary } from "./canary.ts";
-import { GROUP, VERSION } from "./common.ts";
 import { metricTemplate } from "./metric-template.ts";
 
 export interface PrinterColumn {
@@ -60,9 +59,6 @@ export const KINDS: readonly KindInfo[] = [
     printerColumns: [{ name: "Type", type: "string", jsonPath: ".spec.type" }],
   },
 ];
-
-export const API_GROUP = GROUP;
-export const API_GROUP_VERSION = VERSION;
 
 export function kindInfo(kind: string): KindInfo | undefined {
   return KINDS.find((k) => k.kind === kind);
