@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeKubeClient } from "../workloads/testing/fake-client.ts";
+import { FakeKubeClient } from "../testing/fake-client.ts";
 import { createRouter, supportedProviders, UnsupportedProviderError } from "./factory.ts";
 import { KubernetesRouter } from "./kubernetes.ts";
 import { NginxRouter } from "./nginx.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { resolveCanary } from "../api/defaults.ts";
-import { canaryFixture } from "../workloads/testing/fixtures.ts";
+import { canaryFixture } from "../testing/fixtures.ts";
 import { KubernetesRouter } from "./kubernetes.ts";
 
 describe("KubernetesRouter", () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Canary, CanarySpec, HttpMatch } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
-import { FakeKubeClient } from "../workloads/testing/fake-client.ts";
-import { canaryFixture, NS } from "../workloads/testing/fixtures.ts";
+import { FakeKubeClient } from "../testing/fake-client.ts";
+import { canaryFixture, NS } from "../testing/fixtures.ts";
 import { RouterConfigError } from "./errors.ts";
 import { buildCanaryIngress, type Ingress, NginxRouter, parseRoutes, routingAnnotations } from "./nginx.ts";
 import type { RouterTarget, Routes } from "./router.ts";

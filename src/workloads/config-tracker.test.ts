@@ -1,5 +1,13 @@
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { FakeKubeClient } from "../testing/fake-client.ts";
+import {
+  canaryFixture,
+  configMapFixture,
+  deploymentFixture,
+  NS,
+  secretFixture,
+} from "../testing/fixtures.ts";
 import {
   CONFIG_TRACKING_ANNOTATION,
   ConfigTrackingError,
@@ -9,8 +17,6 @@ import {
   trackConfigs,
 } from "./config-tracker.ts";
 import type { ConfigMap, Secret } from "./meta.ts";
-import { FakeKubeClient } from "./testing/fake-client.ts";
-import { canaryFixture, configMapFixture, deploymentFixture, NS, secretFixture } from "./testing/fixtures.ts";
 
 /** A template that references configs in every place a pod can. */
 function everyKindOfReference(): V1PodTemplateSpec {

@@ -1,4 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { FakeKubeClient } from "../testing/fake-client.ts";
+import {
+  canaryFixture,
+  configMapFixture,
+  deploymentFixture,
+  NS,
+  secretFixture,
+} from "../testing/fixtures.ts";
 import type { Deployment } from "./meta.ts";
 import {
   buildPrimary,
@@ -11,8 +19,6 @@ import {
 } from "./primary.ts";
 import { type Revision, resolveRevision } from "./revision.ts";
 import { SelectorLabelError, selectorLabel } from "./selector.ts";
-import { FakeKubeClient } from "./testing/fake-client.ts";
-import { canaryFixture, configMapFixture, deploymentFixture, NS, secretFixture } from "./testing/fixtures.ts";
 
 const revision: Revision = {
   hash: "0123456789abcdef",

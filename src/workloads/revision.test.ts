@@ -1,9 +1,9 @@
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { FakeKubeClient } from "../testing/fake-client.ts";
+import { configMapFixture, deploymentFixture, secretFixture } from "../testing/fixtures.ts";
 import { canonicalJson } from "./hash.ts";
 import { computeRevision, resolveRevision } from "./revision.ts";
-import { FakeKubeClient } from "./testing/fake-client.ts";
-import { configMapFixture, deploymentFixture, secretFixture } from "./testing/fixtures.ts";
 
 function template(image: string): V1PodTemplateSpec {
   return {

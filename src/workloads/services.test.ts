@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CanarySpec } from "../api/canary.ts";
+import { FakeKubeClient } from "../testing/fake-client.ts";
+import { canaryFixture, deploymentFixture, NS } from "../testing/fixtures.ts";
 import type { Deployment, Service } from "./meta.ts";
 import {
   buildServices,
@@ -9,8 +11,6 @@ import {
   serviceNames,
   servicePorts,
 } from "./services.ts";
-import { FakeKubeClient } from "./testing/fake-client.ts";
-import { canaryFixture, deploymentFixture, NS } from "./testing/fixtures.ts";
 
 const withService = (service: Partial<CanarySpec["service"]>) =>
   canaryFixture({ service: { port: 9898, ...service } });

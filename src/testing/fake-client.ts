@@ -4,8 +4,8 @@ import {
   type KubeClient,
   type KubeObject,
   type ObjectRef,
-} from "../../kube/types.ts";
-import { canonicalJson } from "../hash.ts";
+} from "../kube/types.ts";
+import { canonicalJson } from "../workloads/hash.ts";
 
 type Json = Record<string, unknown>;
 
