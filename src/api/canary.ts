@@ -199,6 +199,20 @@ export const canaryWebhook = z.strictObject({
   metadata: stringMap("Sent to the webhook as is.").optional(),
 });
 
+/** A recurring time window: opens at each time the cron schedule fires and stays open for duration. */
+export const timeWindow = z
+  .strictObject({
+    schedule: z.string().min(1).meta({
+      description: 'Cron expression of the openings (5 fields, or 6 with seconds), e.g. "0 9 * * 1-5".',
+    }),
+    duration: duration("How long the window stays open after each opening, e.g. 8h."),
+    timeZone: z
+      .string()
+      .optional()
+      .meta({ description: "IANA time zone of the schedule, e.g. Europe/Berlin; defaults to UTC." }),
+  })
+  .meta({ description: "A window that opens on a cron schedule, in a time zone, for a duration." });
+
 export const canaryAlert = z.strictObject({
   name: z.string().min(1),
   severity: z
@@ -261,6 +275,13 @@ export const canaryAnalysis = withRules(
     metrics: z.array(canaryMetric).max(32).optional(),
     webhooks: z.array(canaryWebhook).max(32).optional(),
     alerts: z.array(canaryAlert).max(16).optional(),
+    promotionWindows: z.array(timeWindow).max(16).optional().meta({
+      description:
+        "When promotion may happen; without any, at any time. A passing release waits for the next one.",
+    }),
+    freezeWindows: z.array(timeWindow).max(16).optional().meta({
+      description: "When promotion may not happen (a freeze); rollbacks are never delayed.",
+    }),
   }),
   [
     {
@@ -383,6 +404,36 @@ export const checkStatus = z
   })
   .meta({ description: "Outcome of one metric check in the latest step." });
 
+export const WEBHOOK_RESULTS = ["pass", "fail", "error"] as const;
+
+export const webhookStatus = z
+  .strictObject({
+    name: z.string(),
+    type: z.enum(WEBHOOK_TYPES),
+    result: z
+      .enum(WEBHOOK_RESULTS)
+      .meta({ description: "pass: 200-202; fail: another status; error: no answer." }),
+    code: z.number().int().optional().meta({ description: "HTTP status code of the answer." }),
+    message: z.string(),
+    time: z.string(),
+    revision: z
+      .string()
+      .optional()
+      .meta({ description: "The revision (lastAppliedSpec) the answer was for." }),
+    step: z.string().optional().meta({ description: "The step of that revision the answer was for." }),
+  })
+  .meta({ description: "The last answer of one webhook." });
+
+export const requestStatus = z
+  .strictObject({
+    promote: z.string().optional(),
+    abort: z.string().optional(),
+    retry: z.string().optional(),
+  })
+  .meta({
+    description: "The request annotations (kanaria promote/abort/retry) already acted on, as written.",
+  });
+
 export const canaryStatus = z.strictObject({
   phase: z.enum(PHASES).optional(),
   observedGeneration: z.number().int().optional(),
@@ -399,6 +450,8 @@ export const canaryStatus = z.strictObject({
     .meta({ description: "When the last analysis step ran; steps are interval apart." }),
   progressStartTime: z.string().optional().meta({ description: "Start of the current wait for readiness." }),
   checks: z.array(checkStatus).optional(),
+  webhooks: z.array(webhookStatus).optional().meta({ description: "The last answer of each webhook." }),
+  requests: requestStatus.optional(),
   conditions: z.array(condition).optional(),
 });
 
@@ -419,3 +472,6 @@ export type CanaryWebhook = z.infer<typeof canaryWebhook>;
 export type HttpMatch = z.infer<typeof httpMatch>;
 export type CheckStatus = z.infer<typeof checkStatus>;
 export type CheckResult = (typeof CHECK_RESULTS)[number];
+export type TimeWindow = z.infer<typeof timeWindow>;
+export type WebhookStatus = z.infer<typeof webhookStatus>;
+export type WebhookType = (typeof WEBHOOK_TYPES)[number];
