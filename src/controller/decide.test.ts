@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CanarySpec, CanaryStatus, CheckStatus } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
+import { routerCapabilities } from "../routers/factory.ts";
 import { type DecideInput, type Decision, decide, WAIT_POLL_MS } from "./decide.ts";
 import { desiredState } from "./desired.ts";
 import type { Observations, WorkloadObservation } from "./observations.ts";
@@ -53,6 +54,12 @@ interface Case {
   offlineProviders?: string[];
 }
 
+function capabilitiesOf(spec: CanarySpec) {
+  const capabilities = routerCapabilities(spec.provider ?? "kubernetes");
+  if (!capabilities) throw new Error(`test uses provider ${spec.provider}, which has no router`);
+  return capabilities;
+}
+
 function run(c: Case): Decision {
   const spec = c.spec ?? canarySpec();
   const input: DecideInput = {
@@ -63,6 +70,7 @@ function run(c: Case): Decision {
     spec,
     status: c.status ?? {},
     resolved: resolveCanary(spec),
+    capabilities: capabilitiesOf(spec),
     observed: {
       now: at(c.now ?? 100),
       target:
@@ -272,6 +280,7 @@ describe("canary strategy", () => {
         reason: "RolledBack",
         message:
           "Canary failed! Rolling back podinfo.test: podinfo.test not ready after 60s (progressDeadlineSeconds 60)",
+        cause: "canary-not-ready",
       },
     ]);
     expect(condition(d, "Stalled")?.status).toBe("True");
@@ -373,6 +382,7 @@ describe("canary strategy", () => {
     expect(d.events[0]?.message).toBe(
       "Canary failed! Rolling back podinfo.test: failed checks threshold reached 2/2: request-success-rate 87.50 is below the minimum 99 (prometheus)",
     );
+    expect(d.events[0]?.cause).toBe("failed-checks");
     expect(desiredState(d.status, resolveCanary(canarySpec()))).toMatchObject({
       target: "zero",
       routes: { canaryWeight: 0 },
@@ -430,6 +440,7 @@ describe("promotion", () => {
     const d = run({ status: promotingStatus(), primary: notReady("rev-b"), now: 200 });
     expect(d.status.phase).toBe("Failed");
     expect(d.events[0]?.message).toContain("podinfo-primary.test (promotion) not ready after 110s");
+    expect(d.events[0]?.cause).toBe("primary-not-ready");
   });
 
   it("routes all traffic back to the primary once it is updated", () => {
@@ -482,6 +493,24 @@ describe("blue/green and A/B", () => {
     const d = run({ spec: blueGreen("nginx"), status: progressing(0, { iterations: 2 }), checks: [pass()] });
     expect(d.status).toMatchObject({ phase: "Promoting", canaryWeight: 100 });
     expect(d.events.map((e) => e.message)).toContain("Routing all traffic to canary podinfo.test");
+  });
+
+  it("stalls a canary-weights release on a router that cannot split traffic, before any weight moves", () => {
+    // provider left to the controller's default (kubernetes): the weights would never reach the data plane.
+    const spec = canarySpec(
+      { stepWeights: [10, 20], stepWeight: undefined, maxWeight: undefined },
+      { provider: undefined },
+    );
+    const d = run({
+      spec,
+      status: { phase: "Initialized", lastAppliedSpec: "rev-a", lastPromotedSpec: "rev-a", canaryWeight: 0 },
+    });
+    expect(d.status).toMatchObject({ phase: "Initialized", canaryWeight: 0, lastAppliedSpec: "rev-a" });
+    expect(condition(d, "Stalled")).toMatchObject({ status: "True", reason: "UnsupportedRouting" });
+    expect(condition(d, "Stalled")?.message).toContain(
+      "spec.analysis.stepWeights is set, but provider kubernetes cannot split traffic by weight",
+    );
+    expect(d.events).toEqual([expect.objectContaining({ type: "Warning", reason: "UnsupportedRouting" })]);
   });
 
   it("starts blue/green without traffic to the canary", () => {

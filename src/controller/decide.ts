@@ -5,7 +5,9 @@
  * to that status (see desired.ts), so a restart at any point resumes from the stored status.
  */
 import type { CanarySpec, CanaryStatus, CheckStatus, Phase } from "../api/canary.ts";
+import type { RollbackCause } from "../api/alert-outbox.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
+import { type RouterCapabilities, unsupportedRouting } from "../routers/capabilities.ts";
 import { conditionsFor } from "./conditions.ts";
 import type { Observations } from "./observations.ts";
 
@@ -13,6 +15,10 @@ export interface CanaryEvent {
   type: "Normal" | "Warning";
   reason: string;
   message: string;
+  /** Why a RolledBack event rolled back, for the alert that reports it. */
+  cause?: RollbackCause;
+  /** Send no alert for this event (a webhook's muteAlert). */
+  muteAlert?: boolean;
 }
 
 export interface DecideInput {
@@ -23,6 +29,8 @@ export interface DecideInput {
   spec: CanarySpec;
   status: CanaryStatus;
   resolved: ResolvedCanary;
+  /** What the Canary's router can do; a Canary asking for more is blocked before traffic moves. */
+  capabilities: RouterCapabilities;
   observed: Observations;
 }
 
@@ -76,7 +84,11 @@ function newCtx(input: DecideInput): Ctx {
     needsPreflight: false,
     nowIso: now.toISOString(),
     nowMs: now.getTime(),
-    blocker: input.deleting || input.spec.suspend ? undefined : input.observed.blocker,
+    blocker:
+      input.deleting || input.spec.suspend
+        ? undefined
+        : (input.observed.blocker ??
+          unsupportedRouting(input.spec, input.resolved, input.resolved.provider, input.capabilities)),
     target: `${input.spec.targetRef.name}.${input.namespace}`,
     primary: `${input.spec.targetRef.name}-primary.${input.namespace}`,
   };
@@ -289,7 +301,7 @@ function canaryReady(ctx: Ctx): boolean {
 }
 
 /** Waits for a workload; past progressDeadlineSeconds it rolls back. Returns true while waiting. */
-function waitingForReadiness(ctx: Ctx, ready: boolean, what: string): boolean {
+function waitingForReadiness(ctx: Ctx, ready: boolean, what: string, cause: RollbackCause): boolean {
   if (ready) {
     ctx.status.progressStartTime = undefined;
     return false;
@@ -302,6 +314,7 @@ function waitingForReadiness(ctx: Ctx, ready: boolean, what: string): boolean {
     rollback(
       ctx,
       `${what} not ready after ${Math.round(waitedMs / 1000)}s (progressDeadlineSeconds ${deadlineMs / 1000})`,
+      cause,
     );
     return true;
   }
@@ -316,7 +329,7 @@ function primaryReady(ctx: Ctx): boolean {
 }
 
 function progressing(ctx: Ctx): void {
-  if (waitingForReadiness(ctx, canaryReady(ctx), ctx.target)) return;
+  if (waitingForReadiness(ctx, canaryReady(ctx), ctx.target, "canary-not-ready")) return;
   if (!primaryReady(ctx)) {
     ctx.message = `holding: ${ctx.primary} is not ready`;
     ctx.requeueAfterMs = WAIT_POLL_MS;
@@ -396,7 +409,7 @@ function judge(ctx: Ctx, checks: CheckStatus[]): void {
     ctx.status.failedChecks = failures;
     const why = failed.map((c) => c.message).join("; ");
     if (failures >= resolved.threshold) {
-      rollback(ctx, `failed checks threshold reached ${failures}/${resolved.threshold}: ${why}`);
+      rollback(ctx, `failed checks threshold reached ${failures}/${resolved.threshold}: ${why}`, "failed-checks");
       return;
     }
     event(
@@ -449,9 +462,9 @@ function advanceIteration(ctx: Ctx, noData: CheckStatus[]): void {
 
 function promote(ctx: Ctx, why: string): void {
   const { resolved } = ctx.in;
-  // Blue/green switches everyone to the new version while the primary is updated (not possible with
-  // the kubernetes provider, whose apex Service always selects the primary).
-  if (resolved.strategy === "blue-green" && resolved.provider !== "kubernetes" && !ctx.in.spec.skipAnalysis) {
+  // Blue/green switches everyone to the new version while the primary is updated, where the router can
+  // split traffic (plain Services cannot: the apex Service always selects the primary).
+  if (resolved.strategy === "blue-green" && ctx.in.capabilities.weights && !ctx.in.spec.skipAnalysis) {
     ctx.status.canaryWeight = 100;
     event(ctx, "Promoting", `Routing all traffic to canary ${ctx.target}`);
   }
@@ -469,7 +482,7 @@ function promoting(ctx: Ctx): void {
     primary.revision === ctx.status.lastAppliedSpec &&
     primary.rolloutComplete &&
     primary.readyPercent >= ctx.in.resolved.primaryReadyThreshold;
-  if (waitingForReadiness(ctx, updated, `${ctx.primary} (promotion)`)) return;
+  if (waitingForReadiness(ctx, updated, `${ctx.primary} (promotion)`, "primary-not-ready")) return;
   const step = ctx.in.resolved.stepWeightPromotion;
   const weight = ctx.status.canaryWeight ?? 0;
   if (step && weight > 0) {
@@ -505,10 +518,11 @@ function finalising(ctx: Ctx): void {
   setPhase(ctx, "Succeeded", `revision ${ctx.status.lastAppliedSpec} promoted`);
 }
 
-function rollback(ctx: Ctx, why: string): void {
+function rollback(ctx: Ctx, why: string, cause?: RollbackCause): void {
   ctx.status.canaryWeight = 0;
   ctx.status.progressStartTime = undefined;
-  event(ctx, "RolledBack", `Canary failed! Rolling back ${ctx.target}: ${why}`, "Warning");
+  const message = `Canary failed! Rolling back ${ctx.target}: ${why}`;
+  ctx.events.push({ type: "Warning", reason: "RolledBack", message, ...(cause ? { cause } : {}) });
   setPhase(ctx, "Failed", `rolled back: ${why}`);
   ctx.requeueAfterMs = ctx.in.resolved.intervalMs;
 }

@@ -8,6 +8,7 @@ import { type Canary, type CheckStatus, canary as canarySchema, type ProviderNam
 import { API_VERSION } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import type { RouterCapabilities } from "../routers/capabilities.ts";
 import { RouterConfigError } from "../routers/errors.ts";
 import { UnsupportedProviderError } from "../routers/factory.ts";
 import type { Router, RouterTarget, Routes } from "../routers/router.ts";
@@ -81,14 +82,16 @@ export async function reconcileCanary(
   const deleting = canary.metadata.deletionTimestamp !== undefined;
   if (!deleting && !(await syncFinalizer(deps, canary))) return { requeueAfterMs: 0 };
 
-  const observed = await observe(deps, canary);
-  const decision = await decideWithChecks(deps, canary, resolved, observed.observations);
+  const routing = pickRouter(deps, canary, resolved);
+  const observed = await observe(deps, canary, routing.blocker);
+  const decision = await decideWithChecks(deps, canary, resolved, routing.capabilities, observed.observations);
   const latest = await persist(deps, raw, canary, decision);
   if (deleting) return finishDeletion(deps, latest, canary, resolved, observed, decision);
   const { target, revision } = observed;
-  if (!canary.spec.suspend && !observed.observations.blocker && target && revision) {
+  const { router } = routing;
+  if (!canary.spec.suspend && !observed.observations.blocker && router && target && revision) {
     try {
-      await converge(deps, canary, resolved, decision, { ...observed, target, revision });
+      await converge(deps, router, canary, resolved, decision, { ...observed, target, revision });
     } catch (err) {
       const blocker = convergeBlocker(err);
       if (!blocker) throw err;
@@ -99,10 +102,39 @@ export async function reconcileCanary(
   return { requeueAfterMs: decision.requeueAfterMs };
 }
 
+interface Routing {
+  router: Router | undefined;
+  capabilities: RouterCapabilities;
+  /** An unknown provider, or routing settings the router rejects (checked without touching the cluster). */
+  blocker: Blocker | undefined;
+}
+
+const NO_ROUTING: RouterCapabilities = { weights: false, match: undefined, mirroring: false, sessionAffinity: false };
+
+function pickRouter(deps: ReconcilerDeps, canary: Canary, resolved: ResolvedCanary): Routing {
+  let router: Router;
+  try {
+    router = deps.router(resolved.provider);
+  } catch (err) {
+    const blocker = convergeBlocker(err);
+    if (!blocker) throw err;
+    return { router: undefined, capabilities: NO_ROUTING, blocker };
+  }
+  try {
+    router.check({ canary, resolved });
+  } catch (err) {
+    const blocker = convergeBlocker(err);
+    if (!blocker) throw err;
+    return { router, capabilities: router.capabilities, blocker };
+  }
+  return { router, capabilities: router.capabilities, blocker: undefined };
+}
+
 async function decideWithChecks(
   deps: ReconcilerDeps,
   canary: Canary,
   resolved: ResolvedCanary,
+  capabilities: RouterCapabilities,
   observations: Observations,
 ): Promise<Decision> {
   const input = {
@@ -113,6 +145,7 @@ async function decideWithChecks(
     spec: canary.spec,
     status: canary.status ?? {},
     resolved,
+    capabilities,
     observed: observations,
   };
   const first = decide(input);
@@ -138,7 +171,11 @@ async function syncFinalizer(deps: ReconcilerDeps, canary: Canary): Promise<bool
   return false;
 }
 
-async function observe(deps: ReconcilerDeps, canary: Canary): Promise<Observed> {
+async function observe(
+  deps: ReconcilerDeps,
+  canary: Canary,
+  routingBlocker: Blocker | undefined,
+): Promise<Observed> {
   const namespace = canary.metadata.namespace ?? "";
   const base = { now: deps.now(), checks: undefined, offlineProviders: undefined };
   const targetRef = canary.spec.targetRef;
@@ -165,7 +202,7 @@ async function observe(deps: ReconcilerDeps, canary: Canary): Promise<Observed> 
       revision: undefined,
     };
   }
-  let blocker = await conflictingCanary(deps, canary);
+  let blocker = (await conflictingCanary(deps, canary)) ?? routingBlocker;
   let revision: Revision | undefined;
   try {
     // Configuration problems surface here, before anything is written, rather than halfway through converge.
@@ -278,6 +315,7 @@ async function persist(
 
 async function converge(
   deps: ReconcilerDeps,
+  router: Router,
   canary: Canary,
   resolved: ResolvedCanary,
   decision: Decision,
@@ -286,7 +324,6 @@ async function converge(
   const { target, revision } = observed;
   const desired = desiredState(decision.status, resolved);
   const routerTarget: RouterTarget = { canary, resolved };
-  const router = deps.router(resolved.provider);
   await ensureServices(deps.client, canary, target);
   // Copy only the revision decide() saw: a target changed since then waits for the next tick.
   if (desired.primary === "copy" && revision.hash === targetRevisionToCopy(decision, revision)) {

@@ -1,7 +1,8 @@
 import type { ProviderName } from "../api/canary.ts";
 import type { KubeClient } from "../kube/types.ts";
-import { KubernetesRouter } from "./kubernetes.ts";
-import { NginxRouter } from "./nginx.ts";
+import type { RouterCapabilities } from "./capabilities.ts";
+import { KUBERNETES_CAPABILITIES, KubernetesRouter } from "./kubernetes.ts";
+import { NGINX_CAPABILITIES, NginxRouter } from "./nginx.ts";
 import type { Router } from "./router.ts";
 
 export interface RouterDeps {
@@ -10,14 +11,22 @@ export interface RouterDeps {
   nginxAnnotationPrefix?: string;
 }
 
-/** One line per provider: adding gatewayapi or appmesh is its file plus an entry here. */
-const ROUTERS: Partial<Record<ProviderName, (deps: RouterDeps) => Router>> = {
-  kubernetes: () => new KubernetesRouter(),
-  nginx: (deps) =>
-    new NginxRouter(
-      deps.client,
-      deps.nginxAnnotationPrefix ? { annotationPrefix: deps.nginxAnnotationPrefix } : {},
-    ),
+interface RouterEntry {
+  capabilities: RouterCapabilities;
+  create: (deps: RouterDeps) => Router;
+}
+
+/** One entry per provider: adding gatewayapi or appmesh is its file plus an entry here. */
+const ROUTERS: Partial<Record<ProviderName, RouterEntry>> = {
+  kubernetes: { capabilities: KUBERNETES_CAPABILITIES, create: () => new KubernetesRouter() },
+  nginx: {
+    capabilities: NGINX_CAPABILITIES,
+    create: (deps) =>
+      new NginxRouter(
+        deps.client,
+        deps.nginxAnnotationPrefix ? { annotationPrefix: deps.nginxAnnotationPrefix } : {},
+      ),
+  },
 };
 
 export function supportedProviders(): ProviderName[] {
@@ -28,13 +37,18 @@ export class UnsupportedProviderError extends Error {
   override readonly name = "UnsupportedProviderError";
 }
 
+/** The capabilities of a provider's router, without building one; undefined when kanaria has none. */
+export function routerCapabilities(provider: ProviderName): RouterCapabilities | undefined {
+  return ROUTERS[provider]?.capabilities;
+}
+
 export function createRouter(provider: ProviderName, deps: RouterDeps): Router {
-  const make = ROUTERS[provider];
-  if (!make) {
+  const entry = ROUTERS[provider];
+  if (!entry) {
     throw new UnsupportedProviderError(
       `provider ${JSON.stringify(provider)} is not supported yet; supported providers: ${supportedProviders().join(", ")}. ` +
         "Set spec.provider (or the controller's --provider) to one of them",
     );
   }
-  return make(deps);
+  return entry.create(deps);
 }

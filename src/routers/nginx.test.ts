@@ -5,6 +5,7 @@ import { FakeKubeClient } from "../testing/fake-client.ts";
 import { canaryFixture, NS } from "../testing/fixtures.ts";
 import { RouterConfigError } from "./errors.ts";
 import { buildCanaryIngress, type Ingress, NginxRouter, parseRoutes, routingAnnotations } from "./nginx.ts";
+import { routesOverRelease } from "../testing/routes.ts";
 import type { RouterTarget, Routes } from "./router.ts";
 
 const P = "nginx.ingress.kubernetes.io";
@@ -14,7 +15,7 @@ const weight = (canaryWeight: number): Routes => ({
   matched: false,
   mirrored: false,
 });
-const AB: Routes = { primaryWeight: 0, canaryWeight: 100, matched: true, mirrored: false };
+const AB: Routes = { primaryWeight: 100, canaryWeight: 0, matched: true, mirrored: false };
 
 function nginxCanary(spec: Partial<CanarySpec> = {}): Canary {
   return canaryFixture({
@@ -285,5 +286,30 @@ describe("NginxRouter", () => {
     await expect(new NginxRouter(client).reconcile(target(nginxCanary()))).rejects.toThrow(
       /is not controlled by this Canary/,
     );
+  });
+
+  describe("reads back exactly what it wrote", () => {
+    const strategies: [string, Canary][] = [
+      ["canary", nginxCanary({ analysis: { stepWeights: [5, 25, 50], stepWeightPromotion: 20 } })],
+      ["blue/green", nginxCanary({ analysis: { iterations: 3 } })],
+      ["A/B by header", abCanary({ headers: { "x-canary": { regex: "^(insider|beta)$" } } })],
+      ["A/B by cookie", abCanary({ headers: { cookie: { exact: "canary" } } })],
+    ];
+    it.each(strategies)("for every split of a %s release", async (_name, canary) => {
+      const { router } = await reconciled(canary);
+      const splits = routesOverRelease(target(canary).resolved, router.capabilities);
+      expect(splits.length).toBeGreaterThan(1);
+      for (const routes of splits) {
+        await router.setRoutes(target(canary), routes);
+        expect(await router.getRoutes(target(canary))).toEqual(routes);
+      }
+    });
+  });
+
+  it("checks A/B settings without touching the cluster", () => {
+    const router = new NginxRouter(new FakeKubeClient());
+    expect(() => router.check(target(abCanary({ uri: { prefix: "/api" } })))).toThrow(RouterConfigError);
+    expect(() => router.check(target(nginxCanary({ ingressRef: undefined })))).toThrow(/needs spec\.ingressRef/);
+    expect(() => router.check(target(abCanary({ headers: { "x-canary": { exact: "1" } } })))).not.toThrow();
   });
 });

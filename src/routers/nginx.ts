@@ -9,6 +9,7 @@ import {
   objectKey,
 } from "../workloads/meta.ts";
 import { serviceNames } from "../workloads/services.ts";
+import type { RouterCapabilities } from "./capabilities.ts";
 import { RouterConfigError } from "./errors.ts";
 import type { Router, RouterTarget, Routes } from "./router.ts";
 
@@ -20,6 +21,25 @@ export interface NginxRouterOptions {
   /** Prefix of the ingress-nginx annotations (its --annotations-prefix); default nginx.ingress.kubernetes.io. */
   annotationPrefix?: string;
 }
+
+/**
+ * Weights, and A/B by one header (exact or regex) and/or one cookie; the finer limits (one header, a
+ * cookie by name) are checked by check() below.
+ */
+export const NGINX_CAPABILITIES: RouterCapabilities = {
+  weights: true,
+  match: {
+    headers: true,
+    cookies: true,
+    queryParams: false,
+    uri: false,
+    method: false,
+    sourceLabels: false,
+    operators: ["exact", "regex"],
+  },
+  mirroring: false,
+  sessionAffinity: false,
+};
 
 /** Nothing routed to the canary: what a freshly created canary Ingress carries. */
 const PRIMARY_ONLY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };
@@ -108,7 +128,7 @@ function abRule(canary: Canary): AbRule {
 }
 
 /**
- * The ingress-nginx canary annotations for a traffic split (Flagger's mapping). A/B (matched): weight 0
+ * The ingress-nginx canary annotations for a traffic split (Flagger's mapping). A/B (matched): the weight
  * plus canary-by-header[-value|-pattern] and/or canary-by-cookie, so only matching requests reach the
  * canary (for the cookie: requests whose cookie NAME is "always"); otherwise canary-weight. Mirroring
  * and session affinity are not done by this router.
@@ -123,7 +143,8 @@ export function routingAnnotations(canary: Canary, routes: Routes, prefix: strin
   }
   const out: Record<string, string> = {
     [a("canary")]: "true",
-    [a("canary-weight")]: routes.matched ? "0" : String(w),
+    // With a match, the weight applies to the requests that do not match (0 in an A/B test).
+    [a("canary-weight")]: String(w),
   };
   if (!routes.matched) return out;
   const rule = abRule(canary);
@@ -190,9 +211,7 @@ export function buildCanaryIngress(
 /** Reads a split back from the canary Ingress' annotations; header/cookie routing counts as A/B. */
 export function parseRoutes(ingress: Ingress, prefix: string): Routes {
   const annotations = ingress.metadata.annotations ?? {};
-  if (`${prefix}/canary-by-header` in annotations || `${prefix}/canary-by-cookie` in annotations) {
-    return { primaryWeight: 0, canaryWeight: 100, matched: true, mirrored: false };
-  }
+  const matched = `${prefix}/canary-by-header` in annotations || `${prefix}/canary-by-cookie` in annotations;
   const raw = annotations[`${prefix}/canary-weight`] ?? "0";
   if (!/^\d+$/.test(raw) || Number(raw) > 100) {
     throw new RouterConfigError(
@@ -202,7 +221,8 @@ export function parseRoutes(ingress: Ingress, prefix: string): Routes {
   }
   const enabled = annotations[`${prefix}/canary`] === "true";
   const canaryWeight = enabled ? Number(raw) : 0;
-  return { primaryWeight: 100 - canaryWeight, canaryWeight, matched: false, mirrored: false };
+  // A/B: matching requests go to the canary and the weight (0) applies to the rest, as written.
+  return { primaryWeight: 100 - canaryWeight, canaryWeight, matched: enabled && matched, mirrored: false };
 }
 
 /**
@@ -210,12 +230,18 @@ export function parseRoutes(ingress: Ingress, prefix: string): Routes {
  * ingress-nginx's canary annotations. Session affinity and mirroring are out of scope.
  */
 export class NginxRouter implements Router {
+  readonly capabilities = NGINX_CAPABILITIES;
   readonly #client: KubeClient;
   readonly #prefix: string;
 
   constructor(client: KubeClient, options: NginxRouterOptions = {}) {
     this.#client = client;
     this.#prefix = options.annotationPrefix ?? DEFAULT_NGINX_ANNOTATION_PREFIX;
+  }
+
+  check(target: RouterTarget): void {
+    ingressRefName(target.canary);
+    if (target.resolved.strategy === "ab-testing") abRule(target.canary);
   }
 
   /** Syncs the clone with the original Ingress, keeping the split it currently carries. */

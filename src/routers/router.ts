@@ -1,5 +1,6 @@
 import type { Canary } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
+import type { RouterCapabilities } from "./capabilities.ts";
 
 /** Traffic split a router applies or reports. Weights are percentages that add up to 100. */
 export interface Routes {
@@ -21,11 +22,21 @@ export interface RouterTarget {
  * restarts, and they converge the cluster to what is asked.
  */
 export interface Router {
+  /** What this router can apply; decide() stalls a Canary that asks for more (see capabilities.ts). */
+  readonly capabilities: RouterCapabilities;
+  /**
+   * Checks the Canary's routing settings without touching the cluster and throws a RouterConfigError
+   * naming the field and the fix, so the reconciler reports it before anything is written.
+   */
+  check(target: RouterTarget): void;
   /** Creates or updates the provider's routing objects (e.g. the <ingress>-canary Ingress). */
   reconcile(target: RouterTarget): Promise<void>;
   /** Applies a traffic split. */
   setRoutes(target: RouterTarget, routes: Routes): Promise<void>;
-  /** Reads the split currently applied in the cluster; undefined when the objects do not exist yet. */
+  /**
+   * Reads the split currently applied in the cluster; undefined when the objects do not exist yet.
+   * Round trip: after setRoutes(t, r), getRoutes(t) returns exactly r, so an idle tick writes nothing.
+   */
   getRoutes(target: RouterTarget): Promise<Routes | undefined>;
   /** Removes what reconcile created and restores what it changed (Canary deletion with revertOnDeletion). */
   finalize(target: RouterTarget): Promise<void>;
