@@ -20,6 +20,10 @@ import {
   runChecks,
 } from "../metrics/analysis.ts";
 import { createMetricProvider } from "../metrics/factory.ts";
+import { alertHooks } from "../notifiers/alerts.ts";
+import { createDeliveryQueue } from "../notifiers/delivery.ts";
+import type { ProviderRef } from "../notifiers/outbox.ts";
+import type { ControllerMetrics } from "../observability/metrics.ts";
 import { createRouter } from "../routers/factory.ts";
 import { primaryName } from "../workloads/primary.ts";
 import { type ReconcilerDeps, reconcileCanary } from "./reconciler.ts";
@@ -36,11 +40,23 @@ export interface ControllerOptions {
   workers: number;
   /** Relist a watch that has been silent this long. */
   watchdogMs?: number;
+  /** --alert-provider (for Canaries without analysis.alerts) and --cluster-name (in every alert). */
+  alerts?: {
+    defaultProvider?: ProviderRef | undefined;
+    clusterName?: string | undefined;
+    /** How long a failed alert is retried. */
+    retryForMs?: number;
+  };
+  /** With leader election: only while this is true does the process reconcile (watches stay warm). */
+  isLeader?: () => boolean;
+  metrics?: ControllerMetrics;
 }
 
 export interface RunningController {
   /** Stops watching, lets in-flight reconciles finish (up to timeoutMs) and returns. */
   stop(timeoutMs?: number): Promise<void>;
+  /** Queues every cached Canary, e.g. when this process has just become the leader. */
+  resync(): void;
 }
 
 type CanaryObject = Canary & KubeObject;
@@ -71,10 +87,23 @@ export async function startController(options: ControllerOptions): Promise<Runni
     listCanaries: async (namespace) =>
       canaries.flatMap((w) => w.list()).filter((c) => c.metadata.namespace === namespace),
   };
+  // Alerts go out from here, in the background: a reconcile only records them in the status.
+  const alertQueue = createDeliveryQueue({
+    client,
+    logger: logger.child({ component: "alerts" }),
+    clusterName: options.alerts?.clusterName,
+    ...(options.alerts?.retryForMs !== undefined ? { retryForMs: options.alerts.retryForMs } : {}),
+    isLeader: () => options.isLeader?.() ?? true,
+  });
+  deps.alerts = alertHooks(alertQueue, options.alerts?.defaultProvider);
 
   const queue: WorkQueue = new WorkQueue(
     async (key) => {
+      // A replica that is not the leader drops the key; resync() queues everything on election.
+      if (options.isLeader && !options.isLeader()) return;
       const [namespace = "", name = ""] = key.split("/");
+      const started = performance.now();
+      let failed = false;
       try {
         const result = await reconcileCanary(deps, namespace, name);
         queue.forget(key);
@@ -82,13 +111,45 @@ export async function startController(options: ControllerOptions): Promise<Runni
       } catch (err) {
         // Someone else wrote the Canary between our read and our write: read it again at once.
         if (err instanceof ConflictError) queue.enqueue(key, 0);
-        else throw err;
+        else {
+          failed = true;
+          throw err;
+        }
+      } finally {
+        options.metrics?.reconciled(namespace, name, (performance.now() - started) / 1000, failed);
       }
     },
     { maxConcurrency: options.workers, logger: logger.child({ component: "queue" }) },
   );
 
   const enqueueCanary = (c: KubeObject) => queue.enqueue(objectKey(c));
+  const isLeader = () => options.isLeader?.() ?? true;
+  const onCanaryUpdate = (c: CanaryObject, previous: CanaryObject) => {
+    enqueueCanary(c);
+    // Counted by the leader only, so a release that ends is counted once across the replicas.
+    if (isLeader()) {
+      options.metrics?.phaseChanged(
+        c.metadata.namespace ?? "",
+        c.metadata.name,
+        previous.status?.phase,
+        c.status?.phase,
+      );
+    }
+  };
+  const onCanaryDelete = (c: CanaryObject) => {
+    enqueueCanary(c);
+    options.metrics?.forget(c.metadata.namespace ?? "", c.metadata.name);
+  };
+  const watcherOptions = (kind: string) => ({
+    logger,
+    ...(options.watchdogMs ? { watchdogMs: options.watchdogMs } : {}),
+    onRestart: (reason: string) => options.metrics?.watchRestarted(kind, reason),
+  });
+  options.metrics?.attach({
+    canaries: () => canaries.flatMap((w) => w.list()),
+    queueDepth: () => queue.waiting + queue.processing,
+    isLeader,
+  });
   /** Canaries in a namespace that a dependent object leads back to. */
   const canariesFor = (namespace: string | undefined, matches: (c: CanaryObject) => boolean) => {
     for (const w of canaries) {
@@ -103,7 +164,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         options.kubeConfig,
         { apiVersion, kind, ...(namespace ? { namespace } : {}) },
         { onAdd: toCanaries, onUpdate: toCanaries, onDelete: toCanaries },
-        { logger, ...(options.watchdogMs ? { watchdogMs: options.watchdogMs } : {}) },
+        watcherOptions(kind),
       );
       created.push(w);
     }
@@ -116,8 +177,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
       createWatcher<CanaryObject>(
         options.kubeConfig,
         { apiVersion: API_VERSION, kind: "Canary", ...(namespace ? { namespace } : {}) },
-        { onAdd: enqueueCanary, onUpdate: enqueueCanary, onDelete: enqueueCanary },
-        { logger, ...(options.watchdogMs ? { watchdogMs: options.watchdogMs } : {}) },
+        { onAdd: enqueueCanary, onUpdate: onCanaryUpdate, onDelete: onCanaryDelete },
+        watcherOptions("Canary"),
       ),
     );
   }
@@ -159,7 +220,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
     async stop(timeoutMs = 30_000) {
       await Promise.all([...canaries, ...dependents].map((w) => w.stop()));
       const finished = await queue.stop(timeoutMs);
+      await alertQueue.stop(5_000);
       logger.info({ finished }, "kanaria controller stopped");
+    },
+    resync() {
+      for (const w of canaries) for (const c of w.list()) enqueueCanary(c);
     },
   };
 }

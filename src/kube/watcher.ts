@@ -42,6 +42,10 @@ export interface WatcherOptions {
   clock?: Clock;
   /** Jitter source, [0, 1). */
   random?: () => number;
+  /** Called when the watch is started over after a 410 Gone, a silent stream or an error (for metrics). */
+  onRestart?: (reason: "gone" | "stalled" | "failed") => void;
+  /** What the cache keeps of each listed or watched object (e.g. without managedFields). */
+  transform?: (object: KubeObject) => KubeObject;
 }
 
 /** How one watch stream ended. */
@@ -76,6 +80,8 @@ export class Watcher<T extends KubeObject> {
   private readonly backoffMaxMs: number;
   private readonly clock: Clock;
   private readonly random: () => number;
+  private readonly onRestart: WatcherOptions["onRestart"];
+  private readonly transform: (object: T) => T;
   private cache = new Map<string, T>();
   private resourceVersion = "";
   private failures = 0;
@@ -94,6 +100,8 @@ export class Watcher<T extends KubeObject> {
     this.backoffMaxMs = options.backoffMaxMs ?? 30_000;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.onRestart = options.onRestart;
+    this.transform = (options.transform as ((object: T) => T) | undefined) ?? ((object) => object);
     this.synced = new Promise((resolve, reject) => {
       this.settleSynced = { resolve, reject };
     });
@@ -147,6 +155,7 @@ export class Watcher<T extends KubeObject> {
   /** Logs how the stream ended and decides how long to wait before the next list or watch. */
   private delayAfter(end: WatchEnd & { healthy: boolean }): number {
     if (end.healthy) this.failures = 0;
+    if (end.kind === "gone" || end.kind === "stalled" || end.kind === "failed") this.onRestart?.(end.kind);
     switch (end.kind) {
       case "stopped":
         return 0;
@@ -198,7 +207,7 @@ export class Watcher<T extends KubeObject> {
     const { items, resourceVersion } = await this.source.list();
     if (this.stopped) return;
     const previous = this.cache;
-    this.cache = new Map(items.map((item) => [objectKey(item), item]));
+    this.cache = new Map(items.map((item) => [objectKey(item), this.transform(item)]));
     this.resourceVersion = resourceVersion;
     for (const [key, item] of this.cache) {
       const old = previous.get(key);
@@ -273,7 +282,7 @@ export class Watcher<T extends KubeObject> {
     switch (event.type) {
       case "ADDED":
       case "MODIFIED":
-        this.upsert(object);
+        this.upsert(this.transform(object));
         break;
       case "DELETED":
         this.remove(object);
