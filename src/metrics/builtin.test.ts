@@ -25,6 +25,21 @@ describe("built-in queries", () => {
     }
   });
 
+  it('reads the primary\'s requests for compare: nginx by canary="", pods by the -primary target', () => {
+    const primary = { ...model, target: "web-primary" };
+    const rate = renderQuery(builtinQuery("nginx", "request-success-rate", "primary") as string, primary);
+    expect(rate).toContain('{namespace="shop", ingress="web", canary="", status!~"5.*"}[1m]');
+    expect(rate).not.toContain('canary!=""');
+    const p99 = renderQuery(builtinQuery("kubernetes", "request-duration", "primary") as string, primary);
+    expect(p99).toContain('kubernetes_pod_name=~"web-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"');
+    const pattern = /^web-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)$/;
+    expect(pattern.test("web-primary-7d9f8b6c4-x2k9p")).toBe(true);
+    expect(pattern.test("web-7d9f8b6c4-x2k9p")).toBe(false);
+    for (const router of PROVIDERS) {
+      expect(builtinQuery(router, "request-duration", "primary"), router).toBeDefined();
+    }
+  });
+
   it("knows no other metric names", () => {
     expect(builtinQuery("nginx", "error-rate")).toBeUndefined();
   });

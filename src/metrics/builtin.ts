@@ -72,11 +72,40 @@ export const BUILTIN_QUERIES: Readonly<Record<ProviderName, BuiltinQueries>> = {
   appmesh: envoy,
 };
 
+/** The primary's requests through ingress-nginx: those no canary backend served. */
+const nginxPrimarySelector = 'namespace="{{ namespace }}", ingress="{{ ingress }}", canary=""';
+
+/**
+ * The primary's side of the built-in queries, for `compare` and `kanaria backtest`. Pod-based
+ * queries select the primary with `{{ target }}` rendered as `<target>-primary` (its pods are
+ * `<target>-primary-<hash>-<suffix>`); only routers whose series do not carry the pod name need
+ * a query of their own here.
+ */
+const PRIMARY_QUERIES: Readonly<Partial<Record<ProviderName, BuiltinQueries>>> = {
+  nginx: {
+    "request-success-rate": successRate("nginx_ingress_controller_requests", nginxPrimarySelector, "status"),
+    "request-duration": p99(
+      "nginx_ingress_controller_request_duration_seconds_bucket",
+      nginxPrimarySelector,
+      " * 1000",
+    ),
+  },
+};
+
 export function isBuiltinMetric(name: string): name is BuiltinMetric {
   return (BUILTIN_METRICS as readonly string[]).includes(name);
 }
 
-/** The query template of a built-in metric for a router; undefined for other metric names. */
-export function builtinQuery(router: ProviderName, metric: string): string | undefined {
-  return isBuiltinMetric(metric) ? BUILTIN_QUERIES[router][metric] : undefined;
+/**
+ * The query template of a built-in metric for a router; undefined for other metric names. `side`
+ * primary: the query that reads the primary's requests when `{{ target }}` is the primary.
+ */
+export function builtinQuery(
+  router: ProviderName,
+  metric: string,
+  side: "canary" | "primary" = "canary",
+): string | undefined {
+  if (!isBuiltinMetric(metric)) return undefined;
+  const queries = (side === "primary" ? PRIMARY_QUERIES[router] : undefined) ?? BUILTIN_QUERIES[router];
+  return queries[metric];
 }
