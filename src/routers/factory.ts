@@ -1,6 +1,8 @@
 import type { ProviderName } from "../api/canary.ts";
 import type { KubeClient } from "../kube/types.ts";
+import { APPMESH_CAPABILITIES, AppMeshRouter } from "./appmesh.ts";
 import type { RouterCapabilities } from "./capabilities.ts";
+import { GATEWAYAPI_CAPABILITIES, GatewayApiRouter } from "./gatewayapi.ts";
 import { KUBERNETES_CAPABILITIES, KubernetesRouter } from "./kubernetes.ts";
 import { NGINX_CAPABILITIES, NginxRouter } from "./nginx.ts";
 import type { Router } from "./router.ts";
@@ -19,6 +21,7 @@ interface RouterEntry {
 /** One entry per provider: adding gatewayapi or appmesh is its file plus an entry here. */
 const ROUTERS: Partial<Record<ProviderName, RouterEntry>> = {
   kubernetes: { capabilities: KUBERNETES_CAPABILITIES, create: () => new KubernetesRouter() },
+  gatewayapi: { capabilities: GATEWAYAPI_CAPABILITIES, create: (deps) => new GatewayApiRouter(deps.client) },
   nginx: {
     capabilities: NGINX_CAPABILITIES,
     create: (deps) =>
@@ -27,6 +30,7 @@ const ROUTERS: Partial<Record<ProviderName, RouterEntry>> = {
         deps.nginxAnnotationPrefix ? { annotationPrefix: deps.nginxAnnotationPrefix } : {},
       ),
   },
+  appmesh: { capabilities: APPMESH_CAPABILITIES, create: (deps) => new AppMeshRouter(deps.client) },
 };
 
 export function supportedProviders(): ProviderName[] {
