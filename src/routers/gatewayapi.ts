@@ -1,0 +1,280 @@
+/**
+ * The `gatewayapi` provider: traffic splits on a gateway.networking.k8s.io/v1 HTTPRoute, with
+ * Flagger's `gatewayapi:v1` field names. Two modes:
+ *
+ * - generated route (spec.service.gatewayRefs): kanaria owns an HTTPRoute named after the apex
+ *   Service, built from service.hosts, match, timeout, headers and service.apex metadata.
+ * - spec.routeRef: an HTTPRoute the user owns (e.g. from Git). kanaria rewrites only the rules whose
+ *   backendRefs name the apex Service; everything else is copied back exactly as read.
+ *
+ * Why routeRef mode writes the whole rules list: `spec.rules` is an atomic list in the HTTPRoute
+ * CRD (x-kubernetes-list-type: atomic), so server-side apply cannot own "some rules" or "the weights
+ * of some backendRefs": an apply of spec.rules owns the entire list. kanaria therefore reads the
+ * route, copies every rule it does not manage verbatim, and applies spec.rules alone (no metadata,
+ * hostnames or parentRefs) with its field manager, guarded by the resourceVersion it read, so a
+ * concurrent change by someone else fails the write (409) and is re-read on the next tick instead of
+ * being overwritten. A GitOps tool that re-applies the route from Git takes spec.rules back; the
+ * HTTPRoute watch wakes the Canary and kanaria splits the apex rules of the new version again,
+ * keeping whatever the new version changed.
+ */
+import type { Canary } from "../api/canary.ts";
+import type { Blocker } from "../controller/observations.ts";
+import type { KubeClient, ObjectRef } from "../kube/types.ts";
+import {
+  canaryKey,
+  canaryNamespace,
+  canaryOwnerReference,
+  controllingCanary,
+  objectKey,
+} from "../workloads/meta.ts";
+import { serviceNames } from "../workloads/services.ts";
+import type { RouterCapabilities } from "./capabilities.ts";
+import { RouterConfigError } from "./errors.ts";
+import {
+  baseRules,
+  generatedBaseRule,
+  hasApexRule,
+  mixedApexRule,
+  parseSplit,
+  routeMatches,
+  serviceFilters,
+  splitContext,
+  splitRules,
+} from "./gatewayapi/rules.ts";
+import { notAcceptedBlocker } from "./gatewayapi/status.ts";
+import {
+  GATEWAY_GROUP,
+  HTTPROUTE_API_VERSION,
+  type HTTPRoute,
+  type ParentRef,
+  type RouteRule,
+} from "./gatewayapi/types.ts";
+import type { Router, RouterTarget, Routes } from "./router.ts";
+
+/** Core conformance (weights, header and query matches) plus the extended mirror and header filters. */
+export const GATEWAYAPI_CAPABILITIES: RouterCapabilities = {
+  weights: true,
+  match: {
+    headers: true,
+    cookies: true,
+    queryParams: true,
+    uri: true,
+    method: true,
+    sourceLabels: false,
+    operators: ["exact", "regex"],
+  },
+  mirroring: true,
+  sessionAffinity: true,
+};
+
+const PRIMARY_ONLY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };
+
+function routeRef(namespace: string, name: string): ObjectRef {
+  return { apiVersion: HTTPROUTE_API_VERSION, kind: "HTTPRoute", namespace, name };
+}
+
+function mode(canary: Canary): "routeRef" | "generated" {
+  return canary.spec.routeRef ? "routeRef" : "generated";
+}
+
+/** The HTTPRoute this Canary routes with: spec.routeRef, or the generated one named after the apex Service. */
+export function httpRouteName(canary: Canary): string {
+  return canary.spec.routeRef?.name ?? serviceNames(canary).apex;
+}
+
+/** GAMMA parents are core Services: the CRD would default their group to gateway.networking.k8s.io. */
+function parentRef(ref: NonNullable<Canary["spec"]["service"]["gatewayRefs"]>[number]): ParentRef {
+  const group = ref.group ?? (ref.kind === "Service" ? "" : GATEWAY_GROUP);
+  return { ...ref, group };
+}
+
+/** The generated HTTPRoute for a split. */
+export function buildGeneratedRoute(canary: Canary, routes: Routes, owned = true): HTTPRoute {
+  const { service } = canary.spec;
+  const base = [generatedBaseRule(canary)];
+  return {
+    apiVersion: HTTPROUTE_API_VERSION,
+    kind: "HTTPRoute",
+    metadata: {
+      name: httpRouteName(canary),
+      namespace: canaryNamespace(canary),
+      ...(service.apex?.labels && { labels: { ...service.apex.labels } }),
+      ...(service.apex?.annotations && { annotations: { ...service.apex.annotations } }),
+      ...(owned && { ownerReferences: [canaryOwnerReference(canary)] }),
+    },
+    spec: {
+      parentRefs: (service.gatewayRefs ?? []).map(parentRef),
+      ...(service.hosts && service.hosts.length > 0 && { hostnames: [...service.hosts] }),
+      rules: splitRules(splitContext(canary, routes), base),
+    },
+  };
+}
+
+/**
+ * True when every field of `want` is in `have` with the same value (lists: same length, item by item).
+ * `have` is what the API server returns, with its defaults (weight 1, kind Service, ...) filled in.
+ */
+export function appliedIn(want: unknown, have: unknown): boolean {
+  if (Array.isArray(want)) {
+    return Array.isArray(have) && want.length === have.length && want.every((w, i) => appliedIn(w, have[i]));
+  }
+  if (want !== null && typeof want === "object") {
+    if (have === null || typeof have !== "object") return false;
+    const h = have as Record<string, unknown>;
+    return Object.entries(want).every(([k, v]) => v === undefined || appliedIn(v, h[k]));
+  }
+  return want === have;
+}
+
+export class GatewayApiRouter implements Router {
+  readonly capabilities = GATEWAYAPI_CAPABILITIES;
+  readonly #client: KubeClient;
+
+  constructor(client: KubeClient) {
+    this.#client = client;
+  }
+
+  /** Everything the routes are built from, checked before anything is written. */
+  check(target: RouterTarget): void {
+    const { canary } = target;
+    const { service, analysis } = canary.spec;
+    if (!canary.spec.routeRef && !service.gatewayRefs?.length) {
+      throw new RouterConfigError(
+        `Canary ${canaryKey(canary)}: provider gatewayapi needs spec.routeRef (an HTTPRoute you own) or ` +
+          "spec.service.gatewayRefs (the Gateways or mesh Service the generated HTTPRoute attaches to)",
+      );
+    }
+    if (service.retries) {
+      throw new RouterConfigError(
+        `Canary ${canaryKey(canary)}: spec.service.retries is set, but HTTPRoute retries are not in Gateway API's ` +
+          "standard channel; remove it and configure retries with your implementation (e.g. Envoy Gateway's BackendTrafficPolicy)",
+      );
+    }
+    routeMatches(canary, service.match, "spec.service.match");
+    serviceFilters(canary);
+    if (target.resolved.strategy === "ab-testing") {
+      if (!analysis.match?.length) {
+        throw new RouterConfigError(`Canary ${canaryKey(canary)}: A/B testing needs spec.analysis.match`);
+      }
+      routeMatches(canary, analysis.match, "spec.analysis.match");
+    }
+  }
+
+  /** Brings the route in line with the Canary, keeping the split it carries now. */
+  async reconcile(target: RouterTarget): Promise<void> {
+    const current = await this.getRoutes(target);
+    await this.setRoutes(target, current ?? PRIMARY_ONLY);
+  }
+
+  async setRoutes(target: RouterTarget, routes: Routes): Promise<void> {
+    const { canary } = target;
+    const live = await this.#route(canary);
+    if (mode(canary) === "generated") {
+      const want = buildGeneratedRoute(canary, routes);
+      if (live && appliedIn(want.metadata.labels ?? {}, live.metadata.labels ?? {}) && this.#same(want, live))
+        return;
+      await this.#client.apply(want);
+      return;
+    }
+    const route = this.#requireUserRoute(canary, live);
+    const rules = splitRules(splitContext(canary, routes), baseRules(canary, route.spec?.rules ?? []));
+    if (appliedIn(rules, route.spec?.rules ?? [])) return;
+    await this.#applyRules(route, rules);
+  }
+
+  async getRoutes(target: RouterTarget): Promise<Routes | undefined> {
+    const { canary } = target;
+    const live = await this.#route(canary);
+    if (!live) {
+      if (mode(canary) === "routeRef") this.#requireUserRoute(canary, live);
+      return undefined;
+    }
+    return parseSplit(canary, live.spec?.rules ?? []);
+  }
+
+  /** A parent that refused the route holds the Canary (see status.ts); read before decide(). */
+  async blocker(target: RouterTarget): Promise<Blocker | undefined> {
+    const live = await this.#route(target.canary);
+    return live ? notAcceptedBlocker(live) : undefined;
+  }
+
+  /**
+   * Sends the apex rules back to the apex Service (which the target serves again after a deletion
+   * with revertOnDeletion). The generated route loses its owner reference so it outlives the Canary.
+   */
+  async finalize(target: RouterTarget): Promise<void> {
+    const { canary } = target;
+    const live = await this.#route(canary);
+    if (!live) return;
+    if (mode(canary) === "generated") {
+      const route = buildGeneratedRoute(canary, PRIMARY_ONLY, false);
+      if (route.spec) route.spec.rules = [generatedBaseRule(canary)];
+      await this.#client.apply(route);
+      return;
+    }
+    const rules = baseRules(canary, live.spec?.rules ?? []);
+    if (!appliedIn(rules, live.spec?.rules ?? [])) await this.#applyRules(live, rules);
+  }
+
+  #same(want: HTTPRoute, live: HTTPRoute): boolean {
+    return (
+      appliedIn(want.metadata.annotations ?? {}, live.metadata.annotations ?? {}) &&
+      appliedIn(want.metadata.ownerReferences, live.metadata.ownerReferences) &&
+      appliedIn(want.spec, live.spec) &&
+      // A field kanaria stopped setting (e.g. hostnames removed from the Canary) must go too.
+      (want.spec?.hostnames !== undefined || live.spec?.hostnames === undefined)
+    );
+  }
+
+  async #route(canary: Canary): Promise<HTTPRoute | undefined> {
+    const route = await this.#client.get<HTTPRoute>(routeRef(canaryNamespace(canary), httpRouteName(canary)));
+    if (route && mode(canary) === "generated" && controllingCanary(route) !== canary.metadata.name) {
+      throw new RouterConfigError(
+        `Canary ${canaryKey(canary)}: HTTPRoute ${objectKey(route)} exists and is not controlled by this Canary; ` +
+          `set spec.routeRef.name: ${route.metadata.name} to have kanaria split its rules, or delete it so kanaria generates one`,
+      );
+    }
+    return route;
+  }
+
+  #requireUserRoute(canary: Canary, live: HTTPRoute | undefined): HTTPRoute {
+    const name = httpRouteName(canary);
+    const { apex } = serviceNames(canary);
+    if (!live) {
+      throw new RouterConfigError(
+        `Canary ${canaryKey(canary)}: HTTPRoute ${canaryNamespace(canary)}/${name} (spec.routeRef) does not exist; ` +
+          `create it with a rule whose backendRef is the apex Service ${apex}, or fix spec.routeRef.name`,
+      );
+    }
+    const mixed = mixedApexRule(canary, live.spec?.rules ?? []);
+    if (mixed >= 0) {
+      throw new RouterConfigError(
+        `Canary ${canaryKey(canary)}: HTTPRoute ${objectKey(live)} (spec.routeRef) spec.rules[${mixed}] sends traffic to the ` +
+          `apex Service ${apex} and to other backends; kanaria splits only rules whose single backendRef is ${apex}: ` +
+          "move the other backends to a rule of their own",
+      );
+    }
+    if (!hasApexRule(canary, live.spec?.rules ?? [])) {
+      throw new RouterConfigError(
+        `Canary ${canaryKey(canary)}: HTTPRoute ${objectKey(live)} (spec.routeRef) has no rule whose only backendRef ` +
+          `is the apex Service ${apex}; point a rule's backendRefs at ${apex} (port ${canary.spec.service.port}), ` +
+          "or set spec.service.name to the Service the route uses",
+      );
+    }
+    return live;
+  }
+
+  /** spec.rules alone, guarded by the resourceVersion read (see the comment at the top). */
+  async #applyRules(route: HTTPRoute, rules: RouteRule[]): Promise<void> {
+    await this.#client.apply({
+      apiVersion: HTTPROUTE_API_VERSION,
+      kind: "HTTPRoute",
+      metadata: {
+        name: route.metadata.name,
+        namespace: route.metadata.namespace,
+        resourceVersion: route.metadata.resourceVersion,
+      },
+      spec: { rules },
+    } as HTTPRoute);
+  }
+}

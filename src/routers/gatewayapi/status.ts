@@ -1,0 +1,48 @@
+/**
+ * What the Gateway (or mesh) controllers say about an HTTPRoute in its status. kanaria never writes
+ * the status; it reads it to hold a Canary whose route a parent refused.
+ */
+import type { Blocker } from "../../controller/observations.ts";
+import { objectKey } from "../../workloads/meta.ts";
+import { GATEWAY_GROUP, type HTTPRoute, type ParentRef } from "./types.ts";
+
+/** A parentRef with the CRD's defaults filled in, so a spec entry and a status entry compare equal. */
+function normalized(ref: ParentRef, routeNamespace: string): string {
+  return JSON.stringify([
+    ref.group ?? GATEWAY_GROUP,
+    ref.kind ?? "Gateway",
+    ref.namespace ?? routeNamespace,
+    ref.name,
+    ref.sectionName ?? "",
+    ref.port ?? 0,
+  ]);
+}
+
+function describeParent(ref: ParentRef, routeNamespace: string): string {
+  const section = ref.sectionName ? ` (sectionName ${ref.sectionName})` : "";
+  const port = ref.port ? ` (port ${ref.port})` : "";
+  return `${ref.kind ?? "Gateway"} ${ref.namespace ?? routeNamespace}/${ref.name}${section}${port}`;
+}
+
+/**
+ * A blocker when a parent the route names reports Accepted=False for it. A route without status (no
+ * controller has looked yet, or none runs) is not held: only an explicit refusal is.
+ */
+export function notAcceptedBlocker(route: HTTPRoute): Blocker | undefined {
+  const namespace = route.metadata.namespace ?? "";
+  const wanted = new Set((route.spec?.parentRefs ?? []).map((p) => normalized(p, namespace)));
+  for (const parent of route.status?.parents ?? []) {
+    if (!wanted.has(normalized(parent.parentRef, namespace))) continue;
+    const accepted = parent.conditions?.find((c) => c.type === "Accepted");
+    if (accepted?.status !== "False") continue;
+    const detail = accepted.message ? `: ${accepted.message}` : "";
+    return {
+      reason: "RouteNotAccepted",
+      message:
+        `HTTPRoute ${objectKey(route)} is not accepted by its parent ${describeParent(parent.parentRef, namespace)}: ` +
+        `${accepted.reason ?? "no reason given"}${detail}; no traffic moves to the canary until it does ` +
+        "(fix the route's parentRefs, hostnames or the parent's listeners)",
+    };
+  }
+  return undefined;
+}
