@@ -149,7 +149,12 @@ describe("runChecks", () => {
     ]);
     expect(calls[0]?.provider).toEqual({ type: "prometheus", address: "http://default-prom:9090" });
     expect(calls[0]?.query).toContain('ingress="web", canary!=""');
-    expect(calls[0]?.options).toEqual({ intervalMs: 60_000, timeoutMs: 10_000, now: NOW });
+    expect(calls[0]?.options).toEqual({
+      intervalMs: 60_000,
+      timeoutMs: 10_000,
+      now: NOW,
+      signal: expect.any(AbortSignal),
+    });
 
     const own = { ...canary, spec: { ...canary.spec, metricsServer: "http://canary-prom:9090" } };
     await runChecks(
@@ -321,15 +326,18 @@ describe("runChecks", () => {
       expect(check?.message).toContain('unknown metric provider type "datadog"');
     });
 
-    it("a query that does not answer in time", async () => {
+    it("a query that does not answer in time, and its request is cancelled", async () => {
       const started = Date.now();
+      const calls: Call[] = [];
       const check = await single({
         timeoutMs: 50,
         templates: async (_, name) => template(name),
-        providers: fakeProviders(() => new Promise<QueryResult>(() => {})),
+        providers: fakeProviders(() => new Promise<QueryResult>(() => {}), calls),
       });
       expect(Date.now() - started).toBeLessThan(2_000);
       expect(check?.message).toBe("custom: MetricTemplate shop/t (prometheus): no answer within 0.05s");
+      expect(calls[0]?.options.signal?.aborted).toBe(true);
+      expect(String(calls[0]?.options.signal?.reason)).toContain("no answer within 0.05s");
     });
   });
 
@@ -344,6 +352,38 @@ describe("runChecks", () => {
       }),
     );
     expect(check?.message).toBe("m: MetricTemplate shop/t (prometheus): backend said: bad token [redacted]");
+  });
+
+  it("never puts what the request carried into messages: basic auth, headers, address userinfo", async () => {
+    const basic = Buffer.from("ann-user:ann-pass").toString("base64");
+    const [check] = await runChecks(
+      input({
+        metrics: [metric("m", { templateRef: { name: "t" } })],
+        templates: async (_, name) =>
+          template(name, {
+            provider: {
+              type: "prometheus",
+              address: "http://url-user:url-pass@p:9090",
+              secretRef: { name: "s" },
+              headers: { "X-Scope-Token": "hdr-value-1" },
+            },
+          }),
+        secrets: async () => ({ username: "ann-user", password: "ann-pass" }),
+        providers: fakeProviders(() =>
+          Promise.reject(
+            new Error(
+              `echo ${basic} hdr-value-1 http://url-user:url-pass@p:9090 ${encodeURIComponent("url-pass")}`,
+            ),
+          ),
+        ),
+      }),
+    );
+    for (const secret of [basic, "ann-user", "ann-pass", "hdr-value-1", "url-user", "url-pass"]) {
+      expect(check?.message).not.toContain(secret);
+    }
+    expect(check?.message).toBe(
+      "m: MetricTemplate shop/t (prometheus): echo [redacted] [redacted] http://p:9090 [redacted]",
+    );
   });
 
   it("runs checks concurrently up to the cap and keeps their order", async () => {
@@ -445,6 +485,46 @@ describe("offlineProviders", () => {
       }),
     );
     expect(problems).toEqual(["errors: MetricTemplate shop/gone not found"]);
+  });
+
+  it("shows addresses without userinfo, and redacts what the probe carried", async () => {
+    const templates: TemplateLookup = async (_ns, name) =>
+      template(name, {
+        provider: { type: "prometheus", address: "http://me:pw-1234@prom:9090/", secretRef: { name: "s" } },
+      });
+    const problems = await offlineProviders(
+      input({
+        metrics: [metric("errors", { templateRef: { name: "t" } })],
+        templates,
+        secrets: async () => ({ token: "tok-abcdef" }),
+        providers: () => ({
+          query: async () => ({ kind: "nodata", reason: "unused" }),
+          isOnline: async () => {
+            throw new Error("HTTP 401: Authorization: Bearer tok-abcdef for me:pw-1234");
+          },
+        }),
+      }),
+    );
+    expect(problems).toEqual(["prometheus at http://prom:9090: HTTP 401: Authorization: [redacted]"]);
+  });
+
+  it("cancels a probe that does not answer in time", async () => {
+    let signal: AbortSignal | undefined;
+    const problems = await offlineProviders(
+      input({
+        metrics: [metric("request-success-rate")],
+        timeoutMs: 30,
+        providers: () => ({
+          query: async () => ({ kind: "nodata", reason: "unused" }),
+          isOnline: (_timeout, s) => {
+            signal = s;
+            return new Promise(() => {});
+          },
+        }),
+      }),
+    );
+    expect(problems).toEqual(["prometheus at http://default-prom:9090: no answer within 0.03s"]);
+    expect(signal?.aborted).toBe(true);
   });
 
   it("is empty when every provider answers", async () => {

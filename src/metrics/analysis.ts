@@ -3,6 +3,7 @@ import { API_VERSION, parseDuration } from "../api/common.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import { type MetricTemplate, type MetricTemplateSpec, metricTemplate } from "../api/metric-template.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
+import { credentialSecrets, displayUrl, redact, urlSecrets } from "../security/redact.ts";
 import { builtinQuery } from "./builtin.ts";
 import type { Credentials, MetricProvider, QueryResult } from "./provider.ts";
 import type { Reducer } from "./providers/cloudwatch.ts";
@@ -66,10 +67,11 @@ export async function offlineProviders(input: RunChecksInput): Promise<string[]>
     try {
       plan = await planCheck(input, metric);
     } catch (err) {
-      problems.push(`${metric.name}: ${messageOf(err)}`);
+      problems.push(redact(`${metric.name}: ${messageOf(err)}`));
       continue;
     }
-    const where = `${plan.provider.type} at ${plan.provider.address ?? plan.provider.region ?? "the default endpoint"}`;
+    const address = plan.provider.address && displayUrl(plan.provider.address);
+    const where = `${plan.provider.type} at ${address ?? plan.provider.region ?? "the default endpoint"}`;
     if (!probes.has(where)) probes.set(where, probe(input, plan, where, timeoutMs));
   }
   problems.push(...(await Promise.all(probes.values())));
@@ -85,13 +87,11 @@ async function probe(
   let credentials: Credentials = {};
   try {
     credentials = await loadCredentials(input, plan);
-    await withTimeout(
-      input.providers(plan.provider, credentials, plan.reduce).isOnline(timeoutMs),
-      timeoutMs,
-    );
+    const provider = input.providers(plan.provider, credentials, plan.reduce);
+    await withTimeout((signal) => provider.isOnline(timeoutMs, signal), timeoutMs);
     return undefined;
   } catch (err) {
-    return redactText(`${where}: ${messageOf(err)}`, credentials);
+    return redact(`${where}: ${messageOf(err)}`, requestSecrets(plan, credentials));
   }
 }
 
@@ -119,13 +119,18 @@ async function runCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<
     credentials = await loadCredentials(input, plan);
     const result = await runQuery(input, metric, plan, credentials, time);
     const type = plan.provider.type;
-    return redact({ ...base, ...judge(metric, result, type, plan.source), provider: type }, credentials);
+    return redactCheck(
+      { ...base, ...judge(metric, result, type, plan.source), provider: type },
+      plan,
+      credentials,
+    );
   } catch (err) {
     // Errors before a plan exists (template missing, unreadable) name the template themselves.
     const where = plan ? `${plan.source} (${plan.provider.type}): ` : "";
     const provider = plan ? { provider: plan.provider.type } : {};
-    return redact(
+    return redactCheck(
       { ...base, result: "error", message: `${metric.name}: ${where}${messageOf(err)}`, ...provider },
+      plan,
       credentials,
     );
   }
@@ -147,8 +152,8 @@ async function runQuery(
   }
   const timeoutMs = input.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const options = { intervalMs: parseDuration(metric.interval), timeoutMs, now };
-  // The providers time out themselves too; this bounds one that does not.
-  return withTimeout(provider.query(rendered, options), timeoutMs);
+  // The providers time out themselves too; this bounds one that does not, and cancels its request.
+  return withTimeout((signal) => provider.query(rendered, { ...options, signal }), timeoutMs);
 }
 
 async function planCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<Plan> {
@@ -244,30 +249,36 @@ export function formatValue(value: number): string {
   return value.toFixed(2);
 }
 
-async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+/** Rejects after timeoutMs and aborts the signal given to run, so the request itself stops too. */
+async function withTimeout<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
+  const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000}s`)), timeoutMs);
+    timer = setTimeout(() => {
+      const err = new Error(`no answer within ${timeoutMs / 1000}s`);
+      controller.abort(err);
+      reject(err);
+    }, timeoutMs);
   });
   try {
-    return await Promise.race([promise, timeout]);
+    return await Promise.race([run(controller.signal), timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** Secret values must never reach status, events or logs, even if a backend echoes them. */
-function redact(check: CheckStatus, credentials: Credentials): CheckStatus {
-  return { ...check, message: redactText(check.message, credentials) };
+/** Everything a check's requests carry: the secret's values, the extra headers, the URL's userinfo. */
+function requestSecrets(plan: Plan | undefined, credentials: Credentials): string[] {
+  return [
+    ...credentialSecrets(credentials),
+    ...Object.values(plan?.provider.headers ?? {}),
+    ...urlSecrets(plan?.provider.address),
+  ];
 }
 
-function redactText(text: string, credentials: Credentials): string {
-  let out = text;
-  for (const value of Object.values(credentials)) {
-    // Very short values would blank out ordinary words and protect little.
-    if (value.length >= 4) out = out.split(value).join("[redacted]");
-  }
-  return out;
+/** Secret values must never reach status, events or logs, even if a backend echoes them. */
+function redactCheck(check: CheckStatus, plan: Plan | undefined, credentials: Credentials): CheckStatus {
+  return { ...check, message: redact(check.message, requestSecrets(plan, credentials)) };
 }
 
 function messageOf(err: unknown): string {

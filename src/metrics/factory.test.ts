@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { MetricTemplateSpec } from "../api/metric-template.ts";
 import { createMetricProvider } from "./factory.ts";
-import type { MetricProviderFactory } from "./provider.ts";
 
 describe("createMetricProvider", () => {
-  it("is a MetricProviderFactory", () => {
-    const factory: MetricProviderFactory = createMetricProvider;
-    expect(factory).toBeTypeOf("function");
-  });
-
   it("builds prometheus and cloudwatch providers", () => {
     expect(createMetricProvider({ type: "prometheus", address: "http://prom:9090" }, {})).toHaveProperty(
       "query",

@@ -5,7 +5,7 @@ import { createPrometheusProvider } from "./providers/prometheus.ts";
 
 /**
  * Picks the provider implementation by spec.provider.type. `reduce` (the template's spec.reduce)
- * only matters for providers that return series (cloudwatch). Assignable to MetricProviderFactory.
+ * only matters for providers that return series (cloudwatch).
  */
 export function createMetricProvider(
   provider: MetricTemplateSpec["provider"],

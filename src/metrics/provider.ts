@@ -1,5 +1,3 @@
-import type { MetricTemplateSpec } from "../api/metric-template.ts";
-
 /**
  * What a query returned. "no data" is its own outcome, never a number: an empty vector, a matrix,
  * NaN or +-Inf from Prometheus, or no datapoints from CloudWatch.
@@ -14,17 +12,14 @@ export interface QueryOptions {
   intervalMs: number;
   timeoutMs: number;
   now: Date;
+  /** Aborts the request, e.g. when the caller's own deadline passes first. */
+  signal?: AbortSignal;
 }
 
 /** One implementation per metric backend, picked by metrics/factory.ts from spec.provider.type. */
 export interface MetricProvider {
   /** Runs an already-rendered query. Rejects on transport errors, timeouts and backend errors. */
   query(query: string, options: QueryOptions): Promise<QueryResult>;
-  /** Cheap reachability check used when a Canary is initialised. */
-  isOnline(timeoutMs: number): Promise<void>;
+  /** Cheap reachability check used before the first step; `signal` aborts it. */
+  isOnline(timeoutMs: number, signal?: AbortSignal): Promise<void>;
 }
-
-export type MetricProviderFactory = (
-  provider: MetricTemplateSpec["provider"],
-  credentials: Credentials,
-) => MetricProvider;

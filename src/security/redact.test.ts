@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { credentialSecrets, displayUrl, REDACTED, redact, urlSecrets } from "./redact.ts";
+import { credentialSecrets, displayUrl, REDACTED, redact, redactingStream, urlSecrets } from "./redact.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
@@ -97,5 +97,19 @@ describe("urlSecrets and displayUrl", () => {
     expect(displayUrl("http://user:pass@prom:9090/")).toBe("http://prom:9090");
     expect(displayUrl("https://prom/?api_key=abc123")).toBe(`https://prom/?api_key=${REDACTED}`);
     expect(displayUrl("user:pass@prom:9090")).toBe("prom:9090");
+  });
+});
+
+describe("redactingStream", () => {
+  it("redacts each log line before it reaches the destination", () => {
+    const lines: string[] = [];
+    const stream = redactingStream({ write: (line: string) => lines.push(line) });
+    stream.write(
+      `${JSON.stringify({ msg: "GET http://u:pw@h/ failed", err: { stack: "Bearer abcdefgh1234" } })}\n`,
+    );
+    expect(JSON.parse(lines[0] ?? "")).toEqual({
+      msg: "GET http://h/ failed",
+      err: { stack: `Bearer ${REDACTED}` },
+    });
   });
 });

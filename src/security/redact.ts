@@ -161,3 +161,15 @@ function safeDecode(s: string): string {
     return s;
   }
 }
+
+/**
+ * A log destination that redacts every line before it is written: a net under the value-based
+ * redaction at the message sources, for whatever else reaches a log (error stacks, fields).
+ */
+export function redactingStream(out: { write(line: string): unknown }): { write(line: string): void } {
+  return {
+    write(line: string) {
+      out.write(redact(line));
+    },
+  };
+}

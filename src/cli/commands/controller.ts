@@ -1,8 +1,10 @@
+import { createRequire } from "node:module";
 import { type Command, Option } from "commander";
 import pino, { type Logger } from "pino";
 import { PROVIDERS, type ProviderName } from "../../api/canary.ts";
 import { startController } from "../../controller/manager.ts";
 import { loadKubeConfig } from "../../kube/config.ts";
+import { redactingStream } from "../../security/redact.ts";
 
 interface ControllerFlags {
   kubeconfig?: string;
@@ -70,14 +72,16 @@ export function register(program: Command): void {
 
 /** JSON logs, pretty on a terminal (pino-pretty is a dev tool: fall back to JSON where it is absent). */
 function makeLogger(level: string): Logger {
+  // Every line passes the redaction helper before it is written, pretty or not.
   if (process.stdout.isTTY) {
     try {
-      return pino({ level, transport: { target: "pino-pretty", options: { colorize: true } } });
+      const pretty = createRequire(import.meta.url)("pino-pretty") as (o: object) => NodeJS.WritableStream;
+      return pino({ level }, redactingStream(pretty({ colorize: true })));
     } catch {
       // pino-pretty not installed: plain JSON below.
     }
   }
-  return pino({ level });
+  return pino({ level }, redactingStream(process.stdout));
 }
 
 function untilSignal(logger: Logger): Promise<void> {

@@ -197,6 +197,49 @@ describe("cloudwatch provider", () => {
     );
   });
 
+  it("never repeats the credentials when an error quotes the request", async () => {
+    const api: CloudWatchApi = {
+      getMetricData: async () => {
+        throw Object.assign(
+          new Error(
+            "Credential=AKIDSEEDEDVALUE0001/20260301/eu-west-1/monitoring/aws4_request token sess-tok-0001 key wJalr-seeded",
+          ),
+          { name: "SignatureDoesNotMatch" },
+        );
+      },
+      listMetrics: async () => {},
+    };
+    const secrets = ["AKIDSEEDEDVALUE0001", "wJalr-seeded", "sess-tok-0001"];
+    const err = String(
+      await cloudWatchProvider(api, "latest", "CloudWatch", secrets)
+        .query(latency, options)
+        .catch((e: Error) => e),
+    );
+    expect(err).toContain("CloudWatch: SignatureDoesNotMatch: Credential=[redacted]");
+    for (const secret of secrets) expect(err).not.toContain(secret);
+  });
+
+  it("aborts when the caller's signal does, before its own timeout", async () => {
+    const api: CloudWatchApi = {
+      getMetricData: (_, signal) =>
+        new Promise((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+        ),
+      listMetrics: async () => {},
+    };
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new DOMException("caller gave up", "AbortError")), 30);
+    const started = Date.now();
+    await expect(
+      cloudWatchProvider(api, "latest", "CloudWatch").query(latency, {
+        ...options,
+        timeoutMs: 10_000,
+        signal: controller.signal,
+      }),
+    ).rejects.toThrow("CloudWatch: no answer within 10s");
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it("aborts at the timeout", async () => {
     const api: CloudWatchApi = {
       getMetricData: (_, signal) =>

@@ -10,6 +10,7 @@ import {
 import { AwsQueryProtocol } from "@aws-sdk/core/protocols";
 import { z } from "zod";
 import type { MetricTemplateSpec, REDUCERS } from "../../api/metric-template.ts";
+import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
 import type { Credentials, MetricProvider, QueryOptions, QueryResult } from "../provider.ts";
 
 export type Reducer = (typeof REDUCERS)[number];
@@ -30,22 +31,30 @@ export function createCloudWatchProvider(
   credentials: Credentials,
   reduce: Reducer = "latest",
 ): MetricProvider {
-  const where = `CloudWatch ${provider.address ? `at ${provider.address}` : `in ${provider.region ?? "the default region"}`}`;
-  return cloudWatchProvider(sdkApi(provider, credentials), reduce, where);
+  const where = `CloudWatch ${provider.address ? `at ${displayUrl(provider.address)}` : `in ${provider.region ?? "the default region"}`}`;
+  const secrets = [...credentialSecrets(credentials), ...urlSecrets(provider.address)];
+  return cloudWatchProvider(sdkApi(provider, credentials), reduce, where, secrets);
 }
 
-/** The provider over any CloudWatchApi: parses the query, pages through GetMetricData, reduces. */
-export function cloudWatchProvider(api: CloudWatchApi, reduce: Reducer, where: string): MetricProvider {
+/**
+ * The provider over any CloudWatchApi: parses the query, pages through GetMetricData, reduces.
+ * `secrets` are what the requests carry; error messages never repeat them.
+ */
+export function cloudWatchProvider(
+  api: CloudWatchApi,
+  reduce: Reducer,
+  where: string,
+  secrets: string[] = [],
+): MetricProvider {
+  const guard = guarded(where, redactor(secrets));
   return {
     async query(query: string, options: QueryOptions): Promise<QueryResult> {
       const queries = parseCloudWatchQuery(query);
       const id = dataQueryId(queries);
       const end = options.now;
       const start = new Date(end.getTime() - options.intervalMs);
-      const signal = AbortSignal.timeout(options.timeoutMs);
-      const series = await guard(where, options.timeoutMs, () =>
-        fetchSeries(api, queries, id, start, end, signal),
-      );
+      const signal = deadline(options.timeoutMs, options.signal);
+      const series = await guard(options.timeoutMs, () => fetchSeries(api, queries, id, start, end, signal));
       if (series.values.length === 0) {
         return {
           kind: "nodata",
@@ -54,8 +63,8 @@ export function cloudWatchProvider(api: CloudWatchApi, reduce: Reducer, where: s
       }
       return { kind: "value", value: reduceSeries(series, reduce) };
     },
-    async isOnline(timeoutMs: number): Promise<void> {
-      await guard(where, timeoutMs, () => api.listMetrics(AbortSignal.timeout(timeoutMs)));
+    async isOnline(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+      await guard(timeoutMs, () => api.listMetrics(deadline(timeoutMs, signal)));
     },
   };
 }
@@ -158,17 +167,25 @@ export function reduceSeries(series: Series, reduce: Reducer): number {
   }
 }
 
-/** Prefixes errors with the endpoint and turns an abort into a timeout message. */
-async function guard<T>(where: string, timeoutMs: number, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    const e = err as Error;
-    if (e.name === "AbortError" || e.name === "TimeoutError") {
-      throw new Error(`${where}: no answer within ${timeoutMs / 1000}s`);
+/** Our own timeout, and the caller's signal when it gives up first. */
+function deadline(timeoutMs: number, signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal ? AbortSignal.any([timeout, signal]) : timeout;
+}
+
+/** Prefixes errors with the endpoint, turns an abort into a timeout message, redacts the rest. */
+function guarded(where: string, scrub: (text: string) => string) {
+  return async <T>(timeoutMs: number, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      const e = err as Error;
+      if (e.name === "AbortError" || e.name === "TimeoutError") {
+        throw new Error(`${where}: no answer within ${timeoutMs / 1000}s`);
+      }
+      throw new Error(scrub(`${where}: ${e.name && e.name !== "Error" ? `${e.name}: ` : ""}${e.message}`));
     }
-    throw new Error(`${where}: ${e.name && e.name !== "Error" ? `${e.name}: ` : ""}${e.message}`);
-  }
+  };
 }
 
 function sdkApi(provider: ProviderSpec, credentials: Credentials): CloudWatchApi {

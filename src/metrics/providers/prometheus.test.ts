@@ -8,11 +8,11 @@ import type { MetricTemplateSpec } from "../../api/metric-template.ts";
 import type { QueryOptions } from "../provider.ts";
 import { createPrometheusProvider } from "./prometheus.ts";
 
-type Handler = (res: ServerResponse) => void;
+type Handler = (res: ServerResponse, req: IncomingMessage) => void;
 
 const json =
-  (body: unknown, status = 200): Handler =>
-  (res) => {
+  (body: unknown, status = 200) =>
+  (res: ServerResponse) => {
     res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
   };
 const success = (resultType: string, result: unknown) =>
@@ -35,8 +35,21 @@ const answers: Record<string, Handler> = {
   html: (res) => res.writeHead(200, { "Content-Type": "text/html" }).end("<html><body>login</body></html>"),
   weird: json({ status: "success", data: { resultType: "histogram", result: [] } }),
   nodata: json({ status: "success" }),
-  hang: () => {},
+  hang: (res) => hanging.push(res),
+  // A backend that quotes the request in its error, as some proxies and gateways do.
+  echo: (res, req) =>
+    json(
+      {
+        status: "error",
+        errorType: "unauthorized",
+        error: `denied ${req.headers.authorization} key ${req.headers["x-api-key"]} at ${req.headers.host}`,
+      },
+      401,
+    )(res),
+  echohtml: (res, req) =>
+    res.writeHead(403, { "Content-Type": "text/html" }).end(`<p>no: ${JSON.stringify(req.headers)}</p>`),
 };
+const hanging: ServerResponse[] = [];
 
 let server: Server;
 let address: string;
@@ -49,7 +62,7 @@ beforeAll(async () => {
     const handler = url.pathname.endsWith("/api/v1/query")
       ? answers[url.searchParams.get("query") ?? ""]
       : undefined;
-    if (handler) handler(res);
+    if (handler) handler(res, req);
     else json({ status: "error", errorType: "not_found", error: `no answer for ${req.url}` }, 404)(res);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -131,6 +144,46 @@ describe("prometheus provider", () => {
       `Prometheus at ${address}: no answer in time`,
     );
     expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it("cancels the request when the caller's signal aborts, before its own timeout", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("caller gave up")), 50);
+    const started = Date.now();
+    const query = provider().query("hang", { ...options, timeoutMs: 10_000, signal: controller.signal });
+    await expect(query).rejects.toThrow(`Prometheus at ${address}: request failed`);
+    expect(Date.now() - started).toBeLessThan(1_500);
+    // The server sees the connection go: the request itself stopped, not just our wait for it.
+    const res = hanging.at(-1);
+    await new Promise((resolve) =>
+      res?.writableEnded || res?.destroyed ? resolve(0) : res?.once("close", resolve),
+    );
+    expect(res?.writableEnded).toBe(false);
+  });
+
+  it.each([
+    ["echo", "HTTP 401 (unauthorized): denied"],
+    ["echohtml", "HTTP 403: the answer is not a Prometheus API response"],
+  ])("never repeats what the request carried when the answer (%s) echoes it", async (query, start) => {
+    const basic = Buffer.from("alice:s3cret-pw").toString("base64");
+    const user = provider(
+      { address: address.replace("http://", "http://url-user:url-pw@"), secretRef: { name: "s" } },
+      { username: "alice", password: "s3cret-pw" },
+    );
+    const bearer = provider(
+      { headers: { "X-Api-Key": "key-0042" }, secretRef: { name: "s" } },
+      { token: "tok-0042" },
+    );
+    for (const p of [user, bearer]) {
+      const err = String(await p.query(query, options).catch((e: Error) => e));
+      expect(err).toContain(start);
+      for (const secret of ["alice", "s3cret-pw", basic, "url-user", "url-pw", "key-0042", "tok-0042"]) {
+        expect(err).not.toContain(secret);
+      }
+    }
+    // The server did get them: the redaction, not a missing header, keeps them out.
+    const sent = seen.map((r) => r.headers.authorization);
+    expect(sent).toEqual([`Basic ${basic}`, "Bearer tok-0042"]);
   });
 
   it("reports an unreachable server", async () => {

@@ -1,6 +1,7 @@
 import { Agent } from "node:https";
 import { type InstantVector, PrometheusDriver, type QueryResult as PromResult } from "prometheus-query";
 import type { MetricTemplateSpec } from "../../api/metric-template.ts";
+import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
 import type { Credentials, MetricProvider, QueryOptions, QueryResult } from "../provider.ts";
 
 const ONLINE_QUERY = "vector(1)";
@@ -19,21 +20,40 @@ export function createPrometheusProvider(provider: ProviderSpec, credentials: Cr
       "prometheus needs an address: set the MetricTemplate's spec.provider.address, the Canary's spec.metricsServer or the controller's default metrics server",
     );
   }
-  const where = `Prometheus at ${displayAddress(address)}`;
+  const where = `Prometheus at ${displayUrl(address)}`;
   const connect = connection(address, provider, credentials);
+  const agent = provider.insecureSkipVerify ? new Agent({ rejectUnauthorized: false }) : undefined;
+  // What each request carries, so an answer that echoes it (an error body quoting the
+  // Authorization header, say) never reaches a message.
+  const scrub = redactor([
+    ...credentialSecrets(credentials),
+    ...Object.values(provider.headers ?? {}),
+    ...urlSecrets(address),
+  ]);
 
   async function query(promql: string, options: QueryOptions): Promise<QueryResult> {
-    const driver = new PrometheusDriver({ ...connect, timeout: options.timeoutMs });
+    const driver = new PrometheusDriver({
+      ...connect,
+      timeout: options.timeoutMs,
+      requestInterceptor: { onFulfilled: (config) => withRequestOptions(config, agent, options.signal) },
+    });
     // Prometheus also stops evaluating after this long, so a slow query does not linger there.
     const evaluationTimeout = `${Math.max(1, Math.ceil(options.timeoutMs / 1000))}s`;
-    const result = await call(where, () => driver.instantQuery(promql, options.now, evaluationTimeout));
+    const result = await call(where, scrub, () =>
+      driver.instantQuery(promql, options.now, evaluationTimeout),
+    );
     return interpret(result, where);
   }
 
   return {
     query,
-    async isOnline(timeoutMs: number): Promise<void> {
-      const result = await query(ONLINE_QUERY, { intervalMs: 0, timeoutMs, now: new Date() });
+    async isOnline(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+      const result = await query(ONLINE_QUERY, {
+        intervalMs: 0,
+        timeoutMs,
+        now: new Date(),
+        ...(signal ? { signal } : {}),
+      });
       if (result.kind !== "value" || result.value !== 1) {
         throw new Error(`${where} answered ${ONLINE_QUERY} with ${describe(result)} instead of 1`);
       }
@@ -42,10 +62,11 @@ export function createPrometheusProvider(provider: ProviderSpec, credentials: Cr
 }
 
 type Connection = ConstructorParameters<typeof PrometheusDriver>[0];
+type RequestConfig = Parameters<NonNullable<Connection["requestInterceptor"]>["onFulfilled"]>[0];
 /** axios's response type, as prometheus-query's interceptors see it (axios is its dependency, not ours). */
 type AxiosResponse = Parameters<NonNullable<Connection["responseInterceptor"]>["onFulfilled"]>[0];
 
-/** Headers, bearer token or basic auth, TLS verification: the parts that do not change per query. */
+/** Headers, bearer token or basic auth: the parts that do not change per query. */
 function connection(address: string, provider: ProviderSpec, credentials: Credentials): Connection {
   const headers: Record<string, string> = { ...provider.headers };
   let auth: Connection["auth"];
@@ -61,16 +82,11 @@ function connection(address: string, provider: ProviderSpec, credentials: Creden
       );
     }
   }
-  const insecure = provider.insecureSkipVerify ? new Agent({ rejectUnauthorized: false }) : undefined;
   return {
     endpoint: address,
     baseURL: "/api/v1/",
     headers,
     ...(auth ? { auth } : {}),
-    // prometheus-query has no TLS option; its axios request config accepts an https agent.
-    ...(insecure
-      ? { requestInterceptor: { onFulfilled: (config) => Object.assign(config, { httpsAgent: insecure }) } }
-      : {}),
     responseInterceptor: {
       onFulfilled: (response) => checkBody(response),
       onRejected: (error: { response?: AxiosResponse }) => {
@@ -79,6 +95,16 @@ function connection(address: string, provider: ProviderSpec, credentials: Creden
       },
     },
   };
+}
+
+/**
+ * prometheus-query has no TLS or cancellation options; its axios request config takes both: an
+ * https agent, and the signal that aborts the request when the caller gives up on it.
+ */
+function withRequestOptions(config: RequestConfig, agent?: Agent, signal?: AbortSignal): RequestConfig {
+  if (agent) Object.assign(config, { httpsAgent: agent });
+  if (signal) config.signal = signal;
+  return config;
 }
 
 /**
@@ -102,12 +128,15 @@ function checkBody(response: AxiosResponse): AxiosResponse {
   return response;
 }
 
-/** Turns what prometheus-query rejects with (plain objects, not Errors) into an Error that says what happened. */
-async function call<T>(where: string, run: () => Promise<T>): Promise<T> {
+/**
+ * Turns what prometheus-query rejects with (plain objects, not Errors) into an Error that says what
+ * happened, without what the request carried.
+ */
+async function call<T>(where: string, scrub: (text: string) => string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    throw new Error(`${where}: ${describeFailure(err)}`);
+    throw new Error(scrub(`${where}: ${describeFailure(err)}`));
   }
 }
 
@@ -192,18 +221,6 @@ function finite(value: number): QueryResult {
 
 function describe(result: QueryResult): string {
   return result.kind === "value" ? String(result.value) : `no data (${result.reason})`;
-}
-
-/** The address without userinfo, so a URL with embedded credentials never reaches a message. */
-function displayAddress(address: string): string {
-  try {
-    const url = new URL(address);
-    url.username = "";
-    url.password = "";
-    return url.toString().replace(/\/$/, "");
-  } catch {
-    return address;
-  }
 }
 
 function excerpt(data: unknown): string {
