@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import type { ProviderName } from "../api/canary.ts";
 import { FakeKubeClient } from "../testing/fake-client.ts";
 import { AppMeshRouter } from "./appmesh.ts";
 import { createRouter, supportedProviders, UnsupportedProviderError } from "./factory.ts";
+import { GatewayApiRouter } from "./gatewayapi.ts";
 import { KubernetesRouter } from "./kubernetes.ts";
 import { NginxRouter } from "./nginx.ts";
 
@@ -12,13 +14,16 @@ describe("createRouter", () => {
     expect(createRouter("kubernetes", deps)).toBeInstanceOf(KubernetesRouter);
     expect(createRouter("nginx", deps)).toBeInstanceOf(NginxRouter);
     expect(createRouter("appmesh", deps)).toBeInstanceOf(AppMeshRouter);
+    expect(createRouter("gatewayapi", deps)).toBeInstanceOf(GatewayApiRouter);
   });
 
   it("names the provider and the supported ones when it has no router", () => {
-    expect(supportedProviders()).toEqual(["kubernetes", "nginx", "appmesh"]);
-    expect(() => createRouter("gatewayapi", deps)).toThrow(UnsupportedProviderError);
-    expect(() => createRouter("gatewayapi", deps)).toThrow(
-      /provider "gatewayapi" is not supported yet; supported providers: kubernetes, nginx, appmesh/,
+    expect(supportedProviders()).toEqual(["kubernetes", "gatewayapi", "nginx", "appmesh"]);
+    // Every name of the API has a router now: a name from an older or newer CRD stands in.
+    const unknown = "istio" as ProviderName;
+    expect(() => createRouter(unknown, deps)).toThrow(UnsupportedProviderError);
+    expect(() => createRouter(unknown, deps)).toThrow(
+      /provider "istio" is not supported yet; supported providers: kubernetes, gatewayapi, nginx, appmesh/,
     );
   });
 });
