@@ -153,7 +153,7 @@ describe("AppMeshRouter objects (as Flagger's appmesh v1beta2 router)", () => {
     });
     const { client } = await reconciled(canary);
     const node = await client.get<VirtualNode>(meshRef("VirtualNode", "podinfo-primary"));
-    expect((node?.spec.listeners as unknown[])[0]).toEqual({
+    expect((node?.spec.listeners as unknown[] | undefined)?.[0]).toEqual({
       portMapping: { port: 9898, protocol: "http" },
       timeout: { http: { perRequest: { unit: "ms", value: 15000 } } },
     });
@@ -299,10 +299,12 @@ describe("AppMeshRouter routes", () => {
         await router.setRoutes(target(canary), routes);
         expect(await router.getRoutes(target(canary))).toEqual(routes);
         // An idle tick: reconcile again and nothing moves.
-        const before = await client.get(meshRef("VirtualRouter", "podinfo"));
+        const before = await client.get<VirtualRouter>(meshRef("VirtualRouter", "podinfo"));
         await router.reconcile(target(canary));
         expect(await router.getRoutes(target(canary))).toEqual(routes);
-        expect((await client.get(meshRef("VirtualRouter", "podinfo")))?.spec).toEqual(before?.spec);
+        expect((await client.get<VirtualRouter>(meshRef("VirtualRouter", "podinfo")))?.spec).toEqual(
+          before?.spec,
+        );
       }
     });
   });
