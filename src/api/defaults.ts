@@ -27,6 +27,8 @@ export interface ResolvedCanary {
   stepWeights: number[];
   stepWeightPromotion: number | undefined;
   iterations: number;
+  /** analysis.mirror: blue/green copies the requests to the canary during its analysis (as Flagger). */
+  mirror: boolean;
   primaryReadyThreshold: number;
   canaryReadyThreshold: number;
   progressDeadlineMs: number;
@@ -53,6 +55,7 @@ export function resolveCanary(
     stepWeights: strategy === "canary" ? canarySteps(a.stepWeight, a.stepWeights, maxWeight) : [],
     stepWeightPromotion: a.stepWeightPromotion,
     iterations: a.iterations ?? 0,
+    mirror: a.mirror === true,
     primaryReadyThreshold: a.primaryReadyThreshold ?? DEFAULTS.readyThreshold,
     canaryReadyThreshold: a.canaryReadyThreshold ?? DEFAULTS.readyThreshold,
     progressDeadlineMs: (spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000,

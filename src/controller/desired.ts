@@ -41,6 +41,7 @@ function analysisRoutes(status: CanaryStatus, resolved: ResolvedCanary): Routes 
     canaryWeight: weight,
     // A/B sends matching requests to the canary once its analysis has started.
     matched: resolved.strategy === "ab-testing" && started && weight === 0,
-    mirrored: false,
+    // Blue/green with mirror copies requests to the canary while it is judged, until the switch.
+    mirrored: resolved.strategy === "blue-green" && resolved.mirror && started && weight === 0,
   };
 }
