@@ -477,6 +477,27 @@ describe("offlineProviders", () => {
     expect(Object.fromEntries(probes)).toEqual({ "http://prom:9090": 1, "http://other:9090": 1 });
   });
 
+  it("probes one address once per set of credentials", async () => {
+    const probes = new Map<string, number>();
+    const templates: TemplateLookup = async (_ns, name) =>
+      template(name, {
+        provider: { type: "prometheus", address: "http://p:9090", secretRef: { name: `secret-${name}` } },
+      });
+    const problems = await offlineProviders(
+      input({
+        metrics: ["a", "b", "a"].map((t, i) => metric(`m${i}`, { templateRef: { name: t } })),
+        templates,
+        secrets: async () => ({ token: "tok-123456" }),
+        providers: probing(["http://p:9090"], probes),
+      }),
+    );
+    expect(probes.get("http://p:9090")).toBe(2);
+    expect(problems).toEqual([
+      "prometheus at http://p:9090 (secret shop/secret-a): connect ECONNREFUSED http://p:9090",
+      "prometheus at http://p:9090 (secret shop/secret-b): connect ECONNREFUSED http://p:9090",
+    ]);
+  });
+
   it("counts a missing MetricTemplate as a problem: that metric could not be judged", async () => {
     const problems = await offlineProviders(
       input({
@@ -505,7 +526,9 @@ describe("offlineProviders", () => {
         }),
       }),
     );
-    expect(problems).toEqual(["prometheus at http://prom:9090: HTTP 401: Authorization: [redacted]"]);
+    expect(problems).toEqual([
+      "prometheus at http://prom:9090 (secret shop/s): HTTP 401: Authorization: [redacted]",
+    ]);
   });
 
   it("cancels a probe that does not answer in time", async () => {

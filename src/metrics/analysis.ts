@@ -54,7 +54,7 @@ export async function runChecks(input: RunChecksInput): Promise<CheckStatus[]> {
 }
 
 /**
- * Asks each metric provider a Canary uses (once per provider and address) whether it answers, before
+ * Asks each metric provider a Canary uses (once per endpoint and credentials) whether it answers, before
  * any traffic goes to the canary. Returns one line per problem, empty when all answer; a metric whose
  * template or secret cannot be read is a problem too, since it could not be judged either.
  */
@@ -70,9 +70,10 @@ export async function offlineProviders(input: RunChecksInput): Promise<string[]>
       problems.push(redact(`${metric.name}: ${messageOf(err)}`));
       continue;
     }
-    const address = plan.provider.address && displayUrl(plan.provider.address);
-    const where = `${plan.provider.type} at ${address ?? plan.provider.region ?? "the default endpoint"}`;
-    if (!probes.has(where)) probes.set(where, probe(input, plan, where, timeoutMs));
+    // One probe per endpoint and way of calling it: the same address with other credentials or
+    // headers can answer differently.
+    const key = JSON.stringify([plan.provider, plan.namespace]);
+    if (!probes.has(key)) probes.set(key, probe(input, plan, describeEndpoint(plan), timeoutMs));
   }
   problems.push(...(await Promise.all(probes.values())));
   return problems.filter((p): p is string => p !== undefined);
@@ -93,6 +94,13 @@ async function probe(
   } catch (err) {
     return redact(`${where}: ${messageOf(err)}`, requestSecrets(plan, credentials));
   }
+}
+
+/** "prometheus at http://prom:9090 (secret shop/prom-auth)": never with the address's userinfo. */
+function describeEndpoint(plan: Plan): string {
+  const { type, address, region, secretRef } = plan.provider;
+  const at = (address && displayUrl(address)) ?? region ?? "the default endpoint";
+  return `${type} at ${at}${secretRef ? ` (secret ${plan.namespace}/${secretRef.name})` : ""}`;
 }
 
 /** What a check queries, and how to describe where the query came from in messages. */
