@@ -10,6 +10,7 @@ import { API_VERSION } from "../api/common.ts";
 import { dirOf, type Manifest } from "./load.ts";
 import { locate, problemAt } from "./locate.ts";
 import type { Problem } from "./problem.ts";
+import { windowCheck } from "./windows-check.ts";
 
 type Path = (string | number)[];
 
@@ -166,5 +167,6 @@ export function crossCheck(manifests: Manifest[]): Problem[] {
     ...canaries.flatMap((c) => referenceProblems(c, kanaria)),
     ...canaries.flatMap((c) => portProblems(c, deployments)),
     ...duplicateProblems(canaries),
+    ...canaries.flatMap(windowCheck),
   ];
 }
