@@ -9,6 +9,7 @@ import type { Canary, ProviderName } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import { createKubeClient } from "../kube/client.ts";
+import { servesApi } from "../kube/discovery.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import { ConflictError, type KubeObject } from "../kube/types.ts";
 import { createWatcher, objectKey, type Watcher } from "../kube/watcher.ts";
@@ -204,6 +205,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
   watch("networking.k8s.io/v1", "Ingress", (o) =>
     canariesFor(o.metadata.namespace, (c) => owns(c, o) || c.spec?.ingressRef?.name === o.metadata.name),
   );
+  // App Mesh: an edited VirtualRouter wakes the Canary that owns it. Only where the App Mesh CRDs are
+  // installed: a watch on a kind the server does not serve never finishes its first list.
+  if (await servesApi(options.kubeConfig, "appmesh.k8s.aws", "v1beta2")) {
+    watch("appmesh.k8s.aws/v1beta2", "VirtualRouter", (o) =>
+      canariesFor(o.metadata.namespace, (c) => owns(c, o)),
+    );
+  } else {
+    logger.info("appmesh.k8s.aws/v1beta2 is not served: not watching App Mesh VirtualRouters");
+  }
 
   // Canaries first, so the dependents' first events already find them in the cache.
   await Promise.all(canaries.map((w) => w.start()));
