@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # npm's own scripts run with the Node 24 that the `node` devDependency puts first on their PATH.
 NPX := npx --no-install
 
-.PHONY: help install build lint format crds test test-unit test-integration cluster cluster-down cluster-build cluster-status demo clean
+.PHONY: help install build lint format crds test test-unit test-integration cluster cluster-down cluster-build cluster-status demo clean image helm
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,3 +56,15 @@ cluster-status: ## Show what the local cluster runs
 clean: cluster-down ## Remove build output, `make cluster` and a kept demo (running test clusters are left alone)
 	KANARIA_CLUSTER_DIR=$(CURDIR)/.kanaria/demo bash test/cluster/cluster.sh down
 	rm -rf dist .kanaria/cluster .kanaria/demo .kanaria/last-test-logs .kanaria/test-logs
+
+IMAGE_VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)
+IMAGE_ARCHIVE := .kanaria/image/kanaria-$(IMAGE_VERSION).oci.tar
+
+image: $(IMAGE_ARCHIVE) ## Build the controller image as an OCI archive (no Docker engine; Dockerfile for Docker users)
+
+$(IMAGE_ARCHIVE): node_modules/.installed package.json package-lock.json image/build.sh $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+	$(MAKE) build
+	bash image/build.sh $@
+
+helm: ## Build helm from its Go module into ~/.cache/kanaria (or use helm on PATH with KANARIA_HELM_FROM_PATH=1)
+	@bash test/cluster/helm.sh build

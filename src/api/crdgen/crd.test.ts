@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -21,6 +21,11 @@ function* schemaNodes(node: Node, path = "$"): Generator<[string, Node]> {
     yield* schemaNodes(node.additionalProperties as Node, `${path}{}`);
 }
 
+it("the Helm chart carries exactly the generated CRDs", () => {
+  const files = readdirSync(join(repoRoot, "charts", "kanaria", "crds")).filter((f) => f.endsWith(".yaml"));
+  expect(files.sort()).toEqual(KINDS.map(crdFileName).sort());
+});
+
 describe.each(KINDS.map((k) => [k.kind, k] as const))("the %s CRD", (_name, kind) => {
   const crd = crdFor(kind) as { spec: { versions: { schema: { openAPIV3Schema: Node } }[] } };
   const schema = crd.spec.versions[0]?.schema.openAPIV3Schema as Node;
@@ -28,6 +33,11 @@ describe.each(KINDS.map((k) => [k.kind, k] as const))("the %s CRD", (_name, kind
   it("is committed exactly as `make crds` generates it", () => {
     const committed = readFileSync(join(repoRoot, "crds", crdFileName(kind)), "utf8");
     expect(committed, "crds/ is stale: run `make crds` and commit the result").toBe(crdYaml(kind));
+  });
+
+  it("ships unchanged in the Helm chart (charts/kanaria/crds links to crds/)", () => {
+    const inChart = readFileSync(join(repoRoot, "charts", "kanaria", "crds", crdFileName(kind)), "utf8");
+    expect(inChart, "charts/kanaria/crds must be the symlink ../../crds").toBe(crdYaml(kind));
   });
 
   it("is a structural schema", () => {

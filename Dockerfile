@@ -1,0 +1,35 @@
+# kanaria's controller image for Docker users: the same layout as `make image` (image/build.sh),
+# which builds it without a Docker engine. Node 24 comes from the npm `node` package, the shared
+# libraries from Debian bookworm, the app is dist/ plus production dependencies only.
+#   docker build -t kanaria:0.1.0 .
+FROM debian:bookworm-slim AS build
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+# Installs every dependency, including the `node` package whose binary (Node 24) goes into the image.
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN PATH="/src/node_modules/node/bin:$PATH" npx --no-install tsc -p tsconfig.build.json \
+    && node_modules/node/bin/node --version | grep -q '^v24\.'
+WORKDIR /app
+RUN cp /src/package.json /src/package-lock.json ./ && cp -r /src/dist ./dist \
+    && PATH="/src/node_modules/node/bin:$PATH" npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
+    && rm package-lock.json
+RUN mkdir -p /rootfs/usr/local/bin /rootfs/etc /rootfs/tmp /rootfs/home/nonroot /debs \
+    && cp -a /app /rootfs/app && install -m 0755 /src/node_modules/node/bin/node /rootfs/usr/local/bin/node \
+    && apt-get update -q && cd /debs && apt-get download -q libc6 libgcc-s1 libstdc++6 \
+    && for d in /debs/*.deb; do dpkg-deb -x "$d" /rootfs; done \
+    && rm -rf /rootfs/usr/share/doc /rootfs/usr/share/lintian /rootfs/usr/share/locale /rootfs/usr/share/gcc \
+    && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >/rootfs/etc/passwd \
+    && printf 'root:x:0:\nnonroot:x:65532:\n' >/rootfs/etc/group \
+    && chmod 1777 /rootfs/tmp && chown 65532:65532 /rootfs/home/nonroot
+
+FROM scratch
+COPY --from=build /rootfs/ /
+ENV NODE_ENV=production HOME=/home/nonroot
+USER 65532:65532
+WORKDIR /app
+LABEL org.opencontainers.image.title=kanaria org.opencontainers.image.licenses=Apache-2.0
+ENTRYPOINT ["/usr/local/bin/node", "/app/dist/cli/main.js", "controller"]

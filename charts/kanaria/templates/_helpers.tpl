@@ -1,0 +1,81 @@
+{{/* The release's full name, cut to the 63 characters a name may have. */}}
+{{- define "kanaria.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kanaria.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kanaria.labels" -}}
+{{ include "kanaria.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "kanaria.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kanaria.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kanaria.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What the controller does with the Kubernetes API, and nothing more. Kept in step with the code by
+test/chart/rbac.test.ts: the controller runs as this ServiceAccount through a release, and
+SubjectAccessReviews check what it must not do.
+*/}}
+{{- define "kanaria.rules" -}}
+# Canaries: read and watch; patch adds/removes the finalizer and the request annotations it acted on.
+- apiGroups: [kanaria.dev]
+  resources: [canaries]
+  verbs: [get, list, watch, patch]
+- apiGroups: [kanaria.dev]
+  resources: [canaries/status]
+  verbs: [update]
+# Owner references with blockOwnerDeletion on the objects a Canary owns.
+- apiGroups: [kanaria.dev]
+  resources: [canaries/finalizers]
+  verbs: [update]
+- apiGroups: [kanaria.dev]
+  resources: [metrictemplates, alertproviders]
+  verbs: [get, list, watch]
+# The <target>-primary Deployment (server-side apply creates or patches it); targets are scaled.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch]
+# The apex, -primary and -canary Services; the -primary copies of tracked ConfigMaps and Secrets;
+# Secrets also hold metric provider and alert provider credentials.
+- apiGroups: [""]
+  resources: [services, configmaps, secrets]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+# Routers: the nginx canary Ingress, Gateway API HTTPRoutes and App Mesh objects (created, patched,
+# and removed when a Canary goes away).
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [appmesh.k8s.aws]
+  resources: [virtualnodes, virtualrouters, virtualservices]
+  verbs: [get, list, watch, create, patch, delete]
+{{- end -}}
