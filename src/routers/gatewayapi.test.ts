@@ -5,7 +5,7 @@ import { FakeKubeClient } from "../testing/fake-client.ts";
 import { canaryFixture, NS } from "../testing/fixtures.ts";
 import { routesOverRelease } from "../testing/routes.ts";
 import { RouterConfigError } from "./errors.ts";
-import { notAcceptedBlocker } from "./gatewayapi/status.ts";
+import { refusal } from "./gatewayapi/status.ts";
 import type { HTTPRoute, RouteRule } from "./gatewayapi/types.ts";
 import { appliedIn, buildGeneratedRoute, GatewayApiRouter } from "./gatewayapi.ts";
 import type { RouterTarget, Routes } from "./router.ts";
@@ -432,50 +432,71 @@ describe("check", () => {
   });
 });
 
-describe("notAcceptedBlocker", () => {
-  const route = (status: HTTPRoute["status"]): HTTPRoute => ({ ...userRoute(), status });
+describe("a route its parent refused", () => {
   const parentRef = {
     group: "gateway.networking.k8s.io",
     kind: "Gateway",
     name: "public",
     namespace: "gateways",
   };
-  it("names the parent and the reason when a parent refuses the route", () => {
-    const blocker = notAcceptedBlocker(
-      route({
-        parents: [
-          {
-            parentRef,
-            controllerName: "gateway.envoyproxy.io/gatewayclass-controller",
-            conditions: [
-              { type: "Accepted", status: "False", reason: "NotAllowedByListeners", message: "no listener" },
-            ],
-          },
+  const refused = {
+    parents: [
+      {
+        parentRef,
+        controllerName: "gateway.envoyproxy.io/gatewayclass-controller",
+        conditions: [
+          { type: "Accepted", status: "False", reason: "NotAllowedByListeners", message: "no listener" },
         ],
-      }),
+      },
+    ],
+  };
+  const route = (status: HTTPRoute["status"]): HTTPRoute => ({ ...userRoute(), status });
+
+  it("is described with the parent and the reason", () => {
+    expect(refusal(route(refused))).toMatch(
+      /^HTTPRoute shop\/shop is not accepted by its parent Gateway gateways\/public: NotAllowedByListeners: no listener;/,
     );
-    expect(blocker).toEqual({
-      reason: "RouteNotAccepted",
-      message: expect.stringMatching(
-        /^HTTPRoute shop\/shop is not accepted by its parent Gateway gateways\/public: NotAllowedByListeners: no listener;/,
-      ),
-    });
   });
-  it("does not hold a route nobody reported on, or one that is accepted", () => {
-    expect(notAcceptedBlocker(route(undefined))).toBeUndefined();
+
+  it("is not held when nobody reported on it, when accepted, or for a parent it no longer names", () => {
+    expect(refusal(route(undefined))).toBeUndefined();
     expect(
-      notAcceptedBlocker(
-        route({ parents: [{ parentRef, conditions: [{ type: "Accepted", status: "True" }] }] }),
-      ),
+      refusal(route({ parents: [{ parentRef, conditions: [{ type: "Accepted", status: "True" }] }] })),
     ).toBeUndefined();
-    // A status entry for a parent the route no longer names is stale.
     expect(
-      notAcceptedBlocker(
+      refusal(
         route({
           parents: [{ parentRef: { name: "old" }, conditions: [{ type: "Accepted", status: "False" }] }],
         }),
       ),
     ).toBeUndefined();
+  });
+
+  it("cannot be read as a split, so the Canary is held before any traffic moves", async () => {
+    const router = new GatewayApiRouter(new FakeKubeClient([route(refused)]));
+    await expect(router.getRoutes(target(withRouteRef()))).rejects.toThrow(RouterConfigError);
+    await expect(router.getRoutes(target(withRouteRef()))).rejects.toThrow(
+      /^Canary shop\/podinfo: HTTPRoute shop\/shop is not accepted by its parent Gateway gateways\/public: NotAllowedByListeners/,
+    );
+  });
+
+  it("is rewritten, not held, when the Canary now asks for other parents (generated route)", async () => {
+    const { client, router } = await reconciled(generated());
+    const live = (await client.get<HTTPRoute>(routeKey("podinfo"))) as HTTPRoute;
+    const refusedGateway = {
+      ...refused.parents[0],
+      parentRef: { ...GATEWAY, group: "gateway.networking.k8s.io" },
+    };
+    client.seed({ ...live, status: { parents: [refusedGateway] as never } });
+    await expect(router.getRoutes(target(generated()))).rejects.toThrow(
+      /not accepted by its parent Gateway gateways\/public \(sectionName https\)/,
+    );
+    const fixed = generated({
+      service: { port: 9898, gatewayRefs: [{ name: "internal", namespace: "gateways" }] },
+    });
+    await router.reconcile(target(fixed));
+    const rewritten = await client.get<HTTPRoute>(routeKey("podinfo"));
+    expect(rewritten?.spec?.parentRefs?.map((p) => p.name)).toEqual(["internal"]);
   });
 });
 

@@ -18,7 +18,6 @@
  * keeping whatever the new version changed.
  */
 import type { Canary } from "../api/canary.ts";
-import type { Blocker } from "../controller/observations.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
 import {
   canaryKey,
@@ -41,7 +40,7 @@ import {
   splitContext,
   splitRules,
 } from "./gatewayapi/rules.ts";
-import { notAcceptedBlocker } from "./gatewayapi/status.ts";
+import { refusal } from "./gatewayapi/status.ts";
 import {
   GATEWAY_GROUP,
   HTTPROUTE_API_VERSION,
@@ -189,13 +188,27 @@ export class GatewayApiRouter implements Router {
       if (mode(canary) === "routeRef") this.#requireUserRoute(canary, live);
       return undefined;
     }
+    this.#checkAccepted(canary, live);
     return parseSplit(canary, live.spec?.rules ?? []);
   }
 
-  /** A parent that refused the route holds the Canary (see status.ts); read before decide(). */
-  async blocker(target: RouterTarget): Promise<Blocker | undefined> {
-    const live = await this.#route(target.canary);
-    return live ? notAcceptedBlocker(live) : undefined;
+  /**
+   * A route its parent refused cannot carry a split: reading it fails with the parent and the reason,
+   * which the reconciler reports before decide() moves any traffic. A generated route whose parents
+   * or hostnames differ from the Canary's is not held: the refusal is about the old spec, and
+   * reconcile() is about to write the new one.
+   */
+  #checkAccepted(canary: Canary, live: HTTPRoute): void {
+    const why = refusal(live);
+    if (!why) return;
+    if (mode(canary) === "generated") {
+      const want = buildGeneratedRoute(canary, PRIMARY_ONLY).spec;
+      const stale =
+        !appliedIn(want?.parentRefs, live.spec?.parentRefs) ||
+        JSON.stringify(want?.hostnames ?? []) !== JSON.stringify(live.spec?.hostnames ?? []);
+      if (stale) return;
+    }
+    throw new RouterConfigError(`Canary ${canaryKey(canary)}: ${why}`);
   }
 
   /**

@@ -2,7 +2,6 @@
  * What the Gateway (or mesh) controllers say about an HTTPRoute in its status. kanaria never writes
  * the status; it reads it to hold a Canary whose route a parent refused.
  */
-import type { Blocker } from "../../controller/observations.ts";
 import { objectKey } from "../../workloads/meta.ts";
 import { GATEWAY_GROUP, type HTTPRoute, type ParentRef } from "./types.ts";
 
@@ -25,10 +24,11 @@ function describeParent(ref: ParentRef, routeNamespace: string): string {
 }
 
 /**
- * A blocker when a parent the route names reports Accepted=False for it. A route without status (no
- * controller has looked yet, or none runs) is not held: only an explicit refusal is.
+ * Why a parent the route names refused it (Accepted=False), naming the parent and its reason; undefined
+ * when none did. A route without status (no controller has looked yet, or none runs) is not held:
+ * only an explicit refusal is.
  */
-export function notAcceptedBlocker(route: HTTPRoute): Blocker | undefined {
+export function refusal(route: HTTPRoute): string | undefined {
   const namespace = route.metadata.namespace ?? "";
   const wanted = new Set((route.spec?.parentRefs ?? []).map((p) => normalized(p, namespace)));
   for (const parent of route.status?.parents ?? []) {
@@ -36,13 +36,11 @@ export function notAcceptedBlocker(route: HTTPRoute): Blocker | undefined {
     const accepted = parent.conditions?.find((c) => c.type === "Accepted");
     if (accepted?.status !== "False") continue;
     const detail = accepted.message ? `: ${accepted.message}` : "";
-    return {
-      reason: "RouteNotAccepted",
-      message:
-        `HTTPRoute ${objectKey(route)} is not accepted by its parent ${describeParent(parent.parentRef, namespace)}: ` +
-        `${accepted.reason ?? "no reason given"}${detail}; no traffic moves to the canary until it does ` +
-        "(fix the route's parentRefs, hostnames or the parent's listeners)",
-    };
+    return (
+      `HTTPRoute ${objectKey(route)} is not accepted by its parent ${describeParent(parent.parentRef, namespace)}: ` +
+      `${accepted.reason ?? "no reason given"}${detail}; no traffic moves to the canary until it is ` +
+      "(fix the route's parentRefs or hostnames, or the parent's listeners)"
+    );
   }
   return undefined;
 }
