@@ -214,6 +214,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
   } else {
     logger.info("appmesh.k8s.aws/v1beta2 is not served: not watching App Mesh VirtualRouters");
   }
+  // Gateway API: a changed HTTPRoute (re-applied from Git, or a parent's verdict in its status) wakes
+  // the Canary that generated it or names it in spec.routeRef.
+  if (await servesApi(options.kubeConfig, "gateway.networking.k8s.io", "v1")) {
+    watch("gateway.networking.k8s.io/v1", "HTTPRoute", (o) =>
+      canariesFor(o.metadata.namespace, (c) => owns(c, o) || c.spec?.routeRef?.name === o.metadata.name),
+    );
+  } else {
+    logger.info("gateway.networking.k8s.io/v1 is not served: not watching HTTPRoutes");
+  }
 
   // Canaries first, so the dependents' first events already find them in the cache.
   await Promise.all(canaries.map((w) => w.start()));
