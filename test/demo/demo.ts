@@ -404,6 +404,9 @@ class Demo {
         this.#prometheusUrl(),
         "--log-level",
         "info",
+        // any free port: a fixed one could be taken by another run on this machine
+        "--metrics-bind-address",
+        "127.0.0.1:0",
       ],
       { logFile: path.join(LOG_DIR, "controller.log") },
     );

@@ -30,6 +30,9 @@ export function startControllerProcess(namespace: string, extraArgs: string[] = 
       namespace,
       "--log-level",
       "debug",
+      // Test files run controllers side by side: each gets a free port (extraArgs may name one).
+      "--metrics-bind-address",
+      "127.0.0.1:0",
       ...extraArgs,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },

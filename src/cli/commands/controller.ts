@@ -2,11 +2,22 @@ import { createRequire } from "node:module";
 import { type Command, Option } from "commander";
 import pino, { type Logger } from "pino";
 import { PROVIDERS, type ProviderName } from "../../api/canary.ts";
-import { startController } from "../../controller/manager.ts";
+import {
+  apiServerLeaseStore,
+  type LeaderElectionFlags,
+  LeaderElector,
+  leaderConfigFromFlags,
+  leaderElectionOptions,
+} from "../../controller/leader.ts";
+import { type RunningController, startController } from "../../controller/manager.ts";
 import { loadKubeConfig } from "../../kube/config.ts";
+import { ControllerMetrics } from "../../observability/metrics.ts";
+import { DEFAULT_BIND_ADDRESS, startObservabilityServer } from "../../observability/server.ts";
 import { redactingStream } from "../../security/redact.ts";
+import { version } from "../version.ts";
 
-interface ControllerFlags {
+interface ControllerFlags extends LeaderElectionFlags {
+  metricsBindAddress: string;
   kubeconfig?: string;
   namespace: string[];
   logLevel: string;
@@ -17,7 +28,7 @@ interface ControllerFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command("controller")
     .description("run the kanaria controller against the cluster in KUBECONFIG (or in-cluster config)")
     .option(
@@ -51,23 +62,51 @@ export function register(program: Command): void {
       "nginx.ingress.kubernetes.io",
     )
     .option("--workers <n>", "Canaries reconciled at the same time", "4")
-    .action(async (flags: ControllerFlags) => {
-      const logger = makeLogger(flags.logLevel);
-      const workers = Number.parseInt(flags.workers, 10);
-      if (!Number.isInteger(workers) || workers < 1)
-        throw new Error(`--workers must be a whole number >= 1, got ${flags.workers}`);
-      const controller = await startController({
-        kubeConfig: loadKubeConfig(flags.kubeconfig),
-        logger,
-        namespaces: flags.namespace,
-        defaultProvider: flags.provider,
-        ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
-        nginxAnnotationPrefix: flags.nginxAnnotationsPrefix,
-        workers,
-      });
-      await untilSignal(logger);
-      await controller.stop();
+    .option(
+      "--metrics-bind-address <host:port>",
+      "where /metrics, /healthz and /readyz are served (port 0: any free port)",
+      DEFAULT_BIND_ADDRESS,
+    );
+  for (const option of leaderElectionOptions()) command.addOption(option);
+  command.action(async (flags: ControllerFlags) => {
+    const logger = makeLogger(flags.logLevel);
+    const workers = Number.parseInt(flags.workers, 10);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new Error(`--workers must be a whole number >= 1, got ${flags.workers}`);
+    const kubeConfig = loadKubeConfig(flags.kubeconfig);
+    const leaderConfig = flags.leaderElect ? leaderConfigFromFlags(flags) : undefined;
+    const metrics = new ControllerMetrics(version());
+    const server = await startObservabilityServer(flags.metricsBindAddress, metrics.registry, logger);
+    let controller: RunningController | undefined;
+    // Elected only once the caches are synced, so the new leader's resync sees every Canary.
+    const elector =
+      leaderConfig &&
+      new LeaderElector(
+        apiServerLeaseStore(kubeConfig, leaderConfig.namespace, leaderConfig.name),
+        leaderConfig,
+        { onStartedLeading: () => controller?.resync(), onStoppedLeading: () => {} },
+        { logger },
+      );
+    controller = await startController({
+      kubeConfig,
+      metrics,
+      ...(elector ? { isLeader: () => elector.isLeader() } : {}),
+      logger,
+      namespaces: flags.namespace,
+      defaultProvider: flags.provider,
+      ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
+      nginxAnnotationPrefix: flags.nginxAnnotationsPrefix,
+      workers,
     });
+    server.setReady(true);
+    elector?.start();
+    await untilSignal(logger);
+    server.setReady(false);
+    await controller.stop();
+    // Only after the last reconcile: the next leader must not overlap with this one.
+    await elector?.stop();
+    await server.close();
+  });
 }
 
 /** JSON logs, pretty on a terminal (pino-pretty is a dev tool: fall back to JSON where it is absent). */
