@@ -390,7 +390,7 @@ export const canarySpec = withRules(
   ],
 );
 
-export const CHECK_RESULTS = ["pass", "fail", "nodata", "error", "skipped"] as const;
+export const CHECK_RESULTS = ["pass", "fail", "nodata", "error"] as const;
 
 export const checkStatus = z
   .strictObject({

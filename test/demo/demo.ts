@@ -547,7 +547,7 @@ class Demo {
           failedChecks = Math.max(failedChecks, status.failedChecks ?? 0);
           if (status.phase === "Succeeded") return result("promoted");
           if (status.phase === "Failed") {
-            const failed = lastChecks.filter((c) => c.result !== "pass" && c.result !== "skipped");
+            const failed = lastChecks.filter((c) => c.result !== "pass");
             const message = status.conditions?.find((c) => c.type === "Promoted")?.message;
             return result(
               "rolled back",
