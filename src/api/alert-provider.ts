@@ -6,7 +6,10 @@ export const ALERT_PROVIDER_TYPES = ["slack", "msteams", "generic"] as const;
 export const alertProviderSpec = withRules(
   z.strictObject({
     type: z.enum(ALERT_PROVIDER_TYPES),
-    channel: z.string().optional().meta({ description: "Slack channel to post to." }),
+    channel: z
+      .string()
+      .optional()
+      .meta({ description: "Slack channel to post to; required with a bot token (chat.postMessage)." }),
     username: z
       .string()
       .optional()
@@ -16,7 +19,8 @@ export const alertProviderSpec = withRules(
     }),
     proxy: z.string().url().optional(),
     secretRef: secretReference.optional().meta({
-      description: "Secret whose `address` key holds the webhook URL (takes precedence over address).",
+      description:
+        "Secret whose `address` key holds the webhook URL (takes precedence over address) and, for a Slack bot, whose `token` key holds the bot token (chat.postMessage to channel).",
     }),
   }),
   [

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { alertRecord } from "./alert-outbox.ts";
 import {
   API_VERSION,
   condition,
@@ -220,6 +221,10 @@ export const canaryAlert = z.strictObject({
     .optional()
     .meta({ description: "Least severity sent; defaults to info." }),
   providerRef: namespacedReference("AlertProvider to send to."),
+  steps: z
+    .boolean()
+    .optional()
+    .meta({ description: "Also send a message (info) at every analysis step; default false." }),
 });
 
 export const canaryAnalysis = withRules(
@@ -452,6 +457,10 @@ export const canaryStatus = z.strictObject({
   checks: z.array(checkStatus).optional(),
   webhooks: z.array(webhookStatus).optional().meta({ description: "The last answer of each webhook." }),
   requests: requestStatus.optional(),
+  alerts: z
+    .array(alertRecord)
+    .optional()
+    .meta({ description: "Alerts about recent transitions and their delivery to each AlertProvider." }),
   conditions: z.array(condition).optional(),
 });
 

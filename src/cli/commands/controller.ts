@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { type Command, Option } from "commander";
 import pino, { type Logger } from "pino";
 import { PROVIDERS, type ProviderName } from "../../api/canary.ts";
+import { parseDuration } from "../../api/common.ts";
 import {
   apiServerLeaseStore,
   type LeaderElectionFlags,
@@ -11,6 +12,7 @@ import {
 } from "../../controller/leader.ts";
 import { type RunningController, startController } from "../../controller/manager.ts";
 import { loadKubeConfig } from "../../kube/config.ts";
+import { parseProviderRef } from "../../notifiers/alerts.ts";
 import { ControllerMetrics } from "../../observability/metrics.ts";
 import { DEFAULT_BIND_ADDRESS, startObservabilityServer } from "../../observability/server.ts";
 import { redactingStream } from "../../security/redact.ts";
@@ -25,6 +27,9 @@ interface ControllerFlags extends LeaderElectionFlags {
   metricsServer?: string;
   nginxAnnotationsPrefix: string;
   workers: string;
+  alertProvider?: string;
+  clusterName?: string;
+  alertRetryTimeout: string;
 }
 
 export function register(program: Command): void {
@@ -62,6 +67,13 @@ export function register(program: Command): void {
       "nginx.ingress.kubernetes.io",
     )
     .option("--workers <n>", "Canaries reconciled at the same time", "4")
+    .option("--alert-provider <namespace/name>", "AlertProvider for Canaries without analysis.alerts")
+    .option("--cluster-name <name>", "cluster name shown in every alert", process.env.KANARIA_CLUSTER_NAME)
+    .option(
+      "--alert-retry-timeout <duration>",
+      "how long a failed alert is retried before an AlertFailed event",
+      "5m",
+    )
     .option(
       "--metrics-bind-address <host:port>",
       "where /metrics, /healthz and /readyz are served (port 0: any free port)",
@@ -97,6 +109,11 @@ export function register(program: Command): void {
       ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
       nginxAnnotationPrefix: flags.nginxAnnotationsPrefix,
       workers,
+      alerts: {
+        defaultProvider: flags.alertProvider ? parseProviderRef(flags.alertProvider) : undefined,
+        clusterName: flags.clusterName,
+        retryForMs: parseFlagDuration("--alert-retry-timeout", flags.alertRetryTimeout),
+      },
     });
     server.setReady(true);
     elector?.start();
@@ -107,6 +124,14 @@ export function register(program: Command): void {
     await elector?.stop();
     await server.close();
   });
+}
+
+function parseFlagDuration(flag: string, value: string): number {
+  try {
+    return parseDuration(value);
+  } catch {
+    throw new Error(`${flag} must be a duration such as 30s or 5m, got ${JSON.stringify(value)}`);
+  }
 }
 
 /** JSON logs, pretty on a terminal (pino-pretty is a dev tool: fall back to JSON where it is absent). */
