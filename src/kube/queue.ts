@@ -91,20 +91,7 @@ export class WorkQueue {
   }
 
   /**
-   * Graceful shutdown that finishes the work that is due: stops accepting keys, drops keys waiting
-   * for a later time, and waits (up to timeoutMs) until the due and running keys are processed.
-   * Resolves true when everything finished in time.
-   */
-  drain(timeoutMs = 30_000): Promise<boolean> {
-    this.accepting = false;
-    const now = this.clock.now();
-    for (const [key, at] of this.waitingKeys) if (at > now) this.waitingKeys.delete(key);
-    this.dispatch();
-    return this.idle(timeoutMs);
-  }
-
-  /**
-   * Fast shutdown: stops accepting keys, drops every waiting key and waits (up to timeoutMs) only for
+   * Shutdown: stops accepting keys, drops every waiting key and waits (up to timeoutMs) only for
    * the keys being processed. Resolves true when they finished in time.
    */
   stop(timeoutMs = 30_000): Promise<boolean> {
