@@ -1,0 +1,145 @@
+/**
+ * What the release commands (status, promote, abort, resume, retry) share: the cluster from
+ * KUBECONFIG, reading Canaries and their events, the request annotations, and errors that end the
+ * command with a clear message and exit code 1 instead of a stack trace.
+ */
+import type { Command } from "commander";
+import pino from "pino";
+import type { Canary, Phase } from "../api/canary.ts";
+import { API_VERSION } from "../api/common.ts";
+import {
+  formatRequest,
+  type GateRequest,
+  REQUEST_ANNOTATIONS,
+  type RequestKind,
+} from "../controller/requests.ts";
+import { createKubeClient } from "../kube/client.ts";
+import { loadKubeConfig } from "../kube/config.ts";
+import type { KubeClient, KubeObject } from "../kube/types.ts";
+
+/** A refusal the user can act on: printed as "kanaria: message", exit code 1. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+}
+
+export type CanaryObject = Canary & KubeObject;
+
+export interface Cluster {
+  client: KubeClient;
+  /** The namespace of the kubeconfig's current context (kubectl's default). */
+  namespace: string;
+  /** Who is asking, as the kubeconfig names the current user. */
+  user: string;
+}
+
+export interface ClusterFlags {
+  kubeconfig?: string;
+  namespace?: string;
+}
+
+export function connect(flags: ClusterFlags): Cluster {
+  const kc = loadKubeConfig(flags.kubeconfig);
+  const context = kc.getContextObject(kc.getCurrentContext());
+  return {
+    client: createKubeClient(kc, pino({ level: "silent" })),
+    namespace: flags.namespace ?? context?.namespace ?? "default",
+    user: kc.getCurrentUser()?.name ?? context?.user ?? "unknown",
+  };
+}
+
+export function clusterOptions(command: Command): Command {
+  return command
+    .option("-n, --namespace <name>", "namespace of the Canary (default: the kubeconfig context's)")
+    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)");
+}
+
+export async function getCanary(cluster: Cluster, name: string): Promise<CanaryObject> {
+  const canary = await cluster.client.get<CanaryObject>({
+    apiVersion: API_VERSION,
+    kind: "Canary",
+    namespace: cluster.namespace,
+    name,
+  });
+  if (!canary) {
+    throw new CliError(
+      `Canary ${cluster.namespace}/${name} not found (kubectl get canaries -n ${cluster.namespace} lists them)`,
+    );
+  }
+  return canary;
+}
+
+export interface EventRecord {
+  type: string;
+  reason: string;
+  message: string;
+  count: number;
+  time: string;
+}
+
+/** The Canary's events, oldest first. */
+export async function canaryEvents(client: KubeClient, canary: CanaryObject): Promise<EventRecord[]> {
+  const events = await client.list<KubeObject & Record<string, unknown>>(
+    "v1",
+    "Event",
+    canary.metadata.namespace,
+  );
+  return events
+    .filter((e) => {
+      const about = e.involvedObject as { kind?: string; name?: string } | undefined;
+      return about?.kind === "Canary" && about.name === canary.metadata.name;
+    })
+    .map((e) => ({
+      type: String(e.type ?? ""),
+      reason: String(e.reason ?? ""),
+      message: String(e.message ?? ""),
+      count: Number(e.count ?? 1),
+      time: String(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? ""),
+    }))
+    .sort((a, b) => a.time.localeCompare(b.time));
+}
+
+/** The phases in which a release is under way and promote/abort can act. */
+export const UNDER_WAY: readonly Phase[] = ["Waiting", "Progressing", "WaitingPromotion"];
+
+/**
+ * Writes a request annotation for the revision the Canary is analysing now, so it can never act on a
+ * later release. The controller answers with an Event saying who asked.
+ */
+export async function writeRequest(
+  cluster: Cluster,
+  canary: CanaryObject,
+  kind: RequestKind,
+  allowed: readonly Phase[],
+  extra: Pick<GateRequest, "reason" | "skipAnalysis"> = {},
+): Promise<string> {
+  const ref = `${canary.metadata.namespace}/${canary.metadata.name}`;
+  const phase = canary.status?.phase;
+  const revision = canary.status?.lastAppliedSpec;
+  if (!phase || !allowed.includes(phase) || !revision) {
+    throw new CliError(
+      `Canary ${ref} is ${phase ?? "not reconciled yet"}: nothing to ${kind} (${kind} works while it is ${allowed.join(", ")})`,
+    );
+  }
+  const value = formatRequest({ revision, by: cluster.user, at: new Date().toISOString(), ...extra });
+  await cluster.client.mergePatch(
+    {
+      apiVersion: API_VERSION,
+      kind: "Canary",
+      namespace: canary.metadata.namespace,
+      name: canary.metadata.name,
+    },
+    { metadata: { annotations: { [REQUEST_ANNOTATIONS[kind]]: value } } },
+  );
+  return revision;
+}
+
+/** Runs a command body: a CliError prints its message and sets exit code 1; anything else propagates. */
+export async function refusable(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    process.stderr.write(`kanaria: ${err.message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,362 @@
+// What `make demo` and `kanaria status --watch` show: a status block of the Canary (phase, traffic
+// split, pods, each metric check against its range) redrawn in place on a terminal, the Canary's
+// events as they happen, and the demo's summary at the end. Without a terminal (CI logs) the same
+// information comes as one line per change. Pure formatting: the callers poll the cluster.
+import type { CheckStatus } from "../api/canary.ts";
+
+export interface Style {
+  bold(s: string): string;
+  dim(s: string): string;
+  red(s: string): string;
+  green(s: string): string;
+  yellow(s: string): string;
+  cyan(s: string): string;
+}
+
+export function makeStyle(enabled: boolean): Style {
+  const sgr =
+    (open: number, close: number) =>
+    (s: string): string =>
+      enabled && s !== "" ? `\x1b[${open}m${s}\x1b[${close}m` : s;
+  return {
+    bold: sgr(1, 22),
+    dim: sgr(2, 22),
+    red: sgr(31, 39),
+    green: sgr(32, 39),
+    yellow: sgr(33, 39),
+    cyan: sgr(36, 39),
+  };
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+export function visibleLength(s: string): number {
+  return s.replace(ANSI, "").length;
+}
+
+/** Cuts a line to `width` visible characters (escape sequences kept whole, styles reset at the cut). */
+export function truncate(s: string, width: number): string {
+  if (visibleLength(s) <= width) return s;
+  let out = "";
+  let seen = 0;
+  for (let i = 0; i < s.length && seen < width - 1; ) {
+    ANSI.lastIndex = i;
+    const m = s.startsWith("\x1b[", i) ? ANSI.exec(s) : null;
+    if (m && m.index === i) {
+      out += m[0];
+      i += m[0].length;
+      continue;
+    }
+    out += s[i];
+    seen += 1;
+    i += 1;
+  }
+  return `${out}…${s.includes("\x1b[") ? "\x1b[0m" : ""}`;
+}
+
+/** mm:ss (or h:mm:ss). */
+export function clock(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mmss = `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+  return h > 0 ? `${h}:${mmss}` : mmss;
+}
+
+/** "48s", "2m05s". */
+export function duration(ms: number): string {
+  const total = Math.round(ms / 1000);
+  if (total < 60) return `${total}s`;
+  return `${Math.floor(total / 60)}m${String(total % 60).padStart(2, "0")}s`;
+}
+
+/** The tag of an image reference ("ghcr.io/stefanprodan/podinfo:6.0.1" -> "6.0.1"). */
+export function tagOf(image: string | undefined): string {
+  if (!image) return "?";
+  const slash = image.lastIndexOf("/");
+  const colon = image.lastIndexOf(":");
+  return colon > slash ? image.slice(colon + 1) : "latest";
+}
+
+export function formatRange(range: CheckStatus["thresholdRange"]): string {
+  if (range?.min !== undefined && range.max !== undefined) return `${range.min}..${range.max}`;
+  if (range?.min !== undefined) return `min ${range.min}`;
+  if (range?.max !== undefined) return `max ${range.max}`;
+  return "no range";
+}
+
+export function formatValue(value: number | undefined): string {
+  return value === undefined ? "-" : value.toFixed(2);
+}
+
+function resultLabel(result: CheckStatus["result"], style: Style): string {
+  switch (result) {
+    case "pass":
+      return style.green("pass");
+    case "fail":
+      return style.red("FAIL");
+    case "nodata":
+      return style.yellow("no data");
+    case "error":
+      return style.red("error");
+    default:
+      return style.dim(result);
+  }
+}
+
+/** "request-success-rate   89.90  min 99    FAIL", columns aligned across the checks given. */
+export function formatChecks(checks: CheckStatus[], style: Style): string[] {
+  const nameWidth = Math.max(...checks.map((c) => c.name.length));
+  const valueWidth = Math.max(...checks.map((c) => formatValue(c.value).length));
+  const rangeWidth = Math.max(...checks.map((c) => formatRange(c.thresholdRange).length));
+  return checks.map(
+    (c) =>
+      `${c.name.padEnd(nameWidth)}  ${formatValue(c.value).padStart(valueWidth)}  ${formatRange(c.thresholdRange).padEnd(rangeWidth)}  ${resultLabel(c.result, style)}`,
+  );
+}
+
+/** One check on one line for logs: "request-success-rate 89.90 (min 99) FAIL". */
+export function checkInline(c: CheckStatus, style: Style): string {
+  return `${c.name} ${formatValue(c.value)} (${formatRange(c.thresholdRange)}) ${resultLabel(c.result, style)}`;
+}
+
+export interface DeploymentView {
+  name: string;
+  image?: string;
+  replicas: number;
+  ready: number;
+}
+
+/** Everything the status block shows; demo.ts fills it from the Canary and its Deployments. */
+export interface CanaryView {
+  /** "podinfo.podinfo" */
+  title: string;
+  /** What is happening, e.g. "release 2 of 2: 6.0.2, a bad build (expect a rollback)". */
+  stage: string;
+  phase?: string;
+  canaryWeight?: number;
+  maxWeight: number;
+  failedChecks?: number;
+  threshold: number;
+  checks?: CheckStatus[];
+  /** The Promoted condition's message: what the controller is doing or waiting for. */
+  message?: string;
+  primary?: DeploymentView;
+  canary?: DeploymentView;
+}
+
+export interface BlockOptions {
+  style: Style;
+  /** Terminal columns; lines are cut to fit so the redraw can count them. */
+  width: number;
+  elapsedMs: number;
+}
+
+function phaseLabel(phase: string | undefined, style: Style): string {
+  if (!phase) return style.dim("(not reconciled yet)");
+  if (phase === "Succeeded" || phase === "Initialized") return style.green(phase);
+  if (phase === "Failed") return style.red(phase);
+  return style.cyan(phase);
+}
+
+/** "primary  80% ████████████████░░░░  20% canary": the bar reads without colors too. */
+export function trafficBar(weight: number, width: number, style: Style): string {
+  const canaryCells = Math.round((weight / 100) * width);
+  const bar = style.green("█".repeat(width - canaryCells)) + style.yellow("░".repeat(canaryCells));
+  return `primary ${String(100 - weight).padStart(3)}% ${bar} ${String(weight).padStart(3)}% canary`;
+}
+
+function deploymentLine(d: DeploymentView | undefined, style: Style): string {
+  if (!d) return style.dim("-");
+  const counts = `${d.ready}/${d.replicas} ready`;
+  return `${d.name} ${style.bold(tagOf(d.image))} ${d.replicas === 0 ? style.dim("scaled to zero") : counts}`;
+}
+
+/** The status block for a terminal; each line fits `width`. */
+export function statusBlock(view: CanaryView, opts: BlockOptions): string[] {
+  const { style } = opts;
+  const label = (s: string) => style.dim(s.padEnd(9));
+  const weight = view.canaryWeight ?? 0;
+  const lines = [
+    `${style.dim(clock(opts.elapsedMs))}  ${style.bold(view.title)}  ${view.stage}`,
+    `${label("phase")}${phaseLabel(view.phase, style)}${
+      view.failedChecks ? `  ${style.yellow(`failed checks ${view.failedChecks}/${view.threshold}`)}` : ""
+    }`,
+    `${label("traffic")}${trafficBar(weight, 20, style)}  ${style.dim(`(promoted after ${view.maxWeight}%)`)}`,
+    `${label("pods")}${deploymentLine(view.primary, style)}  ${style.dim("|")}  ${deploymentLine(view.canary, style)}`,
+  ];
+  const checks = view.checks ?? [];
+  if (checks.length === 0) {
+    lines.push(`${label("checks")}${style.dim("none in this analysis yet")}`);
+  } else {
+    formatChecks(checks, style).forEach((line, i) => {
+      lines.push(`${label(i === 0 ? "checks" : "")}${line}`);
+    });
+  }
+  if (view.message) lines.push(`${label("status")}${view.message}`);
+  return lines.map((l) => truncate(`  ${l}`, opts.width - 1));
+}
+
+/** The status as one line, for logs: printed whenever it changes. */
+export function statusLine(view: CanaryView, style: Style): string {
+  const parts = [`phase ${phaseLabel(view.phase, style)}`, `canary weight ${view.canaryWeight ?? 0}%`];
+  if (view.failedChecks) parts.push(`failed checks ${view.failedChecks}/${view.threshold}`);
+  if (view.checks?.length) parts.push(view.checks.map((c) => checkInline(c, style)).join(", "));
+  return parts.join(" | ");
+}
+
+export interface DemoEvent {
+  type: string;
+  reason: string;
+  message: string;
+  /** Times the controller repeated it. */
+  count: number;
+}
+
+export function eventLine(e: DemoEvent, style: Style): string {
+  const type = e.type === "Warning" ? style.yellow("Warning") : style.dim("Normal ");
+  const repeated = e.count > 1 ? style.dim(` (x${e.count})`) : "";
+  return `${style.dim("event")} ${type} ${style.bold(e.reason)}: ${e.message}${repeated}`;
+}
+
+export type Outcome = "promoted" | "rolled back";
+
+export interface ReleaseResult {
+  index: number;
+  total: number;
+  image: string;
+  expected: Outcome;
+  /** undefined: neither happened in time. */
+  outcome?: Outcome;
+  durationMs: number;
+  /** Canary weights the release went through, in order. */
+  weights: number[];
+  /** Analysis steps run (checks evaluated). */
+  steps: number;
+  failedChecks: number;
+  threshold: number;
+  /** Why it was rolled back: the failed checks' messages (metric, value, range). */
+  reason?: string;
+}
+
+export function releaseOk(r: ReleaseResult): boolean {
+  return r.outcome === r.expected;
+}
+
+export function summaryLines(results: ReleaseResult[], style: Style): string[] {
+  const lines = [style.bold("Summary")];
+  for (const r of results) {
+    const outcome = r.outcome ?? "neither promoted nor rolled back";
+    const shown = releaseOk(r) ? style.green(outcome) : style.red(`${outcome} (expected: ${r.expected})`);
+    const weights = r.weights.length > 0 ? ` at ${r.weights.map((w) => `${w}%`).join(" -> ")}` : "";
+    const steps = `${r.steps} analysis step${r.steps === 1 ? "" : "s"}${weights}`;
+    const failed = `failed checks ${r.failedChecks}/${r.threshold}`;
+    lines.push(
+      `  release ${r.index}/${r.total}  ${tagOf(r.image)}  ${shown} after ${duration(r.durationMs)}: ${steps}, ${failed}`,
+    );
+    if (r.reason) lines.push(`      reason: ${r.reason}`);
+  }
+  return lines;
+}
+
+/** Where the demo's output goes: the terminal (status block redrawn in place) or a log (lines). */
+export interface Renderer {
+  /** A line that stays (a step of the demo, an event). */
+  log(line: string): void;
+  /** The latest status; a terminal redraws the block, a log prints a line when it changed. */
+  status(view: CanaryView | undefined): void;
+  /** Redraws time-dependent parts (the clock); nothing without a terminal. */
+  tick(): void;
+  /** Leaves the last status block on screen and restores the cursor. */
+  close(): void;
+}
+
+export interface RendererOptions {
+  write: (s: string) => void;
+  style: Style;
+  now?: () => number;
+  startedAt: number;
+}
+
+/** Status block at the bottom of the terminal, redrawn in place; log lines scroll above it. */
+export class TtyRenderer implements Renderer {
+  readonly #opts: RendererOptions & { columns: () => number };
+  #view: CanaryView | undefined;
+  #drawn = 0;
+  #closed = false;
+
+  constructor(opts: RendererOptions & { columns: () => number }) {
+    this.#opts = opts;
+    opts.write("\x1b[?25l");
+  }
+
+  log(line: string): void {
+    this.#draw([line]);
+  }
+
+  status(view: CanaryView | undefined): void {
+    this.#view = view;
+    this.#draw([]);
+  }
+
+  tick(): void {
+    if (this.#view) this.#draw([]);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#draw([]);
+    this.#closed = true;
+    this.#view = undefined;
+    this.#drawn = 0;
+    this.#opts.write("\x1b[?25h");
+  }
+
+  #draw(logLines: string[]): void {
+    if (this.#closed && logLines.length === 0) return;
+    const now = (this.#opts.now ?? Date.now)();
+    const block =
+      this.#view && !this.#closed
+        ? statusBlock(this.#view, {
+            style: this.#opts.style,
+            width: this.#opts.columns(),
+            elapsedMs: now - this.#opts.startedAt,
+          })
+        : [];
+    const stamp = this.#opts.style.dim(clock(now - this.#opts.startedAt));
+    let out = this.#drawn > 0 ? `\x1b[${this.#drawn}F\x1b[J` : "";
+    for (const line of logLines) out += `${stamp} ${line}\n`;
+    for (const line of block) out += `${line}\n`;
+    this.#drawn = block.length;
+    this.#opts.write(out);
+  }
+}
+
+/** One line per change, with the elapsed time: for CI logs and pipes. */
+export class PlainRenderer implements Renderer {
+  readonly #opts: RendererOptions;
+  #last = "";
+
+  constructor(opts: RendererOptions) {
+    this.#opts = opts;
+  }
+
+  log(line: string): void {
+    const now = (this.#opts.now ?? Date.now)();
+    this.#opts.write(`${clock(now - this.#opts.startedAt)} ${line}\n`);
+  }
+
+  status(view: CanaryView | undefined): void {
+    if (!view) return;
+    const line = statusLine(view, this.#opts.style);
+    if (line === this.#last) return;
+    this.#last = line;
+    this.log(`${this.#opts.style.dim("status")} ${line}`);
+  }
+
+  tick(): void {}
+
+  close(): void {}
+}
