@@ -162,6 +162,32 @@ const thresholdRange = withRules(
   ],
 );
 
+export const COMPARE_DIRECTIONS = ["increase", "decrease", "either"] as const;
+
+/** Canary vs primary: a Mann-Whitney U test with an effect-size tolerance (src/stats/compare.ts). */
+export const metricCompare = z
+  .strictObject({
+    against: z
+      .enum(["primary"])
+      .optional()
+      .meta({ description: "What the canary is compared with; only primary (the default)." }),
+    direction: z.enum(COMPARE_DIRECTIONS).optional().meta({
+      description:
+        "Which change fails the canary: increase (latency, errors), decrease (success rate) or either (the default).",
+    }),
+    tolerance: z.number().min(0).optional().meta({
+      description:
+        "Relative difference of the medians tolerated even when significant, e.g. 0.25 (the default) for 25 %.",
+    }),
+    confidence: z.number().gt(0).lt(1).optional().meta({
+      description: "A difference is significant when its p-value is below 1 - confidence; defaults to 0.98.",
+    }),
+  })
+  .meta({
+    description:
+      "Judge the canary against the primary: each step samples the metric for both over the interval and fails the check when the canary is significantly worse beyond the tolerance.",
+  });
+
 export const canaryMetric = withRules(
   z.strictObject({
     name: z
@@ -175,6 +201,7 @@ export const canaryMetric = withRules(
     thresholdRange: thresholdRange.optional(),
     templateRef: namespacedReference("MetricTemplate that holds the query.").optional(),
     templateVariables: stringMap("Values for {{ variables.KEY }} in the template query.").optional(),
+    compare: metricCompare.optional(),
     onNoData: z.enum(["fail", "skip"]).optional().meta({
       description:
         "What an empty result means. fail (default): a failed check. skip: neither pass nor fail, but the canary is not promoted while the metric has no data in the current step.",
@@ -406,6 +433,17 @@ export const checkStatus = z
     provider: z.string().optional(),
     message: z.string(),
     time: z.string(),
+    comparison: z
+      .strictObject({
+        canaryMedian: z.number(),
+        primaryMedian: z.number(),
+        pValue: z.number(),
+        effectSize: z.number().meta({ description: "(canary median - primary median) / |primary median|" }),
+        canarySamples: z.number().int(),
+        primarySamples: z.number().int(),
+      })
+      .optional()
+      .meta({ description: "The canary-vs-primary test of a metric with compare." }),
   })
   .meta({ description: "Outcome of one metric check in the latest step." });
 
@@ -481,6 +519,7 @@ export type CanaryWebhook = z.infer<typeof canaryWebhook>;
 export type HttpMatch = z.infer<typeof httpMatch>;
 export type CheckStatus = z.infer<typeof checkStatus>;
 export type CheckResult = (typeof CHECK_RESULTS)[number];
+export type MetricCompare = z.infer<typeof metricCompare>;
 export type TimeWindow = z.infer<typeof timeWindow>;
 export type WebhookStatus = z.infer<typeof webhookStatus>;
 export type WebhookType = (typeof WEBHOOK_TYPES)[number];
