@@ -9,6 +9,7 @@ import { API_VERSION } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
+import type { AlertHooks } from "../notifiers/alerts.ts";
 import { RouterConfigError } from "../routers/errors.ts";
 import { UnsupportedProviderError } from "../routers/factory.ts";
 import type { Router, RouterTarget, Routes } from "../routers/router.ts";
@@ -39,6 +40,8 @@ export interface ReconcilerDeps {
   offlineProviders: (canary: Canary, resolved: ResolvedCanary) => Promise<string[]>;
   /** The Canaries of a namespace as last seen (the manager answers from its watch cache). */
   listCanaries: (namespace: string) => Promise<(Canary & KubeObject)[]>;
+  /** Alerts: added to the status with their transitions, delivered in the background. */
+  alerts?: AlertHooks;
 }
 
 export interface ReconcileResult {
@@ -50,6 +53,7 @@ interface Observed {
   observations: Observations;
   target: Deployment | undefined;
   revision: Revision | undefined;
+  primaryDeployment?: Deployment | undefined;
 }
 
 const canaryRef = (namespace: string, name: string): ObjectRef => ({
@@ -84,8 +88,10 @@ export async function reconcileCanary(
 
   const routing = pickRouter(deps, canary, resolved);
   const observed = await observe(deps, canary, routing.blocker);
-  const decision = await decideWithChecks(deps, canary, resolved, routing.capabilities, observed.observations);
+  const decided = await decideWithChecks(deps, canary, resolved, routing.capabilities, observed.observations);
+  const decision = withOutbox(deps, canary, resolved, decided, observed);
   const latest = await persist(deps, raw, canary, decision);
+  deps.alerts?.submit(latest);
   if (deleting) return finishDeletion(deps, latest, canary, resolved, observed, decision);
   const { target, revision } = observed;
   const { router } = routing;
@@ -219,7 +225,22 @@ async function observe(
     observations: { ...base, target: targetObservation, primary: primaryObservation, blocker },
     target,
     revision,
+    primaryDeployment: primary,
   };
+}
+
+/** The alerts of a decision's transitions go into the same status write as the transitions (the outbox). */
+function withOutbox(
+  deps: ReconcilerDeps,
+  canary: Canary,
+  resolved: ResolvedCanary,
+  decision: Decision,
+  observed: Observed,
+): Decision {
+  if (!deps.alerts) return decision;
+  const { target, primaryDeployment: primary, observations } = observed;
+  const status = deps.alerts.record({ canary, resolved, decision, target, primary, now: observations.now });
+  return { ...decision, status };
 }
 
 /** Routing the user must fix (a missing Ingress, a match nginx cannot express, an unknown provider). */
