@@ -404,14 +404,20 @@ export const canarySpec = withRules(
       path: ["service", "meshName"],
       holds: (s) => s.provider !== "appmesh" || s.service.meshName !== undefined,
     },
+    // One rule per field, so the message names the field the user wrote.
     {
-      cel: "!has(self.provider) || self.provider != 'kubernetes' || (!has(self.analysis.stepWeight) && !has(self.analysis.stepWeights))",
+      cel: "!has(self.provider) || self.provider != 'kubernetes' || !has(self.analysis.stepWeight)",
       message:
         "provider kubernetes switches all traffic at once (blue/green): use analysis.iterations, not stepWeight",
       path: ["analysis", "stepWeight"],
-      holds: (s) =>
-        s.provider !== "kubernetes" ||
-        (s.analysis.stepWeight === undefined && s.analysis.stepWeights === undefined),
+      holds: (s) => s.provider !== "kubernetes" || s.analysis.stepWeight === undefined,
+    },
+    {
+      cel: "!has(self.provider) || self.provider != 'kubernetes' || !has(self.analysis.stepWeights)",
+      message:
+        "provider kubernetes switches all traffic at once (blue/green): use analysis.iterations, not stepWeights",
+      path: ["analysis", "stepWeights"],
+      holds: (s) => s.provider !== "kubernetes" || s.analysis.stepWeights === undefined,
     },
     {
       cel: "!has(self.analysis.match) || !has(self.provider) || self.provider != 'kubernetes'",
@@ -491,6 +497,10 @@ export const canaryStatus = z.strictObject({
     .string()
     .optional()
     .meta({ description: "When the last analysis step ran; steps are interval apart." }),
+  stepRoutedTime: z.string().optional().meta({
+    description:
+      "When the route was first seen carrying the current step's traffic split; the step's interval counts from here.",
+  }),
   progressStartTime: z.string().optional().meta({ description: "Start of the current wait for readiness." }),
   checks: z.array(checkStatus).optional(),
   webhooks: z.array(webhookStatus).optional().meta({ description: "The last answer of each webhook." }),

@@ -4,12 +4,25 @@
  * Kubernetes; the reconciler observes, calls it, persists the status and then converges the cluster
  * to that status (see desired.ts), so a restart at any point resumes from the stored status.
  */
-import type { CanarySpec, CanaryStatus, CheckStatus, Phase } from "../api/canary.ts";
+
 import type { RollbackCause } from "../api/alert-outbox.ts";
+import type {
+  CanarySpec,
+  CanaryStatus,
+  CanaryWebhook,
+  CheckStatus,
+  Phase,
+  WebhookType,
+} from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import { type RouterCapabilities, unsupportedRouting } from "../routers/capabilities.ts";
+import { sameRoutes } from "../routers/router.ts";
+import { safeUrl } from "../webhooks/caller.ts";
+import { promotionWindowState } from "../windows/windows.ts";
 import { conditionsFor } from "./conditions.ts";
-import type { Observations } from "./observations.ts";
+import { desiredState } from "./desired.ts";
+import type { Observations, WebhookAnswer } from "./observations.ts";
+import { type GateRequest, type RequestKind, requester } from "./requests.ts";
 
 export interface CanaryEvent {
   type: "Normal" | "Warning";
@@ -41,11 +54,25 @@ export interface Decision {
   needsChecks: boolean;
   /** The analysis is about to start: check the metric providers and call again with observed.offlineProviders. */
   needsPreflight: boolean;
+  /** Webhooks to call now: call them and call decide again with their answers in observed.webhooks. */
+  needsWebhooks: WebhookCall[];
   requeueAfterMs: number;
 }
 
-/** How often to look again while waiting for pods; informer events usually come sooner. */
-export const WAIT_POLL_MS = 5_000;
+/** A webhook decide wants called, and the phase to put in its payload. */
+export interface WebhookCall {
+  name: string;
+  type: WebhookType;
+  phase: Phase;
+}
+
+/**
+ * A safety resync while waiting for pods: the Deployment watch wakes the Canary as soon as a rollout
+ * moves, so this only bounds how long a lost event could delay it (deadlines are still kept exactly).
+ */
+export const WAIT_POLL_MS = 30_000;
+/** How soon to look again while a route is expected to change (the route's watch event usually comes first). */
+export const ROUTE_POLL_MS = 1_000;
 
 interface Ctx {
   in: DecideInput;
@@ -55,6 +82,7 @@ interface Ctx {
   requeueAfterMs: number;
   needsChecks: boolean;
   needsPreflight: boolean;
+  needsWebhooks: WebhookCall[];
   nowIso: string;
   nowMs: number;
   blocker: Observations["blocker"];
@@ -68,7 +96,10 @@ export function decide(input: DecideInput): Decision {
   if (input.deleting) terminating(ctx);
   else if (input.spec.suspend) suspended(ctx);
   else if (ctx.blocker || !input.observed.target) blocked(ctx);
-  else advance(ctx);
+  else {
+    advance(ctx);
+    postRollout(ctx);
+  }
   return finish(ctx);
 }
 
@@ -82,6 +113,7 @@ function newCtx(input: DecideInput): Ctx {
     requeueAfterMs: input.resolved.intervalMs,
     needsChecks: false,
     needsPreflight: false,
+    needsWebhooks: [],
     nowIso: now.toISOString(),
     nowMs: now.getTime(),
     blocker:
@@ -116,6 +148,7 @@ function finish(ctx: Ctx): Decision {
     events: ctx.events,
     needsChecks: ctx.needsChecks,
     needsPreflight: ctx.needsPreflight,
+    needsWebhooks: ctx.needsWebhooks,
     requeueAfterMs: ctx.requeueAfterMs,
   };
 }
@@ -148,8 +181,16 @@ function blocked(ctx: Ctx): void {
     reason: "TargetNotFound",
     message: `Deployment ${ctx.target} not found: create it or fix spec.targetRef.name`,
   };
-  // A blocked Canary keeps its phase (and its traffic) but reports why it cannot go on.
+  // A blocked Canary keeps its phase (and its traffic) but reports why it cannot go on; without a
+  // target there are no canary pods, so the traffic goes back to the primary.
   if (!ctx.status.phase) ctx.status.phase = "Initializing";
+  const phase = ctx.status.phase;
+  if (!ctx.in.observed.target && (phase === "Progressing" || phase === "Promoting")) {
+    // No weight and no A/B match: the analysis starts again from its first step if the target returns.
+    ctx.status.canaryWeight = 0;
+    ctx.status.lastStepTime = undefined;
+    ctx.status.stepRoutedTime = undefined;
+  }
   ctx.message = blocker.message;
   if (conditionMessage(ctx.in.status) !== blocker.message)
     event(ctx, blocker.reason, blocker.message, "Warning");
@@ -163,8 +204,19 @@ function advance(ctx: Ctx): void {
     initializing(ctx);
     return;
   }
-  if (phase === "Progressing" || phase === "Promoting" || phase === "Finalising") {
+  if (
+    phase === "Progressing" ||
+    phase === "Promoting" ||
+    phase === "Finalising" ||
+    phase === "Waiting" ||
+    phase === "WaitingPromotion"
+  ) {
     if (revisionChanged(ctx)) return;
+    if (phase === "Waiting" || phase === "WaitingPromotion") {
+      if (phase === "Waiting") waiting(ctx);
+      else waitingPromotion(ctx);
+      return;
+    }
     if (phase === "Progressing") {
       progressing(ctx);
       return;
@@ -220,6 +272,7 @@ function initializing(ctx: Ctx): void {
 
 function steady(ctx: Ctx): void {
   const target = targetObs(ctx);
+  if (ctx.status.phase === "Failed" && retryRequested(ctx)) return;
   if (target.revision === ctx.status.lastAppliedSpec) return;
   if (target.revision === ctx.status.lastPromotedSpec) {
     backAtPromoted(ctx);
@@ -252,6 +305,7 @@ function startAnalysis(ctx: Ctx): void {
     failedChecks: 0,
     iterations: 0,
     checks: undefined,
+    webhooks: undefined,
     lastStepTime: undefined,
     progressStartTime: ctx.nowIso,
   });
@@ -262,6 +316,10 @@ function startAnalysis(ctx: Ctx): void {
       `New revision detected! skipAnalysis is set: promoting ${ctx.target} without analysis`,
     );
     promote(ctx, "skipAnalysis is set");
+    return;
+  }
+  if (hooksOf(ctx, "confirm-rollout").length > 0) {
+    awaitRolloutConfirmation(ctx);
     return;
   }
   event(ctx, "NewRevision", `New revision detected! Scaling up ${ctx.target}`);
@@ -303,7 +361,9 @@ function canaryReady(ctx: Ctx): boolean {
 /** Waits for a workload; past progressDeadlineSeconds it rolls back. Returns true while waiting. */
 function waitingForReadiness(ctx: Ctx, ready: boolean, what: string, cause: RollbackCause): boolean {
   if (ready) {
-    ctx.status.progressStartTime = undefined;
+    // Before the first step the same deadline goes on counting while the metric providers are checked.
+    const beforeFirstStep = ctx.status.phase === "Progressing" && ctx.status.lastStepTime === undefined;
+    if (!beforeFirstStep) ctx.status.progressStartTime = undefined;
     return false;
   }
   const since = ctx.status.progressStartTime ?? ctx.nowIso;
@@ -329,6 +389,7 @@ function primaryReady(ctx: Ctx): boolean {
 }
 
 function progressing(ctx: Ctx): void {
+  if (requestedStop(ctx)) return;
   if (waitingForReadiness(ctx, canaryReady(ctx), ctx.target, "canary-not-ready")) return;
   if (!primaryReady(ctx)) {
     ctx.message = `holding: ${ctx.primary} is not ready`;
@@ -339,19 +400,48 @@ function progressing(ctx: Ctx): void {
     firstStep(ctx);
     return;
   }
+  if (waitingForRoute(ctx)) return;
   if (waitingForStep(ctx)) return;
+  const hooks = askHooks(ctx, stepHooks(ctx));
   const checks = ctx.in.observed.checks;
   if (checks === undefined) {
     ctx.needsChecks = true;
     ctx.requeueAfterMs = 0;
     return;
   }
-  judge(ctx, checks);
+  if (hooks === undefined || rollbackHookFired(ctx, hooks)) return;
+  judge(ctx, checks, hookFailures(hooks, "rollout"));
+}
+
+/**
+ * A step is judged only on traffic it actually got: until the route is seen carrying the split of the
+ * current status (after a crash between the status write and the route change, say), the step waits,
+ * and its interval counts from the moment the split is first seen (status.stepRoutedTime).
+ */
+function waitingForRoute(ctx: Ctx): boolean {
+  const wanted = desiredState(ctx.status, ctx.in.resolved).routes;
+  const seen = ctx.in.observed.routes;
+  if (seen !== undefined && sameRoutes(seen, wanted)) {
+    ctx.status.stepRoutedTime ??= ctx.nowIso;
+    return false;
+  }
+  ctx.status.stepRoutedTime = undefined;
+  ctx.message = `waiting for the route to carry canary weight ${wanted.canaryWeight}${wanted.matched ? " (A/B match)" : ""}`;
+  ctx.requeueAfterMs = ROUTE_POLL_MS;
+  return true;
+}
+
+/** When the current step's interval is over: analysis.interval after its split reached the route. */
+function stepDueMs(ctx: Ctx): number {
+  const since = ctx.status.stepRoutedTime ?? ctx.status.lastStepTime ?? ctx.nowIso;
+  return (
+    Math.max(Date.parse(since), Date.parse(ctx.status.lastStepTime ?? since)) + ctx.in.resolved.intervalMs
+  );
 }
 
 /** Steps are analysis.interval apart; until the next one is due, look again exactly when it is. */
 function waitingForStep(ctx: Ctx): boolean {
-  const dueInMs = Date.parse(ctx.status.lastStepTime ?? ctx.nowIso) + ctx.in.resolved.intervalMs - ctx.nowMs;
+  const dueInMs = stepDueMs(ctx) - ctx.nowMs;
   if (dueInMs <= 0) return false;
   ctx.requeueAfterMs = dueInMs;
   return true;
@@ -370,17 +460,33 @@ function waitingForProviders(ctx: Ctx): boolean {
     return true;
   }
   if (offline.length === 0) return false;
+  // Held at weight 0 no longer than a canary may take to become ready: then it is rolled back (Stalled).
+  const since = ctx.status.progressStartTime ?? ctx.nowIso;
+  ctx.status.progressStartTime = since;
+  const waitedMs = ctx.nowMs - Date.parse(since);
+  const deadlineMs = ctx.in.resolved.progressDeadlineMs;
+  if (waitedMs >= deadlineMs) {
+    rollback(
+      ctx,
+      `metric providers unreachable for ${Math.round(waitedMs / 1000)}s (progressDeadlineSeconds ${deadlineMs / 1000}): ${offline.join("; ")}`,
+      "metrics-unavailable",
+    );
+    return true;
+  }
   const message = `holding ${ctx.target} at weight 0: metric providers unreachable: ${offline.join("; ")}`;
   if (ctx.message !== message) event(ctx, "MetricsUnavailable", message, "Warning");
   ctx.message = message;
-  ctx.requeueAfterMs = Math.min(ctx.in.resolved.intervalMs, 30_000);
+  ctx.requeueAfterMs = Math.min(ctx.in.resolved.intervalMs, 30_000, deadlineMs - waitedMs);
   return true;
 }
 
 function firstStep(ctx: Ctx): void {
   if (waitingForProviders(ctx)) return;
+  if (firstStepHeld(ctx)) return;
   const { resolved } = ctx.in;
   ctx.status.lastStepTime = ctx.nowIso;
+  ctx.status.stepRoutedTime = undefined;
+  ctx.status.progressStartTime = undefined;
   event(ctx, "Progressing", `Starting canary analysis for ${ctx.target}`);
   if (resolved.strategy === "canary") {
     const first = resolved.stepWeights[0] ?? resolved.maxWeight;
@@ -399,17 +505,24 @@ function failedChecks(ctx: Ctx, checks: CheckStatus[]): CheckStatus[] {
   );
 }
 
-function judge(ctx: Ctx, checks: CheckStatus[]): void {
+function judge(ctx: Ctx, checks: CheckStatus[], hookFailed: string[] = []): void {
   const { resolved } = ctx.in;
   ctx.status.checks = checks;
+  if (retryingInconclusive(ctx, checks)) return;
   ctx.status.lastStepTime = ctx.nowIso;
+  // The split stays as it is unless the step advances it (advanceWeight clears this).
+  ctx.status.stepRoutedTime = ctx.nowIso;
   const failed = failedChecks(ctx, checks);
-  if (failed.length > 0) {
+  if (failed.length > 0 || hookFailed.length > 0) {
     const failures = (ctx.status.failedChecks ?? 0) + 1;
     ctx.status.failedChecks = failures;
-    const why = failed.map((c) => c.message).join("; ");
+    const why = [...failed.map((c) => c.message), ...hookFailed].join("; ");
     if (failures >= resolved.threshold) {
-      rollback(ctx, `failed checks threshold reached ${failures}/${resolved.threshold}: ${why}`, "failed-checks");
+      rollback(
+        ctx,
+        `failed checks threshold reached ${failures}/${resolved.threshold}: ${why}`,
+        "failed-checks",
+      );
       return;
     }
     event(
@@ -426,6 +539,34 @@ function judge(ctx: Ctx, checks: CheckStatus[]): void {
   else advanceIteration(ctx, noData);
 }
 
+/**
+ * A provider error, or no data where data is required, says nothing about the canary: the step is held
+ * and the checks are run again, for up to one more interval, before it counts as a failed check. A
+ * provider outage shorter than the interval therefore neither fails nor passes a release.
+ */
+function retryingInconclusive(ctx: Ctx, checks: CheckStatus[]): boolean {
+  const skipNoData = new Set(ctx.in.resolved.metrics.filter((m) => m.onNoData === "skip").map((m) => m.name));
+  if (checks.some((c) => c.result === "fail")) return false;
+  const inconclusive = checks.filter(
+    (c) => c.result === "error" || (c.result === "nodata" && !skipNoData.has(c.name)),
+  );
+  if (inconclusive.length === 0) return false;
+  const giveUpAtMs = stepDueMs(ctx) + ctx.in.resolved.intervalMs;
+  if (ctx.nowMs >= giveUpAtMs) return false;
+  const why = inconclusive.map((c) => c.message).join("; ");
+  ctx.message = `holding ${ctx.target} at canary weight ${ctx.status.canaryWeight ?? 0}: ${why}; retrying until ${new Date(giveUpAtMs).toISOString()}`;
+  if (conditionMessage(ctx.in.status).split("; retrying")[0] !== ctx.message.split("; retrying")[0]) {
+    event(ctx, "ChecksInconclusive", ctx.message, "Warning");
+  }
+  ctx.requeueAfterMs = Math.min(giveUpAtMs - ctx.nowMs, retryDelayMs(ctx.in.resolved.intervalMs));
+  return true;
+}
+
+/** How soon to query again after an inconclusive check: a few tries per interval, not a tight loop. */
+function retryDelayMs(intervalMs: number): number {
+  return Math.max(2_000, Math.min(Math.round(intervalMs / 5), 15_000));
+}
+
 function holdForNoData(ctx: Ctx, noData: CheckStatus[]): boolean {
   if (noData.length === 0) return false;
   const names = noData.map((c) => c.name).join(", ");
@@ -439,32 +580,36 @@ function advanceWeight(ctx: Ctx, noData: CheckStatus[]): void {
   const current = ctx.status.canaryWeight ?? 0;
   const next = resolved.stepWeights.find((w) => w > current);
   if (next === undefined || current >= resolved.maxWeight) {
-    if (!holdForNoData(ctx, noData)) promote(ctx, `all checks passed at canary weight ${current}`);
+    if (!holdForNoData(ctx, noData)) promoteWhenAllowed(ctx, `all checks passed at canary weight ${current}`);
     return;
   }
+  if (!trafficIncreaseConfirmed(ctx, next)) return;
   ctx.status.canaryWeight = next;
+  ctx.status.stepRoutedTime = undefined;
   event(ctx, "Progressing", `Advance ${ctx.target} canary weight ${next}`);
   setPhase(ctx, "Progressing", `canary weight ${next}`);
 }
 
 function advanceIteration(ctx: Ctx, noData: CheckStatus[]): void {
   const { resolved } = ctx.in;
-  const next = (ctx.status.iterations ?? 0) + 1;
+  // Capped: in WaitingPromotion the last iteration's checks go on until promotion.
+  const next = Math.min((ctx.status.iterations ?? 0) + 1, resolved.iterations);
   if (next >= resolved.iterations && holdForNoData(ctx, noData)) return;
+  if (next !== ctx.status.iterations)
+    event(ctx, "Progressing", `Advance ${ctx.target} canary iteration ${next}/${resolved.iterations}`);
   ctx.status.iterations = next;
-  event(ctx, "Progressing", `Advance ${ctx.target} canary iteration ${next}/${resolved.iterations}`);
   if (next >= resolved.iterations) {
-    promote(ctx, `${next} iterations passed`);
+    promoteWhenAllowed(ctx, `${next} iterations passed`);
     return;
   }
   setPhase(ctx, "Progressing", `iteration ${next} of ${resolved.iterations}`);
 }
 
-function promote(ctx: Ctx, why: string): void {
+function promote(ctx: Ctx, why: string, skipped = ctx.in.spec.skipAnalysis === true): void {
   const { resolved } = ctx.in;
   // Blue/green switches everyone to the new version while the primary is updated, where the router can
   // split traffic (plain Services cannot: the apex Service always selects the primary).
-  if (resolved.strategy === "blue-green" && ctx.in.capabilities.weights && !ctx.in.spec.skipAnalysis) {
+  if (resolved.strategy === "blue-green" && ctx.in.capabilities.weights && !skipped) {
     ctx.status.canaryWeight = 100;
     event(ctx, "Promoting", `Routing all traffic to canary ${ctx.target}`);
   }
@@ -486,7 +631,7 @@ function promoting(ctx: Ctx): void {
   const step = ctx.in.resolved.stepWeightPromotion;
   const weight = ctx.status.canaryWeight ?? 0;
   if (step && weight > 0) {
-    if (waitingForStep(ctx)) return;
+    if (waitingForPromotionStep(ctx)) return;
     const next = Math.max(0, weight - step);
     ctx.status.canaryWeight = next;
     ctx.status.lastStepTime = ctx.nowIso;
@@ -501,6 +646,13 @@ function promoting(ctx: Ctx): void {
     `${ctx.primary} runs revision ${ctx.status.lastAppliedSpec}; scaling down ${ctx.target}`,
   );
   ctx.requeueAfterMs = WAIT_POLL_MS;
+}
+
+function waitingForPromotionStep(ctx: Ctx): boolean {
+  const dueInMs = Date.parse(ctx.status.lastStepTime ?? ctx.nowIso) + ctx.in.resolved.intervalMs - ctx.nowMs;
+  if (dueInMs <= 0) return false;
+  ctx.requeueAfterMs = dueInMs;
+  return true;
 }
 
 function finalising(ctx: Ctx): void {
@@ -525,4 +677,402 @@ function rollback(ctx: Ctx, why: string, cause?: RollbackCause): void {
   ctx.events.push({ type: "Warning", reason: "RolledBack", message, ...(cause ? { cause } : {}) });
   setPhase(ctx, "Failed", `rolled back: ${why}`);
   ctx.requeueAfterMs = ctx.in.resolved.intervalMs;
+}
+
+// Webhooks (Flagger's semantics), kanaria promote/abort/retry requests and promotion windows.
+// decide never calls a webhook: it asks for the calls (needsWebhooks) and is called again with the
+// answers, which go into status.webhooks with the revision and step they were for, so a restart
+// neither asks a passed gate again for that step nor skips one.
+
+/** Which hooks to ask for one step: `again` ones run every time (load tests, rollback polls). */
+interface HookAsk {
+  type: WebhookType;
+  step: string;
+  again?: boolean;
+  /** Any answer counts as done (post-rollout never blocks and is sent once). */
+  once?: boolean;
+}
+
+function hookType(hook: CanaryWebhook): WebhookType {
+  return hook.type ?? "rollout";
+}
+
+function hooksOf(ctx: Ctx, type: WebhookType): CanaryWebhook[] {
+  return (ctx.in.spec.analysis.webhooks ?? []).filter((h) => hookType(h) === type);
+}
+
+function lastAnswer(ctx: Ctx, hook: CanaryWebhook, step: string) {
+  return ctx.status.webhooks?.find(
+    (w) =>
+      w.name === hook.name &&
+      w.type === hookType(hook) &&
+      w.revision === ctx.status.lastAppliedSpec &&
+      w.step === step,
+  );
+}
+
+/** Hooks of a gate type that have not said yes for this revision and step. */
+function pendingGates(ctx: Ctx, type: WebhookType, step: string): CanaryWebhook[] {
+  return hooksOf(ctx, type).filter((h) => lastAnswer(ctx, h, step)?.result !== "pass");
+}
+
+/**
+ * The answers to the hooks `asks` needs now, recorded in the status with an Event each; undefined
+ * after asking for the ones not answered yet.
+ */
+function askHooks(ctx: Ctx, asks: HookAsk[]): WebhookAnswer[] | undefined {
+  const wanted = asks.flatMap((a) =>
+    hooksOf(ctx, a.type)
+      .filter((h) => {
+        if (a.again) return true;
+        const last = lastAnswer(ctx, h, a.step);
+        return a.once ? last === undefined : last?.result !== "pass";
+      })
+      .map((hook) => ({ hook, step: a.step })),
+  );
+  const answers = ctx.in.observed.webhooks ?? [];
+  const answerOf = (h: CanaryWebhook) => answers.find((a) => a.name === h.name && a.type === hookType(h));
+  const missing = wanted.filter((w) => answerOf(w.hook) === undefined);
+  if (missing.length > 0) {
+    const phase = ctx.status.phase ?? "Progressing";
+    ctx.needsWebhooks.push(...missing.map((w) => ({ name: w.hook.name, type: hookType(w.hook), phase })));
+    ctx.requeueAfterMs = 0;
+    return undefined;
+  }
+  return wanted.map(({ hook, step }) => {
+    const answer = answerOf(hook) as WebhookAnswer;
+    recordAnswer(ctx, hook, answer, step);
+    return answer;
+  });
+}
+
+function recordAnswer(ctx: Ctx, hook: CanaryWebhook, answer: WebhookAnswer, step: string): void {
+  const type = hookType(hook);
+  const others = (ctx.status.webhooks ?? []).filter((w) => !(w.name === hook.name && w.type === type));
+  ctx.status.webhooks = [
+    ...others,
+    {
+      name: hook.name,
+      type,
+      result: answer.result,
+      ...(answer.code !== undefined ? { code: answer.code } : {}),
+      message: answer.message,
+      time: ctx.nowIso,
+      ...(ctx.status.lastAppliedSpec ? { revision: ctx.status.lastAppliedSpec } : {}),
+      step,
+    },
+  ];
+  // A rollback hook that does not answer 2xx is the normal case, not a warning.
+  const bad = answer.result !== "pass" && type !== "rollback";
+  const verdict =
+    answer.result === "pass" ? "passed" : answer.result === "fail" ? "failed" : "did not answer";
+  ctx.events.push({
+    type: bad ? "Warning" : "Normal",
+    reason: answer.result === "pass" ? "WebhookPassed" : "WebhookFailed",
+    message: `${type} webhook ${hook.name} (${safeUrl(hook.url)}) ${verdict} for ${ctx.target} at ${step}: ${answer.message}`,
+    ...(bad && hook.muteAlert ? { muteAlert: true } : {}),
+  });
+}
+
+function describeHook(answer: { name: string; type: WebhookType; message: string }): string {
+  return `${answer.type} webhook ${answer.name}: ${answer.message}`;
+}
+
+function hookFailures(answers: WebhookAnswer[], type: WebhookType): string[] {
+  return answers.filter((a) => a.type === type && a.result !== "pass").map(describeHook);
+}
+
+/** A rollback hook that answers yes while the analysis runs rolls the canary back at once. */
+function rollbackHookFired(ctx: Ctx, answers: WebhookAnswer[]): boolean {
+  const fired = answers.find((a) => a.type === "rollback" && a.result === "pass");
+  if (!fired) return false;
+  rollback(ctx, `rollback webhook ${fired.name} asked for a rollback (${fired.message})`, "webhook");
+  return true;
+}
+
+/** The step being judged is the last one: promotion follows if it passes. */
+function finalStep(ctx: Ctx): boolean {
+  const { resolved } = ctx.in;
+  if (resolved.strategy !== "canary") return (ctx.status.iterations ?? 0) + 1 >= resolved.iterations;
+  const current = ctx.status.canaryWeight ?? 0;
+  return current >= resolved.maxWeight || !resolved.stepWeights.some((w) => w > current);
+}
+
+function stepName(ctx: Ctx): string {
+  return ctx.in.resolved.strategy === "canary"
+    ? `weight ${ctx.status.canaryWeight ?? 0}`
+    : `iteration ${(ctx.status.iterations ?? 0) + 1}`;
+}
+
+function nextWeight(ctx: Ctx): number | undefined {
+  const current = ctx.status.canaryWeight ?? 0;
+  return ctx.in.resolved.stepWeights.find((w) => w > current);
+}
+
+/** The hooks of one analysis step: rollout and rollback each time, and the gate that comes next. */
+function stepHooks(ctx: Ctx): HookAsk[] {
+  const step = stepName(ctx);
+  const asks: HookAsk[] = [
+    { type: "rollout", step, again: true },
+    { type: "rollback", step, again: true },
+  ];
+  if (finalStep(ctx) || ctx.status.phase === "WaitingPromotion")
+    asks.push({ type: "confirm-promotion", step: "promotion" });
+  else if (ctx.in.resolved.strategy === "canary")
+    asks.push({ type: "confirm-traffic-increase", step: `weight ${nextWeight(ctx)}` });
+  return asks;
+}
+
+/**
+ * Before traffic first moves: pre-rollout hooks must pass (a failure counts as a failed check) and
+ * confirm-traffic-increase must approve the first weight. Tried again every analysis.interval.
+ */
+function firstStepHeld(ctx: Ctx): boolean {
+  const first = ctx.in.resolved.stepWeights[0] ?? ctx.in.resolved.maxWeight;
+  const asks: HookAsk[] = [
+    { type: "pre-rollout", step: "pre-rollout" },
+    { type: "rollback", step: "pre-rollout", again: true },
+  ];
+  if (ctx.in.resolved.strategy === "canary")
+    asks.push({ type: "confirm-traffic-increase", step: `weight ${first}` });
+  if (asks.every((a) => hooksOf(ctx, a.type).length === 0)) return false;
+  if (askedRecently(ctx, ["pre-rollout", "confirm-traffic-increase"])) return true;
+  const answers = askHooks(ctx, asks);
+  if (answers === undefined || rollbackHookFired(ctx, answers)) return true;
+  const failed = hookFailures(answers, "pre-rollout");
+  if (failed.length > 0) {
+    countFailure(ctx, failed.join("; "));
+    ctx.requeueAfterMs = ctx.in.resolved.intervalMs;
+    return true;
+  }
+  return ctx.in.resolved.strategy === "canary" && !trafficIncreaseConfirmed(ctx, first);
+}
+
+/** A gate that said no is asked again only after analysis.interval (from the status: restart-safe). */
+function askedRecently(ctx: Ctx, types: WebhookType[]): boolean {
+  const times = (ctx.status.webhooks ?? [])
+    .filter((w) => types.includes(w.type) && w.revision === ctx.status.lastAppliedSpec)
+    .map((w) => Date.parse(w.time));
+  if (times.length === 0) return false;
+  const dueInMs = Math.max(...times) + ctx.in.resolved.intervalMs - ctx.nowMs;
+  if (dueInMs <= 0) return false;
+  ctx.requeueAfterMs = dueInMs;
+  return true;
+}
+
+/** Counts a failed step; at the threshold the canary is rolled back. */
+function countFailure(ctx: Ctx, why: string): void {
+  const { threshold } = ctx.in.resolved;
+  const failures = (ctx.status.failedChecks ?? 0) + 1;
+  ctx.status.failedChecks = failures;
+  if (failures >= threshold) {
+    rollback(ctx, `failed checks threshold reached ${failures}/${threshold}: ${why}`, "failed-checks");
+    return;
+  }
+  event(
+    ctx,
+    "CheckFailed",
+    `Halt ${ctx.target} advancement (failed checks ${failures}/${threshold}): ${why}`,
+    "Warning",
+  );
+  ctx.message = `failed checks ${failures}/${threshold}: ${why}`;
+}
+
+function trafficIncreaseConfirmed(ctx: Ctx, next: number): boolean {
+  const pending = pendingGates(ctx, "confirm-traffic-increase", `weight ${next}`);
+  if (pending.length === 0 || approved(ctx)) return true;
+  hold(
+    ctx,
+    `holding ${ctx.target} at weight ${ctx.status.canaryWeight ?? 0}: weight ${next} waits for approval (${waitingFor(ctx, pending)})`,
+  );
+  return false;
+}
+
+function waitingFor(ctx: Ctx, pending: CanaryWebhook[]): string {
+  return pending
+    .map((h) => {
+      const last = ctx.status.webhooks?.find((w) => w.name === h.name && w.type === hookType(h));
+      return last && last.revision === ctx.status.lastAppliedSpec
+        ? describeHook(last)
+        : `${hookType(h)} webhook ${h.name}`;
+    })
+    .join("; ");
+}
+
+/** Keeps the phase, says why, and tells people once (the event client folds repeats anyway). */
+function hold(ctx: Ctx, message: string, phase: Phase = ctx.status.phase ?? "Progressing"): void {
+  if (ctx.message !== message || ctx.status.phase !== phase) event(ctx, "Waiting", message);
+  setPhase(ctx, phase, message);
+}
+
+/** New revision with confirm-rollout hooks: the canary stays scaled to zero until they say yes. */
+function awaitRolloutConfirmation(ctx: Ctx): void {
+  event(ctx, "NewRevision", `New revision detected! ${ctx.target} waits for its confirm-rollout webhooks`);
+  setPhase(ctx, "Waiting", `waiting for approval to roll out revision ${ctx.status.lastAppliedSpec}`);
+  waiting(ctx);
+}
+
+function waiting(ctx: Ctx): void {
+  if (requestedStop(ctx)) return;
+  if (pendingGates(ctx, "confirm-rollout", "rollout").length > 0 && !approved(ctx)) {
+    if (askedRecently(ctx, ["confirm-rollout"])) return;
+    const answers = askHooks(ctx, [
+      { type: "confirm-rollout", step: "rollout" },
+      { type: "rollback", step: "rollout", again: true },
+    ]);
+    if (answers === undefined || rollbackHookFired(ctx, answers)) return;
+    const pending = pendingGates(ctx, "confirm-rollout", "rollout");
+    if (pending.length > 0) {
+      hold(
+        ctx,
+        `waiting for approval to roll out revision ${ctx.status.lastAppliedSpec} (${waitingFor(ctx, pending)})`,
+      );
+      ctx.requeueAfterMs = ctx.in.resolved.intervalMs;
+      return;
+    }
+  }
+  ctx.status.progressStartTime = ctx.nowIso;
+  event(ctx, "Progressing", `Rollout of ${ctx.target} approved: scaling it up`);
+  setPhase(
+    ctx,
+    "Progressing",
+    `revision ${ctx.status.lastAppliedSpec}: waiting for ${ctx.target} to become ready`,
+  );
+  ctx.requeueAfterMs = WAIT_POLL_MS;
+}
+
+/** Promotes when every confirm-promotion hook said yes and the windows allow it; else WaitingPromotion. */
+function promoteWhenAllowed(ctx: Ctx, why: string, skipped?: boolean): boolean {
+  const pending = pendingGates(ctx, "confirm-promotion", "promotion");
+  if (pending.length > 0 && !approved(ctx)) {
+    hold(
+      ctx,
+      `${ctx.target} passed its analysis; promotion waits for approval (${waitingFor(ctx, pending)})`,
+      "WaitingPromotion",
+    );
+    return false;
+  }
+  const { promotionWindows, freezeWindows } = ctx.in.spec.analysis;
+  const windows = promotionWindowState(promotionWindows, freezeWindows, ctx.in.observed.now);
+  if (!windows.allowed) {
+    const next = windows.nextOpening;
+    const when = next ? `next opening ${next.toISOString()}` : "no opening within a year";
+    hold(
+      ctx,
+      `${ctx.target} passed its analysis; not promoting ${windows.reason}: ${when}`,
+      "WaitingPromotion",
+    );
+    const untilOpening = next ? next.getTime() - ctx.nowMs : ctx.in.resolved.intervalMs;
+    ctx.requeueAfterMs = Math.max(1_000, Math.min(ctx.in.resolved.intervalMs, untilOpening));
+    return false;
+  }
+  promote(ctx, why, skipped);
+  return true;
+}
+
+/**
+ * A release that passed waits here for confirm-promotion and the windows, with the primary untouched;
+ * its checks (and rollout/rollback hooks) go on every interval, so it can still be rolled back.
+ */
+function waitingPromotion(ctx: Ctx): void {
+  if (requestedStop(ctx)) return;
+  const gateOpen = pendingGates(ctx, "confirm-promotion", "promotion").length === 0 || approved(ctx);
+  if (gateOpen && promoteWhenAllowed(ctx, "approved")) return;
+  const untilWindow = ctx.requeueAfterMs;
+  if (waitingForStep(ctx)) {
+    ctx.requeueAfterMs = Math.min(ctx.requeueAfterMs, untilWindow);
+    return;
+  }
+  const hooks = askHooks(ctx, stepHooks(ctx));
+  const checks = ctx.in.observed.checks;
+  if (checks === undefined) {
+    ctx.needsChecks = true;
+    ctx.requeueAfterMs = 0;
+    return;
+  }
+  if (hooks === undefined || rollbackHookFired(ctx, hooks)) return;
+  judge(ctx, checks, hookFailures(hooks, "rollout"));
+}
+
+/**
+ * A request for this revision (see requests.ts); one naming another revision is ignored, with an
+ * Event the first time it is seen.
+ */
+function request(ctx: Ctx, kind: RequestKind): GateRequest | undefined {
+  const r = ctx.in.observed.requests?.[kind];
+  if (!r) return undefined;
+  if (r.revision === ctx.status.lastAppliedSpec) return r;
+  if (!handled(ctx, kind, r)) {
+    markHandled(ctx, kind, r);
+    event(
+      ctx,
+      "RequestIgnored",
+      `Ignoring kanaria ${kind} ${requester(r)}: it names revision ${r.revision || "(none)"}, ${ctx.target} is at revision ${ctx.status.lastAppliedSpec}`,
+      "Warning",
+    );
+  }
+  return undefined;
+}
+
+function handled(ctx: Ctx, kind: RequestKind, r: GateRequest): boolean {
+  return ctx.status.requests?.[kind] === r.raw;
+}
+
+function markHandled(ctx: Ctx, kind: RequestKind, r: GateRequest): void {
+  ctx.status.requests = { ...ctx.status.requests, [kind]: r.raw };
+}
+
+/** kanaria promote for this revision answers yes to its confirm-* gates. */
+function approved(ctx: Ctx): boolean {
+  const r = request(ctx, "promote");
+  if (!r) return false;
+  if (!handled(ctx, "promote", r)) {
+    markHandled(ctx, "promote", r);
+    event(
+      ctx,
+      "PromoteRequested",
+      `Promotion of ${ctx.target} revision ${r.revision} approved ${requester(r)}`,
+    );
+  }
+  return true;
+}
+
+/** kanaria abort rolls back now; kanaria promote --skip-analysis promotes now. True when one acted. */
+function requestedStop(ctx: Ctx): boolean {
+  const abort = request(ctx, "abort");
+  if (abort && !handled(ctx, "abort", abort)) {
+    markHandled(ctx, "abort", abort);
+    rollback(ctx, `aborted ${requester(abort)}${abort.reason ? `: ${abort.reason}` : ""}`, "manual");
+    return true;
+  }
+  const promote = ctx.in.observed.requests?.promote;
+  if (!promote?.skipAnalysis || !approved(ctx)) return false;
+  promoteWhenAllowed(ctx, `promoted ${requester(promote)} without the rest of the analysis`, true);
+  return true;
+}
+
+/** kanaria retry on a failed revision: analyse it again from the start. */
+function retryRequested(ctx: Ctx): boolean {
+  const r = request(ctx, "retry");
+  if (!r || handled(ctx, "retry", r) || targetObs(ctx).revision !== r.revision) return false;
+  markHandled(ctx, "retry", r);
+  event(
+    ctx,
+    "Retrying",
+    `Retry of ${ctx.target} revision ${r.revision} requested ${requester(r)}: analysing it again`,
+  );
+  startAnalysis(ctx);
+  return true;
+}
+
+/** post-rollout hooks run once after each promotion or rollback; their answers never block anything. */
+function postRollout(ctx: Ctx): void {
+  const phase = ctx.status.phase;
+  if ((phase !== "Succeeded" && phase !== "Failed") || !ctx.status.lastAppliedSpec) return;
+  if (hooksOf(ctx, "post-rollout").length === 0) return;
+  const requeue = ctx.requeueAfterMs;
+  const answers = askHooks(ctx, [
+    { type: "post-rollout", step: `post-rollout ${phase} ${ctx.status.lastTransitionTime}`, once: true },
+  ]);
+  if (answers !== undefined) ctx.requeueAfterMs = requeue;
 }

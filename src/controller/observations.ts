@@ -1,4 +1,6 @@
-import type { CheckStatus } from "../api/canary.ts";
+import type { CheckStatus, WebhookType } from "../api/canary.ts";
+import type { Routes } from "../routers/router.ts";
+import type { Requests } from "./requests.ts";
 
 /** What the reconciler saw of a Deployment (the target, or <target>-primary). */
 export interface WorkloadObservation {
@@ -18,13 +20,28 @@ export interface Blocker {
   message: string;
 }
 
+/** One webhook's answer, as the reconciler got it for a call decide asked for. */
+export interface WebhookAnswer {
+  name: string;
+  type: WebhookType;
+  result: "pass" | "fail" | "error";
+  code?: number;
+  message: string;
+}
+
 export interface Observations {
   now: Date;
   target: (WorkloadObservation & { trackedConfigs: Record<string, string> }) | undefined;
   primary: WorkloadObservation | undefined;
   blocker: Blocker | undefined;
+  /** The traffic split the router reads from the cluster now; undefined before its objects exist. */
+  routes: Routes | undefined;
   /** Results of the metric checks, present only when the previous call asked for them. */
   checks: CheckStatus[] | undefined;
   /** Metric providers that cannot be reached (empty: all online), present only when asked for. */
   offlineProviders: string[] | undefined;
+  /** Answers of the webhooks the previous call asked for (Decision.needsWebhooks); absent otherwise. */
+  webhooks?: WebhookAnswer[];
+  /** The request annotations of kanaria promote/abort/retry (see requests.ts). */
+  requests?: Requests;
 }

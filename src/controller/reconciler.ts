@@ -8,11 +8,12 @@ import { type Canary, type CheckStatus, canary as canarySchema, type ProviderNam
 import { API_VERSION } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
-import type { RouterCapabilities } from "../routers/capabilities.ts";
 import type { AlertHooks } from "../notifiers/alerts.ts";
+import type { RouterCapabilities } from "../routers/capabilities.ts";
 import { RouterConfigError } from "../routers/errors.ts";
 import { UnsupportedProviderError } from "../routers/factory.ts";
-import type { Router, RouterTarget, Routes } from "../routers/router.ts";
+import { type Router, type RouterTarget, type Routes, sameRoutes } from "../routers/router.ts";
+import { callRequestedHooks, sendEventHooks, type WebhookCaller } from "../webhooks/dispatch.ts";
 import { ConfigTrackingError } from "../workloads/config-tracker.ts";
 import type { Deployment } from "../workloads/meta.ts";
 import { ensurePrimary, observeWorkload, primaryName, scaleTarget } from "../workloads/primary.ts";
@@ -24,12 +25,15 @@ import { type Decision, decide } from "./decide.ts";
 import { desiredState } from "./desired.ts";
 import { restoreTarget } from "./finalize.ts";
 import type { Blocker, Observations, WorkloadObservation } from "./observations.ts";
+import { parseRequests } from "./requests.ts";
 
 export const FINALIZER = "finalizers.kanaria.dev";
 /** How soon a Canary that waits for its owner to fix something is looked at again (besides watch events). */
 const BLOCKED_RETRY_MS = 30_000;
 
 export interface ReconcilerDeps {
+  /** Calls one webhook; the real HTTP caller when absent (tests pass their own). */
+  callWebhook?: WebhookCaller;
   client: KubeClient;
   logger: Logger;
   now: () => Date;
@@ -87,14 +91,19 @@ export async function reconcileCanary(
   if (!deleting && !(await syncFinalizer(deps, canary))) return { requeueAfterMs: 0 };
 
   const routing = pickRouter(deps, canary, resolved);
-  const observed = await observe(deps, canary, routing.blocker);
+  const observed = await observe(deps, canary, resolved, routing);
   const decided = await decideWithChecks(deps, canary, resolved, routing.capabilities, observed.observations);
   const decision = withOutbox(deps, canary, resolved, decided, observed);
   const latest = await persist(deps, raw, canary, decision);
+  sendEventHooks(canary, decision.status, decision.events, deps.logger, deps.callWebhook);
   deps.alerts?.submit(latest);
   if (deleting) return finishDeletion(deps, latest, canary, resolved, observed, decision);
   const { target, revision } = observed;
   const { router } = routing;
+  if (!canary.spec.suspend && !target && router) {
+    // The canary's pods are gone: whatever else is wrong, no traffic may stay on them.
+    await routeAsDecided(router, { canary, resolved }, decision, observed.observations.routes);
+  }
   if (!canary.spec.suspend && !observed.observations.blocker && router && target && revision) {
     try {
       await converge(deps, router, canary, resolved, decision, { ...observed, target, revision });
@@ -105,7 +114,15 @@ export async function reconcileCanary(
       return { requeueAfterMs: BLOCKED_RETRY_MS };
     }
   }
-  return { requeueAfterMs: decision.requeueAfterMs };
+  return { requeueAfterMs: nextTick(canary, decision) };
+}
+
+/**
+ * A new phase may have work to do at once (its own status write does not wake the controller);
+ * otherwise the decision says when: the step's due time, or a safety resync while events are awaited.
+ */
+function nextTick(canary: Canary, decision: Decision): number | undefined {
+  return canary.status?.phase !== decision.status.phase ? 0 : decision.requeueAfterMs;
 }
 
 interface Routing {
@@ -115,7 +132,12 @@ interface Routing {
   blocker: Blocker | undefined;
 }
 
-const NO_ROUTING: RouterCapabilities = { weights: false, match: undefined, mirroring: false, sessionAffinity: false };
+const NO_ROUTING: RouterCapabilities = {
+  weights: false,
+  match: undefined,
+  mirroring: false,
+  sessionAffinity: false,
+};
 
 function pickRouter(deps: ReconcilerDeps, canary: Canary, resolved: ResolvedCanary): Routing {
   let router: Router;
@@ -154,14 +176,27 @@ async function decideWithChecks(
     capabilities,
     observed: observations,
   };
-  const first = decide(input);
-  if (first.needsPreflight) {
-    const offlineProviders = await deps.offlineProviders(canary, resolved);
-    return decide({ ...input, observed: { ...observations, now: deps.now(), offlineProviders } });
+  // decide asks for what it needs (provider preflight, metric checks, webhook answers) and is called
+  // again with it; a few rounds at most (the preflight, then the first step's hooks).
+  let observed: Observations = { ...observations, requests: parseRequests(canary.metadata.annotations) };
+  let decision = decide({ ...input, observed });
+  for (let round = 0; round < MAX_DECIDE_ROUNDS && needsMore(decision); round++) {
+    const [offlineProviders, checks, answers] = await Promise.all([
+      decision.needsPreflight ? deps.offlineProviders(canary, resolved) : observed.offlineProviders,
+      decision.needsChecks ? deps.runChecks(canary, resolved) : observed.checks,
+      callRequestedHooks(canary, decision.status, decision.needsWebhooks, deps.logger, deps.callWebhook),
+    ]);
+    const webhooks = [...(observed.webhooks ?? []), ...answers];
+    observed = { ...observed, now: deps.now(), offlineProviders, checks, webhooks };
+    decision = decide({ ...input, observed });
   }
-  if (!first.needsChecks) return first;
-  const checks = await deps.runChecks(canary, resolved);
-  return decide({ ...input, observed: { ...observations, now: deps.now(), checks } });
+  return decision;
+}
+
+const MAX_DECIDE_ROUNDS = 4;
+
+function needsMore(d: Decision): boolean {
+  return d.needsPreflight || d.needsChecks || d.needsWebhooks.length > 0;
 }
 
 /** Adds the finalizer that revertOnDeletion needs (or removes it). Returns false when it patched. */
@@ -177,13 +212,30 @@ async function syncFinalizer(deps: ReconcilerDeps, canary: Canary): Promise<bool
   return false;
 }
 
+/** The split the router reads back now; a route it cannot read is a blocker the owner must fix. */
+async function observeRoutes(
+  routing: Routing,
+  target: RouterTarget,
+): Promise<{ routes: Routes | undefined; blocker: Blocker | undefined }> {
+  if (!routing.router || routing.blocker) return { routes: undefined, blocker: routing.blocker };
+  try {
+    return { routes: await routing.router.getRoutes(target), blocker: undefined };
+  } catch (err) {
+    const blocker = convergeBlocker(err);
+    if (!blocker) throw err;
+    return { routes: undefined, blocker };
+  }
+}
+
 async function observe(
   deps: ReconcilerDeps,
   canary: Canary,
-  routingBlocker: Blocker | undefined,
+  resolved: ResolvedCanary,
+  routing: Routing,
 ): Promise<Observed> {
   const namespace = canary.metadata.namespace ?? "";
-  const base = { now: deps.now(), checks: undefined, offlineProviders: undefined };
+  const { routes, blocker: routingBlocker } = await observeRoutes(routing, { canary, resolved });
+  const base = { now: deps.now(), checks: undefined, offlineProviders: undefined, routes };
   const targetRef = canary.spec.targetRef;
   if (targetRef.kind !== undefined && targetRef.kind !== "Deployment") {
     const blocker = {
@@ -354,8 +406,7 @@ async function converge(
   if (desired.target === "up")
     await scaleTo(deps, target, Math.max(1, observed.observations.primary?.replicas ?? 1));
   await router.reconcile(routerTarget);
-  const current = await router.getRoutes(routerTarget);
-  if (!current || !sameRoutes(current, desired.routes)) await router.setRoutes(routerTarget, desired.routes);
+  await routeAsDecided(router, routerTarget, decision, observed.observations.routes);
   // Scale down only after the traffic has left the canary.
   if (desired.target === "zero") await scaleTo(deps, target, 0);
 }
@@ -369,13 +420,15 @@ async function scaleTo(deps: ReconcilerDeps, target: Deployment, replicas: numbe
   if ((target.spec?.replicas ?? 1) !== replicas) await scaleTarget(deps.client, target, replicas);
 }
 
-function sameRoutes(a: Routes, b: Routes): boolean {
-  return (
-    a.primaryWeight === b.primaryWeight &&
-    a.canaryWeight === b.canaryWeight &&
-    a.matched === b.matched &&
-    a.mirrored === b.mirrored
-  );
+/** Applies the split of the decided status, unless the route was seen carrying it already this tick. */
+async function routeAsDecided(
+  router: Router,
+  target: RouterTarget,
+  decision: Decision,
+  seen: Routes | undefined,
+): Promise<void> {
+  const wanted = desiredState(decision.status, target.resolved).routes;
+  if (!seen || !sameRoutes(seen, wanted)) await router.setRoutes(target, wanted);
 }
 
 async function finishDeletion(

@@ -41,3 +41,12 @@ export interface Router {
   /** Removes what reconcile created and restores what it changed (Canary deletion with revertOnDeletion). */
   finalize(target: RouterTarget): Promise<void>;
 }
+
+export function sameRoutes(a: Routes, b: Routes): boolean {
+  return (
+    a.primaryWeight === b.primaryWeight &&
+    a.canaryWeight === b.canaryWeight &&
+    a.matched === b.matched &&
+    a.mirrored === b.mirrored
+  );
+}

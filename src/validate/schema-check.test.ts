@@ -126,6 +126,15 @@ const RULE_CASES: RuleCase[] = [
     path: "spec.analysis.stepWeight",
   },
   {
+    rule: "provider kubernetes switches all traffic at once (blue/green): use analysis.iterations, not stepWeights",
+    object: edit(CANARY, {
+      "spec.provider": "kubernetes",
+      [`${a}.stepWeight`]: undefined,
+      [`${a}.stepWeights`]: [10, 50],
+    }),
+    path: "spec.analysis.stepWeights",
+  },
+  {
     rule: "provider kubernetes cannot route by header or cookie: remove analysis.match or use nginx",
     object: edit(CANARY, {
       "spec.provider": "kubernetes",

@@ -109,10 +109,20 @@ describe("servicePorts", () => {
     expect(names).toEqual(["http", "http-metrics", "tcp-sidecar-0"]);
   });
 
+  it("rejects a numeric targetPort (or port) that no container declares, naming the field and the ports", () => {
+    expect(() => servicePorts(withService({ port: 80, targetPort: 8080 }), deploymentFixture())).toThrow(
+      "Canary shop/podinfo: spec.service.targetPort 8080 is not a container port of Deployment shop/podinfo (ports: 9898, 9797); " +
+        "set spec.service.targetPort to one of them, or declare the port in the pod template's containers[].ports",
+    );
+    expect(() => servicePorts(withService({ port: 80 }), deploymentFixture())).toThrow(
+      /spec\.service\.port 80 is not/,
+    );
+  });
+
   it("rejects a discovered port whose name clashes with the main port", () => {
-    // The main port targets 8080, so the container port named "http" (9898) is discovered too.
+    // The main port targets 9797, so the container port named "http" (9898) is discovered too.
     const fn = () =>
-      servicePorts(withService({ port: 80, targetPort: 8080, portDiscovery: true }), deploymentFixture());
+      servicePorts(withService({ port: 80, targetPort: 9797, portDiscovery: true }), deploymentFixture());
     expect(fn).toThrow(ServiceConfigError);
     expect(fn).toThrow(
       /portDiscovery \(http 9898\/TCP\) uses the same name "http" as spec\.service\.port\/portName/,

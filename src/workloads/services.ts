@@ -52,6 +52,18 @@ function mainPort(canary: Canary, target: Deployment): V1ServicePort {
       );
     }
   }
+  if (typeof targetPort === "number") {
+    // As kanaria validate: a port no container declares leaves the Services without endpoints.
+    const declared = appContainers(target).flatMap((c) => (c.ports ?? []).map((p) => p.containerPort));
+    if (!declared.includes(targetPort)) {
+      const field = svc.targetPort === undefined ? "port" : "targetPort";
+      throw new ServiceConfigError(
+        `Canary ${canaryKey(canary)}: spec.service.${field} ${targetPort} is not a container port of ` +
+          `Deployment ${objectKey(target)} (ports: ${declared.join(", ") || "none declared"}); ` +
+          `set spec.service.${field} to one of them, or declare the port in the pod template's containers[].ports`,
+      );
+    }
+  }
   const port: V1ServicePort = {
     name: svc.portName ?? DEFAULTS.servicePortName,
     protocol: "TCP",
