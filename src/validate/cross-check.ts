@@ -7,6 +7,7 @@
  * Two Canaries without a namespace only conflict when they sit in the same directory: different
  * directories are typically different kustomizations, applied to different namespaces. */
 import { API_VERSION } from "../api/common.ts";
+import { gatewayApiCheck } from "./gatewayapi-check.ts";
 import { dirOf, type Manifest } from "./load.ts";
 import { locate, problemAt } from "./locate.ts";
 import type { Problem } from "./problem.ts";
@@ -168,5 +169,6 @@ export function crossCheck(manifests: Manifest[]): Problem[] {
     ...canaries.flatMap((c) => portProblems(c, deployments)),
     ...duplicateProblems(canaries),
     ...canaries.flatMap(windowCheck),
+    ...canaries.flatMap((c) => gatewayApiCheck(c, manifests)),
   ];
 }
