@@ -21,11 +21,13 @@ export interface RouteState {
   canaryWeight: number;
   /** True when requests that carry a header or cookie go to the canary (A/B testing). */
   matchRouting: boolean;
+  /** Percentage (0..100) of the primary's requests that the router also copies to the canary (mirroring). */
+  mirrorPercent?: number;
   /** Present when the router is ingress-nginx: the simulator then also exposes its series. */
   nginx?: NginxLabels;
 }
 
-/** Reads the live routing from one kind of router (nginx Ingress today; HTTPRoute, VirtualRouter later). */
+/** Reads the live routing from one kind of router (nginx Ingress, HTTPRoute, ...). */
 export interface WeightSource {
   read(): Promise<RouteState>;
 }

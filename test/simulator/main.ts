@@ -13,7 +13,9 @@ const USAGE = `usage: node test/simulator/main.ts --namespace N --target NAME [o
   --kubeconfig FILE              default $KUBECONFIG
   --namespace N                  namespace of the Deployments and Ingresses (required)
   --target NAME                  canary Deployment; the primary is NAME-primary (required)
+  --router nginx|gatewayapi      where the split is read from (default nginx: the canary Ingress)
   --ingress NAME                 main Ingress; the canary one is NAME-canary (default: target)
+  --route NAME                   HTTPRoute of the gatewayapi router (default: service)
   --service NAME                 backend service of the main Ingress (default: target)
   --rps N                        requests per second, 0 = none (default: config's rps, else 10)
   --profiles FILE                JSON/YAML: {rps?, headerShare?, profiles: {IMAGE: PROFILE}, default?}
@@ -32,7 +34,9 @@ const OPTIONS = {
   kubeconfig: { type: "string" },
   namespace: { type: "string" },
   target: { type: "string" },
+  router: { type: "string" },
   ingress: { type: "string" },
+  route: { type: "string" },
   service: { type: "string" },
   rps: { type: "string" },
   profiles: { type: "string" },
@@ -104,12 +108,17 @@ async function main(): Promise<void> {
     return;
   }
   if (!values.namespace || !values.target) fail("--namespace and --target are required");
+  if (values.router !== undefined && values.router !== "nginx" && values.router !== "gatewayapi") {
+    fail(`--router must be nginx or gatewayapi, got "${values.router}"`);
+  }
   const cloudwatchEndpoint = values["cloudwatch-endpoint"];
   const simulator = await startSimulator({
     kubeconfig: values.kubeconfig,
     namespace: values.namespace,
     target: values.target,
+    router: values.router,
     ingress: values.ingress,
+    route: values.route,
     service: values.service,
     rps: number("rps", values.rps),
     config: buildConfig(values),

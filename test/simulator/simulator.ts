@@ -13,8 +13,9 @@ import {
   metricData,
   putWindow,
 } from "./cloudwatch.ts";
-import { kubeStateReader, type StateReader } from "./cluster-state.ts";
+import { kubeStateReader, type StateReader, type WeightSource } from "./cluster-state.ts";
 import type { Exposition } from "./exposition.ts";
+import { httpRouteWeightSource } from "./httproute-weight-source.ts";
 import { nginxWeightSource } from "./nginx-weight-source.ts";
 import type { SimulatorConfig } from "./profiles.ts";
 import { Simulation, type SimulationSnapshot } from "./simulation.ts";
@@ -23,9 +24,13 @@ export interface SimulatorOptions {
   namespace: string;
   /** The canary Deployment; the primary is "<target>-primary". */
   target: string;
+  /** The router whose objects carry the split: nginx (default, the canary Ingress) or gatewayapi (an HTTPRoute). */
+  router?: "nginx" | "gatewayapi";
   /** Main Ingress for the nginx router; default `target`. */
   ingress?: string;
-  /** Backend service of the main Ingress; default `target`. */
+  /** HTTPRoute for the gatewayapi router; default the apex Service (`service`). */
+  route?: string;
+  /** Backend service of the main Ingress (nginx), the apex Service (gatewayapi); default `target`. */
   service?: string;
   /** Requests per second (0: no traffic at all); default config.rps, else 10. */
   rps?: number;
@@ -72,12 +77,27 @@ function defaultReader(options: SimulatorOptions): StateReader {
   if (!kubeconfig) throw new Error("the simulator needs a kubeconfig (option, --kubeconfig or $KUBECONFIG)");
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const weights = nginxWeightSource(kc, {
+  return kubeStateReader(kc, options.namespace, options.target, weightSource(kc, options));
+}
+
+/** Where the router of `options.router` keeps the split. */
+export function weightSource(
+  kc: k8s.KubeConfig,
+  options: Pick<SimulatorOptions, "namespace" | "target" | "router" | "ingress" | "route" | "service">,
+): WeightSource {
+  const service = options.service ?? options.target;
+  if (options.router === "gatewayapi") {
+    return httpRouteWeightSource(kc, {
+      namespace: options.namespace,
+      route: options.route ?? service,
+      service,
+    });
+  }
+  return nginxWeightSource(kc, {
     namespace: options.namespace,
     ingress: options.ingress ?? options.target,
-    service: options.service ?? options.target,
+    service,
   });
-  return kubeStateReader(kc, options.namespace, options.target, weights);
 }
 
 /**

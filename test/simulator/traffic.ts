@@ -11,6 +11,8 @@ export interface RequestOutcome {
   pod: Pod;
   status: number;
   latencyMs: number;
+  /** A copy the router mirrored to the canary: its answer goes nowhere, but the canary's metrics count it. */
+  mirrored?: boolean;
 }
 
 /**
@@ -49,6 +51,10 @@ export class TrafficGenerator {
     for (let i = 0; i < count; i++) {
       const variant = chooseVariant(state.route, ready, headerShare, this.#random);
       if (variant) outcomes.push(this.#serve(variant, state[variant]));
+      const mirror = state.route.mirrorPercent ?? 0;
+      if (variant === "primary" && ready.canary && mirror > 0 && this.#random.next() * 100 < mirror) {
+        outcomes.push({ ...this.#serve("canary", state.canary), mirrored: true });
+      }
     }
     return outcomes;
   }

@@ -7,9 +7,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { inject } from "vitest";
 import { type ClusterState, kubeStateReader, type StateReader } from "../simulator/cluster-state.ts";
-import { nginxWeightSource } from "../simulator/nginx-weight-source.ts";
 import type { Profile } from "../simulator/profiles.ts";
-import { type RunningSimulator, startSimulator } from "../simulator/simulator.ts";
+import { type RunningSimulator, startSimulator, weightSource } from "../simulator/simulator.ts";
 import { kubeConfig } from "./k8s.ts";
 
 const repoRoot = join(import.meta.dirname, "../..");
@@ -22,23 +21,28 @@ export interface TrafficOptions {
   seed?: number;
   /** Push RequestCount/ErrorCount/LatencyP99 to the CloudWatch fake every `intervalMs`. */
   cloudwatch?: { intervalMs: number };
+  /** Where the split is read: the nginx canary Ingress (default) or the gatewayapi HTTPRoute named like the target. */
+  router?: "nginx" | "gatewayapi";
+  /** Share (0..1) of requests that carry the A/B header/cookie. */
+  headerShare?: number;
 }
 
 function summary(state: ClusterState): string {
   const pods = (list: ClusterState["primary"]) =>
     list.map((p) => `${p.name}=${p.images.map((i) => i.split(":").at(-1)).join("+")}`).join(",") || "none";
-  return `weight ${state.route.canaryWeight} canary [${pods(state.canary)}] primary [${pods(state.primary)}]`;
+  const extra = `${state.route.matchRouting ? " matched" : ""}${state.route.mirrorPercent ? ` mirror ${state.route.mirrorPercent}%` : ""}`;
+  return `weight ${state.route.canaryWeight}${extra} canary [${pods(state.canary)}] primary [${pods(state.primary)}]`;
 }
 
 /** The simulator's own reader, logging every change of what it sees (routing, ready pods, images). */
-function loggingReader(namespace: string, target: string, log: (line: string) => void): StateReader {
+function loggingReader(
+  namespace: string,
+  target: string,
+  router: TrafficOptions["router"],
+  log: (line: string) => void,
+): StateReader {
   const kc = kubeConfig();
-  const inner = kubeStateReader(
-    kc,
-    namespace,
-    target,
-    nginxWeightSource(kc, { namespace, ingress: target, service: target }),
-  );
+  const inner = kubeStateReader(kc, namespace, target, weightSource(kc, { namespace, target, router }));
   let last = "";
   return {
     async read() {
@@ -75,13 +79,16 @@ export async function startTraffic(
     namespace,
     target,
     rps: options.rps,
-    config: { profiles: options.profiles ?? {} },
+    config: {
+      profiles: options.profiles ?? {},
+      ...(options.headerShare !== undefined && { headerShare: options.headerShare }),
+    },
     seed: options.seed ?? 1,
     ...(targetsDir ? { prometheusTargetsDir: targetsDir } : {}),
     ...(options.cloudwatch
       ? { cloudwatch: { endpoint: cloudwatchEndpoint, intervalMs: options.cloudwatch.intervalMs } }
       : {}),
-    reader: loggingReader(namespace, target, log),
+    reader: loggingReader(namespace, target, options.router, log),
     log,
   });
   log(`started: ${options.rps} rps, metrics at ${simulator.url}`);
