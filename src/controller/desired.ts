@@ -22,6 +22,7 @@ export function desiredState(status: CanaryStatus, resolved: ResolvedCanary): De
     case "Initializing":
       return { primary: "copy", target: "keep", routes: ALL_PRIMARY };
     case "Progressing":
+    case "WaitingPromotion":
       return { primary: "keep", target: "up", routes: analysisRoutes(status, resolved) };
     case "Promoting":
       return { primary: "copy", target: "up", routes: analysisRoutes(status, resolved) };
