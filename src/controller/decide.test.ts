@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { CanarySpec, CanaryStatus, CanaryWebhook, CheckStatus, WebhookType } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
 import { routerCapabilities } from "../routers/factory.ts";
+import type { Routes } from "../routers/router.ts";
 import { type DecideInput, type Decision, decide, WAIT_POLL_MS } from "./decide.ts";
 import { desiredState } from "./desired.ts";
 import type { Observations, WebhookAnswer, WorkloadObservation } from "./observations.ts";
@@ -53,6 +54,8 @@ interface Case {
   deleting?: boolean;
   blocker?: Observations["blocker"];
   offlineProviders?: string[];
+  /** What the route carries; by default the split the input status asks for (it was applied). */
+  routes?: Routes | undefined;
   webhooks?: WebhookAnswer[];
   requests?: Requests;
 }
@@ -65,6 +68,7 @@ function capabilitiesOf(spec: CanarySpec) {
 
 function run(c: Case): Decision {
   const spec = c.spec ?? canarySpec();
+  const resolved = resolveCanary(spec);
   const input: DecideInput = {
     name: "podinfo",
     namespace: "test",
@@ -72,7 +76,7 @@ function run(c: Case): Decision {
     deleting: c.deleting ?? false,
     spec,
     status: c.status ?? {},
-    resolved: resolveCanary(spec),
+    resolved,
     capabilities: capabilitiesOf(spec),
     observed: {
       now: at(c.now ?? 100),
@@ -84,6 +88,7 @@ function run(c: Case): Decision {
       blocker: c.blocker,
       checks: c.checks,
       offlineProviders: c.offlineProviders,
+      routes: "routes" in c ? c.routes : desiredState(c.status ?? {}, resolved).routes,
       ...(c.webhooks ? { webhooks: c.webhooks } : {}),
       ...(c.requests ? { requests: c.requests } : {}),
     },
@@ -127,6 +132,7 @@ const progressing = (weight: number, extra: CanaryStatus = {}): CanaryStatus => 
   failedChecks: 0,
   iterations: 0,
   lastStepTime: iso(60),
+  stepRoutedTime: iso(60),
   ...extra,
 });
 
@@ -335,6 +341,26 @@ describe("canary strategy", () => {
       expect(run({ spec: withMetrics, status: d.status, offlineProviders: offline }).events).toEqual([]);
     });
 
+    it("rolls back, naming the provider, when providers stay unreachable past progressDeadlineSeconds", () => {
+      // progressStartTime 90 s: the wait began when the revision was detected; the deadline is 60 s.
+      const offline = ["prometheus http://prometheus:9090: connect ECONNREFUSED"];
+      const held = run({ spec: withMetrics, status: starting, offlineProviders: offline, now: 149 });
+      expect(held.status).toMatchObject({
+        phase: "Progressing",
+        progressStartTime: iso(90),
+        canaryWeight: 0,
+      });
+      expect(held.requeueAfterMs).toBe(1_000);
+      const later = run({ spec: withMetrics, status: held.status, offlineProviders: offline, now: 150 });
+      expect(later.status).toMatchObject({ phase: "Failed", canaryWeight: 0 });
+      expect(later.events[0]).toMatchObject({ reason: "RolledBack", cause: "metrics-unavailable" });
+      expect(later.events[0]?.message).toContain(
+        "metric providers unreachable for 60s (progressDeadlineSeconds 60)",
+      );
+      expect(later.events[0]?.message).toContain(offline[0]);
+      expect(condition(later, "Stalled")?.status).toBe("True");
+    });
+
     it("starts once every provider answers", () => {
       const d = run({ spec: withMetrics, status: starting, offlineProviders: [] });
       expect(d.status.canaryWeight).toBe(10);
@@ -363,11 +389,11 @@ describe("canary strategy", () => {
   });
 
   it.each([
-    ["a failed check", fail()],
-    ["a provider error", errored()],
-    ["no data (onNoData fail, the default)", noData()],
-  ])("counts %s as a failed check and halts", (_label, check) => {
-    const d = run({ status: progressing(10), checks: [check] });
+    ["a failed check", fail(), 100],
+    ["a provider error, once it lasted an interval past the step", errored(), 120],
+    ["no data (onNoData fail, the default), once it lasted an interval past the step", noData(), 125],
+  ])("counts %s as a failed check and halts", (_label, check, now) => {
+    const d = run({ status: progressing(10), checks: [check], now });
     expect(d.status).toMatchObject({ phase: "Progressing", canaryWeight: 10, failedChecks: 1 });
     expect(d.events).toEqual([
       {
@@ -376,6 +402,105 @@ describe("canary strategy", () => {
         message: `Halt podinfo.test advancement (failed checks 1/2): ${check.message}`,
       },
     ]);
+  });
+
+  it.each([
+    ["a provider error", errored()],
+    ["no data", noData()],
+  ])(
+    "holds the step on %s and asks again within the next interval, neither passing nor failing",
+    (_l, check) => {
+      // Step due at 90 s (stepRoutedTime 60 + 30 s); inconclusive results are retried until 120 s.
+      const d = run({ status: progressing(10), checks: [check], now: 100 });
+      expect(d.status).toMatchObject({
+        phase: "Progressing",
+        canaryWeight: 10,
+        failedChecks: 0,
+        lastStepTime: iso(60),
+      });
+      expect(d.status.checks).toEqual([check]);
+      expect(d.requeueAfterMs).toBe(6_000);
+      expect(d.events).toEqual([
+        {
+          type: "Warning",
+          reason: "ChecksInconclusive",
+          message: `holding podinfo.test at canary weight 10: ${check.message}; retrying until ${iso(120)}`,
+        },
+      ]);
+      const retry = run({ status: d.status, now: 106 });
+      expect(retry.needsChecks).toBe(true);
+      const recovered = run({ status: d.status, checks: [pass()], now: 106 });
+      expect(recovered.status).toMatchObject({ canaryWeight: 20, failedChecks: 0, lastStepTime: iso(106) });
+      const stillDown = run({ status: d.status, checks: [check], now: 112 });
+      expect(stillDown.events, "one event per outage, not per retry").toEqual([]);
+      expect(stillDown.requeueAfterMs).toBe(6_000);
+    },
+  );
+
+  describe("a step is judged only on traffic it got", () => {
+    // The controller died after writing weight 20 and before the route changed: the route still says 10.
+    const written = progressing(20, { lastStepTime: iso(60), stepRoutedTime: undefined });
+    const routedAt = (w: number) => ({
+      primaryWeight: 100 - w,
+      canaryWeight: w,
+      matched: false,
+      mirrored: false,
+    });
+
+    it("waits for the route to carry the step's weight, however long ago the step was decided", () => {
+      const d = run({ status: written, routes: routedAt(10), now: 200 });
+      expect(d.needsChecks).toBe(false);
+      expect(d.status).toMatchObject({ canaryWeight: 20, lastStepTime: iso(60), failedChecks: 0 });
+      expect(d.status.stepRoutedTime).toBeUndefined();
+      expect(condition(d, "Promoted")?.message).toBe("waiting for the route to carry canary weight 20");
+      expect(d.requeueAfterMs).toBe(1_000);
+      expect(desiredState(d.status, resolveCanary(canarySpec())).routes).toEqual(routedAt(20));
+    });
+
+    it("counts the interval from the moment the route is seen at that weight", () => {
+      const seen = run({ status: written, routes: routedAt(20), now: 200 });
+      expect(seen.status.stepRoutedTime).toBe(iso(200));
+      expect(seen.needsChecks).toBe(false);
+      expect(seen.requeueAfterMs).toBe(30_000);
+      expect(run({ status: seen.status, now: 229 }).needsChecks).toBe(false);
+      expect(run({ status: seen.status, now: 230 }).needsChecks).toBe(true);
+    });
+
+    it("treats a route that does not exist yet as not carrying the step", () => {
+      expect(run({ status: written, routes: undefined, now: 200 }).needsChecks).toBe(false);
+    });
+
+    it("waits for an A/B match to be routed before the first iteration is judged", () => {
+      const spec = canarySpec({
+        stepWeight: undefined,
+        maxWeight: undefined,
+        iterations: 2,
+        match: [{ headers: { "x-canary": { exact: "insider" } } }],
+      });
+      const status = progressing(0, { stepRoutedTime: undefined });
+      const d = run({ spec, status, routes: routedAt(0), now: 200 });
+      expect(condition(d, "Promoted")?.message).toBe(
+        "waiting for the route to carry canary weight 0 (A/B match)",
+      );
+      const matched = { ...routedAt(0), matched: true };
+      expect(run({ spec, status, routes: matched, now: 200 }).status.stepRoutedTime).toBe(iso(200));
+    });
+  });
+
+  it("sends the traffic back to the primary when the target is deleted mid-analysis", () => {
+    const d = run({ status: progressing(20), target: undefined });
+    expect(d.status).toMatchObject({ phase: "Progressing", canaryWeight: 0 });
+    expect(d.status.lastStepTime).toBeUndefined();
+    expect(condition(d, "Stalled")).toMatchObject({ status: "True", reason: "TargetNotFound" });
+    expect(desiredState(d.status, resolveCanary(canarySpec())).routes).toMatchObject({
+      canaryWeight: 0,
+      matched: false,
+    });
+  });
+
+  it("counts a real failure at once even when another metric errored", () => {
+    const d = run({ status: progressing(10), checks: [fail(), errored("request-duration")], now: 100 });
+    expect(d.status.failedChecks).toBe(1);
   });
 
   it("rolls back when failed checks reach the threshold, naming the metric and value", () => {

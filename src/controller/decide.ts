@@ -16,9 +16,11 @@ import type {
 } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import { type RouterCapabilities, unsupportedRouting } from "../routers/capabilities.ts";
+import { sameRoutes } from "../routers/router.ts";
 import { safeUrl } from "../webhooks/caller.ts";
 import { promotionWindowState } from "../windows/windows.ts";
 import { conditionsFor } from "./conditions.ts";
+import { desiredState } from "./desired.ts";
 import type { Observations, WebhookAnswer } from "./observations.ts";
 import { type GateRequest, type RequestKind, requester } from "./requests.ts";
 
@@ -64,8 +66,13 @@ export interface WebhookCall {
   phase: Phase;
 }
 
-/** How often to look again while waiting for pods; informer events usually come sooner. */
-export const WAIT_POLL_MS = 5_000;
+/**
+ * A safety resync while waiting for pods: the Deployment watch wakes the Canary as soon as a rollout
+ * moves, so this only bounds how long a lost event could delay it (deadlines are still kept exactly).
+ */
+export const WAIT_POLL_MS = 30_000;
+/** How soon to look again while a route is expected to change (the route's watch event usually comes first). */
+export const ROUTE_POLL_MS = 1_000;
 
 interface Ctx {
   in: DecideInput;
@@ -174,8 +181,16 @@ function blocked(ctx: Ctx): void {
     reason: "TargetNotFound",
     message: `Deployment ${ctx.target} not found: create it or fix spec.targetRef.name`,
   };
-  // A blocked Canary keeps its phase (and its traffic) but reports why it cannot go on.
+  // A blocked Canary keeps its phase (and its traffic) but reports why it cannot go on; without a
+  // target there are no canary pods, so the traffic goes back to the primary.
   if (!ctx.status.phase) ctx.status.phase = "Initializing";
+  const phase = ctx.status.phase;
+  if (!ctx.in.observed.target && (phase === "Progressing" || phase === "Promoting")) {
+    // No weight and no A/B match: the analysis starts again from its first step if the target returns.
+    ctx.status.canaryWeight = 0;
+    ctx.status.lastStepTime = undefined;
+    ctx.status.stepRoutedTime = undefined;
+  }
   ctx.message = blocker.message;
   if (conditionMessage(ctx.in.status) !== blocker.message)
     event(ctx, blocker.reason, blocker.message, "Warning");
@@ -346,7 +361,9 @@ function canaryReady(ctx: Ctx): boolean {
 /** Waits for a workload; past progressDeadlineSeconds it rolls back. Returns true while waiting. */
 function waitingForReadiness(ctx: Ctx, ready: boolean, what: string, cause: RollbackCause): boolean {
   if (ready) {
-    ctx.status.progressStartTime = undefined;
+    // Before the first step the same deadline goes on counting while the metric providers are checked.
+    const beforeFirstStep = ctx.status.phase === "Progressing" && ctx.status.lastStepTime === undefined;
+    if (!beforeFirstStep) ctx.status.progressStartTime = undefined;
     return false;
   }
   const since = ctx.status.progressStartTime ?? ctx.nowIso;
@@ -383,6 +400,7 @@ function progressing(ctx: Ctx): void {
     firstStep(ctx);
     return;
   }
+  if (waitingForRoute(ctx)) return;
   if (waitingForStep(ctx)) return;
   const hooks = askHooks(ctx, stepHooks(ctx));
   const checks = ctx.in.observed.checks;
@@ -395,9 +413,35 @@ function progressing(ctx: Ctx): void {
   judge(ctx, checks, hookFailures(hooks, "rollout"));
 }
 
+/**
+ * A step is judged only on traffic it actually got: until the route is seen carrying the split of the
+ * current status (after a crash between the status write and the route change, say), the step waits,
+ * and its interval counts from the moment the split is first seen (status.stepRoutedTime).
+ */
+function waitingForRoute(ctx: Ctx): boolean {
+  const wanted = desiredState(ctx.status, ctx.in.resolved).routes;
+  const seen = ctx.in.observed.routes;
+  if (seen !== undefined && sameRoutes(seen, wanted)) {
+    ctx.status.stepRoutedTime ??= ctx.nowIso;
+    return false;
+  }
+  ctx.status.stepRoutedTime = undefined;
+  ctx.message = `waiting for the route to carry canary weight ${wanted.canaryWeight}${wanted.matched ? " (A/B match)" : ""}`;
+  ctx.requeueAfterMs = ROUTE_POLL_MS;
+  return true;
+}
+
+/** When the current step's interval is over: analysis.interval after its split reached the route. */
+function stepDueMs(ctx: Ctx): number {
+  const since = ctx.status.stepRoutedTime ?? ctx.status.lastStepTime ?? ctx.nowIso;
+  return (
+    Math.max(Date.parse(since), Date.parse(ctx.status.lastStepTime ?? since)) + ctx.in.resolved.intervalMs
+  );
+}
+
 /** Steps are analysis.interval apart; until the next one is due, look again exactly when it is. */
 function waitingForStep(ctx: Ctx): boolean {
-  const dueInMs = Date.parse(ctx.status.lastStepTime ?? ctx.nowIso) + ctx.in.resolved.intervalMs - ctx.nowMs;
+  const dueInMs = stepDueMs(ctx) - ctx.nowMs;
   if (dueInMs <= 0) return false;
   ctx.requeueAfterMs = dueInMs;
   return true;
@@ -416,10 +460,23 @@ function waitingForProviders(ctx: Ctx): boolean {
     return true;
   }
   if (offline.length === 0) return false;
+  // Held at weight 0 no longer than a canary may take to become ready: then it is rolled back (Stalled).
+  const since = ctx.status.progressStartTime ?? ctx.nowIso;
+  ctx.status.progressStartTime = since;
+  const waitedMs = ctx.nowMs - Date.parse(since);
+  const deadlineMs = ctx.in.resolved.progressDeadlineMs;
+  if (waitedMs >= deadlineMs) {
+    rollback(
+      ctx,
+      `metric providers unreachable for ${Math.round(waitedMs / 1000)}s (progressDeadlineSeconds ${deadlineMs / 1000}): ${offline.join("; ")}`,
+      "metrics-unavailable",
+    );
+    return true;
+  }
   const message = `holding ${ctx.target} at weight 0: metric providers unreachable: ${offline.join("; ")}`;
   if (ctx.message !== message) event(ctx, "MetricsUnavailable", message, "Warning");
   ctx.message = message;
-  ctx.requeueAfterMs = Math.min(ctx.in.resolved.intervalMs, 30_000);
+  ctx.requeueAfterMs = Math.min(ctx.in.resolved.intervalMs, 30_000, deadlineMs - waitedMs);
   return true;
 }
 
@@ -428,6 +485,8 @@ function firstStep(ctx: Ctx): void {
   if (firstStepHeld(ctx)) return;
   const { resolved } = ctx.in;
   ctx.status.lastStepTime = ctx.nowIso;
+  ctx.status.stepRoutedTime = undefined;
+  ctx.status.progressStartTime = undefined;
   event(ctx, "Progressing", `Starting canary analysis for ${ctx.target}`);
   if (resolved.strategy === "canary") {
     const first = resolved.stepWeights[0] ?? resolved.maxWeight;
@@ -449,7 +508,10 @@ function failedChecks(ctx: Ctx, checks: CheckStatus[]): CheckStatus[] {
 function judge(ctx: Ctx, checks: CheckStatus[], hookFailed: string[] = []): void {
   const { resolved } = ctx.in;
   ctx.status.checks = checks;
+  if (retryingInconclusive(ctx, checks)) return;
   ctx.status.lastStepTime = ctx.nowIso;
+  // The split stays as it is unless the step advances it (advanceWeight clears this).
+  ctx.status.stepRoutedTime = ctx.nowIso;
   const failed = failedChecks(ctx, checks);
   if (failed.length > 0 || hookFailed.length > 0) {
     const failures = (ctx.status.failedChecks ?? 0) + 1;
@@ -477,6 +539,34 @@ function judge(ctx: Ctx, checks: CheckStatus[], hookFailed: string[] = []): void
   else advanceIteration(ctx, noData);
 }
 
+/**
+ * A provider error, or no data where data is required, says nothing about the canary: the step is held
+ * and the checks are run again, for up to one more interval, before it counts as a failed check. A
+ * provider outage shorter than the interval therefore neither fails nor passes a release.
+ */
+function retryingInconclusive(ctx: Ctx, checks: CheckStatus[]): boolean {
+  const skipNoData = new Set(ctx.in.resolved.metrics.filter((m) => m.onNoData === "skip").map((m) => m.name));
+  if (checks.some((c) => c.result === "fail")) return false;
+  const inconclusive = checks.filter(
+    (c) => c.result === "error" || (c.result === "nodata" && !skipNoData.has(c.name)),
+  );
+  if (inconclusive.length === 0) return false;
+  const giveUpAtMs = stepDueMs(ctx) + ctx.in.resolved.intervalMs;
+  if (ctx.nowMs >= giveUpAtMs) return false;
+  const why = inconclusive.map((c) => c.message).join("; ");
+  ctx.message = `holding ${ctx.target} at canary weight ${ctx.status.canaryWeight ?? 0}: ${why}; retrying until ${new Date(giveUpAtMs).toISOString()}`;
+  if (conditionMessage(ctx.in.status).split("; retrying")[0] !== ctx.message.split("; retrying")[0]) {
+    event(ctx, "ChecksInconclusive", ctx.message, "Warning");
+  }
+  ctx.requeueAfterMs = Math.min(giveUpAtMs - ctx.nowMs, retryDelayMs(ctx.in.resolved.intervalMs));
+  return true;
+}
+
+/** How soon to query again after an inconclusive check: a few tries per interval, not a tight loop. */
+function retryDelayMs(intervalMs: number): number {
+  return Math.max(2_000, Math.min(Math.round(intervalMs / 5), 15_000));
+}
+
 function holdForNoData(ctx: Ctx, noData: CheckStatus[]): boolean {
   if (noData.length === 0) return false;
   const names = noData.map((c) => c.name).join(", ");
@@ -495,6 +585,7 @@ function advanceWeight(ctx: Ctx, noData: CheckStatus[]): void {
   }
   if (!trafficIncreaseConfirmed(ctx, next)) return;
   ctx.status.canaryWeight = next;
+  ctx.status.stepRoutedTime = undefined;
   event(ctx, "Progressing", `Advance ${ctx.target} canary weight ${next}`);
   setPhase(ctx, "Progressing", `canary weight ${next}`);
 }
@@ -540,7 +631,7 @@ function promoting(ctx: Ctx): void {
   const step = ctx.in.resolved.stepWeightPromotion;
   const weight = ctx.status.canaryWeight ?? 0;
   if (step && weight > 0) {
-    if (waitingForStep(ctx)) return;
+    if (waitingForPromotionStep(ctx)) return;
     const next = Math.max(0, weight - step);
     ctx.status.canaryWeight = next;
     ctx.status.lastStepTime = ctx.nowIso;
@@ -555,6 +646,13 @@ function promoting(ctx: Ctx): void {
     `${ctx.primary} runs revision ${ctx.status.lastAppliedSpec}; scaling down ${ctx.target}`,
   );
   ctx.requeueAfterMs = WAIT_POLL_MS;
+}
+
+function waitingForPromotionStep(ctx: Ctx): boolean {
+  const dueInMs = Date.parse(ctx.status.lastStepTime ?? ctx.nowIso) + ctx.in.resolved.intervalMs - ctx.nowMs;
+  if (dueInMs <= 0) return false;
+  ctx.requeueAfterMs = dueInMs;
+  return true;
 }
 
 function finalising(ctx: Ctx): void {

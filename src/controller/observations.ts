@@ -1,4 +1,5 @@
 import type { CheckStatus, WebhookType } from "../api/canary.ts";
+import type { Routes } from "../routers/router.ts";
 import type { Requests } from "./requests.ts";
 
 /** What the reconciler saw of a Deployment (the target, or <target>-primary). */
@@ -33,6 +34,8 @@ export interface Observations {
   target: (WorkloadObservation & { trackedConfigs: Record<string, string> }) | undefined;
   primary: WorkloadObservation | undefined;
   blocker: Blocker | undefined;
+  /** The traffic split the router reads from the cluster now; undefined before its objects exist. */
+  routes: Routes | undefined;
   /** Results of the metric checks, present only when the previous call asked for them. */
   checks: CheckStatus[] | undefined;
   /** Metric providers that cannot be reached (empty: all online), present only when asked for. */

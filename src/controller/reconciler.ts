@@ -8,10 +8,11 @@ import { type Canary, type CheckStatus, canary as canarySchema, type ProviderNam
 import { API_VERSION } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import type { AlertHooks } from "../notifiers/alerts.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
 import { RouterConfigError } from "../routers/errors.ts";
 import { UnsupportedProviderError } from "../routers/factory.ts";
-import type { Router, RouterTarget, Routes } from "../routers/router.ts";
+import { type Router, type RouterTarget, type Routes, sameRoutes } from "../routers/router.ts";
 import { callRequestedHooks, sendEventHooks, type WebhookCaller } from "../webhooks/dispatch.ts";
 import { ConfigTrackingError } from "../workloads/config-tracker.ts";
 import type { Deployment } from "../workloads/meta.ts";
@@ -43,6 +44,8 @@ export interface ReconcilerDeps {
   offlineProviders: (canary: Canary, resolved: ResolvedCanary) => Promise<string[]>;
   /** The Canaries of a namespace as last seen (the manager answers from its watch cache). */
   listCanaries: (namespace: string) => Promise<(Canary & KubeObject)[]>;
+  /** Alerts: added to the status with their transitions, delivered in the background. */
+  alerts?: AlertHooks;
 }
 
 export interface ReconcileResult {
@@ -54,6 +57,7 @@ interface Observed {
   observations: Observations;
   target: Deployment | undefined;
   revision: Revision | undefined;
+  primaryDeployment?: Deployment | undefined;
 }
 
 const canaryRef = (namespace: string, name: string): ObjectRef => ({
@@ -87,19 +91,19 @@ export async function reconcileCanary(
   if (!deleting && !(await syncFinalizer(deps, canary))) return { requeueAfterMs: 0 };
 
   const routing = pickRouter(deps, canary, resolved);
-  const observed = await observe(deps, canary, routing.blocker);
-  const decision = await decideWithChecks(
-    deps,
-    canary,
-    resolved,
-    routing.capabilities,
-    observed.observations,
-  );
+  const observed = await observe(deps, canary, resolved, routing);
+  const decided = await decideWithChecks(deps, canary, resolved, routing.capabilities, observed.observations);
+  const decision = withOutbox(deps, canary, resolved, decided, observed);
   const latest = await persist(deps, raw, canary, decision);
   sendEventHooks(canary, decision.status, decision.events, deps.logger, deps.callWebhook);
+  deps.alerts?.submit(latest);
   if (deleting) return finishDeletion(deps, latest, canary, resolved, observed, decision);
   const { target, revision } = observed;
   const { router } = routing;
+  if (!canary.spec.suspend && !target && router) {
+    // The canary's pods are gone: whatever else is wrong, no traffic may stay on them.
+    await routeAsDecided(router, { canary, resolved }, decision, observed.observations.routes);
+  }
   if (!canary.spec.suspend && !observed.observations.blocker && router && target && revision) {
     try {
       await converge(deps, router, canary, resolved, decision, { ...observed, target, revision });
@@ -110,7 +114,15 @@ export async function reconcileCanary(
       return { requeueAfterMs: BLOCKED_RETRY_MS };
     }
   }
-  return { requeueAfterMs: decision.requeueAfterMs };
+  return { requeueAfterMs: nextTick(canary, decision) };
+}
+
+/**
+ * A new phase may have work to do at once (its own status write does not wake the controller);
+ * otherwise the decision says when: the step's due time, or a safety resync while events are awaited.
+ */
+function nextTick(canary: Canary, decision: Decision): number | undefined {
+  return canary.status?.phase !== decision.status.phase ? 0 : decision.requeueAfterMs;
 }
 
 interface Routing {
@@ -200,13 +212,30 @@ async function syncFinalizer(deps: ReconcilerDeps, canary: Canary): Promise<bool
   return false;
 }
 
+/** The split the router reads back now; a route it cannot read is a blocker the owner must fix. */
+async function observeRoutes(
+  routing: Routing,
+  target: RouterTarget,
+): Promise<{ routes: Routes | undefined; blocker: Blocker | undefined }> {
+  if (!routing.router || routing.blocker) return { routes: undefined, blocker: routing.blocker };
+  try {
+    return { routes: await routing.router.getRoutes(target), blocker: undefined };
+  } catch (err) {
+    const blocker = convergeBlocker(err);
+    if (!blocker) throw err;
+    return { routes: undefined, blocker };
+  }
+}
+
 async function observe(
   deps: ReconcilerDeps,
   canary: Canary,
-  routingBlocker: Blocker | undefined,
+  resolved: ResolvedCanary,
+  routing: Routing,
 ): Promise<Observed> {
   const namespace = canary.metadata.namespace ?? "";
-  const base = { now: deps.now(), checks: undefined, offlineProviders: undefined };
+  const { routes, blocker: routingBlocker } = await observeRoutes(routing, { canary, resolved });
+  const base = { now: deps.now(), checks: undefined, offlineProviders: undefined, routes };
   const targetRef = canary.spec.targetRef;
   if (targetRef.kind !== undefined && targetRef.kind !== "Deployment") {
     const blocker = {
@@ -248,7 +277,22 @@ async function observe(
     observations: { ...base, target: targetObservation, primary: primaryObservation, blocker },
     target,
     revision,
+    primaryDeployment: primary,
   };
+}
+
+/** The alerts of a decision's transitions go into the same status write as the transitions (the outbox). */
+function withOutbox(
+  deps: ReconcilerDeps,
+  canary: Canary,
+  resolved: ResolvedCanary,
+  decision: Decision,
+  observed: Observed,
+): Decision {
+  if (!deps.alerts) return decision;
+  const { target, primaryDeployment: primary, observations } = observed;
+  const status = deps.alerts.record({ canary, resolved, decision, target, primary, now: observations.now });
+  return { ...decision, status };
 }
 
 /** Routing the user must fix (a missing Ingress, a match nginx cannot express, an unknown provider). */
@@ -362,8 +406,7 @@ async function converge(
   if (desired.target === "up")
     await scaleTo(deps, target, Math.max(1, observed.observations.primary?.replicas ?? 1));
   await router.reconcile(routerTarget);
-  const current = await router.getRoutes(routerTarget);
-  if (!current || !sameRoutes(current, desired.routes)) await router.setRoutes(routerTarget, desired.routes);
+  await routeAsDecided(router, routerTarget, decision, observed.observations.routes);
   // Scale down only after the traffic has left the canary.
   if (desired.target === "zero") await scaleTo(deps, target, 0);
 }
@@ -377,13 +420,15 @@ async function scaleTo(deps: ReconcilerDeps, target: Deployment, replicas: numbe
   if ((target.spec?.replicas ?? 1) !== replicas) await scaleTarget(deps.client, target, replicas);
 }
 
-function sameRoutes(a: Routes, b: Routes): boolean {
-  return (
-    a.primaryWeight === b.primaryWeight &&
-    a.canaryWeight === b.canaryWeight &&
-    a.matched === b.matched &&
-    a.mirrored === b.mirrored
-  );
+/** Applies the split of the decided status, unless the route was seen carrying it already this tick. */
+async function routeAsDecided(
+  router: Router,
+  target: RouterTarget,
+  decision: Decision,
+  seen: Routes | undefined,
+): Promise<void> {
+  const wanted = desiredState(decision.status, target.resolved).routes;
+  if (!seen || !sameRoutes(seen, wanted)) await router.setRoutes(target, wanted);
 }
 
 async function finishDeletion(
