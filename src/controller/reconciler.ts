@@ -21,6 +21,7 @@ import { type Revision, resolveRevision } from "../workloads/revision.ts";
 import { SelectorLabelError, selectorLabel } from "../workloads/selector.ts";
 import { ensureServices, ServiceConfigError, servicePorts } from "../workloads/services.ts";
 import { conditionsFor, sameStatus } from "./conditions.ts";
+import { crashPoint } from "./crash-points.ts";
 import { type Decision, decide } from "./decide.ts";
 import { desiredState } from "./desired.ts";
 import { restoreTarget } from "./finalize.ts";
@@ -375,6 +376,7 @@ async function persist(
   let latest = raw;
   if (!sameStatus(canary.status, decision.status)) {
     latest = await deps.client.replaceStatus({ ...raw, status: decision.status });
+    crashPoint("after-status-write", decision.events);
   }
   for (const e of decision.events) {
     deps.logger.info(
@@ -397,18 +399,27 @@ async function converge(
   const { target, revision } = observed;
   const desired = desiredState(decision.status, resolved);
   const routerTarget: RouterTarget = { canary, resolved };
+  const { events } = decision;
   await ensureServices(deps.client, canary, target);
+  crashPoint("after-services", events);
   // Copy only the revision decide() saw: a target changed since then waits for the next tick.
   if (desired.primary === "copy" && revision.hash === targetRevisionToCopy(decision, revision)) {
     await ensurePrimary(deps.client, canary, target, revision);
+    crashPoint("after-primary", events);
   }
   // The canary runs as many pods as the primary, so both are judged at the same scale.
-  if (desired.target === "up")
+  if (desired.target === "up") {
     await scaleTo(deps, target, Math.max(1, observed.observations.primary?.replicas ?? 1));
+    crashPoint("after-scale-up", events);
+  }
   await router.reconcile(routerTarget);
   await routeAsDecided(router, routerTarget, decision, observed.observations.routes);
+  crashPoint("after-route", events);
   // Scale down only after the traffic has left the canary.
-  if (desired.target === "zero") await scaleTo(deps, target, 0);
+  if (desired.target === "zero") {
+    await scaleTo(deps, target, 0);
+    crashPoint("after-scale-down", events);
+  }
 }
 
 function targetRevisionToCopy(decision: Decision, revision: Revision): string | undefined {

@@ -8,13 +8,19 @@ const repoRoot = join(import.meta.dirname, "../..");
 
 export interface ControllerProcess {
   readonly logFile: string;
+  /** Resolves when the process is gone, with the signal that ended it (null for a normal exit). */
+  readonly exited: Promise<NodeJS.Signals | null>;
   /** SIGKILL: the process gets no chance to clean up, as when a node dies. */
   kill(): Promise<void>;
   /** SIGTERM, and resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
-export function startControllerProcess(namespace: string, extraArgs: string[] = []): ControllerProcess {
+export function startControllerProcess(
+  namespace: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): ControllerProcess {
   const logDir = join(repoRoot, ".kanaria", "test-logs");
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `controller-${namespace}-${Date.now()}.log`);
@@ -35,13 +41,14 @@ export function startControllerProcess(namespace: string, extraArgs: string[] = 
       "127.0.0.1:0",
       ...extraArgs,
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
   );
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return {
     logFile,
+    exited: exited.then(() => child.signalCode),
     async kill() {
       child.kill("SIGKILL");
       await exited;
