@@ -15,7 +15,7 @@ describe("the alert a person reads", () => {
       { label: "Kept", value: "ghcr.io/stefanprodan/podinfo:6.0.1 (revision 1a2b3c4d5e)" },
       { label: "Weight reached", value: "25%" },
       { label: "Steps", value: "1 of 2" },
-      { label: "Failed checks", value: "2 of 2 allowed" },
+      { label: "Failed checks", value: "2 (rollback at 2)" },
       { label: "Ran for", value: "1m 40s" },
     ]);
     expect(view.failing).toEqual([

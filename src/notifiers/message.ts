@@ -136,7 +136,7 @@ function facts(m: AlertMessage): Fact[] {
     out.push({ label: "Steps", value: alert.steps ? `${alert.step} of ${alert.steps}` : `${alert.step}` });
   }
   if (alert.failedChecks !== undefined && alert.threshold !== undefined && alert.failedChecks > 0)
-    out.push({ label: "Failed checks", value: `${alert.failedChecks} of ${alert.threshold} allowed` });
+    out.push({ label: "Failed checks", value: `${alert.failedChecks} (rollback at ${alert.threshold})` });
   if (alert.durationSeconds !== undefined)
     out.push({ label: "Ran for", value: humanDuration(alert.durationSeconds) });
   return out;

@@ -21,6 +21,7 @@ import type { Canary, CanarySpec, CheckStatus } from "../../src/api/canary.ts";
 import { API_VERSION, parseDuration } from "../../src/api/common.ts";
 import { createKubeClient, KubeRest } from "../../src/kube/client.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import { type AlertReceiver, readableSlackMessage, startAlertReceiver } from "../support/alert-receiver.ts";
 import { installCrds, yamlFilesIn } from "../support/crds.ts";
 import { readEnvFile } from "../support/env-file.ts";
 import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "./example.ts";
@@ -49,6 +50,8 @@ const KEEP = process.env.KANARIA_DEMO_KEEP === "1";
 const FIELD_MANAGER = "kanaria-demo";
 
 const POLL_MS = 500;
+/** The AlertProvider the demo's controller sends every alert to (a local receiver playing Slack). */
+const DEMO_ALERT_PROVIDER = "demo-slack";
 const INIT_TIMEOUT_MS = 120_000;
 const RELEASE_TIMEOUT_MS = 240_000;
 
@@ -128,6 +131,8 @@ class Demo {
   #rest: KubeRest | undefined;
   #controller: Service | undefined;
   #simulator: Service | undefined;
+  /** Plays Slack: the controller's alerts arrive here and are printed as a person would read them. */
+  #slack: AlertReceiver | undefined;
   #stage = "starting";
   #events = new Map<string, number>();
   #pollFailingSince: number | undefined;
@@ -390,6 +395,7 @@ class Demo {
     this.step(
       `Starting the kanaria controller (namespace ${namespace}, metrics from Prometheus ${this.#prometheusUrl()})`,
     );
+    this.#slack = await startAlertReceiver({ onMessage: (m) => this.#showSlackMessage(m.body) });
     this.#controller = new Service(
       "controller",
       process.execPath,
@@ -407,6 +413,10 @@ class Demo {
         // any free port: a fixed one could be taken by another run on this machine
         "--metrics-bind-address",
         "127.0.0.1:0",
+        "--alert-provider",
+        `${namespace}/${DEMO_ALERT_PROVIDER}`,
+        "--cluster-name",
+        "kanaria-demo",
       ],
       { logFile: path.join(LOG_DIR, "controller.log") },
     );
@@ -425,6 +435,27 @@ class Demo {
       }
       this.info(`${path.basename(file)}: ${applied.join(", ")}`);
     }
+    await this.#serverSideApply(this.#alertProvider());
+    this.info(
+      `AlertProvider ${DEMO_ALERT_PROVIDER}: Slack messages go to a local receiver and are shown here`,
+    );
+  }
+
+  /** A Slack incoming webhook played by the local receiver (the controller's --alert-provider). */
+  #alertProvider(): KubeObject {
+    if (!this.#slack) throw new Error("the Slack receiver is not running");
+    return {
+      apiVersion: API_VERSION,
+      kind: "AlertProvider",
+      metadata: { name: DEMO_ALERT_PROVIDER, namespace: this.example.namespace },
+      spec: { type: "slack", address: this.#slack.slackWebhook("T0DEMO/B0DEMO/demo") },
+    } as KubeObject;
+  }
+
+  #showSlackMessage(payload: unknown): void {
+    const [first = "", ...rest] = readableSlackMessage(payload).split("\n");
+    this.out.log(`    ${this.style.cyan("slack>")} ${this.style.bold(first)}`);
+    for (const line of rest) this.out.log(`    ${"      "} ${line}`);
   }
 
   async #serverSideApply(obj: KubeObject): Promise<void> {
@@ -740,6 +771,8 @@ class Demo {
     }
     this.#controller = undefined;
     this.#simulator = undefined;
+    await this.#slack?.close();
+    this.#slack = undefined;
     if (!this.#clusterStarted) return;
     this.#clusterStarted = false;
     if (KEEP) {

@@ -5,6 +5,7 @@
 // status, a body, or a hang) and read what arrived.
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { SEVERITY_COLORS } from "../../src/notifiers/message.ts";
 
 export interface Received {
   path: string;
@@ -165,13 +166,18 @@ export function readableSlackMessage(payload: unknown): string {
   const lines: string[] = [];
   for (const attachment of p.attachments ?? []) {
     for (const block of attachment.blocks ?? []) {
-      if (block.type === "header") lines.push(`[${attachment.color ?? ""}] ${block.text?.text ?? ""}`);
+      if (block.type === "header") lines.push(`[${severityOf(attachment.color)}] ${block.text?.text ?? ""}`);
       else if (block.text) lines.push(...plain(block.text.text).split("\n"));
       for (const field of block.fields ?? []) lines.push(plain(field.text).replace("\n", ": "));
     }
   }
   if (lines.length === 0 && p.text) lines.push(...p.text.split("\n"));
   return lines.join("\n");
+}
+
+function severityOf(color: string | undefined): string {
+  const found = Object.entries(SEVERITY_COLORS).find(([, c]) => c === color);
+  return found ? found[0] : (color ?? "no colour");
 }
 
 function plain(mrkdwn: string): string {
