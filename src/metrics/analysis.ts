@@ -4,10 +4,12 @@ import type { ResolvedCanary } from "../api/defaults.ts";
 import { type MetricTemplate, type MetricTemplateSpec, metricTemplate } from "../api/metric-template.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { credentialSecrets, displayUrl, redact, urlSecrets } from "../security/redact.ts";
+import { primaryName } from "../workloads/primary.ts";
 import { builtinQuery } from "./builtin.ts";
+import { type ComparisonVerdict, compareWithPrimary, worseOf } from "./judge/compare-check.ts";
 import type { Credentials, MetricProvider, QueryResult } from "./provider.ts";
 import type { Reducer } from "./providers/cloudwatch.ts";
-import { renderQuery, templateModel } from "./template.ts";
+import { renderQuery, type TemplateModel, templateModel } from "./template.ts";
 
 type ProviderSpec = MetricTemplateSpec["provider"];
 type ResolvedMetric = ResolvedCanary["metrics"][number];
@@ -104,13 +106,15 @@ function describeEndpoint(plan: Plan): string {
 }
 
 /** What a check queries, and how to describe where the query came from in messages. */
-interface Plan {
+export interface Plan {
   source: string;
   query: string;
   provider: ProviderSpec;
   reduce: Reducer | undefined;
   /** Namespace of the template's secretRef. */
   namespace: string;
+  /** The query of the primary's side, for compare (built-ins differ per router; templates do not). */
+  primaryQuery: string;
 }
 
 async function runCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<CheckStatus> {
@@ -125,13 +129,8 @@ async function runCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<
   try {
     plan = await planCheck(input, metric);
     credentials = await loadCredentials(input, plan);
-    const result = await runQuery(input, metric, plan, credentials, time);
-    const type = plan.provider.type;
-    return redactCheck(
-      { ...base, ...judge(metric, result, type, plan.source), provider: type },
-      plan,
-      credentials,
-    );
+    const verdict = await judgeMetric(input, metric, plan, credentials, time);
+    return redactCheck({ ...base, ...verdict, provider: plan.provider.type }, plan, credentials);
   } catch (err) {
     // Errors before a plan exists (template missing, unreadable) name the template themselves.
     const where = plan ? `${plan.source} (${plan.provider.type}): ` : "";
@@ -144,6 +143,45 @@ async function runCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<
   }
 }
 
+/** thresholdRange on the instant value, compare against the primary, or both (the worse result counts). */
+async function judgeMetric(
+  input: RunChecksInput,
+  metric: ResolvedMetric,
+  plan: Plan,
+  credentials: Credentials,
+  now: Date,
+): Promise<ComparisonVerdict> {
+  const type = plan.provider.type;
+  const fixed =
+    metric.compare && !metric.thresholdRange
+      ? undefined
+      : judge(metric, await runQuery(input, metric, plan, credentials, now), type, plan.source);
+  if (!metric.compare) return fixed as Verdict;
+  const model = templateModel(input.canary, metric);
+  const primaryModel = { ...model, target: primaryName(input.canary.spec.targetRef.name) };
+  const compared = await compareWithPrimary({
+    name: metric.name,
+    provider: input.providers(plan.provider, credentials, plan.reduce),
+    type,
+    source: plan.source,
+    canaryQuery: render(plan.query, model),
+    primaryQuery: render(plan.primaryQuery, primaryModel),
+    compare: metric.compare,
+    intervalMs: parseDuration(metric.interval),
+    timeoutMs: input.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS,
+    now,
+  });
+  return fixed ? worseOf(fixed, compared) : compared;
+}
+
+function render(query: string, model: TemplateModel): string {
+  try {
+    return renderQuery(query, model);
+  } catch (err) {
+    throw new Error(`rendering the query failed: ${messageOf(err)}`);
+  }
+}
+
 async function runQuery(
   input: RunChecksInput,
   metric: ResolvedMetric,
@@ -152,19 +190,18 @@ async function runQuery(
   now: Date,
 ): Promise<QueryResult> {
   const provider = input.providers(plan.provider, credentials, plan.reduce);
-  let rendered: string;
-  try {
-    rendered = renderQuery(plan.query, templateModel(input.canary, metric));
-  } catch (err) {
-    throw new Error(`rendering the query failed: ${messageOf(err)}`);
-  }
+  const rendered = render(plan.query, templateModel(input.canary, metric));
   const timeoutMs = input.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const options = { intervalMs: parseDuration(metric.interval), timeoutMs, now };
   // The providers time out themselves too; this bounds one that does not, and cancels its request.
   return withTimeout((signal) => provider.query(rendered, { ...options, signal }), timeoutMs);
 }
 
-async function planCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<Plan> {
+/** Where a metric's query comes from and which provider answers it (also used by `kanaria backtest`). */
+export async function planCheck(
+  input: Pick<RunChecksInput, "canary" | "resolved" | "defaultMetricsServer" | "templates">,
+  metric: ResolvedMetric,
+): Promise<Plan> {
   const canaryNamespace = input.canary.metadata.namespace ?? "default";
   const metricsServer = input.canary.spec.metricsServer ?? input.defaultMetricsServer;
   if (!metric.templateRef) {
@@ -173,6 +210,7 @@ async function planCheck(input: RunChecksInput, metric: ResolvedMetric): Promise
     return {
       source: `built-in query for ${input.resolved.provider}`,
       query,
+      primaryQuery: builtinQuery(input.resolved.provider, metric.name, "primary") ?? query,
       provider: { type: "prometheus", ...(metricsServer ? { address: metricsServer } : {}) },
       reduce: undefined,
       namespace: canaryNamespace,
@@ -192,13 +230,17 @@ async function planCheck(input: RunChecksInput, metric: ResolvedMetric): Promise
   return {
     source,
     query: spec.query,
+    primaryQuery: spec.query,
     provider: { ...spec.provider, ...(address ? { address } : {}) },
     reduce: spec.reduce,
     namespace,
   };
 }
 
-async function loadCredentials(input: RunChecksInput, plan: Plan): Promise<Credentials> {
+export async function loadCredentials(
+  input: Pick<RunChecksInput, "secrets">,
+  plan: Plan,
+): Promise<Credentials> {
   const ref = plan.provider.secretRef;
   if (!ref) return {};
   const secret = await input.secrets(plan.namespace, ref.name).catch((err: unknown) => {

@@ -11,7 +11,14 @@ import { AwsQueryProtocol } from "@aws-sdk/core/protocols";
 import { z } from "zod";
 import type { MetricTemplateSpec, REDUCERS } from "../../api/metric-template.ts";
 import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
-import type { Credentials, MetricProvider, QueryOptions, QueryResult } from "../provider.ts";
+import type { Credentials, QueryOptions, QueryResult } from "../provider.ts";
+import {
+  type RangeMetricProvider,
+  type RangeOptions,
+  type RangeResult,
+  type Sample,
+  stepTimes,
+} from "../range.ts";
 
 export type Reducer = (typeof REDUCERS)[number];
 
@@ -30,7 +37,7 @@ export function createCloudWatchProvider(
   provider: ProviderSpec,
   credentials: Credentials,
   reduce: Reducer = "latest",
-): MetricProvider {
+): RangeMetricProvider {
   const where = `CloudWatch ${provider.address ? `at ${displayUrl(provider.address)}` : `in ${provider.region ?? "the default region"}`}`;
   const secrets = [...credentialSecrets(credentials), ...urlSecrets(provider.address)];
   return cloudWatchProvider(sdkApi(provider, credentials), reduce, where, secrets);
@@ -45,9 +52,23 @@ export function cloudWatchProvider(
   reduce: Reducer,
   where: string,
   secrets: string[] = [],
-): MetricProvider {
+): RangeMetricProvider {
   const guard = guarded(where, redactor(secrets));
   return {
+    /**
+     * One GetMetricData over [start - interval, end], then each step t gets what an instant query at
+     * t would have reduced: the datapoints in [t - interval, t).
+     */
+    async queryRange(query: string, options: RangeOptions): Promise<RangeResult> {
+      const queries = parseCloudWatchQuery(query);
+      const id = dataQueryId(queries);
+      const from = new Date(options.start.getTime() - options.intervalMs);
+      const signal = deadline(options.timeoutMs, options.signal);
+      const series = await guard(options.timeoutMs, () =>
+        fetchSeries(api, queries, id, from, options.end, signal),
+      );
+      return { samples: windowed(series, options, reduce) };
+    },
     async query(query: string, options: QueryOptions): Promise<QueryResult> {
       const queries = parseCloudWatchQuery(query);
       const id = dataQueryId(queries);
@@ -143,6 +164,25 @@ async function fetchSeries(
     if (!nextToken) return series;
   }
   throw new Error(`GetMetricData still returned a NextToken after ${MAX_PAGES} pages`);
+}
+
+function windowed(series: Series, options: RangeOptions, reduce: Reducer): Sample[] {
+  const points = series.timestamps
+    .map((ts, i) => ({ ms: ts.getTime(), value: series.values[i] as number }))
+    .sort((a, b) => a.ms - b.ms);
+  const samples: Sample[] = [];
+  let first = 0;
+  for (const time of stepTimes(options.start, options.end, options.stepMs)) {
+    const since = time.getTime() - options.intervalMs;
+    while (first < points.length && (points[first]?.ms ?? 0) < since) first++;
+    let last = first;
+    while (last < points.length && (points[last]?.ms ?? 0) < time.getTime()) last++;
+    if (last === first) continue;
+    const inWindow = points.slice(first, last);
+    const window = { timestamps: inWindow.map((p) => new Date(p.ms)), values: inWindow.map((p) => p.value) };
+    samples.push({ time, value: reduceSeries(window, reduce) });
+  }
+  return samples;
 }
 
 /** latest (by timestamp, whatever order CloudWatch returned), avg, min, max or sum of the datapoints. */

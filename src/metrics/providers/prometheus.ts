@@ -1,8 +1,14 @@
 import { Agent } from "node:https";
-import { type InstantVector, PrometheusDriver, type QueryResult as PromResult } from "prometheus-query";
+import {
+  type InstantVector,
+  PrometheusDriver,
+  type QueryResult as PromResult,
+  type RangeVector,
+} from "prometheus-query";
 import type { MetricTemplateSpec } from "../../api/metric-template.ts";
 import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
-import type { Credentials, MetricProvider, QueryOptions, QueryResult } from "../provider.ts";
+import type { Credentials, QueryOptions, QueryResult } from "../provider.ts";
+import type { RangeMetricProvider, RangeOptions, RangeResult, Sample } from "../range.ts";
 
 const ONLINE_QUERY = "vector(1)";
 
@@ -13,7 +19,10 @@ type ProviderSpec = MetricTemplateSpec["provider"];
  * returned series, a vector with more than one series is an error: which series wins would be
  * arbitrary, so the query must aggregate (`sum(...)`, `max(...)`) to one value.
  */
-export function createPrometheusProvider(provider: ProviderSpec, credentials: Credentials): MetricProvider {
+export function createPrometheusProvider(
+  provider: ProviderSpec,
+  credentials: Credentials,
+): RangeMetricProvider {
   const address = provider.address;
   if (!address) {
     throw new Error(
@@ -31,22 +40,41 @@ export function createPrometheusProvider(provider: ProviderSpec, credentials: Cr
     ...urlSecrets(address),
   ]);
 
-  async function query(promql: string, options: QueryOptions): Promise<QueryResult> {
-    const driver = new PrometheusDriver({
+  const driver = (timeoutMs: number, signal: AbortSignal | undefined) =>
+    new PrometheusDriver({
       ...connect,
-      timeout: options.timeoutMs,
-      requestInterceptor: { onFulfilled: (config) => withRequestOptions(config, agent, options.signal) },
+      timeout: timeoutMs,
+      requestInterceptor: { onFulfilled: (config) => withRequestOptions(config, agent, signal) },
     });
-    // Prometheus also stops evaluating after this long, so a slow query does not linger there.
-    const evaluationTimeout = `${Math.max(1, Math.ceil(options.timeoutMs / 1000))}s`;
+
+  async function query(promql: string, options: QueryOptions): Promise<QueryResult> {
     const result = await call(where, scrub, () =>
-      driver.instantQuery(promql, options.now, evaluationTimeout),
+      driver(options.timeoutMs, options.signal).instantQuery(
+        promql,
+        options.now,
+        evaluationTimeout(options.timeoutMs),
+      ),
     );
     return interpret(result, where);
   }
 
+  /** query_range: Prometheus evaluates the instant query at every step, as the controller would have. */
+  async function queryRange(promql: string, options: RangeOptions): Promise<RangeResult> {
+    const result = await call(where, scrub, () =>
+      driver(options.timeoutMs, options.signal).rangeQuery(
+        promql,
+        options.start,
+        options.end,
+        options.stepMs / 1000,
+        evaluationTimeout(options.timeoutMs),
+      ),
+    );
+    return interpretMatrix(result, where);
+  }
+
   return {
     query,
+    queryRange,
     async isOnline(timeoutMs: number, signal?: AbortSignal): Promise<void> {
       const result = await query(ONLINE_QUERY, {
         intervalMs: 0,
@@ -59,6 +87,11 @@ export function createPrometheusProvider(provider: ProviderSpec, credentials: Cr
       }
     },
   };
+}
+
+/** Prometheus also stops evaluating after this long, so a slow query does not linger there. */
+function evaluationTimeout(timeoutMs: number): string {
+  return `${Math.max(1, Math.ceil(timeoutMs / 1000))}s`;
 }
 
 type Connection = ConstructorParameters<typeof PrometheusDriver>[0];
@@ -184,15 +217,38 @@ function interpret(result: PromResult | undefined, where: string): QueryResult {
   }
 }
 
+/** One series over time; NaN and +-Inf steps are left out (no data at that time), as is a missing series. */
+function interpretMatrix(result: PromResult | undefined, where: string): RangeResult {
+  if (result?.resultType !== "matrix") {
+    throw new Error(
+      `${where}: the range query returned a ${result?.resultType ?? "missing"} result, not a matrix`,
+    );
+  }
+  const series = result.result as RangeVector[];
+  if (!Array.isArray(series)) throw new Error(`${where}: malformed answer: the matrix has no result list`);
+  if (series.length > 1) {
+    throw tooManySeries(where, series.length);
+  }
+  const values = (series[0]?.values ?? []) as { time: Date; value: number }[];
+  const samples: Sample[] = values
+    .filter((v) => Number.isFinite(v.value))
+    .map((v) => ({ time: v.time, value: v.value }));
+  return { samples };
+}
+
+function tooManySeries(where: string, count: number): Error {
+  return new Error(
+    `${where}: the query returned ${count} series, but a check needs exactly one value: aggregate it, e.g. sum(...) or max(...)`,
+  );
+}
+
 function fromVector(series: InstantVector[], where: string): QueryResult {
   if (!Array.isArray(series)) throw new Error(`${where}: malformed answer: the vector has no result list`);
   if (series.length === 0) {
     return { kind: "nodata", reason: "the query returned an empty vector (no series matched in the window)" };
   }
   if (series.length > 1) {
-    throw new Error(
-      `${where}: the query returned ${series.length} series, but a check needs exactly one value: aggregate it, e.g. sum(...) or max(...)`,
-    );
+    throw tooManySeries(where, series.length);
   }
   const value = series[0]?.value?.value;
   if (typeof value !== "number") throw new Error(`${where}: malformed answer: the series has no value`);
