@@ -57,7 +57,10 @@ describe("the alert a person reads", () => {
     expect(title("NewRevision")).toBe("New revision of podinfo.test: ghcr.io/stefanprodan/podinfo:6.0.2");
     expect(title("Step")).toBe("podinfo.test: canary weight 25% (step 1 of 2)");
     expect(title("Promoted")).toBe("Promoted podinfo.test: ghcr.io/stefanprodan/podinfo:6.0.2 is live");
-    expect(title("WaitingApproval")).toBe("podinfo.test is waiting for approval");
+    expect(title("WaitingApproval")).toBe("podinfo.test passed its analysis and is waiting to be promoted");
+    expect(buildView(alertMessage({ ...ALERTS.WaitingApproval, phase: "Waiting" })).title).toBe(
+      "podinfo.test is waiting for approval to start",
+    );
     expect(title("Halted")).toBe("Halted podinfo.test at weight 25%: failed checks 1/2");
   });
 

@@ -66,7 +66,9 @@ function title(m: AlertMessage): string {
     case "Promoted":
       return `Promoted ${who}: ${images(alert.canary) ?? "the new revision"} is live`;
     case "WaitingApproval":
-      return `${who} is waiting for approval`;
+      return alert.phase === "Waiting"
+        ? `${who} is waiting for approval to start`
+        : `${who} passed its analysis and is waiting to be promoted`;
     case "Halted":
       return `Halted ${who}${alert.weight ? ` at weight ${alert.weight}%` : ""}${
         alert.failedChecks !== undefined && alert.threshold !== undefined

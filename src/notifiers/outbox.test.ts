@@ -167,22 +167,29 @@ describe("transitions become alerts", () => {
     expect(providers(a)).toEqual(["test/steps"]);
   });
 
-  it("asks for approval (warn) when the phase becomes WaitingPromotion, unless muted", () => {
+  it("asks for approval (warn) once per revision and phase while a gate holds it, unless muted", () => {
     const before: CanaryStatus = { ...progressingBefore, canaryWeight: 50 };
     const after: CanaryStatus = { ...before, phase: "WaitingPromotion" };
-    const a = only(
-      withAlerts(input({ events: [ev("Waiting", "waiting for confirm-promotion")], before, after })),
-    );
-    expect(a).toMatchObject({
-      kind: "WaitingApproval",
-      severity: "warn",
-      message: "waiting for confirm-promotion",
-    });
+    const holding = ev("Waiting", "podinfo.test passed its analysis; promotion waits for approval");
+    const first = withAlerts(input({ events: [holding], before, after }));
+    const a = only(first);
+    expect(a).toMatchObject({ kind: "WaitingApproval", severity: "warn", phase: "WaitingPromotion" });
+    expect(a.message).toBe(holding.message);
     expect(providers(a)).toEqual(["test/slack-info", "ops/teams-warn"]);
-    const muted = withAlerts(input({ events: [ev("Waiting", "w", { muteAlert: true })], before, after }));
+    const again = ev("Waiting", "podinfo.test passed its analysis; promotion waits for approval (gate: no)");
+    const second = withAlerts(input({ events: [again], before: first, after: first }));
+    expect(second.alerts, "a changed reason is not a second alert").toHaveLength(1);
+    const muted = withAlerts(
+      input({ events: [ev("WebhookFailed", "gate said no", { muteAlert: true }), holding], before, after }),
+    );
     expect(muted.alerts).toBeUndefined();
-    const still = withAlerts(input({ events: [], before: after, after }));
-    expect(still.alerts, "once, when it starts waiting").toBeUndefined();
+    const starting = withAlerts(
+      input({
+        events: [ev("Waiting", "waiting for approval to roll out")],
+        after: { ...after, phase: "Waiting" },
+      }),
+    );
+    expect(only(starting).phase).toBe("Waiting");
   });
 
   it("uses --alert-provider for a Canary without alerts, but sends it no steps", () => {

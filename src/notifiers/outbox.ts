@@ -77,15 +77,24 @@ function transitions(input: OutboxInput): Transition[] {
     const advance = input.events.filter((e) => e.reason === "Progressing").at(-1);
     out.push({ kind: "Step", severity: "info", message: advance?.message ?? "analysis step" });
   }
-  const waiting = after.phase === "Waiting" || after.phase === "WaitingPromotion";
-  if (waiting && before.phase !== after.phase && !input.events.some((e) => e.muteAlert)) {
-    const last = input.events.at(-1)?.message;
-    const message =
-      last ??
-      (after.phase === "Waiting" ? "waiting for approval to start" : "waiting for approval to promote");
-    out.push({ kind: "WaitingApproval", severity: "warn", message });
-  }
+  const waitingFor = waitingApproval(input);
+  if (waitingFor) out.push({ kind: "WaitingApproval", severity: "warn", message: waitingFor.message });
   return out;
+}
+
+/**
+ * A gate (confirm-rollout, confirm-promotion) or a promotion window holds the release: once per
+ * revision and phase, and never when the webhook that holds it has muteAlert.
+ */
+function waitingApproval({ after, events }: OutboxInput): CanaryEvent | undefined {
+  if (after.phase !== "Waiting" && after.phase !== "WaitingPromotion") return undefined;
+  const waiting = events.find((e) => e.reason === "Waiting");
+  if (!waiting || events.some((e) => e.muteAlert)) return undefined;
+  const told = (after.alerts ?? []).some(
+    (a) =>
+      a.kind === "WaitingApproval" && a.phase === after.phase && a.canary?.hash === after.lastAppliedSpec,
+  );
+  return told ? undefined : waiting;
 }
 
 function fromEvent(e: CanaryEvent): Transition | undefined {
