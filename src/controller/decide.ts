@@ -977,7 +977,7 @@ function promoteWhenAllowed(ctx: Ctx, why: string, skipped?: boolean): boolean {
 function waitingPromotion(ctx: Ctx): void {
   if (requestedStop(ctx)) return;
   const gateOpen = pendingGates(ctx, "confirm-promotion", "promotion").length === 0 || approved(ctx);
-  if (gateOpen && promoteWhenAllowed(ctx, "approved")) return;
+  if (gateOpen && promoteWhenAllowed(ctx, "approved, and inside the promotion windows")) return;
   const untilWindow = ctx.requeueAfterMs;
   if (waitingForStep(ctx)) {
     ctx.requeueAfterMs = Math.min(ctx.requeueAfterMs, untilWindow);
