@@ -1,11 +1,7 @@
 // The `kanaria` command: one file per subcommand under commands/, each exporting `register`.
 import { Command, CommanderError } from "commander";
-import { register as registerAbort } from "./commands/abort.ts";
 import { register as registerController } from "./commands/controller.ts";
-import { register as registerPromote } from "./commands/promote.ts";
-import { register as registerResume } from "./commands/resume.ts";
-import { register as registerRetry } from "./commands/retry.ts";
-import { register as registerStatus } from "./commands/status.ts";
+import { register as registerMigrate } from "./commands/migrate.ts";
 import { register as registerValidate } from "./commands/validate.ts";
 import { version } from "./version.ts";
 
@@ -21,11 +17,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerValidate(program);
   registerController(program);
-  registerStatus(program);
-  registerPromote(program);
-  registerAbort(program);
-  registerResume(program);
-  registerRetry(program);
+  registerMigrate(program);
   return program;
 }
 
