@@ -1,7 +1,12 @@
 // The `kanaria` command: one file per subcommand under commands/, each exporting `register`.
 import { Command, CommanderError } from "commander";
+import { register as registerAbort } from "./commands/abort.ts";
 import { register as registerController } from "./commands/controller.ts";
 import { register as registerMigrate } from "./commands/migrate.ts";
+import { register as registerPromote } from "./commands/promote.ts";
+import { register as registerResume } from "./commands/resume.ts";
+import { register as registerRetry } from "./commands/retry.ts";
+import { register as registerStatus } from "./commands/status.ts";
 import { register as registerValidate } from "./commands/validate.ts";
 import { version } from "./version.ts";
 
@@ -18,6 +23,11 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerController(program);
   registerMigrate(program);
+  registerStatus(program);
+  registerPromote(program);
+  registerAbort(program);
+  registerResume(program);
+  registerRetry(program);
   return program;
 }
 
