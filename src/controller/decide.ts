@@ -402,15 +402,7 @@ function progressing(ctx: Ctx): void {
   }
   if (waitingForRoute(ctx)) return;
   if (waitingForStep(ctx)) return;
-  const hooks = askHooks(ctx, stepHooks(ctx));
-  const checks = ctx.in.observed.checks;
-  if (checks === undefined) {
-    ctx.needsChecks = true;
-    ctx.requeueAfterMs = 0;
-    return;
-  }
-  if (hooks === undefined || rollbackHookFired(ctx, hooks)) return;
-  judge(ctx, checks, hookFailures(hooks, "rollout"));
+  stepRound(ctx);
 }
 
 /**
@@ -809,6 +801,19 @@ function nextWeight(ctx: Ctx): number | undefined {
   return ctx.in.resolved.stepWeights.find((w) => w > current);
 }
 
+/** One analysis step: the metric checks and the step's hooks, asked for together, then judged. */
+function stepRound(ctx: Ctx): void {
+  const hooks = askHooks(ctx, stepHooks(ctx));
+  const checks = ctx.in.observed.checks;
+  if (checks === undefined) {
+    ctx.needsChecks = true;
+    ctx.requeueAfterMs = 0;
+    return;
+  }
+  if (hooks === undefined || rollbackHookFired(ctx, hooks)) return;
+  judge(ctx, checks, hookFailures(hooks, "rollout"));
+}
+
 /** The hooks of one analysis step: rollout and rollback each time, and the gate that comes next. */
 function stepHooks(ctx: Ctx): HookAsk[] {
   const step = stepName(ctx);
@@ -979,19 +984,11 @@ function waitingPromotion(ctx: Ctx): void {
   const gateOpen = pendingGates(ctx, "confirm-promotion", "promotion").length === 0 || approved(ctx);
   if (gateOpen && promoteWhenAllowed(ctx, "approved, and inside the promotion windows")) return;
   const untilWindow = ctx.requeueAfterMs;
-  if (waitingForStep(ctx)) {
+  if (waitingForRoute(ctx) || waitingForStep(ctx)) {
     ctx.requeueAfterMs = Math.min(ctx.requeueAfterMs, untilWindow);
     return;
   }
-  const hooks = askHooks(ctx, stepHooks(ctx));
-  const checks = ctx.in.observed.checks;
-  if (checks === undefined) {
-    ctx.needsChecks = true;
-    ctx.requeueAfterMs = 0;
-    return;
-  }
-  if (hooks === undefined || rollbackHookFired(ctx, hooks)) return;
-  judge(ctx, checks, hookFailures(hooks, "rollout"));
+  stepRound(ctx);
 }
 
 /**
