@@ -7,19 +7,17 @@ import type { z } from "zod";
 import { type Canary, type CheckStatus, canary as canarySchema, type ProviderName } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
+import { blockerOf } from "../errors.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { AlertHooks } from "../notifiers/alerts.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
-import { RouterConfigError } from "../routers/errors.ts";
-import { UnsupportedProviderError } from "../routers/factory.ts";
 import { type Router, type RouterTarget, type Routes, sameRoutes } from "../routers/router.ts";
 import { callRequestedHooks, sendEventHooks, type WebhookCaller } from "../webhooks/dispatch.ts";
-import { ConfigTrackingError } from "../workloads/config-tracker.ts";
 import type { Deployment } from "../workloads/meta.ts";
 import { ensurePrimary, observeWorkload, primaryName, scaleTarget } from "../workloads/primary.ts";
 import { type Revision, resolveRevision } from "../workloads/revision.ts";
-import { SelectorLabelError, selectorLabel } from "../workloads/selector.ts";
-import { ensureServices, ServiceConfigError, servicePorts } from "../workloads/services.ts";
+import { selectorLabel } from "../workloads/selector.ts";
+import { ensureServices, servicePorts } from "../workloads/services.ts";
 import { conditionsFor, sameStatus } from "./conditions.ts";
 import { crashPoint } from "./crash-points.ts";
 import { type Decision, decide } from "./decide.ts";
@@ -109,7 +107,7 @@ export async function reconcileCanary(
     try {
       await converge(deps, router, canary, resolved, decision, { ...observed, target, revision });
     } catch (err) {
-      const blocker = convergeBlocker(err);
+      const blocker = blockerOf(err);
       if (!blocker) throw err;
       await reportBlocker(deps, latest, decision, blocker);
       return { requeueAfterMs: BLOCKED_RETRY_MS };
@@ -145,14 +143,14 @@ function pickRouter(deps: ReconcilerDeps, canary: Canary, resolved: ResolvedCana
   try {
     router = deps.router(resolved.provider);
   } catch (err) {
-    const blocker = convergeBlocker(err);
+    const blocker = blockerOf(err);
     if (!blocker) throw err;
     return { router: undefined, capabilities: NO_ROUTING, blocker };
   }
   try {
     router.check({ canary, resolved });
   } catch (err) {
-    const blocker = convergeBlocker(err);
+    const blocker = blockerOf(err);
     if (!blocker) throw err;
     return { router, capabilities: router.capabilities, blocker };
   }
@@ -222,7 +220,7 @@ async function observeRoutes(
   try {
     return { routes: await routing.router.getRoutes(target), blocker: undefined };
   } catch (err) {
-    const blocker = convergeBlocker(err);
+    const blocker = blockerOf(err);
     if (!blocker) throw err;
     return { routes: undefined, blocker };
   }
@@ -296,14 +294,6 @@ function withOutbox(
   return { ...decision, status };
 }
 
-/** Routing the user must fix (a missing Ingress, a match nginx cannot express, an unknown provider). */
-function convergeBlocker(err: unknown): Blocker | undefined {
-  if (err instanceof RouterConfigError) return { reason: "InvalidRouting", message: err.message };
-  if (err instanceof UnsupportedProviderError) return { reason: "UnsupportedProvider", message: err.message };
-  if (err instanceof ServiceConfigError) return { reason: "InvalidServicePort", message: err.message };
-  return undefined;
-}
-
 /** Marks the Canary Stalled with the blocker's message (once: the event client folds repeats). */
 async function reportBlocker(
   deps: ReconcilerDeps,
@@ -339,10 +329,9 @@ function workloadObservation(deployment: Deployment): WorkloadObservation {
 
 /** Configuration errors the user must fix become a blocker; anything else is retried with backoff. */
 function blockerFrom(err: unknown): Blocker {
-  if (err instanceof SelectorLabelError) return { reason: "MissingSelectorLabel", message: err.message };
-  if (err instanceof ServiceConfigError) return { reason: "InvalidServicePort", message: err.message };
-  if (err instanceof ConfigTrackingError) return { reason: "ConfigNotFound", message: err.message };
-  throw err;
+  const blocker = blockerOf(err);
+  if (!blocker) throw err;
+  return blocker;
 }
 
 /** The oldest Canary on a Deployment owns it; every later one is blocked until one of them goes. */

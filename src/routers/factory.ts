@@ -1,4 +1,5 @@
 import type { ProviderName } from "../api/canary.ts";
+import { ConfigBlockerError } from "../errors.ts";
 import type { KubeClient } from "../kube/types.ts";
 import { APPMESH_CAPABILITIES, AppMeshRouter } from "./appmesh.ts";
 import type { RouterCapabilities } from "./capabilities.ts";
@@ -37,8 +38,12 @@ export function supportedProviders(): ProviderName[] {
   return Object.keys(ROUTERS) as ProviderName[];
 }
 
-export class UnsupportedProviderError extends Error {
+export class UnsupportedProviderError extends ConfigBlockerError {
   override readonly name = "UnsupportedProviderError";
+
+  constructor(message: string) {
+    super("UnsupportedProvider", message);
+  }
 }
 
 /** The capabilities of a provider's router, without building one; undefined when kanaria has none. */

@@ -1,5 +1,6 @@
 import type { V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { Canary } from "../api/canary.ts";
+import { ConfigBlockerError } from "../errors.ts";
 import type { KubeClient } from "../kube/types.ts";
 import { shortHash } from "./hash.ts";
 import {
@@ -36,8 +37,12 @@ const TRACKED_SECRET_TYPES = [
   "kubernetes.io/tls",
 ];
 
-export class ConfigTrackingError extends Error {
+export class ConfigTrackingError extends ConfigBlockerError {
   override readonly name = "ConfigTrackingError";
+
+  constructor(message: string) {
+    super("ConfigNotFound", message);
+  }
 }
 
 function configKey(kind: ConfigKind, name: string): string {

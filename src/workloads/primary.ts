@@ -1,5 +1,6 @@
 import type { V1DeploymentSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { Canary } from "../api/canary.ts";
+import { ConfigBlockerError } from "../errors.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
 import { copyConfigsToPrimary, rewriteTemplateForPrimary } from "./config-tracker.ts";
 import {
@@ -118,7 +119,8 @@ export async function ensurePrimary(
   const name = primaryName(target.metadata.name);
   const current = await client.get<Deployment>(deploymentRef(namespace, name));
   if (current && controllingCanary(current) !== canary.metadata.name) {
-    throw new Error(
+    throw new ConfigBlockerError(
+      "PrimaryNotOwned",
       `Canary ${canaryKey(canary)}: Deployment ${namespace}/${name} exists and is not controlled by this Canary; ` +
         `delete it (kanaria creates it) or point spec.targetRef at another Deployment`,
     );

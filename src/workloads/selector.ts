@@ -1,4 +1,5 @@
 import type { V1Deployment } from "@kubernetes/client-node";
+import { ConfigBlockerError } from "../errors.ts";
 import { objectKey } from "./meta.ts";
 
 /** Flagger's --selector-labels default, in its order: the first one in spec.selector.matchLabels wins. */
@@ -9,8 +10,12 @@ export interface SelectorLabel {
   value: string;
 }
 
-export class SelectorLabelError extends Error {
+export class SelectorLabelError extends ConfigBlockerError {
   override readonly name = "SelectorLabelError";
+
+  constructor(message: string) {
+    super("MissingSelectorLabel", message);
+  }
 }
 
 /**

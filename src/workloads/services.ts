@@ -1,6 +1,7 @@
 import type { V1Container, V1ServicePort } from "@kubernetes/client-node";
 import type { Canary } from "../api/canary.ts";
 import { DEFAULTS } from "../api/defaults.ts";
+import { ConfigBlockerError } from "../errors.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
 import {
   canaryKey,
@@ -26,8 +27,12 @@ export function serviceNames(canary: Canary): ServiceNames {
 }
 
 /** spec.service cannot be turned into valid Services for the target; the message names the field and the fix. */
-export class ServiceConfigError extends Error {
+export class ServiceConfigError extends ConfigBlockerError {
   override readonly name = "ServiceConfigError";
+
+  constructor(message: string) {
+    super("InvalidServicePort", message);
+  }
 }
 
 /** Service-mesh proxies whose ports must not be published (as Flagger). */
