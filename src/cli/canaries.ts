@@ -3,7 +3,7 @@
  * KUBECONFIG, reading Canaries and their events, the request annotations, and errors that end the
  * command with a clear message and exit code 1 instead of a stack trace.
  */
-import type { Command } from "commander";
+import type { Command, Option } from "commander";
 import pino from "pino";
 import type { Canary, Phase } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
@@ -142,4 +142,35 @@ export async function refusable(body: () => Promise<void>): Promise<void> {
     process.stderr.write(`kanaria: ${err.message}\n`);
     process.exitCode = 1;
   }
+}
+
+export interface RequestCommand {
+  kind: RequestKind;
+  description: string;
+  allowed: readonly Phase[];
+  options?: Option[];
+  /** Extra request fields from the flags. */
+  extra?: (flags: Record<string, unknown>) => Pick<GateRequest, "reason" | "skipAnalysis">;
+  /** What to print once written: "promotion of ns/name revision abc requested". */
+  done: (ref: string, revision: string, flags: Record<string, unknown>) => string;
+}
+
+/** `kanaria promote/abort/retry NAME`: checks the phase, then writes the request for the current revision. */
+export function registerRequest(program: Command, spec: RequestCommand): void {
+  const command = program.command(spec.kind).argument("<name>", "the Canary").description(spec.description);
+  for (const option of spec.options ?? []) command.addOption(option);
+  clusterOptions(command).action((name: string, flags: ClusterFlags & Record<string, unknown>) =>
+    refusable(async () => {
+      const cluster = connect(flags);
+      const canary = await getCanary(cluster, name);
+      const revision = await writeRequest(
+        cluster,
+        canary,
+        spec.kind,
+        spec.allowed,
+        spec.extra?.(flags) ?? {},
+      );
+      process.stdout.write(`${spec.done(`${cluster.namespace}/${name}`, revision, flags)}\n`);
+    }),
+  );
 }
