@@ -13,7 +13,8 @@ const USAGE = `usage: node test/simulator/main.ts --namespace N --target NAME [o
   --kubeconfig FILE              default $KUBECONFIG
   --namespace N                  namespace of the Deployments and Ingresses (required)
   --target NAME                  canary Deployment; the primary is NAME-primary (required)
-  --router nginx|gatewayapi      where the split is read from (default nginx: the canary Ingress)
+  --router nginx|gatewayapi|appmesh  where the split is read from (default nginx: the canary Ingress;
+                                 appmesh: the VirtualRouter named like --service)
   --ingress NAME                 main Ingress; the canary one is NAME-canary (default: target)
   --route NAME                   HTTPRoute of the gatewayapi router (default: service)
   --service NAME                 backend service of the main Ingress (default: target)
@@ -108,8 +109,13 @@ async function main(): Promise<void> {
     return;
   }
   if (!values.namespace || !values.target) fail("--namespace and --target are required");
-  if (values.router !== undefined && values.router !== "nginx" && values.router !== "gatewayapi") {
-    fail(`--router must be nginx or gatewayapi, got "${values.router}"`);
+  if (
+    values.router !== undefined &&
+    values.router !== "nginx" &&
+    values.router !== "gatewayapi" &&
+    values.router !== "appmesh"
+  ) {
+    fail(`--router must be nginx, gatewayapi or appmesh, got "${values.router}"`);
   }
   const cloudwatchEndpoint = values["cloudwatch-endpoint"];
   const simulator = await startSimulator({

@@ -19,13 +19,14 @@ import { httpRouteWeightSource } from "./httproute-weight-source.ts";
 import { nginxWeightSource } from "./nginx-weight-source.ts";
 import type { SimulatorConfig } from "./profiles.ts";
 import { Simulation, type SimulationSnapshot } from "./simulation.ts";
+import { virtualRouterWeightSource } from "./virtualrouter-weight-source.ts";
 
 export interface SimulatorOptions {
   namespace: string;
   /** The canary Deployment; the primary is "<target>-primary". */
   target: string;
-  /** The router whose objects carry the split: nginx (default, the canary Ingress) or gatewayapi (an HTTPRoute). */
-  router?: "nginx" | "gatewayapi";
+  /** The router whose objects carry the split: nginx (default, the canary Ingress), gatewayapi (an HTTPRoute) or appmesh (the VirtualRouter <service>). */
+  router?: "nginx" | "gatewayapi" | "appmesh";
   /** Main Ingress for the nginx router; default `target`. */
   ingress?: string;
   /** HTTPRoute for the gatewayapi router; default the apex Service (`service`). */
@@ -86,6 +87,9 @@ export function weightSource(
   options: Pick<SimulatorOptions, "namespace" | "target" | "router" | "ingress" | "route" | "service">,
 ): WeightSource {
   const service = options.service ?? options.target;
+  if (options.router === "appmesh") {
+    return virtualRouterWeightSource(kc, { namespace: options.namespace, service });
+  }
   if (options.router === "gatewayapi") {
     return httpRouteWeightSource(kc, {
       namespace: options.namespace,

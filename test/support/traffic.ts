@@ -21,8 +21,8 @@ export interface TrafficOptions {
   seed?: number;
   /** Push RequestCount/ErrorCount/LatencyP99 to the CloudWatch fake every `intervalMs`. */
   cloudwatch?: { intervalMs: number };
-  /** Where the split is read: the nginx canary Ingress (default) or the gatewayapi HTTPRoute named like the target. */
-  router?: "nginx" | "gatewayapi";
+  /** Where the split is read: the nginx canary Ingress (default), the gatewayapi HTTPRoute or the appmesh VirtualRouter named like the target. */
+  router?: "nginx" | "gatewayapi" | "appmesh";
   /** Share (0..1) of requests that carry the A/B header/cookie. */
   headerShare?: number;
 }
