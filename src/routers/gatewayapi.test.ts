@@ -3,6 +3,7 @@ import type { Canary, CanarySpec, HttpMatch } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
 import { FakeKubeClient } from "../testing/fake-client.ts";
 import { canaryFixture, NS } from "../testing/fixtures.ts";
+import { gitHTTPRoute } from "../testing/httproutes.ts";
 import { routesOverRelease } from "../testing/routes.ts";
 import { RouterConfigError } from "./errors.ts";
 import { refusal } from "./gatewayapi/status.ts";
@@ -51,58 +52,7 @@ const routeKey = (name: string) => ({
   name,
 });
 
-/** A route a user keeps in Git: a redirect rule, a rule with a filter to another Service, and the apex rule. */
-function userRoute(): HTTPRoute {
-  return {
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
-    metadata: {
-      name: "shop",
-      namespace: NS,
-      labels: { team: "web" },
-      annotations: { "example.com/owner": "web" },
-    },
-    spec: {
-      parentRefs: [
-        { group: "gateway.networking.k8s.io", kind: "Gateway", name: "public", namespace: "gateways" },
-      ],
-      hostnames: ["shop.example.com"],
-      rules: [
-        {
-          matches: [{ path: { type: "PathPrefix", value: "/old" } }],
-          filters: [
-            {
-              type: "RequestRedirect",
-              requestRedirect: { path: { type: "ReplaceFullPath", replaceFullPath: "/" } },
-            },
-          ],
-        },
-        {
-          matches: [{ path: { type: "PathPrefix", value: "/static" } }],
-          filters: [
-            {
-              type: "RequestHeaderModifier",
-              requestHeaderModifier: { set: [{ name: "x-cdn", value: "1" }] },
-            },
-          ],
-          backendRefs: [{ group: "", kind: "Service", name: "cdn", port: 80, weight: 1 }],
-        },
-        {
-          name: "app",
-          matches: [{ path: { type: "PathPrefix", value: "/" } }],
-          filters: [
-            {
-              type: "ResponseHeaderModifier",
-              responseHeaderModifier: { add: [{ name: "x-app", value: "shop" }] },
-            },
-          ],
-          timeouts: { request: "10s" },
-          backendRefs: [{ group: "", kind: "Service", name: "podinfo", port: 9898, weight: 1 }],
-        },
-      ],
-    },
-  };
-}
+const userRoute = () => gitHTTPRoute(NS, "shop", "podinfo", 9898);
 
 async function reconciled(canary: Canary, seed: HTTPRoute[] = []) {
   const client = new FakeKubeClient(seed);
@@ -303,8 +253,8 @@ describe("routeRef", () => {
     const { backendRefs: __, ...beforeRest } = (before.spec?.rules ?? [])[2] as RouteRule;
     expect(appRest).toEqual(beforeRest);
     expect(app?.backendRefs).toEqual([
-      { group: "", kind: "Service", name: "podinfo-primary", port: 9898, weight: 60 },
-      { group: "", kind: "Service", name: "podinfo-canary", port: 9898, weight: 40 },
+      { name: "podinfo-primary", port: 9898, weight: 60 },
+      { name: "podinfo-canary", port: 9898, weight: 40 },
     ]);
   });
 
