@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AlertReceiver, BOT_TOKEN, startAlertReceiver } from "../../test/support/alert-receiver.ts";
+import { describe, expect, it } from "vitest";
+import { BOT_TOKEN, useAlertReceiver } from "../../test/support/alert-receiver.ts";
 import type { AlertRecord } from "../api/alert-outbox.ts";
 import type { CanaryStatus } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
@@ -10,11 +10,7 @@ import { ALERTS } from "../testing/alerts.ts";
 import { FakeKubeClient } from "../testing/fake-client.ts";
 import { createDeliveryQueue, type DeliveryOptions } from "./delivery.ts";
 
-let receiver: AlertReceiver;
-beforeAll(async () => {
-  receiver = await startAlertReceiver();
-});
-afterAll(() => receiver.close());
+const receiver = useAlertReceiver();
 
 let seq = 0;
 
@@ -90,14 +86,14 @@ function setUp(provider: {
 
 describe("the delivery queue", () => {
   it("retries a 500 and delivers once, recording it in the status", async () => {
-    const address = receiver.slackWebhook("T1/B1/retry-secret");
-    receiver.script("/slack/services/T1/", [{ status: 500, body: "boom" }]);
+    const address = receiver().slackWebhook("T1/B1/retry-secret");
+    receiver().script("/slack/services/T1/", [{ status: 500, body: "boom" }]);
     const t = setUp({ type: "slack", address });
     const q = t.queue();
     q.submit(await t.canary());
     await q.idle();
-    expect(receiver.received("/slack/services/T1/")).toHaveLength(2);
-    expect(receiver.delivered("/slack/services/T1/")).toHaveLength(1);
+    expect(receiver().received("/slack/services/T1/")).toHaveLength(2);
+    expect(receiver().delivered("/slack/services/T1/")).toHaveLength(1);
     expect(await t.delivery()).toMatchObject({ state: "delivered", attempts: 2 });
     expect(t.client.events).toEqual([]);
     expect(t.logs.join("")).toContain("alert delivery failed; retrying");
@@ -105,7 +101,7 @@ describe("the delivery queue", () => {
   });
 
   it("never sends twice: not for a second submit while sending, nor for a stale copy afterwards", async () => {
-    const t = setUp({ type: "generic", address: receiver.genericWebhook("once") });
+    const t = setUp({ type: "generic", address: receiver().genericWebhook("once") });
     const stale = await t.canary();
     const q = t.queue();
     q.submit(stale);
@@ -116,14 +112,14 @@ describe("the delivery queue", () => {
     const restarted = t.queue(); // a new process reads the recorded outcome
     restarted.submit(await t.canary());
     await restarted.idle();
-    expect(receiver.received("/generic/once")).toHaveLength(1);
+    expect(receiver().received("/generic/once")).toHaveLength(1);
     expect(await t.delivery()).toMatchObject({ state: "delivered", attempts: 1 });
   });
 
   it("reports chat.postMessage's ok:false as a failed delivery in an Event, without the token", async () => {
     const t = setUp({
       type: "slack",
-      address: receiver.postMessageUrl,
+      address: receiver().postMessageUrl,
       token: "xoxb-wrong-but-secret-1",
       channel: "#x",
     });
@@ -134,7 +130,7 @@ describe("the delivery queue", () => {
     expect(failed).toMatchObject({
       state: "failed",
       attempts: 1,
-      error: `Slack chat.postMessage at ${receiver.url}/*** answered ok:false (invalid_auth)`,
+      error: `Slack chat.postMessage at ${receiver().url}/*** answered ok:false (invalid_auth)`,
     });
     expect(t.client.events).toEqual([
       expect.objectContaining({
@@ -151,7 +147,7 @@ describe("the delivery queue", () => {
   it("delivers with a good bot token", async () => {
     const t = setUp({
       type: "slack",
-      address: receiver.postMessageUrl,
+      address: receiver().postMessageUrl,
       token: BOT_TOKEN,
       channel: "#releases",
     });
@@ -162,8 +158,8 @@ describe("the delivery queue", () => {
   });
 
   it("gives up on a receiver that hangs after the retry time, and submit never waits for it", async () => {
-    receiver.script("/teams/workflows/hang/", ["hang", "hang", "hang", "hang", "hang", "hang"]);
-    const t = setUp({ type: "msteams", address: receiver.teamsWebhook("hang") });
+    receiver().script("/teams/workflows/hang/", ["hang", "hang", "hang", "hang", "hang", "hang"]);
+    const t = setUp({ type: "msteams", address: receiver().teamsWebhook("hang") });
     const q = t.queue({ attemptTimeoutMs: 200, retryForMs: 700 });
     const stored = await t.canary();
     const started = performance.now();
@@ -174,13 +170,13 @@ describe("the delivery queue", () => {
     const failed = await t.delivery();
     expect(failed?.state).toBe("failed");
     expect(failed?.attempts).toBeGreaterThanOrEqual(2);
-    expect(failed?.error).toBe(`POST ${receiver.url}/***: no answer within 0.2s`);
+    expect(failed?.error).toBe(`POST ${receiver().url}/***: no answer within 0.2s`);
     expect(t.client.events.map((e) => e.reason)).toEqual(["AlertFailed"]);
     expect(t.logs.join("")).toContain('"msg":"alert not delivered"');
   });
 
   it("retries while the AlertProvider is missing, then names it", async () => {
-    const t = setUp({ type: "generic", address: receiver.genericWebhook("missing") });
+    const t = setUp({ type: "generic", address: receiver().genericWebhook("missing") });
     await t.client.delete({
       apiVersion: API_VERSION,
       kind: "AlertProvider",
@@ -198,8 +194,8 @@ describe("the delivery queue", () => {
   });
 
   it("leaves a pending alert for the next process when stopped, and sends nothing when not the leader", async () => {
-    receiver.script("/generic/later", [{ status: 503 }]);
-    const t = setUp({ type: "generic", address: receiver.genericWebhook("later") });
+    receiver().script("/generic/later", [{ status: 503 }]);
+    const t = setUp({ type: "generic", address: receiver().genericWebhook("later") });
     const first = t.queue({ initialBackoffMs: 10_000 });
     first.submit(await t.canary());
     await new Promise((r) => setTimeout(r, 200));
@@ -208,11 +204,11 @@ describe("the delivery queue", () => {
     const follower = t.queue({ isLeader: () => false });
     follower.submit(await t.canary());
     await follower.idle();
-    expect(receiver.received("/generic/later")).toHaveLength(1);
+    expect(receiver().received("/generic/later")).toHaveLength(1);
     const next = t.queue();
     next.submit(await t.canary());
     await next.idle();
     expect(await t.delivery()).toMatchObject({ state: "delivered", attempts: 1 });
-    expect(receiver.delivered("/generic/later")).toHaveLength(1);
+    expect(receiver().delivered("/generic/later")).toHaveLength(1);
   });
 });

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type AlertReceiver, startAlertReceiver } from "../../test/support/alert-receiver.ts";
+import { useAlertReceiver } from "../../test/support/alert-receiver.ts";
 import { ALERT_KINDS, alertRecord } from "../api/alert-outbox.ts";
 import { ALERTS, alertMessage } from "../testing/alerts.ts";
 import { GENERIC_SCHEMA_VERSION, genericNotifier, genericPayload } from "./generic.ts";
@@ -49,24 +49,20 @@ describe("generic webhook payload", () => {
 });
 
 describe("generic webhook delivery", () => {
-  let receiver: AlertReceiver;
-  beforeAll(async () => {
-    receiver = await startAlertReceiver();
-  });
-  afterAll(() => receiver.close());
+  const receiver = useAlertReceiver();
 
   it("posts the JSON document", async () => {
     await genericNotifier({
       ref: "test/hook",
       type: "generic",
-      address: receiver.genericWebhook("one"),
+      address: receiver().genericWebhook("one"),
       token: undefined,
       channel: undefined,
       username: undefined,
       proxy: undefined,
       timeoutMs: 2_000,
     }).send(alertMessage(ALERTS.NewRevision));
-    const [got] = receiver.delivered("/generic/one");
+    const [got] = receiver().delivered("/generic/one");
     expect(got?.headers["content-type"]).toBe("application/json; charset=utf-8");
     expect(got?.body).toMatchObject({
       schema: GENERIC_SCHEMA_VERSION,

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AlertReceiver, startAlertReceiver } from "../../test/support/alert-receiver.ts";
+import { describe, expect, it } from "vitest";
+import { useAlertReceiver } from "../../test/support/alert-receiver.ts";
 import { ALERT_KINDS } from "../api/alert-outbox.ts";
 import { ALERTS, alertMessage } from "../testing/alerts.ts";
 import { buildView } from "./message.ts";
@@ -60,11 +60,7 @@ describe("Teams payloads", () => {
 });
 
 describe("Teams delivery", () => {
-  let receiver: AlertReceiver;
-  beforeAll(async () => {
-    receiver = await startAlertReceiver();
-  });
-  afterAll(() => receiver.close());
+  const receiver = useAlertReceiver();
 
   const settings = (address: string) => ({
     ref: "test/teams",
@@ -78,8 +74,8 @@ describe("Teams delivery", () => {
   });
 
   it("posts to a Workflows webhook, which answers 202", async () => {
-    await teamsNotifier(settings(receiver.teamsWebhook("ok"))).send(alertMessage(ALERTS.Halted));
-    const [got] = receiver.delivered("/teams/workflows/ok/");
+    await teamsNotifier(settings(receiver().teamsWebhook("ok"))).send(alertMessage(ALERTS.Halted));
+    const [got] = receiver().delivered("/teams/workflows/ok/");
     expect(got?.status).toBe(202);
     expect(got?.body).toMatchObject({
       type: "message",
@@ -88,12 +84,12 @@ describe("Teams delivery", () => {
   });
 
   it("reports a 500 as retryable, without the workflow URL", async () => {
-    receiver.script("/teams/workflows/down/", [{ status: 500, body: "oops" }]);
-    const err = await teamsNotifier(settings(receiver.teamsWebhook("down")))
+    receiver().script("/teams/workflows/down/", [{ status: 500, body: "oops" }]);
+    const err = await teamsNotifier(settings(receiver().teamsWebhook("down")))
       .send(alertMessage(ALERTS.Halted))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeliveryError);
     expect((err as DeliveryError).retryable).toBe(true);
-    expect((err as Error).message).toBe(`Teams workflow ${receiver.url}/*** answered HTTP 500: oops`);
+    expect((err as Error).message).toBe(`Teams workflow ${receiver().url}/*** answered HTTP 500: oops`);
   });
 });

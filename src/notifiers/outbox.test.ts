@@ -3,6 +3,7 @@ import type { AlertRecord } from "../api/alert-outbox.ts";
 import type { CanarySpec, CanaryStatus, CheckStatus } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
 import type { CanaryEvent } from "../controller/decide.ts";
+import { SUCCESS_RATE_FAILED } from "../testing/alerts.ts";
 import { KEEP_FINISHED, type OutboxInput, passesFilter, pendingDeliveries, withAlerts } from "./outbox.ts";
 
 const NOW = new Date("2026-01-01T00:10:00Z");
@@ -29,15 +30,7 @@ const reconciling: CanaryStatus["conditions"] = [
   { type: "Reconciling", status: "True", reason: "Progressing", lastTransitionTime: STARTED },
 ];
 
-const failedCheck: CheckStatus = {
-  name: "request-success-rate",
-  result: "fail",
-  value: 90.12,
-  thresholdRange: { min: 99 },
-  provider: "prometheus",
-  message: "request-success-rate 90.12 is below the minimum 99 (prometheus)",
-  time: NOW.toISOString(),
-};
+const failedCheck: CheckStatus = { ...SUCCESS_RATE_FAILED, result: "fail", time: NOW.toISOString() };
 const passedCheck: CheckStatus = {
   ...failedCheck,
   name: "request-duration",
@@ -261,16 +254,7 @@ describe("a rollback alert carries what a person needs", () => {
       failedChecks: 2,
       threshold: 2,
       durationSeconds: 150,
-      checks: [
-        {
-          name: "request-success-rate",
-          result: "fail",
-          value: 90.12,
-          thresholdRange: { min: 99 },
-          provider: "prometheus",
-          message: failedCheck.message,
-        },
-      ],
+      checks: [SUCCESS_RATE_FAILED],
       deliveries: [
         { provider: "test/slack-info", state: "pending" },
         { provider: "ops/teams-warn", state: "pending" },

@@ -1,8 +1,8 @@
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { KnownBlock } from "@slack/types";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AlertReceiver, BOT_TOKEN, startAlertReceiver } from "../../test/support/alert-receiver.ts";
+import { describe, expect, it } from "vitest";
+import { BOT_TOKEN, useAlertReceiver } from "../../test/support/alert-receiver.ts";
 import { ALERT_KINDS } from "../api/alert-outbox.ts";
 import { ALERTS, alertMessage, SEVERITY_OF } from "../testing/alerts.ts";
 import { buildView, SEVERITY_COLORS } from "./message.ts";
@@ -84,37 +84,33 @@ describe("Slack payloads", () => {
 });
 
 describe("Slack delivery", () => {
-  let receiver: AlertReceiver;
-  beforeAll(async () => {
-    receiver = await startAlertReceiver();
-  });
-  afterAll(() => receiver.close());
+  const receiver = useAlertReceiver();
 
   it("posts to an incoming webhook", async () => {
-    const address = receiver.slackWebhook("T1/B1/hook-one");
+    const address = receiver().slackWebhook("T1/B1/hook-one");
     await slackNotifier(settings({ address, username: "kanaria" })).send(alertMessage(ALERTS.RolledBack));
-    const [got] = receiver.delivered("/slack/services/T1/");
+    const [got] = receiver().delivered("/slack/services/T1/");
     expect(got?.body).toMatchObject({ username: "kanaria", attachments: [{ color: SEVERITY_COLORS.error }] });
   });
 
   it("fails on a webhook error without naming the URL's secret path", async () => {
-    const address = receiver.slackWebhook("T2/B2/very-secret-path");
-    receiver.script("/slack/services/T2/", [{ status: 404, body: "channel_not_found" }]);
+    const address = receiver().slackWebhook("T2/B2/very-secret-path");
+    receiver().script("/slack/services/T2/", [{ status: 404, body: "channel_not_found" }]);
     const err = await slackNotifier(settings({ address }))
       .send(alertMessage(ALERTS.NewRevision))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeliveryError);
     expect((err as DeliveryError).message).toBe(
-      `Slack webhook ${receiver.url}/*** answered HTTP 404: channel_not_found`,
+      `Slack webhook ${receiver().url}/*** answered HTTP 404: channel_not_found`,
     );
     expect((err as DeliveryError).retryable).toBe(false);
   });
 
   it("posts with a bot token through chat.postMessage to the channel", async () => {
     await slackNotifier(
-      settings({ address: receiver.postMessageUrl, token: BOT_TOKEN, channel: "#releases" }),
+      settings({ address: receiver().postMessageUrl, token: BOT_TOKEN, channel: "#releases" }),
     ).send(alertMessage(ALERTS.Promoted));
-    const [got] = receiver.delivered("/slack/api/chat.postMessage");
+    const [got] = receiver().delivered("/slack/api/chat.postMessage");
     expect(got?.headers.authorization).toBe(`Bearer ${BOT_TOKEN}`);
     expect(got?.body).toMatchObject({
       channel: "#releases",
@@ -124,7 +120,7 @@ describe("Slack delivery", () => {
 
   it("treats chat.postMessage's HTTP 200 with ok:false as a failure, without the token", async () => {
     const bad = settings({
-      address: receiver.postMessageUrl,
+      address: receiver().postMessageUrl,
       token: "xoxb-wrong-token-1234",
       channel: "#releases",
     });
@@ -133,10 +129,10 @@ describe("Slack delivery", () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeliveryError);
     expect((err as Error).message).toBe(
-      `Slack chat.postMessage at ${receiver.url}/*** answered ok:false (invalid_auth)`,
+      `Slack chat.postMessage at ${receiver().url}/*** answered ok:false (invalid_auth)`,
     );
     expect((err as DeliveryError).retryable).toBe(false);
-    receiver.script("/slack/api/", [{ status: 200, body: { ok: false, error: "ratelimited" } }]);
+    receiver().script("/slack/api/", [{ status: 200, body: { ok: false, error: "ratelimited" } }]);
     const limited = await slackNotifier({ ...bad, token: BOT_TOKEN })
       .send(alertMessage(ALERTS.RolledBack))
       .catch((e: unknown) => e);
@@ -153,13 +149,13 @@ describe("Slack delivery", () => {
   });
 
   it("gives up on an endpoint that does not answer within the timeout", async () => {
-    receiver.script("/slack/services/T3/", ["hang"]);
+    receiver().script("/slack/services/T3/", ["hang"]);
     const started = Date.now();
-    const err = await slackNotifier(settings({ address: receiver.slackWebhook("T3/B3/x"), timeoutMs: 300 }))
+    const err = await slackNotifier(settings({ address: receiver().slackWebhook("T3/B3/x"), timeoutMs: 300 }))
       .send(alertMessage(ALERTS.RolledBack))
       .catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(2_000);
-    expect((err as Error).message).toBe(`POST ${receiver.url}/***: no answer within 0.3s`);
+    expect((err as Error).message).toBe(`POST ${receiver().url}/***: no answer within 0.3s`);
     expect((err as DeliveryError).retryable).toBe(true);
   });
 
@@ -179,10 +175,10 @@ describe("Slack delivery", () => {
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     try {
-      const address = receiver.slackWebhook("T4/B4/through-proxy");
+      const address = receiver().slackWebhook("T4/B4/through-proxy");
       await slackNotifier(settings({ address, proxy: proxyUrl })).send(alertMessage(ALERTS.Promoted));
-      expect(tunnels).toEqual([new URL(receiver.url).host]);
-      expect(receiver.delivered("/slack/services/T4/")).toHaveLength(1);
+      expect(tunnels).toEqual([new URL(receiver().url).host]);
+      expect(receiver().delivered("/slack/services/T4/")).toHaveLength(1);
     } finally {
       proxy.closeAllConnections();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));

@@ -9,6 +9,16 @@ const base = {
   deliveries: [{ provider: "test/slack", state: "pending" as const }],
 };
 
+/** The failing check both the halt and the rollback report. */
+export const SUCCESS_RATE_FAILED = {
+  name: "request-success-rate",
+  result: "fail",
+  value: 90.12,
+  thresholdRange: { min: 99 },
+  provider: "prometheus",
+  message: "request-success-rate 90.12 is below the minimum 99 (prometheus)",
+};
+
 export const ALERTS: Record<AlertKind, AlertRecord> = {
   NewRevision: {
     ...base,
@@ -64,16 +74,7 @@ export const ALERTS: Record<AlertKind, AlertRecord> = {
     failedChecks: 1,
     threshold: 2,
     durationSeconds: 70,
-    checks: [
-      {
-        name: "request-success-rate",
-        result: "fail",
-        value: 90.12,
-        thresholdRange: { min: 99 },
-        provider: "prometheus",
-        message: "request-success-rate 90.12 is below the minimum 99 (prometheus)",
-      },
-    ],
+    checks: [SUCCESS_RATE_FAILED],
   },
   RolledBack: {
     ...base,
@@ -91,14 +92,7 @@ export const ALERTS: Record<AlertKind, AlertRecord> = {
     threshold: 2,
     durationSeconds: 100,
     checks: [
-      {
-        name: "request-success-rate",
-        result: "fail",
-        value: 90.12,
-        thresholdRange: { min: 99 },
-        provider: "prometheus",
-        message: "request-success-rate 90.12 is below the minimum 99 (prometheus)",
-      },
+      SUCCESS_RATE_FAILED,
       {
         name: "request-duration",
         result: "fail",

@@ -5,6 +5,7 @@
 // status, a body, or a hang) and read what arrived.
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { afterAll, beforeAll } from "vitest";
 import { SEVERITY_COLORS } from "../../src/notifiers/message.ts";
 
 export interface Received {
@@ -152,6 +153,19 @@ function defaultReply(
   if (path.startsWith("/generic/"))
     return payload ? { status: 200, body: {} } : { status: 400, body: "not JSON" };
   return { status: 404, body: "no such endpoint" };
+}
+
+/** A receiver for a test file: started in beforeAll, closed in afterAll. */
+export function useAlertReceiver(): () => AlertReceiver {
+  let receiver: AlertReceiver | undefined;
+  beforeAll(async () => {
+    receiver = await startAlertReceiver();
+  });
+  afterAll(() => receiver?.close());
+  return () => {
+    if (!receiver) throw new Error("useAlertReceiver: the receiver starts in beforeAll");
+    return receiver;
+  };
 }
 
 /** A Slack payload (Block Kit in an attachment) as a person would read it, for the demo's output. */
