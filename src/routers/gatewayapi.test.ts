@@ -378,6 +378,15 @@ describe("check", () => {
         target(generated({ service: { port: 9898, gatewayRefs: [GATEWAY], retries: { attempts: 3 } } })),
       ),
     ).toThrow(/spec\.service\.retries is set/);
+    expect(() =>
+      router.check(
+        target(
+          generated({
+            service: { port: 9898, gatewayRefs: [{ kind: "Service", group: "core", name: "p" }] },
+          }),
+        ),
+      ),
+    ).toThrow(/spec\.service\.gatewayRefs\[0\] is a Service \(GAMMA\) in group "core"; .*set group: ""/);
     expect(() => router.check(target(generated()))).not.toThrow();
   });
 });

@@ -149,6 +149,14 @@ export class GatewayApiRouter implements Router {
           "standard channel; remove it and configure retries with your implementation (e.g. Envoy Gateway's BackendTrafficPolicy)",
       );
     }
+    (service.gatewayRefs ?? []).forEach((ref, i) => {
+      if (ref.kind === "Service" && ref.group !== undefined && ref.group !== "") {
+        throw new RouterConfigError(
+          `Canary ${canaryKey(canary)}: spec.service.gatewayRefs[${i}] is a Service (GAMMA) in group ${JSON.stringify(ref.group)}; ` +
+            'Services are in the core group: set group: ""',
+        );
+      }
+    });
     routeMatches(canary, service.match, "spec.service.match");
     serviceFilters(canary);
     if (target.resolved.strategy === "ab-testing") {
