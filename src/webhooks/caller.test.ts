@@ -81,6 +81,23 @@ describe("callWebhook", () => {
   });
 });
 
+describe("secrets", () => {
+  it("redacts metadata values and URL credentials a gate echoes in its answer", async () => {
+    const echo: typeof fetch = async (_input, init) =>
+      new Response(`denied: ${String(init?.body)} via https://bot:hunter22@gate.example/?token=q1w2e3`, {
+        status: 403,
+      });
+    const answer = await callWebhook(
+      { ...hook("/echo"), url: "https://bot:hunter22@gate.example/approve?token=q1w2e3" },
+      payload,
+      { ...fast, fetch: echo },
+    );
+    expect(answer.result).toBe("fail");
+    expect(answer.message).toContain("denied:");
+    for (const secret of ["s3cr3t", "hunter22", "q1w2e3"]) expect(answer.message).not.toContain(secret);
+  });
+});
+
 describe("helpers", () => {
   it("strips credentials and the query from URLs shown to people", () => {
     expect(safeUrl("https://user:pw@gate.example:8443/approve?token=abc")).toBe(

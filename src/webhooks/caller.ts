@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import type { CanaryStatus, CanaryWebhook, WebhookType } from "../api/canary.ts";
 import { parseDuration } from "../api/common.ts";
 import { DEFAULTS } from "../api/defaults.ts";
+import { redactor, urlSecrets } from "../security/redact.ts";
 
 export interface WebhookPayload {
   name: string;
@@ -59,13 +60,25 @@ export async function callWebhook(
   options: CallOptions = {},
 ): Promise<WebhookAnswer> {
   const retries = hook.retries ?? 0;
+  const scrub = redactor(hookSecrets(hook));
   const backoff = options.backoffMs ?? ((n: number) => Math.min(5_000, 250 * 2 ** (n - 1)));
   let answer = await attempt(hook, payload, options.fetch ?? fetch);
   for (let n = 1; n <= retries && retryable(answer); n++) {
     await new Promise((resolve) => setTimeout(resolve, backoff(n)));
     answer = await attempt(hook, payload, options.fetch ?? fetch);
   }
-  return answer;
+  // A gate service may echo the request (the metadata, a token in the URL) in its answer.
+  return { ...answer, message: scrub(answer.message) };
+}
+
+function hookSecrets(hook: CanaryWebhook): string[] {
+  let query: string[] = [];
+  try {
+    query = [...new URL(hook.url).searchParams.values()];
+  } catch {
+    // An invalid URL fails the call itself.
+  }
+  return [...Object.values(hook.metadata ?? {}), ...urlSecrets(hook.url), ...query];
 }
 
 function retryable(answer: WebhookAnswer): boolean {
