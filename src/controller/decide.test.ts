@@ -4,7 +4,7 @@ import { resolveCanary } from "../api/defaults.ts";
 import { routerCapabilities } from "../routers/factory.ts";
 import type { Routes } from "../routers/router.ts";
 import { type DecideInput, type Decision, decide, WAIT_POLL_MS } from "./decide.ts";
-import { desiredState } from "./desired.ts";
+import { deletionStep, desiredState } from "./desired.ts";
 import type { Observations, WebhookAnswer, WorkloadObservation } from "./observations.ts";
 import type { Requests } from "./requests.ts";
 
@@ -1125,5 +1125,27 @@ describe("webhooks, requests and windows", () => {
         "Failed",
       );
     });
+  });
+});
+
+describe("deletionStep (revertOnDeletion)", () => {
+  it.each([
+    ["the target is gone", undefined, 3, { kind: "done" }],
+    [
+      "the target was scaled to zero",
+      { replicas: 0, ready: false },
+      3,
+      { kind: "scale-target", replicas: 3 },
+    ],
+    [
+      "no primary to copy the scale from",
+      { replicas: 0, ready: false },
+      undefined,
+      { kind: "scale-target", replicas: 1 },
+    ],
+    ["the target is coming up", { replicas: 3, ready: false }, 3, { kind: "wait" }],
+    ["the target is ready", { replicas: 3, ready: true }, 3, { kind: "release" }],
+  ] as const)("%s", (_label, target, primaryReplicas, step) => {
+    expect(deletionStep(target, primaryReplicas)).toEqual(step);
   });
 });

@@ -46,3 +46,23 @@ function analysisRoutes(status: CanaryStatus, resolved: ResolvedCanary): Routes 
     mirrored: resolved.strategy === "blue-green" && resolved.mirror && started && weight === 0,
   };
 }
+
+/** What revertOnDeletion does next, given the target and primary as observed. */
+export type DeletionStep =
+  /** Nothing to give back: the target is gone. */
+  | { kind: "done" }
+  /** The target was scaled to zero between releases: run it at the primary's scale again. */
+  | { kind: "scale-target"; replicas: number }
+  /** The target is coming up: wait for it before moving clients onto it. */
+  | { kind: "wait" }
+  /** The target is ready: point the apex Service at it and remove the routing objects. */
+  | { kind: "release" };
+
+export function deletionStep(
+  target: { replicas: number; ready: boolean } | undefined,
+  primaryReplicas: number | undefined,
+): DeletionStep {
+  if (!target) return { kind: "done" };
+  if (target.replicas === 0) return { kind: "scale-target", replicas: Math.max(1, primaryReplicas ?? 1) };
+  return target.ready ? { kind: "release" } : { kind: "wait" };
+}

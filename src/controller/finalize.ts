@@ -1,36 +1,44 @@
 /**
  * revertOnDeletion: before the Canary goes, give the target back its traffic, as if kanaria had never
  * been there. The primary and the generated Services and routes are then garbage-collected with the
- * Canary; the apex Service is released first, so it survives.
+ * Canary; the apex Service is released first, so it survives. Which step comes next is deletionStep()'s
+ * decision (desired.ts); this file only carries it out.
  */
 import type { Canary } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
+import type { KubeClient } from "../kube/types.ts";
+import type { Router } from "../routers/router.ts";
 import type { Deployment } from "../workloads/meta.ts";
-import { isReady, observeWorkload, primaryName, scaleTarget } from "../workloads/primary.ts";
+import { isReady, observeWorkload, scaleTarget } from "../workloads/primary.ts";
 import { releaseApexService } from "../workloads/services.ts";
-import type { ReconcilerDeps } from "./reconciler.ts";
+import { deletionStep } from "./desired.ts";
 
 /** Returns true once the target serves the apex Service on its own. */
 export async function restoreTarget(
-  deps: ReconcilerDeps,
+  client: KubeClient,
+  /** undefined: the provider has no router here, so nothing was routed to take back. */
+  router: Router | undefined,
   canary: Canary,
   resolved: ResolvedCanary,
   target: Deployment | undefined,
+  primaryReplicas: number | undefined,
 ): Promise<boolean> {
-  if (!target) return true;
-  const namespace = canary.metadata.namespace ?? "";
-  if ((target.spec?.replicas ?? 1) === 0) {
-    const primary = await deps.client.get<Deployment>({
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      namespace,
-      name: primaryName(target.metadata.name),
-    });
-    await scaleTarget(deps.client, target, Math.max(1, primary?.spec?.replicas ?? 1));
-    return false;
+  const observed = target && {
+    replicas: target.spec?.replicas ?? 1,
+    ready: isReady(observeWorkload(target), resolved.canaryReadyThreshold),
+  };
+  const step = deletionStep(observed, primaryReplicas);
+  switch (step.kind) {
+    case "done":
+      return true;
+    case "wait":
+      return false;
+    case "scale-target":
+      if (target) await scaleTarget(client, target, step.replicas);
+      return false;
+    case "release":
+      if (target) await releaseApexService(client, canary, target);
+      await router?.finalize({ canary, resolved });
+      return true;
   }
-  if (!isReady(observeWorkload(target), resolved.canaryReadyThreshold)) return false;
-  await releaseApexService(deps.client, canary, target);
-  await deps.router(resolved.provider).finalize({ canary, resolved });
-  return true;
 }

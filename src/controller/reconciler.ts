@@ -96,7 +96,7 @@ export async function reconcileCanary(
   const latest = await persist(deps, raw, canary, decision);
   sendEventHooks(canary, decision.status, decision.events, deps.logger, deps.callWebhook);
   deps.alerts?.submit(latest);
-  if (deleting) return finishDeletion(deps, latest, canary, resolved, observed, decision);
+  if (deleting) return finishDeletion(deps, routing.router, latest, canary, resolved, observed, decision);
   const { target, revision } = observed;
   const { router } = routing;
   if (!canary.spec.suspend && !target && router) {
@@ -433,6 +433,7 @@ async function routeAsDecided(
 
 async function finishDeletion(
   deps: ReconcilerDeps,
+  router: Router | undefined,
   latest: KubeObject,
   canary: Canary,
   resolved: ResolvedCanary,
@@ -440,7 +441,15 @@ async function finishDeletion(
   decision: Decision,
 ): Promise<ReconcileResult> {
   if (!canary.metadata.finalizers?.includes(FINALIZER)) return { requeueAfterMs: undefined };
-  const restored = await restoreTarget(deps, canary, resolved, observed.target);
+  const primaryReplicas = observed.observations.primary?.replicas;
+  const restored = await restoreTarget(
+    deps.client,
+    router,
+    canary,
+    resolved,
+    observed.target,
+    primaryReplicas,
+  );
   if (!restored) return { requeueAfterMs: decision.requeueAfterMs };
   await deps.client.mergePatch(canaryRef(canary.metadata.namespace ?? "", canary.metadata.name), {
     metadata: {
