@@ -4,7 +4,7 @@ import { resolveCanary } from "../api/defaults.ts";
 import { routerCapabilities } from "../routers/factory.ts";
 import type { Routes } from "../routers/router.ts";
 import { type DecideInput, type Decision, decide, WAIT_POLL_MS } from "./decide.ts";
-import { deletionStep, desiredState } from "./desired.ts";
+import { deletionStep, desiredState, workloadPlan } from "./desired.ts";
 import type { Observations, WebhookAnswer, WorkloadObservation } from "./observations.ts";
 import type { Requests } from "./requests.ts";
 
@@ -1147,5 +1147,48 @@ describe("deletionStep (revertOnDeletion)", () => {
     ["the target is ready", { replicas: 3, ready: true }, 3, { kind: "release" }],
   ] as const)("%s", (_label, target, primaryReplicas, step) => {
     expect(deletionStep(target, primaryReplicas)).toEqual(step);
+  });
+});
+
+describe("workloadPlan", () => {
+  const plan = (status: CanaryStatus, targetRevision: string, primaryReplicas: number | undefined) =>
+    workloadPlan(status, desiredState(status, resolveCanary(canarySpec())), {
+      targetRevision,
+      primaryReplicas,
+    });
+
+  it.each([
+    ["Initializing copies what the target runs", { phase: "Initializing" }, "rev-b", 3, true, undefined],
+    ["Progressing runs the canary at the primary's scale", progressing(20), "rev-b", 3, false, 3],
+    ["at least one canary pod", progressing(20), "rev-b", 0, false, 1],
+    [
+      "Promoting copies the analysed revision",
+      { ...progressing(30), phase: "Promoting" },
+      "rev-b",
+      3,
+      true,
+      3,
+    ],
+    [
+      "a target changed since the decision waits",
+      { ...progressing(30), phase: "Promoting" },
+      "rev-c",
+      3,
+      false,
+      3,
+    ],
+    [
+      "Succeeded scales the canary to zero",
+      { phase: "Succeeded", lastAppliedSpec: "rev-b" },
+      "rev-b",
+      3,
+      false,
+      0,
+    ],
+  ] as const)("%s", (_label, status, revision, primaryReplicas, copy, replicas) => {
+    expect(plan(status as CanaryStatus, revision, primaryReplicas)).toEqual({
+      copyToPrimary: copy,
+      targetReplicas: replicas,
+    });
   });
 });

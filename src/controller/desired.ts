@@ -66,3 +66,32 @@ export function deletionStep(
   if (target.replicas === 0) return { kind: "scale-target", replicas: Math.max(1, primaryReplicas ?? 1) };
   return target.ready ? { kind: "release" } : { kind: "wait" };
 }
+
+/** The workload writes a status asks for, given what the target runs and the primary's scale now. */
+export interface WorkloadPlan {
+  /** Copy the target's pod template to the primary now. */
+  copyToPrimary: boolean;
+  /** The target's replica count to set; undefined: leave it. */
+  targetReplicas: number | undefined;
+}
+
+export function workloadPlan(
+  status: CanaryStatus,
+  desired: DesiredState,
+  observed: { targetRevision: string; primaryReplicas: number | undefined },
+): WorkloadPlan {
+  // Initializing copies whatever the target runs; Promoting only the revision that passed its analysis,
+  // so a target changed since the decision waits for the next tick.
+  const revisionToCopy = status.phase === "Promoting" ? status.lastAppliedSpec : observed.targetRevision;
+  const targetReplicas =
+    desired.target === "up"
+      ? // The canary runs as many pods as the primary, so both are judged at the same scale.
+        Math.max(1, observed.primaryReplicas ?? 1)
+      : desired.target === "zero"
+        ? 0
+        : undefined;
+  return {
+    copyToPrimary: desired.primary === "copy" && observed.targetRevision === revisionToCopy,
+    targetReplicas,
+  };
+}

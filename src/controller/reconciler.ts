@@ -21,7 +21,7 @@ import { ensureServices, servicePorts } from "../workloads/services.ts";
 import { conditionsFor, sameStatus } from "./conditions.ts";
 import { crashPoint } from "./crash-points.ts";
 import { type Decision, decide } from "./decide.ts";
-import { desiredState } from "./desired.ts";
+import { desiredState, workloadPlan } from "./desired.ts";
 import { restoreTarget } from "./finalize.ts";
 import type { Blocker, Observations, WorkloadObservation } from "./observations.ts";
 import { parseRequests } from "./requests.ts";
@@ -389,31 +389,29 @@ async function converge(
   const desired = desiredState(decision.status, resolved);
   const routerTarget: RouterTarget = { canary, resolved };
   const { events } = decision;
+  const plan = workloadPlan(decision.status, desired, {
+    targetRevision: revision.hash,
+    primaryReplicas: observed.observations.primary?.replicas,
+  });
   await ensureServices(deps.client, canary, target);
   crashPoint("after-services", events);
-  // Copy only the revision decide() saw: a target changed since then waits for the next tick.
-  if (desired.primary === "copy" && revision.hash === targetRevisionToCopy(decision, revision)) {
+  if (plan.copyToPrimary) {
     await ensurePrimary(deps.client, canary, target, revision);
     crashPoint("after-primary", events);
   }
-  // The canary runs as many pods as the primary, so both are judged at the same scale.
-  if (desired.target === "up") {
-    await scaleTo(deps, target, Math.max(1, observed.observations.primary?.replicas ?? 1));
+  const up = plan.targetReplicas !== undefined && plan.targetReplicas > 0;
+  if (up) {
+    await scaleTo(deps, target, plan.targetReplicas as number);
     crashPoint("after-scale-up", events);
   }
   await router.reconcile(routerTarget);
   await routeAsDecided(router, routerTarget, decision, observed.observations.routes);
   crashPoint("after-route", events);
   // Scale down only after the traffic has left the canary.
-  if (desired.target === "zero") {
+  if (plan.targetReplicas === 0) {
     await scaleTo(deps, target, 0);
     crashPoint("after-scale-down", events);
   }
-}
-
-function targetRevisionToCopy(decision: Decision, revision: Revision): string | undefined {
-  // Initializing copies whatever the target runs; Promoting copies the revision that passed analysis.
-  return decision.status.phase === "Promoting" ? decision.status.lastAppliedSpec : revision.hash;
 }
 
 async function scaleTo(deps: ReconcilerDeps, target: Deployment, replicas: number): Promise<void> {
