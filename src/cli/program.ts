@@ -1,6 +1,7 @@
 // The `kanaria` command: one file per subcommand under commands/, each exporting `register`.
 import { Command, CommanderError } from "commander";
 import { register as registerAbort } from "./commands/abort.ts";
+import { register as registerBacktest } from "./commands/backtest.ts";
 import { register as registerController } from "./commands/controller.ts";
 import { register as registerMigrate } from "./commands/migrate.ts";
 import { register as registerPromote } from "./commands/promote.ts";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerAbort(program);
   registerResume(program);
   registerRetry(program);
+  registerBacktest(program);
   return program;
 }
 

@@ -1,0 +1,126 @@
+// `kanaria backtest FILE...`: how a Canary's metric thresholds would have behaved on history.
+import { writeFile } from "node:fs/promises";
+import { type Command, Option } from "commander";
+import pino from "pino";
+import { PROVIDERS, type ProviderName } from "../../api/canary.ts";
+import { formatJson, formatTable } from "../../backtest/format.ts";
+import { renderPlot } from "../../backtest/plot.ts";
+import { backtest, DEFAULT_FALSE_FAILURE_RATE } from "../../backtest/run.ts";
+import { fromCluster, fromFiles } from "../../backtest/sources.ts";
+import { parseSpan, parseTime, type Span } from "../../backtest/time.ts";
+import { createKubeClient } from "../../kube/client.ts";
+import { loadKubeConfig } from "../../kube/config.ts";
+import { createMetricProvider } from "../../metrics/factory.ts";
+
+interface BacktestFlags {
+  canary?: string;
+  from: string;
+  to: string;
+  fromCluster?: boolean;
+  kubeconfig?: string;
+  target?: string;
+  metricsServer?: string;
+  provider: ProviderName;
+  falseFailureRate: string;
+  exclude: string[];
+  includeIncident: string[];
+  output: "table" | "json";
+  plot?: string;
+}
+
+const HELP_AFTER = `
+Each metric is replayed as the controller runs it: one window per analysis interval, the same
+MetricTemplate or built-in query, {{ target }} the primary (<target>-primary) unless --target says
+otherwise. Prometheus is read with query_range (step = the analysis interval), CloudWatch with
+GetMetricData over the range. Times: ISO 8601, Unix seconds, now, or now-7d. Spans: FROM/TO.
+
+Exit codes: 0 report written, 1 a metric could not be replayed, 2 usage or input errors.`;
+
+const repeat = (value: string, all: string[]) => [...all, value];
+
+export function register(program: Command): void {
+  program
+    .command("backtest")
+    .description(
+      "replay a Canary's metrics over history: failed windows, false rollbacks, suggested thresholds",
+    )
+    .argument("[paths...]", "YAML files or directories with the Canary and its MetricTemplates")
+    .option("--canary <name>", "the Canary (NAME or NAMESPACE/NAME) when the files hold several")
+    .requiredOption("--from <time>", "start of the history, e.g. now-7d or 2026-11-24T00:00:00Z")
+    .option("--to <time>", "end of the history", "now")
+    .option("--from-cluster", "read the Canary, MetricTemplates and Secrets from the cluster")
+    .option("--kubeconfig <path>", "kubeconfig for --from-cluster")
+    .option("--target <name>", "value of {{ target }} (default: <target>-primary)")
+    .option(
+      "--metrics-server <url>",
+      "Prometheus for built-in metrics when the Canary names none",
+      process.env.KANARIA_METRICS_SERVER,
+    )
+    .addOption(
+      new Option("--provider <name>", "router for a Canary without spec.provider")
+        .choices(PROVIDERS)
+        .default("kubernetes"),
+    )
+    .option(
+      "--false-failure-rate <share>",
+      "share of healthy windows a suggested threshold may fail",
+      String(DEFAULT_FALSE_FAILURE_RATE),
+    )
+    .option(
+      "--exclude <from/to>",
+      "a known incident to leave out (repeat for several)",
+      repeat,
+      [] as string[],
+    )
+    .option(
+      "--include-incident <from/to>",
+      "an incident the thresholds should catch (repeat for several)",
+      repeat,
+      [] as string[],
+    )
+    .addOption(
+      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
+    )
+    .option("--plot <file.svg>", "also draw each metric with its thresholds to an SVG file")
+    .addHelpText("after", HELP_AFTER)
+    .action(async (paths: string[], flags: BacktestFlags) => {
+      const now = new Date();
+      const rate = Number(flags.falseFailureRate);
+      if (!(rate > 0 && rate < 1)) {
+        throw new Error(
+          `--false-failure-rate must be a share between 0 and 1, e.g. 0.005; got ${flags.falseFailureRate}`,
+        );
+      }
+      const spans = (list: string[], flag: string): Span[] => list.map((s) => parseSpan(s, now, flag));
+      const from = parseTime(flags.from, now);
+      const to = parseTime(flags.to, now);
+      if (from.getTime() >= to.getTime()) throw new Error("--from must be before --to");
+      if (!flags.fromCluster && paths.length === 0)
+        throw new Error("name the manifest files, or use --from-cluster");
+      const sources = flags.fromCluster
+        ? await fromCluster(
+            createKubeClient(loadKubeConfig(flags.kubeconfig), pino({ level: "warn" })),
+            flags.canary,
+          )
+        : await fromFiles(paths, flags.canary);
+      const report = await backtest({
+        ...sources,
+        providers: createMetricProvider,
+        defaultProvider: flags.provider,
+        ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
+        from,
+        to,
+        ...(flags.target ? { target: flags.target } : {}),
+        falseFailureRate: rate,
+        exclude: spans(flags.exclude, "--exclude"),
+        incidents: spans(flags.includeIncident, "--include-incident"),
+        progress: (line) => process.stderr.write(`kanaria backtest: ${line}\n`),
+      });
+      process.stdout.write(flags.output === "json" ? formatJson(report) : formatTable(report));
+      if (flags.plot) {
+        await writeFile(flags.plot, await renderPlot(report));
+        process.stderr.write(`kanaria backtest: plot written to ${flags.plot}\n`);
+      }
+      process.exitCode = report.metrics.some((m) => m.error) ? 1 : 0;
+    });
+}
