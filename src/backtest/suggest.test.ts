@@ -61,13 +61,14 @@ describe("suggestRange", () => {
   });
 });
 
-describe("rounding to three significant digits", () => {
-  it("rounds away from the healthy values, keeping values already on the grid", () => {
-    expect(roundUp(238.61)).toBe(239);
-    expect(roundUp(0.012341)).toBe(0.0124);
-    expect(roundUp(1234.5)).toBe(1240);
-    expect(roundDown(99.87)).toBe(99.8);
-    expect(roundDown(99.9)).toBe(99.9);
-    expect(roundUp(0.3)).toBe(0.3);
+describe("rounding outwards to a tenth of the variation", () => {
+  it("keeps the digits the noise leaves meaningful, and values already on the grid", () => {
+    expect(roundUp(238.61, 15)).toBe(239);
+    expect(roundUp(238.61, 150)).toBe(240);
+    expect(roundDown(99.8724, 0.0185)).toBe(99.872);
+    expect(roundDown(99.9, 0.02)).toBe(99.9);
+    expect(roundUp(0.3, 0.05)).toBe(0.3);
+    expect(roundUp(0.01234, 0.003)).toBe(0.0124);
+    expect(roundUp(123.4, 0)).toBe(123.4);
   });
 });

@@ -3,7 +3,8 @@
  * history. Outages first: windows further than OUTLIER_SIGMAS robust standard deviations from the
  * median (scale from the median absolute deviation, which up to half the windows being an outage
  * cannot drag) on a side being suggested are set aside; then the bound is the rate-quantile of
- * the rest, rounded outwards to three significant digits.
+ * the rest, rounded outwards to a tenth of the typical variation (229 ms for a p99 that varies by
+ * 12 ms; 99.872 % for a success rate that varies by 0.02).
  */
 import { medianSorted, quantileSorted } from "simple-statistics";
 import type { Range, Window } from "./evaluate.ts";
@@ -46,8 +47,8 @@ export function suggestRange(windows: readonly Window[], sides: Sides, rate: num
   // Each side gets its share of the rate when both are suggested.
   const share = sides.min && sides.max ? rate / 2 : rate;
   const range: Range = {
-    ...(sides.min ? { min: roundDown(quantileSorted(kept, share)) } : {}),
-    ...(sides.max ? { max: roundUp(quantileSorted(kept, 1 - share)) } : {}),
+    ...(sides.min ? { min: roundDown(quantileSorted(kept, share), sigma) } : {}),
+    ...(sides.max ? { max: roundUp(quantileSorted(kept, 1 - share), sigma) } : {}),
   };
   const failing = kept.filter(
     (v) => (range.min !== undefined && v < range.min) || (range.max !== undefined && v > range.max),
@@ -91,22 +92,22 @@ const iso = (r: { from: Date; to: Date; windows: number }): SetAside => ({
   windows: r.windows,
 });
 
-/** Three significant digits, rounded away from the healthy values so the bound never tightens. */
-export function roundUp(value: number): number {
-  return round(value, Math.ceil);
+/** Rounded up to a grid of a tenth of `spread`'s order of magnitude, so the bound never tightens. */
+export function roundUp(value: number, spread: number): number {
+  return round(value, spread, Math.ceil);
 }
 
-export function roundDown(value: number): number {
-  return round(value, Math.floor);
+export function roundDown(value: number, spread: number): number {
+  return round(value, spread, Math.floor);
 }
 
-function round(value: number, direction: (x: number) => number): number {
-  if (value === 0 || !Number.isFinite(value)) return value;
-  const unit = 10 ** (Math.floor(Math.log10(Math.abs(value))) - 2);
+function round(value: number, spread: number, direction: (x: number) => number): number {
+  if (!(spread > 0) || !Number.isFinite(value)) return value;
+  const unit = 10 ** (Math.floor(Math.log10(spread)) - 1);
   const steps = value / unit;
   // A value already on the grid stays (float noise such as 998.9999999 must not move it a step).
   const nearest = Math.round(steps);
-  const rounded = Math.abs(steps - nearest) < 1e-9 ? nearest : direction(steps);
+  const rounded = Math.abs(steps - nearest) < 1e-6 ? nearest : direction(steps);
   // toPrecision drops the float noise of the multiplication (0.1 * 3 = 0.30000000000000004).
   return Number((rounded * unit).toPrecision(12));
 }
