@@ -223,10 +223,14 @@ export class AppMeshRouter implements Router {
       kind,
       name,
     );
+    const desired = build(live?.spec);
     if (kind === "VirtualService" && live?.spec?.provider?.virtualNode) {
-      // Left by revertOnDeletion of an earlier Canary: App Mesh takes one provider, not both.
-      await this.#client.mergePatch(ref(canary, kind, name), { spec: { provider: { virtualNode: null } } });
+      // Left by revertOnDeletion of an earlier Canary: App Mesh takes one provider, so swap it in one write.
+      const provider = (desired as VirtualService).spec.provider;
+      await this.#client.mergePatch(ref(canary, kind, name), {
+        spec: { provider: { ...provider, virtualNode: null } },
+      });
     }
-    await this.#client.apply(build(live?.spec));
+    await this.#client.apply(desired);
   }
 }
