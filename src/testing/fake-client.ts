@@ -148,6 +148,11 @@ export class FakeKubeClient implements KubeClient {
     this.writes.push({ op: "mergePatch", ref });
     const existing = this.#objects.get(keyOf(ref));
     if (!existing) throw new Error(`${ref.kind} ${ref.namespace ?? ""}/${ref.name} not found`);
+    // As the API server: a resourceVersion in the patch is a precondition, not a field to write.
+    const rv = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+    if (rv !== undefined && rv !== existing.metadata.resourceVersion) {
+      throw new ConflictError(`${ref.kind} ${ref.name}: resourceVersion ${rv} is stale`);
+    }
     return this.#store(existing, asObject(mergePatch(asJson(structuredClone(existing)), patch))) as T;
   }
 
@@ -174,10 +179,16 @@ export class FakeKubeClient implements KubeClient {
     this.events.push(structuredClone(input));
   }
 
-  /** Keeps identity fields, bumps resourceVersion, and bumps generation when the spec changed. */
+  /**
+   * Keeps identity fields, bumps resourceVersion, and bumps generation when the spec changed. A write
+   * that changes nothing leaves the object and its resourceVersion alone, as the API server does.
+   */
   #store(existing: KubeObject, next: KubeObject): KubeObject {
-    const specChanged = canonicalJson(asJson(existing).spec) !== canonicalJson(asJson(next).spec);
+    next.metadata.resourceVersion = existing.metadata.resourceVersion;
     next.metadata.uid = existing.metadata.uid;
+    next.metadata.generation = existing.metadata.generation;
+    if (canonicalJson(asJson(existing)) === canonicalJson(asJson(next))) return structuredClone(existing);
+    const specChanged = canonicalJson(asJson(existing).spec) !== canonicalJson(asJson(next).spec);
     next.metadata.generation = (existing.metadata.generation ?? 1) + (specChanged ? 1 : 0);
     next.metadata.resourceVersion = String(++this.#version);
     this.#objects.set(keyOf(refOf(next)), next);
