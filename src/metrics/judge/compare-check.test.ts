@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Canary } from "../../api/canary.ts";
 import type { ResolvedCanary } from "../../api/defaults.ts";
 import type { MetricTemplate } from "../../api/metric-template.ts";
+import { validateSources } from "../../validate/index.ts";
 import { type ProviderLookup, type RunChecksInput, runChecks } from "../analysis.ts";
 import type { MetricProvider, QueryResult } from "../provider.ts";
 import type { RangeMetricProvider, RangeOptions } from "../range.ts";
@@ -203,5 +205,22 @@ describe("worseOf", () => {
     expect(worseOf(v("error"), v("nodata")).result).toBe("error");
     expect(worseOf(v("nodata"), v("fail")).result).toBe("fail");
     expect(worseOf(v("pass"), v("pass"))).toMatchObject({ result: "pass", message: "pass; pass" });
+  });
+});
+
+describe("kanaria validate and compare", () => {
+  it("accepts compare and names a wrong direction or a misspelt field with the fix", () => {
+    const text = readFileSync(new URL("../../../examples/backtest/canary.yaml", import.meta.url), "utf8");
+    expect(validateSources([{ file: "canary.yaml", text }]).errors).toBe(0);
+    const bad = text
+      .replace("direction: increase", "direction: up")
+      .replace("tolerance: 0.1", "tolerence: 0.1");
+    const messages = validateSources([{ file: "canary.yaml", text: bad }]).problems.map(
+      (p) => `${p.path}: ${p.message}`,
+    );
+    expect(messages).toEqual([
+      'spec.analysis.metrics[1].compare.direction: must be one of "increase", "decrease", "either"; got the string "up"',
+      'spec.analysis.metrics[1].compare.tolerence: unknown field "tolerence" (did you mean "tolerance"?)',
+    ]);
   });
 });
