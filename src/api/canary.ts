@@ -179,8 +179,9 @@ export const metricCompare = z
       description:
         "Relative difference of the medians tolerated even when significant, e.g. 0.25 (the default) for 25 %.",
     }),
-    confidence: z.number().gt(0).lt(1).optional().meta({
-      description: "A difference is significant when its p-value is below 1 - confidence; defaults to 0.98.",
+    confidence: z.number().min(0.5).max(0.9999).optional().meta({
+      description:
+        "A difference is significant when its p-value is below 1 - confidence (0.5 to 0.9999); defaults to 0.98.",
     }),
   })
   .meta({
