@@ -104,4 +104,14 @@ describe("toStructural", () => {
       }),
     ).toEqual({ type: "object", additionalProperties: { type: "integer" } });
   });
+
+  it("writes exclusive bounds as OpenAPI v3.0 booleans, which apiextensions reads", () => {
+    expect(toStructural({ type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 })).toEqual({
+      type: "number",
+      minimum: 0,
+      exclusiveMinimum: true,
+      maximum: 1,
+      exclusiveMaximum: true,
+    });
+  });
 });

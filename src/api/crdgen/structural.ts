@@ -38,6 +38,11 @@ export function toStructural(input: unknown): Schema {
       out[key] = toStructural(value);
     } else if ((key === "minimum" && value === -MAX_SAFE) || (key === "maximum" && value === MAX_SAFE)) {
       // zod's bounds for safe integers say nothing a user needs to read.
+    } else if ((key === "exclusiveMinimum" || key === "exclusiveMaximum") && typeof value === "number") {
+      // JSON Schema 2020 writes the bound itself (zod's gt/lt); OpenAPI v3.0, which apiextensions
+      // reads, wants minimum/maximum plus a boolean.
+      out[key === "exclusiveMinimum" ? "minimum" : "maximum"] = value;
+      out[key] = true;
     } else if (key === "format" && (value === "uri" || value === "url")) {
       // Kubernetes' OpenAPI validation does not know "uri"; zod and `kanaria validate` check URLs.
     } else {
