@@ -119,6 +119,14 @@ describe("servicePorts", () => {
     );
   });
 
+  it("accepts a numeric targetPort when the containers declare no ports (Kubernetes does not require it)", () => {
+    const d = deploymentFixture();
+    for (const c of d.spec?.template.spec?.containers ?? []) delete c.ports;
+    expect(servicePorts(withService({ port: 80, targetPort: 8080 }), d).map((p) => p.targetPort)).toEqual([
+      8080,
+    ]);
+  });
+
   it("rejects a discovered port whose name clashes with the main port", () => {
     // The main port targets 9797, so the container port named "http" (9898) is discovered too.
     const fn = () =>

@@ -58,13 +58,13 @@ function mainPort(canary: Canary, target: Deployment): V1ServicePort {
     }
   }
   if (typeof targetPort === "number") {
-    // As kanaria validate: a port no container declares leaves the Services without endpoints.
+    // Declaring ports is optional in Kubernetes, so only a list that lacks this one is a mistake (a typo).
     const declared = appContainers(target).flatMap((c) => (c.ports ?? []).map((p) => p.containerPort));
-    if (!declared.includes(targetPort)) {
+    if (declared.length > 0 && !declared.includes(targetPort)) {
       const field = svc.targetPort === undefined ? "port" : "targetPort";
       throw new ServiceConfigError(
         `Canary ${canaryKey(canary)}: spec.service.${field} ${targetPort} is not a container port of ` +
-          `Deployment ${objectKey(target)} (ports: ${declared.join(", ") || "none declared"}); ` +
+          `Deployment ${objectKey(target)} (ports: ${declared.join(", ")}); ` +
           `set spec.service.${field} to one of them, or declare the port in the pod template's containers[].ports`,
       );
     }

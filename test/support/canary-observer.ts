@@ -45,17 +45,23 @@ export async function canaryIngressWeight(
   return ing?.metadata.annotations?.["nginx.ingress.kubernetes.io/canary-weight"] ?? "-";
 }
 
-/** Releases a new image of the podinfod container, as `kubectl set image` would. */
-export function setImage(
+/**
+ * Releases a new image of the podinfod container, as `kubectl set image` would: the rest of each
+ * container stays (a JSON merge patch replaces the whole list, so the full list is sent back).
+ */
+export async function setImage(
   client: KubeClient,
   namespace: string,
   name: string,
   image: string,
 ): Promise<KubeObject> {
-  return client.mergePatch(
-    { apiVersion: "apps/v1", kind: "Deployment", namespace, name },
-    { spec: { template: { spec: { containers: [{ name: "podinfod", image }] } } } },
+  const ref = { apiVersion: "apps/v1", kind: "Deployment", namespace, name };
+  const current = await getDeployment(client, namespace, name);
+  const containers = (current?.spec?.template?.spec?.containers ?? [{ name: "podinfod" }]).map((c) =>
+    c.name === "podinfod" ? { ...c, image } : c,
   );
+  // No resourceVersion precondition: the controller may scale the Deployment meanwhile, which this leaves alone.
+  return client.mergePatch(ref, { spec: { template: { spec: { containers } } } });
 }
 
 /**
