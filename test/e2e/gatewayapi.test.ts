@@ -1,0 +1,230 @@
+// Metric analysis end to end on Gateway API: a real API server with the Gateway API CRDs, the test
+// Prometheus scraping the traffic simulator (which reads the split from the HTTPRoute and serves the
+// Envoy sidecar series of the canary pods), and the real controller process judging the built-in
+// gatewayapi checks request-success-rate (min 99 %) and request-duration (p99, max 500 ms).
+import { afterAll, describe, expect, inject, it } from "vitest";
+import type { Canary, CanarySpec } from "../../src/api/canary.ts";
+import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
+import {
+  canaryEvents,
+  getDeployment,
+  imageOf,
+  recordChanges,
+  testClient,
+  waitForPhase,
+} from "../support/canary-observer.ts";
+import { useController } from "../support/controller.ts";
+import { useNamespace, waitFor } from "../support/k8s.ts";
+import { canary, deployment, IMAGE } from "../support/manifests.ts";
+import { startTraffic } from "../support/traffic.ts";
+
+const prometheusUrl = inject("prometheusUrl");
+const OLD = `${IMAGE}:6.0.0`;
+const NEW = `${IMAGE}:6.0.1`;
+const HEALTHY = { successRate: 1, latencyMs: { p50: 20, p99: 80 } };
+const RPS = 200;
+const GATEWAY = { name: "public", namespace: "gateways" };
+const CHECKS = (interval = "15s") => [
+  { name: "request-success-rate", interval, thresholdRange: { min: 99 } },
+  { name: "request-duration", interval, thresholdRange: { max: 500 } },
+];
+
+const ns = useNamespace("e2e-gatewayapi");
+const client = testClient();
+useController(ns, () => ["--metrics-server", prometheusUrl]);
+const stoppers: (() => Promise<void>)[] = [];
+// Registered after useController's, so it runs first: the simulators stop before the controller.
+afterAll(async () => {
+  await Promise.all(stoppers.map((stop) => stop()));
+});
+
+/** What the HTTPRoute routes: the canary backend's weight, and whether an A/B rule or a mirror is on. */
+interface RouteView {
+  weight: string;
+  ab: boolean;
+  mirror: boolean;
+}
+
+async function routeView(name: string): Promise<RouteView> {
+  const route = await client.get<HTTPRoute>({
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    namespace: ns,
+    name,
+  });
+  const rules = route?.spec?.rules ?? [];
+  const weighted = rules.find((r) => r.backendRefs?.length === 2);
+  const canaryRef = weighted?.backendRefs?.find((b) => b.name === `${name}-canary`);
+  return {
+    weight: canaryRef ? String(canaryRef.weight) : "-",
+    ab: rules.some((r) => r.backendRefs?.length === 1 && r.backendRefs[0]?.name === `${name}-canary`),
+    mirror: (weighted?.filters ?? []).some((f) => f.type === "RequestMirror"),
+  };
+}
+const routeWeight = async (name: string) => (await routeView(name)).weight;
+
+interface Scenario {
+  name: string;
+  analysis: CanarySpec["analysis"];
+  profile: { successRate: number; latencyMs: { p50: number; p99: number } };
+  headerShare?: number;
+}
+
+/** Deployment + generated-route Canary with the built-in checks, traffic on, initialized and converged. */
+async function setUp(s: Scenario): Promise<void> {
+  await client.apply(deployment(ns, s.name, "6.0.0"));
+  await client.apply(
+    canary(ns, s.name, {
+      provider: "gatewayapi",
+      service: { port: 80, targetPort: 9898, gatewayRefs: [GATEWAY], hosts: [`${s.name}.example.test`] },
+      analysis: s.analysis,
+    }),
+  );
+  const traffic = await startTraffic(ns, s.name, {
+    rps: RPS,
+    router: "gatewayapi",
+    profiles: { [OLD]: HEALTHY, [NEW]: s.profile },
+    ...(s.headerShare !== undefined && { headerShare: s.headerShare }),
+  });
+  stoppers.push(traffic.stop);
+  await waitForPhase(client, ns, s.name, "Initialized");
+  await waitFor(
+    async () => [(await getDeployment(client, ns, s.name))?.spec?.replicas, await routeWeight(s.name)],
+    {
+      description: `${s.name} scaled to zero and its HTTPRoute at weight 0`,
+      until: ([replicas, weight]) => replicas === 0 && weight === "0",
+      timeoutMs: 30_000,
+    },
+  );
+}
+
+// The whole manifest, as a GitOps tool applies it (a merge patch of the image would drop the ports list).
+const release = (name: string) => client.apply(deployment(ns, name, "6.0.1"));
+const check = (c: Canary, metric: string) => c.status?.checks?.find((x) => x.name === metric);
+const messages = async (name: string) => (await canaryEvents(client, ns, name)).map((e) => e.message);
+
+async function promoted(name: string): Promise<void> {
+  expect(imageOf(await getDeployment(client, ns, `${name}-primary`))).toBe(NEW);
+  const all = await messages(name);
+  expect(all.filter((m) => m.startsWith("Promotion completed!"))).toHaveLength(1);
+  expect(all.filter((m) => m.startsWith("Canary failed!"))).toEqual([]);
+}
+
+describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi checks (Envoy series)", () => {
+  describe.concurrent("judging the new version", () => {
+    it("promotes a healthy version, every weight of the release seen on the HTTPRoute", async () => {
+      await setUp({
+        name: "healthy",
+        analysis: { interval: "10s", threshold: 2, stepWeight: 25, maxWeight: 50, metrics: CHECKS() },
+        profile: HEALTHY,
+      });
+      const weights = recordChanges(() => routeWeight("healthy"));
+      await release("healthy");
+      const done = await waitForPhase(client, ns, "healthy", "Succeeded", 120_000);
+
+      expect(await weights.stop()).toEqual(["0", "25", "50", "0"]);
+      expect(done.status).toMatchObject({ canaryWeight: 0, failedChecks: 0 });
+      expect(check(done, "request-success-rate")).toMatchObject({ result: "pass", value: 100 });
+      const p99 = check(done, "request-duration")?.value ?? Number.NaN;
+      // 80 ms configured: Envoy's histogram interpolates inside its 50-100 ms bucket (or 100-250 ms).
+      expect(p99).toBeGreaterThan(20);
+      expect(p99).toBeLessThan(250);
+      await promoted("healthy");
+    }, 150_000);
+
+    it("rolls back a version with 10 % errors, naming the metric", async () => {
+      await setUp({
+        name: "errors",
+        analysis: { interval: "10s", threshold: 2, stepWeight: 25, maxWeight: 50, metrics: CHECKS() },
+        profile: { successRate: 0.9, latencyMs: { p50: 20, p99: 80 } },
+      });
+      const weights = recordChanges(() => routeWeight("errors"));
+      await release("errors");
+      const failed = await waitForPhase(client, ns, "errors", "Failed", 120_000);
+      await waitFor(() => routeWeight("errors"), {
+        description: "the HTTPRoute back at canary weight 0",
+        until: (w) => w === "0",
+        timeoutMs: 15_000,
+      });
+
+      expect(await weights.stop()).toEqual(["0", "25", "0"]);
+      const rate = check(failed, "request-success-rate")?.value ?? Number.NaN;
+      expect(rate).toBeGreaterThan(80);
+      expect(rate).toBeLessThan(99);
+      const rolledBack = (await canaryEvents(client, ns, "errors")).filter((e) => e.reason === "RolledBack");
+      expect(rolledBack.map((e) => e.message)).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^Canary failed! Rolling back errors\\.${ns}: failed checks threshold reached 2/2: ` +
+              "request-success-rate \\d+\\.\\d+ is below the minimum 99 \\(prometheus\\)$",
+          ),
+        ),
+      ]);
+      expect(imageOf(await getDeployment(client, ns, "errors-primary"))).toBe(OLD);
+    }, 150_000);
+
+    it("A/B: requests with the header reach the new version through a rule before the weighted one", async () => {
+      await setUp({
+        name: "ab",
+        analysis: {
+          interval: "10s",
+          threshold: 2,
+          iterations: 2,
+          match: [{ headers: { "x-canary": { exact: "insider" } } }],
+          metrics: CHECKS(),
+        },
+        profile: HEALTHY,
+        headerShare: 0.3,
+      });
+      const views = recordChanges(() => routeView("ab"));
+      await release("ab");
+      const done = await waitForPhase(client, ns, "ab", "Succeeded", 120_000);
+
+      const seen = await views.stop();
+      expect(seen[0]).toEqual({ weight: "0", ab: false, mirror: false });
+      expect(seen, "the A/B rule while the canary is judged").toContainEqual({
+        weight: "0",
+        ab: true,
+        mirror: false,
+      });
+      expect(
+        seen.every((v) => v.weight === "0"),
+        "no weight moves in an A/B test",
+      ).toBe(true);
+      expect(seen.at(-1)).toEqual({ weight: "0", ab: false, mirror: false });
+      expect(done.status?.checks?.map((c) => [c.name, c.result])).toEqual([
+        ["request-success-rate", "pass"],
+        ["request-duration", "pass"],
+      ]);
+      await promoted("ab");
+    }, 150_000);
+
+    it("blue/green with mirroring: judged on mirrored copies, then switched", async () => {
+      await setUp({
+        name: "mirror",
+        analysis: {
+          interval: "10s",
+          threshold: 2,
+          iterations: 2,
+          mirror: true,
+          mirrorWeight: 50,
+          metrics: CHECKS(),
+        },
+        profile: HEALTHY,
+      });
+      const views = recordChanges(() => routeView("mirror"));
+      await release("mirror");
+      const done = await waitForPhase(client, ns, "mirror", "Succeeded", 120_000);
+
+      expect(await views.stop()).toEqual([
+        { weight: "0", ab: false, mirror: false },
+        { weight: "0", ab: false, mirror: true },
+        { weight: "100", ab: false, mirror: false },
+        { weight: "0", ab: false, mirror: false },
+      ]);
+      // The checks saw the canary's Envoy series, fed by the mirrored copies alone (no weight before the switch).
+      expect(check(done, "request-success-rate")).toMatchObject({ result: "pass", value: 100 });
+      await promoted("mirror");
+    }, 150_000);
+  });
+});
