@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatJson, formatProblem, formatSummary, formatText } from "./format.ts";
 import type { Problem, ValidateResult } from "./index.ts";
+import { formatPath } from "./problem.ts";
 
 const problem: Problem = {
   file: "apps/canary.yaml",
@@ -75,5 +76,43 @@ describe("json output", () => {
       problems: [problem],
       summary: { files: 3, objects: 5, errors: 1, warnings: 0, ioErrors: [] },
     });
+  });
+});
+
+describe("input text in the output", () => {
+  it("escapes control characters so one problem stays one line", () => {
+    const line = formatProblem({
+      ...problem,
+      file: "a\rb.yaml",
+      kind: "Ca\nnary",
+      name: "x\u0000y\u200bz",
+      path: 'spec["a\\u001bb"]',
+      message: "bad\u2028value\t\u202eend",
+    });
+    expect(line).toBe(
+      'a\\rb.yaml:12:7: error: Ca\\nnary/x\\x00y\\u200bz: spec["a\\u001bb"]: bad\\u2028value\\t\\u202eend',
+    );
+    expect(line.split("\n")).toHaveLength(1);
+  });
+
+  it("cuts long names and messages in the middle, in text and JSON", () => {
+    const long = { ...problem, name: "n".repeat(10_000_000), message: `unknown field "${"k".repeat(5000)}"` };
+    const line = formatProblem(long);
+    expect(line.length).toBeLessThan(1500);
+    expect(line).toMatch(/Canary\/n+…\(9999\d{3} more\)…n+: /);
+    const json = JSON.parse(formatJson(result([long]))) as { problems: { name: string; message: string }[] };
+    expect(json.problems[0]?.name.length).toBeLessThanOrEqual(253);
+    expect(json.problems[0]?.message.length).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe("formatPath", () => {
+  it("quotes keys that are not plain words and cuts long keys and paths", () => {
+    expect(formatPath(["metadata", "labels", "app.kubernetes.io/name"])).toBe(
+      'metadata.labels["app.kubernetes.io/name"]',
+    );
+    expect(formatPath(["spec", "a\nb", 0, "x-y_z"])).toBe('spec["a\\nb"][0].x-y_z');
+    expect(formatPath(["spec", "k".repeat(1000)]).length).toBeLessThan(120);
+    expect(formatPath(Array.from({ length: 500 }, () => "abc")).length).toBeLessThanOrEqual(220);
   });
 });

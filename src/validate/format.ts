@@ -1,17 +1,55 @@
 /** Output of `kanaria validate`: one line per problem for people and CI annotations, or JSON for tools. */
 
 import type { ValidateResult } from "./index.ts";
-import type { Problem } from "./problem.ts";
+import { type Problem, shorten } from "./problem.ts";
 
 /** `FILE:LINE:COL: SEVERITY: KIND/NAME: FIELD.PATH: message`. The object and path parts are left out
  * when there is none (a YAML syntax error belongs to no object), so the line still matches the usual
  * `file:line:col: severity: message` problem matchers. */
-export function formatProblem(p: Problem): string {
-  const parts = [`${p.file}:${p.line}:${p.column}`, p.severity];
-  if (p.kind !== null) parts.push(`${p.kind}/${p.name ?? "<unnamed>"}`);
-  if (p.path !== "") parts.push(p.path);
-  parts.push(p.message);
+export function formatProblem(problem: Problem): string {
+  const p = bounded(problem);
+  const parts = [`${escapeText(p.file)}:${p.line}:${p.column}`, p.severity];
+  if (p.kind !== null)
+    parts.push(`${escapeText(p.kind)}/${p.name === null ? "<unnamed>" : escapeText(p.name)}`);
+  if (p.path !== "") parts.push(escapeText(p.path));
+  parts.push(escapeText(p.message));
   return parts.join(": ");
+}
+
+/** Limits for what input text a problem repeats; a Kubernetes name is at most 253 characters. */
+const MAX = { file: 400, kind: 63, name: 253, message: 1000 } as const;
+
+/** The problem with input-derived text cut to size: a 10 MB name is not echoed whole. */
+function bounded(p: Problem): Problem {
+  return {
+    ...p,
+    file: shorten(p.file, MAX.file),
+    kind: p.kind === null ? null : shorten(p.kind, MAX.kind),
+    name: p.name === null ? null : shorten(p.name, MAX.name),
+    namespace: p.namespace === null ? null : shorten(p.namespace, MAX.name),
+    message: shorten(p.message, MAX.message),
+  };
+}
+
+/**
+ * Input text in a line of output: control characters (CR, LF, NUL, ESC...), invisible and
+ * direction-changing characters are written as escapes, so one problem is always one line and what
+ * it shows is what the file holds.
+ */
+export function escapeText(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ufffd]/g,
+    (c) => {
+      const code = c.charCodeAt(0);
+      if (c === "\n") return "\\n";
+      if (c === "\r") return "\\r";
+      if (c === "\t") return "\\t";
+      return code <= 0xff
+        ? `\\x${code.toString(16).padStart(2, "0")}`
+        : `\\u${code.toString(16).padStart(4, "0")}`;
+    },
+  );
 }
 
 function count(n: number, noun: string): string {
@@ -30,7 +68,7 @@ export function formatText(r: ValidateResult, opts: { quiet?: boolean } = {}): s
 }
 
 export function formatJson(r: ValidateResult): string {
-  const problems = r.problems.map((p) => ({
+  const problems = r.problems.map(bounded).map((p) => ({
     file: p.file,
     line: p.line,
     column: p.column,

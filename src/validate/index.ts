@@ -10,6 +10,7 @@ import {
   type SourceFile,
 } from "./load.ts";
 import { problemAt } from "./locate.ts";
+import { checkMetadata, checkTypeMeta } from "./metadata-check.ts";
 import { type Problem, sortProblems } from "./problem.ts";
 import { checkManifest } from "./schema-check.ts";
 import { closest } from "./suggest.ts";
@@ -76,7 +77,9 @@ export function validateSources(
     manifests.push(...parsed.manifests);
   }
   const kanaria = manifests.filter((m) => groupOf(m) === GROUP);
+  problems.push(...manifests.flatMap(checkTypeMeta));
   problems.push(...kanaria.flatMap(checkManifest));
+  problems.push(...kanaria.filter((m) => m.apiVersion === API_VERSION).flatMap(checkMetadata));
   problems.push(...manifests.filter((m) => groupOf(m) !== GROUP).flatMap(foreignObjectProblems));
   problems.push(...crossCheck(manifests));
   const errors = problems.filter((p) => p.severity === "error").length;

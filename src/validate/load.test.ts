@@ -2,6 +2,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { validateSources } from "./index.ts";
 import { collectFiles, parseSource, readSources } from "./load.ts";
 
 describe("collectFiles", () => {
@@ -126,5 +127,52 @@ describe("parseSource", () => {
       metadata: { name: "x" },
       spec: { copy: { name: "x" } },
     });
+  });
+});
+
+describe("Kubernetes List documents", () => {
+  const canary = (name: string, indent: string) =>
+    [
+      `${indent}- apiVersion: kanaria.dev/v1alpha1`,
+      `${indent}  kind: Canary`,
+      `${indent}  metadata: {name: ${name}}`,
+      `${indent}  spec: {service: {port: "80"}}`,
+    ].join("\n");
+
+  it("unpacks v1 List, *List and nested Lists, locating fields inside their items", () => {
+    const text = [
+      "apiVersion: v1",
+      "kind: List",
+      "items:",
+      canary("a", "  "),
+      "  - apiVersion: kanaria.dev/v1alpha1",
+      "    kind: CanaryList",
+      "    items:",
+      canary("b", "      "),
+      "  - 42",
+    ].join("\n");
+    const { manifests, problems } = parseSource({ file: "l.yaml", text });
+    expect(manifests.map((m) => [m.kind, m.name])).toEqual([
+      ["Canary", "a"],
+      ["Canary", "b"],
+    ]);
+    expect(problems).toEqual([
+      expect.objectContaining({
+        line: 15,
+        column: 5,
+        message: "items[2] of List: expected an object (a mapping with apiVersion and kind)",
+      }),
+    ]);
+    const result = validateSources([{ file: "l.yaml", text }]);
+    const ports = result.problems.filter((p) => p.path === "spec.service.port");
+    expect(ports.map((p) => [p.name, p.line, p.column])).toEqual([
+      ["a", 7, 28],
+      ["b", 14, 32],
+    ]);
+  });
+
+  it("leaves a mapping with items that is not a List kind alone", () => {
+    const { manifests } = parseSource({ file: "x.yaml", text: "kind: Inventory\nitems: [1, 2]\n" });
+    expect(manifests.map((m) => m.kind)).toEqual(["Inventory"]);
   });
 });

@@ -2,9 +2,23 @@
 import type { Dirent } from "node:fs";
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { type Document, LineCounter, parseAllDocuments, parseDocument } from "yaml";
+import {
+  Document,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseAllDocuments,
+  parseDocument,
+  visit as visitYaml,
+} from "yaml";
+import { checkLimits, fileTooLarge } from "./limits.ts";
 import { locate } from "./locate.ts";
+import type { Manifest } from "./manifest.ts";
 import type { Problem } from "./problem.ts";
+
+export type { Manifest } from "./manifest.ts";
 
 export interface IoError {
   path: string;
@@ -15,18 +29,8 @@ export interface SourceFile {
   /** The path as shown in problems: the argument joined with the path found below it. */
   file: string;
   text: string;
-}
-
-/** One YAML document that is a Kubernetes-style object (a mapping). */
-export interface Manifest {
-  file: string;
-  doc: Document;
-  lines: LineCounter;
-  value: Record<string, unknown>;
-  apiVersion: string | undefined;
-  kind: string | undefined;
-  name: string | undefined;
-  namespace: string | undefined;
+  /** Size on disk when the file was too large to read (text is then empty). */
+  bytes?: number;
 }
 
 const YAML_FILE = /\.ya?ml$/i;
@@ -139,7 +143,10 @@ export async function readSources(
   const ioErrors: IoError[] = [];
   for (const file of files) {
     try {
-      sources.push({ file, text: await readFile(file, "utf8") });
+      // A file over the limit is not read at all: its size alone is the problem.
+      const { size } = await stat(file);
+      if (fileTooLarge(size)) sources.push({ file, text: "", bytes: size });
+      else sources.push({ file, text: await readFile(file, "utf8") });
     } catch (err) {
       ioErrors.push({ path: file, message: errorText(err) });
     }
@@ -172,18 +179,40 @@ function syntaxProblem(file: string, lines: LineCounter, offset: number, message
 }
 
 /** Parses every document of a file. A document with syntax errors is reported and skipped: its content
- * cannot be trusted, and one broken document does not hide the others. */
+ * cannot be trusted, and one broken document does not hide the others. A file over a limit (size,
+ * number of values, nesting) is one problem and is not parsed. */
 export function parseSource(source: SourceFile): { manifests: Manifest[]; problems: Problem[] } {
   const lines = new LineCounter();
+  const tooLarge = fileTooLarge(source.bytes ?? Buffer.byteLength(source.text));
+  if (tooLarge) return { manifests: [], problems: [limitProblem(source, 0, tooLarge)] };
+  const limit = checkLimits(source.text);
+  if (limit) return { manifests: [], problems: [limitProblem(source, limit.offset, limit.message)] };
+  let docs: Document.Parsed[];
+  try {
+    // Duplicate keys are found below in linear time; the parser's own check is quadratic per mapping.
+    docs = parseAllDocuments(source.text, {
+      lineCounter: lines,
+      prettyErrors: false,
+      uniqueKeys: false,
+    }) as Document.Parsed[];
+  } catch (err) {
+    // The limits above keep the parser's recursion in bounds; this is the net under them.
+    return { manifests: [], problems: [limitProblem(source, 0, `YAML error: ${errorText(err)}`)] };
+  }
   const manifests: Manifest[] = [];
   const problems: Problem[] = [];
-  for (const doc of parseAllDocuments(source.text, { lineCounter: lines, prettyErrors: false })) {
+  for (const doc of docs) {
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
         problems.push(
           syntaxProblem(source.file, lines, err.pos[0], `YAML syntax error: ${err.message.split("\n")[0]}`),
         );
       }
+      continue;
+    }
+    const duplicate = duplicateKey(doc);
+    if (duplicate !== undefined) {
+      problems.push(syntaxProblem(source.file, lines, duplicate.offset, duplicate.message));
       continue;
     }
     let value: unknown;
@@ -195,19 +224,113 @@ export function parseSource(source: SourceFile): { manifests: Manifest[]; proble
       problems.push({ ...syntaxProblem(source.file, lines, 0, `YAML error: ${errorText(err)}`), ...at });
       continue;
     }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) continue;
-    manifests.push({
-      file: source.file,
-      doc,
-      lines,
-      value: value as Record<string, unknown>,
-      apiVersion: stringAt(value, "apiVersion"),
-      kind: stringAt(value, "kind"),
-      name: stringAt(value, "metadata", "name"),
-      namespace: stringAt(value, "metadata", "namespace"),
-    });
+    unpack(source.file, doc, lines, value, manifests, problems);
   }
   return { manifests, problems };
+}
+
+/** The first key that a mapping repeats (the API server rejects those), with its offset. */
+function duplicateKey(doc: Document): { offset: number; message: string } | undefined {
+  let found: { offset: number; message: string } | undefined;
+  visitYaml(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        if (seen.has(key)) {
+          found = {
+            offset: pair.key.range?.[0] ?? 0,
+            message: `YAML syntax error: the key ${JSON.stringify(key)} appears twice in one mapping (keys must be unique)`,
+          };
+          return visitYaml.BREAK;
+        }
+        seen.add(key);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/** `v1 List`, `CanaryList` and the like (what `kubectl get -o yaml` writes): a mapping with an items list. */
+function isList(value: Record<string, unknown>): value is Record<string, unknown> & { items: unknown[] } {
+  return typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items);
+}
+
+/** Adds the object a document holds, or the items of a List (nested Lists too), as manifests. */
+function unpack(
+  file: string,
+  doc: Document,
+  lines: LineCounter,
+  value: unknown,
+  manifests: Manifest[],
+  problems: Problem[],
+): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return;
+  const object = value as Record<string, unknown>;
+  if (!isList(object)) {
+    manifests.push(manifestOf(file, doc, lines, object));
+    return;
+  }
+  const items = itemNodes(doc);
+  object.items.forEach((item, i) => {
+    const node = items[i];
+    const itemDoc = subDocument(doc, node);
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      const at = locate(doc, lines, ["items", i]);
+      const message = `items[${i}] of ${object.kind}: expected an object (a mapping with apiVersion and kind)`;
+      problems.push({ ...syntaxProblem(file, lines, 0, message), ...at });
+      return;
+    }
+    unpack(file, itemDoc, lines, item, manifests, problems);
+  });
+}
+
+function itemNodes(doc: Document): (Node | undefined)[] {
+  const root = doc.contents;
+  if (!isMap(root)) return [];
+  const pair = root.items.find((p) => isScalar(p.key) && p.key.value === "items");
+  return isSeq(pair?.value) ? (pair.value.items as Node[]) : [];
+}
+
+/** A document whose contents is one node of another: field paths are then located from that node. */
+function subDocument(doc: Document, node: Node | undefined): Document {
+  const sub = new Document(null, { keepSourceTokens: false });
+  sub.contents = (node ?? null) as Document["contents"];
+  const [start, valueEnd, end] = node?.range ?? doc.range ?? [0, 0, 0];
+  sub.range = [start, valueEnd, end];
+  return sub;
+}
+
+function manifestOf(
+  file: string,
+  doc: Document,
+  lines: LineCounter,
+  value: Record<string, unknown>,
+): Manifest {
+  return {
+    file,
+    doc,
+    lines,
+    value,
+    apiVersion: stringAt(value, "apiVersion"),
+    kind: stringAt(value, "kind"),
+    name: stringAt(value, "metadata", "name"),
+    namespace: stringAt(value, "metadata", "namespace"),
+  };
+}
+
+/** A file-level problem at an offset of a file that was not parsed. */
+function limitProblem(source: SourceFile, offset: number, message: string): Problem {
+  const lines = new LineCounter();
+  let start = source.text.indexOf("\n");
+  lines.addNewLine(0);
+  while (start >= 0 && start < offset) {
+    lines.addNewLine(start + 1);
+    start = source.text.indexOf("\n", start + 1);
+  }
+  return syntaxProblem(source.file, lines, offset, message);
 }
 
 /** The directory of a file as shown, used to decide whether two namespace-less objects sit together. */

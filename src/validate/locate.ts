@@ -1,6 +1,6 @@
 /** Maps a field path of a parsed object back to the line and column of its YAML node. */
 import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml";
-import type { Manifest } from "./load.ts";
+import type { Manifest } from "./manifest.ts";
 import { formatPath, type Problem, type Severity } from "./problem.ts";
 
 export interface Position {

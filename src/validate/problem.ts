@@ -16,14 +16,32 @@ export interface Problem {
   message: string;
 }
 
-/** Renders a zod-style path the way people write it in YAML discussions: `a.b[2].c`. */
+/** A key shown bare in a path; anything else (dots, slashes, spaces, control characters) is quoted. */
+const PLAIN_KEY = /^[A-Za-z_$][\w$-]*$/;
+/** Keys and paths longer than this are cut in the middle: a path is for finding the field, not a copy. */
+const MAX_KEY = 64;
+const MAX_PATH = 200;
+
+/**
+ * Renders a zod-style path the way people write it in YAML discussions: `a.b[2].c`, with keys that are
+ * not plain words quoted (`metadata.labels["app.kubernetes.io/name"]`), so every path reads one way.
+ */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const seg of path) {
     if (typeof seg === "number") out += `[${seg}]`;
-    else out += out === "" ? String(seg) : `.${String(seg)}`;
+    else if (PLAIN_KEY.test(String(seg)) && String(seg).length <= MAX_KEY)
+      out += out === "" ? String(seg) : `.${String(seg)}`;
+    else out += `[${JSON.stringify(shorten(String(seg), MAX_KEY))}]`;
   }
-  return out;
+  return shorten(out, MAX_PATH);
+}
+
+/** The text cut to at most max characters, keeping both ends: `abc…(1234 more)…xyz`. */
+export function shorten(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const keep = Math.max(2, Math.floor((max - 20) / 2));
+  return `${text.slice(0, keep)}…(${text.length - 2 * keep} more)…${text.slice(-keep)}`;
 }
 
 /** Problems in reading order: by file (in the order files were read), then line, then column. */

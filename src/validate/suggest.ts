@@ -30,6 +30,8 @@ export function closest(input: string, candidates: readonly string[]): string | 
   const limit = input.length >= 5 ? 2 : 1;
   let best: { candidate: string; distance: number } | undefined;
   for (const candidate of candidates) {
+    // The distance is at least the difference in length: skip the quadratic work for long inputs.
+    if (Math.abs(candidate.length - input.length) > limit) continue;
     const distance = editDistance(lower, candidate.toLowerCase());
     if (distance <= limit && (best === undefined || distance < best.distance)) best = { candidate, distance };
   }
