@@ -39,6 +39,7 @@ describe("the alert a person reads", () => {
     ["primary-not-ready", "Rolled back podinfo.test: the primary was not ready after promotion"],
     ["webhook", "Rolled back podinfo.test: a webhook failed"],
     ["manual", "Rolled back podinfo.test: aborted by request"],
+    ["metrics-unavailable", "Rolled back podinfo.test: its metric providers were unreachable"],
   ] as const)("titles a rollback by its cause (%s)", (cause, title) => {
     const { checks: _, ...alert } = ALERTS.RolledBack;
     expect(buildView(alertMessage({ ...alert, cause })).title).toBe(title);

@@ -94,6 +94,8 @@ function rollbackCause(alert: AlertRecord): string {
       return "a webhook failed";
     case "manual":
       return "aborted by request";
+    case "metrics-unavailable":
+      return "its metric providers were unreachable";
     default:
       return "analysis failed";
   }
