@@ -25,6 +25,7 @@ import { type AlertReceiver, readableSlackMessage, startAlertReceiver } from "..
 import { installCrds, yamlFilesIn } from "../support/crds.ts";
 import { readEnvFile } from "../support/env-file.ts";
 import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "./example.ts";
+import { demoProvider, exampleFor, gatewayApiCrdFiles } from "./gatewayapi.ts";
 import { type ClusterShRun, clusterSh, describeExit, REPO_ROOT, Service, tailOf } from "./processes.ts";
 import {
   type CanaryView,
@@ -47,6 +48,8 @@ import {
 const DEMO_DIR = path.resolve(process.env.KANARIA_DEMO_DIR ?? path.join(REPO_ROOT, ".kanaria/demo"));
 const LOG_DIR = path.join(DEMO_DIR, "logs");
 const KEEP = process.env.KANARIA_DEMO_KEEP === "1";
+/** KANARIA_DEMO_PROVIDER=gatewayapi tells the same story on an HTTPRoute (see gatewayapi.ts). */
+const PROVIDER = demoProvider();
 const FIELD_MANAGER = "kanaria-demo";
 
 const POLL_MS = 500;
@@ -121,7 +124,7 @@ class Demo {
   readonly startedAt = Date.now();
   readonly style: Style;
   readonly out: Renderer;
-  readonly example = loadExample();
+  readonly example = exampleFor(loadExample(), PROVIDER);
   readonly #abort = new AbortController();
   #signal: NodeJS.Signals | undefined;
   #clusterRun: ClusterShRun | undefined;
@@ -259,7 +262,9 @@ class Demo {
       `  Releases: ${RELEASES.map((r) => `${r.tag}, ${r.what} (expect: ${r.expected})`).join("; then ")}.`,
       "  Cluster:  etcd, kube-apiserver, controller-manager and scheduler; KWOK stands in for the nodes",
       "            (pods are scheduled and become ready, but no containers run).",
-      `  Traffic:  a simulator plays ingress-nginx: ${RPS} req/s split by the canary Ingress' weight, the`,
+      PROVIDER === "gatewayapi"
+        ? `  Traffic:  a simulator plays an Envoy-based Gateway: ${RPS} req/s split by the HTTPRoute's weights, the`
+        : `  Traffic:  a simulator plays ingress-nginx: ${RPS} req/s split by the canary Ingress' weight, the`,
       "            request metrics of each version scraped by Prometheus.",
       `  Canary:   ${relativeToRepo(EXAMPLES_DIR)}/: provider ${spec.provider}, +${a.stepWeight ?? "?"}% every ${a.interval ?? "60s"} up to ${a.maxWeight ?? 100}%, then promotion;`,
       `            checks ${metrics || "(none)"};`,
@@ -329,8 +334,10 @@ class Demo {
 
   async #installCrds(): Promise<void> {
     this.#checkAborted();
-    this.step("Installing the CRDs (crds/*.yaml)");
-    const names = await installCrds(this.#kubeconfigPath(), yamlFilesIn(path.join(REPO_ROOT, "crds")), {
+    const gatewayApi = PROVIDER === "gatewayapi" ? gatewayApiCrdFiles() : [];
+    this.step(`Installing the CRDs (crds/*.yaml${gatewayApi.length > 0 ? " and Gateway API's" : ""})`);
+    const files = [...yamlFilesIn(path.join(REPO_ROOT, "crds")), ...gatewayApi];
+    const names = await installCrds(this.#kubeconfigPath(), files, {
       fieldManager: FIELD_MANAGER,
     });
     this.info(`established: ${names.join(", ")}`);
@@ -339,7 +346,8 @@ class Demo {
   async #startSimulator(): Promise<void> {
     this.#checkAborted();
     const { namespace, name } = this.example;
-    this.step(`Starting the traffic simulator (${RPS} req/s to ${name}.${namespace} through its Ingress)`);
+    const through = PROVIDER === "gatewayapi" ? "its HTTPRoute" : "its Ingress";
+    this.step(`Starting the traffic simulator (${RPS} req/s to ${name}.${namespace} through ${through})`);
     const portFile = path.join(DEMO_DIR, "simulator.port");
     rmSync(portFile, { force: true });
     const profiles = Object.entries(PROFILES).flatMap(([tag, p]) => [
@@ -357,8 +365,9 @@ class Demo {
         namespace,
         "--target",
         name,
-        "--ingress",
-        this.#spec.ingressRef?.name ?? name,
+        ...(PROVIDER === "gatewayapi"
+          ? ["--router", "gatewayapi"]
+          : ["--ingress", this.#spec.ingressRef?.name ?? name]),
         "--rps",
         String(RPS),
         ...profiles,
@@ -734,7 +743,9 @@ class Demo {
     if (!kubeconfig) return;
     write(this.style.bold("Look at the objects with kubectl:"));
     write(`  export KUBECONFIG=${kubeconfig}`);
-    write(`  kubectl -n ${namespace} get canaries,deployments,services,ingresses`);
+    write(
+      `  kubectl -n ${namespace} get canaries,deployments,services,${PROVIDER === "gatewayapi" ? "httproutes" : "ingresses"}`,
+    );
     write(`  kubectl -n ${namespace} describe canary ${name}`);
     write(
       `  kubectl -n ${namespace} get events --field-selector involvedObject.kind=Canary --sort-by=.lastTimestamp`,
@@ -742,7 +753,11 @@ class Demo {
     write(
       `  kubectl -n ${namespace} get canary ${name} -o jsonpath='{range .status.checks[*]}{.message}{"\\n"}{end}'`,
     );
-    write(`  kubectl -n ${namespace} get ingress ${name}-canary -o yaml`);
+    write(
+      PROVIDER === "gatewayapi"
+        ? `  kubectl -n ${namespace} get httproute ${name} -o yaml`
+        : `  kubectl -n ${namespace} get ingress ${name}-canary -o yaml`,
+    );
     if (KEEP) {
       write(
         `  The cluster keeps running (KANARIA_DEMO_KEEP=1); the controller and the simulator are stopped. Stop the cluster with:`,
