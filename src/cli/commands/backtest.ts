@@ -4,7 +4,6 @@ import { type Command, Option } from "commander";
 import pino from "pino";
 import { PROVIDERS, type ProviderName } from "../../api/canary.ts";
 import { formatJson, formatTable } from "../../backtest/format.ts";
-import { renderPlot } from "../../backtest/plot.ts";
 import { backtest, DEFAULT_FALSE_FAILURE_RATE } from "../../backtest/run.ts";
 import { fromCluster, fromFiles } from "../../backtest/sources.ts";
 import { parseSpan, parseTime, type Span } from "../../backtest/time.ts";
@@ -118,6 +117,8 @@ export function register(program: Command): void {
       });
       process.stdout.write(flags.output === "json" ? formatJson(report) : formatTable(report));
       if (flags.plot) {
+        // Vega is large: loaded only when a plot is asked for, so every other command starts fast.
+        const { renderPlot } = await import("../../backtest/plot.ts");
         await writeFile(flags.plot, await renderPlot(report));
         process.stderr.write(`kanaria backtest: plot written to ${flags.plot}\n`);
       }
