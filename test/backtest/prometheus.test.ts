@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seeded } from "../../src/backtest/testing.ts";
+import { createPrometheusProvider } from "../../src/metrics/providers/prometheus.ts";
 import {
   findPrometheus,
   type HistoryPrometheus,
@@ -195,6 +196,24 @@ describe.skipIf(!bin)("kanaria backtest against Prometheus with backfilled histo
     expect(svg).toMatch(/^<svg/);
     for (const text of ["request-success-rate", "p99-latency", "suggested", "current"])
       expect(svg).toContain(text);
+  });
+
+  it("queryRange: one value per step, NaN steps left out, several series an error naming the fix", async () => {
+    const provider = createPrometheusProvider({ type: "prometheus", address: prometheus.url }, {});
+    const options = {
+      start: new Date(BASE + HOUR),
+      end: new Date(BASE + 2 * HOUR),
+      stepMs: MINUTE,
+      intervalMs: MINUTE,
+      timeoutMs: 10_000,
+    };
+    const one = await provider.queryRange('app_latency_p99_ms{app="web"}', options);
+    expect(one.samples).toHaveLength(61);
+    expect(one.samples[0]?.time).toEqual(new Date(BASE + HOUR));
+    expect((await provider.queryRange("vector(0) / vector(0)", options)).samples).toEqual([]);
+    await expect(provider.queryRange("app_latency_p99_ms", options)).rejects.toThrow(
+      /returned 2 series, but a check needs exactly one value: aggregate it, e\.g\. sum\(\.\.\.\)/,
+    );
   });
 
   it("replays another target with --target, as a table", async () => {
