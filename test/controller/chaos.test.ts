@@ -59,7 +59,7 @@ const APPS = [
   { name: "bad-b", healthy: false },
 ];
 
-it("releases under random SIGKILLs end as they would without them", async () => {
+it("releases under random SIGKILLs end as they would without them", { timeout: 300_000 }, async () => {
   await client.apply(template("always-one", "vector(1)"));
   await client.apply(template("always-zero", "vector(0)"));
   for (const app of APPS) {

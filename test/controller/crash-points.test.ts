@@ -113,8 +113,12 @@ function recordDecisions(ns: string) {
 }
 
 const analysis = { interval: "10s", threshold: 1, stepWeight: 20, maxWeight: 60 };
+/** A release of three 10 s steps, the time down and the restart, with room for a loaded machine. */
+const SCENARIO_TIMEOUT_MS = 240_000;
 
-describe.concurrent("SIGKILL at each point of a tick, restart after the interval", () => {
+describe.concurrent("SIGKILL at each point of a tick, restart after the interval", {
+  timeout: SCENARIO_TIMEOUT_MS,
+}, () => {
   const cases: [string, string][] = [
     ["after the status write, before the route changes", "after-status-write:canary weight 20"],
     ["after the Services, before the route changes", "after-services:Advance podinfo"],
