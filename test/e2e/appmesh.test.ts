@@ -177,36 +177,36 @@ describe.skipIf(!prometheusUrl)("App Mesh end to end with the built-in Envoy che
       expect(imageOf(await getDeployment(client, ns, "ab-primary"))).toBe(NEW);
       expect((await getCanary(client, ns, "ab")).status?.phase).toBe("Succeeded");
     }, 200_000);
-  });
 
-  it("restores a hand-edited VirtualRouter at once: the controller watches VirtualRouters", async () => {
-    // interval 1m: only the watch, not the next analysis tick, can explain a restore within seconds.
-    await setUp("edited", HEALTHY, { interval: "1m", threshold: 2, stepWeight: 25, maxWeight: 50 });
-    const ref = { apiVersion: APPMESH_API_VERSION, kind: "VirtualRouter", namespace: ns, name: "edited" };
-    const vr = await client.get<VirtualRouter>(ref);
-    const route = vr?.spec.routes[0];
-    const edited = {
-      ...route,
-      httpRoute: {
-        ...route?.httpRoute,
-        action: {
-          weightedTargets: [
-            { virtualNodeRef: { name: "edited-canary" }, weight: 50 },
-            { virtualNodeRef: { name: "edited-primary" }, weight: 50 },
-          ],
+    it("restores a hand-edited VirtualRouter at once: the controller watches VirtualRouters", async () => {
+      // interval 1m: only the watch, not the next analysis tick, can explain a restore within seconds.
+      await setUp("edited", HEALTHY, { interval: "1m", threshold: 2, stepWeight: 25, maxWeight: 50 });
+      const ref = { apiVersion: APPMESH_API_VERSION, kind: "VirtualRouter", namespace: ns, name: "edited" };
+      const vr = await client.get<VirtualRouter>(ref);
+      const route = vr?.spec.routes[0];
+      const edited = {
+        ...route,
+        httpRoute: {
+          ...route?.httpRoute,
+          action: {
+            weightedTargets: [
+              { virtualNodeRef: { name: "edited-canary" }, weight: 50 },
+              { virtualNodeRef: { name: "edited-primary" }, weight: 50 },
+            ],
+          },
         },
-      },
-    };
-    await client.mergePatch(ref, { spec: { routes: [edited] } });
-    expect(await routerWeights("edited")).toBe("50/50");
-    const started = Date.now();
-    await waitFor(() => routerWeights("edited"), {
-      description: "the VirtualRouter restored to 0/100",
-      until: (w) => w === "0/100",
-      timeoutMs: 20_000,
-      intervalMs: 200,
-    });
-    // Well under the 1m interval (a watch event, then one reconcile); loose for a loaded machine.
-    expect(Date.now() - started).toBeLessThan(10_000);
-  }, 120_000);
+      };
+      await client.mergePatch(ref, { spec: { routes: [edited] } });
+      expect(await routerWeights("edited")).toBe("50/50");
+      const started = Date.now();
+      await waitFor(() => routerWeights("edited"), {
+        description: "the VirtualRouter restored to 0/100",
+        until: (w) => w === "0/100",
+        timeoutMs: 20_000,
+        intervalMs: 200,
+      });
+      // Well under the 1m interval (a watch event, then one reconcile); loose for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }, 120_000);
+  });
 });
