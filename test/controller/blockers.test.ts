@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Canary } from "../../src/api/canary.ts";
 import {
   canaryEvents,
+  canaryIngressWeight,
   getCanary,
   getDeployment,
   setImage,
@@ -12,7 +13,7 @@ import {
 } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, deployment, IMAGE } from "../support/manifests.ts";
+import { canary, deployment, IMAGE, nginxApp } from "../support/manifests.ts";
 
 const ns = useNamespace("blockers");
 const client = testClient();
@@ -71,6 +72,55 @@ describe.concurrent("blocked Canaries", () => {
     const c = await stalled("unlabelled");
     expect(stalledCondition(c)).toMatchObject({ reason: "MissingSelectorLabel" });
     expect(await getDeployment(client, ns, "unlabelled-primary")).toBeUndefined();
+  });
+
+  it("stall a canary-weights release on the default kubernetes router before any traffic moves", async () => {
+    await client.apply(deployment(ns, "weights", "6.0.0"));
+    // No spec.provider: the controller's default (kubernetes) cannot apply stepWeights.
+    await client.apply(canary(ns, "weights", { analysis: { interval: "10s", stepWeights: [10, 50] } }));
+    const c = await stalled("weights");
+    expect(stalledCondition(c)).toMatchObject({ reason: "UnsupportedRouting" });
+    expect(stalledCondition(c)?.message).toBe(
+      "spec.analysis.stepWeights is set, but provider kubernetes cannot split traffic by weight; " +
+        "use analysis.iterations (blue/green), or a provider that shifts weights (nginx, gatewayapi)",
+    );
+    expect(c.status?.canaryWeight ?? 0).toBe(0);
+    expect(await getDeployment(client, ns, "weights-primary")).toBeUndefined();
+  });
+
+  it("report a numeric targetPort none of the declared container ports has", async () => {
+    await client.apply(deployment(ns, "numport", "6.0.0"));
+    await client.apply(canary(ns, "numport", { ...blueGreen, service: { port: 80, targetPort: 8080 } }));
+    const c = await stalled("numport");
+    expect(stalledCondition(c)).toMatchObject({ reason: "InvalidServicePort" });
+    expect(stalledCondition(c)?.message).toContain("spec.service.targetPort 8080 is not a container port");
+    expect(await getDeployment(client, ns, "numport-primary")).toBeUndefined();
+  });
+
+  it("send the traffic back to the primary when the target is deleted mid-analysis", async () => {
+    for (const o of nginxApp(ns, "deleted", {
+      interval: "10s",
+      threshold: 1,
+      stepWeight: 20,
+      maxWeight: 60,
+    })) {
+      await client.apply(o);
+    }
+    await waitForPhase(client, ns, "deleted", "Initialized");
+    await setImage(client, ns, "deleted", `${IMAGE}:6.0.1`);
+    await waitFor(() => canaryIngressWeight(client, ns, "deleted"), {
+      description: "canary weight 20",
+      until: (w) => w === "20",
+    });
+    await client.delete({ apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name: "deleted" });
+    await waitFor(() => canaryIngressWeight(client, ns, "deleted"), {
+      description: "canary weight back to 0 once the target is gone",
+      until: (w) => w === "0",
+      timeoutMs: 30_000,
+    });
+    const c = await stalled("deleted");
+    expect(stalledCondition(c)).toMatchObject({ reason: "TargetNotFound" });
+    expect(c.status).toMatchObject({ phase: "Progressing", canaryWeight: 0 });
   });
 
   it("report a targetPort the Deployment does not have", async () => {
