@@ -433,7 +433,9 @@ describe("a route its parent refused", () => {
 
   it("cannot be read as a split, so the Canary is held before any traffic moves", async () => {
     const router = new GatewayApiRouter(new FakeKubeClient([route(refused)]));
-    await expect(router.getRoutes(target(withRouteRef()))).rejects.toThrow(RouterConfigError);
+    await expect(router.getRoutes(target(withRouteRef()))).rejects.toMatchObject({
+      reason: "RouteNotAccepted",
+    });
     await expect(router.getRoutes(target(withRouteRef()))).rejects.toThrow(
       /^Canary shop\/podinfo: HTTPRoute shop\/shop is not accepted by its parent Gateway gateways\/public: NotAllowedByListeners/,
     );

@@ -18,6 +18,7 @@
  * keeping whatever the new version changed.
  */
 import type { Canary } from "../api/canary.ts";
+import { ConfigBlockerError } from "../errors.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
 import {
   canaryKey,
@@ -216,7 +217,7 @@ export class GatewayApiRouter implements Router {
         JSON.stringify(want?.hostnames ?? []) !== JSON.stringify(live.spec?.hostnames ?? []);
       if (stale) return;
     }
-    throw new RouterConfigError(`Canary ${canaryKey(canary)}: ${why}`);
+    throw new ConfigBlockerError("RouteNotAccepted", `Canary ${canaryKey(canary)}: ${why}`);
   }
 
   /**

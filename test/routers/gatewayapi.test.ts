@@ -220,6 +220,7 @@ describe.concurrent("gatewayapi router on a real cluster", () => {
       },
     );
     const condition = stalled.status?.conditions?.find((x) => x.type === "Stalled");
+    expect(condition?.reason).toBe("RouteNotAccepted");
     expect(condition?.message).toMatch(
       /HTTPRoute \S+\/refused is not accepted by its parent Gateway gateways\/public: NotAllowedByListeners: no listener allows this route/,
     );
