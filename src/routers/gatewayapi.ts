@@ -203,7 +203,7 @@ export class GatewayApiRouter implements Router {
 
   /**
    * A route its parent refused cannot carry a split: reading it fails with the parent and the reason,
-   * which the reconciler reports before decide() moves any traffic. A generated route whose parents
+   * which the reconciler reports (reason RouteNotAccepted) before decide() moves any traffic. A generated route whose parents
    * or hostnames differ from the Canary's is not held: the refusal is about the old spec, and
    * reconcile() is about to write the new one.
    */
