@@ -103,6 +103,13 @@ describe("metadata as the API server checks it", () => {
     ]);
   });
 
+  it("rejects a kanaria kind without apiVersion, and leaves other kinds without one alone", () => {
+    const text = "kind: Canary\nmetadata: {name: x}\n---\nkind: Deployment\nmetadata: {name: y}\n";
+    expect(
+      validateSources([{ file: "m.yaml", text }]).problems.map((p) => [p.line, p.path, p.message]),
+    ).toEqual([[1, "apiVersion", 'missing required field "apiVersion": set it to kanaria.dev/v1alpha1']]);
+  });
+
   it("rejects an apiVersion or kind that is not a string, on any object", () => {
     const text =
       "apiVersion: [kanaria.dev/v1alpha1]\nkind: Canary\nmetadata: {name: x}\n---\napiVersion: v1\nkind: {a: 1}\n";

@@ -5,6 +5,7 @@
  * The zod schemas keep metadata open, because the controller reads objects the server filled in.
  */
 import type { z } from "zod";
+import { API_VERSION } from "../api/common.ts";
 import { kindInfo } from "../api/kinds.ts";
 import { problemAt } from "./locate.ts";
 import type { Manifest } from "./manifest.ts";
@@ -81,8 +82,15 @@ export function checkMetadata(m: Manifest): Problem[] {
   return problems;
 }
 
-/** apiVersion and kind the server cannot read (a list, a number): the object would be rejected whole. */
+/**
+ * apiVersion and kind the server cannot read (a list, a number): the object would be rejected whole.
+ * A kanaria kind without apiVersion is reported too; other objects without one are not ours to judge.
+ */
 export function checkTypeMeta(m: Manifest): Problem[] {
+  if (m.value.apiVersion === undefined && m.kind !== undefined && kindInfo(m.kind) !== undefined) {
+    const message = `missing required field "apiVersion": set it to ${API_VERSION}`;
+    return [problemAt(m, ["apiVersion"], "error", message)];
+  }
   return (["apiVersion", "kind"] as const).flatMap((field) => {
     const value = m.value[field];
     if (value === undefined || typeof value === "string") return [];
