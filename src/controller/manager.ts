@@ -4,14 +4,16 @@
  * and immediately on relevant changes.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
+import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { Canary, ProviderName } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
+import { CachedKubeClient, CacheRegistry, type CacheStats, cacheForm } from "../kube/cached-client.ts";
 import { createKubeClient } from "../kube/client.ts";
 import { servesApi } from "../kube/discovery.ts";
 import { WorkQueue } from "../kube/queue.ts";
-import { ConflictError, type KubeObject } from "../kube/types.ts";
+import { ConflictError, type KubeClient, type KubeObject } from "../kube/types.ts";
 import { createWatcher, objectKey, type Watcher } from "../kube/watcher.ts";
 import {
   kubeLookups,
@@ -51,6 +53,10 @@ export interface ControllerOptions {
   /** With leader election: only while this is true does the process reconcile (watches stay warm). */
   isLeader?: () => boolean;
   metrics?: ControllerMetrics;
+  /** The API server client under the watch caches (tests pass one that counts requests). */
+  apiClient?: KubeClient;
+  /** At most this many metric queries at once across all Canaries; default 16. */
+  maxConcurrentQueries?: number;
 }
 
 export interface RunningController {
@@ -58,13 +64,35 @@ export interface RunningController {
   stop(timeoutMs?: number): Promise<void>;
   /** Queues every cached Canary, e.g. when this process has just become the leader. */
   resync(): void;
+  /** Reads answered from the watch caches or sent to the API server, and applies skipped. */
+  readonly cacheStats: CacheStats;
 }
 
 type CanaryObject = Canary & KubeObject;
 
+/** Events from dependent objects within this window make one reconcile (a rollout updates a Deployment often). */
+const COALESCE_MS = 200;
+
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { logger } = options;
-  const client = createKubeClient(options.kubeConfig, logger);
+  // Reads come from the watch caches below once each has listed; writes go to the API server.
+  const registry = new CacheRegistry();
+  const client = new CachedKubeClient(
+    options.apiClient ?? createKubeClient(options.kubeConfig, logger),
+    registry,
+  );
+  const queryLimit = pLimit(options.maxConcurrentQueries ?? 16);
+  /** A watcher answers reads for its kind and namespace once its first list is in. */
+  const serveFromCache = <T extends KubeObject>(
+    w: Watcher<T>,
+    scope: { apiVersion: string; kind: string; namespace: string | undefined },
+  ) => {
+    const { apiVersion, kind, namespace } = scope;
+    w.synced.then(
+      () => registry.register({ apiVersion, kind, ...(namespace ? { namespace } : {}) }, w),
+      () => {},
+    );
+  };
   const templateWatchers: Watcher<KubeObject>[] = [];
   const lookups = cachedTemplateLookups(kubeLookups(client), templateWatchers, options.namespaces);
   const canaries: Watcher<CanaryObject>[] = [];
@@ -83,8 +111,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
     defaultProvider: options.defaultProvider,
     router: (provider) =>
       createRouter(provider, { client, nginxAnnotationPrefix: options.nginxAnnotationPrefix }),
-    runChecks: (canary, resolved) => runChecks(analysisInput(canary, resolved)),
-    offlineProviders: (canary, resolved) => offlineProviders(analysisInput(canary, resolved)),
+    runChecks: (canary, resolved) => queryLimit(() => runChecks(analysisInput(canary, resolved))),
+    offlineProviders: (canary, resolved) =>
+      queryLimit(() => offlineProviders(analysisInput(canary, resolved))),
     listCanaries: async (namespace) =>
       canaries.flatMap((w) => w.list()).filter((c) => c.metadata.namespace === namespace),
   };
@@ -126,7 +155,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const enqueueCanary = (c: KubeObject) => queue.enqueue(objectKey(c));
   const isLeader = () => options.isLeader?.() ?? true;
   const onCanaryUpdate = (c: CanaryObject, previous: CanaryObject) => {
-    enqueueCanary(c);
+    // kanaria's own status and finalizer writes do not wake it: the reconcile that wrote them requeued.
+    if (!client.wrote(c)) enqueueCanary(c);
     // Counted by the leader only, so a release that ends is counted once across the replicas.
     if (isLeader()) {
       options.metrics?.phaseChanged(
@@ -143,6 +173,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   };
   const watcherOptions = (kind: string) => ({
     logger,
+    transform: cacheForm,
     ...(options.watchdogMs ? { watchdogMs: options.watchdogMs } : {}),
     onRestart: (reason: string) => options.metrics?.watchRestarted(kind, reason),
   });
@@ -154,19 +185,26 @@ export async function startController(options: ControllerOptions): Promise<Runni
   /** Canaries in a namespace that a dependent object leads back to. */
   const canariesFor = (namespace: string | undefined, matches: (c: CanaryObject) => boolean) => {
     for (const w of canaries) {
-      for (const c of w.list()) if (c.metadata.namespace === namespace && matches(c)) enqueueCanary(c);
+      for (const c of w.list()) {
+        if (c.metadata.namespace === namespace && matches(c)) queue.enqueue(objectKey(c), COALESCE_MS);
+      }
     }
   };
   const dependents: Watcher<KubeObject>[] = [];
   const watch = (apiVersion: string, kind: string, toCanaries: (o: KubeObject) => void) => {
     const created: Watcher<KubeObject>[] = [];
+    // An object kanaria just wrote itself wakes nobody: the Canary that wrote it knows.
+    const wake = (o: KubeObject) => {
+      if (!client.wrote(o)) toCanaries(o);
+    };
     for (const namespace of options.namespaces.length > 0 ? options.namespaces : [undefined]) {
       const w = createWatcher<KubeObject>(
         options.kubeConfig,
         { apiVersion, kind, ...(namespace ? { namespace } : {}) },
-        { onAdd: toCanaries, onUpdate: toCanaries, onDelete: toCanaries },
+        { onAdd: wake, onUpdate: wake, onDelete: toCanaries },
         watcherOptions(kind),
       );
+      serveFromCache(w, { apiVersion, kind, namespace });
       created.push(w);
     }
     dependents.push(...created);
@@ -174,14 +212,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
   };
 
   for (const namespace of options.namespaces.length > 0 ? options.namespaces : [undefined]) {
-    canaries.push(
-      createWatcher<CanaryObject>(
-        options.kubeConfig,
-        { apiVersion: API_VERSION, kind: "Canary", ...(namespace ? { namespace } : {}) },
-        { onAdd: enqueueCanary, onUpdate: onCanaryUpdate, onDelete: onCanaryDelete },
-        watcherOptions("Canary"),
-      ),
+    const w = createWatcher<CanaryObject>(
+      options.kubeConfig,
+      { apiVersion: API_VERSION, kind: "Canary", ...(namespace ? { namespace } : {}) },
+      { onAdd: enqueueCanary, onUpdate: onCanaryUpdate, onDelete: onCanaryDelete },
+      watcherOptions("Canary"),
     );
+    serveFromCache(w, { apiVersion: API_VERSION, kind: "Canary", namespace });
+    canaries.push(w);
   }
   watch("apps/v1", "Deployment", (d) =>
     canariesFor(d.metadata.namespace, (c) => {
@@ -242,6 +280,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await alertQueue.stop(5_000);
       logger.info({ finished }, "kanaria controller stopped");
     },
+    cacheStats: client.stats,
     resync() {
       for (const w of canaries) for (const c of w.list()) enqueueCanary(c);
     },

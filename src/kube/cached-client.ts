@@ -13,7 +13,7 @@
  *   setting is still removed by one apply).
  */
 
-import { shortHash } from "../workloads/hash.ts";
+import { createHash } from "node:crypto";
 import type { EventInput, KubeClient, KubeObject, ObjectRef } from "./types.ts";
 import { ConflictError } from "./types.ts";
 
@@ -188,7 +188,7 @@ export class CachedKubeClient implements KubeClient {
   async apply<T extends KubeObject>(object: T): Promise<T> {
     const ref = objectRefOf(object);
     const key = refKey(ref);
-    const hash = shortHash(object);
+    const hash = fingerprint(object);
     const source = this.registry.lookup(ref.apiVersion, ref.kind, ref.namespace);
     const current = source && this.fresh(ref, source.get(nameKey(ref)));
     if (
@@ -293,6 +293,14 @@ export class CachedKubeClient implements KubeClient {
     this.overlays.delete(key);
     return cached;
   }
+}
+
+/**
+ * Identifies an applied object. Plain JSON, not canonical: the same builder produces the same key
+ * order, and a different order costs one needless apply, never a missed one.
+ */
+function fingerprint(object: KubeObject): string {
+  return createHash("sha1").update(JSON.stringify(object)).digest("base64");
 }
 
 /** Every field of `desired` is in `current` with the same value (lists: same length, item by item). */

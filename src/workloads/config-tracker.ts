@@ -107,10 +107,18 @@ function trackingDisabled(obj: ConfigMap | Secret): boolean {
 
 /** Checksum of what the pods see; never the data itself, which must not reach logs, events or status. */
 function checksum(obj: ConfigMap | Secret): string {
-  return obj.kind === "Secret"
-    ? shortHash({ data: (obj as Secret).data ?? {} })
-    : shortHash({ data: (obj as ConfigMap).data ?? {}, binaryData: (obj as ConfigMap).binaryData ?? {} });
+  // Objects from the watch cache stay the same (frozen) object until they change: hash each once.
+  const known = checksums.get(obj);
+  if (known !== undefined) return known;
+  const sum =
+    obj.kind === "Secret"
+      ? shortHash({ data: (obj as Secret).data ?? {} })
+      : shortHash({ data: (obj as ConfigMap).data ?? {}, binaryData: (obj as ConfigMap).binaryData ?? {} });
+  if (Object.isFrozen(obj)) checksums.set(obj, sum);
+  return sum;
 }
+
+const checksums = new WeakMap<object, string>();
 
 function readConfig(client: KubeClient, namespace: string, kind: ConfigKind, name: string) {
   return client.get<ConfigMap | Secret>({

@@ -19,6 +19,14 @@ describe("canonicalJson", () => {
 });
 
 describe("computeRevision", () => {
+  it("gives a frozen (cached) template the same hash as a copy, for each set of configs", () => {
+    const frozen = Object.freeze(template("web:1"));
+    const configs = { "configmap/a": "1111111111111111" };
+    expect(computeRevision(frozen, {})).toBe(computeRevision(template("web:1"), {}));
+    expect(computeRevision(frozen, configs)).toBe(computeRevision(template("web:1"), configs));
+    expect(computeRevision(frozen, configs)).not.toBe(computeRevision(frozen, {}));
+  });
+
   it("is a short hex hash", () => {
     expect(computeRevision(template("web:1"), {})).toMatch(/^[0-9a-f]{16}$/);
   });

@@ -1,7 +1,7 @@
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/types.ts";
 import { type TrackedConfigs, trackConfigs } from "./config-tracker.ts";
-import { shortHash } from "./hash.ts";
+import { canonicalJson, shortHash } from "./hash.ts";
 import { type Deployment, objectKey } from "./meta.ts";
 
 /** What the primary runs or the canary is analysed with: the pod template plus the configs it reads. */
@@ -17,8 +17,16 @@ export interface Revision {
  * reverting the Deployment and its configs to an earlier state gives the earlier hash back.
  */
 export function computeRevision(template: V1PodTemplateSpec, trackedConfigs: TrackedConfigs): string {
-  return shortHash({ template, configs: trackedConfigs });
+  // A template from the watch cache is the same frozen object until the Deployment changes.
+  const configs = canonicalJson(trackedConfigs);
+  const known = revisions.get(template);
+  if (known?.configs === configs) return known.hash;
+  const hash = shortHash({ template, configs: trackedConfigs });
+  if (Object.isFrozen(template)) revisions.set(template, { configs, hash });
+  return hash;
 }
+
+const revisions = new WeakMap<object, { configs: string; hash: string }>();
 
 /** Reads the configs the target references and hashes its current revision. */
 export async function resolveRevision(client: KubeClient, target: Deployment): Promise<Revision> {
