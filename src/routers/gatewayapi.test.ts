@@ -158,6 +158,22 @@ describe("generated route", () => {
     ]);
   });
 
+  it("merges an A/B header with the rule's own header of the same name into one match", () => {
+    const canary = generated({
+      service: {
+        port: 9898,
+        gatewayRefs: [GATEWAY],
+        match: [{ headers: { "X-Tier": { exact: "web" }, host: { exact: "a" } } }],
+      },
+      analysis: { iterations: 5, match: [{ headers: { "x-tier": { exact: "beta" } } }] },
+    });
+    const rules = buildGeneratedRoute(canary, AB).spec?.rules ?? [];
+    expect(rules[0]?.matches?.[0]?.headers).toEqual([
+      { type: "Exact", name: "host", value: "a" },
+      { type: "Exact", name: "x-tier", value: "beta" },
+    ]);
+  });
+
   it("mirrors with a RequestMirror filter carrying mirrorWeight as percent", () => {
     const canary = generated({ analysis: { iterations: 5, mirror: true, mirrorWeight: 30 } });
     const rule = buildGeneratedRoute(canary, weight(0, { mirrored: true })).spec?.rules?.[0];

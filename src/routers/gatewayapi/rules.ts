@@ -91,11 +91,21 @@ export function mergeMatches(analysis: RouteMatch[], rule: RouteMatch[] | undefi
       const merged: RouteMatch = structuredClone(r);
       if (a.path && !merged.path) merged.path = a.path;
       if (a.method && !merged.method) merged.method = a.method;
-      if (a.headers) merged.headers = [...(r.headers ?? []), ...a.headers];
-      if (a.queryParams) merged.queryParams = [...(r.queryParams ?? []), ...a.queryParams];
+      if (a.headers) merged.headers = combined(r.headers, a.headers);
+      if (a.queryParams) merged.queryParams = combined(r.queryParams, a.queryParams);
       return merged;
     }),
   );
+}
+
+/**
+ * The rule's header (or query) matches plus the analysis' ones. HTTPRoute keys these lists by name
+ * (a second match on one name is rejected), so where both match the same name the analysis' match
+ * takes its place.
+ */
+function combined(rule: StringMatchRule[] | undefined, analysis: StringMatchRule[]): StringMatchRule[] {
+  const names = new Set(analysis.map((m) => m.name.toLowerCase()));
+  return [...(rule ?? []).filter((m) => !names.has(m.name.toLowerCase())), ...analysis];
 }
 
 /** Header name order makes the output stable (record key order is the manifest's, which may change). */
