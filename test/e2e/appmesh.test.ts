@@ -49,6 +49,19 @@ async function routerWeights(name: string): Promise<string | undefined> {
   return vr ? `${w(`${name}-canary`)}/${w(`${name}-primary`)}` : undefined;
 }
 
+/** resourceVersion of each App Mesh object of a Canary. */
+async function meshVersions(name: string): Promise<Record<string, string | undefined>> {
+  const out: Record<string, string | undefined> = {};
+  for (const kind of ["VirtualNode", "VirtualRouter", "VirtualService"]) {
+    for (const o of await client.list<KubeObject>(APPMESH_API_VERSION, kind, ns)) {
+      if (o.metadata.name === name || o.metadata.name.startsWith(`${name}-`)) {
+        out[`${kind}/${o.metadata.name}`] = o.metadata.resourceVersion;
+      }
+    }
+  }
+  return out;
+}
+
 async function setUp(
   name: string,
   profile: typeof HEALTHY,
@@ -113,6 +126,11 @@ describe.skipIf(!prometheusUrl)("App Mesh end to end with the built-in Envoy che
       expect(imageOf(await getDeployment(client, ns, "healthy-primary"))).toBe(NEW);
       const events = await canaryEvents(client, ns, "healthy");
       expect(events.filter((e) => e.message.startsWith("Promotion completed!"))).toHaveLength(1);
+      // Idle ticks (interval 10s) rewrite none of the App Mesh objects.
+      const before = await meshVersions("healthy");
+      expect(Object.keys(before)).toHaveLength(6);
+      await new Promise((r) => setTimeout(r, 21_000));
+      expect(await meshVersions("healthy")).toEqual(before);
       expect(events.filter((e) => e.reason === "RolledBack")).toEqual([]);
     }, 200_000);
 
