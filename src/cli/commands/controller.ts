@@ -40,26 +40,26 @@ export function register(program: Command): void {
       "--kubeconfig <path>",
       "kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)",
     )
-    .option(
-      "-n, --namespace <name>",
-      "watch only this namespace (repeat for several; default: all)",
-      (value: string, all: string[]) => [...all, ...value.split(",").filter(Boolean)],
-      [] as string[],
+    .addOption(
+      new Option("-n, --namespace <name>", "watch only this namespace (repeat, or comma-separated)")
+        .argParser((value: string, all: string[]) => [...all, ...value.split(",").filter(Boolean)])
+        .default([], "all namespaces"),
     )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error"])
-        .default(process.env.KANARIA_LOG_LEVEL ?? "info"),
+        .env("KANARIA_LOG_LEVEL")
+        .default("info"),
     )
     .addOption(
       new Option("--provider <name>", "router for Canaries without spec.provider")
         .choices(PROVIDERS)
         .default("kubernetes"),
     )
-    .option(
-      "--metrics-server <url>",
-      "Prometheus for built-in metrics when a Canary names none",
-      process.env.KANARIA_METRICS_SERVER,
+    .addOption(
+      new Option("--metrics-server <url>", "Prometheus for built-in metrics when a Canary names none").env(
+        "KANARIA_METRICS_SERVER",
+      ),
     )
     .option(
       "--nginx-annotations-prefix <prefix>",
@@ -68,7 +68,9 @@ export function register(program: Command): void {
     )
     .option("--workers <n>", "Canaries reconciled at the same time", "4")
     .option("--alert-provider <namespace/name>", "AlertProvider for Canaries without analysis.alerts")
-    .option("--cluster-name <name>", "cluster name shown in every alert", process.env.KANARIA_CLUSTER_NAME)
+    .addOption(
+      new Option("--cluster-name <name>", "cluster name shown in every alert").env("KANARIA_CLUSTER_NAME"),
+    )
     .option(
       "--alert-retry-timeout <duration>",
       "how long a failed alert is retried before an AlertFailed event",
