@@ -6,6 +6,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import type { Canary, CanarySpec, CheckStatus } from "../../src/api/canary.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { APPMESH_API_VERSION, type VirtualRouter } from "../../src/routers/appmesh/spec.ts";
+import { meshVersions } from "../support/appmesh.ts";
 import {
   canaryEvents,
   getCanary,
@@ -47,19 +48,6 @@ async function routerWeights(name: string): Promise<string | undefined> {
   const targets = route?.httpRoute?.action.weightedTargets ?? [];
   const w = (node: string) => targets.find((t) => t.virtualNodeRef.name === node)?.weight;
   return vr ? `${w(`${name}-canary`)}/${w(`${name}-primary`)}` : undefined;
-}
-
-/** resourceVersion of each App Mesh object of a Canary. */
-async function meshVersions(name: string): Promise<Record<string, string | undefined>> {
-  const out: Record<string, string | undefined> = {};
-  for (const kind of ["VirtualNode", "VirtualRouter", "VirtualService"]) {
-    for (const o of await client.list<KubeObject>(APPMESH_API_VERSION, kind, ns)) {
-      if (o.metadata.name === name || o.metadata.name.startsWith(`${name}-`)) {
-        out[`${kind}/${o.metadata.name}`] = o.metadata.resourceVersion;
-      }
-    }
-  }
-  return out;
 }
 
 async function setUp(
@@ -127,10 +115,10 @@ describe.skipIf(!prometheusUrl)("App Mesh end to end with the built-in Envoy che
       const events = await canaryEvents(client, ns, "healthy");
       expect(events.filter((e) => e.message.startsWith("Promotion completed!"))).toHaveLength(1);
       // Idle ticks (interval 10s) rewrite none of the App Mesh objects.
-      const before = await meshVersions("healthy");
+      const before = await meshVersions(client, ns, "healthy");
       expect(Object.keys(before)).toHaveLength(6);
       await new Promise((r) => setTimeout(r, 21_000));
-      expect(await meshVersions("healthy")).toEqual(before);
+      expect(await meshVersions(client, ns, "healthy")).toEqual(before);
       expect(events.filter((e) => e.reason === "RolledBack")).toEqual([]);
     }, 200_000);
 

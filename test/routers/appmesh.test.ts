@@ -15,6 +15,7 @@ import {
 import { createRouter } from "../../src/routers/factory.ts";
 import type { Router, RouterTarget } from "../../src/routers/router.ts";
 import { routesOverRelease } from "../../src/testing/routes.ts";
+import { meshVersions } from "../support/appmesh.ts";
 import { kubeConfig, useNamespace } from "../support/k8s.ts";
 import { canary as canaryManifest, deployment } from "../support/manifests.ts";
 
@@ -52,17 +53,7 @@ describe.concurrent("appmesh router on a real cluster", () => {
     return { canary, resolved: resolveCanary(canary.spec) } satisfies RouterTarget;
   }
 
-  const versions = async (name: string) => {
-    const out: Record<string, string | undefined> = {};
-    for (const kind of KINDS) {
-      for (const o of await client.list<KubeObject>(APPMESH_API_VERSION, kind, ns)) {
-        if (o.metadata.name === name || o.metadata.name.startsWith(`${name}-`)) {
-          out[`${kind}/${o.metadata.name}`] = o.metadata.resourceVersion;
-        }
-      }
-    }
-    return out;
-  };
+  const versions = (name: string) => meshVersions(client, ns, name);
 
   it("creates the six objects the App Mesh CRDs accept, owned by the Canary", async () => {
     const target = await createCanary("web", {
