@@ -158,19 +158,48 @@ describe("generated route", () => {
     ]);
   });
 
-  it("merges an A/B header with the rule's own header of the same name into one match", () => {
+  it("ANDs an A/B match with the rule's own matches, leaving out combinations no request can meet", () => {
+    const service = {
+      port: 9898,
+      gatewayRefs: [GATEWAY],
+      match: [{ headers: { "X-Tier": { exact: "web" }, host: { exact: "a" } } }],
+    };
     const canary = generated({
-      service: {
-        port: 9898,
-        gatewayRefs: [GATEWAY],
-        match: [{ headers: { "X-Tier": { exact: "web" }, host: { exact: "a" } } }],
+      service,
+      analysis: {
+        iterations: 5,
+        match: [
+          { headers: { "x-tier": { exact: "beta" } } },
+          { headers: { "x-tier": { exact: "web" }, b: { exact: "1" } } },
+        ],
       },
-      analysis: { iterations: 5, match: [{ headers: { "x-tier": { exact: "beta" } } }] },
     });
     const rules = buildGeneratedRoute(canary, AB).spec?.rules ?? [];
-    expect(rules[0]?.matches?.[0]?.headers).toEqual([
-      { type: "Exact", name: "host", value: "a" },
-      { type: "Exact", name: "x-tier", value: "beta" },
+    expect(rules[0]?.matches).toEqual([
+      {
+        headers: [
+          { type: "Exact", name: "host", value: "a" },
+          { type: "Exact", name: "x-tier", value: "web" },
+          { type: "Exact", name: "b", value: "1" },
+        ],
+      },
+    ]);
+    // Only impossible combinations: check() says so, and no A/B rule is written (one without matches
+    // would take every request).
+    const impossible = generated({
+      service,
+      analysis: { iterations: 5, match: [{ headers: { "x-tier": { exact: "beta" } } }] },
+    });
+    const router = new GatewayApiRouter(new FakeKubeClient());
+    expect(() => router.check(target(impossible))).toThrow(
+      /no request can meet both spec\.analysis\.match and spec\.service\.match/,
+    );
+    expect(() => router.check(target(canary))).not.toThrow();
+    expect(buildGeneratedRoute(impossible, AB).spec?.rules?.map(backends)).toEqual([
+      [
+        ["podinfo-primary", 100],
+        ["podinfo-canary", 0],
+      ],
     ]);
   });
 

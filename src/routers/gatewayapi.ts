@@ -34,6 +34,7 @@ import {
   baseRules,
   generatedBaseRule,
   hasApexRule,
+  mergeMatches,
   mixedApexRule,
   parseSplit,
   routeMatches,
@@ -164,7 +165,14 @@ export class GatewayApiRouter implements Router {
       if (!analysis.match?.length) {
         throw new RouterConfigError(`Canary ${canaryKey(canary)}: A/B testing needs spec.analysis.match`);
       }
-      routeMatches(canary, analysis.match, "spec.analysis.match");
+      const ab = routeMatches(canary, analysis.match, "spec.analysis.match");
+      const rule = generatedBaseRule(canary);
+      if (!canary.spec.routeRef && mergeMatches(ab, rule.matches).length === 0) {
+        throw new RouterConfigError(
+          `Canary ${canaryKey(canary)}: no request can meet both spec.analysis.match and spec.service.match ` +
+            "(they match one header or query parameter with different values); change one of them",
+        );
+      }
     }
   }
 

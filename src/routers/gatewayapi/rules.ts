@@ -87,25 +87,36 @@ export function routeMatches(canary: Canary, matches: HttpMatch[] | undefined, f
 export function mergeMatches(analysis: RouteMatch[], rule: RouteMatch[] | undefined): RouteMatch[] {
   const base = rule && rule.length > 0 ? rule : [{}];
   return analysis.flatMap((a) =>
-    base.map((r) => {
+    base.flatMap((r) => {
       const merged: RouteMatch = structuredClone(r);
       if (a.path && !merged.path) merged.path = a.path;
       if (a.method && !merged.method) merged.method = a.method;
-      if (a.headers) merged.headers = combined(r.headers, a.headers);
-      if (a.queryParams) merged.queryParams = combined(r.queryParams, a.queryParams);
-      return merged;
+      const headers = a.headers ? combined(r.headers, a.headers) : r.headers;
+      const query = a.queryParams ? combined(r.queryParams, a.queryParams) : r.queryParams;
+      if ((a.headers && !headers) || (a.queryParams && !query)) return [];
+      if (headers) merged.headers = headers;
+      if (query) merged.queryParams = query;
+      return [merged];
     }),
   );
 }
 
 /**
- * The rule's header (or query) matches plus the analysis' ones. HTTPRoute keys these lists by name
- * (a second match on one name is rejected), so where both match the same name the analysis' match
- * takes its place.
+ * The rule's header (or query) matches AND the analysis' ones; undefined when both match one name
+ * differently. HTTPRoute keys these lists by name, so two matches on one name cannot be written, and
+ * a request cannot satisfy both anyway: that combination matches nothing and is left out.
  */
-function combined(rule: StringMatchRule[] | undefined, analysis: StringMatchRule[]): StringMatchRule[] {
-  const names = new Set(analysis.map((m) => m.name.toLowerCase()));
-  return [...(rule ?? []).filter((m) => !names.has(m.name.toLowerCase())), ...analysis];
+function combined(
+  rule: StringMatchRule[] | undefined,
+  analysis: StringMatchRule[],
+): StringMatchRule[] | undefined {
+  const key = (m: StringMatchRule) => m.name.toLowerCase();
+  const same = (a: StringMatchRule, b: StringMatchRule) =>
+    (a.type ?? "Exact") === (b.type ?? "Exact") && a.value === b.value;
+  const own = rule ?? [];
+  if (analysis.some((a) => own.some((r) => key(r) === key(a) && !same(r, a)))) return undefined;
+  const names = new Set(analysis.map(key));
+  return [...own.filter((m) => !names.has(key(m))), ...analysis];
 }
 
 /** Header name order makes the output stable (record key order is the manifest's, which may change). */
@@ -307,20 +318,19 @@ function splitRule(ctx: SplitContext, base: RouteRule): RouteRule[] {
   if (routes.mirrored) weighted.filters = [...(base.filters ?? []), mirrorFilter(ctx, ref)];
 
   const before: RouteRule[] = [];
+  // An inserted rule whose merged matches are all impossible is left out: without matches it would
+  // match every request.
+  const insert = (backend: BackendRef, matches: RouteMatch[]) => {
+    if (matches.length > 0) before.push(withBackends(base, [backend], matches));
+  };
   if (routes.matched) {
     const analysis = routeMatches(canary, canary.spec.analysis.match, "spec.analysis.match");
-    before.push(withBackends(base, [to(canarySvc)], mergeMatches(analysis, base.matches)));
+    insert(to(canarySvc), mergeMatches(analysis, base.matches));
   }
-  if (sticky && ctx.canaryCookie) {
-    before.push(
-      withBackends(base, [to(canarySvc)], mergeMatches([cookieMatch(ctx.canaryCookie)], base.matches)),
-    );
-  }
-  if (sticky && ctx.primaryCookie) {
-    before.push(
-      withBackends(base, [to(primary)], mergeMatches([cookieMatch(ctx.primaryCookie)], base.matches)),
-    );
-  }
+  if (sticky && ctx.canaryCookie)
+    insert(to(canarySvc), mergeMatches([cookieMatch(ctx.canaryCookie)], base.matches));
+  if (sticky && ctx.primaryCookie)
+    insert(to(primary), mergeMatches([cookieMatch(ctx.primaryCookie)], base.matches));
   // Rule names must stay unique: only the weighted rule keeps the name its author gave.
   for (const r of before) delete r.name;
   return [...before, weighted];
