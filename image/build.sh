@@ -4,7 +4,7 @@
 # The root filesystem holds only what `kanaria controller` runs on:
 #   /usr/local/bin/node     Node 24, from the npm `node` package (the devDependency; its binary)
 #   /app                    package.json, the compiled dist/ and production dependencies only
-#                           (npm ci --omit=dev from the lock file)
+#                           (npm ci --omit=dev from the lock file, cached per lock file)
 #   glibc, libgcc, libstdc++  the shared libraries Node links against, from Debian's packages
 #                           (apt-get download + dpkg-deb -x; versions in the image labels)
 #   /etc/passwd, /etc/group  user nonroot (65532); /tmp (the chart mounts an emptyDir there)
@@ -63,15 +63,30 @@ debian_libs() {
   rm -rf "$rootfs/usr/share/doc" "$rootfs/usr/share/lintian" "$rootfs/usr/share/locale" "$rootfs/usr/share/gcc"
 }
 
+# Production dependencies from the lock file, kept per lock file so a change to src/ alone does not
+# reinstall them.
+prod_modules() {
+  local key dir tmp
+  key="$(cat "$REPO/package.json" "$REPO/package-lock.json" | sha256sum | cut -c1-16)"
+  dir="$CACHE_DIR/image-node-modules/$key"
+  if [ ! -f "$dir/.complete" ]; then
+    log "installing production dependencies (npm ci --omit=dev) ..."
+    tmp="$dir.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
+    cp "$REPO/package.json" "$REPO/package-lock.json" "$tmp/"
+    (cd "$tmp" && PATH="$(dirname "$NODE"):$PATH" npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null) ||
+      { rm -rf "$tmp"; die "npm ci --omit=dev failed in $tmp"; }
+    rm -rf "$dir"; mv "$tmp" "$dir"; touch "$dir/.complete"
+  fi
+  printf '%s' "$dir/node_modules"
+}
+
 stage_app() {
-  local app="$1"
+  local app="$1" modules
+  modules="$(prod_modules)"
   mkdir -p "$app"
-  cp "$REPO/package.json" "$REPO/package-lock.json" "$app/"
+  cp "$REPO/package.json" "$app/"
   cp -r "$REPO/dist" "$app/dist"
-  log "installing production dependencies (npm ci --omit=dev) ..."
-  (cd "$app" && PATH="$(dirname "$NODE"):$PATH" npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null) ||
-    die "npm ci --omit=dev failed in $app"
-  rm -f "$app/package-lock.json"
+  cp -a "$modules" "$app/node_modules"
 }
 
 build_rootfs() {
@@ -95,6 +110,7 @@ main() {
   umoci new --image "$WORK/oci:$VERSION"
   umoci unpack --image "$WORK/oci:$VERSION" "$WORK/bundle" >/dev/null
   build_rootfs "$WORK/bundle/rootfs"
+  log "root filesystem ready after $(( $(date +%s) - t0 ))s; writing the layer ..."
   umoci repack --image "$WORK/oci:$VERSION" --history.created_by "image/build.sh (make image)" "$WORK/bundle"
   umoci config --image "$WORK/oci:$VERSION" \
     --os linux --architecture "$ARCH" \

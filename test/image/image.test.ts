@@ -1,0 +1,146 @@
+// The controller image as a runtime sees it: `make image` writes an OCI archive, umoci unpacks it into
+// a runtime bundle, and the bundle's process (user, cwd, env, args) runs chrooted into its root
+// filesystem with the chart's ServiceAccount mounted as a kubelet would (token, ca.crt, namespace,
+// KUBERNETES_SERVICE_HOST/PORT), against the local control plane, until a Canary is Initialized.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  applyRbac,
+  helm,
+  helmTemplate,
+  releaseName,
+  repoRoot,
+  serviceAccountCredentials,
+} from "../chart/support.ts";
+import { testClient, waitForPhase } from "../support/canary-observer.ts";
+import { useNamespace } from "../support/k8s.ts";
+import { nginxApp } from "../support/manifests.ts";
+
+const run = promisify(execFile);
+const ns = useNamespace("image");
+const client = testClient();
+const version = (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string })
+  .version;
+const archive = join(repoRoot, ".kanaria", "image", `kanaria-${version}.oci.tar`);
+
+interface RuntimeConfig {
+  process: { user: { uid: number; gid: number }; cwd: string; env: string[]; args: string[] };
+}
+
+let work = "";
+let bundle = "";
+let config: RuntimeConfig;
+let cleanupRbac: (() => Promise<void>) | undefined;
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  // make decides whether the archive is older than the sources; usually it is up to date.
+  await run("make", ["-s", "image"], { cwd: repoRoot, timeout: 10 * 60_000, maxBuffer: 16 << 20 });
+  work = mkdtempSync(join(tmpdir(), "kanaria-image-"));
+  await run("tar", ["-xf", archive, "-C", work]);
+  bundle = join(work, "bundle");
+  await run("umoci", ["unpack", "--image", `${work}:${version}`, bundle], { maxBuffer: 16 << 20 });
+  config = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8")) as RuntimeConfig;
+  await helm();
+}, 30 * 60_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill("SIGKILL");
+  await cleanupRbac?.();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("the kanaria image", () => {
+  it("runs `kanaria controller` as non-root 65532 from Node 24, dist/ and production dependencies only", () => {
+    expect(config.process.user).toMatchObject({ uid: 65532, gid: 65532 });
+    expect(config.process.args).toEqual(["/usr/local/bin/node", "/app/dist/cli/main.js", "controller"]);
+    expect(config.process.cwd).toBe("/app");
+    const rootfs = join(bundle, "rootfs");
+    // Every installed package is one the lock file needs in production (some devDependencies, such
+    // as @types/node, are also dependencies of production packages and rightly stay).
+    const lock = JSON.parse(readFileSync(join(repoRoot, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const installed = JSON.parse(
+      readFileSync(join(rootfs, "app/node_modules/.package-lock.json"), "utf8"),
+    ) as {
+      packages: Record<string, unknown>;
+    };
+    const devOnly = Object.keys(installed.packages).filter((p) => lock.packages[p]?.dev === true);
+    expect(devOnly, "packages only development needs").toEqual([]);
+    expect(Object.keys(installed.packages).length).toBeGreaterThan(20);
+    for (const tool of ["vitest", "typescript", "@biomejs/biome", "node"]) {
+      expect(installed.packages[`node_modules/${tool}`], `${tool} is not in the image`).toBeUndefined();
+    }
+    expect(() => readFileSync(join(rootfs, "app/src/cli/main.ts")), "no TypeScript sources").toThrow();
+    expect(readFileSync(join(rootfs, "etc/passwd"), "utf8")).toContain("nonroot:x:65532:65532:");
+  });
+
+  it("matches the Dockerfile: the same user, working directory and entrypoint", () => {
+    const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
+    expect(dockerfile).toContain("USER 65532:65532");
+    expect(dockerfile).toContain(`WORKDIR ${config.process.cwd}`);
+    expect(dockerfile).toContain(`ENTRYPOINT ${JSON.stringify(config.process.args).replaceAll(",", ", ")}`);
+  });
+
+  it("initialises a Canary as the chart's ServiceAccount, mounted as in a Pod", async () => {
+    const release = releaseName();
+    cleanupRbac = await applyRbac(await helmTemplate({ release, namespace: ns }));
+    const sa = await serviceAccountCredentials(ns, release);
+    const rootfs = join(bundle, "rootfs");
+    // What the kubelet mounts; the controller finds its namespace (for the Lease) there too.
+    const mount = join(rootfs, "var/run/secrets/kubernetes.io/serviceaccount");
+    mkdirSync(mount, { recursive: true });
+    writeFileSync(join(mount, "token"), sa.token);
+    writeFileSync(join(mount, "ca.crt"), Buffer.from(sa.caData, "base64"));
+    writeFileSync(join(mount, "namespace"), ns);
+    const { hostname, port } = new URL(sa.server);
+
+    const logDir = join(repoRoot, ".kanaria", "test-logs");
+    mkdirSync(logDir, { recursive: true });
+    const logFile = join(logDir, `image-controller-${ns}.log`);
+    const log = createWriteStream(logFile);
+    const env = Object.fromEntries(config.process.env.map((e) => e.split(/=(.*)/s, 2) as [string, string]));
+    const { uid, gid } = config.process.user;
+    child = spawn(
+      "chroot",
+      [
+        `--userspec=${uid}:${gid}`,
+        rootfs,
+        ...config.process.args,
+        `--namespace=${ns}`,
+        "--metrics-bind-address=127.0.0.1:0",
+        "--leader-elect",
+        "--log-level=debug",
+      ],
+      // Only the image's environment plus what the kubelet sets: nothing leaks in from this machine.
+      {
+        env: { ...env, KUBERNETES_SERVICE_HOST: hostname, KUBERNETES_SERVICE_PORT: port },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
+
+    for (const o of nginxApp(ns, "podinfo", {
+      interval: "10s",
+      threshold: 1,
+      stepWeight: 50,
+      maxWeight: 50,
+    })) {
+      await client.apply(o);
+    }
+    await waitForPhase(client, ns, "podinfo", "Initialized", 60_000);
+    child.kill("SIGTERM");
+    expect(await exited, `exit code (log: ${logFile})`).toBe(0);
+    const output = readFileSync(logFile, "utf8");
+    expect(output).toContain("became the leader");
+    expect(output).toContain(`"lease":"${ns}/kanaria-leader"`);
+    expect(output.split("\n").filter((l) => /forbidden|EACCES|EROFS/i.test(l))).toEqual([]);
+  });
+});
