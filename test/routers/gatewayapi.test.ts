@@ -193,6 +193,49 @@ describe.concurrent("gatewayapi router on a real cluster", () => {
     }
   });
 
+  it("writes every split of A/B, mirroring and session affinity releases that the HTTPRoute CRD accepts, and reads each back", async () => {
+    const router = createRouter("gatewayapi", { client });
+    const service = { port: 80, targetPort: 9898, gatewayRefs: [GATEWAY], hosts: ["split.example.test"] };
+    const strategies: [string, CanarySpec["analysis"]][] = [
+      [
+        "ab",
+        {
+          iterations: 2,
+          match: [
+            { headers: { "x-canary": { regex: "^(insider|beta)$" } } },
+            { headers: { cookie: { regex: "^(.*?;)?(canary=always)(;.*)?$" } } },
+            { queryParams: { beta: { exact: "1" } }, uri: { prefix: "/api" }, method: { exact: "GET" } },
+          ],
+        },
+      ],
+      ["bg-mirror", { iterations: 2, mirror: true, mirrorWeight: 25 }],
+      [
+        "sticky",
+        { stepWeight: 30, sessionAffinity: { cookieName: "c", maxAge: 60, primaryCookieName: "p" } },
+      ],
+    ];
+    for (const [name, analysis] of strategies) {
+      const applied = await client.apply(
+        canaryManifest(ns, name, {
+          provider: "gatewayapi",
+          service,
+          analysis: { interval: "10s", ...analysis },
+        }),
+      );
+      const canary = {
+        ...(applied as unknown as Canary),
+        status: { lastAppliedSpec: "rev2", lastPromotedSpec: "rev1" },
+      };
+      const target = { canary, resolved: resolveCanary(canary.spec) };
+      const splits = routesOverRelease(target.resolved, router.capabilities);
+      expect(splits.length, name).toBeGreaterThan(1);
+      for (const routes of splits) {
+        await router.setRoutes(target, routes);
+        expect(await router.getRoutes(target), `${name}: ${JSON.stringify(routes)}`).toEqual(routes);
+      }
+    }
+  });
+
   it("holds a release at weight 0 while the Gateway does not accept the route, and goes on once it does", async () => {
     await createApp("refused", {
       service: { port: 80, targetPort: 9898, gatewayRefs: [GATEWAY] },
