@@ -365,7 +365,6 @@ async function persist(
   let latest = raw;
   if (!sameStatus(canary.status, decision.status)) {
     latest = await deps.client.replaceStatus({ ...raw, status: decision.status });
-    crashPoint("after-status-write", decision.events);
   }
   for (const e of decision.events) {
     deps.logger.info(
@@ -374,6 +373,9 @@ async function persist(
     );
     await deps.client.event({ regarding: raw, ...e });
   }
+  // After the events: they are best effort (a crash between the status write and them loses them; the
+  // alerts do not, they are in the status).
+  if (!sameStatus(canary.status, decision.status)) crashPoint("after-status-write", decision.events);
   return latest;
 }
 
