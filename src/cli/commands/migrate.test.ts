@@ -14,12 +14,13 @@ function kanaria(...args: string[]): { code: number | null; stdout: string; stde
   const run = spawnSync(process.execPath, ["src/cli/main.ts", ...args], {
     cwd: ROOT,
     encoding: "utf8",
-    timeout: 30_000,
+    timeout: 90_000,
   });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-describe("kanaria migrate appmesh-to-gatewayapi", { timeout: 30_000 }, () => {
+// Each case starts one to three Node processes, seconds each on a busy machine.
+describe("kanaria migrate appmesh-to-gatewayapi", { timeout: 180_000 }, () => {
   it("prints the converted file and reports on stderr", () => {
     const run = kanaria(
       "migrate",
@@ -49,7 +50,6 @@ describe("kanaria migrate appmesh-to-gatewayapi", { timeout: 30_000 }, () => {
     );
     const again = kanaria("migrate", "appmesh-to-gatewayapi", "--write", join(dir, "appmesh-tutorial.yaml"));
     expect(again).toMatchObject({ code: 0, stdout: "no Canary with provider appmesh found\n" });
-    expect(kanaria("validate", join(dir, "appmesh-abtest.yaml")).code).toBe(0);
   });
 
   it("writes under --out-dir with the same relative paths, leaving the inputs alone", () => {
