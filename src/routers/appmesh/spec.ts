@@ -289,8 +289,9 @@ function backends(canary: Canary): Record<string, unknown>[] {
 }
 
 /**
- * What check() can verify without the cluster: every setting the objects are built from. `port` and
- * `podLabel` come from the target Deployment and are filled in by the router.
+ * Every setting the objects are built from, checked (check() runs this without the cluster). `port`,
+ * the container port, comes from the target Deployment; the router resolves it, check() passes
+ * service.port.
  */
 export function settings(canary: Canary, owner: V1OwnerReference, port: number): MeshSettings {
   const svc = canary.spec.service;
