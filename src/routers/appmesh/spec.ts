@@ -303,6 +303,14 @@ export function settings(canary: Canary, owner: V1OwnerReference, port: number):
       "is not set",
       "provider appmesh needs the name of the mesh the namespace belongs to",
     );
+  if (svc.headers !== undefined) {
+    fail(
+      canary,
+      "spec.service.headers",
+      "is set",
+      "App Mesh routes cannot add, set or remove headers: remove it",
+    );
+  }
   const protocol = meshProtocol(canary);
   const names = serviceNames(canary);
   const apexMeta = svc.apex;
