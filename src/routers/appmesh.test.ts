@@ -436,6 +436,10 @@ describe("AppMeshRouter check and capabilities", () => {
       "spec.service.retries is set on a TCP port",
     );
     rejects(
+      meshCanary({ service: { port: 80, headers: { request: { set: { "x-a": "1" } } } } }),
+      "spec.service.headers is set; App Mesh routes cannot add, set or remove headers",
+    );
+    rejects(
       abCanary({ headers: { "x-a": { exact: "1", prefix: "2" } } }),
       "spec.analysis.match[0].headers.x-a has 2 operators",
     );
