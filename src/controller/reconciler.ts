@@ -113,15 +113,21 @@ export async function reconcileCanary(
       return { requeueAfterMs: BLOCKED_RETRY_MS };
     }
   }
-  return { requeueAfterMs: nextTick(canary, decision) };
+  return { requeueAfterMs: nextTick(latest !== raw, decision) };
 }
 
+/** How soon a reconcile that wrote the status looks again. */
+const AFTER_STATUS_WRITE_MS = 100;
+
 /**
- * A new phase may have work to do at once (its own status write does not wake the controller);
- * otherwise the decision says when: the step's due time, or a safety resync while events are awaited.
+ * kanaria's own status write does not wake it through the watch, so the reconcile that wrote one looks
+ * again right away, as that watch event used to make it: a new phase may have work to do at once, and
+ * a new step's split is seen in the route (its interval counts from then). Otherwise the decision says
+ * when: the step's due time, or a safety resync while events are awaited.
  */
-function nextTick(canary: Canary, decision: Decision): number | undefined {
-  return canary.status?.phase !== decision.status.phase ? 0 : decision.requeueAfterMs;
+function nextTick(wroteStatus: boolean, decision: Decision): number | undefined {
+  if (!wroteStatus) return decision.requeueAfterMs;
+  return Math.min(AFTER_STATUS_WRITE_MS, decision.requeueAfterMs ?? AFTER_STATUS_WRITE_MS);
 }
 
 interface Routing {
