@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # npm's own scripts run with the Node 24 that the `node` devDependency puts first on their PATH.
 NPX := npx --no-install
 
-.PHONY: help install build lint format crds test test-unit test-integration cluster cluster-down cluster-build cluster-status demo clean image helm
+.PHONY: help install build lint format crds test test-unit test-integration cluster cluster-down cluster-build cluster-status demo clean image helm bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -68,3 +68,7 @@ $(IMAGE_ARCHIVE): node_modules/.installed package.json package-lock.json image/b
 
 helm: ## Build helm from its Go module into ~/.cache/kanaria (or use helm on PATH with KANARIA_HELM_FROM_PATH=1)
 	@bash test/cluster/helm.sh build
+
+N ?= 50
+bench: node_modules/.installed ## kanaria vs Flagger v1.36.1 on two local clusters, N Canaries each (make bench N=1000; BENCH_SOAK_MIN=30 for a soak)
+	N=$(N) node_modules/.bin/node test/bench/bench.ts

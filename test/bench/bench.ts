@@ -1,0 +1,456 @@
+// `make bench`: kanaria and Flagger side by side, each on its own local control plane (so the API
+// server's request counters are attributable), with the same N apps, in the same time windows.
+//
+//   baseline (no controller) -> controllers start -> all Initialized -> idle window -> release all at
+//   once -> all Succeeded
+//
+// Environment: N (default 50), BENCH_IDLE_S (idle window, default 120), BENCH_BASELINE_S (default 60),
+// BENCH_SOAK_MIN (soak mode: the idle window lasts this many minutes and RSS growth is reported),
+// BENCH_CONTROLLERS (default "kanaria,flagger"), BENCH_PROFILE=1 (kanaria runs with --cpu-prof and
+// writes a heap snapshot at the end of the idle window), BENCH_KEEP=1 (leave the clusters running).
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpus, hostname, totalmem } from "node:os";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import pLimit from "p-limit";
+import pino from "pino";
+import { linearRegression } from "simple-statistics";
+import { createKubeClient } from "../../src/kube/client.ts";
+import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import { installCrds, yamlFilesIn } from "../support/crds.ts";
+import { readEnvFile } from "../support/env-file.ts";
+import { appName, CANARY_API, type Flavour, fleet, INTERVAL_S, NAMESPACE, releasePatch } from "./fleet.ts";
+import {
+  CanaryRecorder,
+  diffCounts,
+  loadAverage,
+  ProcessSampler,
+  scrapeRequestCounts,
+  total,
+  type VerbCounts,
+  WRITE_VERBS,
+} from "./measure.ts";
+import {
+  type BenchResults,
+  type ControllerResult,
+  chart,
+  median,
+  p99,
+  table,
+  type WindowLoad,
+} from "./report.ts";
+
+const repoRoot = join(import.meta.dirname, "../..");
+const outDir = join(repoRoot, ".kanaria", "bench");
+const logDir = join(outDir, "logs");
+/** `make build`'s output: the CLI as shipped. */
+const distDir = join(repoRoot, "dist");
+const num = (name: string, fallback: number) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}=${raw}: expected a positive number`);
+  return value;
+};
+const N = Math.round(num("N", 50));
+const SOAK_MIN = process.env.BENCH_SOAK_MIN ? num("BENCH_SOAK_MIN", 30) : undefined;
+const IDLE_S = SOAK_MIN ? SOAK_MIN * 60 : num("BENCH_IDLE_S", 120);
+const BASELINE_S = num("BENCH_BASELINE_S", 60);
+const PROFILE = process.env.BENCH_PROFILE === "1";
+const FLAVOURS = (process.env.BENCH_CONTROLLERS ?? "kanaria,flagger")
+  .split(",")
+  .map((s) => s.trim()) as Flavour[];
+for (const f of FLAVOURS)
+  if (f !== "kanaria" && f !== "flagger") throw new Error(`BENCH_CONTROLLERS: unknown ${f}`);
+/** Both wait this long for every Canary to initialize or to finish a release. */
+const PHASE_TIMEOUT_S = Math.max(600, N * 3);
+
+const logger = pino({ level: "warn" });
+const t0 = Date.now();
+const now = () => (Date.now() - t0) / 1000;
+const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
+const say = (message: string) => console.log(`[bench ${now().toFixed(0).padStart(5)}s] ${message}`);
+
+interface Side {
+  flavour: Flavour;
+  stateDir: string;
+  kubeconfig: string;
+  prometheusUrl: string;
+  kc: KubeConfig;
+  client: KubeClient;
+  recorder: CanaryRecorder;
+  process?: ChildProcess;
+  sampler?: ProcessSampler;
+  exited?: Promise<number | null>;
+  marks: Record<string, number>;
+  counts: Record<string, VerbCounts>;
+}
+
+function run(cmd: string, args: string[], env: Record<string, string> = {}): string {
+  return execFileSync(cmd, args, {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+}
+
+/** tsc emits even when some file does not type-check (work in progress elsewhere); the build must exist. */
+function compileKanaria(): void {
+  try {
+    run(join(repoRoot, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"]);
+  } catch (err) {
+    if (!existsSync(join(distDir, "cli/main.js"))) throw err;
+    say("tsc reported type errors (see above); benchmarking the JavaScript it emitted");
+  }
+}
+
+function runAsync(cmd: string, args: string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: "inherit" });
+    child.once("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")}: exit ${code}`)),
+    );
+  });
+}
+
+async function startCluster(flavour: Flavour): Promise<Side> {
+  const stateDir = join(outDir, `cluster-${flavour}`);
+  await runAsync("bash", ["test/cluster/cluster.sh", "up"], {
+    KANARIA_CLUSTER_DIR: stateDir,
+    // A benchmark that dies takes its clusters with it.
+    ...(process.env.BENCH_KEEP === "1" ? {} : { KANARIA_CLUSTER_OWNER_PID: String(process.pid) }),
+  });
+  const env = readEnvFile(join(stateDir, "env"));
+  const kubeconfig = env.KUBECONFIG ?? join(stateDir, "kubeconfig");
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  return {
+    flavour,
+    stateDir,
+    kubeconfig,
+    prometheusUrl: env.PROMETHEUS_URL ?? "",
+    kc,
+    client: createKubeClient(kc, logger),
+    recorder: new CanaryRecorder(kc, CANARY_API[flavour], NAMESPACE, t0),
+    marks: {},
+    counts: {},
+  };
+}
+
+async function prepare(side: Side, flagger: { crds: string }): Promise<void> {
+  const crdFiles = side.flavour === "kanaria" ? yamlFilesIn(join(repoRoot, "crds")) : [flagger.crds];
+  await installCrds(side.kubeconfig, crdFiles, { fieldManager: "bench" });
+  await side.client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } });
+  const limit = pLimit(8);
+  await Promise.all(fleet(side.flavour, N).map((o) => limit(() => side.client.apply(o))));
+  await side.recorder.start();
+}
+
+/** Deployments available before anything is measured, so the baseline sees a settled cluster. */
+async function waitForDeployments(side: Side): Promise<void> {
+  for (;;) {
+    const list = await side.client.list<KubeObject & { status?: { availableReplicas?: number } }>(
+      "apps/v1",
+      "Deployment",
+      NAMESPACE,
+    );
+    const ready = list.filter((d) => (d.status?.availableReplicas ?? 0) >= 1).length;
+    if (ready >= N) return;
+    await sleep(2);
+  }
+}
+
+function startController(side: Side, flaggerBin: string): void {
+  const log = createWriteStream(join(logDir, `${side.flavour}.log`));
+  let child: ChildProcess;
+  if (side.flavour === "kanaria") {
+    const profileDir = join(outDir, "profile");
+    mkdirSync(profileDir, { recursive: true });
+    const nodeFlags = PROFILE
+      ? [
+          `--cpu-prof`,
+          `--cpu-prof-dir=${profileDir}`,
+          `--heapsnapshot-signal=SIGUSR2`,
+          `--diagnostic-dir=${profileDir}`,
+        ]
+      : [];
+    child = spawn(
+      process.execPath,
+      [
+        ...nodeFlags,
+        join(distDir, "cli/main.js"),
+        "controller",
+        "--kubeconfig",
+        side.kubeconfig,
+        "--namespace",
+        NAMESPACE,
+        "--provider",
+        "nginx",
+        "--log-level",
+        "info",
+        "--metrics-bind-address",
+        "127.0.0.1:0",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+  } else {
+    child = spawn(
+      flaggerBin,
+      [
+        `-kubeconfig=${side.kubeconfig}`,
+        `-namespace=${NAMESPACE}`,
+        "-mesh-provider=nginx",
+        `-metrics-server=${side.prometheusUrl}`,
+        "-log-level=info",
+        "-enable-leader-election=false",
+        `-port=${18_000 + Math.floor(Math.random() * 2000)}`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+  }
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  side.process = child;
+  side.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  if (child.pid === undefined) throw new Error(`${side.flavour} did not start`);
+  side.sampler = new ProcessSampler(child.pid, t0);
+}
+
+async function waitUntil(side: Side, what: string, done: () => boolean): Promise<boolean> {
+  const deadline = now() + PHASE_TIMEOUT_S;
+  while (now() < deadline) {
+    if (done()) return true;
+    if (side.process?.exitCode !== null && side.process?.exitCode !== undefined) {
+      throw new Error(
+        `${side.flavour} exited with ${side.process.exitCode} while waiting for ${what} (log: ${logDir})`,
+      );
+    }
+    await sleep(0.5);
+  }
+  say(`${side.flavour}: gave up waiting for ${what} after ${PHASE_TIMEOUT_S}s`);
+  return false;
+}
+
+const scrapeAll = (sides: Side[], label: string) =>
+  Promise.all(
+    sides.map(async (s) => {
+      s.counts[label] = await scrapeRequestCounts(s.kc);
+      s.marks[label] = now();
+    }),
+  );
+
+function windowLoad(side: Side, from: number, to: number): WindowLoad {
+  const samples = side.sampler?.between(from, to) ?? [];
+  return {
+    start: samples[0]?.load1 ?? loadAverage(),
+    end: samples.at(-1)?.load1 ?? loadAverage(),
+    mean: samples.length ? samples.reduce((a, s) => a + s.load1, 0) / samples.length : loadAverage(),
+  };
+}
+
+function cpuCores(side: Side, from: number, to: number): number {
+  const samples = side.sampler?.between(from, to) ?? [];
+  const first = samples[0];
+  const last = samples.at(-1);
+  if (!first || !last || last.t <= first.t) return 0;
+  return (last.cpuSeconds - first.cpuSeconds) / (last.t - first.t);
+}
+
+function perSecond(counts: VerbCounts, seconds: number): VerbCounts {
+  return Object.fromEntries(Object.entries(counts).map(([v, n]) => [v, n / seconds]));
+}
+
+function result(side: Side, baselineRate: VerbCounts): ControllerResult {
+  const m = side.marks;
+  const idleSeconds = (m.idleEnd ?? 0) - (m.idleStart ?? 0);
+  const idle = diffCounts(side.counts.idleEnd ?? {}, side.counts.idleStart ?? {});
+  const net: VerbCounts = {};
+  for (const verb of Object.keys(idle)) {
+    net[verb] = Math.max(0, (idle[verb] ?? 0) - (baselineRate[verb] ?? 0) * idleSeconds);
+  }
+  // Watches are connections, not per-tick work; they are counted when they end.
+  const { WATCH: _watch, ...perTickVerbs } = net;
+  const ticks = N * (idleSeconds / INTERVAL_S);
+  const idleSamples = side.sampler?.between(m.idleStart ?? 0, m.idleEnd ?? 0) ?? [];
+  const all = side.sampler?.samples ?? [];
+  const lateness = side.recorder.stepLateness(m.release ?? 0, INTERVAL_S);
+  const out: ControllerResult = {
+    idleCpuCores: cpuCores(side, m.idleStart ?? 0, m.idleEnd ?? 0),
+    releaseCpuCores: cpuCores(side, m.release ?? 0, m.succeeded ?? now()),
+    rssMiBSteady: median(idleSamples.map((s) => s.rssMiB)),
+    rssMiBPeak: Math.max(0, ...all.map((s) => s.rssMiB)),
+    apiRequestsPerCanaryTick: total(perTickVerbs) / ticks,
+    apiRequestsPerCanaryTickByVerb: Object.fromEntries(
+      Object.entries(net)
+        .filter(([, n]) => n > 0)
+        .map(([v, n]) => [v, Number((n / ticks).toFixed(4))]),
+    ),
+    apiWritesIdle: Math.round(total(net, WRITE_VERBS)),
+    initSeconds: m.initialized !== undefined ? m.initialized - (m.started ?? 0) : null,
+    releaseSeconds: m.succeeded !== undefined ? m.succeeded - (m.release ?? 0) : null,
+    tickLatenessP99Seconds: p99(lateness),
+    loadAverage: {
+      init: windowLoad(side, m.started ?? 0, m.initialized ?? now()),
+      idle: windowLoad(side, m.idleStart ?? 0, m.idleEnd ?? 0),
+      release: windowLoad(side, m.release ?? 0, m.succeeded ?? now()),
+    },
+  };
+  if (SOAK_MIN && idleSamples.length > 2) {
+    const { m: slope } = linearRegression(idleSamples.map((s) => [s.t, s.rssMiB]));
+    out.rssGrowthMiBPerHour = slope * 3600;
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(logDir, { recursive: true });
+  say(`N=${N}, idle window ${IDLE_S}s, baseline ${BASELINE_S}s, controllers ${FLAVOURS.join("+")}`);
+  let flaggerBin = "";
+  let flaggerCrds = "";
+  if (FLAVOURS.includes("flagger")) {
+    run("bash", ["test/bench/flagger.sh", "build"]);
+    flaggerBin = run("bash", ["test/bench/flagger.sh", "path"]).trim();
+    flaggerCrds = run("bash", ["test/bench/flagger.sh", "crds"]).trim();
+  }
+  if (FLAVOURS.includes("kanaria")) {
+    // kanaria runs as shipped: compiled JavaScript, as in the image (not type-stripped TypeScript).
+    say("compiling kanaria");
+    compileKanaria();
+  }
+  say("starting the clusters");
+  const sides = await Promise.all(FLAVOURS.map((f) => startCluster(f)));
+  const stopAll = async () => {
+    await Promise.all(
+      sides.map(async (s) => {
+        s.process?.kill("SIGTERM");
+        await Promise.race([s.exited, sleep(30)]);
+        s.sampler?.stop();
+        await s.recorder.stop().catch(() => {});
+        if (process.env.BENCH_KEEP !== "1") {
+          await runAsync("bash", ["test/cluster/cluster.sh", "down"], { KANARIA_CLUSTER_DIR: s.stateDir });
+        }
+      }),
+    );
+  };
+  try {
+    say(`applying ${N} Deployments, Ingresses and Canaries to each cluster`);
+    await Promise.all(sides.map((s) => prepare(s, { crds: flaggerCrds })));
+    await Promise.all(sides.map((s) => waitForDeployments(s)));
+
+    say(`baseline: ${BASELINE_S}s with no controller`);
+    await scrapeAll(sides, "baselineStart");
+    await sleep(BASELINE_S);
+    await scrapeAll(sides, "baselineEnd");
+
+    say("starting the controllers");
+    for (const s of sides) {
+      startController(s, flaggerBin);
+      s.marks.started = now();
+    }
+    await Promise.all(
+      sides.map(async (s) => {
+        if (await waitUntil(s, "all Initialized", () => s.recorder.count("Initialized") >= N)) {
+          s.marks.initialized = now();
+          say(
+            `${s.flavour}: all ${N} Initialized after ${(s.marks.initialized - (s.marks.started ?? 0)).toFixed(1)}s`,
+          );
+        }
+      }),
+    );
+    // Two intervals for the last scale-downs and their status updates to settle.
+    await sleep(2 * INTERVAL_S);
+
+    say(`idle window: ${IDLE_S}s`);
+    await scrapeAll(sides, "idleStart");
+    for (const s of sides) s.marks.idleStart = now();
+    await sleep(IDLE_S);
+    await scrapeAll(sides, "idleEnd");
+    for (const s of sides) s.marks.idleEnd = now();
+    const kanaria = sides.find((s) => s.flavour === "kanaria");
+    if (PROFILE && kanaria?.process) kanaria.process.kill("SIGUSR2");
+
+    say("releasing every app at once");
+    await Promise.all(
+      sides.map(async (s) => {
+        s.marks.release = now();
+        const limit = pLimit(16);
+        await Promise.all(
+          Array.from({ length: N }, (_, i) =>
+            limit(() =>
+              s.client.mergePatch(
+                { apiVersion: "apps/v1", kind: "Deployment", namespace: NAMESPACE, name: appName(i) },
+                releasePatch("1"),
+              ),
+            ),
+          ),
+        );
+      }),
+    );
+    await Promise.all(
+      sides.map(async (s) => {
+        const since = s.marks.release ?? 0;
+        if (
+          await waitUntil(
+            s,
+            "all Succeeded",
+            () => s.recorder.reachedAll("Succeeded", since, N) !== undefined,
+          )
+        ) {
+          s.marks.succeeded = s.recorder.reachedAll("Succeeded", since, N) ?? now();
+          say(
+            `${s.flavour}: all ${N} Succeeded ${((s.marks.succeeded ?? 0) - since).toFixed(1)}s after the release`,
+          );
+        }
+      }),
+    );
+    await sleep(2);
+  } finally {
+    await stopAll();
+  }
+
+  const results: BenchResults = {
+    n: N,
+    date: new Date().toISOString(),
+    machine: `${hostname()}: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+    command: `N=${N} make bench${SOAK_MIN ? ` BENCH_SOAK_MIN=${SOAK_MIN}` : ""}`,
+    windows: { baselineSeconds: BASELINE_S, idleSeconds: IDLE_S, intervalSeconds: INTERVAL_S },
+    controllers: {},
+  };
+  for (const s of sides) {
+    const seconds = (s.marks.baselineEnd ?? 0) - (s.marks.baselineStart ?? 0);
+    const baselineRate = perSecond(
+      diffCounts(s.counts.baselineEnd ?? {}, s.counts.baselineStart ?? {}),
+      seconds,
+    );
+    results.controllers[s.flavour] = result(s, baselineRate);
+  }
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  for (const s of sides) {
+    const histories = Object.fromEntries(s.recorder.histories);
+    writeFileSync(join(outDir, `histories-${s.flavour}.json`), `${JSON.stringify(histories)}\n`);
+  }
+  const marks = sides.flatMap((s) =>
+    s.flavour === FLAVOURS[0]
+      ? [
+          { t: s.marks.idleStart ?? 0, label: "idle" },
+          { t: s.marks.release ?? 0, label: "release" },
+        ]
+      : [],
+  );
+  await chart(
+    sides.map((s) => ({ controller: s.flavour, samples: s.sampler?.samples ?? [] })),
+    marks,
+    join(outDir, "cpu-rss.svg"),
+  );
+  console.log(`\n${table(results)}\n`);
+  console.log(
+    `results: ${join(outDir, "results.json")}; chart: ${join(outDir, "cpu-rss.svg")}; logs: ${logDir}`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,202 @@
+// What the benchmark measures: a process' CPU and RSS from /proc, the API server's request counters,
+// the load average, and each Canary's phase and weight over time (from one watch per cluster).
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import type { KubeConfig } from "@kubernetes/client-node";
+import pino from "pino";
+import type { KubeObject } from "../../src/kube/types.ts";
+import { createWatcher, type Watcher } from "../../src/kube/watcher.ts";
+
+/** Linux reports CPU time in clock ticks; 100 per second on every common kernel configuration. */
+const CLOCK_TICKS = 100;
+
+export interface ProcessSample {
+  /** Seconds since the benchmark started. */
+  t: number;
+  cpuSeconds: number;
+  rssMiB: number;
+  load1: number;
+}
+
+function readProc(pid: number): { cpuSeconds: number; rssMiB: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { cpuSeconds: (utime + stime) / CLOCK_TICKS, rssMiB: rssKiB / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadAverage(): number {
+  return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+}
+
+/** Samples one process every intervalMs until stopped. */
+export class ProcessSampler {
+  readonly samples: ProcessSample[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  readonly pid: number;
+  private readonly t0: number;
+
+  constructor(pid: number, t0: number, intervalMs = 1000) {
+    this.pid = pid;
+    this.t0 = t0;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+  }
+
+  sample(): ProcessSample | undefined {
+    const proc = readProc(this.pid);
+    if (!proc) return undefined;
+    const s = { t: (Date.now() - this.t0) / 1000, ...proc, load1: loadAverage() };
+    this.samples.push(s);
+    return s;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Samples within [from, to] seconds. */
+  between(from: number, to: number): ProcessSample[] {
+    return this.samples.filter((s) => s.t >= from && s.t <= to);
+  }
+}
+
+/** The API server's apiserver_request_total, summed per verb. */
+export type VerbCounts = Record<string, number>;
+
+export function parseRequestCounts(text: string): VerbCounts {
+  const counts: VerbCounts = {};
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const verb = /[{,]verb="([A-Z]+)"/.exec(line)?.[1];
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (verb && Number.isFinite(value)) counts[verb] = (counts[verb] ?? 0) + value;
+  }
+  return counts;
+}
+
+/** Reads /metrics of the cluster's API server with the kubeconfig's credentials. */
+export async function scrapeRequestCounts(kc: KubeConfig): Promise<VerbCounts> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error("kubeconfig has no current cluster");
+  const url = new URL("/metrics", server);
+  const options: Parameters<typeof request>[1] = { method: "GET", headers: {} };
+  await kc.applyToHTTPSOptions(options);
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = request(url, options, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics: HTTP ${res.statusCode}`)),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  return parseRequestCounts(text);
+}
+
+export function diffCounts(after: VerbCounts, before: VerbCounts): VerbCounts {
+  const out: VerbCounts = {};
+  for (const verb of new Set([...Object.keys(after), ...Object.keys(before)])) {
+    out[verb] = (after[verb] ?? 0) - (before[verb] ?? 0);
+  }
+  return out;
+}
+
+export const WRITE_VERBS = ["POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"];
+
+export const total = (counts: VerbCounts, verbs?: string[]) =>
+  Object.entries(counts)
+    .filter(([verb]) => !verbs || verbs.includes(verb))
+    .reduce((sum, [, n]) => sum + n, 0);
+
+interface CanaryState {
+  phase: string | undefined;
+  weight: number;
+}
+
+/** One Canary's history: when it reached each phase and each change of its canary weight. */
+export interface CanaryHistory {
+  phases: { t: number; phase: string }[];
+  weights: { t: number; weight: number }[];
+}
+
+/** Watches every Canary of a namespace and records phase and weight changes with their times. */
+export class CanaryRecorder {
+  readonly histories = new Map<string, CanaryHistory>();
+  private readonly last = new Map<string, CanaryState>();
+  private readonly watcher: Watcher<KubeObject>;
+
+  constructor(kc: KubeConfig, apiVersion: string, namespace: string, t0: number) {
+    const record = (c: KubeObject) => {
+      const status = (c as { status?: { phase?: string; canaryWeight?: number } }).status ?? {};
+      const now = (Date.now() - t0) / 1000;
+      const name = c.metadata.name;
+      const history = this.histories.get(name) ?? { phases: [], weights: [] };
+      this.histories.set(name, history);
+      const previous = this.last.get(name);
+      const state = { phase: status.phase, weight: status.canaryWeight ?? 0 };
+      if (state.phase && state.phase !== previous?.phase) history.phases.push({ t: now, phase: state.phase });
+      if (state.weight !== (previous?.weight ?? 0)) history.weights.push({ t: now, weight: state.weight });
+      this.last.set(name, state);
+    };
+    this.watcher = createWatcher<KubeObject>(
+      kc,
+      { apiVersion, kind: "Canary", namespace },
+      { onAdd: record, onUpdate: record },
+      { logger: pino({ level: "warn" }) },
+    );
+  }
+
+  start(): Promise<void> {
+    return this.watcher.start();
+  }
+
+  stop(): Promise<void> {
+    return this.watcher.stop();
+  }
+
+  /** How many Canaries are in `phase` now. */
+  count(phase: string): number {
+    return [...this.last.values()].filter((s) => s.phase === phase).length;
+  }
+
+  /** The last time each Canary reached `phase` after `since`; undefined while one has not. */
+  reachedAll(phase: string, since: number, n: number): number | undefined {
+    const times = [...this.histories.values()].map(
+      (h) => h.phases.filter((p) => p.phase === phase && p.t >= since).at(-1)?.t,
+    );
+    if (times.length < n || times.some((t) => t === undefined)) return undefined;
+    return Math.max(...(times as number[]));
+  }
+
+  /**
+   * How late each weight step came: the gap between consecutive weight changes of one Canary (and
+   * between the start of the analysis and its first step) minus the interval, floored at 0.
+   */
+  stepLateness(since: number, intervalS: number): number[] {
+    const out: number[] = [];
+    for (const h of this.histories.values()) {
+      const progressing = h.phases.find((p) => p.phase === "Progressing" && p.t >= since)?.t;
+      const steps = h.weights.filter((w) => w.t >= since && w.weight > 0).map((w) => w.t);
+      const times = progressing === undefined ? steps : [progressing, ...steps];
+      for (let i = 1; i < times.length; i++) {
+        out.push(Math.max(0, (times[i] as number) - (times[i - 1] as number) - intervalS));
+      }
+    }
+    return out;
+  }
+}
