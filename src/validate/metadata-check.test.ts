@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { CANARY } from "../testing/validate-fixtures.ts";
 import { type Problem, validateSources } from "./index.ts";
 import { isDnsLabel, isDnsSubdomain, qualifiedNameError } from "./metadata-check.ts";
 
 type Obj = Record<string, unknown>;
-
-const CANARY: Obj = {
-  apiVersion: "kanaria.dev/v1alpha1",
-  kind: "Canary",
-  metadata: { name: "podinfo", namespace: "test" },
-  spec: {
-    targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
-    service: { port: 9898 },
-    analysis: { interval: "1m", threshold: 5, stepWeight: 10 },
-  },
-};
 
 const problemsOf = (object: Obj): Problem[] =>
   validateSources([{ file: "m.yaml", text: stringify(object) }]).problems;

@@ -2,20 +2,10 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { z } from "zod";
 import { KINDS } from "../api/kinds.ts";
+import { CANARY } from "../testing/validate-fixtures.ts";
 import { type Problem, validateSources } from "./index.ts";
 
 type Obj = Record<string, unknown>;
-
-const CANARY: Obj = {
-  apiVersion: "kanaria.dev/v1alpha1",
-  kind: "Canary",
-  metadata: { name: "podinfo", namespace: "test" },
-  spec: {
-    targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
-    service: { port: 9898 },
-    analysis: { interval: "1m", threshold: 5, stepWeight: 10 },
-  },
-};
 
 const TEMPLATE: Obj = {
   apiVersion: "kanaria.dev/v1alpha1",
