@@ -146,7 +146,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
           throw err;
         }
       } finally {
-        options.metrics?.reconciled(namespace, name, (performance.now() - started) / 1000, failed);
+        options.metrics?.reconciled(key, (performance.now() - started) / 1000, failed);
       }
     },
     { maxConcurrency: options.workers, logger: logger.child({ component: "queue" }) },

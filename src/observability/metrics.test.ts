@@ -73,8 +73,8 @@ describe("ControllerMetrics", () => {
     m.phaseChanged("apps", "podinfo", "Promoting", "Succeeded");
     m.phaseChanged("apps", "podinfo", "Succeeded", "Succeeded");
     m.phaseChanged("apps", "backend", "Progressing", "Failed");
-    m.reconciled("apps", "podinfo", 0.2, false);
-    m.reconciled("apps", "podinfo", 0.3, true);
+    m.reconciled("apps/podinfo", 0.2, false);
+    m.reconciled("apps/podinfo", 0.3, true);
     m.watchRestarted("Canary", "gone");
     let text = await m.registry.metrics();
     expect(text).toContain('kanaria_canary_successes_total{name="podinfo",namespace="apps"} 1');

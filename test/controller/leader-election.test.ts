@@ -126,6 +126,12 @@ it("one leader reconciles; SIGKILL hands over within the lease duration, SIGTERM
     description: "weight 20",
     until: (w) => w === "20",
   });
+  await waitFor(async () => (await http(first, "/metrics")).body, {
+    description: "the leader's kanaria_canary_weight at 20",
+    until: (text) => text.includes(`kanaria_canary_weight{workload="podinfo",namespace="${ns}"} 20`),
+    timeoutMs: 5_000,
+  });
+  expect((await http(follower, "/metrics")).body).not.toContain("kanaria_canary_weight{");
 
   // The leader dies without releasing the Lease: the follower waits out the lease duration, no longer.
   const killedAt = Date.now();
@@ -138,7 +144,9 @@ it("one leader reconciles; SIGKILL hands over within the lease duration, SIGTERM
     intervalMs: 100,
   });
   const takeoverMs = Date.now() - killedAt;
-  expect(takeoverMs).toBeLessThanOrEqual((LEASE_SECONDS + 2) * 1000);
+  // The follower counts the lease duration from when it saw the last renewal (up to one retry period
+  // after it) and notices the expiry at its next retry: lease + 2 retry periods (with jitter) at most.
+  expect(takeoverMs).toBeLessThanOrEqual((LEASE_SECONDS + 2 * 1.2 + 0.6) * 1000);
   expect(await leaderGauge(follower)).toBe("1");
 
   // A fresh replica joins; the leader's SIGTERM releases the Lease and the newcomer takes it at its next retry.
@@ -161,6 +169,19 @@ it("one leader reconciles; SIGKILL hands over within the lease duration, SIGTERM
   expect(readFileSync(follower.process.logFile, "utf8")).toContain("released the Lease");
 
   await waitForPhase(client, ns, "podinfo", "Succeeded", 90_000);
+  // The leader's /metrics tell the same story; the others report no Canary series.
+  const scrape = await waitFor(async () => (await http(c, "/metrics")).body, {
+    description: "c to count the promotion",
+    until: (text) => text.includes(`kanaria_canary_successes_total{name="podinfo",namespace="${ns}"} 1`),
+    timeoutMs: 10_000,
+  });
+  expect(scrape).toContain(`kanaria_canary_status{name="podinfo",namespace="${ns}"} 1`);
+  expect(scrape).toContain(`kanaria_canary_total{namespace="${ns}"} 1`);
+  expect(scrape).toContain(`kanaria_canary_weight{workload="podinfo-primary",namespace="${ns}"} 100`);
+  expect(scrape).toMatch(/^kanaria_reconcile_duration_seconds_count\{result="success"\} [1-9]/m);
+  expect(scrape).toMatch(
+    new RegExp(`^kanaria_canary_duration_seconds_count\\{name="podinfo",namespace="${ns}"\\} [1-9]`, "m"),
+  );
   expect(await weights.stop(), "no weight went back or was skipped").toEqual(["0", "20", "40", "60", "0"]);
   const history = await decided.stop();
   const steps = history.filter((d) => d.phase === "Progressing" && d.lastStepTime !== undefined);
