@@ -1,28 +1,37 @@
-// End to end: runs the real CLI (`node src/cli/main.ts migrate appmesh-to-gatewayapi ...`).
-import { spawnSync } from "node:child_process";
+// The real CLI (`kanaria migrate appmesh-to-gatewayapi ...`), run in this process.
 import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { main } from "../program.ts";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const FIXTURES = join(ROOT, "test/migrate/fixtures");
 const work = mkdtempSync(join(tmpdir(), "kanaria-migrate-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function kanaria(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, ["src/cli/main.ts", ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    timeout: 90_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+/** Runs the CLI in this process (as `kanaria ARGS`), capturing what it writes. */
+async function kanaria(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const captured = { stdout: "", stderr: "" };
+  const capture = (stream: "stdout" | "stderr") =>
+    vi.spyOn(process[stream], "write").mockImplementation((chunk: string | Uint8Array) => {
+      captured[stream] += String(chunk);
+      return true;
+    });
+  const spies = [capture("stdout"), capture("stderr")];
+  process.exitCode = undefined;
+  try {
+    const code = await main(["node", "kanaria", ...args]);
+    return { code, ...captured };
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+    process.exitCode = undefined;
+  }
 }
 
-// Each case starts one to three Node processes, seconds each on a busy machine.
-describe("kanaria migrate appmesh-to-gatewayapi", { timeout: 180_000 }, () => {
-  it("prints the converted file and reports on stderr", () => {
-    const run = kanaria(
+describe("kanaria migrate appmesh-to-gatewayapi", () => {
+  it("prints the converted file and reports on stderr", async () => {
+    const run = await kanaria(
       "migrate",
       "appmesh-to-gatewayapi",
       "--gateway",
@@ -39,35 +48,42 @@ describe("kanaria migrate appmesh-to-gatewayapi", { timeout: 180_000 }, () => {
     expect(run.stderr).toContain("Next, outside these manifests:");
   });
 
-  it("writes in place with --write, and a second run finds nothing left to convert", () => {
+  it("writes in place with --write, and a second run finds nothing left to convert", async () => {
     const dir = join(work, "write");
     cpSync(FIXTURES, dir, { recursive: true });
-    const run = kanaria("migrate", "appmesh-to-gatewayapi", "--gateway", "lattice", "--write", dir);
+    const run = await kanaria("migrate", "appmesh-to-gatewayapi", "--gateway", "lattice", "--write", dir);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("Canary test/podinfo: provider gatewayapi");
     expect(readFileSync(join(dir, "appmesh-tutorial.yaml"), "utf8")).toBe(
       readFileSync(join(FIXTURES, "appmesh-tutorial.expected.yaml"), "utf8"),
     );
-    const again = kanaria("migrate", "appmesh-to-gatewayapi", "--write", join(dir, "appmesh-tutorial.yaml"));
+    const again = await kanaria(
+      "migrate",
+      "appmesh-to-gatewayapi",
+      "--write",
+      join(dir, "appmesh-tutorial.yaml"),
+    );
     expect(again).toMatchObject({ code: 0, stdout: "no Canary with provider appmesh found\n" });
   });
 
-  it("writes under --out-dir with the same relative paths, leaving the inputs alone", () => {
+  it("writes under --out-dir with the same relative paths, leaving the inputs alone", async () => {
     const out = join(work, "out");
-    const run = kanaria("migrate", "appmesh-to-gatewayapi", "--out-dir", out, "examples");
+    const run = await kanaria("migrate", "appmesh-to-gatewayapi", "--out-dir", out, join(ROOT, "examples"));
     expect(run.code).toBe(0);
     expect(readFileSync(join(out, "appmesh/podinfo.yaml"), "utf8")).toContain("provider: gatewayapi");
     expect(readFileSync(join(ROOT, "examples/appmesh/podinfo.yaml"), "utf8")).toContain("provider: appmesh");
   });
 
-  it("exits 1 when a Canary cannot be converted, 2 on a missing path or conflicting flags", () => {
-    const run = kanaria("migrate", "appmesh-to-gatewayapi", join(FIXTURES, "appmesh-tutorial.yaml"));
+  it("exits 1 when a Canary cannot be converted, 2 on a missing path or conflicting flags", async () => {
+    const run = await kanaria("migrate", "appmesh-to-gatewayapi", join(FIXTURES, "appmesh-tutorial.yaml"));
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       "not converted: it has no spec.service.meshName to name the Gateway after: pass --gateway NAME",
     );
     expect(run.stdout).toBe("");
-    expect(kanaria("migrate", "appmesh-to-gatewayapi", "no/such/dir").code).toBe(2);
-    expect(kanaria("migrate", "appmesh-to-gatewayapi", "--write", "--out-dir", work, FIXTURES).code).toBe(2);
+    expect((await kanaria("migrate", "appmesh-to-gatewayapi", "no/such/dir")).code).toBe(2);
+    expect(
+      (await kanaria("migrate", "appmesh-to-gatewayapi", "--write", "--out-dir", work, FIXTURES)).code,
+    ).toBe(2);
   });
 });
