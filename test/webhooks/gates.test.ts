@@ -1,66 +1,19 @@
-// Webhooks, manual gates and windows end to end: the real API server, the controller process, local
-// gate services on 127.0.0.1, and the kanaria CLI as a release manager runs it.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CanarySpec, CanaryWebhook } from "../../src/api/canary.ts";
-import {
-  canaryEvents,
-  getCanary,
-  getDeployment,
-  imageOf,
-  testClient,
-  waitForPhase,
-} from "../support/canary-observer.ts";
-import { useController } from "../support/controller.ts";
-import { type GateServer, startGateServer } from "../support/gate-server.ts";
-import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, deployment, IMAGE, nginxApp } from "../support/manifests.ts";
+// Webhooks and windows end to end: the real API server, the controller process and local gate
+// services on 127.0.0.1.
+import { describe, expect, it } from "vitest";
+import { getCanary, waitForPhase } from "../support/canary-observer.ts";
+import { waitFor } from "../support/k8s.ts";
+import { IMAGE, nginxApp } from "../support/manifests.ts";
+import { useGateApps } from "./gate-apps.ts";
 
-const ns = useNamespace("gates");
-const client = testClient();
-useController(ns);
-
-let gates: GateServer;
-beforeAll(async () => {
-  gates = await startGateServer();
-});
-afterAll(() => gates?.close());
-
-const hook = (
-  name: string,
-  type: CanaryWebhook["type"],
-  extra: Partial<CanaryWebhook> = {},
-): CanaryWebhook => ({
-  name,
-  type,
-  url: gates.url(`/${name}`),
-  timeout: "2s",
-  ...extra,
-});
-
-/** A podinfo Deployment and a blue/green Canary (kubernetes provider, no metrics) with these hooks. */
-async function app(name: string, webhooks: CanaryWebhook[], analysis: Partial<CanarySpec["analysis"]> = {}) {
-  await client.apply(deployment(ns, name, "6.0.0"));
-  await client.apply(
-    canary(ns, name, {
-      provider: "kubernetes",
-      analysis: { interval: "10s", iterations: 1, webhooks, ...analysis },
-    }),
-  );
-  await waitForPhase(client, ns, name, "Initialized");
-}
-
-// The whole Deployment, as a GitOps tool applies it (a merge patch of the image would drop the ports).
-const release = (name: string) => client.apply(deployment(ns, name, "6.0.1"));
-const primaryImage = async (name: string) => imageOf(await getDeployment(client, ns, `${name}-primary`));
-const messages = async (name: string) =>
-  (await canaryEvents(client, ns, name)).map((e) => `${e.reason}: ${e.message}`);
+const { ns, client, gates, hook, app, release, primaryImage, messages } = useGateApps("gates");
 
 describe.concurrent("webhooks and windows", () => {
   it("calls every hook type with Flagger's payload, each gate once, and promotes", async () => {
     const n = "allyes";
     for (const p of ["confirm-rollout", "pre-rollout", "load", "confirm-promotion", "post", "events"])
-      gates.set(`/${n}-${p}`, "yes");
-    gates.set(`/${n}-rollback`, "no");
+      gates().set(`/${n}-${p}`, "yes");
+    gates().set(`/${n}-rollback`, "no");
     await app(
       n,
       [
@@ -79,14 +32,14 @@ describe.concurrent("webhooks and windows", () => {
     await release(n);
     const done = await waitForPhase(client, ns, n, "Succeeded", 110_000);
     expect(await primaryImage(n)).toBe(`${IMAGE}:6.0.1`);
-    const count = (p: string) => gates.requests(`/${n}-${p}`).length;
+    const count = (p: string) => gates().requests(`/${n}-${p}`).length;
     expect(count("confirm-rollout")).toBe(1);
     expect(count("pre-rollout")).toBe(1);
     expect(count("load")).toBe(2);
     expect(count("confirm-promotion")).toBe(1);
     await waitFor(() => count("post"), { description: "the post-rollout hook", until: (c) => c === 1 });
     expect(count("rollback")).toBeGreaterThanOrEqual(2);
-    expect(gates.requests(`/${n}-load`)[0]?.body).toEqual({
+    expect(gates().requests(`/${n}-load`)[0]?.body).toEqual({
       name: n,
       namespace: ns,
       phase: "Progressing",
@@ -94,19 +47,23 @@ describe.concurrent("webhooks and windows", () => {
       type: "rollout",
       metadata: { cmd: "hey -z 1m http://podinfo-canary", token: "s3cr3t" },
     });
-    expect(gates.requests(`/${n}-confirm-rollout`)[0]?.body).toMatchObject({
+    expect(gates().requests(`/${n}-confirm-rollout`)[0]?.body).toMatchObject({
       phase: "Waiting",
       type: "confirm-rollout",
     });
     const completed = `Promotion completed! ${n}.${ns} revision ${done.status?.lastAppliedSpec} is live`;
     const eventMessages = () =>
-      gates.requests(`/${n}-events`).map((r) => (r.body.metadata as Record<string, string>).eventMessage);
+      gates()
+        .requests(`/${n}-events`)
+        .map((r) => (r.body.metadata as Record<string, string>).eventMessage);
     // Event hooks are fire-and-forget: the last one may land just after the status write.
     await waitFor(eventMessages, {
       description: "the final event at the event hook",
       until: (m) => m.includes(completed),
     });
-    const events = gates.requests(`/${n}-events`).map((r) => r.body.metadata as Record<string, string>);
+    const events = gates()
+      .requests(`/${n}-events`)
+      .map((r) => r.body.metadata as Record<string, string>);
     expect(events.map((m) => m.eventMessage)).toContain(
       `Promotion completed! ${n}.${ns} revision ${done.status?.lastAppliedSpec} is live`,
     );
@@ -123,7 +80,7 @@ describe.concurrent("webhooks and windows", () => {
 
   it("counts a pre-rollout 500 as a failed check and rolls back at the threshold", async () => {
     const n = "prefail";
-    gates.set(`/${n}-smoke`, "500");
+    gates().set(`/${n}-smoke`, "500");
     await app(n, [hook(`${n}-smoke`, "pre-rollout")]);
     await release(n);
     const failed = await waitForPhase(client, ns, n, "Failed", 60_000);
@@ -135,7 +92,7 @@ describe.concurrent("webhooks and windows", () => {
 
   it("counts a rollout hook's no as a failed check", async () => {
     const n = "loadfail";
-    gates.set(`/${n}-load`, "no");
+    gates().set(`/${n}-load`, "no");
     await app(n, [hook(`${n}-load`, "rollout")]);
     await release(n);
     const failed = await waitForPhase(client, ns, n, "Failed", 60_000);
@@ -147,7 +104,7 @@ describe.concurrent("webhooks and windows", () => {
 
   it("rolls back when a rollback hook says yes", async () => {
     const n = "rollback";
-    gates.set(`/${n}-stop`, "yes");
+    gates().set(`/${n}-stop`, "yes");
     await app(n, [hook(`${n}-stop`, "rollback")]);
     await release(n);
     const failed = await waitForPhase(client, ns, n, "Failed", 60_000);
@@ -158,7 +115,7 @@ describe.concurrent("webhooks and windows", () => {
 
   it("holds the first weight for confirm-traffic-increase (nginx)", async () => {
     const n = "traffic";
-    gates.set(`/${n}-more`, "no");
+    gates().set(`/${n}-more`, "no");
     for (const o of nginxApp(ns, n, {
       interval: "10s",
       threshold: 1,
@@ -175,7 +132,7 @@ describe.concurrent("webhooks and windows", () => {
       timeoutMs: 60_000,
     });
     expect((await getCanary(client, ns, n)).status?.canaryWeight).toBe(0);
-    gates.set(`/${n}-more`, "yes");
+    gates().set(`/${n}-more`, "yes");
     await waitForPhase(client, ns, n, "Succeeded", 90_000);
   });
 
