@@ -1,65 +1,19 @@
 // The release commands end to end: the kanaria CLI as a release manager runs it, against the real API
 // server with the controller process and local gate services on 127.0.0.1.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CanarySpec, CanaryWebhook } from "../../src/api/canary.ts";
-import {
-  canaryEvents,
-  getCanary,
-  getDeployment,
-  imageOf,
-  testClient,
-  waitForPhase,
-} from "../support/canary-observer.ts";
-import { useController } from "../support/controller.ts";
-import { type GateServer, startGateServer } from "../support/gate-server.ts";
-import { useNamespace, waitFor } from "../support/k8s.ts";
+import { describe, expect, it } from "vitest";
+import { getCanary, getDeployment, waitForPhase } from "../support/canary-observer.ts";
+import { waitFor } from "../support/k8s.ts";
 import { canary, deployment, IMAGE } from "../support/manifests.ts";
+import { useGateApps } from "../webhooks/gate-apps.ts";
 import { kanaria } from "./run-cli.ts";
 
-const ns = useNamespace("cli");
-const client = testClient();
-useController(ns);
+const { ns, client, gates, hook, app, release, primaryImage, messages } = useGateApps("cli");
 
-let gates: GateServer;
-beforeAll(async () => {
-  gates = await startGateServer();
-});
-afterAll(() => gates?.close());
-
-const hook = (
-  name: string,
-  type: CanaryWebhook["type"],
-  extra: Partial<CanaryWebhook> = {},
-): CanaryWebhook => ({
-  name,
-  type,
-  url: gates.url(`/${name}`),
-  timeout: "2s",
-  ...extra,
-});
-
-/** A podinfo Deployment and a blue/green Canary (kubernetes provider, no metrics) with these hooks. */
-async function app(name: string, webhooks: CanaryWebhook[], analysis: Partial<CanarySpec["analysis"]> = {}) {
-  await client.apply(deployment(ns, name, "6.0.0"));
-  await client.apply(
-    canary(ns, name, {
-      provider: "kubernetes",
-      analysis: { interval: "10s", iterations: 1, webhooks, ...analysis },
-    }),
-  );
-  await waitForPhase(client, ns, name, "Initialized");
-}
-
-// The whole Deployment, as a GitOps tool applies it (a merge patch of the image would drop the ports).
-const release = (name: string) => client.apply(deployment(ns, name, "6.0.1"));
-const primaryImage = async (name: string) => imageOf(await getDeployment(client, ns, `${name}-primary`));
-const messages = async (name: string) =>
-  (await canaryEvents(client, ns, name)).map((e) => `${e.reason}: ${e.message}`);
-
+// Each CLI call is a fresh Node process (several seconds on a loaded machine): generous timeouts.
 describe.concurrent("kanaria promote, abort, retry, resume and status", () => {
   it("shows a release held by confirm-promotion in kanaria status, and kanaria promote lets it through", async () => {
     const n = "promote";
-    gates.set(`/${n}-gate`, "no");
+    gates().set(`/${n}-gate`, "no");
     await app(n, [hook(`${n}-gate`, "confirm-promotion")]);
     await release(n);
     const waiting = await waitForPhase(client, ns, n, "WaitingPromotion", 60_000);
@@ -89,11 +43,11 @@ describe.concurrent("kanaria promote, abort, retry, resume and status", () => {
     await waitForPhase(client, ns, n, "Succeeded", 60_000);
     expect(await primaryImage(n)).toBe(`${IMAGE}:6.0.1`);
     expect((await messages(n)).some((m) => /^PromoteRequested: .* approved by \S+/.test(m))).toBe(true);
-  });
+  }, 240_000);
 
   it("keeps the canary at zero while confirm-rollout times out; abort, retry, then a yes promotes", async () => {
     const n = "timeout";
-    gates.set(`/${n}-gate`, "timeout");
+    gates().set(`/${n}-gate`, "timeout");
     await app(n, [hook(`${n}-gate`, "confirm-rollout", { timeout: "1s" })]);
     await release(n);
     await waitForPhase(client, ns, n, "Waiting", 30_000);
@@ -118,10 +72,10 @@ describe.concurrent("kanaria promote, abort, retry, resume and status", () => {
     const retried = await kanaria(["retry", n, "-n", ns]);
     expect(retried, retried.stderr).toMatchObject({ code: 0 });
     await waitForPhase(client, ns, n, "Waiting", 30_000);
-    gates.set(`/${n}-gate`, "yes");
+    gates().set(`/${n}-gate`, "yes");
     await waitForPhase(client, ns, n, "Succeeded", 90_000);
     expect(await primaryImage(n)).toBe(`${IMAGE}:6.0.1`);
-  }, 180_000);
+  }, 240_000);
 
   it("resumes a suspended Canary; refuses a missing Canary and a settled release with exit code 1", async () => {
     const n = "suspended";
@@ -150,5 +104,5 @@ describe.concurrent("kanaria promote, abort, retry, resume and status", () => {
     const status = await kanaria(["status", "no-such-canary", "-n", ns]);
     expect(status.code).toBe(1);
     expect(status.stderr).not.toContain("    at ");
-  });
+  }, 240_000);
 });
