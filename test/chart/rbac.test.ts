@@ -123,6 +123,7 @@ describe.concurrent("the chart's RBAC", () => {
     { verb: "update", resource: "deployments", group: "apps", namespace: "default" },
     { verb: "delete", resource: "secrets", namespace: "default" },
     { verb: "delete", resource: "services", namespace: "default" },
+    { verb: "delete", resource: "httproutes", group: "gateway.networking.k8s.io", namespace: "default" },
     { verb: "deletecollection", resource: "configmaps", namespace: "default" },
     { verb: "delete", resource: "canaries", group: "kanaria.dev", namespace: "default" },
     { verb: "create", resource: "canaries", group: "kanaria.dev", namespace: "default" },
@@ -176,7 +177,8 @@ describe.concurrent("the chart's RBAC", () => {
     { verb: "patch", resource: "deployments", group: "apps", namespace: "default" },
     { verb: "create", resource: "events", namespace: "default" },
     { verb: "delete", resource: "ingresses", group: "networking.k8s.io", namespace: "default" },
-    { verb: "watch", resource: "httproutes", group: "gateway.networking.k8s.io", namespace: "default" },
+    { verb: "patch", resource: "httproutes", group: "gateway.networking.k8s.io", namespace: "default" },
+    { verb: "create", resource: "virtualrouters", group: "appmesh.k8s.aws", namespace: "default" },
   ];
   it.each(must.map((a) => [describeAccess(a), a] as const))(
     "may (the reviews answer yes too): %s",

@@ -67,15 +67,20 @@ SubjectAccessReviews check what it must not do.
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
-# Routers: the nginx canary Ingress, Gateway API HTTPRoutes and App Mesh objects (created, patched,
-# and removed when a Canary goes away).
+# Routers. nginx: Ingresses are watched; the canary Ingress is created, patched, and deleted when a
+# Canary goes away. Gateway API and App Mesh: HTTPRoutes and VirtualRouters are watched (an edit
+# wakes their Canary); routes and mesh objects are read, applied and patched, never deleted (the
+# generated ones are garbage-collected with the Canary that owns them).
 - apiGroups: [networking.k8s.io]
   resources: [ingresses]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [appmesh.k8s.aws]
-  resources: [virtualnodes, virtualrouters, virtualservices]
-  verbs: [get, list, watch, create, patch, delete]
+  resources: [virtualrouters]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [appmesh.k8s.aws]
+  resources: [virtualnodes, virtualservices]
+  verbs: [get, create, patch]
 {{- end -}}
