@@ -26,25 +26,87 @@ const spec = (analysis: Partial<CanarySpec["analysis"]>): CanarySpec => ({
   analysis: { interval: "30s", ...analysis },
 });
 
-const check = (analysis: Partial<CanarySpec["analysis"]>, caps: RouterCapabilities, provider = "kubernetes") => {
+const check = (
+  analysis: Partial<CanarySpec["analysis"]>,
+  caps: RouterCapabilities,
+  provider = "kubernetes",
+) => {
   const s = spec(analysis);
   return unsupportedRouting(s, resolveCanary(s), provider as CanarySpec["provider"] & string, caps)?.message;
 };
 
 describe("unsupportedRouting", () => {
   const cases: [string, Partial<CanarySpec["analysis"]>, RouterCapabilities, string | undefined][] = [
-    ["stepWeight without weights", { stepWeight: 10 }, KUBERNETES_CAPABILITIES, "spec.analysis.stepWeight is set"],
-    ["stepWeights: names the field written", { stepWeights: [10, 50] }, KUBERNETES_CAPABILITIES, "spec.analysis.stepWeights is set"],
+    [
+      "stepWeight without weights",
+      { stepWeight: 10 },
+      KUBERNETES_CAPABILITIES,
+      "spec.analysis.stepWeight is set",
+    ],
+    [
+      "stepWeights: names the field written",
+      { stepWeights: [10, 50] },
+      KUBERNETES_CAPABILITIES,
+      "spec.analysis.stepWeights is set",
+    ],
     ["blue/green needs no weights", { iterations: 3 }, KUBERNETES_CAPABILITIES, undefined],
-    ["A/B without matches", { iterations: 3, match: [{ headers: { "x-a": { exact: "1" } } }] }, KUBERNETES_CAPABILITIES, "spec.analysis.match is set"],
-    ["mirror without mirroring", { iterations: 3, mirror: true }, NGINX_CAPABILITIES, "spec.analysis.mirror is set"],
-    ["session affinity", { stepWeight: 10, sessionAffinity: { cookieName: "c" } }, NGINX_CAPABILITIES, "spec.analysis.sessionAffinity is set"],
-    ["query params on nginx", { iterations: 3, match: [{ queryParams: { beta: { exact: "1" } } }] }, NGINX_CAPABILITIES, "spec.analysis.match[0].queryParams is set"],
-    ["prefix operator on nginx", { iterations: 3, match: [{ headers: { "x-a": { prefix: "v" } } }] }, NGINX_CAPABILITIES, "spec.analysis.match[0].headers.x-a.prefix is set"],
-    ["second match's field is named", { iterations: 3, match: [{ headers: { "x-a": { exact: "1" } } }, { uri: { exact: "/a" } }] }, NGINX_CAPABILITIES, "spec.analysis.match[1].uri is set"],
-    ["cookie on nginx", { iterations: 3, match: [{ headers: { cookie: { exact: "canary" } } }] }, NGINX_CAPABILITIES, undefined],
-    ["everything on a full router", { stepWeight: 10, mirror: true, sessionAffinity: { cookieName: "c" } }, FULL, undefined],
-    ["full A/B on a full router", { iterations: 2, match: [{ uri: { prefix: "/" }, method: { exact: "GET" }, queryParams: { q: { regex: "." } } }] }, FULL, undefined],
+    [
+      "A/B without matches",
+      { iterations: 3, match: [{ headers: { "x-a": { exact: "1" } } }] },
+      KUBERNETES_CAPABILITIES,
+      "spec.analysis.match is set",
+    ],
+    [
+      "mirror without mirroring",
+      { iterations: 3, mirror: true },
+      NGINX_CAPABILITIES,
+      "spec.analysis.mirror is set",
+    ],
+    [
+      "session affinity",
+      { stepWeight: 10, sessionAffinity: { cookieName: "c" } },
+      NGINX_CAPABILITIES,
+      "spec.analysis.sessionAffinity is set",
+    ],
+    [
+      "query params on nginx",
+      { iterations: 3, match: [{ queryParams: { beta: { exact: "1" } } }] },
+      NGINX_CAPABILITIES,
+      "spec.analysis.match[0].queryParams is set",
+    ],
+    [
+      "prefix operator on nginx",
+      { iterations: 3, match: [{ headers: { "x-a": { prefix: "v" } } }] },
+      NGINX_CAPABILITIES,
+      "spec.analysis.match[0].headers.x-a.prefix is set",
+    ],
+    [
+      "second match's field is named",
+      { iterations: 3, match: [{ headers: { "x-a": { exact: "1" } } }, { uri: { exact: "/a" } }] },
+      NGINX_CAPABILITIES,
+      "spec.analysis.match[1].uri is set",
+    ],
+    [
+      "cookie on nginx",
+      { iterations: 3, match: [{ headers: { cookie: { exact: "canary" } } }] },
+      NGINX_CAPABILITIES,
+      undefined,
+    ],
+    [
+      "everything on a full router",
+      { stepWeight: 10, mirror: true, sessionAffinity: { cookieName: "c" } },
+      FULL,
+      undefined,
+    ],
+    [
+      "full A/B on a full router",
+      {
+        iterations: 2,
+        match: [{ uri: { prefix: "/" }, method: { exact: "GET" }, queryParams: { q: { regex: "." } } }],
+      },
+      FULL,
+      undefined,
+    ],
   ];
   it.each(cases)("%s", (_name, analysis, caps, expected) => {
     const message = check(analysis, caps);

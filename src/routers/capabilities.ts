@@ -60,7 +60,8 @@ function firstUnsupported(
   const a = spec.analysis;
   if (resolved.strategy === "canary" && !capabilities.weights) {
     // Name the field the user wrote: stepWeights, stepWeight, or maxWeight alone.
-    const field = a.stepWeights !== undefined ? "stepWeights" : a.stepWeight !== undefined ? "stepWeight" : "maxWeight";
+    const field =
+      a.stepWeights !== undefined ? "stepWeights" : a.stepWeight !== undefined ? "stepWeight" : "maxWeight";
     return { field: `spec.analysis.${field}`, what: "split traffic by weight" };
   }
   if (a.mirror === true && !capabilities.mirroring) {

@@ -3,9 +3,9 @@ import type { Canary, CanarySpec, HttpMatch } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
 import { FakeKubeClient } from "../testing/fake-client.ts";
 import { canaryFixture, NS } from "../testing/fixtures.ts";
+import { routesOverRelease } from "../testing/routes.ts";
 import { RouterConfigError } from "./errors.ts";
 import { buildCanaryIngress, type Ingress, NginxRouter, parseRoutes, routingAnnotations } from "./nginx.ts";
-import { routesOverRelease } from "../testing/routes.ts";
 import type { RouterTarget, Routes } from "./router.ts";
 
 const P = "nginx.ingress.kubernetes.io";
@@ -309,7 +309,9 @@ describe("NginxRouter", () => {
   it("checks A/B settings without touching the cluster", () => {
     const router = new NginxRouter(new FakeKubeClient());
     expect(() => router.check(target(abCanary({ uri: { prefix: "/api" } })))).toThrow(RouterConfigError);
-    expect(() => router.check(target(nginxCanary({ ingressRef: undefined })))).toThrow(/needs spec\.ingressRef/);
+    expect(() => router.check(target(nginxCanary({ ingressRef: undefined })))).toThrow(
+      /needs spec\.ingressRef/,
+    );
     expect(() => router.check(target(abCanary({ headers: { "x-canary": { exact: "1" } } })))).not.toThrow();
   });
 });

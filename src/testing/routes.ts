@@ -4,7 +4,15 @@ import { desiredState } from "../controller/desired.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
 import type { Routes } from "../routers/router.ts";
 
-const PHASES: Phase[] = ["Initializing", "Initialized", "Progressing", "Promoting", "Finalising", "Succeeded", "Failed"];
+const PHASES: Phase[] = [
+  "Initializing",
+  "Initialized",
+  "Progressing",
+  "Promoting",
+  "Finalising",
+  "Succeeded",
+  "Failed",
+];
 
 /**
  * Every split desiredState() can ask a router for over one release of this Canary, each once: what a
