@@ -358,6 +358,13 @@ function canaryReady(ctx: Ctx): boolean {
   );
 }
 
+/** How long the current wait for progress has lasted (starting it now if none is under way). */
+function progressClock(ctx: Ctx): { waitedMs: number; deadlineMs: number } {
+  const since = ctx.status.progressStartTime ?? ctx.nowIso;
+  ctx.status.progressStartTime = since;
+  return { waitedMs: ctx.nowMs - Date.parse(since), deadlineMs: ctx.in.resolved.progressDeadlineMs };
+}
+
 /** Waits for a workload; past progressDeadlineSeconds it rolls back. Returns true while waiting. */
 function waitingForReadiness(ctx: Ctx, ready: boolean, what: string, cause: RollbackCause): boolean {
   if (ready) {
@@ -366,10 +373,7 @@ function waitingForReadiness(ctx: Ctx, ready: boolean, what: string, cause: Roll
     if (!beforeFirstStep) ctx.status.progressStartTime = undefined;
     return false;
   }
-  const since = ctx.status.progressStartTime ?? ctx.nowIso;
-  ctx.status.progressStartTime = since;
-  const waitedMs = ctx.nowMs - Date.parse(since);
-  const deadlineMs = ctx.in.resolved.progressDeadlineMs;
+  const { waitedMs, deadlineMs } = progressClock(ctx);
   if (waitedMs >= deadlineMs) {
     rollback(
       ctx,
@@ -453,10 +457,7 @@ function waitingForProviders(ctx: Ctx): boolean {
   }
   if (offline.length === 0) return false;
   // Held at weight 0 no longer than a canary may take to become ready: then it is rolled back (Stalled).
-  const since = ctx.status.progressStartTime ?? ctx.nowIso;
-  ctx.status.progressStartTime = since;
-  const waitedMs = ctx.nowMs - Date.parse(since);
-  const deadlineMs = ctx.in.resolved.progressDeadlineMs;
+  const { waitedMs, deadlineMs } = progressClock(ctx);
   if (waitedMs >= deadlineMs) {
     rollback(
       ctx,
