@@ -6,6 +6,7 @@ import {
   type KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
+  type RequestContext,
   type ResponseContext,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -71,7 +72,30 @@ export class KubeRest extends KubernetesObjectApi {
   static forConfig(kc: KubeConfig): KubeRest {
     const rest = kc.makeApiClient(KubeRest);
     rest.setDefaultNamespace(kc);
+    rest.keepConnections(kc);
     return rest;
+  }
+
+  /**
+   * client-node builds a new undici Agent for every request, so every request opened a new TLS
+   * connection (a handshake and a fresh secure context: most of a write's CPU). The first request's
+   * Agent serves all later ones, keeping connections alive. Not for exec or auth-provider users, whose
+   * client certificate may change between requests.
+   */
+  private keepConnections(kc: KubeConfig): void {
+    const user = kc.getCurrentUser();
+    if (user?.exec || user?.authProvider) return;
+    const { httpApi } = this.configuration;
+    let shared: ReturnType<RequestContext["getDispatcher"]>;
+    // Configuration is read-only in its type only; the object is a plain one built per client.
+    (this.configuration as { httpApi: typeof httpApi }).httpApi = {
+      send(request: RequestContext) {
+        const own = request.getDispatcher();
+        shared ??= own;
+        if (shared && own !== shared) request.setDispatcher(shared);
+        return httpApi.send(request);
+      },
+    };
   }
 
   /** REST path of an object, or of its collection when `name` is absent (all namespaces without `namespace`). */

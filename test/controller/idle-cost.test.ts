@@ -21,19 +21,13 @@ const ns = useNamespace("idle-cost");
 const client = testClient();
 const INTERVAL_S = 10;
 
-type Verb = "get" | "list" | "apply" | "mergePatch" | "replaceStatus" | "delete" | "event";
+const VERBS = ["get", "list", "apply", "mergePatch", "replaceStatus", "delete", "event"] as const;
+type Verb = (typeof VERBS)[number];
+const noRequests = () => Object.fromEntries(VERBS.map((v) => [v, 0])) as Record<Verb, number>;
 
 /** A KubeClient that counts the requests each method sends. */
 function countingClient(inner: KubeClient): { client: KubeClient; counts: Record<Verb, number> } {
-  const counts: Record<Verb, number> = {
-    get: 0,
-    list: 0,
-    apply: 0,
-    mergePatch: 0,
-    replaceStatus: 0,
-    delete: 0,
-    event: 0,
-  };
+  const counts = noRequests();
   const count =
     <A extends unknown[], R>(verb: Verb, fn: (...args: A) => R) =>
     (...args: A): R => {
@@ -114,15 +108,7 @@ describe("an idle Canary", () => {
     // ...re-applying the Services and the canary Ingress as no-ops...
     expect(stats.skippedWrites - skippedBefore).toBeGreaterThanOrEqual(2 * 3 * 3);
     // ...and sending nothing to the API server.
-    expect(during).toEqual({
-      get: 0,
-      list: 0,
-      apply: 0,
-      mergePatch: 0,
-      replaceStatus: 0,
-      delete: 0,
-      event: 0,
-    });
+    expect(during).toEqual(noRequests());
 
     // A release still goes through, woken by the Deployment's watch events.
     const beforeRelease = snapshot();
