@@ -13,8 +13,6 @@ import {
   REQUEST_ANNOTATIONS,
   type RequestKind,
 } from "../controller/requests.ts";
-import { createKubeClient } from "../kube/client.ts";
-import { loadKubeConfig } from "../kube/config.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 
 /** A refusal the user can act on: printed as "kanaria: message", exit code 1. */
@@ -37,7 +35,12 @@ export interface ClusterFlags {
   namespace?: string;
 }
 
-export function connect(flags: ClusterFlags): Cluster {
+/** The Kubernetes client is loaded here, on first use, so that commands which need none start fast. */
+export async function connect(flags: ClusterFlags): Promise<Cluster> {
+  const [{ loadKubeConfig }, { createKubeClient }] = await Promise.all([
+    import("../kube/config.ts"),
+    import("../kube/client.ts"),
+  ]);
   const kc = loadKubeConfig(flags.kubeconfig);
   const context = kc.getContextObject(kc.getCurrentContext());
   return {
@@ -161,7 +164,7 @@ export function registerRequest(program: Command, spec: RequestCommand): void {
   for (const option of spec.options ?? []) command.addOption(option);
   clusterOptions(command).action((name: string, flags: ClusterFlags & Record<string, unknown>) =>
     refusable(async () => {
-      const cluster = connect(flags);
+      const cluster = await connect(flags);
       const canary = await getCanary(cluster, name);
       const revision = await writeRequest(
         cluster,

@@ -11,11 +11,11 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { Option } from "commander";
 import type { Logger } from "pino";
 import { parseDuration } from "../api/common.ts";
 import { KubeApiError, KubeRest } from "../kube/client.ts";
 import { type Clock, systemClock } from "../kube/queue.ts";
+import type { LeaderElectionFlags } from "./leader-options.ts";
 
 export interface LeaseSpec {
   holderIdentity?: string | null;
@@ -55,7 +55,6 @@ export interface LeaderCallbacks {
   onStoppedLeading(): void;
 }
 
-export const DEFAULT_LEASE_NAME = "kanaria-leader";
 const SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 /** Unique per process: two replicas on one host (or two processes in one Pod) never share it. */
@@ -304,42 +303,6 @@ export function apiServerLeaseStore(kc: KubeConfig, namespace: string, name: str
     create: (lease) => rest.request<Lease>("POST", collection, { body: lease }),
     update: (lease) => rest.request<Lease>("PUT", path, { body: lease }),
   };
-}
-
-/** The controller command's leader election flags (controller-runtime's names and defaults). */
-export interface LeaderElectionFlags {
-  leaderElect: boolean;
-  leaderElectionNamespace?: string;
-  leaderElectionId: string;
-  leaderElectionLeaseDuration: string;
-  leaderElectionRenewDeadline: string;
-  leaderElectionRetryPeriod: string;
-}
-
-export function leaderElectionOptions(): Option[] {
-  return [
-    new Option(
-      "--leader-elect",
-      "only the holder of a coordination.k8s.io Lease reconciles (run several replicas)",
-    ).default(false),
-    new Option(
-      "--leader-election-namespace <namespace>",
-      "namespace of the Lease (default: the Pod's namespace, else kanaria-system)",
-    ),
-    new Option("--leader-election-id <name>", "name of the Lease").default(DEFAULT_LEASE_NAME),
-    new Option(
-      "--leader-election-lease-duration <duration>",
-      "how long the others wait after the leader's last renewal",
-    ).default("15s"),
-    new Option(
-      "--leader-election-renew-deadline <duration>",
-      "how long the leader retries renewing before it stops leading",
-    ).default("10s"),
-    new Option(
-      "--leader-election-retry-period <duration>",
-      "time between attempts to take or renew the Lease",
-    ).default("2s"),
-  ];
 }
 
 export function leaderConfigFromFlags(flags: LeaderElectionFlags): LeaderElectionConfig {

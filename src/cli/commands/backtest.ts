@@ -7,8 +7,7 @@ import { formatJson, formatTable } from "../../backtest/format.ts";
 import { backtest, DEFAULT_FALSE_FAILURE_RATE } from "../../backtest/run.ts";
 import { fromCluster, fromFiles } from "../../backtest/sources.ts";
 import { parseSpan, parseTime, type Span } from "../../backtest/time.ts";
-import { createKubeClient } from "../../kube/client.ts";
-import { loadKubeConfig } from "../../kube/config.ts";
+import type { KubeClient } from "../../kube/types.ts";
 import { createMetricProvider } from "../../metrics/factory.ts";
 
 interface BacktestFlags {
@@ -97,10 +96,7 @@ export function register(program: Command): void {
       if (!flags.fromCluster && paths.length === 0)
         throw new Error("name the manifest files, or use --from-cluster");
       const sources = flags.fromCluster
-        ? await fromCluster(
-            createKubeClient(loadKubeConfig(flags.kubeconfig), pino({ level: "warn" })),
-            flags.canary,
-          )
+        ? await fromCluster(await clusterClient(flags.kubeconfig), flags.canary)
         : await fromFiles(paths, flags.canary);
       const report = await backtest({
         ...sources,
@@ -124,4 +120,13 @@ export function register(program: Command): void {
       }
       process.exitCode = report.metrics.some((m) => m.error) ? 1 : 0;
     });
+}
+
+/** The Kubernetes client is loaded only for --from-cluster: file-based backtests start without it. */
+async function clusterClient(kubeconfig: string | undefined): Promise<KubeClient> {
+  const [{ loadKubeConfig }, { createKubeClient }] = await Promise.all([
+    import("../../kube/config.ts"),
+    import("../../kube/client.ts"),
+  ]);
+  return createKubeClient(loadKubeConfig(kubeconfig), pino({ level: "warn" }));
 }

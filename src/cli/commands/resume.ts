@@ -7,7 +7,7 @@ export function register(program: Command): void {
     program.command("resume").argument("<name>", "the Canary").description("clear spec.suspend"),
   ).action((name: string, flags: ClusterFlags) =>
     refusable(async () => {
-      const cluster = connect(flags);
+      const cluster = await connect(flags);
       const canary = await getCanary(cluster, name);
       if (canary.spec.suspend !== true)
         throw new CliError(`Canary ${cluster.namespace}/${name} is not suspended`);

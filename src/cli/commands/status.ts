@@ -67,7 +67,7 @@ export function register(program: Command): void {
       if (flags.output !== "text" && flags.output !== "json") {
         throw new Error(`--output must be text or json, got ${flags.output}`);
       }
-      const cluster = connect(flags);
+      const cluster = await connect(flags);
       if (flags.watch) await watch(cluster, name, flags);
       else
         process.stdout.write(

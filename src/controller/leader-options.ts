@@ -1,0 +1,42 @@
+/**
+ * The controller command's leader election flags (controller-runtime's names and defaults), apart from
+ * the elector itself so that registering the command loads no Kubernetes client.
+ */
+import { Option } from "commander";
+
+export const DEFAULT_LEASE_NAME = "kanaria-leader";
+
+export interface LeaderElectionFlags {
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  leaderElectionId: string;
+  leaderElectionLeaseDuration: string;
+  leaderElectionRenewDeadline: string;
+  leaderElectionRetryPeriod: string;
+}
+
+export function leaderElectionOptions(): Option[] {
+  return [
+    new Option(
+      "--leader-elect",
+      "only the holder of a coordination.k8s.io Lease reconciles (run several replicas)",
+    ).default(false),
+    new Option(
+      "--leader-election-namespace <namespace>",
+      "namespace of the Lease (default: the Pod's namespace, else kanaria-system)",
+    ),
+    new Option("--leader-election-id <name>", "name of the Lease").default(DEFAULT_LEASE_NAME),
+    new Option(
+      "--leader-election-lease-duration <duration>",
+      "how long the others wait after the leader's last renewal",
+    ).default("15s"),
+    new Option(
+      "--leader-election-renew-deadline <duration>",
+      "how long the leader retries renewing before it stops leading",
+    ).default("10s"),
+    new Option(
+      "--leader-election-retry-period <duration>",
+      "time between attempts to take or renew the Lease",
+    ).default("2s"),
+  ];
+}
