@@ -217,7 +217,7 @@ describe.concurrent("SIGKILL at each point of a tick, restart after the interval
       expect(await eventCount(ns, "Canary failed! Rolling back")).toBe(1);
       expect(
         (await canaryEvents(client, ns, "podinfo")).find((e) => e.reason === "RolledBack")?.message,
-      ).toContain("zero 0 is below the minimum 1");
+      ).toContain("zero 0.00 is below the minimum 1 (prometheus)");
     } finally {
       await controller.current().stop();
     }
