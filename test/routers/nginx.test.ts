@@ -88,7 +88,9 @@ describe("nginx router on a real cluster", () => {
       },
     });
     await router.reconcile(target);
-    await router.setRoutes(target, { primaryWeight: 0, canaryWeight: 100, matched: true, mirrored: false });
+    // A/B as decide() asks for it: matching requests to the canary, weight 0 for everyone else.
+    const ab = { primaryWeight: 100, canaryWeight: 0, matched: true, mirrored: false };
+    await router.setRoutes(target, ab);
     expect((await canaryIngress("shop"))?.metadata.annotations).toMatchObject({
       [`${P}/canary`]: "true",
       [`${P}/canary-weight`]: "0",
@@ -96,7 +98,7 @@ describe("nginx router on a real cluster", () => {
       [`${P}/canary-by-header-pattern`]: "^(insider|beta)$",
       [`${P}/canary-by-cookie`]: "canary",
     });
-    expect((await router.getRoutes(target))?.matched).toBe(true);
+    expect(await router.getRoutes(target), "read back exactly as written").toEqual(ab);
 
     await router.setRoutes(target, { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false });
     const annotations = (await canaryIngress("shop"))?.metadata.annotations ?? {};
