@@ -85,7 +85,7 @@ describe("the alert a person reads", () => {
         thresholdRange: { min: 0, max: 2 },
         message: "",
       }),
-    ).toBe("cpu 3, allowed: 0 to 2");
+    ).toBe("cpu 3.00, allowed: 0 to 2");
     expect(humanDuration(7260)).toBe("2h 1m");
     expect(humanDuration(42)).toBe("42s");
   });

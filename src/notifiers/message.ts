@@ -4,6 +4,8 @@
  * to do next. Slack, Teams and the generic webhook render this one view their own way.
  */
 import type { AlertRecord, Severity } from "../api/alert-outbox.ts";
+// Values as the check messages write them, so an alert and its Event agree to the digit.
+import { formatValue } from "../metrics/analysis.ts";
 
 export interface AlertMessage {
   alert: AlertRecord;
@@ -159,10 +161,6 @@ function rangeText(range: { min?: number | undefined; max?: number | undefined }
   if (range?.min !== undefined) return `at least ${range.min}`;
   if (range?.max !== undefined) return `at most ${range.max}`;
   return "any value";
-}
-
-function formatValue(value: number): string {
-  return Number.isInteger(value) ? String(value) : value.toFixed(2);
 }
 
 export function humanDuration(seconds: number): string {
