@@ -31,6 +31,9 @@ import { createRouter } from "../routers/factory.ts";
 import { primaryName } from "../workloads/primary.ts";
 import { type ReconcilerDeps, reconcileCanary } from "./reconciler.ts";
 
+/** How often a Canary nothing woke is reconciled anyway. */
+const RESYNC_MS = 30_000;
+
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
   logger: Logger;
@@ -273,8 +276,18 @@ export async function startController(options: ControllerOptions): Promise<Runni
     "kanaria controller started",
   );
 
+  // Level-triggered to the end: every Canary the queue does not hold is looked at again every
+  // RESYNC_MS, so a wake-up lost anywhere (a watch gap, an ignored self-write) costs seconds, never a
+  // release. An idle reconcile reads only the caches.
+  const resyncTimer = setInterval(() => {
+    if (!isLeader()) return;
+    for (const w of canaries) for (const c of w.list()) queue.enqueueIfIdle(objectKey(c));
+  }, RESYNC_MS);
+  resyncTimer.unref();
+
   return {
     async stop(timeoutMs = 30_000) {
+      clearInterval(resyncTimer);
       await Promise.all([...canaries, ...dependents].map((w) => w.stop()));
       const finished = await queue.stop(timeoutMs);
       await alertQueue.stop(5_000);

@@ -189,4 +189,16 @@ describe("WorkQueue", () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(handler).toHaveBeenCalledTimes(1);
   });
+
+  it("enqueueIfIdle leaves a waiting key's planned time alone and adds a key that is not queued", async () => {
+    const seen: string[] = [];
+    const queue = new WorkQueue(async (key) => void seen.push(key), { logger });
+    queue.enqueue("a", 10_000);
+    queue.enqueueIfIdle("a");
+    queue.enqueueIfIdle("b");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual(["b"]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(seen).toEqual(["b", "a"]);
+  });
 });

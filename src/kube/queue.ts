@@ -76,6 +76,15 @@ export class WorkQueue {
     this.dispatch();
   }
 
+  /**
+   * Enqueues `key` only if it is neither waiting nor being processed: a safety net for a wake-up that
+   * was lost, which never moves a key's planned time.
+   */
+  enqueueIfIdle(key: string, delayMs = 0): void {
+    if (this.waitingKeys.has(key) || this.runningKeys.has(key)) return;
+    this.enqueue(key, delayMs);
+  }
+
   /** Enqueues `key` after its next backoff delay (base * 2^(failures-1), capped) and returns that delay. */
   enqueueWithBackoff(key: string): number {
     const failures = (this.failures.get(key) ?? 0) + 1;
