@@ -201,4 +201,13 @@ describe("WorkQueue", () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(seen).toEqual(["b", "a"]);
   });
+
+  it("never leaves a key waiting forever on a delay that is not a finite number", async () => {
+    const seen: string[] = [];
+    const queue = new WorkQueue(async (key) => void seen.push(key), { logger, backoffBaseMs: 1_000 });
+    queue.enqueue("nan", Number.NaN);
+    queue.enqueue("inf", Number.POSITIVE_INFINITY);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(seen.sort()).toEqual(["inf", "nan"]);
+  });
 });

@@ -70,6 +70,14 @@ export class WorkQueue {
   /** Asks for `key` to be processed in `delayMs`; an earlier pending request for the key wins. */
   enqueue(key: string, delayMs = 0): void {
     if (!this.accepting) return;
+    if (!Number.isFinite(delayMs)) {
+      // NaN or Infinity would leave the key waiting forever, never due and never timed: retry instead.
+      this.log?.error(
+        { key, delayMs },
+        "enqueue with a delay that is not a finite number; retrying with backoff",
+      );
+      delayMs = this.backoffBaseMs;
+    }
     const at = this.clock.now() + Math.max(0, delayMs);
     const pending = this.waitingKeys.get(key);
     if (pending === undefined || at < pending) this.waitingKeys.set(key, at);
