@@ -210,4 +210,14 @@ describe("WorkQueue", () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(seen.sort()).toEqual(["inf", "nan"]);
   });
+
+  it("enqueueIfIdle starts a waiting key whose time passed without its timer firing", async () => {
+    const seen: string[] = [];
+    const queue = new WorkQueue(async (key) => void seen.push(key), { logger });
+    queue.enqueue("late", 100);
+    vi.setSystemTime(Date.now() + 1_000); // the clock moves on, the timer has not run
+    queue.enqueueIfIdle("late");
+    await Promise.resolve();
+    expect(seen).toEqual(["late"]);
+  });
 });

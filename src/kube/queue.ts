@@ -89,8 +89,10 @@ export class WorkQueue {
    * was lost, which never moves a key's planned time.
    */
   enqueueIfIdle(key: string, delayMs = 0): void {
-    if (this.waitingKeys.has(key) || this.runningKeys.has(key)) return;
-    this.enqueue(key, delayMs);
+    if (this.runningKeys.has(key)) return;
+    // A waiting key keeps its time; if that time has passed without a dispatch, this starts it.
+    if (this.waitingKeys.has(key)) this.dispatch();
+    else this.enqueue(key, delayMs);
   }
 
   /** Enqueues `key` after its next backoff delay (base * 2^(failures-1), capped) and returns that delay. */
