@@ -57,6 +57,8 @@ export interface Decision {
   /** Webhooks to call now: call them and call decide again with their answers in observed.webhooks. */
   needsWebhooks: WebhookCall[];
   requeueAfterMs: number;
+  /** The Canary cannot proceed (Stalled): converge writes nothing but what a missing target needs. */
+  blocked: boolean;
 }
 
 /** A webhook decide wants called, and the phase to put in its payload. */
@@ -150,6 +152,7 @@ function finish(ctx: Ctx): Decision {
     needsPreflight: ctx.needsPreflight,
     needsWebhooks: ctx.needsWebhooks,
     requeueAfterMs: ctx.requeueAfterMs,
+    blocked: ctx.blocker !== undefined,
   };
 }
 

@@ -103,7 +103,7 @@ export async function reconcileCanary(
     // The canary's pods are gone: whatever else is wrong, no traffic may stay on them.
     await routeAsDecided(router, { canary, resolved }, decision, observed.observations.routes);
   }
-  if (!canary.spec.suspend && !observed.observations.blocker && router && target && revision) {
+  if (!canary.spec.suspend && !decision.blocked && router && target && revision) {
     try {
       await converge(deps, router, canary, resolved, decision, { ...observed, target, revision });
     } catch (err) {
