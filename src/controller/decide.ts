@@ -494,11 +494,15 @@ function firstStep(ctx: Ctx): void {
   }
 }
 
-function failedChecks(ctx: Ctx, checks: CheckStatus[]): CheckStatus[] {
+/** A provider error, or no data for a metric whose onNoData is fail: says nothing about the canary. */
+function inconclusiveChecks(ctx: Ctx, checks: CheckStatus[]): CheckStatus[] {
   const skipNoData = new Set(ctx.in.resolved.metrics.filter((m) => m.onNoData === "skip").map((m) => m.name));
-  return checks.filter(
-    (c) => c.result === "fail" || c.result === "error" || (c.result === "nodata" && !skipNoData.has(c.name)),
-  );
+  return checks.filter((c) => c.result === "error" || (c.result === "nodata" && !skipNoData.has(c.name)));
+}
+
+function failedChecks(ctx: Ctx, checks: CheckStatus[]): CheckStatus[] {
+  const inconclusive = new Set(inconclusiveChecks(ctx, checks));
+  return checks.filter((c) => c.result === "fail" || inconclusive.has(c));
 }
 
 function judge(ctx: Ctx, checks: CheckStatus[], hookFailed: string[] = []): void {
@@ -541,11 +545,8 @@ function judge(ctx: Ctx, checks: CheckStatus[], hookFailed: string[] = []): void
  * provider outage shorter than the interval therefore neither fails nor passes a release.
  */
 function retryingInconclusive(ctx: Ctx, checks: CheckStatus[]): boolean {
-  const skipNoData = new Set(ctx.in.resolved.metrics.filter((m) => m.onNoData === "skip").map((m) => m.name));
   if (checks.some((c) => c.result === "fail")) return false;
-  const inconclusive = checks.filter(
-    (c) => c.result === "error" || (c.result === "nodata" && !skipNoData.has(c.name)),
-  );
+  const inconclusive = inconclusiveChecks(ctx, checks);
   if (inconclusive.length === 0) return false;
   const giveUpAtMs = stepDueMs(ctx) + ctx.in.resolved.intervalMs;
   if (ctx.nowMs >= giveUpAtMs) return false;

@@ -4,7 +4,7 @@
  */
 import type { CanaryStatus } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
-import type { Routes } from "../routers/router.ts";
+import { ALL_PRIMARY, type Routes } from "../routers/router.ts";
 
 export interface DesiredState {
   /** copy: the primary gets the target's pod template (bootstrap, promotion); keep: leave it. */
@@ -13,8 +13,6 @@ export interface DesiredState {
   target: "up" | "zero" | "keep";
   routes: Routes;
 }
-
-const ALL_PRIMARY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };
 
 export function desiredState(status: CanaryStatus, resolved: ResolvedCanary): DesiredState {
   switch (status.phase) {

@@ -1,6 +1,6 @@
 import type { RouterCapabilities } from "./capabilities.ts";
 import { RouterConfigError } from "./errors.ts";
-import type { Router, RouterTarget, Routes } from "./router.ts";
+import { ALL_PRIMARY, type Router, type RouterTarget, type Routes } from "./router.ts";
 
 /** Plain Services switch everything at once: no weights, no matches, no mirroring. */
 export const KUBERNETES_CAPABILITIES: RouterCapabilities = {
@@ -9,8 +9,6 @@ export const KUBERNETES_CAPABILITIES: RouterCapabilities = {
   mirroring: false,
   sessionAffinity: false,
 };
-
-const ALL_PRIMARY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };
 
 /**
  * The `kubernetes` provider: blue/green with plain ClusterIP Services (Flagger's NopRouter). There is

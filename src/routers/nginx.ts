@@ -11,7 +11,7 @@ import {
 import { serviceNames } from "../workloads/services.ts";
 import type { RouterCapabilities } from "./capabilities.ts";
 import { RouterConfigError } from "./errors.ts";
-import type { Router, RouterTarget, Routes } from "./router.ts";
+import { ALL_PRIMARY, type Router, type RouterTarget, type Routes } from "./router.ts";
 
 export type Ingress = V1Ingress & KubeObject;
 
@@ -40,9 +40,6 @@ export const NGINX_CAPABILITIES: RouterCapabilities = {
   mirroring: false,
   sessionAffinity: false,
 };
-
-/** Nothing routed to the canary: what a freshly created canary Ingress carries. */
-const PRIMARY_ONLY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };
 
 function ingressRefName(canary: Canary): string {
   const name = canary.spec.ingressRef?.name;
@@ -247,7 +244,7 @@ export class NginxRouter implements Router {
   /** Syncs the clone with the original Ingress, keeping the split it currently carries. */
   async reconcile(target: RouterTarget): Promise<void> {
     const current = await this.getRoutes(target);
-    await this.#apply(target.canary, current ?? PRIMARY_ONLY);
+    await this.#apply(target.canary, current ?? ALL_PRIMARY);
   }
 
   async setRoutes(target: RouterTarget, routes: Routes): Promise<void> {

@@ -11,6 +11,9 @@ export interface Routes {
   mirrored: boolean;
 }
 
+/** Everything on the primary: no weight, no match, no mirror. */
+export const ALL_PRIMARY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };
+
 export interface RouterTarget {
   canary: Canary;
   resolved: ResolvedCanary;
