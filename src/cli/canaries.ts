@@ -37,16 +37,15 @@ export interface ClusterFlags {
 
 /** The Kubernetes client is loaded here, on first use, so that commands which need none start fast. */
 export async function connect(flags: ClusterFlags): Promise<Cluster> {
-  const [{ loadKubeConfig }, { createKubeClient }] = await Promise.all([
-    import("../kube/config.ts"),
+  const [{ loadConnection }, { createKubeClient }] = await Promise.all([
+    import("../kube/connection.ts"),
     import("../kube/client.ts"),
   ]);
-  const kc = loadKubeConfig(flags.kubeconfig);
-  const context = kc.getContextObject(kc.getCurrentContext());
+  const connection = loadConnection(flags.kubeconfig);
   return {
-    client: createKubeClient(kc, pino({ level: "silent" })),
-    namespace: flags.namespace ?? context?.namespace ?? "default",
-    user: kc.getCurrentUser()?.name ?? context?.user ?? "unknown",
+    client: createKubeClient(connection, pino({ level: "silent" })),
+    namespace: flags.namespace ?? connection.namespace ?? "default",
+    user: connection.user ?? "unknown",
   };
 }
 

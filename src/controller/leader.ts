@@ -10,10 +10,10 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { parseDuration } from "../api/common.ts";
 import { KubeApiError, KubeRest } from "../kube/client.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { type Clock, systemClock } from "../kube/queue.ts";
 import type { LeaderElectionFlags } from "./leader-options.ts";
 
@@ -287,8 +287,8 @@ export class LeaderElector {
 }
 
 /** The Lease on the API server, read and written with optimistic concurrency. */
-export function apiServerLeaseStore(kc: KubeConfig, namespace: string, name: string): LeaseStore {
-  const rest = KubeRest.forConfig(kc);
+export function apiServerLeaseStore(connection: KubeConnection, namespace: string, name: string): LeaseStore {
+  const rest = new KubeRest(connection);
   const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
   const path = `${collection}/${encodeURIComponent(name)}`;
   return {

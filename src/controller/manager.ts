@@ -3,7 +3,6 @@
  * through a per-key queue (never two reconciles of one Canary at once), at every analysis interval
  * and immediately on relevant changes.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { Canary, ProviderName } from "../api/canary.ts";
@@ -11,6 +10,7 @@ import { API_VERSION } from "../api/common.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import { CachedKubeClient, CacheRegistry, type CacheStats, cacheForm } from "../kube/cached-client.ts";
 import { createKubeClient } from "../kube/client.ts";
+import type { KubeConnection } from "../kube/connection.ts";
 import { servesApi } from "../kube/discovery.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import { ConflictError, type KubeClient, type KubeObject } from "../kube/types.ts";
@@ -35,7 +35,7 @@ import { type ReconcilerDeps, reconcileCanary } from "./reconciler.ts";
 const RESYNC_MS = 30_000;
 
 export interface ControllerOptions {
-  kubeConfig: KubeConfig;
+  connection: KubeConnection;
   logger: Logger;
   /** Namespaces to watch; empty: all. */
   namespaces: string[];
@@ -81,7 +81,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   // Reads come from the watch caches below once each has listed; writes go to the API server.
   const registry = new CacheRegistry();
   const client = new CachedKubeClient(
-    options.apiClient ?? createKubeClient(options.kubeConfig, logger),
+    options.apiClient ?? createKubeClient(options.connection, logger),
     registry,
   );
   const queryLimit = pLimit(options.maxConcurrentQueries ?? 16);
@@ -202,7 +202,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     };
     for (const namespace of options.namespaces.length > 0 ? options.namespaces : [undefined]) {
       const w = createWatcher<KubeObject>(
-        options.kubeConfig,
+        options.connection,
         { apiVersion, kind, ...(namespace ? { namespace } : {}) },
         { onAdd: wake, onUpdate: wake, onDelete: toCanaries },
         watcherOptions(kind),
@@ -216,7 +216,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   for (const namespace of options.namespaces.length > 0 ? options.namespaces : [undefined]) {
     const w = createWatcher<CanaryObject>(
-      options.kubeConfig,
+      options.connection,
       { apiVersion: API_VERSION, kind: "Canary", ...(namespace ? { namespace } : {}) },
       { onAdd: enqueueCanary, onUpdate: onCanaryUpdate, onDelete: onCanaryDelete },
       watcherOptions("Canary"),
@@ -248,7 +248,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   );
   // App Mesh: an edited VirtualRouter wakes the Canary that owns it. Only where the App Mesh CRDs are
   // installed: a watch on a kind the server does not serve never finishes its first list.
-  if (await servesApi(options.kubeConfig, "appmesh.k8s.aws", "v1beta2")) {
+  if (await servesApi(options.connection, "appmesh.k8s.aws", "v1beta2")) {
     watch("appmesh.k8s.aws/v1beta2", "VirtualRouter", (o) =>
       canariesFor(o.metadata.namespace, (c) => owns(c, o)),
     );
@@ -257,7 +257,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   }
   // Gateway API: a changed HTTPRoute (re-applied from Git, or a parent's verdict in its status) wakes
   // the Canary that generated it or names it in spec.routeRef.
-  if (await servesApi(options.kubeConfig, "gateway.networking.k8s.io", "v1")) {
+  if (await servesApi(options.connection, "gateway.networking.k8s.io", "v1")) {
     watch("gateway.networking.k8s.io/v1", "HTTPRoute", (o) =>
       canariesFor(o.metadata.namespace, (c) => owns(c, o) || c.spec?.routeRef?.name === o.metadata.name),
     );

@@ -1,20 +1,17 @@
 import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { hostname } from "node:os";
-import {
-  type HttpMethod,
-  type KubeConfig,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type RequestContext,
-  type ResponseContext,
-} from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { type KubeConnection, readBody } from "./connection.ts";
 import { ConflictError, type EventInput, type KubeClient, type KubeObject, type ObjectRef } from "./types.ts";
 
 const FIELD_MANAGER = "kanaria";
 const REQUEST_TIMEOUT_MS = 30_000;
 const LIST_PAGE_SIZE = 500;
+
+type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+const SERVER_SIDE_APPLY = "application/apply-patch+yaml";
+const MERGE_PATCH = "application/merge-patch+json";
 
 /** A failed API request; `message` carries the API server's Status.message so callers can show it. */
 export class KubeApiError extends Error {
@@ -61,71 +58,98 @@ interface KubeStatus {
   reason?: string;
 }
 
-/**
- * Raw JSON access to any resource, built on KubernetesObjectApi for discovery (kind -> plural and
- * scope, cached per apiVersion), authentication and the configured HTTP layer. Its typed
- * (de)serialisation is bypassed on purpose: for built-in kinds it turns timestamps into Dates and
- * drops fields the generated models don't know, which breaks server-side apply of newer fields and
- * makes objects differ from what watches deliver.
- */
-export class KubeRest extends KubernetesObjectApi {
-  static forConfig(kc: KubeConfig): KubeRest {
-    const rest = kc.makeApiClient(KubeRest);
-    rest.setDefaultNamespace(kc);
-    rest.keepConnections(kc);
-    return rest;
-  }
+/** A group/version's kinds, as discovery lists them. */
+type Resources = Map<string, { plural: string; namespaced: boolean }>;
 
-  /**
-   * client-node builds a new undici Agent for every request, so every request opened a new TLS
-   * connection (a handshake and a fresh secure context: most of a write's CPU). The first request's
-   * Agent serves all later ones, keeping connections alive. Not for exec or auth-provider users, whose
-   * client certificate may change between requests.
-   */
-  private keepConnections(kc: KubeConfig): void {
-    const user = kc.getCurrentUser();
-    if (user?.exec || user?.authProvider) return;
-    const { httpApi } = this.configuration;
-    let shared: ReturnType<RequestContext["getDispatcher"]>;
-    // Configuration is read-only in its type only; the object is a plain one built per client.
-    (this.configuration as { httpApi: typeof httpApi }).httpApi = {
-      send(request: RequestContext) {
-        const own = request.getDispatcher();
-        shared ??= own;
-        if (shared && own !== shared) request.setDispatcher(shared);
-        return httpApi.send(request);
-      },
-    };
+/** How long a discovery answer that lacks a kind is trusted (a CRD may be installed meanwhile). */
+const DISCOVERY_RETRY_MS = 10_000;
+
+/**
+ * Raw JSON access to any resource over a KubeConnection: discovery (kind -> plural and scope, cached
+ * per apiVersion), requests that keep the JSON exactly as sent (timestamps stay strings, fields newer
+ * than any generated model survive server-side apply), and watch streams.
+ */
+export class KubeRest {
+  readonly connection: KubeConnection;
+  private readonly discovery = new Map<string, { at: number; resources: Promise<Resources> }>();
+
+  constructor(connection: KubeConnection) {
+    this.connection = connection;
   }
 
   /** REST path of an object, or of its collection when `name` is absent (all namespaces without `namespace`). */
   async resourcePath(ref: ResourceRef): Promise<string> {
-    // specUriPath fills in defaults on the spec it gets, so it gets a copy.
-    const spec = {
-      apiVersion: ref.apiVersion,
-      kind: ref.kind,
-      metadata: { name: ref.name, namespace: ref.namespace },
-    };
+    let resource: { plural: string; namespaced: boolean } | undefined;
     try {
-      return await this.specUriPath(spec, ref.name ? "read" : "list");
+      resource = (await this.resources(ref.apiVersion, ref.kind)).get(ref.kind);
     } catch (err) {
       // A plain Error, not a KubeApiError: a 404 from discovery must not read as "object not found".
       throw new Error(`cannot resolve ${ref.kind} (${ref.apiVersion}): ${errorMessage(err)}`, { cause: err });
     }
+    if (!resource) {
+      throw new Error(
+        `cannot resolve ${ref.kind} (${ref.apiVersion}): the API server does not serve this kind`,
+      );
+    }
+    const base = ref.apiVersion.includes("/") ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+    // An object named without a namespace is in the context's namespace, as kubectl reads it.
+    const namespace = ref.namespace ?? (ref.name ? (this.connection.namespace ?? "default") : undefined);
+    const scope = resource.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+    return `${base}${scope}/${resource.plural}${ref.name ? `/${encodeURIComponent(ref.name)}` : ""}`;
+  }
+
+  /** The kinds of an apiVersion; asked again when a kind is missing from an answer older than DISCOVERY_RETRY_MS. */
+  private resources(apiVersion: string, kind: string): Promise<Resources> {
+    const cached = this.discovery.get(apiVersion);
+    if (cached) {
+      const stale = Date.now() - cached.at > DISCOVERY_RETRY_MS;
+      const answer = cached.resources.then(
+        (r) => (r.has(kind) || !stale ? r : undefined),
+        () => undefined,
+      );
+      return answer.then((r) => r ?? this.discover(apiVersion));
+    }
+    return this.discover(apiVersion);
+  }
+
+  private discover(apiVersion: string): Promise<Resources> {
+    const path = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const resources = this.request<{ resources?: { name: string; kind: string; namespaced: boolean }[] }>(
+      "GET",
+      path,
+    ).then((list) => {
+      const byKind: Resources = new Map();
+      for (const r of list.resources ?? []) {
+        if (!r.name.includes("/")) byKind.set(r.kind, { plural: r.name, namespaced: r.namespaced });
+      }
+      return byKind;
+    });
+    this.discovery.set(apiVersion, { at: Date.now(), resources });
+    // A failed discovery is not kept: the next call asks again.
+    resources.catch(() => this.discovery.delete(apiVersion));
+    return resources;
   }
 
   async request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
-    const ctx = this.configuration.baseServer.makeRequestContext(path, method);
-    ctx.setHeaderParam("Accept", "application/json");
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) ctx.setQueryParam(key, String(value));
-    }
-    if (options.body !== undefined) {
-      ctx.setHeaderParam("Content-Type", options.contentType ?? "application/json");
-      ctx.setBody(JSON.stringify(options.body));
-    }
-    ctx.setSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
-    return (await this.requestPromise<KubernetesObject>(ctx)) as T;
+    const response = await this.connection.open({
+      method,
+      path: withQuery(path, options.query),
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      ...(options.contentType ? { contentType: options.contentType } : {}),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const text = await readBody(response);
+    const code = response.statusCode ?? 0;
+    if (code >= 200 && code <= 299) return (text ? JSON.parse(text) : {}) as T;
+    throw apiError(code, text);
+  }
+
+  /** A streaming GET (a watch); the caller reads the body and aborts through `signal`. */
+  async stream(path: string, query: RequestOptions["query"], signal: AbortSignal): Promise<IncomingMessage> {
+    const response = await this.connection.open({ method: "GET", path: withQuery(path, query), signal });
+    const code = response.statusCode ?? 0;
+    if (code >= 200 && code <= 299) return response;
+    throw apiError(code, await readBody(response));
   }
 
   /** Lists every object of a kind page by page; items get apiVersion/kind (the server omits them for built-ins). */
@@ -148,17 +172,15 @@ export class KubeRest extends KubernetesObjectApi {
     } while (continueToken);
     return { items, resourceVersion };
   }
+}
 
-  /** Every response, discovery included, comes here: keep the JSON as sent, turn failures into KubeApiError. */
-  protected override async processResponse<T extends KubernetesObject>(
-    response: ResponseContext,
-  ): Promise<T> {
-    const text = await response.body.text();
-    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) {
-      return (text ? JSON.parse(text) : {}) as T;
-    }
-    throw apiError(response.httpStatusCode, text);
+function withQuery(path: string, query: RequestOptions["query"]): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined) params.set(key, String(value));
   }
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
 }
 
 function apiError(code: number, text: string): KubeApiError {
@@ -211,11 +233,11 @@ export interface KubeClientOptions {
 }
 
 export function createKubeClient(
-  kc: KubeConfig,
+  connection: KubeConnection,
   logger: Logger,
   options: KubeClientOptions = {},
 ): KubeClient {
-  const rest = KubeRest.forConfig(kc);
+  const rest = new KubeRest(connection);
   const log = logger.child({ component: "kube-client" });
   const events = new EventRecorder(rest, log, {
     windowMs: options.eventDedupWindowMs ?? 5 * 60_000,
@@ -268,7 +290,7 @@ class ApiServerClient implements KubeClient {
       this.rest.request<T>("PATCH", path, {
         query: { fieldManager: FIELD_MANAGER, force: true },
         body: { ...object, metadata },
-        contentType: PatchStrategy.ServerSideApply,
+        contentType: SERVER_SIDE_APPLY,
       }),
     );
     this.log.debug(refOf(object), "applied");
@@ -280,7 +302,7 @@ class ApiServerClient implements KubeClient {
       this.rest.request<T>("PATCH", path, {
         query: { fieldManager: FIELD_MANAGER },
         body: patch,
-        contentType: PatchStrategy.MergePatch,
+        contentType: MERGE_PATCH,
       }),
     );
     this.log.debug(ref, "patched");
@@ -384,7 +406,7 @@ class EventRecorder {
     try {
       await this.rest.request("PATCH", path, {
         body: { count: event.count + 1, lastTimestamp: timestamp(now) },
-        contentType: PatchStrategy.MergePatch,
+        contentType: MERGE_PATCH,
       });
     } catch (err) {
       if (err instanceof KubeApiError && err.code === 404) return false;
@@ -401,6 +423,12 @@ class EventRecorder {
     const namespace = regarding.metadata.namespace || "default";
     // client-go's naming scheme (<object>.<unique hex>), with the object part cut so the name stays valid.
     const name = `${regarding.metadata.name.slice(0, 200)}.${now.getTime().toString(16)}${randomBytes(4).toString("hex")}`;
+    await this.post(input, namespace, name, now);
+    return { signature, namespace, name, count: 1, lastMs: now.getTime() };
+  }
+
+  private async post(input: EventInput, namespace: string, name: string, now: Date): Promise<void> {
+    const { regarding } = input;
     await this.rest.request("POST", eventsPath(namespace), {
       body: {
         apiVersion: "v1",
@@ -425,7 +453,6 @@ class EventRecorder {
         lastTimestamp: timestamp(now),
       },
     });
-    return { signature, namespace, name, count: 1, lastMs: now.getTime() };
   }
 
   private remember(key: string, event: LastEvent): void {

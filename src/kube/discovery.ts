@@ -1,14 +1,19 @@
-import * as k8s from "@kubernetes/client-node";
+import { KubeRest } from "./client.ts";
+import type { KubeConnection } from "./connection.ts";
 
 /**
  * Whether the API server serves group/version (e.g. an optional CRD such as App Mesh's). A watch on a
  * kind the server does not serve never completes its first list, so the controller asks first.
  */
 export async function servesApi(
-  kubeConfig: k8s.KubeConfig,
+  connection: KubeConnection,
   group: string,
   version: string,
 ): Promise<boolean> {
-  const groups = await kubeConfig.makeApiClient(k8s.ApisApi).getAPIVersions();
-  return groups.groups.some((g) => g.name === group && g.versions.some((v) => v.version === version));
+  const list = await new KubeRest(connection).request<{
+    groups?: { name: string; versions?: { version: string }[] }[];
+  }>("GET", "/apis");
+  return (list.groups ?? []).some(
+    (g) => g.name === group && (g.versions ?? []).some((v) => v.version === version),
+  );
 }

@@ -1,6 +1,7 @@
-import { type KubeConfig, Watch } from "@kubernetes/client-node";
+import { createInterface } from "node:readline";
 import type { Logger } from "pino";
 import { KubeRest, type ListResult } from "./client.ts";
+import type { KubeConnection } from "./connection.ts";
 import { type Clock, systemClock } from "./queue.ts";
 import type { KubeObject } from "./types.ts";
 
@@ -357,37 +358,62 @@ export interface ResourceSelector {
 }
 
 /**
- * The API server as a WatchSource. `idleTimeoutMs` is client-node's own inactivity timeout on the
- * stream; it must be longer than the Watcher's watchdog (the default 30 s would cut idle watches,
- * which only see a bookmark about once a minute).
+ * The API server as a WatchSource. A stream with no data for `idleTimeoutMs` is cut (the Watcher's own
+ * watchdog relists sooner; this only frees a connection the watchdog already gave up on).
  */
 export function apiServerWatchSource<T extends KubeObject>(
-  kc: KubeConfig,
+  connection: KubeConnection,
   resource: ResourceSelector,
   idleTimeoutMs: number,
 ): WatchSource<T> {
-  const rest = KubeRest.forConfig(kc);
-  const streams = new Watch(kc);
-  // Not a public option in client-node 2.x, but a plain property the request timer reads.
-  (streams as unknown as { requestTimeoutMs: number }).requestTimeoutMs = idleTimeoutMs;
+  const rest = new KubeRest(connection);
   const { apiVersion, kind, namespace, labelSelector } = resource;
   return {
     list: () => rest.listAll<T>({ apiVersion, kind, namespace }, labelSelector),
     async watch(resourceVersion, onEvent, onDone) {
       const path = await rest.resourcePath({ apiVersion, kind, namespace });
-      const controller = await streams.watch(
+      const abort = new AbortController();
+      // The server ends each watch after 5-10 minutes (spread like client-go) so load rebalances.
+      const response = await rest.stream(
         path,
-        // The server ends each watch after 5-10 minutes (spread like client-go) so load rebalances.
         {
+          watch: true,
           allowWatchBookmarks: true,
           resourceVersion,
           labelSelector,
           timeoutSeconds: 300 + Math.floor(Math.random() * 300),
         },
-        (type: string, object: unknown) => onEvent({ type, object: withKind(object, apiVersion, kind) }),
-        (err: unknown) => onDone(err ?? undefined),
+        abort.signal,
       );
-      return () => controller.abort();
+      let done = false;
+      const finish = (err?: unknown): void => {
+        if (done) return;
+        done = true;
+        onDone(err);
+      };
+      response.setTimeout(idleTimeoutMs, () => response.destroy(new Error("watch stream idle")));
+      const lines = createInterface({ input: response, crlfDelay: Number.POSITIVE_INFINITY });
+      lines.on("line", (line) => {
+        if (done || line.trim() === "") return;
+        let event: { type?: string; object?: unknown };
+        try {
+          event = JSON.parse(line) as typeof event;
+        } catch (err) {
+          finish(new Error(`watch ${kind}: a line that is not JSON`, { cause: err }));
+          response.destroy();
+          return;
+        }
+        onEvent({ type: event.type ?? "", object: withKind(event.object, apiVersion, kind) });
+      });
+      // readline passes its input's errors on; both are handled, and an abort of ours is no error.
+      const failed = (err: Error) => finish(abort.signal.aborted ? undefined : err);
+      response.on("error", failed);
+      lines.on("error", failed);
+      lines.on("close", () => finish(response.complete ? undefined : new Error("watch stream cut")));
+      return () => {
+        done = true;
+        abort.abort();
+      };
     },
   };
 }
@@ -400,7 +426,7 @@ function withKind(object: unknown, apiVersion: string, kind: string): unknown {
 
 /** A Watcher on the API server; call start() to begin. */
 export function createWatcher<T extends KubeObject>(
-  kc: KubeConfig,
+  connection: KubeConnection,
   resource: ResourceSelector,
   handlers: WatchHandlers<T>,
   options: WatcherOptions,
@@ -411,6 +437,6 @@ export function createWatcher<T extends KubeObject>(
     kind: resource.kind,
     namespace: resource.namespace,
   });
-  const source = apiServerWatchSource<T>(kc, resource, watchdogMs + 30_000);
+  const source = apiServerWatchSource<T>(connection, resource, watchdogMs + 30_000);
   return new Watcher(source, handlers, { ...options, watchdogMs, logger });
 }

@@ -17,6 +17,7 @@ import pLimit from "p-limit";
 import pino from "pino";
 import { linearRegression } from "simple-statistics";
 import { createKubeClient } from "../../src/kube/client.ts";
+import { loadConnection } from "../../src/kube/connection.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import { installCrds, yamlFilesIn } from "../support/crds.ts";
 import { readEnvFile } from "../support/env-file.ts";
@@ -132,8 +133,8 @@ async function startCluster(flavour: Flavour): Promise<Side> {
     kubeconfig,
     prometheusUrl: env.PROMETHEUS_URL ?? "",
     kc,
-    client: createKubeClient(kc, logger),
-    recorder: new CanaryRecorder(kc, CANARY_API[flavour], NAMESPACE, t0),
+    client: createKubeClient(loadConnection(kubeconfig), logger),
+    recorder: new CanaryRecorder(loadConnection(kubeconfig), CANARY_API[flavour], NAMESPACE, t0),
     marks: {},
     counts: {},
   };

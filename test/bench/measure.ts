@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
+import type { KubeConnection } from "../../src/kube/connection.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { createWatcher, type Watcher } from "../../src/kube/watcher.ts";
 
@@ -140,7 +141,7 @@ export class CanaryRecorder {
   private readonly last = new Map<string, CanaryState>();
   private readonly watcher: Watcher<KubeObject>;
 
-  constructor(kc: KubeConfig, apiVersion: string, namespace: string, t0: number) {
+  constructor(connection: KubeConnection, apiVersion: string, namespace: string, t0: number) {
     const record = (c: KubeObject) => {
       const status = (c as { status?: { phase?: string; canaryWeight?: number } }).status ?? {};
       const now = (Date.now() - t0) / 1000;
@@ -154,7 +155,7 @@ export class CanaryRecorder {
       this.last.set(name, state);
     };
     this.watcher = createWatcher<KubeObject>(
-      kc,
+      connection,
       { apiVersion, kind: "Canary", namespace },
       { onAdd: record, onUpdate: record },
       { logger: pino({ level: "warn" }) },

@@ -9,7 +9,7 @@ import { PatchStrategy } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { KubeRest } from "../../src/kube/client.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
-import { kubeConfig } from "../support/k8s.ts";
+import { kubeConfig, kubeConnection } from "../support/k8s.ts";
 
 const run = promisify(execFile);
 export const repoRoot = join(import.meta.dirname, "../..");
@@ -65,7 +65,7 @@ export async function helmTemplate(options: TemplateOptions): Promise<KubeObject
 }
 
 export function rest(): KubeRest {
-  return KubeRest.forConfig(kubeConfig());
+  return new KubeRest(kubeConnection());
 }
 
 /** Server-side apply of one object as the admin; `dryRun` asks the API server to check it only. */

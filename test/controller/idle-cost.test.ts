@@ -14,7 +14,7 @@ import {
   testClient,
   waitForPhase,
 } from "../support/canary-observer.ts";
-import { kubeConfig, useNamespace, waitFor } from "../support/k8s.ts";
+import { kubeConnection, useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, deployment, IMAGE, nginxApp } from "../support/manifests.ts";
 
 const ns = useNamespace("idle-cost");
@@ -47,7 +47,7 @@ function countingClient(inner: KubeClient): { client: KubeClient; counts: Record
 }
 
 const logger = pino({ level: "warn" });
-const { client: apiClient, counts } = countingClient(createKubeClient(kubeConfig(), logger));
+const { client: apiClient, counts } = countingClient(createKubeClient(kubeConnection(), logger));
 let controller: RunningController | undefined;
 
 beforeAll(async () => {
@@ -63,7 +63,7 @@ beforeAll(async () => {
     canary(ns, "plain", { provider: "kubernetes", analysis: { interval: `${INTERVAL_S}s`, iterations: 1 } }),
   );
   controller = await startController({
-    kubeConfig: kubeConfig(),
+    connection: kubeConnection(),
     logger,
     namespaces: [ns],
     defaultProvider: "kubernetes",

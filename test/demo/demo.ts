@@ -15,11 +15,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
-import { KubeConfig, PatchStrategy } from "@kubernetes/client-node";
+import { PatchStrategy } from "@kubernetes/client-node";
 import pino from "pino";
 import type { Canary, CanarySpec, CheckStatus } from "../../src/api/canary.ts";
 import { API_VERSION, parseDuration } from "../../src/api/common.ts";
 import { createKubeClient, KubeRest } from "../../src/kube/client.ts";
+import { loadConnection } from "../../src/kube/connection.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import { type AlertReceiver, readableSlackMessage, startAlertReceiver } from "../support/alert-receiver.ts";
 import { installCrds, yamlFilesIn } from "../support/crds.ts";
@@ -308,10 +309,9 @@ class Demo {
     }
     this.#env = readEnvFile(path.join(DEMO_DIR, "env"));
     const kubeconfig = this.#kubeconfigPath();
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfig);
-    this.#client = createKubeClient(kc, pino({ level: "silent" }));
-    this.#rest = KubeRest.forConfig(kc);
+    const connection = loadConnection(kubeconfig);
+    this.#client = createKubeClient(connection, pino({ level: "silent" }));
+    this.#rest = new KubeRest(connection);
     this.info(`cluster ready in ${duration(Date.now() - started)}: KUBECONFIG=${kubeconfig}`);
     this.info(
       style.dim(

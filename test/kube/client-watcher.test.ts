@@ -9,7 +9,7 @@ import { API_VERSION } from "../../src/api/common.ts";
 import { createKubeClient, KubeApiError } from "../../src/kube/client.ts";
 import { ConflictError, type KubeObject } from "../../src/kube/types.ts";
 import { apiServerWatchSource, type WatchEvent, Watcher, type WatchSource } from "../../src/kube/watcher.ts";
-import { kubeConfig, useNamespace, waitFor } from "../support/k8s.ts";
+import { kubeConnection, useNamespace, waitFor } from "../support/k8s.ts";
 
 const namespace = useNamespace("kube-client");
 const logger = pino({ level: process.env.KANARIA_TEST_LOG ?? "silent" });
@@ -54,7 +54,7 @@ function newCanary(name: string): CanaryObject {
   return parsed as unknown as CanaryObject;
 }
 
-const client = () => createKubeClient(kubeConfig(), logger);
+const client = () => createKubeClient(kubeConnection(), logger);
 
 /** etcd's client URL when the test cluster is our own local one (its env file names the port). */
 function etcdUrl(): string | undefined {
@@ -190,7 +190,7 @@ describe("KubeClient", () => {
 
   it("starts a new Event once the deduplication window has passed", async () => {
     let now = Date.now();
-    const kube = createKubeClient(kubeConfig(), logger, {
+    const kube = createKubeClient(kubeConnection(), logger, {
       eventDedupWindowMs: 60_000,
       now: () => new Date(now),
     });
@@ -252,7 +252,7 @@ describe("Watcher", () => {
     const kube = client();
     await kube.apply(configMap("before", { v: "1" }, { watched: "yes" }));
     const { seen, handlers } = recording();
-    watcher = new Watcher(apiServerWatchSource<ConfigMap>(kubeConfig(), selector, 60_000), handlers, {
+    watcher = new Watcher(apiServerWatchSource<ConfigMap>(kubeConnection(), selector, 60_000), handlers, {
       logger,
     });
     await watcher.start();
@@ -285,7 +285,7 @@ describe("Watcher", () => {
       const kube = client();
       const subject = await kube.apply(configMap("gone-test", {}));
       const events = { apiVersion: "v1", kind: "Event", namespace };
-      const real = apiServerWatchSource<CoreEvent>(kubeConfig(), events, 60_000);
+      const real = apiServerWatchSource<CoreEvent>(kubeConnection(), events, 60_000);
       const firstStream: WatchEvent[] = [];
       let lists = 0;
       let watches = 0;

@@ -16,7 +16,7 @@ import { createRouter } from "../../src/routers/factory.ts";
 import type { Router, RouterTarget } from "../../src/routers/router.ts";
 import { routesOverRelease } from "../../src/testing/routes.ts";
 import { meshVersions } from "../support/appmesh.ts";
-import { kubeConfig, useNamespace } from "../support/k8s.ts";
+import { kubeConnection, useNamespace } from "../support/k8s.ts";
 import { canary as canaryManifest, deployment } from "../support/manifests.ts";
 
 const ns = useNamespace("router-appmesh");
@@ -28,7 +28,7 @@ describe.concurrent("appmesh router on a real cluster", () => {
   let router: Router;
 
   beforeAll(async () => {
-    client = createKubeClient(kubeConfig(), logger);
+    client = createKubeClient(kubeConnection(), logger);
     router = createRouter("appmesh", { client });
   });
 

@@ -18,12 +18,12 @@ import type { HTTPRoute, RouteRule } from "../../src/routers/gatewayapi/types.ts
 import { gitHTTPRoute } from "../../src/testing/httproutes.ts";
 import { routesOverRelease } from "../../src/testing/routes.ts";
 import { getCanary } from "../support/canary-observer.ts";
-import { kubeConfig, useNamespace, waitFor } from "../support/k8s.ts";
+import { kubeConfig, kubeConnection, useNamespace, waitFor } from "../support/k8s.ts";
 import { canary as canaryManifest, deployment } from "../support/manifests.ts";
 
 const ns = useNamespace("router-gatewayapi");
 const logger = pino({ level: process.env.KANARIA_TEST_LOG ?? "silent" });
-const client = createKubeClient(kubeConfig(), logger);
+const client = createKubeClient(kubeConnection(), logger);
 const GATEWAY = {
   group: "gateway.networking.k8s.io",
   kind: "Gateway",

@@ -10,7 +10,7 @@ import type { KubeClient } from "../../src/kube/types.ts";
 import { createRouter } from "../../src/routers/factory.ts";
 import type { Ingress } from "../../src/routers/nginx.ts";
 import type { Router, RouterTarget } from "../../src/routers/router.ts";
-import { kubeConfig, useNamespace } from "../support/k8s.ts";
+import { kubeConnection, useNamespace } from "../support/k8s.ts";
 import { canary as canaryManifest, ingress } from "../support/manifests.ts";
 
 const ns = useNamespace("router-nginx");
@@ -22,7 +22,7 @@ describe("nginx router on a real cluster", () => {
   let router: Router;
 
   beforeAll(async () => {
-    client = createKubeClient(kubeConfig(), logger);
+    client = createKubeClient(kubeConnection(), logger);
     router = createRouter("nginx", { client });
     await client.apply(ingress(ns, "web"));
     await client.apply(ingress(ns, "shop"));

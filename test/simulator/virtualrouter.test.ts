@@ -8,7 +8,7 @@ import { resolveCanary } from "../../src/api/defaults.ts";
 import { createKubeClient } from "../../src/kube/client.ts";
 import { builtinQuery } from "../../src/metrics/builtin.ts";
 import { createRouter } from "../../src/routers/factory.ts";
-import { kubeConfig, useNamespace } from "../support/k8s.ts";
+import { kubeConfig, kubeConnection, useNamespace } from "../support/k8s.ts";
 import { canary as canaryManifest, deployment } from "../support/manifests.ts";
 import { Exposition } from "./exposition.ts";
 import {
@@ -62,7 +62,7 @@ describe("on the test cluster", () => {
   const logger = pino({ level: "silent" });
 
   it("reads the split the appmesh router writes, and serves the canary pods' Envoy series", async () => {
-    const client = createKubeClient(kubeConfig(), logger);
+    const client = createKubeClient(kubeConnection(), logger);
     await client.apply(deployment(ns, "web", "6.0.0"));
     const applied = (await client.apply(
       canaryManifest(ns, "web", {

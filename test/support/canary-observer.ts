@@ -5,10 +5,10 @@ import { API_VERSION } from "../../src/api/common.ts";
 import { createKubeClient } from "../../src/kube/client.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import type { Deployment } from "../../src/workloads/meta.ts";
-import { kubeConfig, waitFor } from "./k8s.ts";
+import { kubeConnection, waitFor } from "./k8s.ts";
 
 export function testClient(): KubeClient {
-  return createKubeClient(kubeConfig(), pino({ level: "silent" }));
+  return createKubeClient(kubeConnection(), pino({ level: "silent" }));
 }
 
 export async function getCanary(client: KubeClient, namespace: string, name: string): Promise<Canary> {

@@ -3,12 +3,18 @@ import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, inject } from "vitest";
+import { type KubeConnection, loadConnection } from "../../src/kube/connection.ts";
 
 /** A KubeConfig for the test cluster (admin rights). */
 export function kubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(inject("kubeconfig"));
   return kc;
+}
+
+/** kanaria's own connection to the test cluster (admin rights), for the clients under test. */
+export function kubeConnection(): KubeConnection {
+  return loadConnection(inject("kubeconfig"));
 }
 
 export interface WaitForOptions<T> {

@@ -15,7 +15,7 @@ import {
 } from "../../src/workloads/primary.ts";
 import { resolveRevision } from "../../src/workloads/revision.ts";
 import { ensureServices } from "../../src/workloads/services.ts";
-import { kubeConfig, useNamespace, waitFor } from "../support/k8s.ts";
+import { kubeConnection, useNamespace, waitFor } from "../support/k8s.ts";
 import { canary as canaryManifest, configMap, deployment } from "../support/manifests.ts";
 
 const ns = useNamespace("workloads-primary");
@@ -35,7 +35,7 @@ describe("primary and services on a real cluster", () => {
   let canary: Canary;
 
   beforeAll(async () => {
-    client = createKubeClient(kubeConfig(), logger);
+    client = createKubeClient(kubeConnection(), logger);
     await client.apply(configMap(ns, "podinfo-config", { color: "blue" }));
     await client.apply(deployment(ns, name, "6.0.0", { replicas: 2, configMap: "podinfo-config" }));
     // A real Canary: the garbage collector deletes objects whose owner uid does not exist.

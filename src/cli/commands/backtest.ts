@@ -124,9 +124,9 @@ export function register(program: Command): void {
 
 /** The Kubernetes client is loaded only for --from-cluster: file-based backtests start without it. */
 async function clusterClient(kubeconfig: string | undefined): Promise<KubeClient> {
-  const [{ loadKubeConfig }, { createKubeClient }] = await Promise.all([
-    import("../../kube/config.ts"),
+  const [{ loadConnection }, { createKubeClient }] = await Promise.all([
+    import("../../kube/connection.ts"),
     import("../../kube/client.ts"),
   ]);
-  return createKubeClient(loadKubeConfig(kubeconfig), pino({ level: "warn" }));
+  return createKubeClient(loadConnection(kubeconfig), pino({ level: "warn" }));
 }

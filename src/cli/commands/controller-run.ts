@@ -4,7 +4,7 @@ import pino, { type Logger } from "pino";
 import { parseDuration } from "../../api/common.ts";
 import { apiServerLeaseStore, LeaderElector, leaderConfigFromFlags } from "../../controller/leader.ts";
 import { type RunningController, startController } from "../../controller/manager.ts";
-import { loadKubeConfig } from "../../kube/config.ts";
+import { loadConnection } from "../../kube/connection.ts";
 import { parseProviderRef } from "../../notifiers/alerts.ts";
 import { ControllerMetrics } from "../../observability/metrics.ts";
 import { startObservabilityServer } from "../../observability/server.ts";
@@ -17,7 +17,7 @@ export async function runController(flags: ControllerFlags): Promise<void> {
   const workers = Number.parseInt(flags.workers, 10);
   if (!Number.isInteger(workers) || workers < 1)
     throw new Error(`--workers must be a whole number >= 1, got ${flags.workers}`);
-  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+  const connection = loadConnection(flags.kubeconfig);
   const leaderConfig = flags.leaderElect ? leaderConfigFromFlags(flags) : undefined;
   const metrics = new ControllerMetrics(version());
   const server = await startObservabilityServer(flags.metricsBindAddress, metrics.registry, logger);
@@ -26,13 +26,13 @@ export async function runController(flags: ControllerFlags): Promise<void> {
   const elector =
     leaderConfig &&
     new LeaderElector(
-      apiServerLeaseStore(kubeConfig, leaderConfig.namespace, leaderConfig.name),
+      apiServerLeaseStore(connection, leaderConfig.namespace, leaderConfig.name),
       leaderConfig,
       { onStartedLeading: () => controller?.resync(), onStoppedLeading: () => {} },
       { logger },
     );
   controller = await startController({
-    kubeConfig,
+    connection,
     metrics,
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
     logger,
