@@ -368,20 +368,20 @@ async function persist(
   canary: Canary,
   decision: Decision,
 ): Promise<KubeObject> {
-  let latest = raw;
-  if (!sameStatus(canary.status, decision.status)) {
-    latest = await deps.client.replaceStatus({ ...raw, status: decision.status });
-  }
+  // Events first, named after the status they were decided from: a crash before the status write makes
+  // the next process decide the same again, and its Events are then found, not recorded twice. After
+  // the status write they would be lost instead.
+  const basis = JSON.stringify((raw as { status?: unknown }).status ?? {});
   for (const e of decision.events) {
     deps.logger.info(
       { canary: `${canary.metadata.namespace}/${canary.metadata.name}`, reason: e.reason },
       e.message,
     );
-    await deps.client.event({ regarding: raw, ...e });
+    await deps.client.event({ regarding: raw, ...e, basis });
   }
-  // After the events: they are best effort (a crash between the status write and them loses them; the
-  // alerts do not, they are in the status).
-  if (!sameStatus(canary.status, decision.status)) crashPoint("after-status-write", decision.events);
+  if (sameStatus(canary.status, decision.status)) return raw;
+  const latest = await deps.client.replaceStatus({ ...raw, status: decision.status });
+  crashPoint("after-status-write", decision.events);
   return latest;
 }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
@@ -422,8 +422,25 @@ class EventRecorder {
     // Cluster-scoped objects get their Events in "default", as kubectl and client-go do.
     const namespace = regarding.metadata.namespace || "default";
     // client-go's naming scheme (<object>.<unique hex>), with the object part cut so the name stays valid.
-    const name = `${regarding.metadata.name.slice(0, 200)}.${now.getTime().toString(16)}${randomBytes(4).toString("hex")}`;
-    await this.post(input, namespace, name, now);
+    // With a basis the name is the same for the same decision, so a replay of it is found, not repeated.
+    const unique = input.basis
+      ? createHash("sha256")
+          .update(`${regarding.metadata.uid}\n${input.basis}\n${signature}`)
+          .digest("hex")
+          .slice(0, 24)
+      : `${now.getTime().toString(16)}${randomBytes(4).toString("hex")}`;
+    const name = `${regarding.metadata.name.slice(0, 200)}.${unique}`;
+    try {
+      await this.post(input, namespace, name, now);
+    } catch (err) {
+      if (!(input.basis && err instanceof KubeApiError && err.code === 409)) throw err;
+      // Recorded by a process that stopped before it wrote the decision down: the same decision, once.
+      const existing = await this.rest.request<{ count?: number; lastTimestamp?: string }>(
+        "GET",
+        `${eventsPath(namespace)}/${encodeURIComponent(name)}`,
+      );
+      return { signature, namespace, name, count: existing.count ?? 1, lastMs: now.getTime() };
+    }
     return { signature, namespace, name, count: 1, lastMs: now.getTime() };
   }
 

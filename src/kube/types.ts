@@ -16,6 +16,12 @@ export interface EventInput {
   type: "Normal" | "Warning";
   reason: string;
   message: string;
+  /**
+   * What the event was decided from (e.g. the Canary's status before the decision). Given one, the
+   * Event's name is derived from it, so a process that replays the same decision after a crash finds
+   * the Event already there instead of recording it twice.
+   */
+  basis?: string;
 }
 
 /**

@@ -217,6 +217,32 @@ describe("KubeClient", () => {
     expect(recorded.map((e) => e.count).sort()).toEqual([1, 2]);
   });
 
+  it("records a decision's Event once when a new process replays the same decision (same basis)", async () => {
+    const first = client();
+    const subject = await first.apply(newCanary("replay-test"));
+    const event = {
+      regarding: subject,
+      type: "Normal" as const,
+      reason: "Promoting",
+      message: "Copying the template",
+      basis: '{"phase":"Progressing","canaryWeight":60}',
+    };
+    await first.event(event);
+    // A fresh client knows nothing of the first one's Events, as a restarted controller.
+    await client().event(event);
+    await client().event({ ...event, basis: '{"phase":"Progressing","canaryWeight":40}' });
+
+    const recorded = await waitFor(
+      async () =>
+        (await first.list<CoreEvent>("v1", "Event", namespace)).filter(
+          (e) => e.involvedObject.uid === subject.metadata.uid,
+        ),
+      { description: "two Events", until: (e) => e.length === 2 },
+    );
+    // The replay found the first Event; another basis (a later occurrence) is an Event of its own.
+    expect(recorded.map((e) => e.count)).toEqual([1, 1]);
+  });
+
   it("does not throw when an Event cannot be written", async () => {
     const kube = client();
     const ghost = {
