@@ -276,7 +276,9 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
   const ticks = N * (idleSeconds / INTERVAL_S);
   const idleSamples = side.sampler?.between(m.idleStart ?? 0, m.idleEnd ?? 0) ?? [];
   const all = side.sampler?.samples ?? [];
-  const lateness = side.recorder.stepLateness(m.release ?? 0, INTERVAL_S);
+  const releaseEpochMs = t0 + (m.release ?? 0) * 1000;
+  const lateness = side.recorder.tickLateness(releaseEpochMs, m.release ?? 0, INTERVAL_S);
+  const gaps = side.recorder.stepGapLateness(m.release ?? 0, INTERVAL_S);
   const out: ControllerResult = {
     idleCpuCores: cpuCores(side, m.idleStart ?? 0, m.idleEnd ?? 0),
     releaseCpuCores: cpuCores(side, m.release ?? 0, m.succeeded ?? now()),
@@ -292,6 +294,7 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
     initSeconds: m.initialized !== undefined ? m.initialized - (m.started ?? 0) : null,
     releaseSeconds: m.succeeded !== undefined ? m.succeeded - (m.release ?? 0) : null,
     tickLatenessP99Seconds: p99(lateness),
+    stepGapP99Seconds: p99(gaps),
     loadAverage: {
       init: windowLoad(side, m.started ?? 0, m.initialized ?? now()),
       idle: windowLoad(side, m.idleStart ?? 0, m.idleEnd ?? 0),

@@ -133,6 +133,16 @@ interface CanaryState {
 export interface CanaryHistory {
   phases: { t: number; phase: string }[];
   weights: { t: number; weight: number }[];
+  /**
+   * kanaria's own step stamps, one per decided step (by lastStepTime, ms since the epoch), with the
+   * time its split was first seen in the route (stepRoutedTime), which is when its interval starts.
+   */
+  steps: { decidedMs: number; routedMs: number | undefined }[];
+}
+
+interface StepStamps {
+  lastStepTime?: string;
+  stepRoutedTime?: string;
 }
 
 /** Watches every Canary of a namespace and records phase and weight changes with their times. */
@@ -143,15 +153,16 @@ export class CanaryRecorder {
 
   constructor(connection: KubeConnection, apiVersion: string, namespace: string, t0: number) {
     const record = (c: KubeObject) => {
-      const status = (c as { status?: { phase?: string; canaryWeight?: number } }).status ?? {};
+      const status = (c as { status?: { phase?: string; canaryWeight?: number } & StepStamps }).status ?? {};
       const now = (Date.now() - t0) / 1000;
       const name = c.metadata.name;
-      const history = this.histories.get(name) ?? { phases: [], weights: [] };
+      const history = this.histories.get(name) ?? { phases: [], weights: [], steps: [] };
       this.histories.set(name, history);
       const previous = this.last.get(name);
       const state = { phase: status.phase, weight: status.canaryWeight ?? 0 };
       if (state.phase && state.phase !== previous?.phase) history.phases.push({ t: now, phase: state.phase });
       if (state.weight !== (previous?.weight ?? 0)) history.weights.push({ t: now, weight: state.weight });
+      recordStep(history, status);
       this.last.set(name, state);
     };
     this.watcher = createWatcher<KubeObject>(
@@ -185,10 +196,32 @@ export class CanaryRecorder {
   }
 
   /**
-   * How late each weight step came: the gap between consecutive weight changes of one Canary (and
-   * between the start of the analysis and its first step) minus the interval, floored at 0.
+   * How late each step was decided, against the controller's own due time. kanaria stamps both ends
+   * (a step is due one interval after its split was seen in the route): decided minus due. Flagger
+   * stamps neither, and its ticker makes a step due one interval after the previous one: the gap
+   * between weight changes minus the interval. Floored at 0; seconds.
    */
-  stepLateness(since: number, intervalS: number): number[] {
+  tickLateness(sinceEpochMs: number, since: number, intervalS: number): number[] {
+    const stamped = [...this.histories.values()].some((h) => h.steps.length > 0);
+    if (!stamped) return this.stepGapLateness(since, intervalS);
+    const out: number[] = [];
+    for (const h of this.histories.values()) {
+      const steps = h.steps.filter((s) => s.decidedMs >= sinceEpochMs);
+      for (let i = 1; i < steps.length; i++) {
+        const routed = steps[i - 1]?.routedMs;
+        if (routed === undefined) continue;
+        out.push(Math.max(0, ((steps[i] as { decidedMs: number }).decidedMs - routed) / 1000 - intervalS));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The gap between consecutive weight changes of one Canary (and between the start of the analysis
+   * and its first step) minus the interval, floored at 0: the interval plus whatever the controller
+   * adds between steps, the same way for both.
+   */
+  stepGapLateness(since: number, intervalS: number): number[] {
     const out: number[] = [];
     for (const h of this.histories.values()) {
       const progressing = h.phases.find((p) => p.phase === "Progressing" && p.t >= since)?.t;
@@ -200,4 +233,14 @@ export class CanaryRecorder {
     }
     return out;
   }
+}
+
+/** Keeps kanaria's stamps of each decided step; other controllers' statuses have none. */
+function recordStep(history: CanaryHistory, status: StepStamps): void {
+  if (!status.lastStepTime) return;
+  const decidedMs = Date.parse(status.lastStepTime);
+  const routedMs = status.stepRoutedTime ? Date.parse(status.stepRoutedTime) : undefined;
+  const last = history.steps.at(-1);
+  if (last?.decidedMs === decidedMs) last.routedMs ??= routedMs;
+  else history.steps.push({ decidedMs, routedMs });
 }

@@ -24,7 +24,10 @@ export interface ControllerResult {
   apiWritesIdle: number;
   initSeconds: number | null;
   releaseSeconds: number | null;
+  /** How late a step was decided after its due time (the controller's own definition of it), p99. */
   tickLatenessP99Seconds: number | null;
+  /** Time between consecutive steps minus the interval, p99: the same measure for both controllers. */
+  stepGapP99Seconds: number | null;
   /** Soak mode: RSS growth over the idle window (least-squares slope), MiB per hour. */
   rssGrowthMiBPerHour?: number;
   loadAverage: { init: WindowLoad; idle: WindowLoad; release: WindowLoad };
@@ -56,7 +59,8 @@ const ROWS: [keyof ControllerResult, string, number][] = [
   ["apiWritesIdle", "API writes, idle window", 0],
   ["initSeconds", "all Initialized (s)", 1],
   ["releaseSeconds", "all Succeeded after release (s)", 1],
-  ["tickLatenessP99Seconds", "step lateness p99 (s)", 2],
+  ["tickLatenessP99Seconds", "step decided after due, p99 (s)", 2],
+  ["stepGapP99Seconds", "step gap minus interval, p99 (s)", 2],
 ];
 
 const fmt = (v: unknown, digits: number) => (typeof v === "number" ? v.toFixed(digits) : "-");
