@@ -139,6 +139,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       let failed = false;
       try {
         const result = await reconcileCanary(deps, namespace, name);
+        logger.debug({ key, requeueAfterMs: result.requeueAfterMs }, "reconciled");
         queue.forget(key);
         if (result.requeueAfterMs !== undefined) queue.enqueue(key, result.requeueAfterMs);
       } catch (err) {
@@ -276,12 +277,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
     "kanaria controller started",
   );
 
-  // Level-triggered to the end: every Canary the queue does not hold is looked at again every
-  // RESYNC_MS, so a wake-up lost anywhere (a watch gap, an ignored self-write) costs seconds, never a
-  // release. An idle reconcile reads only the caches.
+  // Level-triggered to the end: every Canary that is not being reconciled (or backing off) is
+  // reconciled every RESYNC_MS, so a wake-up lost anywhere (a watch gap, an ignored self-write, a
+  // timer) costs seconds, never a release. An idle reconcile reads only the caches.
   const resyncTimer = setInterval(() => {
     if (!isLeader()) return;
-    for (const w of canaries) for (const c of w.list()) queue.enqueueIfIdle(objectKey(c));
+    for (const w of canaries) for (const c of w.list()) queue.resync(objectKey(c));
   }, RESYNC_MS);
   resyncTimer.unref();
 

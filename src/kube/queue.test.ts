@@ -190,34 +190,51 @@ describe("WorkQueue", () => {
     expect(handler).toHaveBeenCalledTimes(1);
   });
 
-  it("enqueueIfIdle leaves a waiting key's planned time alone and adds a key that is not queued", async () => {
+  it("resync starts a waiting key and a key that is not queued now; the handler plans the next time", async () => {
     const seen: string[] = [];
     const queue = new WorkQueue(async (key) => void seen.push(key), { logger });
     queue.enqueue("a", 10_000);
-    queue.enqueueIfIdle("a");
-    queue.enqueueIfIdle("b");
+    queue.resync("a");
+    queue.resync("b");
     await vi.advanceTimersByTimeAsync(0);
-    expect(seen).toEqual(["b"]);
+    expect(seen.sort()).toEqual(["a", "b"]);
+    // The planned time was replaced, not kept beside: nothing runs at 10 s.
     await vi.advanceTimersByTimeAsync(10_000);
-    expect(seen).toEqual(["b", "a"]);
+    expect(seen).toHaveLength(2);
   });
 
-  it("never leaves a key waiting forever on a delay that is not a finite number", async () => {
-    const seen: string[] = [];
-    const queue = new WorkQueue(async (key) => void seen.push(key), { logger, backoffBaseMs: 1_000 });
-    queue.enqueue("nan", Number.NaN);
-    queue.enqueue("inf", Number.POSITIVE_INFINITY);
-    await vi.advanceTimersByTimeAsync(1_000);
-    expect(seen.sort()).toEqual(["inf", "nan"]);
-  });
-
-  it("enqueueIfIdle starts a waiting key whose time passed without its timer firing", async () => {
+  it("resync starts a waiting key whose time passed without its timer firing", async () => {
     const seen: string[] = [];
     const queue = new WorkQueue(async (key) => void seen.push(key), { logger });
     queue.enqueue("late", 100);
     vi.setSystemTime(Date.now() + 1_000); // the clock moves on, the timer has not run
-    queue.enqueueIfIdle("late");
+    queue.resync("late");
     await Promise.resolve();
     expect(seen).toEqual(["late"]);
+  });
+
+  it("resync leaves a running key to requeue itself, and a failing key to its backoff", async () => {
+    let release: () => void = () => {};
+    const runs: string[] = [];
+    const queue = new WorkQueue(
+      async (key) => {
+        runs.push(key);
+        if (key === "slow") await new Promise<void>((r) => (release = r));
+        if (key === "broken") throw new Error("API down");
+      },
+      { logger, backoffBaseMs: 60_000 },
+    );
+    queue.enqueue("slow");
+    queue.enqueue("broken");
+    await vi.advanceTimersByTimeAsync(0);
+    queue.resync("slow");
+    queue.resync("broken");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(runs.sort()).toEqual(["broken", "slow"]);
+    release();
+    await vi.advanceTimersByTimeAsync(58_000);
+    expect(runs.filter((k) => k === "broken")).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(runs.filter((k) => k === "broken")).toHaveLength(2);
   });
 });

@@ -85,14 +85,14 @@ export class WorkQueue {
   }
 
   /**
-   * Enqueues `key` only if it is neither waiting nor being processed: a safety net for a wake-up that
-   * was lost, which never moves a key's planned time.
+   * The safety resync: processes `key` now, unless it is being processed (that run requeues it) or
+   * waits out a backoff after failures. The handler derives a key's next time from the state it
+   * reads, so starting it early loses nothing, and a wake-up that was lost, a planned time that was
+   * wrong or a timer that never fired costs at most one resync period.
    */
-  enqueueIfIdle(key: string, delayMs = 0): void {
-    if (this.runningKeys.has(key)) return;
-    // A waiting key keeps its time; if that time has passed without a dispatch, this starts it.
-    if (this.waitingKeys.has(key)) this.dispatch();
-    else this.enqueue(key, delayMs);
+  resync(key: string): void {
+    if (this.runningKeys.has(key) || this.failures.has(key)) return;
+    this.enqueue(key, 0);
   }
 
   /** Enqueues `key` after its next backoff delay (base * 2^(failures-1), capped) and returns that delay. */
