@@ -86,6 +86,8 @@ interface Side {
   exited?: Promise<number | null>;
   marks: Record<string, number>;
   counts: Record<string, VerbCounts>;
+  /** Write requests by "VERB resource" at the same marks. */
+  writes: Record<string, VerbCounts>;
 }
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): string {
@@ -137,6 +139,7 @@ async function startCluster(flavour: Flavour): Promise<Side> {
     recorder: new CanaryRecorder(loadConnection(kubeconfig), CANARY_API[flavour], NAMESPACE, t0),
     marks: {},
     counts: {},
+    writes: {},
   };
 }
 
@@ -234,10 +237,31 @@ async function waitUntil(side: Side, what: string, done: () => boolean): Promise
   return false;
 }
 
+/** Waits (up to 2 minutes) until 5 s of the cluster's writes are no more than the baseline's plus one. */
+async function settle(side: Side): Promise<void> {
+  const seconds = (side.marks.baselineEnd ?? 0) - (side.marks.baselineStart ?? 0);
+  const baseline = total(
+    diffCounts(side.counts.baselineEnd ?? {}, side.counts.baselineStart ?? {}),
+    WRITE_VERBS,
+  );
+  const started = now();
+  while (now() - started < 120) {
+    const before = (await scrapeRequestCounts(side.kc)).byVerb;
+    await sleep(5);
+    const after = (await scrapeRequestCounts(side.kc)).byVerb;
+    const writes = total(diffCounts(after, before), WRITE_VERBS);
+    if (writes <= (baseline / Math.max(1, seconds)) * 5 + 1) break;
+  }
+  side.marks.settled = now();
+  say(`${side.flavour}: cluster settled ${(side.marks.settled - started).toFixed(0)}s after the wait`);
+}
+
 const scrapeAll = (sides: Side[], label: string) =>
   Promise.all(
     sides.map(async (s) => {
-      s.counts[label] = await scrapeRequestCounts(s.kc);
+      const { byVerb, writes } = await scrapeRequestCounts(s.kc);
+      s.counts[label] = byVerb;
+      s.writes[label] = writes;
       s.marks[label] = now();
     }),
   );
@@ -291,6 +315,11 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
         .map(([v, n]) => [v, Number((n / ticks).toFixed(4))]),
     ),
     apiWritesIdle: Math.round(total(net, WRITE_VERBS)),
+    apiWritesIdleByResource: Object.fromEntries(
+      Object.entries(diffCounts(side.writes.idleEnd ?? {}, side.writes.idleStart ?? {})).filter(
+        ([, n]) => n > 0,
+      ),
+    ),
     initSeconds: m.initialized !== undefined ? m.initialized - (m.started ?? 0) : null,
     releaseSeconds: m.succeeded !== undefined ? m.succeeded - (m.release ?? 0) : null,
     tickLatenessP99Seconds: p99(lateness),
@@ -363,8 +392,11 @@ async function main(): Promise<void> {
         }
       }),
     );
-    // Two intervals for the last scale-downs and their status updates to settle.
+    // Two intervals for the last scale-downs and their status updates, then until the control plane
+    // (pods terminating, ReplicaSets) writes no faster than with no controller: its writes would be
+    // counted as the controller's.
     await sleep(2 * INTERVAL_S);
+    await Promise.all(sides.map((s) => settle(s)));
 
     say(`idle window: ${IDLE_S}s`);
     await scrapeAll(sides, "idleStart");

@@ -85,8 +85,29 @@ export function parseRequestCounts(text: string): VerbCounts {
   return counts;
 }
 
-/** Reads /metrics of the cluster's API server with the kubeconfig's credentials. */
-export async function scrapeRequestCounts(kc: KubeConfig): Promise<VerbCounts> {
+/**
+ * Write requests by verb and resource ("PUT canaries/status"), to tell a controller's writes from the
+ * control plane's own (pods, replicasets, leases).
+ */
+export function parseWriteCounts(text: string): VerbCounts {
+  const counts: VerbCounts = {};
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? "";
+    const verb = label("verb");
+    if (!WRITE_VERBS.includes(verb)) continue;
+    const sub = label("subresource");
+    const key = `${verb} ${label("resource")}${sub ? `/${sub}` : ""}`;
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(value)) counts[key] = (counts[key] ?? 0) + value;
+  }
+  return counts;
+}
+
+/** Reads /metrics of the cluster's API server with the kubeconfig's credentials: requests by verb, writes by resource. */
+export async function scrapeRequestCounts(
+  kc: KubeConfig,
+): Promise<{ byVerb: VerbCounts; writes: VerbCounts }> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error("kubeconfig has no current cluster");
   const url = new URL("/metrics", server);
@@ -106,7 +127,7 @@ export async function scrapeRequestCounts(kc: KubeConfig): Promise<VerbCounts> {
     req.on("error", reject);
     req.end();
   });
-  return parseRequestCounts(text);
+  return { byVerb: parseRequestCounts(text), writes: parseWriteCounts(text) };
 }
 
 export function diffCounts(after: VerbCounts, before: VerbCounts): VerbCounts {

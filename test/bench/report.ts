@@ -22,6 +22,8 @@ export interface ControllerResult {
   apiRequestsPerCanaryTick: number;
   apiRequestsPerCanaryTickByVerb: VerbCounts;
   apiWritesIdle: number;
+  /** The idle window's writes by "VERB resource" (the control plane's own included), to attribute them. */
+  apiWritesIdleByResource?: VerbCounts;
   initSeconds: number | null;
   releaseSeconds: number | null;
   /** How late a step was decided after its due time (the controller's own definition of it), p99. */
