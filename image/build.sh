@@ -117,6 +117,7 @@ main() {
     --config.user 65532:65532 \
     --config.workingdir /app \
     --config.env NODE_ENV=production \
+    --config.env MALLOC_ARENA_MAX=2 \
     --config.entrypoint /usr/local/bin/node --config.entrypoint /app/dist/cli/main.js --config.entrypoint controller \
     --config.label "org.opencontainers.image.title=kanaria" \
     --config.label "org.opencontainers.image.version=$VERSION" \

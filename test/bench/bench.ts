@@ -197,7 +197,8 @@ function startController(side: Side, flaggerBin: string): void {
         "--metrics-bind-address",
         "127.0.0.1:0",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      // The image's environment (Dockerfile ENV): glibc's malloc arenas capped as shipped.
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MALLOC_ARENA_MAX: "2" } },
     );
   } else {
     child = spawn(

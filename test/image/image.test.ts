@@ -85,6 +85,13 @@ describe("the kanaria image", () => {
     expect(dockerfile).toContain("USER 65532:65532");
     expect(dockerfile).toContain(`WORKDIR ${config.process.cwd}`);
     expect(dockerfile).toContain(`ENTRYPOINT ${JSON.stringify(config.process.args).replaceAll(",", ", ")}`);
+    // The environment too, MALLOC_ARENA_MAX included (make bench runs the controller with it, as shipped).
+    const env = /^ENV (.*)$/m
+      .exec(dockerfile)?.[1]
+      ?.split(" ")
+      .filter((e) => !e.startsWith("HOME="));
+    expect(config.process.env).toEqual(expect.arrayContaining(env ?? ["ENV line missing"]));
+    expect(env).toContain("MALLOC_ARENA_MAX=2");
   });
 
   it("initialises a Canary as the chart's ServiceAccount, mounted as in a Pod", async () => {
