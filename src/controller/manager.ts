@@ -139,7 +139,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
       let failed = false;
       try {
         const result = await reconcileCanary(deps, namespace, name);
-        logger.debug({ key, requeueAfterMs: result.requeueAfterMs }, "reconciled");
+        // Guarded: the log object would be built on every tick even with debug off.
+        if (logger.isLevelEnabled("debug"))
+          logger.debug({ key, requeueAfterMs: result.requeueAfterMs }, "reconciled");
         queue.forget(key);
         if (result.requeueAfterMs !== undefined) queue.enqueue(key, result.requeueAfterMs);
       } catch (err) {

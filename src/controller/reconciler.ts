@@ -371,7 +371,8 @@ async function persist(
   // Events first, named after the status they were decided from: a crash before the status write makes
   // the next process decide the same again, and its Events are then found, not recorded twice. After
   // the status write they would be lost instead.
-  const basis = JSON.stringify((raw as { status?: unknown }).status ?? {});
+  // Only when there are Events: most ticks have none, and this is the tick path.
+  const basis = decision.events.length > 0 ? JSON.stringify((raw as { status?: unknown }).status ?? {}) : "";
   for (const e of decision.events) {
     deps.logger.info(
       { canary: `${canary.metadata.namespace}/${canary.metadata.name}`, reason: e.reason },

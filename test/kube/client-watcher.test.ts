@@ -7,7 +7,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { type Canary, canary } from "../../src/api/canary.ts";
 import { API_VERSION } from "../../src/api/common.ts";
 import { createKubeClient, KubeApiError } from "../../src/kube/client.ts";
-import { ConflictError, type KubeObject } from "../../src/kube/types.ts";
+import { ConflictError, type KubeClient, type KubeObject } from "../../src/kube/types.ts";
 import { apiServerWatchSource, type WatchEvent, Watcher, type WatchSource } from "../../src/kube/watcher.ts";
 import { kubeConnection, useNamespace, waitFor } from "../support/k8s.ts";
 
@@ -55,6 +55,16 @@ function newCanary(name: string): CanaryObject {
 }
 
 const client = () => createKubeClient(kubeConnection(), logger);
+
+/** The Events recorded for `subject`, once there are `count` of them. */
+const eventsOf = (kube: KubeClient, subject: KubeObject, count: number) =>
+  waitFor(
+    async () =>
+      (await kube.list<CoreEvent>("v1", "Event", namespace)).filter(
+        (e) => e.involvedObject.uid === subject.metadata.uid,
+      ),
+    { description: `${count} Events of ${subject.metadata.name}`, until: (e) => e.length === count },
+  );
 
 /** etcd's client URL when the test cluster is our own local one (its env file names the port). */
 function etcdUrl(): string | undefined {
@@ -207,13 +217,7 @@ describe("KubeClient", () => {
     now += 120_000;
     await kube.event(event);
 
-    const recorded = await waitFor(
-      async () =>
-        (await kube.list<CoreEvent>("v1", "Event", namespace)).filter(
-          (e) => e.involvedObject.uid === subject.metadata.uid,
-        ),
-      { description: "two Events", until: (e) => e.length === 2 },
-    );
+    const recorded = await eventsOf(kube, subject, 2);
     expect(recorded.map((e) => e.count).sort()).toEqual([1, 2]);
   });
 
@@ -232,13 +236,7 @@ describe("KubeClient", () => {
     await client().event(event);
     await client().event({ ...event, basis: '{"phase":"Progressing","canaryWeight":40}' });
 
-    const recorded = await waitFor(
-      async () =>
-        (await first.list<CoreEvent>("v1", "Event", namespace)).filter(
-          (e) => e.involvedObject.uid === subject.metadata.uid,
-        ),
-      { description: "two Events", until: (e) => e.length === 2 },
-    );
+    const recorded = await eventsOf(first, subject, 2);
     // The replay found the first Event; another basis (a later occurrence) is an Event of its own.
     expect(recorded.map((e) => e.count)).toEqual([1, 1]);
   });
