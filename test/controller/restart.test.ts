@@ -61,9 +61,14 @@ it("continues a rollout after SIGKILL at every stage, without repeating or skipp
   await waitForWeight("40");
   await controller?.kill(); // down for longer than the interval
   await new Promise((r) => setTimeout(r, 12_000));
+  // Mid-promotion: the process kills itself right after writing Promoting (the crash hook). Waiting
+  // for the phase by polling missed it when the primary rolled out within one poll (260 ms).
+  const promoting = startControllerProcess(ns, [], {
+    KANARIA_CRASH_AT: "after-status-write:Copying podinfo.",
+  });
+  controller = promoting;
+  expect(await promoting.exited, "killed itself mid-promotion").toBe("SIGKILL");
   controller = startControllerProcess(ns);
-  await waitForPhase(client, ns, "podinfo", "Promoting", 60_000);
-  await restart(); // mid-promotion
   const done = await waitForPhase(client, ns, "podinfo", "Succeeded", 90_000);
 
   expect(await weights.stop()).toEqual(["0", "20", "40", "60", "0"]);
