@@ -44,10 +44,15 @@ async function routerWeights(name: string): Promise<string | undefined> {
     namespace: ns,
     name,
   });
-  const route = vr?.spec.routes.find((r) => !r.httpRoute?.match?.headers);
+  return vr ? weightsOf(vr, name) : undefined;
+}
+
+/** "canary/primary" weights of the VirtualRouter's route without a header match. */
+function weightsOf(vr: VirtualRouter, name: string): string {
+  const route = vr.spec.routes.find((r) => !r.httpRoute?.match?.headers);
   const targets = route?.httpRoute?.action.weightedTargets ?? [];
   const w = (node: string) => targets.find((t) => t.virtualNodeRef.name === node)?.weight;
-  return vr ? `${w(`${name}-canary`)}/${w(`${name}-primary`)}` : undefined;
+  return `${w(`${name}-canary`)}/${w(`${name}-primary`)}`;
 }
 
 async function setUp(
@@ -202,9 +207,10 @@ describe.skipIf(!prometheusUrl)("App Mesh end to end with the built-in Envoy che
           },
         },
       };
-      await client.mergePatch(ref, { spec: { routes: [edited] } });
-      expect(await routerWeights("edited")).toBe("50/50");
+      // The edit is checked on the PATCH response: the controller may restore it before a GET.
       const started = Date.now();
+      const patched = await client.mergePatch<VirtualRouter>(ref, { spec: { routes: [edited] } });
+      expect(weightsOf(patched, "edited")).toBe("50/50");
       await waitFor(() => routerWeights("edited"), {
         description: "the VirtualRouter restored to 0/100",
         until: (w) => w === "0/100",
