@@ -6,7 +6,7 @@ import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { credentialSecrets, displayUrl, redact, urlSecrets } from "../security/redact.ts";
 import { primaryName } from "../workloads/primary.ts";
 import { builtinQuery } from "./builtin.ts";
-import { type ComparisonVerdict, compareWithPrimary, worseOf } from "./judge/compare-check.ts";
+import type { ComparisonVerdict } from "./judge/compare-check.ts";
 import type { Credentials, MetricProvider, QueryResult } from "./provider.ts";
 import type { Reducer } from "./providers/cloudwatch.ts";
 import { renderQuery, type TemplateModel, templateModel } from "./template.ts";
@@ -159,6 +159,8 @@ async function judgeMetric(
   if (!metric.compare) return fixed as Verdict;
   const model = templateModel(input.canary, metric);
   const primaryModel = { ...model, target: primaryName(input.canary.spec.targetRef.name) };
+  // The judge and its statistics libraries load with the first comparison (most Canaries have none).
+  const { compareWithPrimary, worseOf } = await import("./judge/compare-check.ts");
   const compared = await compareWithPrimary({
     name: metric.name,
     provider: input.providers(plan.provider, credentials, plan.reduce),

@@ -2,7 +2,7 @@
  * One HTTP POST of a JSON payload for every notifier: undici, with an optional proxy (ProxyAgent), a
  * timeout that covers connecting, the answer and its body, and errors that never name the address.
  */
-import { type Dispatcher, ProxyAgent, request } from "undici";
+import type { Dispatcher, ProxyAgent } from "undici";
 import { DeliveryError } from "./notifier.ts";
 import { redactUrl, scrubber } from "./redact.ts";
 
@@ -22,13 +22,23 @@ export interface PostResult {
   detail: string;
 }
 
+/**
+ * undici, loaded with the first notification: a controller with no alerts never holds it (about
+ * 10 MiB of code and heap).
+ */
+let undici: Promise<typeof import("undici")> | undefined;
+const loadUndici = () => {
+  undici ??= import("undici");
+  return undici;
+};
+
 const proxies = new Map<string, ProxyAgent>();
 
-function dispatcherFor(proxy: string | undefined): Dispatcher | undefined {
+function dispatcherFor(http: typeof import("undici"), proxy: string | undefined): Dispatcher | undefined {
   if (!proxy) return undefined;
   let agent = proxies.get(proxy);
   if (!agent) {
-    agent = new ProxyAgent(proxy);
+    agent = new http.ProxyAgent(proxy);
     proxies.set(proxy, agent);
   }
   return agent;
@@ -38,9 +48,10 @@ function dispatcherFor(proxy: string | undefined): Dispatcher | undefined {
 export async function postJson(address: string, payload: unknown, options: PostOptions): Promise<PostResult> {
   const scrub = scrubber([address, options.proxy, ...(options.secrets ?? [])]);
   const where = redactUrl(address);
-  const dispatcher = dispatcherFor(options.proxy);
   try {
-    const response = await request(address, {
+    const http = await loadUndici();
+    const dispatcher = dispatcherFor(http, options.proxy);
+    const response = await http.request(address, {
       method: "POST",
       headers: { "content-type": "application/json; charset=utf-8", ...options.headers },
       body: JSON.stringify(payload),

@@ -1,13 +1,10 @@
-import {
+import type {
   CloudWatchClient,
-  type CloudWatchClientConfig,
-  GetMetricDataCommand,
-  type GetMetricDataCommandInput,
-  type GetMetricDataCommandOutput,
-  ListMetricsCommand,
-  type MetricDataQuery,
+  CloudWatchClientConfig,
+  GetMetricDataCommandInput,
+  GetMetricDataCommandOutput,
+  MetricDataQuery,
 } from "@aws-sdk/client-cloudwatch";
-import { AwsQueryProtocol } from "@aws-sdk/core/protocols";
 import { z } from "zod";
 import type { MetricTemplateSpec, REDUCERS } from "../../api/metric-template.ts";
 import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
@@ -228,33 +225,58 @@ function guarded(where: string, scrub: (text: string) => string) {
   };
 }
 
+type Sdk = typeof import("@aws-sdk/client-cloudwatch");
+
+/**
+ * The AWS SDK, loaded on the first CloudWatch call: a controller whose Canaries query no CloudWatch
+ * never holds it (about 25 MiB of code and heap).
+ */
+let sdkModules: Promise<[Sdk, typeof import("@aws-sdk/core/protocols")]> | undefined;
+function loadSdk(): Promise<[Sdk, typeof import("@aws-sdk/core/protocols")]> {
+  sdkModules ??= Promise.all([import("@aws-sdk/client-cloudwatch"), import("@aws-sdk/core/protocols")]);
+  return sdkModules;
+}
+
 function sdkApi(provider: ProviderSpec, credentials: Credentials): CloudWatchApi {
-  const client = new CloudWatchClient(clientConfig(provider, credentials));
+  // Credentials are checked now, so a Secret without the keys fails at creation, not at the first call.
+  const config = clientConfig(provider, credentials);
+  let client: Promise<[CloudWatchClient, Sdk]> | undefined;
+  const connected = () => {
+    client ??= loadSdk().then(([sdk, { AwsQueryProtocol }]) => [
+      // CloudWatch speaks awsQuery, awsJson1_0 and Smithy RPC v2 CBOR, and the SDK's default has
+      // changed between releases (CBOR for a while, awsJson1_0 now). moto and other CloudWatch fakes
+      // do not speak CBOR, so the protocol is pinned to awsQuery: the protocol every CloudWatch
+      // endpoint understands and the one Flagger (aws-sdk-go) uses. Passing the class, not an
+      // instance, lets the client construct it with its own settings (XML namespace, API version,
+      // error type registry), so modeled errors are still recognised.
+      new sdk.CloudWatchClient({ ...config, protocol: AwsQueryProtocol }),
+      sdk,
+    ]);
+    return client;
+  };
   return {
-    getMetricData: (input, signal) => client.send(new GetMetricDataCommand(input), { abortSignal: signal }),
+    async getMetricData(input, signal) {
+      const [cw, sdk] = await connected();
+      return cw.send(new sdk.GetMetricDataCommand(input), { abortSignal: signal });
+    },
     async listMetrics(signal) {
+      const [cw, sdk] = await connected();
       // A namespace nobody writes to: the answer is small, yet it proves reachability and that the
       // credentials are accepted (the IAM policy needs cloudwatch:ListMetrics next to GetMetricData).
-      await client.send(new ListMetricsCommand({ Namespace: "Kanaria/OnlineCheck" }), {
+      await cw.send(new sdk.ListMetricsCommand({ Namespace: "Kanaria/OnlineCheck" }), {
         abortSignal: signal,
       });
     },
   };
 }
 
+/** Everything but the wire protocol, which comes with the SDK (see sdkApi). */
 function clientConfig(provider: ProviderSpec, credentials: Credentials): CloudWatchClientConfig {
   return {
     ...(provider.region ? { region: provider.region } : {}),
     ...(provider.address ? { endpoint: provider.address } : {}),
     ...(provider.secretRef ? { credentials: staticCredentials(provider.secretRef.name, credentials) } : {}),
     maxAttempts: 3,
-    // CloudWatch speaks awsQuery, awsJson1_0 and Smithy RPC v2 CBOR, and the SDK's default has
-    // changed between releases (CBOR for a while, awsJson1_0 now). moto and other CloudWatch fakes
-    // do not speak CBOR, so the protocol is pinned to awsQuery: the protocol every CloudWatch
-    // endpoint understands and the one Flagger (aws-sdk-go) uses. Passing the class, not an
-    // instance, lets the client construct it with its own settings (XML namespace, API version,
-    // error type registry), so modeled errors are still recognised.
-    protocol: AwsQueryProtocol,
   };
 }
 

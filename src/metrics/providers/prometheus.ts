@@ -1,9 +1,9 @@
 import { Agent } from "node:https";
-import {
-  type InstantVector,
+import type {
+  InstantVector,
   PrometheusDriver,
-  type QueryResult as PromResult,
-  type RangeVector,
+  QueryResult as PromResult,
+  RangeVector,
 } from "prometheus-query";
 import type { MetricTemplateSpec } from "../../api/metric-template.ts";
 import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
@@ -40,16 +40,16 @@ export function createPrometheusProvider(
     ...urlSecrets(address),
   ]);
 
-  const driver = (timeoutMs: number, signal: AbortSignal | undefined) =>
-    new PrometheusDriver({
+  const driver = async (timeoutMs: number, signal: AbortSignal | undefined) =>
+    new (await prometheusQuery()).PrometheusDriver({
       ...connect,
       timeout: timeoutMs,
       requestInterceptor: { onFulfilled: (config) => withRequestOptions(config, agent, signal) },
     });
 
   async function query(promql: string, options: QueryOptions): Promise<QueryResult> {
-    const result = await call(where, scrub, () =>
-      driver(options.timeoutMs, options.signal).instantQuery(
+    const result = await call(where, scrub, async () =>
+      (await driver(options.timeoutMs, options.signal)).instantQuery(
         promql,
         options.now,
         evaluationTimeout(options.timeoutMs),
@@ -60,8 +60,8 @@ export function createPrometheusProvider(
 
   /** query_range: Prometheus evaluates the instant query at every step, as the controller would have. */
   async function queryRange(promql: string, options: RangeOptions): Promise<RangeResult> {
-    const result = await call(where, scrub, () =>
-      driver(options.timeoutMs, options.signal).rangeQuery(
+    const result = await call(where, scrub, async () =>
+      (await driver(options.timeoutMs, options.signal)).rangeQuery(
         promql,
         options.start,
         options.end,
@@ -87,6 +87,16 @@ export function createPrometheusProvider(
       }
     },
   };
+}
+
+/**
+ * prometheus-query and axios, loaded on the first query: a controller whose Canaries use no
+ * Prometheus check never holds them (about 10 MiB of code and heap).
+ */
+let loaded: Promise<typeof import("prometheus-query")> | undefined;
+function prometheusQuery(): Promise<typeof import("prometheus-query")> {
+  loaded ??= import("prometheus-query");
+  return loaded;
 }
 
 /** Prometheus also stops evaluating after this long, so a slow query does not linger there. */
