@@ -88,6 +88,10 @@ interface Side {
   counts: Record<string, VerbCounts>;
   /** Write requests by "VERB resource" at the same marks. */
   writes: Record<string, VerbCounts>;
+  /** kanaria's own /metrics (loopback), for its reconcile count. */
+  metricsUrl?: string;
+  /** Reconciles kanaria had finished at each mark. */
+  reconciles: Record<string, number>;
 }
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): string {
@@ -140,6 +144,7 @@ async function startCluster(flavour: Flavour): Promise<Side> {
     marks: {},
     counts: {},
     writes: {},
+    reconciles: {},
   };
 }
 
@@ -180,6 +185,8 @@ function startController(side: Side, flaggerBin: string): void {
           `--diagnostic-dir=${profileDir}`,
         ]
       : [];
+    const metricsAddress = `127.0.0.1:${20_000 + Math.floor(Math.random() * 2000)}`;
+    side.metricsUrl = `http://${metricsAddress}/metrics`;
     child = spawn(
       process.execPath,
       [
@@ -195,7 +202,7 @@ function startController(side: Side, flaggerBin: string): void {
         "--log-level",
         "info",
         "--metrics-bind-address",
-        "127.0.0.1:0",
+        metricsAddress,
       ],
       // The image's environment (Dockerfile ENV): glibc's malloc arenas capped as shipped.
       { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MALLOC_ARENA_MAX: "2" } },
@@ -263,9 +270,20 @@ const scrapeAll = (sides: Side[], label: string) =>
       const { byVerb, writes } = await scrapeRequestCounts(s.kc);
       s.counts[label] = byVerb;
       s.writes[label] = writes;
+      if (s.metricsUrl && s.process) s.reconciles[label] = await reconcileCount(s.metricsUrl);
       s.marks[label] = now();
     }),
   );
+
+/** kanaria_reconcile_duration_seconds_count summed over results. */
+async function reconcileCount(url: string): Promise<number> {
+  const text = await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("kanaria_reconcile_duration_seconds_count")) sum += Number(line.split(" ").at(-1));
+  }
+  return sum;
+}
 
 function windowLoad(side: Side, from: number, to: number): WindowLoad {
   const samples = side.sampler?.between(from, to) ?? [];
@@ -307,6 +325,8 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
   const out: ControllerResult = {
     idleCpuCores: cpuCores(side, m.idleStart ?? 0, m.idleEnd ?? 0),
     releaseCpuCores: cpuCores(side, m.release ?? 0, m.succeeded ?? now()),
+    releaseCpuSeconds:
+      cpuCores(side, m.release ?? 0, m.succeeded ?? now()) * ((m.succeeded ?? now()) - (m.release ?? 0)),
     rssMiBSteady: median(idleSamples.map((s) => s.rssMiB)),
     rssMiBPeak: Math.max(0, ...all.map((s) => s.rssMiB)),
     apiRequestsPerCanaryTick: total(perTickVerbs) / ticks,
@@ -321,8 +341,21 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
         ([, n]) => n > 0,
       ),
     ),
+    apiWritesReleaseByResource: Object.fromEntries(
+      Object.entries(diffCounts(side.writes.releaseEnd ?? {}, side.writes.releaseStart ?? {}))
+        .filter(([, n]) => n > 0)
+        .sort(([, a], [, b]) => b - a),
+    ),
     initSeconds: m.initialized !== undefined ? m.initialized - (m.started ?? 0) : null,
     releaseSeconds: m.succeeded !== undefined ? m.succeeded - (m.release ?? 0) : null,
+    releasePhaseMedians: side.recorder.releasePhases(m.release ?? 0),
+    ...(side.metricsUrl
+      ? {
+          reconcilesPerCanaryTickIdle:
+            ((side.reconciles.idleEnd ?? 0) - (side.reconciles.idleStart ?? 0)) / ticks,
+          reconcilesPerRelease: ((side.reconciles.releaseEnd ?? 0) - (side.reconciles.releaseStart ?? 0)) / N,
+        }
+      : {}),
     tickLatenessP99Seconds: p99(lateness),
     stepGapP99Seconds: p99(gaps),
     loadAverage: {
@@ -409,6 +442,7 @@ async function main(): Promise<void> {
     if (PROFILE && kanaria?.process) kanaria.process.kill("SIGUSR2");
 
     say("releasing every app at once");
+    await scrapeAll(sides, "releaseStart");
     await Promise.all(
       sides.map(async (s) => {
         s.marks.release = now();
@@ -436,6 +470,8 @@ async function main(): Promise<void> {
           )
         ) {
           s.marks.succeeded = s.recorder.reachedAll("Succeeded", since, N) ?? now();
+          // Each side's release writes end with its own last Succeeded, not the slower side's.
+          await scrapeAll([s], "releaseEnd");
           say(
             `${s.flavour}: all ${N} Succeeded ${((s.marks.succeeded ?? 0) - since).toFixed(1)}s after the release`,
           );

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
+import { median } from "simple-statistics";
 import type { KubeConnection } from "../../src/kube/connection.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { createWatcher, type Watcher } from "../../src/kube/watcher.ts";
@@ -150,6 +151,14 @@ interface CanaryState {
   weight: number;
 }
 
+/** Median seconds of each part of a release (see CanaryRecorder.releasePhases). */
+export interface ReleasePhases {
+  detect: number | null;
+  firstStep: number | null;
+  steps: number | null;
+  promote: number | null;
+}
+
 /** One Canary's history: when it reached each phase and each change of its canary weight. */
 export interface CanaryHistory {
   phases: { t: number; phase: string }[];
@@ -214,6 +223,41 @@ export class CanaryRecorder {
     );
     if (times.length < n || times.some((t) => t === undefined)) return undefined;
     return Math.max(...(times as number[]));
+  }
+
+  /**
+   * Where the releases since `since` spent their time, medians over the Canaries: until the controller
+   * took up the new revision (Progressing), until its first weight step, through the steps until
+   * Promoting, and from Promoting to Succeeded. The waits are mostly the control plane rolling pods.
+   */
+  releasePhases(since: number): ReleasePhases {
+    const spans: Record<keyof ReleasePhases, number[]> = {
+      detect: [],
+      firstStep: [],
+      steps: [],
+      promote: [],
+    };
+    for (const h of this.histories.values()) {
+      const at = (phase: string) => h.phases.find((p) => p.phase === phase && p.t >= since)?.t;
+      const progressing = at("Progressing");
+      const promoting = at("Promoting");
+      const succeeded = at("Succeeded");
+      const firstStep = h.weights.find((w) => w.t >= since && w.weight > 0)?.t;
+      const push = (key: keyof ReleasePhases, from: number | undefined, to: number | undefined) => {
+        if (from !== undefined && to !== undefined) spans[key].push(to - from);
+      };
+      push("detect", since, progressing);
+      push("firstStep", progressing, firstStep);
+      push("steps", firstStep, promoting);
+      push("promote", promoting, succeeded);
+    }
+    const mid = (values: number[]) => (values.length === 0 ? null : median(values));
+    return {
+      detect: mid(spans.detect),
+      firstStep: mid(spans.firstStep),
+      steps: mid(spans.steps),
+      promote: mid(spans.promote),
+    };
   }
 
   /**

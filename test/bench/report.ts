@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { quantile } from "simple-statistics";
 import * as vega from "vega";
 import * as vegaLite from "vega-lite";
-import type { ProcessSample, VerbCounts } from "./measure.ts";
+import type { ProcessSample, ReleasePhases, VerbCounts } from "./measure.ts";
 
 export interface WindowLoad {
   /** 1-minute load average at the start, the end and its mean over the window's samples. */
@@ -16,6 +16,8 @@ export interface WindowLoad {
 export interface ControllerResult {
   idleCpuCores: number;
   releaseCpuCores: number;
+  /** CPU time over the whole release (cores x seconds): the work, whatever the release took. */
+  releaseCpuSeconds: number;
   rssMiBSteady: number;
   rssMiBPeak: number;
   /** Requests per Canary per analysis interval in the idle window, minus the no-controller baseline. */
@@ -24,8 +26,15 @@ export interface ControllerResult {
   apiWritesIdle: number;
   /** The idle window's writes by "VERB resource" (the control plane's own included), to attribute them. */
   apiWritesIdleByResource?: VerbCounts;
+  /** Every write from the release to all Succeeded, by "VERB resource" (the control plane's own included). */
+  apiWritesReleaseByResource?: VerbCounts;
   initSeconds: number | null;
   releaseSeconds: number | null;
+  /** kanaria only: reconciles per Canary per interval in the idle window, and per Canary over the release. */
+  reconcilesPerCanaryTickIdle?: number;
+  reconcilesPerRelease?: number;
+  /** Median seconds each release spent from the new revision to Progressing, to the first step, to Promoting, to Succeeded. */
+  releasePhaseMedians?: ReleasePhases;
   /** How late a step was decided after its due time (the controller's own definition of it), p99. */
   tickLatenessP99Seconds: number | null;
   /** Time between consecutive steps minus the interval, p99: the same measure for both controllers. */
@@ -55,6 +64,7 @@ export function median(values: number[]): number {
 const ROWS: [keyof ControllerResult, string, number][] = [
   ["idleCpuCores", "idle CPU (cores)", 3],
   ["releaseCpuCores", "release CPU (cores)", 3],
+  ["releaseCpuSeconds", "release CPU time (core-s)", 1],
   ["rssMiBSteady", "RSS steady (MiB)", 0],
   ["rssMiBPeak", "RSS peak (MiB)", 0],
   ["apiRequestsPerCanaryTick", "API requests per canary-tick", 2],
