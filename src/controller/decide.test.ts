@@ -3,6 +3,7 @@ import type { CanarySpec, CanaryStatus, CanaryWebhook, CheckStatus, WebhookType 
 import { resolveCanary } from "../api/defaults.ts";
 import { routerCapabilities } from "../routers/factory.ts";
 import type { Routes } from "../routers/router.ts";
+import { sameStatus } from "./conditions.ts";
 import { type DecideInput, type Decision, decide, WAIT_POLL_MS } from "./decide.ts";
 import { deletionStep, desiredState, workloadPlan } from "./desired.ts";
 import type { Observations, WebhookAnswer, WorkloadObservation } from "./observations.ts";
@@ -269,8 +270,19 @@ describe("canary strategy", () => {
     expect(d.status.progressStartTime).toBe(iso(70));
     expect(d.requeueAfterMs).toBe(WAIT_POLL_MS);
     expect(condition(d, "Promoted")?.message).toContain(
-      "waiting for podinfo.test to become ready (30s of 60s)",
+      `waiting for podinfo.test to become ready (progressDeadlineSeconds 60: rolled back if not ready by ${iso(130)})`,
     );
+  });
+
+  it("keeps the same status while waiting: no running clock in the message", () => {
+    const input = {
+      status: progressing(0, { lastStepTime: undefined, progressStartTime: iso(70) }),
+      target: notReady("rev-b"),
+    };
+    const first = run({ ...input, now: 100 });
+    const later = run({ ...input, status: first.status, now: 117 });
+    expect(sameStatus(first.status, later.status)).toBe(true);
+    expect(later.events).toEqual([]);
   });
 
   it("treats a canary scaled to zero as not ready", () => {

@@ -385,7 +385,10 @@ function waitingForReadiness(ctx: Ctx, ready: boolean, what: string, cause: Roll
     );
     return true;
   }
-  ctx.message = `waiting for ${what} to become ready (${Math.round(waitedMs / 1000)}s of ${deadlineMs / 1000}s)`;
+  // No running clock in the message: a message that changed every second would be a status write
+  // on every reconcile while pods start (and wake every watcher of the Canary).
+  const giveUpAt = new Date(ctx.nowMs - waitedMs + deadlineMs).toISOString();
+  ctx.message = `waiting for ${what} to become ready (progressDeadlineSeconds ${deadlineMs / 1000}: rolled back if not ready by ${giveUpAt})`;
   ctx.requeueAfterMs = Math.min(WAIT_POLL_MS, deadlineMs - waitedMs);
   return true;
 }
