@@ -9,8 +9,8 @@
 #                           (apt-get download + dpkg-deb -x; versions in the image labels)
 #   /etc/passwd, /etc/group  user nonroot (65532); /tmp (the chart mounts an emptyDir there)
 # umoci (Debian's package, installed with apt-get when missing) writes it as one layer with the
-# config: user 65532, entrypoint `node /app/dist/cli/main.js controller`. The Dockerfile next to
-# this script builds the same layout for Docker users.
+# config: user 65532, entrypoint `node --max-semi-space-size=8 /app/dist/cli/main.js controller`.
+# The Dockerfile next to this script builds the same layout for Docker users.
 #
 #   image/build.sh [OUT]    default OUT: .kanaria/image/kanaria-<version>.oci.tar
 #                           (tag <version>: skopeo copy oci-archive:OUT:<version> docker://...)
@@ -118,7 +118,8 @@ main() {
     --config.workingdir /app \
     --config.env NODE_ENV=production \
     --config.env MALLOC_ARENA_MAX=2 \
-    --config.entrypoint /usr/local/bin/node --config.entrypoint /app/dist/cli/main.js --config.entrypoint controller \
+    --config.entrypoint /usr/local/bin/node --config.entrypoint=--max-semi-space-size=8 \
+    --config.entrypoint /app/dist/cli/main.js --config.entrypoint controller \
     --config.label "org.opencontainers.image.title=kanaria" \
     --config.label "org.opencontainers.image.version=$VERSION" \
     --config.label "org.opencontainers.image.licenses=Apache-2.0" \

@@ -9,7 +9,7 @@
 // BENCH_CONTROLLERS (default "kanaria,flagger"), BENCH_PROFILE=1 (kanaria runs with --cpu-prof and
 // writes a heap snapshot at the end of the idle window), BENCH_KEEP=1 (leave the clusters running).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -171,20 +171,44 @@ async function waitForDeployments(side: Side): Promise<void> {
   }
 }
 
+/**
+ * The Node flags and environment the image runs the controller with, read from the Dockerfile's
+ * ENTRYPOINT and ENV (the image test keeps image/build.sh equal to them): the bench runs it as shipped.
+ */
+function shippedRuntime(): { nodeFlags: string[]; env: Record<string, string> } {
+  const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
+  const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+  const main = entrypoint.indexOf("/app/dist/cli/main.js");
+  const envLine = /^ENV (.*)$/m.exec(dockerfile)?.[1];
+  if (main < 1 || !envLine)
+    throw new Error("Dockerfile: no ENTRYPOINT running /app/dist/cli/main.js, or no ENV");
+  const env = Object.fromEntries(
+    envLine
+      .split(" ")
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])
+      .filter(([key]) => key !== "HOME"),
+  );
+  return { nodeFlags: entrypoint.slice(1, main), env };
+}
+
 function startController(side: Side, flaggerBin: string): void {
   const log = createWriteStream(join(logDir, `${side.flavour}.log`));
   let child: ChildProcess;
   if (side.flavour === "kanaria") {
     const profileDir = join(outDir, "profile");
     mkdirSync(profileDir, { recursive: true });
-    const nodeFlags = PROFILE
-      ? [
-          `--cpu-prof`,
-          `--cpu-prof-dir=${profileDir}`,
-          `--heapsnapshot-signal=SIGUSR2`,
-          `--diagnostic-dir=${profileDir}`,
-        ]
-      : [];
+    const shipped = shippedRuntime();
+    const nodeFlags = [
+      ...shipped.nodeFlags,
+      ...(PROFILE
+        ? [
+            `--cpu-prof`,
+            `--cpu-prof-dir=${profileDir}`,
+            `--heapsnapshot-signal=SIGUSR2`,
+            `--diagnostic-dir=${profileDir}`,
+          ]
+        : []),
+    ];
     const metricsAddress = `127.0.0.1:${20_000 + Math.floor(Math.random() * 2000)}`;
     side.metricsUrl = `http://${metricsAddress}/metrics`;
     child = spawn(
@@ -204,8 +228,7 @@ function startController(side: Side, flaggerBin: string): void {
         "--metrics-bind-address",
         metricsAddress,
       ],
-      // The image's environment (Dockerfile ENV): glibc's malloc arenas capped as shipped.
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MALLOC_ARENA_MAX: "2" } },
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...shipped.env } },
     );
   } else {
     child = spawn(
