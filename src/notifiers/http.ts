@@ -3,6 +3,7 @@
  * timeout that covers connecting, the answer and its body, and errors that never name the address.
  */
 import type { Dispatcher, ProxyAgent } from "undici";
+import { lazy } from "../lazy.ts";
 import { DeliveryError } from "./notifier.ts";
 import { redactUrl, scrubber } from "./redact.ts";
 
@@ -26,11 +27,7 @@ export interface PostResult {
  * undici, loaded with the first notification: a controller with no alerts never holds it (about
  * 10 MiB of code and heap).
  */
-let undici: Promise<typeof import("undici")> | undefined;
-const loadUndici = () => {
-  undici ??= import("undici");
-  return undici;
-};
+const loadUndici = lazy(() => import("undici"));
 
 const proxies = new Map<string, ProxyAgent>();
 

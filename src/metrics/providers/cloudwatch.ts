@@ -7,6 +7,7 @@ import type {
 } from "@aws-sdk/client-cloudwatch";
 import { z } from "zod";
 import type { MetricTemplateSpec, REDUCERS } from "../../api/metric-template.ts";
+import { lazy } from "../../lazy.ts";
 import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
 import type { Credentials, QueryOptions, QueryResult } from "../provider.ts";
 import {
@@ -231,18 +232,16 @@ type Sdk = typeof import("@aws-sdk/client-cloudwatch");
  * The AWS SDK, loaded on the first CloudWatch call: a controller whose Canaries query no CloudWatch
  * never holds it (about 25 MiB of code and heap).
  */
-let sdkModules: Promise<[Sdk, typeof import("@aws-sdk/core/protocols")]> | undefined;
-function loadSdk(): Promise<[Sdk, typeof import("@aws-sdk/core/protocols")]> {
-  sdkModules ??= Promise.all([import("@aws-sdk/client-cloudwatch"), import("@aws-sdk/core/protocols")]);
-  return sdkModules;
-}
+const loadSdk = lazy(() =>
+  Promise.all([import("@aws-sdk/client-cloudwatch"), import("@aws-sdk/core/protocols")]),
+);
 
 function sdkApi(provider: ProviderSpec, credentials: Credentials): CloudWatchApi {
   // Credentials are checked now, so a Secret without the keys fails at creation, not at the first call.
   const config = clientConfig(provider, credentials);
-  let client: Promise<[CloudWatchClient, Sdk]> | undefined;
-  const connected = () => {
-    client ??= loadSdk().then(([sdk, { AwsQueryProtocol }]) => [
+  const connected = lazy(async (): Promise<[CloudWatchClient, Sdk]> => {
+    const [sdk, { AwsQueryProtocol }] = await loadSdk();
+    return [
       // CloudWatch speaks awsQuery, awsJson1_0 and Smithy RPC v2 CBOR, and the SDK's default has
       // changed between releases (CBOR for a while, awsJson1_0 now). moto and other CloudWatch fakes
       // do not speak CBOR, so the protocol is pinned to awsQuery: the protocol every CloudWatch
@@ -251,9 +250,8 @@ function sdkApi(provider: ProviderSpec, credentials: Credentials): CloudWatchApi
       // error type registry), so modeled errors are still recognised.
       new sdk.CloudWatchClient({ ...config, protocol: AwsQueryProtocol }),
       sdk,
-    ]);
-    return client;
-  };
+    ];
+  });
   return {
     async getMetricData(input, signal) {
       const [cw, sdk] = await connected();

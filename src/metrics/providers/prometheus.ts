@@ -6,6 +6,7 @@ import type {
   RangeVector,
 } from "prometheus-query";
 import type { MetricTemplateSpec } from "../../api/metric-template.ts";
+import { lazy } from "../../lazy.ts";
 import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
 import type { Credentials, QueryOptions, QueryResult } from "../provider.ts";
 import type { RangeMetricProvider, RangeOptions, RangeResult, Sample } from "../range.ts";
@@ -93,11 +94,7 @@ export function createPrometheusProvider(
  * prometheus-query and axios, loaded on the first query: a controller whose Canaries use no
  * Prometheus check never holds them (about 10 MiB of code and heap).
  */
-let loaded: Promise<typeof import("prometheus-query")> | undefined;
-function prometheusQuery(): Promise<typeof import("prometheus-query")> {
-  loaded ??= import("prometheus-query");
-  return loaded;
-}
+const prometheusQuery = lazy(() => import("prometheus-query"));
 
 /** Prometheus also stops evaluating after this long, so a slow query does not linger there. */
 function evaluationTimeout(timeoutMs: number): string {
