@@ -352,6 +352,8 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
       cpuCores(side, m.release ?? 0, m.succeeded ?? now()) * ((m.succeeded ?? now()) - (m.release ?? 0)),
     rssMiBSteady: median(idleSamples.map((s) => s.rssMiB)),
     rssMiBPeak: Math.max(0, ...all.map((s) => s.rssMiB)),
+    rssAnonMiBSteady: median(idleSamples.map((s) => s.anonMiB)),
+    rssAnonMiBPeak: Math.max(0, ...all.map((s) => s.anonMiB)),
     apiRequestsPerCanaryTick: total(perTickVerbs) / ticks,
     apiRequestsPerCanaryTickByVerb: Object.fromEntries(
       Object.entries(net)

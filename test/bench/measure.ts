@@ -17,10 +17,12 @@ export interface ProcessSample {
   t: number;
   cpuSeconds: number;
   rssMiB: number;
+  /** The private part of the RSS (RssAnon): the RSS without the mapped executable and libraries. */
+  anonMiB: number;
   load1: number;
 }
 
-function readProc(pid: number): { cpuSeconds: number; rssMiB: number } | undefined {
+function readProc(pid: number): { cpuSeconds: number; rssMiB: number; anonMiB: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name (which may contain spaces) start at field 3.
@@ -28,8 +30,12 @@ function readProc(pid: number): { cpuSeconds: number; rssMiB: number } | undefin
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return { cpuSeconds: (utime + stime) / CLOCK_TICKS, rssMiB: rssKiB / 1024 };
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return {
+      cpuSeconds: (utime + stime) / CLOCK_TICKS,
+      rssMiB: kib("VmRSS") / 1024,
+      anonMiB: kib("RssAnon") / 1024,
+    };
   } catch {
     return undefined;
   }

@@ -20,6 +20,9 @@ export interface ControllerResult {
   releaseCpuSeconds: number;
   rssMiBSteady: number;
   rssMiBPeak: number;
+  /** RssAnon, steady and peak: the RSS less the executable's mapped pages (Node's binary is ~50 MiB of them). */
+  rssAnonMiBSteady: number;
+  rssAnonMiBPeak: number;
   /** Requests per Canary per analysis interval in the idle window, minus the no-controller baseline. */
   apiRequestsPerCanaryTick: number;
   apiRequestsPerCanaryTickByVerb: VerbCounts;
@@ -67,6 +70,8 @@ const ROWS: [keyof ControllerResult, string, number][] = [
   ["releaseCpuSeconds", "release CPU time (core-s)", 1],
   ["rssMiBSteady", "RSS steady (MiB)", 0],
   ["rssMiBPeak", "RSS peak (MiB)", 0],
+  ["rssAnonMiBSteady", "RSS anon steady (MiB)", 0],
+  ["rssAnonMiBPeak", "RSS anon peak (MiB)", 0],
   ["apiRequestsPerCanaryTick", "API requests per canary-tick", 2],
   ["apiWritesIdle", "API writes, idle window", 0],
   ["initSeconds", "all Initialized (s)", 1],
