@@ -57,7 +57,13 @@ afterAll(async () => {
 describe("the kanaria image", () => {
   it("runs `kanaria controller` as non-root 65532 from Node 24, dist/ and production dependencies only", () => {
     expect(config.process.user).toMatchObject({ uid: 65532, gid: 65532 });
-    expect(config.process.args).toEqual(["/usr/local/bin/node", "/app/dist/cli/main.js", "controller"]);
+    // --max-semi-space-size: V8's young generation capped at 16 MiB (see the Dockerfile).
+    expect(config.process.args).toEqual([
+      "/usr/local/bin/node",
+      "--max-semi-space-size=8",
+      "/app/dist/cli/main.js",
+      "controller",
+    ]);
     expect(config.process.cwd).toBe("/app");
     const rootfs = join(bundle, "rootfs");
     // Every installed package is one the lock file needs in production (some devDependencies, such
