@@ -126,6 +126,9 @@ async function startCluster(flavour: Flavour): Promise<Side> {
   const stateDir = join(outDir, `cluster-${flavour}`);
   await runAsync("bash", ["test/cluster/cluster.sh", "up"], {
     KANARIA_CLUSTER_DIR: stateDir,
+    // While a Canary initialises, its target and its primary both run a pod, and a fake node takes
+    // 500: 2 nodes hold N=200, N=1000 needs 5 (with room for the pods of a rollout).
+    KANARIA_FAKE_NODES: String(Math.max(2, Math.ceil((2.5 * N) / 500))),
     // A benchmark that dies takes its clusters with it.
     ...(process.env.BENCH_KEEP === "1" ? {} : { KANARIA_CLUSTER_OWNER_PID: String(process.pid) }),
   });
