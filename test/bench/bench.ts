@@ -348,11 +348,12 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
   const releaseEpochMs = t0 + (m.release ?? 0) * 1000;
   const lateness = side.recorder.tickLateness(releaseEpochMs, m.release ?? 0, INTERVAL_S);
   const gaps = side.recorder.stepGapLateness(m.release ?? 0, INTERVAL_S);
+  const releaseEnd = m.succeeded ?? now();
+  const releaseCores = cpuCores(side, m.release ?? 0, releaseEnd);
   const out: ControllerResult = {
     idleCpuCores: cpuCores(side, m.idleStart ?? 0, m.idleEnd ?? 0),
-    releaseCpuCores: cpuCores(side, m.release ?? 0, m.succeeded ?? now()),
-    releaseCpuSeconds:
-      cpuCores(side, m.release ?? 0, m.succeeded ?? now()) * ((m.succeeded ?? now()) - (m.release ?? 0)),
+    releaseCpuCores: releaseCores,
+    releaseCpuSeconds: releaseCores * (releaseEnd - (m.release ?? 0)),
     rssMiBSteady: median(idleSamples.map((s) => s.rssMiB)),
     rssMiBPeak: Math.max(0, ...all.map((s) => s.rssMiB)),
     rssAnonMiBSteady: median(idleSamples.map((s) => s.anonMiB)),
