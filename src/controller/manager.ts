@@ -28,7 +28,7 @@ import { createDeliveryQueue } from "../notifiers/delivery.ts";
 import type { ProviderRef } from "../notifiers/outbox.ts";
 import type { ControllerMetrics } from "../observability/metrics.ts";
 import { createRouter } from "../routers/factory.ts";
-import { primaryName } from "../workloads/primary.ts";
+import { CanaryIndex, type ReferencedKind } from "./canary-index.ts";
 import { type ReconcilerDeps, reconcileCanary } from "./reconciler.ts";
 
 /** How often a Canary nothing woke is reconciled anyway. */
@@ -155,12 +155,23 @@ export async function startController(options: ControllerOptions): Promise<Runni
         options.metrics?.reconciled(key, (performance.now() - started) / 1000, failed);
       }
     },
-    { maxConcurrency: options.workers, logger: logger.child({ component: "queue" }) },
+    {
+      maxConcurrency: options.workers,
+      logger: logger.child({ component: "queue" }),
+      onStart: (_key, lateMs) => options.metrics?.queued(lateMs / 1000),
+    },
   );
 
   const enqueueCanary = (c: KubeObject) => queue.enqueue(objectKey(c));
   const isLeader = () => options.isLeader?.() ?? true;
+  const index = new CanaryIndex();
+  const onCanaryAdd = (c: CanaryObject) => {
+    index.set(c);
+    enqueueCanary(c);
+  };
   const onCanaryUpdate = (c: CanaryObject, previous: CanaryObject) => {
+    // Its own status writes too: they carry the configs it tracks.
+    index.set(c);
     // kanaria's own status and finalizer writes do not wake it: the reconcile that wrote them requeued.
     if (!client.wrote(c)) enqueueCanary(c);
     // Counted by the leader only, so a release that ends is counted once across the replicas.
@@ -174,6 +185,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     }
   };
   const onCanaryDelete = (c: CanaryObject) => {
+    index.delete(c);
     enqueueCanary(c);
     options.metrics?.forget(c.metadata.namespace ?? "", c.metadata.name);
   };
@@ -188,13 +200,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
     queueDepth: () => queue.waiting + queue.processing,
     isLeader,
   });
-  /** Canaries in a namespace that a dependent object leads back to. */
-  const canariesFor = (namespace: string | undefined, matches: (c: CanaryObject) => boolean) => {
-    for (const w of canaries) {
-      for (const c of w.list()) {
-        if (c.metadata.namespace === namespace && matches(c)) queue.enqueue(objectKey(c), COALESCE_MS);
-      }
-    }
+  /** Wakes the Canaries a dependent object leads back to (owner, or naming it as `kind`). */
+  const wakeFor = (kind?: ReferencedKind) => (o: KubeObject) => {
+    for (const key of index.canariesFor(o, kind)) queue.enqueue(key, COALESCE_MS);
   };
   const dependents: Watcher<KubeObject>[] = [];
   const watch = (apiVersion: string, kind: string, toCanaries: (o: KubeObject) => void) => {
@@ -221,49 +229,35 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const w = createWatcher<CanaryObject>(
       options.connection,
       { apiVersion: API_VERSION, kind: "Canary", ...(namespace ? { namespace } : {}) },
-      { onAdd: enqueueCanary, onUpdate: onCanaryUpdate, onDelete: onCanaryDelete },
+      { onAdd: onCanaryAdd, onUpdate: onCanaryUpdate, onDelete: onCanaryDelete },
       watcherOptions("Canary"),
     );
     serveFromCache(w, { apiVersion: API_VERSION, kind: "Canary", namespace });
     canaries.push(w);
   }
-  watch("apps/v1", "Deployment", (d) =>
-    canariesFor(d.metadata.namespace, (c) => {
-      const target = c.spec?.targetRef?.name;
-      return target === d.metadata.name || (target !== undefined && primaryName(target) === d.metadata.name);
-    }),
-  );
-  watch("v1", "ConfigMap", (o) =>
-    canariesFor(o.metadata.namespace, (c) => tracks(c, `configmap/${o.metadata.name}`)),
-  );
-  watch("v1", "Secret", (o) =>
-    canariesFor(o.metadata.namespace, (c) => tracks(c, `secret/${o.metadata.name}`)),
-  );
-  watch("v1", "Service", (o) => canariesFor(o.metadata.namespace, (c) => owns(c, o)));
+  // The target and its primary, the ConfigMaps and Secrets a release tracks, generated Services.
+  watch("apps/v1", "Deployment", wakeFor("Deployment"));
+  watch("v1", "ConfigMap", wakeFor("ConfigMap"));
+  watch("v1", "Secret", wakeFor("Secret"));
+  watch("v1", "Service", wakeFor());
   // A template that appears or changes wakes the Canaries using it (e.g. one held because it was missing).
   templateWatchers.push(
     ...watch(API_VERSION, "MetricTemplate", (t) => {
       for (const w of canaries) for (const c of w.list()) if (usesTemplate(c, t)) enqueueCanary(c);
     }),
   );
-  watch("networking.k8s.io/v1", "Ingress", (o) =>
-    canariesFor(o.metadata.namespace, (c) => owns(c, o) || c.spec?.ingressRef?.name === o.metadata.name),
-  );
+  watch("networking.k8s.io/v1", "Ingress", wakeFor("Ingress"));
   // App Mesh: an edited VirtualRouter wakes the Canary that owns it. Only where the App Mesh CRDs are
   // installed: a watch on a kind the server does not serve never finishes its first list.
   if (await servesApi(options.connection, "appmesh.k8s.aws", "v1beta2")) {
-    watch("appmesh.k8s.aws/v1beta2", "VirtualRouter", (o) =>
-      canariesFor(o.metadata.namespace, (c) => owns(c, o)),
-    );
+    watch("appmesh.k8s.aws/v1beta2", "VirtualRouter", wakeFor());
   } else {
     logger.info("appmesh.k8s.aws/v1beta2 is not served: not watching App Mesh VirtualRouters");
   }
   // Gateway API: a changed HTTPRoute (re-applied from Git, or a parent's verdict in its status) wakes
   // the Canary that generated it or names it in spec.routeRef.
   if (await servesApi(options.connection, "gateway.networking.k8s.io", "v1")) {
-    watch("gateway.networking.k8s.io/v1", "HTTPRoute", (o) =>
-      canariesFor(o.metadata.namespace, (c) => owns(c, o) || c.spec?.routeRef?.name === o.metadata.name),
-    );
+    watch("gateway.networking.k8s.io/v1", "HTTPRoute", wakeFor("HTTPRoute"));
   } else {
     logger.info("gateway.networking.k8s.io/v1 is not served: not watching HTTPRoutes");
   }
@@ -328,14 +322,4 @@ function cachedTemplateLookups(
       return cached && parseTemplate(cached);
     },
   };
-}
-
-function tracks(canary: CanaryObject, key: string): boolean {
-  return canary.status?.trackedConfigs?.[key] !== undefined;
-}
-
-function owns(canary: CanaryObject, object: KubeObject): boolean {
-  return (object.metadata.ownerReferences ?? []).some(
-    (r) => r.kind === "Canary" && r.uid === canary.metadata.uid,
-  );
 }

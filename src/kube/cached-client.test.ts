@@ -117,6 +117,21 @@ describe("CachedKubeClient reads", () => {
     }).toThrow(TypeError);
   });
 
+  it("keeps no copy of the manifest from client-side apply, and every other annotation", async () => {
+    const { server, cache, client } = await setup();
+    const annotations = {
+      "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify(configMap("a", { k: "1" })),
+      "team.example.com/owner": "payments",
+    };
+    server.seed({ ...configMap("a", { k: "1" }), metadata: { name: "a", namespace: "apps", annotations } });
+    server.seed(configMap("b", { k: "1" }));
+    await cache.catchUp();
+    expect((await client.get(cmRef("a")))?.metadata.annotations).toEqual({
+      "team.example.com/owner": "payments",
+    });
+    expect((await client.get(cmRef("b")))?.metadata).not.toHaveProperty("annotations");
+  });
+
   it("keeps no data of Secrets kanaria never reads and reads those live", async () => {
     const server = new FakeKubeClient();
     const registry = new CacheRegistry();

@@ -43,13 +43,21 @@ const SECRET_TYPES_WITH_DATA = new Set([
   "kubernetes.io/tls",
 ]);
 
+/** Client-side `kubectl apply` (and Argo CD by default) keeps a whole copy of the manifest here. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
 /**
- * What the caches keep of an object: no managedFields (often half an object's size), no data for
+ * What the caches keep of an object: no managedFields (often half an object's size), no copy of the
+ * manifest that client-side apply keeps in an annotation (kanaria never reads it), no data for
  * Secrets kanaria never reads (service account tokens, registry credentials, Helm releases). Frozen:
  * the object is shared by every reader, so a change must be made on a copy.
  */
 export function cacheForm<T extends KubeObject>(object: T): T {
   const { managedFields: _, ...metadata } = object.metadata as T["metadata"] & { managedFields?: unknown };
+  if (metadata.annotations?.[LAST_APPLIED] !== undefined) {
+    const { [LAST_APPLIED]: _copy, ...annotations } = metadata.annotations;
+    metadata.annotations = annotations;
+  }
   let slim = { ...object, metadata } as T;
   if (
     object.kind === "Secret" &&

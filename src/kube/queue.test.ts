@@ -88,6 +88,25 @@ describe("WorkQueue", () => {
     expect(r.started.map((s) => s.key)).toEqual(["a", "b", "c", "d"]);
   });
 
+  it("reports how long each key queued for a worker after it was due", async () => {
+    const r = recorder();
+    const late: [string, number][] = [];
+    const queue = new WorkQueue(r.handler, {
+      maxConcurrency: 1,
+      logger,
+      onStart: (key, lateMs) => late.push([key, lateMs]),
+    });
+    queue.enqueue("a");
+    queue.enqueue("b", 100);
+    await vi.advanceTimersByTimeAsync(250);
+    // b was due at 100 but the only worker is busy with a until 250.
+    await r.finish("a");
+    expect(late).toEqual([
+      ["a", 0],
+      ["b", 150],
+    ]);
+  });
+
   it("keeps the earliest requested time for a delayed key", async () => {
     const r = recorder();
     const queue = new WorkQueue(r.handler, { logger });

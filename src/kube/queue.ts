@@ -22,6 +22,8 @@ export interface WorkQueueOptions {
   backoffMaxMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /** A worker took `key`, `lateMs` after the time it was due (how long it queued for a worker). */
+  onStart?: (key: string, lateMs: number) => void;
 }
 
 /** Processes one key. A rejection is logged and the key is retried with backoff. */
@@ -41,6 +43,7 @@ export class WorkQueue {
   private readonly backoffMaxMs: number;
   private readonly clock: Clock;
   private readonly log: Logger | undefined;
+  private readonly onStart: ((key: string, lateMs: number) => void) | undefined;
   /** Keys waiting to run, with the earliest time each may run. A running key may be here too (re-run). */
   private readonly waitingKeys = new Map<string, number>();
   private readonly runningKeys = new Set<string>();
@@ -56,6 +59,7 @@ export class WorkQueue {
     this.backoffMaxMs = options.backoffMaxMs ?? 5 * 60_000;
     this.clock = options.clock ?? systemClock;
     this.log = options.logger;
+    this.onStart = options.onStart;
   }
 
   /** Keys waiting (due now or delayed), not counting those being processed. */
@@ -145,7 +149,9 @@ export class WorkQueue {
   }
 
   private start(key: string): void {
+    const at = this.waitingKeys.get(key) ?? this.clock.now();
     this.waitingKeys.delete(key);
+    this.onStart?.(key, Math.max(0, this.clock.now() - at));
     this.runningKeys.add(key);
     void this.process(key).finally(() => {
       this.runningKeys.delete(key);

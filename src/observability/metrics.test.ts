@@ -76,7 +76,11 @@ describe("ControllerMetrics", () => {
     m.reconciled("apps/podinfo", 0.2, false);
     m.reconciled("apps/podinfo", 0.3, true);
     m.watchRestarted("Canary", "gone");
+    m.queued(0);
+    m.queued(0.7);
     let text = await m.registry.metrics();
+    expect(text).toContain('kanaria_workqueue_queue_duration_seconds_bucket{le="0.5"} 1');
+    expect(text).toContain('kanaria_workqueue_queue_duration_seconds_bucket{le="1"} 2');
     expect(text).toContain('kanaria_canary_successes_total{name="podinfo",namespace="apps"} 1');
     expect(text).toContain('kanaria_canary_failures_total{name="backend",namespace="apps"} 1');
     expect(text).toContain('kanaria_canary_duration_seconds_count{name="podinfo",namespace="apps"} 2');

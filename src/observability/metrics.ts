@@ -51,6 +51,7 @@ export class ControllerMetrics {
   private readonly failures: Counter<CanaryLabels>;
   private readonly reconcileDuration: Histogram<"result">;
   private readonly reconcileErrors: Counter;
+  private readonly queueLateness: Histogram;
   private readonly watchRestarts: Counter<"kind" | "reason">;
   private readonly reconcileOk: Histogram.Internal<"result">;
   private readonly reconcileFailed: Histogram.Internal<"result">;
@@ -158,6 +159,13 @@ export class ControllerMetrics {
       help: "Reconciles that failed and were retried with backoff",
       registers,
     });
+    // What a late step is made of: waiting here for a worker, as opposed to a slow reconcile.
+    this.queueLateness = new Histogram({
+      name: "kanaria_workqueue_queue_duration_seconds",
+      help: "How long a Canary waited in the work queue for a worker after it was due",
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
     new Gauge({
       name: "kanaria_workqueue_depth",
       help: "Canaries waiting in the work queue or being reconciled",
@@ -192,6 +200,11 @@ export class ControllerMetrics {
     this.canary(key).duration.observe(seconds);
     (failed ? this.reconcileFailed : this.reconcileOk).observe(seconds);
     if (failed) this.reconcileErrors.inc();
+  }
+
+  /** A worker took a Canary `seconds` after it was due. */
+  queued(seconds: number): void {
+    this.queueLateness.observe(seconds);
   }
 
   /** A Canary's phase changed (from the watch); counts releases that ended. */

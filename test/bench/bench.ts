@@ -88,10 +88,10 @@ interface Side {
   counts: Record<string, VerbCounts>;
   /** Write requests by "VERB resource" at the same marks. */
   writes: Record<string, VerbCounts>;
-  /** kanaria's own /metrics (loopback), for its reconcile count. */
+  /** kanaria's own /metrics (loopback): its reconciles, queue waits and event loop lag. */
   metricsUrl?: string;
-  /** Reconciles kanaria had finished at each mark. */
-  reconciles: Record<string, number>;
+  /** kanaria's /metrics samples ("name{labels}" -> value) at each mark. */
+  scrapes: Record<string, Map<string, number>>;
 }
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): string {
@@ -147,7 +147,7 @@ async function startCluster(flavour: Flavour): Promise<Side> {
     marks: {},
     counts: {},
     writes: {},
-    reconciles: {},
+    scrapes: {},
   };
 }
 
@@ -296,19 +296,47 @@ const scrapeAll = (sides: Side[], label: string) =>
       const { byVerb, writes } = await scrapeRequestCounts(s.kc);
       s.counts[label] = byVerb;
       s.writes[label] = writes;
-      if (s.metricsUrl && s.process) s.reconciles[label] = await reconcileCount(s.metricsUrl);
+      if (s.metricsUrl && s.process) s.scrapes[label] = await scrapeSamples(s.metricsUrl);
       s.marks[label] = now();
     }),
   );
 
-/** kanaria_reconcile_duration_seconds_count summed over results. */
-async function reconcileCount(url: string): Promise<number> {
+/** Every sample of a Prometheus text exposition, by "name{labels}". */
+async function scrapeSamples(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).text();
-  let sum = 0;
+  const out = new Map<string, number>();
   for (const line of text.split("\n")) {
-    if (line.startsWith("kanaria_reconcile_duration_seconds_count")) sum += Number(line.split(" ").at(-1));
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    out.set(line.slice(0, space), Number(line.slice(space + 1)));
   }
-  return sum;
+  return out;
+}
+
+/** The sum of the samples whose series starts with `prefix`, from mark `from` to mark `to`. */
+function scrapedDelta(side: Side, prefix: string, from: string, to: string): number {
+  const sum = (samples: Map<string, number> | undefined) =>
+    [...(samples ?? [])].reduce((a, [k, v]) => (k.startsWith(prefix) ? a + v : a), 0);
+  return sum(side.scrapes[to]) - sum(side.scrapes[from]);
+}
+
+/**
+ * The p99 of a histogram between two marks, as the upper bound of the bucket it falls in (what the
+ * buckets can tell); Infinity when it is past the last bucket, null with no observations.
+ */
+function histogramP99(side: Side, name: string, from: string, to: string): number | null {
+  const count = scrapedDelta(side, `${name}_count`, from, to);
+  if (count <= 0) return null;
+  const bounds = [...(side.scrapes[to]?.keys() ?? [])]
+    .map((k) => /^[^{]+_bucket\{(?:.*,)?le="([^"]+)"/.exec(k.startsWith(`${name}_bucket`) ? k : "")?.[1])
+    .filter((le): le is string => le !== undefined && le !== "+Inf");
+  for (const le of [...new Set(bounds)].sort((a, b) => Number(a) - Number(b))) {
+    const below = [...(side.scrapes[to]?.keys() ?? [])]
+      .filter((k) => k.startsWith(`${name}_bucket`) && k.includes(`le="${le}"`))
+      .reduce((a, k) => a + (side.scrapes[to]?.get(k) ?? 0) - (side.scrapes[from]?.get(k) ?? 0), 0);
+    if (below >= 0.99 * count) return Number(le);
+  }
+  return Number.POSITIVE_INFINITY;
 }
 
 function windowLoad(side: Side, from: number, to: number): WindowLoad {
@@ -381,8 +409,27 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
     ...(side.metricsUrl
       ? {
           reconcilesPerCanaryTickIdle:
-            ((side.reconciles.idleEnd ?? 0) - (side.reconciles.idleStart ?? 0)) / ticks,
-          reconcilesPerRelease: ((side.reconciles.releaseEnd ?? 0) - (side.reconciles.releaseStart ?? 0)) / N,
+            scrapedDelta(side, "kanaria_reconcile_duration_seconds_count", "idleStart", "idleEnd") / ticks,
+          reconcilesPerRelease:
+            scrapedDelta(side, "kanaria_reconcile_duration_seconds_count", "releaseStart", "releaseEnd") / N,
+          // Where a late step's time went: queued for a worker, or in the reconcile itself.
+          releaseQueueWaitP99Seconds: histogramP99(
+            side,
+            "kanaria_workqueue_queue_duration_seconds",
+            "releaseStart",
+            "releaseEnd",
+          ),
+          releaseReconcileP99Seconds: histogramP99(
+            side,
+            "kanaria_reconcile_duration_seconds",
+            "releaseStart",
+            "releaseEnd",
+          ),
+          // prom-client's monitor, over the time since the previous scrape (releaseStart).
+          releaseEventLoopLagP99Seconds:
+            side.scrapes.releaseEnd?.get("nodejs_eventloop_lag_p99_seconds") ?? null,
+          releaseEventLoopLagMaxSeconds:
+            side.scrapes.releaseEnd?.get("nodejs_eventloop_lag_max_seconds") ?? null,
         }
       : {}),
     tickLatenessP99Seconds: p99(lateness),

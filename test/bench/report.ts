@@ -36,6 +36,11 @@ export interface ControllerResult {
   /** kanaria only: reconciles per Canary per interval in the idle window, and per Canary over the release. */
   reconcilesPerCanaryTickIdle?: number;
   reconcilesPerRelease?: number;
+  /** kanaria only, over the release: p99 of the wait for a worker and of a reconcile (bucket bounds), event loop lag. */
+  releaseQueueWaitP99Seconds?: number | null;
+  releaseReconcileP99Seconds?: number | null;
+  releaseEventLoopLagP99Seconds?: number | null;
+  releaseEventLoopLagMaxSeconds?: number | null;
   /** Median seconds each release spent from the new revision to Progressing, to the first step, to Promoting, to Succeeded. */
   releasePhaseMedians?: ReleasePhases;
   /** How late a step was decided after its due time (the controller's own definition of it), p99. */
