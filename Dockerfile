@@ -1,6 +1,7 @@
 # kanaria's controller image for Docker users: the same layout as `make image` (image/build.sh),
 # which builds it without a Docker engine. Node 24 comes from the npm `node` package, the shared
-# libraries from Debian bookworm, the app is dist/ plus production dependencies only.
+# libraries from Debian bookworm, the app is the bundled controller (dist/bundle, image/bundle.config.mjs)
+# and package.json: no node_modules.
 #   docker build -t kanaria:0.1.0 .
 FROM debian:bookworm-slim AS build
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm ca-certificates \
@@ -10,13 +11,12 @@ COPY package.json package-lock.json ./
 # Installs every dependency, including the `node` package whose binary (Node 24) goes into the image.
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
+COPY image/bundle.config.mjs ./image/
 COPY src ./src
-RUN PATH="/src/node_modules/node/bin:$PATH" npx --no-install tsc -p tsconfig.build.json \
+RUN PATH="/src/node_modules/node/bin:$PATH" npm run build \
     && node_modules/node/bin/node --version | grep -q '^v24\.'
 WORKDIR /app
-RUN cp /src/package.json /src/package-lock.json ./ && cp -r /src/dist ./dist \
-    && PATH="/src/node_modules/node/bin:$PATH" npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
-    && rm package-lock.json
+RUN mkdir dist && cp /src/package.json ./ && cp -r /src/dist/bundle ./dist/bundle
 RUN mkdir -p /rootfs/usr/local/bin /rootfs/etc /rootfs/tmp /rootfs/home/nonroot /debs \
     && cp -a /app /rootfs/app && install -m 0755 /src/node_modules/node/bin/node /rootfs/usr/local/bin/node \
     && apt-get update -q && cd /debs && apt-get download -q libc6 libgcc-s1 libstdc++6 \
@@ -37,4 +37,4 @@ ENV NODE_ENV=production HOME=/home/nonroot MALLOC_ARENA_MAX=2
 USER 65532:65532
 WORKDIR /app
 LABEL org.opencontainers.image.title=kanaria org.opencontainers.image.licenses=Apache-2.0
-ENTRYPOINT ["/usr/local/bin/node", "--max-semi-space-size=8", "/app/dist/cli/main.js", "controller"]
+ENTRYPOINT ["/usr/local/bin/node", "--max-semi-space-size=8", "/app/dist/bundle/main.js", "controller"]

@@ -16,8 +16,9 @@ node_modules/.installed: package.json package-lock.json
 install: node_modules/.installed ## Install dependencies (and Node 24) and build the CLI
 	$(MAKE) build
 
-build: node_modules/.installed ## Compile src/ to dist/ (the `kanaria` bin)
+build: node_modules/.installed ## Compile src/ to dist/ (the `kanaria` bin) and bundle the controller image's dist/bundle/
 	$(NPX) tsc -p tsconfig.build.json
+	$(NPX) rolldown -c image/bundle.config.mjs --logLevel warn >/dev/null
 
 lint: node_modules/.installed ## Biome lint + format check, and a full type check
 	$(NPX) biome check .
@@ -62,7 +63,7 @@ IMAGE_ARCHIVE := .kanaria/image/kanaria-$(IMAGE_VERSION).oci.tar
 
 image: $(IMAGE_ARCHIVE) ## Build the controller image as an OCI archive (no Docker engine; Dockerfile for Docker users)
 
-$(IMAGE_ARCHIVE): node_modules/.installed package.json package-lock.json image/build.sh $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+$(IMAGE_ARCHIVE): node_modules/.installed package.json package-lock.json image/build.sh image/bundle.config.mjs $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 	$(MAKE) build
 	bash image/build.sh $@
 

@@ -3,18 +3,18 @@
 #
 # The root filesystem holds only what `kanaria controller` runs on:
 #   /usr/local/bin/node     Node 24, from the npm `node` package (the devDependency; its binary)
-#   /app                    package.json, the compiled dist/ and production dependencies only
-#                           (npm ci --omit=dev from the lock file, cached per lock file)
+#   /app                    package.json and dist/bundle: the controller and its production
+#                           dependencies bundled by `make build` (image/bundle.config.mjs); no node_modules
 #   glibc, libgcc, libstdc++  the shared libraries Node links against, from Debian's packages
 #                           (apt-get download + dpkg-deb -x; versions in the image labels)
 #   /etc/passwd, /etc/group  user nonroot (65532); /tmp (the chart mounts an emptyDir there)
 # umoci (Debian's package, installed with apt-get when missing) writes it as one layer with the
-# config: user 65532, entrypoint `node --max-semi-space-size=8 /app/dist/cli/main.js controller`.
+# config: user 65532, entrypoint `node --max-semi-space-size=8 /app/dist/bundle/main.js controller`.
 # The Dockerfile next to this script builds the same layout for Docker users.
 #
 #   image/build.sh [OUT]    default OUT: .kanaria/image/kanaria-<version>.oci.tar
 #                           (tag <version>: skopeo copy oci-archive:OUT:<version> docker://...)
-# Needs dist/ to be built (make build). KANARIA_CACHE_DIR (default ~/.cache/kanaria) keeps the .debs.
+# Needs dist/bundle to be built (make build). KANARIA_CACHE_DIR (default ~/.cache/kanaria) keeps the .debs.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +24,7 @@ log() { printf '[kanaria-image] %s\n' "$*" >&2; }
 die() { printf '[kanaria-image] ERROR: %s\n' "$*" >&2; exit 1; }
 
 [ -x "$NODE" ] || die "$NODE missing: run make install (the npm node package provides Node 24)"
-[ -f "$REPO/dist/cli/main.js" ] || die "dist/ is not built: run make build"
+[ -f "$REPO/dist/bundle/main.js" ] || die "dist/bundle is not built: run make build"
 VERSION="$("$NODE" -p 'require(process.argv[1]).version' "$REPO/package.json")"
 NODE_VERSION="$("$NODE" --version)"
 case "$NODE_VERSION" in v24.*) ;; *) die "the node package gives $NODE_VERSION, the image needs Node 24" ;; esac
@@ -63,30 +63,12 @@ debian_libs() {
   rm -rf "$rootfs/usr/share/doc" "$rootfs/usr/share/lintian" "$rootfs/usr/share/locale" "$rootfs/usr/share/gcc"
 }
 
-# Production dependencies from the lock file, kept per lock file so a change to src/ alone does not
-# reinstall them.
-prod_modules() {
-  local key dir tmp
-  key="$(cat "$REPO/package.json" "$REPO/package-lock.json" | sha256sum | cut -c1-16)"
-  dir="$CACHE_DIR/image-node-modules/$key"
-  if [ ! -f "$dir/.complete" ]; then
-    log "installing production dependencies (npm ci --omit=dev) ..."
-    tmp="$dir.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
-    cp "$REPO/package.json" "$REPO/package-lock.json" "$tmp/"
-    (cd "$tmp" && PATH="$(dirname "$NODE"):$PATH" npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null) ||
-      { rm -rf "$tmp"; die "npm ci --omit=dev failed in $tmp"; }
-    rm -rf "$dir"; mv "$tmp" "$dir"; touch "$dir/.complete"
-  fi
-  printf '%s' "$dir/node_modules"
-}
-
+# package.json (the CLI reads its version there) and the bundle, which holds every dependency.
 stage_app() {
-  local app="$1" modules
-  modules="$(prod_modules)"
-  mkdir -p "$app"
+  local app="$1"
+  mkdir -p "$app/dist"
   cp "$REPO/package.json" "$app/"
-  cp -r "$REPO/dist" "$app/dist"
-  cp -a "$modules" "$app/node_modules"
+  cp -r "$REPO/dist/bundle" "$app/dist/bundle"
 }
 
 build_rootfs() {
@@ -119,7 +101,7 @@ main() {
     --config.env NODE_ENV=production \
     --config.env MALLOC_ARENA_MAX=2 \
     --config.entrypoint /usr/local/bin/node --config.entrypoint=--max-semi-space-size=8 \
-    --config.entrypoint /app/dist/cli/main.js --config.entrypoint controller \
+    --config.entrypoint /app/dist/bundle/main.js --config.entrypoint controller \
     --config.label "org.opencontainers.image.title=kanaria" \
     --config.label "org.opencontainers.image.version=$VERSION" \
     --config.label "org.opencontainers.image.licenses=Apache-2.0" \

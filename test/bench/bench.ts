@@ -45,8 +45,9 @@ import {
 const repoRoot = join(import.meta.dirname, "../..");
 const outDir = join(repoRoot, ".kanaria", "bench");
 const logDir = join(outDir, "logs");
-/** `make build`'s output: the CLI as shipped. */
+/** `make build`'s output: dist/bundle is the controller as the image ships it (at IMAGE_MAIN). */
 const distDir = join(repoRoot, "dist");
+const IMAGE_MAIN = "/app/dist/bundle/main.js";
 const num = (name: string, fallback: number) => {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -103,7 +104,10 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): str
   });
 }
 
-/** tsc emits even when some file does not type-check (work in progress elsewhere); the build must exist. */
+/**
+ * tsc emits even when some file does not type-check (work in progress elsewhere); the build must
+ * exist. Then the bundle the image ships, from what tsc emitted.
+ */
 function compileKanaria(): void {
   try {
     run(join(repoRoot, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"]);
@@ -111,6 +115,7 @@ function compileKanaria(): void {
     if (!existsSync(join(distDir, "cli/main.js"))) throw err;
     say("tsc reported type errors (see above); benchmarking the JavaScript it emitted");
   }
+  run(join(repoRoot, "node_modules/.bin/rolldown"), ["-c", "image/bundle.config.mjs", "--logLevel", "warn"]);
 }
 
 function runAsync(cmd: string, args: string[], env: Record<string, string>): Promise<void> {
@@ -181,10 +186,9 @@ async function waitForDeployments(side: Side): Promise<void> {
 function shippedRuntime(): { nodeFlags: string[]; env: Record<string, string> } {
   const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
   const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
-  const main = entrypoint.indexOf("/app/dist/cli/main.js");
+  const main = entrypoint.indexOf(IMAGE_MAIN);
   const envLine = /^ENV (.*)$/m.exec(dockerfile)?.[1];
-  if (main < 1 || !envLine)
-    throw new Error("Dockerfile: no ENTRYPOINT running /app/dist/cli/main.js, or no ENV");
+  if (main < 1 || !envLine) throw new Error(`Dockerfile: no ENTRYPOINT running ${IMAGE_MAIN}, or no ENV`);
   const env = Object.fromEntries(
     envLine
       .split(" ")
@@ -218,7 +222,7 @@ function startController(side: Side, flaggerBin: string): void {
       process.execPath,
       [
         ...nodeFlags,
-        join(distDir, "cli/main.js"),
+        join(distDir, "bundle/main.js"),
         "controller",
         "--kubeconfig",
         side.kubeconfig,
