@@ -149,9 +149,9 @@ export class WorkQueue {
   }
 
   private start(key: string): void {
-    const at = this.waitingKeys.get(key) ?? this.clock.now();
+    const now = this.clock.now();
+    this.onStart?.(key, Math.max(0, now - (this.waitingKeys.get(key) ?? now)));
     this.waitingKeys.delete(key);
-    this.onStart?.(key, Math.max(0, this.clock.now() - at));
     this.runningKeys.add(key);
     void this.process(key).finally(() => {
       this.runningKeys.delete(key);

@@ -331,15 +331,15 @@ function scrapedDelta(side: Side, prefix: string, from: string, to: string): num
 function histogramP99(side: Side, name: string, from: string, to: string): number | null {
   const count = scrapedDelta(side, `${name}_count`, from, to);
   if (count <= 0) return null;
-  const bounds = [...(side.scrapes[to]?.keys() ?? [])]
-    .map((k) => /^[^{]+_bucket\{(?:.*,)?le="([^"]+)"/.exec(k.startsWith(`${name}_bucket`) ? k : "")?.[1])
-    .filter((le): le is string => le !== undefined && le !== "+Inf");
-  for (const le of [...new Set(bounds)].sort((a, b) => Number(a) - Number(b))) {
-    const below = [...(side.scrapes[to]?.keys() ?? [])]
-      .filter((k) => k.startsWith(`${name}_bucket`) && k.includes(`le="${le}"`))
-      .reduce((a, k) => a + (side.scrapes[to]?.get(k) ?? 0) - (side.scrapes[from]?.get(k) ?? 0), 0);
-    if (below >= 0.99 * count) return Number(le);
+  // Cumulative bucket counts by bound, summed over the other labels.
+  const byBound = new Map<number, number>();
+  for (const [series, value] of side.scrapes[to] ?? []) {
+    const le = series.startsWith(`${name}_bucket`) ? /le="([^"]+)"/.exec(series)?.[1] : undefined;
+    if (le === undefined || le === "+Inf") continue;
+    const delta = value - (side.scrapes[from]?.get(series) ?? 0);
+    byBound.set(Number(le), (byBound.get(Number(le)) ?? 0) + delta);
   }
+  for (const [le, below] of [...byBound].sort(([a], [b]) => a - b)) if (below >= 0.99 * count) return le;
   return Number.POSITIVE_INFINITY;
 }
 
