@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { type KubeConnection, readBody } from "./connection.ts";
+import { type HttpResponse, type KubeConnection, readBody } from "./connection.ts";
 import { ConflictError, type EventInput, type KubeClient, type KubeObject, type ObjectRef } from "./types.ts";
 
 const FIELD_MANAGER = "kanaria";
@@ -138,18 +137,18 @@ export class KubeRest {
       ...(options.contentType ? { contentType: options.contentType } : {}),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
-    const text = await readBody(response);
-    const code = response.statusCode ?? 0;
+    const text = await readBody(response.body);
+    const code = response.statusCode;
     if (code >= 200 && code <= 299) return (text ? JSON.parse(text) : {}) as T;
     throw apiError(code, text);
   }
 
   /** A streaming GET (a watch); the caller reads the body and aborts through `signal`. */
-  async stream(path: string, query: RequestOptions["query"], signal: AbortSignal): Promise<IncomingMessage> {
+  async stream(path: string, query: RequestOptions["query"], signal: AbortSignal): Promise<HttpResponse> {
     const response = await this.connection.open({ method: "GET", path: withQuery(path, query), signal });
-    const code = response.statusCode ?? 0;
+    const code = response.statusCode;
     if (code >= 200 && code <= 299) return response;
-    throw apiError(code, await readBody(response));
+    throw apiError(code, await readBody(response.body));
   }
 
   /** Lists every object of a kind page by page; items get apiVersion/kind (the server omits them for built-ins). */

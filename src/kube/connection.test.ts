@@ -46,7 +46,7 @@ async function authorizationOf(path: string, env: NodeJS.ProcessEnv = {}): Promi
   seen = [];
   const connection = loadConnection(path, env);
   const response = await connection.open({ method: "GET", path: "/api/v1" });
-  expect(JSON.parse(await readBody(response))).toEqual({ path: "/api/v1", method: "GET" });
+  expect(JSON.parse(await readBody(response.body))).toEqual({ path: "/api/v1", method: "GET" });
   return seen[0]?.authorization;
 }
 
@@ -85,7 +85,7 @@ describe("loadConnection", () => {
     expect(connection.server).toBe(url);
     expect(connection.namespace).toBeUndefined();
     seen = [];
-    await readBody(await connection.open({ method: "GET", path: "/" }));
+    await readBody((await connection.open({ method: "GET", path: "/" })).body);
     expect(seen[0]?.authorization).toBe("Bearer first");
   });
 

@@ -1,6 +1,6 @@
 /**
  * The connection to the API server: where it is, how to trust it and who we are, read from a kubeconfig
- * or from the Pod's service account, and one keep-alive HTTP agent to send requests over.
+ * or from the Pod's service account, and the transport (transport.ts) that carries the requests.
  *
  * Why not client-node's KubeConfig for this: importing it loads the whole generated API (about 75 MiB
  * of the controller's resident memory, most of it source text kept for lazy compilation), of which the
@@ -9,21 +9,21 @@
  * (loaded only then), which knows them all.
  */
 import { existsSync, readFileSync } from "node:fs";
-import http from "node:http";
-import https from "node:https";
+import type http from "node:http";
+import type https from "node:https";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import type { Readable } from "node:stream";
 import { parse } from "yaml";
+import {
+  type HttpRequest,
+  type HttpResponse,
+  http1Transport,
+  type Transport,
+  transportFor,
+} from "./transport.ts";
 
-export interface HttpRequest {
-  method: string;
-  /** Path and query, e.g. "/api/v1/namespaces/x/pods?limit=500". */
-  path: string;
-  body?: string;
-  contentType?: string;
-  signal?: AbortSignal;
-}
+export type { HttpRequest, HttpResponse } from "./transport.ts";
 
 export interface KubeConnection {
   /** e.g. "https://10.0.0.1:443", without a trailing slash. */
@@ -33,7 +33,7 @@ export interface KubeConnection {
   /** The kubeconfig user's name (for people: who asked for a promotion), if any. */
   readonly user: string | undefined;
   /** Sends one request and resolves with the response once its headers are in (the body is a stream). */
-  open(request: HttpRequest): Promise<http.IncomingMessage>;
+  open(request: HttpRequest): Promise<HttpResponse>;
 }
 
 /** Reads the whole body of a response as text. */
@@ -205,13 +205,13 @@ interface HttpSettings {
   basic?: string | undefined;
 }
 
-/** Static credentials: one agent for the process, so every request reuses a kept-alive TLS connection. */
+/** Static credentials: one transport for the process, so every request reuses one kept-alive TLS connection. */
 class HttpConnection implements KubeConnection {
   readonly server: string;
   readonly namespace: string | undefined;
   readonly user: string | undefined;
   private readonly settings: HttpSettings;
-  private readonly agent: http.Agent;
+  private readonly transport: Transport;
   private token: { value: string; readAt: number } | undefined;
 
   constructor(settings: HttpSettings) {
@@ -219,21 +219,11 @@ class HttpConnection implements KubeConnection {
     this.server = settings.server;
     this.namespace = settings.namespace;
     this.user = settings.user;
-    const secure = settings.server.startsWith("https:");
-    this.agent = secure
-      ? new https.Agent({
-          keepAlive: true,
-          ...(settings.ca ? { ca: settings.ca } : {}),
-          ...(settings.cert ? { cert: settings.cert } : {}),
-          ...(settings.key ? { key: settings.key } : {}),
-          ...(settings.serverName ? { servername: settings.serverName } : {}),
-          rejectUnauthorized: !settings.insecure,
-        })
-      : new http.Agent({ keepAlive: true });
+    this.transport = transportFor(settings.server, settings);
   }
 
-  open(request: HttpRequest): Promise<http.IncomingMessage> {
-    return send(this.server, request, { agent: this.agent, headers: this.authHeaders() });
+  open(request: HttpRequest): Promise<HttpResponse> {
+    return this.transport.send(request, this.authHeaders());
   }
 
   private authHeaders(): Record<string, string> {
@@ -286,35 +276,7 @@ function clientNodeConnection(
         Object.entries(options.headers ?? {}).map(([k, v]) => [k, String(v)]),
       );
       if (options.auth) headers.Authorization = `Basic ${Buffer.from(options.auth).toString("base64")}`;
-      return send(server, request, { agent: options.agent as http.Agent | undefined, headers });
+      return http1Transport(server, options.agent as http.Agent | undefined).send(request, headers);
     },
   };
-}
-
-function send(
-  server: string,
-  request: HttpRequest,
-  transport: { agent: http.Agent | undefined; headers: Record<string, string> },
-): Promise<http.IncomingMessage> {
-  const url = new URL(server + request.path);
-  const headers: Record<string, string> = { Accept: "application/json", ...transport.headers };
-  if (request.body !== undefined) {
-    headers["Content-Type"] = request.contentType ?? "application/json";
-    headers["Content-Length"] = String(Buffer.byteLength(request.body));
-  }
-  const lib = url.protocol === "https:" ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = lib.request(
-      url,
-      {
-        method: request.method,
-        headers,
-        ...(transport.agent ? { agent: transport.agent } : {}),
-        ...(request.signal ? { signal: request.signal } : {}),
-      },
-      resolve,
-    );
-    req.on("error", reject);
-    req.end(request.body);
-  });
 }

@@ -391,8 +391,9 @@ export function apiServerWatchSource<T extends KubeObject>(
         done = true;
         onDone(err);
       };
-      response.setTimeout(idleTimeoutMs, () => response.destroy(new Error("watch stream idle")));
-      const lines = createInterface({ input: response, crlfDelay: Number.POSITIVE_INFINITY });
+      const { body } = response;
+      response.cutWhenIdle(idleTimeoutMs, () => new Error("watch stream idle"));
+      const lines = createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
       lines.on("line", (line) => {
         if (done || line.trim() === "") return;
         let event: { type?: string; object?: unknown };
@@ -400,16 +401,16 @@ export function apiServerWatchSource<T extends KubeObject>(
           event = JSON.parse(line) as typeof event;
         } catch (err) {
           finish(new Error(`watch ${kind}: a line that is not JSON`, { cause: err }));
-          response.destroy();
+          body.destroy();
           return;
         }
         onEvent({ type: event.type ?? "", object: withKind(event.object, apiVersion, kind) });
       });
       // readline passes its input's errors on; both are handled, and an abort of ours is no error.
       const failed = (err: Error) => finish(abort.signal.aborted ? undefined : err);
-      response.on("error", failed);
+      body.on("error", failed);
       lines.on("error", failed);
-      lines.on("close", () => finish(response.complete ? undefined : new Error("watch stream cut")));
+      lines.on("close", () => finish(response.complete() ? undefined : new Error("watch stream cut")));
       return () => {
         done = true;
         abort.abort();
