@@ -158,6 +158,26 @@ describe("transportFor over TLS", () => {
     expect(sessions).toHaveLength(2);
   });
 
+  it("sends a request again that the server refused while it went away", async () => {
+    const { url, sessions } = await h2Server({ delayMs: 30 });
+    const transport = transportFor(url, { ca: cert });
+    const first = transport.send({ method: "GET", path: "/first" }, {}).then((r) => readBody(r.body));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // GOAWAY for every stream after the first, and in the same tick three more requests: they are
+    // on the wire before the client reads the GOAWAY, so the server (or the client on reading it)
+    // refuses them.
+    sessions[0]?.goaway(0, 1);
+    const later = await Promise.all(
+      ["/a", "/b", "/c"].map(async (path) =>
+        readBody((await transport.send({ method: "GET", path }, {})).body),
+      ),
+    );
+    // Each was sent again on a new session.
+    expect(later.map((b) => (JSON.parse(b) as Seen).path)).toEqual(["/a", "/b", "/c"]);
+    expect(JSON.parse(await first)).toMatchObject({ path: "/first" });
+    expect(sessions.length).toBeGreaterThanOrEqual(2);
+  });
+
   it("keeps to the server's limit on concurrent streams", async () => {
     const server = await h2Server({ maxConcurrentStreams: 2, delayMs: 30 });
     const transport = transportFor(server.url, { ca: cert });

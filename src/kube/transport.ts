@@ -101,6 +101,15 @@ function withBodyHeaders(request: HttpRequest, headers: Record<string, string>):
 const STREAM_WINDOW = 1 << 20;
 const SESSION_WINDOW = 16 << 20;
 
+/** How many times one request is sent again after the server refused its stream unprocessed. */
+const MAX_REFUSED = 3;
+
+class RefusedStream extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+  }
+}
+
 interface Live {
   h2: http2.ClientHttp2Session;
   /** Streams open on this session. */
@@ -128,17 +137,29 @@ class NegotiatedTransport implements Transport {
   }
 
   async send(request: HttpRequest, headers: Record<string, string>): Promise<HttpResponse> {
-    for (;;) {
-      const live = await this.current();
+    for (let refused = 0; ; ) {
+      const pending = this.current();
+      const live = await pending;
+      // Destroyed, or closing after GOAWAY, before its close event told us: it takes no new streams.
+      if (live && (live.h2.closed || live.h2.destroyed)) {
+        this.forget(pending);
+        continue;
+      }
       if (!live) {
         this.http1 ??= http1Transport(this.url.origin, this.agent());
         return this.http1.send(request, headers);
       }
       // The server's limit on concurrent streams (250 in Go's default) counts watches and requests together.
-      if (live.open < (live.h2.remoteSettings.maxConcurrentStreams ?? 100)) {
-        return this.stream(live, request, headers);
+      if (live.open >= (live.h2.remoteSettings.maxConcurrentStreams ?? 100)) {
+        await new Promise<void>((resolve) => this.waiting.push(resolve));
+        continue;
       }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      try {
+        return await this.stream(live, request, headers);
+      } catch (err) {
+        // A refused stream was not processed (a GOAWAY crossed it): sent again, as Go's transport does.
+        if (!(err instanceof RefusedStream) || ++refused > MAX_REFUSED) throw err;
+      }
     }
   }
 
@@ -167,9 +188,11 @@ class NegotiatedTransport implements Transport {
     // reader of an unfinished body gets the error through its own listener or iterator.
     stream.on("error", () => {});
     return new Promise((resolve, reject) => {
-      stream.once("error", reject);
+      const failed = (err: Error) =>
+        reject(stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM ? new RefusedStream(err) : err);
+      stream.once("error", failed);
       stream.once("response", (responseHeaders) => {
-        stream.off("error", reject);
+        stream.off("error", failed);
         resolve({
           statusCode: Number(responseHeaders[":status"] ?? 0),
           body: stream,

@@ -53,7 +53,7 @@ export function register(program: Command): void {
       "ingress-nginx --annotations-prefix",
       "nginx.ingress.kubernetes.io",
     )
-    .option("--workers <n>", "Canaries reconciled at the same time", "32")
+    .option("--workers <n>", "Canaries reconciled at the same time", "128")
     .option("--alert-provider <namespace/name>", "AlertProvider for Canaries without analysis.alerts")
     .addOption(
       new Option("--cluster-name <name>", "cluster name shown in every alert").env("KANARIA_CLUSTER_NAME"),
