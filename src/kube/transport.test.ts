@@ -93,11 +93,10 @@ describe("transportFor over TLS", () => {
   it("sends every request as a stream of one HTTP/2 session, with its headers and body", async () => {
     const { url, seen, sessions } = await h2Server({ delayMs: 20 });
     const transport = transportFor(url, { ca: cert });
-    // Each body is read as soon as its response is in, as clients do (an HTTP/2 stream that closes
-    // before anyone reads it counts as cut).
+    // The bodies are read once every response is in: by then the server has closed each stream.
     const responses = await Promise.all(
-      Array.from({ length: 20 }, async (_, i) => {
-        const response = await transport.send(
+      Array.from({ length: 20 }, (_, i) =>
+        transport.send(
           {
             method: "PATCH",
             path: `/p/${i}`,
@@ -105,12 +104,13 @@ describe("transportFor over TLS", () => {
             contentType: "application/merge-patch+json",
           },
           { Authorization: "Bearer t0ken" },
-        );
-        return { response, seen: JSON.parse(await readBody(response.body)) as Seen };
-      }),
+        ),
+      ),
     );
-    expect(responses.map((r) => r.response.statusCode)).toEqual(Array(20).fill(200));
-    expect(responses[7]?.seen).toEqual({
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
+    const bodies = await Promise.all(responses.map(async (r) => JSON.parse(await readBody(r.body)) as Seen));
+    expect(bodies[7]).toEqual({
       method: "PATCH",
       path: "/p/7",
       version: "2.0",
@@ -118,9 +118,24 @@ describe("transportFor over TLS", () => {
       contentType: "application/merge-patch+json",
       body: '{"n":7}',
     });
-    expect(responses.every((r) => r.response.complete())).toBe(true);
+    expect(responses.every((r) => r.complete())).toBe(true);
     expect(seen).toHaveLength(20);
     expect(sessions).toHaveLength(1);
+  });
+
+  it("keeps the path the server URL names before each request's, in both protocols", async () => {
+    const { url } = await h2Server();
+    const h2 = await send(`${url}/k8s/clusters/c-1/`, "/api/v1?limit=1");
+    expect(JSON.parse(await readBody(h2.body))).toMatchObject({ path: "/k8s/clusters/c-1/api/v1?limit=1" });
+    const paths: string[] = [];
+    const h1url = await listen(
+      https.createServer({ cert, key }, (req, res) => {
+        paths.push(req.url ?? "");
+        res.end("{}");
+      }),
+    );
+    await readBody((await send(`${h1url}/k8s/clusters/c-1`, "/api/v1")).body);
+    expect(paths).toEqual(["/k8s/clusters/c-1/api/v1"]);
   });
 
   it("passes error statuses on with their body", async () => {

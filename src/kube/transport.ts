@@ -9,7 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
 import { isIP } from "node:net";
-import type { Readable } from "node:stream";
+import { PassThrough, pipeline, type Readable } from "node:stream";
 import tls from "node:tls";
 
 export interface HttpRequest {
@@ -23,7 +23,7 @@ export interface HttpRequest {
 
 export interface HttpResponse {
   readonly statusCode: number;
-  /** The body as it arrives, to be read at once (an HTTP/2 stream that closes unread counts as cut); destroying it cuts the response. */
+  /** The body as it arrives; destroying it cuts the response. */
   readonly body: Readable;
   /** Whether the body arrived whole: false while it streams, and after it was cut. */
   complete(): boolean;
@@ -101,6 +101,21 @@ function withBodyHeaders(request: HttpRequest, headers: Record<string, string>):
 const STREAM_WINDOW = 1 << 20;
 const SESSION_WINDOW = 16 << 20;
 
+/**
+ * The body of an h2 stream, moved as it arrives into a stream of our own. Node destroys an HTTP/2
+ * stream once the server has closed it, buffered data or not, and several frames are handled before
+ * the awaiting caller runs: a whole small response can be in and its stream gone by the time a reader
+ * attaches (a reader then sees "Premature close"; 1,000 applies at once in `make bench` hit it).
+ * Errors and cuts pass through to the returned stream, and destroying that cancels the h2 stream.
+ */
+function drained(stream: http2.ClientHttp2Stream): Readable {
+  const body = new PassThrough();
+  pipeline(stream, body, () => {});
+  // As with the h2 stream: an error after the last reader left has nobody to tell.
+  body.on("error", () => {});
+  return body;
+}
+
 /** How many times one request is sent again after the server refused its stream unprocessed. */
 const MAX_REFUSED = 3;
 
@@ -123,7 +138,10 @@ interface Live {
  * leaving them to hang on a connection that no longer exists.
  */
 class NegotiatedTransport implements Transport {
+  private readonly server: string;
   private readonly url: URL;
+  /** A path the server is behind (a proxy's, e.g. Rancher's /k8s/clusters/<id>), put before every request's. */
+  private readonly basePath: string;
   private readonly settings: TlsSettings;
   private readonly pings: PingTimes;
   private http1: Transport | undefined;
@@ -131,7 +149,9 @@ class NegotiatedTransport implements Transport {
   private readonly waiting: (() => void)[] = [];
 
   constructor(server: string, settings: TlsSettings, pings: PingTimes) {
+    this.server = server;
     this.url = new URL(server);
+    this.basePath = this.url.pathname.replace(/\/+$/, "");
     this.settings = settings;
     this.pings = pings;
   }
@@ -146,7 +166,7 @@ class NegotiatedTransport implements Transport {
         continue;
       }
       if (!live) {
-        this.http1 ??= http1Transport(this.url.origin, this.agent());
+        this.http1 ??= http1Transport(this.server, this.agent());
         return this.http1.send(request, headers);
       }
       // The server's limit on concurrent streams (250 in Go's default) counts watches and requests together.
@@ -169,7 +189,10 @@ class NegotiatedTransport implements Transport {
   }
 
   private stream(live: Live, request: HttpRequest, headers: Record<string, string>): Promise<HttpResponse> {
-    const h2headers: http2.OutgoingHttpHeaders = { ":method": request.method, ":path": request.path };
+    const h2headers: http2.OutgoingHttpHeaders = {
+      ":method": request.method,
+      ":path": this.basePath + request.path,
+    };
     for (const [name, value] of Object.entries(withBodyHeaders(request, headers))) {
       h2headers[name.toLowerCase()] = value;
     }
@@ -195,7 +218,7 @@ class NegotiatedTransport implements Transport {
         stream.off("error", failed);
         resolve({
           statusCode: Number(responseHeaders[":status"] ?? 0),
-          body: stream,
+          body: drained(stream),
           complete: () => ended,
           cutWhenIdle: (ms, error) => stream.setTimeout(ms, () => stream.destroy(error())),
         });
