@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
@@ -40,7 +40,7 @@ interface Seen {
   body: string;
 }
 
-async function listen(server: https.Server | http2.Http2SecureServer | tls.Server): Promise<string> {
+async function listen(server: https.Server | http2.Http2SecureServer | tls.Server | Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   closers.push(() => server.close());
   return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -227,13 +227,36 @@ describe("transportFor over TLS", () => {
     expect(response.complete()).toBe(false);
   });
 
+  it("gives up on a server that accepts the connection but never completes the handshake", async () => {
+    const mute = createServer((socket) => socket.on("data", () => {}));
+    const url = await listen(mute);
+    const transport = transportFor(
+      url,
+      { ca: cert },
+      { connectTimeoutMs: 100, pingEveryMs: 50, pingTimeoutMs: 50 },
+    );
+    await expect(transport.send({ method: "GET", path: "/" }, {})).rejects.toThrow(
+      "no TLS connection within 100 ms",
+    );
+    // The failed connect is not kept: the next request tries again (and fails the same way here).
+    await expect(transport.send({ method: "GET", path: "/" }, {})).rejects.toThrow("no TLS connection");
+  });
+
   it("closes a session whose pings go unanswered, failing what waits on it", async () => {
     // Completes the TLS handshake and chooses h2, then never sends a frame: a connection gone silent.
     const silent = tls.createServer({ cert, key, ALPNProtocols: ["h2"] }, (socket) => {
       socket.on("data", () => {});
     });
     const url = await listen(silent);
-    const transport = transportFor(url, { ca: cert }, { everyMs: 50, timeoutMs: 100 });
+    const transport = transportFor(
+      url,
+      { ca: cert },
+      {
+        connectTimeoutMs: 1_000,
+        pingEveryMs: 50,
+        pingTimeoutMs: 100,
+      },
+    );
     const started = Date.now();
     await expect(transport.send({ method: "GET", path: "/" }, {})).rejects.toThrow(
       "no answer to an HTTP/2 ping in 100 ms",

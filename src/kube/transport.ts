@@ -73,18 +73,23 @@ export function http1Transport(server: string, agent: http.Agent | undefined): T
   };
 }
 
-/** How a session's liveness is checked: client-go pings after 30 s and waits 15 s for the answer. */
-export interface PingTimes {
-  everyMs: number;
-  timeoutMs: number;
+/** How long a connection may take to open, and how its liveness is checked (client-go pings after 30 s and waits 15 s). */
+export interface Liveness {
+  connectTimeoutMs: number;
+  pingEveryMs: number;
+  pingTimeoutMs: number;
 }
 
-const CLIENT_GO_PINGS: PingTimes = { everyMs: 30_000, timeoutMs: 15_000 };
+const CLIENT_GO_LIVENESS: Liveness = { connectTimeoutMs: 30_000, pingEveryMs: 30_000, pingTimeoutMs: 15_000 };
 
 /** The transport for a server URL: HTTP/2 when it is https and the server agrees to it in the handshake. */
-export function transportFor(server: string, settings: TlsSettings, pings = CLIENT_GO_PINGS): Transport {
+export function transportFor(
+  server: string,
+  settings: TlsSettings,
+  liveness = CLIENT_GO_LIVENESS,
+): Transport {
   if (!server.startsWith("https:")) return http1Transport(server, new http.Agent({ keepAlive: true }));
-  return new NegotiatedTransport(server, settings, pings);
+  return new NegotiatedTransport(server, settings, liveness);
 }
 
 function withBodyHeaders(request: HttpRequest, headers: Record<string, string>): Record<string, string> {
@@ -143,17 +148,17 @@ class NegotiatedTransport implements Transport {
   /** A path the server is behind (a proxy's, e.g. Rancher's /k8s/clusters/<id>), put before every request's. */
   private readonly basePath: string;
   private readonly settings: TlsSettings;
-  private readonly pings: PingTimes;
+  private readonly liveness: Liveness;
   private http1: Transport | undefined;
   private session: Promise<Live | undefined> | undefined;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(server: string, settings: TlsSettings, pings: PingTimes) {
+  constructor(server: string, settings: TlsSettings, liveness: Liveness) {
     this.server = server;
     this.url = new URL(server);
     this.basePath = this.url.pathname.replace(/\/+$/, "");
     this.settings = settings;
-    this.pings = pings;
+    this.liveness = liveness;
   }
 
   async send(request: HttpRequest, headers: Record<string, string>): Promise<HttpResponse> {
@@ -258,8 +263,17 @@ class NegotiatedTransport implements Transport {
         ALPNProtocols: ["h2", "http/1.1"],
         ...this.tlsOptions(),
       });
+      // A server that does not answer (a black-holed address) fails the requests waiting for it
+      // within their own timeout, as a request over HTTP/1.1 did, not after the kernel gives up.
+      const { connectTimeoutMs } = this.liveness;
+      socket.setTimeout(connectTimeoutMs, () =>
+        socket.destroy(
+          new Error(`API server ${this.url.host}: no TLS connection within ${connectTimeoutMs} ms`),
+        ),
+      );
       socket.once("error", reject);
       socket.once("secureConnect", () => {
+        socket.setTimeout(0);
         socket.off("error", reject);
         if (socket.alpnProtocol !== "h2") {
           socket.destroy();
@@ -288,7 +302,7 @@ class NegotiatedTransport implements Transport {
     // Streams already open finish on the old session; new requests open a new one.
     h2.once("goaway", forget);
     h2.on("error", forget);
-    const pinger = setInterval(() => this.ping(live), this.pings.everyMs);
+    const pinger = setInterval(() => this.ping(live), this.liveness.pingEveryMs);
     pinger.unref();
     h2.once("close", () => {
       forget();
@@ -303,7 +317,7 @@ class NegotiatedTransport implements Transport {
   private ping(live: Live): void {
     const { h2 } = live;
     if (live.open === 0 || h2.destroyed) return;
-    const { timeoutMs } = this.pings;
+    const { pingTimeoutMs: timeoutMs } = this.liveness;
     const unanswered = setTimeout(
       () =>
         h2.destroy(new Error(`API server ${this.url.host}: no answer to an HTTP/2 ping in ${timeoutMs} ms`)),
