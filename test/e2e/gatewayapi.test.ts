@@ -2,19 +2,20 @@
 // Prometheus scraping the traffic simulator (which reads the split from the HTTPRoute and serves the
 // Envoy sidecar series of the canary pods), and the real controller process judging the built-in
 // gatewayapi checks request-success-rate (min 99 %) and request-duration (p99, max 500 ms).
+import pino from "pino";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import type { Canary, CanarySpec } from "../../src/api/canary.ts";
+import { apiServerWatchSource, Watcher } from "../../src/kube/watcher.ts";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
 import {
   canaryEvents,
   getDeployment,
   imageOf,
-  recordChanges,
   testClient,
   waitForPhase,
 } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
-import { useNamespace, waitFor } from "../support/k8s.ts";
+import { kubeConnection, useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, deployment, IMAGE } from "../support/manifests.ts";
 import { startTraffic } from "../support/traffic.ts";
 
@@ -45,14 +46,8 @@ interface RouteView {
   mirror: boolean;
 }
 
-async function routeView(name: string): Promise<RouteView> {
-  const route = await client.get<HTTPRoute>({
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
-    namespace: ns,
-    name,
-  });
-  const rules = route?.spec?.rules ?? [];
+function routeView(route: HTTPRoute, name: string): RouteView {
+  const rules = route.spec?.rules ?? [];
   const weighted = rules.find((r) => r.backendRefs?.length === 2);
   const canaryRef = weighted?.backendRefs?.find((b) => b.name === `${name}-canary`);
   return {
@@ -61,7 +56,48 @@ async function routeView(name: string): Promise<RouteView> {
     mirror: (weighted?.filters ?? []).some((f) => f.type === "RequestMirror"),
   };
 }
-const routeWeight = async (name: string) => (await routeView(name)).weight;
+
+/**
+ * Every state the HTTPRoute of `name` passes through, from a watch of the namespace's routes. Polling
+ * misses a state the controller holds for less than a poll (blue/green's switch to the canary lasts
+ * only until the primary's copy is ready, a few hundred ms on fake nodes).
+ */
+async function recordRoute<T>(
+  name: string,
+  view: (v: RouteView) => T,
+): Promise<{ stop: () => Promise<T[]> }> {
+  const seen: T[] = [];
+  const record = (route: HTTPRoute) => {
+    if (route.metadata.name !== name) return;
+    const v = view(routeView(route, name));
+    if (seen.length === 0 || JSON.stringify(seen.at(-1)) !== JSON.stringify(v)) seen.push(v);
+  };
+  const source = apiServerWatchSource<HTTPRoute>(
+    kubeConnection(),
+    { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: ns },
+    60_000,
+  );
+  const watcher = new Watcher(
+    source,
+    { onAdd: record, onUpdate: record },
+    { logger: pino({ level: "silent" }) },
+  );
+  await watcher.start();
+  return {
+    async stop() {
+      await watcher.stop();
+      return seen;
+    },
+  };
+}
+const recordWeights = (name: string) => recordRoute(name, (v) => v.weight);
+const recordViews = (name: string) => recordRoute(name, (v) => v);
+
+async function routeWeight(name: string): Promise<string> {
+  const ref = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: ns, name };
+  const route = await client.get<HTTPRoute>(ref);
+  return route ? routeView(route, name).weight : "-";
+}
 
 interface Scenario {
   name: string;
@@ -118,7 +154,7 @@ describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi ch
         analysis: { interval: "10s", threshold: 2, stepWeight: 25, maxWeight: 50, metrics: CHECKS() },
         profile: HEALTHY,
       });
-      const weights = recordChanges(() => routeWeight("healthy"));
+      const weights = await recordWeights("healthy");
       await release("healthy");
       const done = await waitForPhase(client, ns, "healthy", "Succeeded", 120_000);
 
@@ -138,7 +174,7 @@ describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi ch
         analysis: { interval: "10s", threshold: 2, stepWeight: 25, maxWeight: 50, metrics: CHECKS() },
         profile: { successRate: 0.9, latencyMs: { p50: 20, p99: 80 } },
       });
-      const weights = recordChanges(() => routeWeight("errors"));
+      const weights = await recordWeights("errors");
       await release("errors");
       const failed = await waitForPhase(client, ns, "errors", "Failed", 120_000);
       await waitFor(() => routeWeight("errors"), {
@@ -176,7 +212,7 @@ describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi ch
         profile: HEALTHY,
         headerShare: 0.3,
       });
-      const views = recordChanges(() => routeView("ab"));
+      const views = await recordViews("ab");
       await release("ab");
       const done = await waitForPhase(client, ns, "ab", "Succeeded", 120_000);
 
@@ -212,7 +248,7 @@ describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi ch
         },
         profile: HEALTHY,
       });
-      const views = recordChanges(() => routeView("mirror"));
+      const views = await recordViews("mirror");
       await release("mirror");
       const done = await waitForPhase(client, ns, "mirror", "Succeeded", 120_000);
 
