@@ -9,7 +9,7 @@
 #                           (apt-get download + dpkg-deb -x; versions in the image labels)
 #   /etc/passwd, /etc/group  user nonroot (65532); /tmp (the chart mounts an emptyDir there)
 # umoci (Debian's package, installed with apt-get when missing) writes it as one layer with the
-# config: user 65532, entrypoint `node --max-semi-space-size=8 /app/dist/bundle/main.js controller`.
+# config: user 65532, entrypoint `node --max-semi-space-size=2 --memory-saver-mode /app/dist/bundle/main.js controller`.
 # The Dockerfile next to this script builds the same layout for Docker users.
 #
 #   image/build.sh [OUT]    default OUT: .kanaria/image/kanaria-<version>.oci.tar
@@ -100,7 +100,8 @@ main() {
     --config.workingdir /app \
     --config.env NODE_ENV=production \
     --config.env MALLOC_ARENA_MAX=2 \
-    --config.entrypoint /usr/local/bin/node --config.entrypoint=--max-semi-space-size=8 \
+    --config.entrypoint /usr/local/bin/node --config.entrypoint=--max-semi-space-size=2 \
+    --config.entrypoint=--memory-saver-mode \
     --config.entrypoint /app/dist/bundle/main.js --config.entrypoint controller \
     --config.label "org.opencontainers.image.title=kanaria" \
     --config.label "org.opencontainers.image.version=$VERSION" \
