@@ -2,7 +2,7 @@
 // server's request counters are attributable), with the same N apps, in the same time windows.
 //
 //   baseline (no controller) -> controllers start -> all Initialized -> idle window -> release all at
-//   once -> all Succeeded
+//   once -> all Succeeded -> a failing check on every Canary and another release -> all Failed
 //
 // Environment: N (default 50), BENCH_IDLE_S (idle window, default 120), BENCH_BASELINE_S (default 60),
 // BENCH_SOAK_MIN (soak mode: the idle window lasts this many minutes and RSS growth is reported),
@@ -21,7 +21,17 @@ import { loadConnection } from "../../src/kube/connection.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import { installCrds, yamlFilesIn } from "../support/crds.ts";
 import { readEnvFile } from "../support/env-file.ts";
-import { appName, CANARY_API, type Flavour, fleet, INTERVAL_S, NAMESPACE, releasePatch } from "./fleet.ts";
+import {
+  appName,
+  CANARY_API,
+  type Flavour,
+  failingGatePatch,
+  fleet,
+  INTERVAL_S,
+  NAMESPACE,
+  releasePatch,
+} from "./fleet.ts";
+import { FailingGate } from "./gate.ts";
 import {
   CanaryRecorder,
   diffCounts,
@@ -364,7 +374,7 @@ function perSecond(counts: VerbCounts, seconds: number): VerbCounts {
   return Object.fromEntries(Object.entries(counts).map(([v, n]) => [v, n / seconds]));
 }
 
-function result(side: Side, baselineRate: VerbCounts): ControllerResult {
+function result(side: Side, baselineRate: VerbCounts, gate: FailingGate): ControllerResult {
   const m = side.marks;
   const idleSeconds = (m.idleEnd ?? 0) - (m.idleStart ?? 0);
   const idle = diffCounts(side.counts.idleEnd ?? {}, side.counts.idleStart ?? {});
@@ -377,10 +387,17 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
   const ticks = N * (idleSeconds / INTERVAL_S);
   const idleSamples = side.sampler?.between(m.idleStart ?? 0, m.idleEnd ?? 0) ?? [];
   const all = side.sampler?.samples ?? [];
-  const releaseEpochMs = t0 + (m.release ?? 0) * 1000;
-  const lateness = side.recorder.tickLateness(releaseEpochMs, m.release ?? 0, INTERVAL_S);
-  const gaps = side.recorder.stepGapLateness(m.release ?? 0, INTERVAL_S);
+  // The release's steps only: the rollback phase that follows has steps of its own.
   const releaseEnd = m.succeeded ?? now();
+  const epochMs = (t: number) => t0 + t * 1000;
+  const lateness = side.recorder.tickLateness(
+    epochMs(m.release ?? 0),
+    epochMs(releaseEnd),
+    m.release ?? 0,
+    releaseEnd,
+    INTERVAL_S,
+  );
+  const gaps = side.recorder.stepGapLateness(m.release ?? 0, releaseEnd, INTERVAL_S);
   const releaseCores = cpuCores(side, m.release ?? 0, releaseEnd);
   const out: ControllerResult = {
     idleCpuCores: cpuCores(side, m.idleStart ?? 0, m.idleEnd ?? 0),
@@ -438,10 +455,13 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
       : {}),
     tickLatenessP99Seconds: p99(lateness),
     stepGapP99Seconds: p99(gaps),
+    rollbackSeconds: m.rolledBack !== undefined ? m.rolledBack - (m.rollback ?? 0) : null,
+    ...rollbackLateness(side, gate),
     loadAverage: {
       init: windowLoad(side, m.started ?? 0, m.initialized ?? now()),
       idle: windowLoad(side, m.idleStart ?? 0, m.idleEnd ?? 0),
       release: windowLoad(side, m.release ?? 0, m.succeeded ?? now()),
+      rollback: windowLoad(side, m.rollback ?? 0, m.rolledBack ?? now()),
     },
   };
   if (SOAK_MIN && idleSamples.length > 2) {
@@ -449,6 +469,72 @@ function result(side: Side, baselineRate: VerbCounts): ControllerResult {
     out.rssGrowthMiBPerHour = slope * 3600;
   }
   return out;
+}
+
+/**
+ * From each Canary's first failed check (the gate's clock) to its rollback (Failed, as the recorder
+ * saw it). A Canary the gate never heard from, or that never rolled back, counts as Infinity: a
+ * rollback that did not happen is not a fast one.
+ */
+function rollbackLateness(
+  side: Side,
+  gate: FailingGate,
+): Pick<ControllerResult, "rollbackAfterFailedCheckP99Seconds" | "rollbackAfterFailedCheckMaxSeconds"> {
+  const since = side.marks.rollback;
+  if (since === undefined)
+    return { rollbackAfterFailedCheckP99Seconds: null, rollbackAfterFailedCheckMaxSeconds: null };
+  const lags = Array.from({ length: N }, (_, i) => {
+    const failed = gate.firstFailure(side.flavour, appName(i));
+    const rolledBack = side.recorder.firstReached(appName(i), "Failed", since);
+    return failed === undefined || rolledBack === undefined ? Number.POSITIVE_INFINITY : rolledBack - failed;
+  });
+  return {
+    rollbackAfterFailedCheckP99Seconds: p99(lags),
+    rollbackAfterFailedCheckMaxSeconds: Math.max(...lags),
+  };
+}
+
+/**
+ * Every Canary gets a rollout webhook that fails, then every app a new revision; measured until all
+ * are Failed (rolled back). The webhook is added only now so that the release before runs no hooks.
+ */
+async function rollbackPhase(sides: Side[], gate: FailingGate): Promise<void> {
+  say("rollback: a failing rollout webhook on every Canary, then a new revision of every app");
+  const apps = Array.from({ length: N }, (_, i) => appName(i));
+  await Promise.all(
+    sides.map(async (s) => {
+      const limit = pLimit(16);
+      const ref = (apiVersion: string, kind: string, name: string) => ({
+        apiVersion,
+        kind,
+        namespace: NAMESPACE,
+        name,
+      });
+      await Promise.all(
+        apps.map((name) =>
+          limit(() =>
+            s.client.mergePatch(
+              ref(CANARY_API[s.flavour], "Canary", name),
+              failingGatePatch(gate.url(s.flavour, name)),
+            ),
+          ),
+        ),
+      );
+      const since = now();
+      s.marks.rollback = since;
+      await Promise.all(
+        apps.map((name) =>
+          limit(() => s.client.mergePatch(ref("apps/v1", "Deployment", name), releasePatch("2"))),
+        ),
+      );
+      if (await waitUntil(s, "all Failed", () => s.recorder.reachedAll("Failed", since, N) !== undefined)) {
+        s.marks.rolledBack = s.recorder.reachedAll("Failed", since, N) ?? now();
+        say(
+          `${s.flavour}: all ${N} rolled back ${(s.marks.rolledBack - since).toFixed(1)}s after the release`,
+        );
+      }
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -468,6 +554,8 @@ async function main(): Promise<void> {
   }
   say("starting the clusters");
   const sides = await Promise.all(FLAVOURS.map((f) => startCluster(f)));
+  const gate = new FailingGate(now);
+  await gate.start();
   const stopAll = async () => {
     await Promise.all(
       sides.map(async (s) => {
@@ -480,6 +568,7 @@ async function main(): Promise<void> {
         }
       }),
     );
+    await gate.stop();
   };
   try {
     say(`applying ${N} Deployments, Ingresses and Canaries to each cluster`);
@@ -558,6 +647,7 @@ async function main(): Promise<void> {
         }
       }),
     );
+    await rollbackPhase(sides, gate);
     await sleep(2);
   } finally {
     await stopAll();
@@ -577,7 +667,7 @@ async function main(): Promise<void> {
       diffCounts(s.counts.baselineEnd ?? {}, s.counts.baselineStart ?? {}),
       seconds,
     );
-    results.controllers[s.flavour] = result(s, baselineRate);
+    results.controllers[s.flavour] = result(s, baselineRate, gate);
   }
   writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
   for (const s of sides) {
@@ -589,6 +679,7 @@ async function main(): Promise<void> {
       ? [
           { t: s.marks.idleStart ?? 0, label: "idle" },
           { t: s.marks.release ?? 0, label: "release" },
+          { t: s.marks.rollback ?? 0, label: "rollback" },
         ]
       : [],
   );

@@ -88,3 +88,15 @@ export function fleet(flavour: Flavour, n: number): KubeObject[] {
 export function releasePatch(release: string): Record<string, unknown> {
   return { spec: { template: { metadata: { annotations: { "bench.kanaria.dev/release": release } } } } };
 }
+
+/**
+ * The rollback phase: a rollout webhook on the Canary (in both APIs, Flagger's field names) whose
+ * every answer is a failure; with threshold 1 the first failed check is the one that rolls back.
+ */
+export function failingGatePatch(url: string): Record<string, unknown> {
+  return {
+    spec: {
+      analysis: { ...ANALYSIS, webhooks: [{ name: "bench-gate", type: "rollout", url, timeout: "5s" }] },
+    },
+  };
+}

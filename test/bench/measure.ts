@@ -222,6 +222,11 @@ export class CanaryRecorder {
     return [...this.last.values()].filter((s) => s.phase === phase).length;
   }
 
+  /** When the Canary first reached `phase` after `since`. */
+  firstReached(name: string, phase: string, since: number): number | undefined {
+    return this.histories.get(name)?.phases.find((p) => p.phase === phase && p.t >= since)?.t;
+  }
+
   /** The last time each Canary reached `phase` after `since`; undefined while one has not. */
   reachedAll(phase: string, since: number, n: number): number | undefined {
     const times = [...this.histories.values()].map(
@@ -272,12 +277,18 @@ export class CanaryRecorder {
    * stamps neither, and its ticker makes a step due one interval after the previous one: the gap
    * between weight changes minus the interval. Floored at 0; seconds.
    */
-  tickLateness(sinceEpochMs: number, since: number, intervalS: number): number[] {
+  tickLateness(
+    sinceEpochMs: number,
+    untilEpochMs: number,
+    since: number,
+    until: number,
+    intervalS: number,
+  ): number[] {
     const stamped = [...this.histories.values()].some((h) => h.steps.length > 0);
-    if (!stamped) return this.stepGapLateness(since, intervalS);
+    if (!stamped) return this.stepGapLateness(since, until, intervalS);
     const out: number[] = [];
     for (const h of this.histories.values()) {
-      const steps = h.steps.filter((s) => s.decidedMs >= sinceEpochMs);
+      const steps = h.steps.filter((s) => s.decidedMs >= sinceEpochMs && s.decidedMs <= untilEpochMs);
       for (let i = 1; i < steps.length; i++) {
         const routed = steps[i - 1]?.routedMs;
         if (routed === undefined) continue;
@@ -292,11 +303,11 @@ export class CanaryRecorder {
    * and its first step) minus the interval, floored at 0: the interval plus whatever the controller
    * adds between steps, the same way for both.
    */
-  stepGapLateness(since: number, intervalS: number): number[] {
+  stepGapLateness(since: number, until: number, intervalS: number): number[] {
     const out: number[] = [];
     for (const h of this.histories.values()) {
-      const progressing = h.phases.find((p) => p.phase === "Progressing" && p.t >= since)?.t;
-      const steps = h.weights.filter((w) => w.t >= since && w.weight > 0).map((w) => w.t);
+      const progressing = h.phases.find((p) => p.phase === "Progressing" && p.t >= since && p.t <= until)?.t;
+      const steps = h.weights.filter((w) => w.t >= since && w.t <= until && w.weight > 0).map((w) => w.t);
       const times = progressing === undefined ? steps : [progressing, ...steps];
       for (let i = 1; i < times.length; i++) {
         out.push(Math.max(0, (times[i] as number) - (times[i - 1] as number) - intervalS));

@@ -47,9 +47,14 @@ export interface ControllerResult {
   tickLatenessP99Seconds: number | null;
   /** Time between consecutive steps minus the interval, p99: the same measure for both controllers. */
   stepGapP99Seconds: number | null;
+  /** The rollback phase: from its release until every Canary was Failed (rolled back). */
+  rollbackSeconds?: number | null;
+  /** From a Canary's first failed check to its rollback, p99 and worst over the Canaries (Infinity: one never rolled back). */
+  rollbackAfterFailedCheckP99Seconds?: number | null;
+  rollbackAfterFailedCheckMaxSeconds?: number | null;
   /** Soak mode: RSS growth over the idle window (least-squares slope), MiB per hour. */
   rssGrowthMiBPerHour?: number;
-  loadAverage: { init: WindowLoad; idle: WindowLoad; release: WindowLoad };
+  loadAverage: { init: WindowLoad; idle: WindowLoad; release: WindowLoad; rollback?: WindowLoad };
 }
 
 export interface BenchResults {
@@ -83,6 +88,9 @@ const ROWS: [keyof ControllerResult, string, number][] = [
   ["releaseSeconds", "all Succeeded after release (s)", 1],
   ["tickLatenessP99Seconds", "step decided after due, p99 (s)", 2],
   ["stepGapP99Seconds", "step gap minus interval, p99 (s)", 2],
+  ["rollbackSeconds", "all rolled back after release (s)", 1],
+  ["rollbackAfterFailedCheckP99Seconds", "rollback after failed check, p99 (s)", 2],
+  ["rollbackAfterFailedCheckMaxSeconds", "rollback after failed check, max (s)", 2],
 ];
 
 const fmt = (v: unknown, digits: number) => (typeof v === "number" ? v.toFixed(digits) : "-");
@@ -98,11 +106,11 @@ export function table(results: BenchResults): string {
     const ratio = typeof a === "number" && typeof b === "number" && b !== 0 ? (a / b).toFixed(2) : "-";
     lines.push([label, fmt(a, digits), fmt(b, digits), ratio]);
   }
-  for (const window of ["init", "idle", "release"] as const) {
+  for (const window of ["init", "idle", "release", "rollback"] as const) {
     lines.push([
       `load average, ${window} (mean)`,
-      fmt(k?.loadAverage[window].mean, 1),
-      fmt(f?.loadAverage[window].mean, 1),
+      fmt(k?.loadAverage[window]?.mean, 1),
+      fmt(f?.loadAverage[window]?.mean, 1),
       "",
     ]);
   }
