@@ -509,7 +509,7 @@ wait_for_kwok() {
   local desc="$1" try
   for try in 1 2 3; do
     wait_until kwok "$desc" nodes_ready && return 0
-    [ "$try" -lt 3 ] && since_last_start kwok | grep -q 'fatal error: concurrent map writes' || break
+    [ "$try" -lt 3 ] && since_last_start kwok | grep 'fatal error: concurrent map writes' >/dev/null || break
     log "kwok crashed on its start-up race (concurrent map writes in easycel); starting it again ($try of 2)"
     restart_saved kwok
   done
