@@ -389,14 +389,7 @@ function result(side: Side, baselineRate: VerbCounts, gate: FailingGate): Contro
   const all = side.sampler?.samples ?? [];
   // The release's steps only: the rollback phase that follows has steps of its own.
   const releaseEnd = m.succeeded ?? now();
-  const epochMs = (t: number) => t0 + t * 1000;
-  const lateness = side.recorder.tickLateness(
-    epochMs(m.release ?? 0),
-    epochMs(releaseEnd),
-    m.release ?? 0,
-    releaseEnd,
-    INTERVAL_S,
-  );
+  const lateness = side.recorder.tickLateness(m.release ?? 0, releaseEnd, INTERVAL_S);
   const gaps = side.recorder.stepGapLateness(m.release ?? 0, releaseEnd, INTERVAL_S);
   const releaseCores = cpuCores(side, m.release ?? 0, releaseEnd);
   const out: ControllerResult = {
@@ -461,7 +454,7 @@ function result(side: Side, baselineRate: VerbCounts, gate: FailingGate): Contro
       init: windowLoad(side, m.started ?? 0, m.initialized ?? now()),
       idle: windowLoad(side, m.idleStart ?? 0, m.idleEnd ?? 0),
       release: windowLoad(side, m.release ?? 0, m.succeeded ?? now()),
-      rollback: windowLoad(side, m.rollback ?? 0, m.rolledBack ?? now()),
+      ...(m.rollback !== undefined ? { rollback: windowLoad(side, m.rollback, m.rolledBack ?? now()) } : {}),
     },
   };
   if (SOAK_MIN && idleSamples.length > 2) {
@@ -494,39 +487,35 @@ function rollbackLateness(
   };
 }
 
+/** Merge-patches the object of every app (16 at a time), each with its own patch. */
+async function patchEach(
+  side: Side,
+  apiVersion: string,
+  kind: string,
+  patch: (name: string) => Record<string, unknown>,
+): Promise<void> {
+  const limit = pLimit(16);
+  await Promise.all(
+    Array.from({ length: N }, (_, i) => appName(i)).map((name) =>
+      limit(() => side.client.mergePatch({ apiVersion, kind, namespace: NAMESPACE, name }, patch(name))),
+    ),
+  );
+}
+
 /**
  * Every Canary gets a rollout webhook that fails, then every app a new revision; measured until all
  * are Failed (rolled back). The webhook is added only now so that the release before runs no hooks.
  */
 async function rollbackPhase(sides: Side[], gate: FailingGate): Promise<void> {
   say("rollback: a failing rollout webhook on every Canary, then a new revision of every app");
-  const apps = Array.from({ length: N }, (_, i) => appName(i));
   await Promise.all(
     sides.map(async (s) => {
-      const limit = pLimit(16);
-      const ref = (apiVersion: string, kind: string, name: string) => ({
-        apiVersion,
-        kind,
-        namespace: NAMESPACE,
-        name,
-      });
-      await Promise.all(
-        apps.map((name) =>
-          limit(() =>
-            s.client.mergePatch(
-              ref(CANARY_API[s.flavour], "Canary", name),
-              failingGatePatch(gate.url(s.flavour, name)),
-            ),
-          ),
-        ),
+      await patchEach(s, CANARY_API[s.flavour], "Canary", (name) =>
+        failingGatePatch(gate.url(s.flavour, name)),
       );
       const since = now();
       s.marks.rollback = since;
-      await Promise.all(
-        apps.map((name) =>
-          limit(() => s.client.mergePatch(ref("apps/v1", "Deployment", name), releasePatch("2"))),
-        ),
-      );
+      await patchEach(s, "apps/v1", "Deployment", () => releasePatch("2"));
       if (await waitUntil(s, "all Failed", () => s.recorder.reachedAll("Failed", since, N) !== undefined)) {
         s.marks.rolledBack = s.recorder.reachedAll("Failed", since, N) ?? now();
         say(
@@ -615,17 +604,7 @@ async function main(): Promise<void> {
     await Promise.all(
       sides.map(async (s) => {
         s.marks.release = now();
-        const limit = pLimit(16);
-        await Promise.all(
-          Array.from({ length: N }, (_, i) =>
-            limit(() =>
-              s.client.mergePatch(
-                { apiVersion: "apps/v1", kind: "Deployment", namespace: NAMESPACE, name: appName(i) },
-                releasePatch("1"),
-              ),
-            ),
-          ),
-        );
+        await patchEach(s, "apps/v1", "Deployment", () => releasePatch("1"));
       }),
     );
     await Promise.all(

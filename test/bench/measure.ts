@@ -186,8 +186,10 @@ export class CanaryRecorder {
   readonly histories = new Map<string, CanaryHistory>();
   private readonly last = new Map<string, CanaryState>();
   private readonly watcher: Watcher<KubeObject>;
+  private readonly t0: number;
 
   constructor(connection: KubeConnection, apiVersion: string, namespace: string, t0: number) {
+    this.t0 = t0;
     const record = (c: KubeObject) => {
       const status = (c as { status?: { phase?: string; canaryWeight?: number } & StepStamps }).status ?? {};
       const now = (Date.now() - t0) / 1000;
@@ -277,18 +279,13 @@ export class CanaryRecorder {
    * stamps neither, and its ticker makes a step due one interval after the previous one: the gap
    * between weight changes minus the interval. Floored at 0; seconds.
    */
-  tickLateness(
-    sinceEpochMs: number,
-    untilEpochMs: number,
-    since: number,
-    until: number,
-    intervalS: number,
-  ): number[] {
+  tickLateness(since: number, until: number, intervalS: number): number[] {
     const stamped = [...this.histories.values()].some((h) => h.steps.length > 0);
     if (!stamped) return this.stepGapLateness(since, until, intervalS);
+    const [fromMs, toMs] = [this.t0 + since * 1000, this.t0 + until * 1000];
     const out: number[] = [];
     for (const h of this.histories.values()) {
-      const steps = h.steps.filter((s) => s.decidedMs >= sinceEpochMs && s.decidedMs <= untilEpochMs);
+      const steps = h.steps.filter((s) => s.decidedMs >= fromMs && s.decidedMs <= toMs);
       for (let i = 1; i < steps.length; i++) {
         const routed = steps[i - 1]?.routedMs;
         if (routed === undefined) continue;
