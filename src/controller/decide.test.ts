@@ -285,6 +285,27 @@ describe("canary strategy", () => {
     expect(later.events).toEqual([]);
   });
 
+  it("says at the new revision what the wait for the canary says: no second status write", () => {
+    const promoted = { phase: "Succeeded", lastAppliedSpec: "rev-a", lastPromotedSpec: "rev-a" } as const;
+    const started = run({ status: promoted, target: notReady("rev-b") });
+    expect(started.status.phase).toBe("Progressing");
+    expect(condition(started, "Promoted")?.message).toBe(
+      `new revision rev-b; waiting for podinfo.test to become ready (progressDeadlineSeconds 60: rolled back if not ready by ${iso(160)})`,
+    );
+    const waiting = run({ status: started.status, target: notReady("rev-b"), now: 100.1 });
+    expect(sameStatus(started.status, waiting.status)).toBe(true);
+  });
+
+  it("says at promotion why and what the wait for the primary says: no second status write", () => {
+    const judged = run({ status: progressing(50, { lastStepTime: iso(60) }), checks: [pass()], now: 90 });
+    expect(judged.status.phase).toBe("Promoting");
+    expect(condition(judged, "Promoted")?.message).toBe(
+      `promoting revision rev-b (all checks passed at canary weight 50); waiting for podinfo-primary.test (promotion) to become ready (progressDeadlineSeconds 60: rolled back if not ready by ${iso(150)})`,
+    );
+    const waiting = run({ status: judged.status, primary: notReady("rev-a"), now: 90.1 });
+    expect(sameStatus(judged.status, waiting.status)).toBe(true);
+  });
+
   it("treats a canary scaled to zero as not ready", () => {
     const d = run({
       status: progressing(0, { lastStepTime: undefined, progressStartTime: iso(90) }),

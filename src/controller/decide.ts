@@ -326,7 +326,7 @@ function startAnalysis(ctx: Ctx): void {
     return;
   }
   event(ctx, "NewRevision", `New revision detected! Scaling up ${ctx.target}`);
-  setPhase(ctx, "Progressing", `new revision ${target.revision}: waiting for ${ctx.target} to become ready`);
+  setPhase(ctx, "Progressing", `new revision ${target.revision}; ${readinessWaitMessage(ctx, ctx.target)}`);
   ctx.requeueAfterMs = WAIT_POLL_MS;
 }
 
@@ -385,12 +385,24 @@ function waitingForReadiness(ctx: Ctx, ready: boolean, what: string, cause: Roll
     );
     return true;
   }
-  // No running clock in the message: a message that changed every second would be a status write
-  // on every reconcile while pods start (and wake every watcher of the Canary).
-  const giveUpAt = new Date(ctx.nowMs - waitedMs + deadlineMs).toISOString();
-  ctx.message = `waiting for ${what} to become ready (progressDeadlineSeconds ${deadlineMs / 1000}: rolled back if not ready by ${giveUpAt})`;
+  // A transition into the wait says why it began, then the wait; the wait keeps that message rather
+  // than cost a status write of its own right after the transition's.
+  const wait = readinessWaitMessage(ctx, what);
+  if (!ctx.message.endsWith(wait)) ctx.message = wait;
   ctx.requeueAfterMs = Math.min(WAIT_POLL_MS, deadlineMs - waitedMs);
   return true;
+}
+
+/**
+ * What a wait for `what` to become ready says, counted from status.progressStartTime. No running
+ * clock in it: a message that changed every second would be a status write on every reconcile while
+ * pods start (and wake every watcher of the Canary).
+ */
+function readinessWaitMessage(ctx: Ctx, what: string): string {
+  const since = ctx.status.progressStartTime ?? ctx.nowIso;
+  const deadlineMs = ctx.in.resolved.progressDeadlineMs;
+  const giveUpAt = new Date(Date.parse(since) + deadlineMs).toISOString();
+  return `waiting for ${what} to become ready (progressDeadlineSeconds ${deadlineMs / 1000}: rolled back if not ready by ${giveUpAt})`;
 }
 
 function primaryReady(ctx: Ctx): boolean {
@@ -616,7 +628,8 @@ function promote(ctx: Ctx, why: string, skipped = ctx.in.spec.skipAnalysis === t
   ctx.status.progressStartTime = ctx.nowIso;
   ctx.status.lastStepTime = ctx.nowIso;
   event(ctx, "Promoting", `Copying ${ctx.target} template spec to ${ctx.primary} (${why})`);
-  setPhase(ctx, "Promoting", `promoting revision ${ctx.status.lastAppliedSpec}: ${why}`);
+  const wait = readinessWaitMessage(ctx, `${ctx.primary} (promotion)`);
+  setPhase(ctx, "Promoting", `promoting revision ${ctx.status.lastAppliedSpec} (${why}); ${wait}`);
   ctx.requeueAfterMs = WAIT_POLL_MS;
 }
 
