@@ -78,6 +78,27 @@ describe("CanaryIndex", () => {
     expect(keys(index.canariesFor(object("i"), "Ingress"))).toEqual(["apps/web"]);
   });
 
+  it("follows the MetricTemplates of analysis.metrics, in the Canary's namespace unless one is named", () => {
+    const index = new CanaryIndex();
+    const metrics = [
+      { name: "errors", templateRef: { name: "error-rate" } },
+      { name: "latency", templateRef: { name: "p99", namespace: "monitoring" } },
+      { name: "request-success-rate" },
+    ];
+    index.set(canary("web", { spec: { analysis: { metrics } } }));
+    index.set(canary("api", { spec: { analysis: { metrics: [metrics[1]] } } }));
+    expect(keys(index.canariesFor(object("error-rate"), "MetricTemplate"))).toEqual(["apps/web"]);
+    expect(keys(index.canariesFor(object("error-rate", "monitoring"), "MetricTemplate"))).toEqual([]);
+    expect(keys(index.canariesFor(object("p99", "monitoring"), "MetricTemplate"))).toEqual([
+      "apps/api",
+      "apps/web",
+    ]);
+    expect(keys(index.canariesFor(object("p99"), "MetricTemplate"))).toEqual([]);
+    index.set(canary("web", { spec: { analysis: { metrics: [] } } }));
+    expect(keys(index.canariesFor(object("error-rate"), "MetricTemplate"))).toEqual([]);
+    expect(keys(index.canariesFor(object("p99", "monitoring"), "MetricTemplate"))).toEqual(["apps/api"]);
+  });
+
   it("leads an owned object back to its Canary by uid, whatever its name", () => {
     const index = new CanaryIndex();
     index.set(canary("web", { uid: "u1" }));

@@ -11,7 +11,13 @@ import { primaryName } from "../workloads/primary.ts";
 /** The kinds a Canary names by name (besides the objects it owns). */
 type CanaryObject = Canary & KubeObject;
 
-export type ReferencedKind = "Deployment" | "ConfigMap" | "Secret" | "Ingress" | "HTTPRoute";
+export type ReferencedKind =
+  | "Deployment"
+  | "ConfigMap"
+  | "Secret"
+  | "Ingress"
+  | "HTTPRoute"
+  | "MetricTemplate";
 
 export class CanaryIndex {
   /** "Kind/namespace/name" of a referenced object -> keys of the Canaries naming it. */
@@ -75,7 +81,10 @@ function ref(kind: ReferencedKind, namespace: string | undefined, name: string |
   return `${kind}/${namespace ?? ""}/${name ?? ""}`;
 }
 
-/** What a Canary names: its target and primary, the configs it tracks, its Ingress and HTTPRoute. */
+/**
+ * What a Canary names: its target and primary, the configs it tracks, its Ingress and HTTPRoute, and
+ * its MetricTemplates (in its own namespace unless the reference says another).
+ */
 function references(canary: CanaryObject): string[] {
   const ns = canary.metadata.namespace;
   const out: string[] = [];
@@ -93,5 +102,9 @@ function references(canary: CanaryObject): string[] {
   if (ingress !== undefined) out.push(ref("Ingress", ns, ingress));
   const route = canary.spec?.routeRef?.name;
   if (route !== undefined) out.push(ref("HTTPRoute", ns, route));
+  for (const metric of canary.spec?.analysis?.metrics ?? []) {
+    const template = metric.templateRef;
+    if (template) out.push(ref("MetricTemplate", template.namespace ?? ns, template.name));
+  }
   return out;
 }

@@ -241,11 +241,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   watch("v1", "Secret", wakeFor("Secret"));
   watch("v1", "Service", wakeFor());
   // A template that appears or changes wakes the Canaries using it (e.g. one held because it was missing).
-  templateWatchers.push(
-    ...watch(API_VERSION, "MetricTemplate", (t) => {
-      for (const w of canaries) for (const c of w.list()) if (usesTemplate(c, t)) enqueueCanary(c);
-    }),
-  );
+  templateWatchers.push(...watch(API_VERSION, "MetricTemplate", wakeFor("MetricTemplate")));
   watch("networking.k8s.io/v1", "Ingress", wakeFor("Ingress"));
   // App Mesh: an edited VirtualRouter wakes the Canary that owns it. Only where the App Mesh CRDs are
   // installed: a watch on a kind the server does not serve never finishes its first list.
@@ -295,14 +291,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
       for (const w of canaries) for (const c of w.list()) enqueueCanary(c);
     },
   };
-}
-
-function usesTemplate(canary: CanaryObject, template: KubeObject): boolean {
-  return (canary.spec?.analysis?.metrics ?? []).some(
-    (m) =>
-      m.templateRef?.name === template.metadata.name &&
-      (m.templateRef.namespace ?? canary.metadata.namespace) === template.metadata.namespace,
-  );
 }
 
 /**
