@@ -271,7 +271,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   // Level-triggered to the end: every Canary that is not being reconciled (or backing off) is
   // reconciled every RESYNC_MS, so a wake-up lost anywhere (a watch gap, an ignored self-write, a
-  // timer) costs seconds, never a release. An idle reconcile reads only the caches.
+  // timer) costs seconds, never a release. An idle reconcile reads only the caches. These runs take
+  // the workers no due Canary needs: under a release of a thousand, steps and events go first.
   const resyncTimer = setInterval(() => {
     if (!isLeader()) return;
     for (const w of canaries) for (const c of w.list()) queue.resync(objectKey(c));

@@ -232,6 +232,59 @@ describe("WorkQueue", () => {
     expect(seen).toEqual(["late"]);
   });
 
+  it("resync requests wait for the keys that are due, and do not count as late", async () => {
+    const r = recorder();
+    const late: [string, number][] = [];
+    const queue = new WorkQueue(r.handler, {
+      maxConcurrency: 1,
+      logger,
+      onStart: (key, lateMs) => late.push([key, lateMs]),
+    });
+    queue.enqueue("busy");
+    await vi.advanceTimersByTimeAsync(0);
+    queue.resync("r1");
+    queue.resync("r2");
+    queue.enqueue("step", 100);
+    queue.enqueue("event");
+    expect(queue.waiting).toBe(4);
+    await vi.advanceTimersByTimeAsync(200);
+    await r.finish("busy");
+    await r.finish("event");
+    await r.finish("step");
+    await r.finish("r1");
+    expect(r.started.map((s) => s.key)).toEqual(["busy", "event", "step", "r1", "r2"]);
+    expect(late).toEqual([
+      ["busy", 0],
+      ["event", 200],
+      ["step", 100],
+    ]);
+  });
+
+  it("a resync keeps the time a key waits for: whichever comes first runs it", async () => {
+    const r = recorder();
+    const late: [string, number][] = [];
+    const queue = new WorkQueue(r.handler, {
+      maxConcurrency: 1,
+      logger,
+      onStart: (key, lateMs) => late.push([key, lateMs]),
+    });
+    queue.enqueue("busy");
+    queue.enqueue("a", 500);
+    await vi.advanceTimersByTimeAsync(0);
+    queue.resync("a");
+    await vi.advanceTimersByTimeAsync(1000);
+    await r.finish("busy");
+    // Due at 500, started at 1000: late, and run once for both requests.
+    expect(late).toEqual([
+      ["busy", 0],
+      ["a", 500],
+    ]);
+    await r.finish("a");
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(r.started.map((s) => s.key)).toEqual(["busy", "a"]);
+    expect(queue.waiting).toBe(0);
+  });
+
   it("resync leaves a running key to requeue itself, and a failing key to its backoff", async () => {
     let release: () => void = () => {};
     const runs: string[] = [];

@@ -22,7 +22,10 @@ export interface WorkQueueOptions {
   backoffMaxMs?: number;
   clock?: Clock;
   logger?: Logger;
-  /** A worker took `key`, `lateMs` after the time it was due (how long it queued for a worker). */
+  /**
+   * A worker took `key`, `lateMs` after the time it was due (how long it queued for a worker); not
+   * called for a key the resync started before a time of its own.
+   */
   onStart?: (key: string, lateMs: number) => void;
 }
 
@@ -46,6 +49,11 @@ export class WorkQueue {
   private readonly onStart: ((key: string, lateMs: number) => void) | undefined;
   /** Keys waiting to run, with the earliest time each may run. A running key may be here too (re-run). */
   private readonly waitingKeys = new Map<string, number>();
+  /**
+   * Keys the safety resync asked for, oldest first: they run when no key is due, so a resync of a
+   * thousand Canaries never queues ahead of a step that is due. Never holds a running key.
+   */
+  private readonly resyncKeys = new Set<string>();
   private readonly runningKeys = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly idleWaiters = new Set<() => void>();
@@ -62,9 +70,12 @@ export class WorkQueue {
     this.onStart = options.onStart;
   }
 
-  /** Keys waiting (due now or delayed), not counting those being processed. */
+  /** Keys waiting (due now, delayed or asked for by the resync), not counting those being processed. */
   get waiting(): number {
-    return [...this.waitingKeys.keys()].filter((key) => !this.runningKeys.has(key)).length;
+    let count = this.resyncKeys.size;
+    for (const key of this.waitingKeys.keys())
+      if (!this.runningKeys.has(key) && !this.resyncKeys.has(key)) count++;
+    return count;
   }
 
   get processing(): number {
@@ -89,14 +100,16 @@ export class WorkQueue {
   }
 
   /**
-   * The safety resync: processes `key` now, unless it is being processed (that run requeues it) or
-   * waits out a backoff after failures. The handler derives a key's next time from the state it
+   * The safety resync: processes `key` as soon as a worker has no due key to take, unless it is being
+   * processed (that run requeues it) or waits out a backoff after failures. A time the key waits for
+   * stays: whichever comes first runs it. The handler derives a key's next time from the state it
    * reads, so starting it early loses nothing, and a wake-up that was lost, a planned time that was
-   * wrong or a timer that never fired costs at most one resync period.
+   * wrong or a timer that never fired costs at most one resync period once the due work is done.
    */
   resync(key: string): void {
-    if (this.runningKeys.has(key) || this.failures.has(key)) return;
-    this.enqueue(key, 0);
+    if (!this.accepting || this.runningKeys.has(key) || this.failures.has(key)) return;
+    this.resyncKeys.add(key);
+    this.dispatch();
   }
 
   /** Enqueues `key` after its next backoff delay (base * 2^(failures-1), capped) and returns that delay. */
@@ -120,6 +133,7 @@ export class WorkQueue {
   stop(timeoutMs = 30_000): Promise<boolean> {
     this.accepting = false;
     this.waitingKeys.clear();
+    this.resyncKeys.clear();
     this.schedule();
     return this.idle(timeoutMs);
   }
@@ -127,13 +141,13 @@ export class WorkQueue {
   private dispatch(): void {
     for (let key = this.nextDue(); key !== undefined; key = this.nextDue()) this.start(key);
     this.schedule();
-    if (this.waitingKeys.size === 0 && this.runningKeys.size === 0) {
+    if (this.waitingKeys.size === 0 && this.resyncKeys.size === 0 && this.runningKeys.size === 0) {
       for (const resolve of this.idleWaiters) resolve();
       this.idleWaiters.clear();
     }
   }
 
-  /** The due key that has waited longest, if a worker is free. */
+  /** The due key that has waited longest, else the oldest resync request, if a worker is free. */
   private nextDue(): string | undefined {
     if (this.runningKeys.size >= this.maxConcurrency) return undefined;
     const now = this.clock.now();
@@ -145,13 +159,16 @@ export class WorkQueue {
         nextAt = at;
       }
     }
-    return next;
+    return next ?? this.resyncKeys.values().next().value;
   }
 
   private start(key: string): void {
     const now = this.clock.now();
-    this.onStart?.(key, Math.max(0, now - (this.waitingKeys.get(key) ?? now)));
+    const dueAt = this.waitingKeys.get(key);
+    // A key the resync started before any time of its own came was not late: it was not due.
+    if (dueAt !== undefined && dueAt <= now) this.onStart?.(key, now - dueAt);
     this.waitingKeys.delete(key);
+    this.resyncKeys.delete(key);
     this.runningKeys.add(key);
     void this.process(key).finally(() => {
       this.runningKeys.delete(key);
@@ -188,7 +205,8 @@ export class WorkQueue {
   }
 
   private idle(timeoutMs: number): Promise<boolean> {
-    if (this.waitingKeys.size === 0 && this.runningKeys.size === 0) return Promise.resolve(true);
+    if (this.waitingKeys.size === 0 && this.resyncKeys.size === 0 && this.runningKeys.size === 0)
+      return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (): void => {
         this.clock.clearTimeout(handle);
