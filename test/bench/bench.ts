@@ -7,7 +7,8 @@
 // Environment: N (default 50), BENCH_IDLE_S (idle window, default 120), BENCH_BASELINE_S (default 60),
 // BENCH_SOAK_MIN (soak mode: the idle window lasts this many minutes and RSS growth is reported),
 // BENCH_CONTROLLERS (default "kanaria,flagger"), BENCH_PROFILE=1 (kanaria runs with --cpu-prof and
-// writes a heap snapshot at the end of the idle window), BENCH_KEEP=1 (leave the clusters running).
+// writes a heap snapshot at the end of the idle window), BENCH_NODE_FLAGS (Node flags for kanaria on top
+// of the Dockerfile's, to try one before shipping it), BENCH_KEEP=1 (leave the clusters running).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
@@ -70,6 +71,7 @@ const SOAK_MIN = process.env.BENCH_SOAK_MIN ? num("BENCH_SOAK_MIN", 30) : undefi
 const IDLE_S = SOAK_MIN ? SOAK_MIN * 60 : num("BENCH_IDLE_S", 120);
 const BASELINE_S = num("BENCH_BASELINE_S", 60);
 const PROFILE = process.env.BENCH_PROFILE === "1";
+const EXTRA_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
 const FLAVOURS = (process.env.BENCH_CONTROLLERS ?? "kanaria,flagger")
   .split(",")
   .map((s) => s.trim()) as Flavour[];
@@ -208,6 +210,15 @@ function shippedRuntime(): { nodeFlags: string[]; env: Record<string, string> } 
   return { nodeFlags: entrypoint.slice(1, main), env };
 }
 
+/**
+ * This shell's environment without what would make kanaria's Node differ from the image's: Node
+ * options, and extra CA certificates (a machine's whole CA bundle is ~1 MiB of X.509 objects).
+ */
+function shellEnv(): NodeJS.ProcessEnv {
+  const { NODE_OPTIONS: _options, NODE_EXTRA_CA_CERTS: _certs, ...env } = process.env;
+  return env;
+}
+
 function startController(side: Side, flaggerBin: string): void {
   const log = createWriteStream(join(logDir, `${side.flavour}.log`));
   let child: ChildProcess;
@@ -217,6 +228,7 @@ function startController(side: Side, flaggerBin: string): void {
     const shipped = shippedRuntime();
     const nodeFlags = [
       ...shipped.nodeFlags,
+      ...EXTRA_NODE_FLAGS,
       ...(PROFILE
         ? [
             `--cpu-prof`,
@@ -245,7 +257,7 @@ function startController(side: Side, flaggerBin: string): void {
         "--metrics-bind-address",
         metricsAddress,
       ],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...shipped.env } },
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...shellEnv(), ...shipped.env } },
     );
   } else {
     child = spawn(
@@ -636,7 +648,7 @@ async function main(): Promise<void> {
     n: N,
     date: new Date().toISOString(),
     machine: `${hostname()}: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
-    command: `N=${N} make bench${SOAK_MIN ? ` BENCH_SOAK_MIN=${SOAK_MIN}` : ""}`,
+    command: `N=${N} make bench${SOAK_MIN ? ` BENCH_SOAK_MIN=${SOAK_MIN}` : ""}${EXTRA_NODE_FLAGS.length > 0 ? ` BENCH_NODE_FLAGS="${EXTRA_NODE_FLAGS.join(" ")}"` : ""}`,
     windows: { baselineSeconds: BASELINE_S, idleSeconds: IDLE_S, intervalSeconds: INTERVAL_S },
     controllers: {},
   };
