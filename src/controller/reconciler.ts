@@ -371,15 +371,19 @@ async function persist(
   // Events first, named after the status they were decided from: a crash before the status write makes
   // the next process decide the same again, and its Events are then found, not recorded twice. After
   // the status write they would be lost instead.
-  // Only when there are Events: most ticks have none, and this is the tick path.
+  // Only when there are Events: most ticks have none, and this is the tick path. A decision's Events
+  // are posted at once: one round trip to the API server before the status write, not one each (a
+  // rollback has two, and a slow API server makes each round trip seconds).
   const basis = decision.events.length > 0 ? JSON.stringify((raw as { status?: unknown }).status ?? {}) : "";
-  for (const e of decision.events) {
-    deps.logger.info(
-      { canary: `${canary.metadata.namespace}/${canary.metadata.name}`, reason: e.reason },
-      e.message,
-    );
-    await deps.client.event({ regarding: raw, ...e, basis });
-  }
+  await Promise.all(
+    decision.events.map((e) => {
+      deps.logger.info(
+        { canary: `${canary.metadata.namespace}/${canary.metadata.name}`, reason: e.reason },
+        e.message,
+      );
+      return deps.client.event({ regarding: raw, ...e, basis });
+    }),
+  );
   if (sameStatus(canary.status, decision.status)) return raw;
   const latest = await deps.client.replaceStatus({ ...raw, status: decision.status });
   crashPoint("after-status-write", decision.events);

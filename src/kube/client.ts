@@ -377,6 +377,10 @@ class EventRecorder {
     this.options = options;
   }
 
+  /**
+   * The Event is remembered as the object's last before its request goes out, so the Events of one
+   * decision can be recorded at once and the next repeat is still compared with the last one asked for.
+   */
   async record(input: EventInput): Promise<void> {
     const { regarding } = input;
     const key =
@@ -385,11 +389,13 @@ class EventRecorder {
     try {
       const now = this.options.now();
       const previous = this.last.get(key);
-      const bumped =
-        previous?.signature === signature &&
-        now.getTime() - previous.lastMs < this.options.windowMs &&
-        (await this.bump(previous, now));
-      this.remember(key, bumped ? previous : await this.create(input, signature, now));
+      if (previous?.signature === signature && now.getTime() - previous.lastMs < this.options.windowMs) {
+        this.remember(key, previous);
+        if (await this.bump(previous, now)) return;
+      }
+      const event = this.named(input, signature, now);
+      this.remember(key, event);
+      await this.create(input, event, now);
     } catch (err) {
       // Events are best effort: the controller must not fail a reconcile because of one.
       this.log.warn(
@@ -416,7 +422,8 @@ class EventRecorder {
     return true;
   }
 
-  private async create(input: EventInput, signature: string, now: Date): Promise<LastEvent> {
+  /** The Event a new record becomes, named before it is posted. */
+  private named(input: EventInput, signature: string, now: Date): LastEvent {
     const { regarding } = input;
     // Cluster-scoped objects get their Events in "default", as kubectl and client-go do.
     const namespace = regarding.metadata.namespace || "default";
@@ -429,6 +436,11 @@ class EventRecorder {
           .slice(0, 24)
       : `${now.getTime().toString(16)}${randomBytes(4).toString("hex")}`;
     const name = `${regarding.metadata.name.slice(0, 200)}.${unique}`;
+    return { signature, namespace, name, count: 1, lastMs: now.getTime() };
+  }
+
+  private async create(input: EventInput, event: LastEvent, now: Date): Promise<void> {
+    const { namespace, name } = event;
     try {
       await this.post(input, namespace, name, now);
     } catch (err) {
@@ -438,9 +450,8 @@ class EventRecorder {
         "GET",
         `${eventsPath(namespace)}/${encodeURIComponent(name)}`,
       );
-      return { signature, namespace, name, count: existing.count ?? 1, lastMs: now.getTime() };
+      event.count = existing.count ?? 1;
     }
-    return { signature, namespace, name, count: 1, lastMs: now.getTime() };
   }
 
   private async post(input: EventInput, namespace: string, name: string, now: Date): Promise<void> {

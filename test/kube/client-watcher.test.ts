@@ -198,6 +198,21 @@ describe("KubeClient", () => {
     expect(byReason.Halted).toMatchObject({ type: "Warning", message: "check failed", count: 1 });
   });
 
+  it("records Events at once and folds a repeat of the last one asked for, whichever was posted last", async () => {
+    const kube = client();
+    const subject = await kube.apply(newCanary("events-at-once"));
+    const event = (reason: string) => ({ regarding: subject, type: "Normal" as const, reason, message: reason });
+    await Promise.all(["First", "Second", "Third"].map((reason) => kube.event(event(reason))));
+    await kube.event(event("Third"));
+
+    const recorded = await eventsOf(kube, subject, 3);
+    expect(Object.fromEntries(recorded.map((e) => [e.reason, e.count]))).toEqual({
+      First: 1,
+      Second: 1,
+      Third: 2,
+    });
+  });
+
   it("starts a new Event once the deduplication window has passed", async () => {
     let now = Date.now();
     const kube = createKubeClient(kubeConnection(), logger, {
