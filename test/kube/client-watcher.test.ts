@@ -201,7 +201,12 @@ describe("KubeClient", () => {
   it("records Events at once and folds a repeat of the last one asked for, whichever was posted last", async () => {
     const kube = client();
     const subject = await kube.apply(newCanary("events-at-once"));
-    const event = (reason: string) => ({ regarding: subject, type: "Normal" as const, reason, message: reason });
+    const event = (reason: string) => ({
+      regarding: subject,
+      type: "Normal" as const,
+      reason,
+      message: reason,
+    });
     await Promise.all(["First", "Second", "Third"].map((reason) => kube.event(event(reason))));
     await kube.event(event("Third"));
 
