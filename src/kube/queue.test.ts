@@ -36,6 +36,18 @@ function recorder() {
   return { started, handler, finish };
 }
 
+/** A one-worker queue over a recorder, with the lateness its onStart reports for each key. */
+function oneWorkerReportingLateness() {
+  const r = recorder();
+  const late: [string, number][] = [];
+  const queue = new WorkQueue(r.handler, {
+    maxConcurrency: 1,
+    logger,
+    onStart: (key, lateMs) => late.push([key, lateMs]),
+  });
+  return { r, late, queue };
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
 });
@@ -89,13 +101,7 @@ describe("WorkQueue", () => {
   });
 
   it("reports how long each key queued for a worker after it was due", async () => {
-    const r = recorder();
-    const late: [string, number][] = [];
-    const queue = new WorkQueue(r.handler, {
-      maxConcurrency: 1,
-      logger,
-      onStart: (key, lateMs) => late.push([key, lateMs]),
-    });
+    const { r, late, queue } = oneWorkerReportingLateness();
     queue.enqueue("a");
     queue.enqueue("b", 100);
     await vi.advanceTimersByTimeAsync(250);
@@ -233,13 +239,7 @@ describe("WorkQueue", () => {
   });
 
   it("resync requests wait for the keys that are due, and do not count as late", async () => {
-    const r = recorder();
-    const late: [string, number][] = [];
-    const queue = new WorkQueue(r.handler, {
-      maxConcurrency: 1,
-      logger,
-      onStart: (key, lateMs) => late.push([key, lateMs]),
-    });
+    const { r, late, queue } = oneWorkerReportingLateness();
     queue.enqueue("busy");
     await vi.advanceTimersByTimeAsync(0);
     queue.resync("r1");
@@ -261,13 +261,7 @@ describe("WorkQueue", () => {
   });
 
   it("a resync keeps the time a key waits for: whichever comes first runs it", async () => {
-    const r = recorder();
-    const late: [string, number][] = [];
-    const queue = new WorkQueue(r.handler, {
-      maxConcurrency: 1,
-      logger,
-      onStart: (key, lateMs) => late.push([key, lateMs]),
-    });
+    const { r, late, queue } = oneWorkerReportingLateness();
     queue.enqueue("busy");
     queue.enqueue("a", 500);
     await vi.advanceTimersByTimeAsync(0);
