@@ -30,18 +30,21 @@ const ready = (revision: string, replicas = 2): WorkloadObservation => ({
   replicas,
   readyPercent: 100,
   rolloutComplete: true,
+  draining: false,
   revision,
 });
 const notReady = (revision: string): WorkloadObservation => ({
   replicas: 2,
   readyPercent: 50,
   rolloutComplete: false,
+  draining: false,
   revision,
 });
 const scaledDown = (revision: string): WorkloadObservation => ({
   replicas: 0,
   readyPercent: 0,
   rolloutComplete: true,
+  draining: false,
   revision,
 });
 
@@ -1166,28 +1169,40 @@ describe("deletionStep (revertOnDeletion)", () => {
     ["the target is gone", undefined, 3, { kind: "done" }],
     [
       "the target was scaled to zero",
-      { replicas: 0, ready: false },
+      { replicas: 0, ready: false, draining: false },
       3,
       { kind: "scale-target", replicas: 3 },
     ],
     [
+      "the target's scale-down has not landed yet",
+      { replicas: 0, ready: false, draining: true },
+      3,
+      { kind: "wait" },
+    ],
+    [
       "no primary to copy the scale from",
-      { replicas: 0, ready: false },
+      { replicas: 0, ready: false, draining: false },
       undefined,
       { kind: "scale-target", replicas: 1 },
     ],
-    ["the target is coming up", { replicas: 3, ready: false }, 3, { kind: "wait" }],
-    ["the target is ready", { replicas: 3, ready: true }, 3, { kind: "release" }],
+    ["the target is coming up", { replicas: 3, ready: false, draining: false }, 3, { kind: "wait" }],
+    ["the target is ready", { replicas: 3, ready: true, draining: false }, 3, { kind: "release" }],
   ] as const)("%s", (_label, target, primaryReplicas, step) => {
     expect(deletionStep(target, primaryReplicas)).toEqual(step);
   });
 });
 
 describe("workloadPlan", () => {
-  const plan = (status: CanaryStatus, targetRevision: string, primaryReplicas: number | undefined) =>
+  const plan = (
+    status: CanaryStatus,
+    targetRevision: string,
+    primaryReplicas: number | undefined,
+    targetDraining = false,
+  ) =>
     workloadPlan(status, desiredState(status, resolveCanary(canarySpec())), {
       targetRevision,
       primaryReplicas,
+      targetDraining,
     });
 
   it.each([
@@ -1223,5 +1238,10 @@ describe("workloadPlan", () => {
       copyToPrimary: copy,
       targetReplicas: replicas,
     });
+  });
+  it("leaves a canary whose scale-down has not landed at zero, and scales it up once it has", () => {
+    expect(plan(progressing(20), "rev-b", 3, true).targetReplicas).toBeUndefined();
+    expect(plan(progressing(20), "rev-b", 3, false).targetReplicas).toBe(3);
+    expect(plan({ phase: "Succeeded", lastAppliedSpec: "rev-b" }, "rev-b", 3, true).targetReplicas).toBe(0);
   });
 });

@@ -51,16 +51,18 @@ export type DeletionStep =
   | { kind: "done" }
   /** The target was scaled to zero between releases: run it at the primary's scale again. */
   | { kind: "scale-target"; replicas: number }
-  /** The target is coming up: wait for it before moving clients onto it. */
+  /** The target is coming up, or its scale-down is still landing: wait before moving clients onto it. */
   | { kind: "wait" }
   /** The target is ready: point the apex Service at it and remove the routing objects. */
   | { kind: "release" };
 
 export function deletionStep(
-  target: { replicas: number; ready: boolean } | undefined,
+  target: { replicas: number; ready: boolean; draining: boolean } | undefined,
   primaryReplicas: number | undefined,
 ): DeletionStep {
   if (!target) return { kind: "done" };
+  // A scale-up before the scale-down has landed reads as ready at once, from the old pods on their way out.
+  if (target.draining) return { kind: "wait" };
   if (target.replicas === 0) return { kind: "scale-target", replicas: Math.max(1, primaryReplicas ?? 1) };
   return target.ready ? { kind: "release" } : { kind: "wait" };
 }
@@ -76,15 +78,18 @@ export interface WorkloadPlan {
 export function workloadPlan(
   status: CanaryStatus,
   desired: DesiredState,
-  observed: { targetRevision: string; primaryReplicas: number | undefined },
+  observed: { targetRevision: string; primaryReplicas: number | undefined; targetDraining: boolean },
 ): WorkloadPlan {
   // Initializing copies whatever the target runs; Promoting only the revision that passed its analysis,
   // so a target changed since the decision waits for the next tick.
   const revisionToCopy = status.phase === "Promoting" ? status.lastAppliedSpec : observed.targetRevision;
   const targetReplicas =
     desired.target === "up"
-      ? // The canary runs as many pods as the primary, so both are judged at the same scale.
-        Math.max(1, observed.primaryReplicas ?? 1)
+      ? // The canary runs as many pods as the primary, so both are judged at the same scale. Not while
+        // its scale-down is landing: the old pods would pass for the new ones' readiness (deletionStep).
+        observed.targetDraining
+        ? undefined
+        : Math.max(1, observed.primaryReplicas ?? 1)
       : desired.target === "zero"
         ? 0
         : undefined;

@@ -23,9 +23,11 @@ export async function restoreTarget(
   target: Deployment | undefined,
   primaryReplicas: number | undefined,
 ): Promise<boolean> {
-  const observed = target && {
-    replicas: target.spec?.replicas ?? 1,
-    ready: isReady(observeWorkload(target), resolved.canaryReadyThreshold),
+  const state = target && observeWorkload(target);
+  const observed = state && {
+    replicas: state.replicas,
+    ready: isReady(state, resolved.canaryReadyThreshold),
+    draining: state.draining,
   };
   const step = deletionStep(observed, primaryReplicas);
   switch (step.kind) {

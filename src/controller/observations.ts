@@ -10,6 +10,8 @@ export interface WorkloadObservation {
   readyPercent: number;
   /** The controller has rolled out the current spec: observedGeneration caught up, all replicas updated. */
   rolloutComplete: boolean;
+  /** Scaled to zero with its pods not yet reported gone: wait before scaling it up (WorkloadState.draining). */
+  draining: boolean;
   /** Target: hash of its pod template and tracked configs. Primary: the revision it was copied from. */
   revision: string | undefined;
 }

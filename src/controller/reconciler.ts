@@ -329,6 +329,7 @@ function workloadObservation(deployment: Deployment): WorkloadObservation {
     replicas: state.replicas,
     readyPercent: state.readyPercent,
     rolloutComplete: state.updated,
+    draining: state.draining,
     revision: state.revision,
   };
 }
@@ -405,6 +406,7 @@ async function converge(
   const plan = workloadPlan(decision.status, desired, {
     targetRevision: revision.hash,
     primaryReplicas: observed.observations.primary?.replicas,
+    targetDraining: observed.observations.target?.draining ?? false,
   });
   await ensureServices(deps.client, canary, target);
   crashPoint("after-services", events);

@@ -194,6 +194,7 @@ describe("observeWorkload", () => {
       updated: true,
       rolloutComplete: true,
       progressDeadlineExceeded: false,
+      draining: false,
     });
     expect(isReady(state, 100)).toBe(true);
   });
@@ -226,6 +227,25 @@ describe("observeWorkload", () => {
     const state = observeWorkload(status(withReplicas(target, 0), { observedGeneration: 2 }));
     expect(state).toMatchObject({ replicas: 0, readyPercent: 0, rolloutComplete: true });
     expect(isReady(state, 0)).toBe(false);
+  });
+
+  it("reports a scale to zero as draining until the controller reports its pods gone", () => {
+    const zero = withReplicas(target, 0);
+    // The Deployment controller has not seen the scale-down yet.
+    expect(
+      observeWorkload(status(zero, { observedGeneration: 1, replicas: 3, availableReplicas: 3 })).draining,
+    ).toBe(true);
+    // It has, but its ReplicaSet still counts the old pods.
+    expect(
+      observeWorkload(status(zero, { observedGeneration: 2, replicas: 3, availableReplicas: 3 })).draining,
+    ).toBe(true);
+    expect(observeWorkload(status(zero, { observedGeneration: 2 })).draining).toBe(false);
+    // Drained, then given a new template the controller has not seen yet: no old pod can count as updated.
+    expect(observeWorkload(status(zero, { observedGeneration: 1 })).draining).toBe(false);
+    expect(
+      observeWorkload(status(target, { observedGeneration: 1, replicas: 3, availableReplicas: 3 })).draining,
+      "a Deployment that is not scaled to zero is never draining",
+    ).toBe(false);
   });
 
   it("reports an exceeded progress deadline and the revision annotation", () => {

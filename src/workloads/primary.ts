@@ -141,6 +141,13 @@ export interface WorkloadState {
   rolloutComplete: boolean;
   /** The Deployment controller gave up waiting (Progressing condition reason ProgressDeadlineExceeded). */
   progressDeadlineExceeded: boolean;
+  /**
+   * Scaled to zero, but its pods are not reported gone yet. Scaling it up now is unsafe: the Deployment
+   * controller would count the old pods' availability for the new spec, reporting it ready until their
+   * deletion lands, and for a moment after that it serves nothing. (A new template is safe: pods of the
+   * old one never count as updated.)
+   */
+  draining: boolean;
   /** The kanaria.dev/revision annotation (set on primaries). */
   revision?: string;
 }
@@ -152,6 +159,7 @@ const ABSENT: WorkloadState = {
   updated: false,
   rolloutComplete: false,
   progressDeadlineExceeded: false,
+  draining: false,
 };
 
 /**
@@ -176,6 +184,9 @@ export function observeWorkload(deployment: Deployment | undefined): WorkloadSta
     progressDeadlineExceeded: (s.conditions ?? []).some(
       (c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded",
     ),
+    // status.replicas counts the pods not being deleted; it keeps the old count until the controller has
+    // seen the scale-down and the ReplicaSet has counted its deletions.
+    draining: replicas === 0 && (s.replicas ?? 0) > 0,
   };
   const revision = deployment.metadata.annotations?.[REVISION_ANNOTATION];
   if (revision !== undefined) state.revision = revision;

@@ -2,14 +2,17 @@
 // controller process; no metrics (a canary without metrics passes its checks).
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/kube/types.ts";
+import type { Deployment } from "../../src/workloads/meta.ts";
 import {
   canaryEvents,
+  getCanary,
   getDeployment,
   imageOf,
   recordChanges,
   setImage as releaseImage,
   testClient,
   waitForPhase,
+  watchDeploymentWrites,
 } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
@@ -35,6 +38,28 @@ async function ingressWeight(name: string): Promise<string> {
     ? `${weight} header=${header}:${annotations["nginx.ingress.kubernetes.io/canary-by-header-value"]}`
     : weight;
 }
+
+/**
+ * The target, scaled to zero at initialization, was scaled up again only once that scale-down had
+ * landed. Before, the Deployment controller counts the old pods on their way out as the new spec's: the
+ * target reads ready at once, and then serves nothing until new pods are up.
+ */
+function expectScaledUpOnceDrained(writes: Deployment[], replicas: number): void {
+  const down = writes.findIndex((d) => d.spec?.replicas === 0);
+  const up = writes.findIndex((d, i) => i > down && d.spec?.replicas === replicas);
+  expect(down, "the target was scaled to zero at initialization").toBeGreaterThanOrEqual(0);
+  expect(up, "the target was scaled back up").toBeGreaterThan(down);
+  expect(writes[up]?.status?.observedGeneration).toBe(writes[down]?.metadata.generation);
+  expect(writes[up]?.status?.replicas ?? 0, "pods left when the target was scaled back up").toBe(0);
+}
+
+/** Polled closely, so what comes next happens while the target's scale-down to zero may be landing. */
+const justInitialized = (name: string) =>
+  waitFor(() => getCanary(client, ns, name), {
+    description: `Canary ${ns}/${name} to be Initialized`,
+    until: (c) => c.status?.phase === "Initialized",
+    intervalMs: 10,
+  });
 
 describe.concurrent("the canary lifecycle", () => {
   it("initializes, then promotes a new image through every weight step (nginx)", async () => {
@@ -126,10 +151,11 @@ describe.concurrent("the canary lifecycle", () => {
   it("starts a canary for a ConfigMap change alone and carries it to the primary", async () => {
     await client.apply(configMap(ns, "settings", { color: "blue" }));
     await client.apply(deployment(ns, "configured", "6.0.0", { configMap: "settings" }));
+    const targetWrites = await watchDeploymentWrites(ns, "configured");
     await client.apply(
       canary(ns, "configured", { provider: "kubernetes", analysis: { interval: "10s", iterations: 1 } }),
     );
-    const initialized = await waitForPhase(client, ns, "configured", "Initialized");
+    const initialized = await justInitialized("configured");
     const copy = () =>
       client.get<KubeObject & { data?: Record<string, string> }>({
         apiVersion: "v1",
@@ -144,10 +170,13 @@ describe.concurrent("the canary lifecycle", () => {
     expect(done.status?.lastAppliedSpec).not.toBe(initialized.status?.lastAppliedSpec);
     expect((await copy())?.data).toEqual({ color: "green" });
     expect(imageOf(await getDeployment(client, ns, "configured-primary"))).toBe(`${IMAGE}:6.0.0`);
+    targetWrites.stop();
+    expectScaledUpOnceDrained(targetWrites.writes, 2);
   });
 
   it("restores the original Deployment and Service when a Canary with revertOnDeletion is deleted", async () => {
     await client.apply(deployment(ns, "revert", "6.0.0", { replicas: 3 }));
+    const targetWrites = await watchDeploymentWrites(ns, "revert");
     await client.apply(
       canary(ns, "revert", {
         provider: "kubernetes",
@@ -155,7 +184,7 @@ describe.concurrent("the canary lifecycle", () => {
         analysis: { interval: "10s", iterations: 1 },
       }),
     );
-    await waitForPhase(client, ns, "revert", "Initialized");
+    await justInitialized("revert");
     await client.delete({
       apiVersion: "kanaria.dev/v1alpha1",
       kind: "Canary",
@@ -173,6 +202,8 @@ describe.concurrent("the canary lifecycle", () => {
     const target = await getDeployment(client, ns, "revert");
     expect(target?.spec?.replicas).toBe(3);
     expect(target?.status?.readyReplicas).toBe(3);
+    targetWrites.stop();
+    expectScaledUpOnceDrained(targetWrites.writes, 3);
     const apex = await client.get<KubeObject & { spec?: { selector?: Record<string, string> } }>({
       apiVersion: "v1",
       kind: "Service",

@@ -1,11 +1,12 @@
 // Reads Canaries, Deployments, Ingresses and Events for assertions in integration tests.
+import * as k8s from "@kubernetes/client-node";
 import pino from "pino";
 import type { Canary, Phase } from "../../src/api/canary.ts";
 import { API_VERSION } from "../../src/api/common.ts";
 import { createKubeClient } from "../../src/kube/client.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import type { Deployment } from "../../src/workloads/meta.ts";
-import { kubeConnection, waitFor } from "./k8s.ts";
+import { kubeConfig, kubeConnection, waitFor } from "./k8s.ts";
 
 export function testClient(): KubeClient {
   return createKubeClient(kubeConnection(), pino({ level: "silent" }));
@@ -75,13 +76,17 @@ export function initializationConverged(
   name: string,
 ): Promise<unknown> {
   return waitFor(
-    async () => [
-      (await getDeployment(client, namespace, name))?.spec?.replicas,
-      await canaryIngressWeight(client, namespace, name),
-    ],
+    async () =>
+      [
+        await getDeployment(client, namespace, name),
+        await canaryIngressWeight(client, namespace, name),
+      ] as const,
     {
-      description: `${name} scaled to zero and its canary Ingress at weight 0`,
-      until: ([replicas, weight]) => replicas === 0 && weight === "0",
+      description: `${name} scaled to zero with no pod left, and its canary Ingress at weight 0`,
+      // kanaria scales a target up only once its pods are reported gone: a release started before that
+      // would have its scale-up a tick after the new revision is detected.
+      until: ([target, weight]) =>
+        target?.spec?.replicas === 0 && (target.status?.replicas ?? 0) === 0 && weight === "0",
       timeoutMs: 30_000,
     },
   );
@@ -164,6 +169,37 @@ export function recordChanges<T>(
       await loop;
       await sample();
       return values;
+    },
+  };
+}
+
+/**
+ * Every write to one Deployment from now on, in order, through a watch: unlike polling, no version in
+ * between is missed. Resolves once the watch is established, so no write after the call is lost.
+ */
+export async function watchDeploymentWrites(
+  namespace: string,
+  name: string,
+): Promise<{ writes: Deployment[]; stop: () => void }> {
+  const writes: Deployment[] = [];
+  let ended: string | undefined;
+  const request = await new k8s.Watch(kubeConfig()).watch(
+    `/apis/apps/v1/namespaces/${namespace}/deployments`,
+    { fieldSelector: `metadata.name=${name}` },
+    (type: string, object: Deployment) => {
+      if (type === "ADDED" || type === "MODIFIED") writes.push(object);
+    },
+    (err: unknown) => {
+      ended ??= err ? String(err) : "closed by the API server";
+    },
+  );
+  return {
+    writes,
+    /** Throws if the watch ended before this call: writes after that would be missing. */
+    stop: () => {
+      const early = ended;
+      request.abort();
+      if (early) throw new Error(`the watch on Deployment ${namespace}/${name} ended early: ${early}`);
     },
   };
 }
