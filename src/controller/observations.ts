@@ -1,4 +1,5 @@
 import type { CheckStatus, WebhookType } from "../api/canary.ts";
+import type { Blocker } from "../errors.ts";
 import type { Routes } from "../routers/router.ts";
 import type { Requests } from "./requests.ts";
 
@@ -14,12 +15,6 @@ export interface WorkloadObservation {
   draining: boolean;
   /** Target: hash of its pod template and tracked configs. Primary: the revision it was copied from. */
   revision: string | undefined;
-}
-
-/** A problem the Canary's owner must fix (missing target, conflicting Canary, bad port...). */
-export interface Blocker {
-  reason: string;
-  message: string;
 }
 
 /** One webhook's answer, as the reconciler got it for a call decide asked for. */

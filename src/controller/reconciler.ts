@@ -7,7 +7,7 @@ import type { z } from "zod";
 import { type Canary, type CheckStatus, canary as canarySchema, type ProviderName } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
-import { blockerOf } from "../errors.ts";
+import { type Blocker, blockerOf } from "../errors.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { AlertHooks } from "../notifiers/alerts.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
@@ -23,7 +23,7 @@ import { crashPoint } from "./crash-points.ts";
 import { type Decision, decide } from "./decide.ts";
 import { desiredState, workloadPlan } from "./desired.ts";
 import { restoreTarget } from "./finalize.ts";
-import type { Blocker, Observations, WorkloadObservation } from "./observations.ts";
+import type { Observations, WorkloadObservation } from "./observations.ts";
 import { parseRequests } from "./requests.ts";
 
 export const FINALIZER = "finalizers.kanaria.dev";

@@ -6,7 +6,7 @@
  */
 import type { CanarySpec, HttpMatch, ProviderName } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
-import type { Blocker } from "../controller/observations.ts";
+import type { Blocker } from "../errors.ts";
 
 /** The parts of spec.analysis.match a router can route A/B traffic on. */
 export interface MatchCapabilities {
