@@ -4,7 +4,7 @@
  * has an event mentioning <text>, e.g. "after-status-write:canary weight 40". The variable is read
  * once; when it is unset, crashPoint() is a comparison against undefined and nothing else.
  */
-import type { CanaryEvent } from "./decide.ts";
+import type { CanaryEvent } from "../api/events.ts";
 
 /** The points of a tick between two writes, in the order the reconciler passes them. */
 export const CRASH_POINTS = [

@@ -3,10 +3,11 @@ import type { CanarySpec, CanaryStatus, CanaryWebhook, CheckStatus, WebhookType 
 import { resolveCanary } from "../api/defaults.ts";
 import { routerCapabilities } from "../routers/factory.ts";
 import type { Routes } from "../routers/router.ts";
+import type { WebhookAnswer } from "../webhooks/calls.ts";
 import { sameStatus } from "./conditions.ts";
 import { type DecideInput, type Decision, decide, WAIT_POLL_MS } from "./decide.ts";
 import { deletionStep, desiredState, workloadPlan } from "./desired.ts";
-import type { Observations, WebhookAnswer, WorkloadObservation } from "./observations.ts";
+import type { Observations, WorkloadObservation } from "./observations.ts";
 import type { Requests } from "./requests.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");

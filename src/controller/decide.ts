@@ -15,24 +15,16 @@ import type {
   WebhookType,
 } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
+import type { CanaryEvent } from "../api/events.ts";
 import { type RouterCapabilities, unsupportedRouting } from "../routers/capabilities.ts";
 import { sameRoutes } from "../routers/router.ts";
 import { safeUrl } from "../webhooks/caller.ts";
+import type { WebhookAnswer, WebhookCall } from "../webhooks/calls.ts";
 import { promotionWindowState } from "../windows/windows.ts";
 import { conditionsFor } from "./conditions.ts";
 import { desiredState } from "./desired.ts";
-import type { Observations, WebhookAnswer } from "./observations.ts";
+import type { Observations } from "./observations.ts";
 import { type GateRequest, type RequestKind, requester } from "./requests.ts";
-
-export interface CanaryEvent {
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
-  /** Why a RolledBack event rolled back, for the alert that reports it. */
-  cause?: RollbackCause;
-  /** Send no alert for this event (a webhook's muteAlert). */
-  muteAlert?: boolean;
-}
 
 export interface DecideInput {
   name: string;
@@ -59,13 +51,6 @@ export interface Decision {
   requeueAfterMs: number;
   /** The Canary cannot proceed (Stalled): converge writes nothing but what a missing target needs. */
   blocked: boolean;
-}
-
-/** A webhook decide wants called, and the phase to put in its payload. */
-export interface WebhookCall {
-  name: string;
-  type: WebhookType;
-  phase: Phase;
 }
 
 /**

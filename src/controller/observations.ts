@@ -1,6 +1,7 @@
-import type { CheckStatus, WebhookType } from "../api/canary.ts";
+import type { CheckStatus } from "../api/canary.ts";
 import type { Blocker } from "../errors.ts";
 import type { Routes } from "../routers/router.ts";
+import type { WebhookAnswer } from "../webhooks/calls.ts";
 import type { Requests } from "./requests.ts";
 
 /** What the reconciler saw of a Deployment (the target, or <target>-primary). */
@@ -15,15 +16,6 @@ export interface WorkloadObservation {
   draining: boolean;
   /** Target: hash of its pod template and tracked configs. Primary: the revision it was copied from. */
   revision: string | undefined;
-}
-
-/** One webhook's answer, as the reconciler got it for a call decide asked for. */
-export interface WebhookAnswer {
-  name: string;
-  type: WebhookType;
-  result: "pass" | "fail" | "error";
-  code?: number;
-  message: string;
 }
 
 export interface Observations {

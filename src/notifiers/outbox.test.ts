@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { AlertRecord } from "../api/alert-outbox.ts";
 import type { CanarySpec, CanaryStatus, CheckStatus } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
-import type { CanaryEvent } from "../controller/decide.ts";
+import type { CanaryEvent } from "../api/events.ts";
 import { SUCCESS_RATE_FAILED } from "../testing/alerts.ts";
 import { KEEP_FINISHED, type OutboxInput, passesFilter, pendingDeliveries, withAlerts } from "./outbox.ts";
 

@@ -6,7 +6,7 @@
 import type { AlertKind, AlertRecord, RollbackCause, Severity } from "../api/alert-outbox.ts";
 import type { CanarySpec, CanaryStatus, CheckStatus } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
-import type { CanaryEvent } from "../controller/decide.ts";
+import type { CanaryEvent } from "../api/events.ts";
 
 /** Finished alerts kept in the status beyond the pending ones (the newest). */
 export const KEEP_FINISHED = 10;

@@ -10,6 +10,7 @@ import type { CanaryStatus, CanaryWebhook, WebhookType } from "../api/canary.ts"
 import { parseDuration } from "../api/common.ts";
 import { DEFAULTS } from "../api/defaults.ts";
 import { redactor, urlSecrets } from "../security/redact.ts";
+import type { CallResult } from "./calls.ts";
 
 export interface WebhookPayload {
   name: string;
@@ -18,12 +19,6 @@ export interface WebhookPayload {
   checksum: string;
   type: WebhookType;
   metadata?: Record<string, string>;
-}
-
-export interface WebhookAnswer {
-  result: "pass" | "fail" | "error";
-  code?: number;
-  message: string;
 }
 
 export interface CallOptions {
@@ -58,7 +53,7 @@ export async function callWebhook(
   hook: CanaryWebhook,
   payload: WebhookPayload,
   options: CallOptions = {},
-): Promise<WebhookAnswer> {
+): Promise<CallResult> {
   const retries = hook.retries ?? 0;
   const scrub = redactor(hookSecrets(hook));
   const backoff = options.backoffMs ?? ((n: number) => Math.min(5_000, 250 * 2 ** (n - 1)));
@@ -81,7 +76,7 @@ function hookSecrets(hook: CanaryWebhook): string[] {
   return [...Object.values(hook.metadata ?? {}), ...urlSecrets(hook.url), ...query];
 }
 
-function retryable(answer: WebhookAnswer): boolean {
+function retryable(answer: CallResult): boolean {
   return answer.result === "error" || (answer.code !== undefined && answer.code >= 500);
 }
 
@@ -89,7 +84,7 @@ async function attempt(
   hook: CanaryWebhook,
   payload: WebhookPayload,
   doFetch: typeof fetch,
-): Promise<WebhookAnswer> {
+): Promise<CallResult> {
   const timeoutMs = hook.timeout ? parseDuration(hook.timeout) : DEFAULTS.webhookTimeoutMs;
   try {
     const response = await doFetch(hook.url, {

@@ -5,9 +5,9 @@
  */
 import type { Logger } from "pino";
 import type { Canary, CanaryStatus, CanaryWebhook } from "../api/canary.ts";
-import type { CanaryEvent, WebhookCall } from "../controller/decide.ts";
-import type { WebhookAnswer } from "../controller/observations.ts";
+import type { CanaryEvent } from "../api/events.ts";
 import { callWebhook, canaryChecksum, safeUrl, type WebhookPayload } from "./caller.ts";
+import type { WebhookAnswer, WebhookCall } from "./calls.ts";
 
 export type WebhookCaller = typeof callWebhook;
 
