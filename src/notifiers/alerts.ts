@@ -5,7 +5,7 @@
  */
 import type { Canary, CanaryStatus } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
-import type { Decision } from "../controller/decide.ts";
+import type { CanaryEvent } from "../api/events.ts";
 import type { KubeObject } from "../kube/types.ts";
 import type { Deployment } from "../workloads/meta.ts";
 import type { AlertDeliveryQueue } from "./delivery.ts";
@@ -19,7 +19,8 @@ export interface AlertHooks {
 export interface RecordInput {
   canary: Canary;
   resolved: ResolvedCanary;
-  decision: Decision;
+  /** What the decision wrote and emitted: the status about to be stored and its events. */
+  decision: { status: CanaryStatus; events: CanaryEvent[] };
   target: Deployment | undefined;
   primary: Deployment | undefined;
   now: Date;
