@@ -1,16 +1,24 @@
-// The body of `kanaria controller` (see controller.ts for its flags): loaded only when it runs.
+// The body of `kanaria controller` (see controller.ts and controller-flags.ts for its flags): loaded
+// only when it runs.
 import { createRequire } from "node:module";
 import pino, { type Logger } from "pino";
 import { parseDuration } from "../../api/common.ts";
-import { apiServerLeaseStore, LeaderElector, leaderConfigFromFlags } from "../../controller/leader.ts";
 import { type RunningController, startController } from "../../controller/manager.ts";
 import { loadConnection } from "../../kube/connection.ts";
+import {
+  apiServerLeaseStore,
+  defaultIdentity,
+  defaultLeaseNamespace,
+  type LeaderElectionConfig,
+  LeaderElector,
+  validateLeaderConfig,
+} from "../../kube/leader.ts";
 import { parseProviderRef } from "../../notifiers/alerts.ts";
 import { ControllerMetrics } from "../../observability/metrics.ts";
 import { startObservabilityServer } from "../../observability/server.ts";
 import { redactingStream } from "../../security/redact.ts";
 import { version } from "../version.ts";
-import type { ControllerFlags } from "./controller.ts";
+import type { ControllerFlags, LeaderElectionFlags } from "./controller-flags.ts";
 
 export async function runController(flags: ControllerFlags): Promise<void> {
   const logger = makeLogger(flags.logLevel);
@@ -63,6 +71,26 @@ function parseFlagDuration(flag: string, value: string): number {
   } catch {
     throw new Error(`${flag} must be a duration such as 30s or 5m, got ${JSON.stringify(value)}`);
   }
+}
+
+export function leaderConfigFromFlags(flags: LeaderElectionFlags): LeaderElectionConfig {
+  const duration = (flag: string, value: string) => {
+    try {
+      return parseDuration(value);
+    } catch (err) {
+      throw new Error(`--${flag}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const config: LeaderElectionConfig = {
+    namespace: flags.leaderElectionNamespace || defaultLeaseNamespace("kanaria-system"),
+    name: flags.leaderElectionId,
+    identity: defaultIdentity(),
+    leaseDurationMs: duration("leader-election-lease-duration", flags.leaderElectionLeaseDuration),
+    renewDeadlineMs: duration("leader-election-renew-deadline", flags.leaderElectionRenewDeadline),
+    retryPeriodMs: duration("leader-election-retry-period", flags.leaderElectionRetryPeriod),
+  };
+  validateLeaderConfig(config);
+  return config;
 }
 
 /** JSON logs, pretty on a terminal (pino-pretty is a dev tool: fall back to JSON where it is absent). */

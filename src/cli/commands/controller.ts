@@ -1,23 +1,9 @@
 // `kanaria controller`: the flags here; the controller itself (Kubernetes client, AWS SDK, metrics)
 // is loaded only when the command runs, so every other command starts without it.
 import { type Command, Option } from "commander";
-import { PROVIDERS, type ProviderName } from "../../api/canary.ts";
-import { type LeaderElectionFlags, leaderElectionOptions } from "../../controller/leader-options.ts";
+import { PROVIDERS } from "../../api/canary.ts";
 import { DEFAULT_BIND_ADDRESS } from "../../observability/server.ts";
-
-export interface ControllerFlags extends LeaderElectionFlags {
-  metricsBindAddress: string;
-  kubeconfig?: string;
-  namespace: string[];
-  logLevel: string;
-  provider: ProviderName;
-  metricsServer?: string;
-  nginxAnnotationsPrefix: string;
-  workers: string;
-  alertProvider?: string;
-  clusterName?: string;
-  alertRetryTimeout: string;
-}
+import { type ControllerFlags, leaderElectionOptions } from "./controller-flags.ts";
 
 export function register(program: Command): void {
   const command = program

@@ -1,8 +1,10 @@
 /**
- * The controller command's leader election flags (controller-runtime's names and defaults), apart from
- * the elector itself so that registering the command loads no Kubernetes client.
+ * The controller command's flags as commander hands them over, and its leader election options
+ * (controller-runtime's names and defaults): apart from the controller itself, so that registering
+ * the command loads no Kubernetes client.
  */
 import { Option } from "commander";
+import type { ProviderName } from "../../api/canary.ts";
 
 export const DEFAULT_LEASE_NAME = "kanaria-leader";
 
@@ -13,6 +15,20 @@ export interface LeaderElectionFlags {
   leaderElectionLeaseDuration: string;
   leaderElectionRenewDeadline: string;
   leaderElectionRetryPeriod: string;
+}
+
+export interface ControllerFlags extends LeaderElectionFlags {
+  metricsBindAddress: string;
+  kubeconfig?: string;
+  namespace: string[];
+  logLevel: string;
+  provider: ProviderName;
+  metricsServer?: string;
+  nginxAnnotationsPrefix: string;
+  workers: string;
+  alertProvider?: string;
+  clusterName?: string;
+  alertRetryTimeout: string;
 }
 
 export function leaderElectionOptions(): Option[] {

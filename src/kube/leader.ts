@@ -11,11 +11,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { parseDuration } from "../api/common.ts";
-import { KubeApiError, KubeRest } from "../kube/client.ts";
-import type { KubeConnection } from "../kube/connection.ts";
-import { type Clock, systemClock } from "../kube/queue.ts";
-import type { LeaderElectionFlags } from "./leader-options.ts";
+import { KubeApiError, KubeRest } from "./client.ts";
+import type { KubeConnection } from "./connection.ts";
+import { type Clock, systemClock } from "./queue.ts";
 
 export interface LeaseSpec {
   holderIdentity?: string | null;
@@ -303,24 +301,4 @@ export function apiServerLeaseStore(connection: KubeConnection, namespace: strin
     create: (lease) => rest.request<Lease>("POST", collection, { body: lease }),
     update: (lease) => rest.request<Lease>("PUT", path, { body: lease }),
   };
-}
-
-export function leaderConfigFromFlags(flags: LeaderElectionFlags): LeaderElectionConfig {
-  const duration = (flag: string, value: string) => {
-    try {
-      return parseDuration(value);
-    } catch (err) {
-      throw new Error(`--${flag}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
-  const config: LeaderElectionConfig = {
-    namespace: flags.leaderElectionNamespace || defaultLeaseNamespace("kanaria-system"),
-    name: flags.leaderElectionId,
-    identity: defaultIdentity(),
-    leaseDurationMs: duration("leader-election-lease-duration", flags.leaderElectionLeaseDuration),
-    renewDeadlineMs: duration("leader-election-renew-deadline", flags.leaderElectionRenewDeadline),
-    retryPeriodMs: duration("leader-election-retry-period", flags.leaderElectionRetryPeriod),
-  };
-  validateLeaderConfig(config);
-  return config;
 }
