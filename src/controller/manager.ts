@@ -12,8 +12,9 @@ import { CachedKubeClient, CacheRegistry, type CacheStats, cacheForm } from "../
 import { createKubeClient } from "../kube/client.ts";
 import type { KubeConnection } from "../kube/connection.ts";
 import { servesApi } from "../kube/discovery.ts";
+import { ConflictError } from "../kube/errors.ts";
 import { WorkQueue } from "../kube/queue.ts";
-import { ConflictError, type KubeClient, type KubeObject } from "../kube/types.ts";
+import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { createWatcher, objectKey, type Watcher } from "../kube/watcher.ts";
 import {
   kubeLookups,

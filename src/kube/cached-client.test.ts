@@ -9,7 +9,8 @@ import {
   contains,
   equalitySelector,
 } from "./cached-client.ts";
-import { ConflictError, type KubeObject, type ObjectRef } from "./types.ts";
+import { ConflictError } from "./errors.ts";
+import type { KubeObject, ObjectRef } from "./types.ts";
 import { type WatchEvent, Watcher } from "./watcher.ts";
 
 /** A watch cache that only learns what the API server holds when told to (a watch that lags). */

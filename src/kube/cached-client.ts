@@ -14,8 +14,8 @@
  */
 
 import { createHash } from "node:crypto";
+import { ConflictError } from "./errors.ts";
 import type { EventInput, KubeClient, KubeObject, ObjectRef } from "./types.ts";
-import { ConflictError } from "./types.ts";
 
 /** What a watcher offers the cache: its objects by "namespace/name" (or "name" when cluster-scoped). */
 export interface CacheSource {

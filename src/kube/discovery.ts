@@ -1,5 +1,5 @@
-import { KubeRest } from "./client.ts";
 import type { KubeConnection } from "./connection.ts";
+import { KubeRest } from "./rest.ts";
 
 /**
  * Whether the API server serves group/version (e.g. an optional CRD such as App Mesh's). A watch on a

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { KubeApiError } from "./client.ts";
+import { KubeApiError } from "./errors.ts";
 import {
   defaultIdentity,
   defaultLeaseNamespace,

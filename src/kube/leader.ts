@@ -11,9 +11,10 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { KubeApiError, KubeRest } from "./client.ts";
 import type { KubeConnection } from "./connection.ts";
+import { KubeApiError } from "./errors.ts";
 import { type Clock, systemClock } from "./queue.ts";
+import { KubeRest } from "./rest.ts";
 
 export interface LeaseSpec {
   holderIdentity?: string | null;

@@ -25,9 +25,9 @@ export interface EventInput {
 }
 
 /**
- * The Kubernetes operations the controller, routers and workload code need; implemented over
- * @kubernetes/client-node in kube/client.ts and by an in-memory fake in unit tests. Field manager
- * "kanaria" is used for every write.
+ * The Kubernetes operations the controller, routers and workload code need; implemented over the
+ * REST layer (kube/rest.ts, raw JSON over a KubeConnection) in kube/client.ts, and by an in-memory
+ * fake in unit tests. Field manager "kanaria" is used for every write.
  */
 export interface KubeClient {
   /** Returns undefined on 404. */
@@ -48,8 +48,4 @@ export interface KubeClient {
   delete(ref: ObjectRef): Promise<void>;
   /** Records a core/v1 Event; failures are logged, never thrown (events are best effort). */
   event(input: EventInput): Promise<void>;
-}
-
-export class ConflictError extends Error {
-  override readonly name = "ConflictError";
 }

@@ -1,8 +1,8 @@
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
-import { KubeRest, type ListResult } from "./client.ts";
 import type { KubeConnection } from "./connection.ts";
 import { type Clock, systemClock } from "./queue.ts";
+import { KubeRest, type ListResult } from "./rest.ts";
 import type { KubeObject } from "./types.ts";
 
 /** One line of a watch stream: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (object is then a Status). */

@@ -1,10 +1,5 @@
-import {
-  ConflictError,
-  type EventInput,
-  type KubeClient,
-  type KubeObject,
-  type ObjectRef,
-} from "../kube/types.ts";
+import { ConflictError } from "../kube/errors.ts";
+import type { EventInput, KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import { canonicalJson } from "../workloads/hash.ts";
 
 type Json = Record<string, unknown>;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { PatchStrategy } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { KubeRest } from "../../src/kube/client.ts";
+import { KubeRest } from "../../src/kube/rest.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { kubeConfig, kubeConnection } from "../support/k8s.ts";
 

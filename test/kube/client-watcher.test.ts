@@ -6,8 +6,9 @@ import pino from "pino";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { type Canary, canary } from "../../src/api/canary.ts";
 import { API_VERSION } from "../../src/api/common.ts";
-import { createKubeClient, KubeApiError } from "../../src/kube/client.ts";
-import { ConflictError, type KubeClient, type KubeObject } from "../../src/kube/types.ts";
+import { createKubeClient } from "../../src/kube/client.ts";
+import { ConflictError, KubeApiError } from "../../src/kube/errors.ts";
+import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import { apiServerWatchSource, type WatchEvent, Watcher, type WatchSource } from "../../src/kube/watcher.ts";
 import { kubeConnection, useNamespace, waitFor } from "../support/k8s.ts";
 
