@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { KubeConnection } from "./connection.ts";
-import { ConflictError, errorMessage, KubeApiError } from "./errors.ts";
+import { apiErrorFor, errorMessage, KubeApiError } from "./errors.ts";
 import { EventRecorder } from "./events.ts";
 import { describe, refOf } from "./objects.ts";
 import { FIELD_MANAGER, KubeRest, MERGE_PATCH, SERVER_SIDE_APPLY } from "./rest.ts";
@@ -16,12 +16,11 @@ function describeCollection(apiVersion: string, kind: string, namespace: string 
   return `${kind} (${apiVersion}) ${namespace ? `in namespace ${namespace}` : "in all namespaces"}`;
 }
 
-/** Prefixes what was attempted; 409 becomes ConflictError so callers can re-read and retry. */
+/** Prefixes what was attempted, keeping the error's class (a 409 stays a ConflictError to re-read and retry). */
 function failure(attempted: string, err: unknown): Error {
   const message = `${attempted}: ${errorMessage(err)}`;
   if (!(err instanceof KubeApiError)) return new Error(message, { cause: err });
-  if (err.code === 409) return new ConflictError(message, { cause: err });
-  return new KubeApiError(err.code, message, err.reason, { cause: err });
+  return apiErrorFor(err.code, message, err.reason, { cause: err });
 }
 
 export interface KubeClientOptions {

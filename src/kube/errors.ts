@@ -2,7 +2,7 @@
 
 /** A failed API request; `message` carries the API server's Status.message so callers can show it. */
 export class KubeApiError extends Error {
-  override readonly name = "KubeApiError";
+  override readonly name: string = "KubeApiError";
   /** HTTP status code (404, 422, ...). */
   readonly code: number;
   /** Status.reason ("NotFound", "Invalid", ...), when the server sent a Status. */
@@ -15,9 +15,28 @@ export class KubeApiError extends Error {
   }
 }
 
-/** A write lost a race (409): the caller re-reads the object and tries again. */
-export class ConflictError extends Error {
-  override readonly name = "ConflictError";
+/**
+ * A 409: a write lost a race (Conflict: the object moved on since it was read) or its object exists
+ * already (AlreadyExists). The caller re-reads the object and tries again.
+ */
+export class ConflictError extends KubeApiError {
+  override readonly name: string = "ConflictError";
+
+  constructor(message: string, reason = "Conflict", options?: ErrorOptions) {
+    super(409, message, reason, options);
+  }
+}
+
+/** The error for a failed request: a ConflictError for 409, a KubeApiError otherwise. */
+export function apiErrorFor(
+  code: number,
+  message: string,
+  reason?: string,
+  options?: ErrorOptions,
+): KubeApiError {
+  return code === 409
+    ? new ConflictError(message, reason, options)
+    : new KubeApiError(code, message, reason, options);
 }
 
 export function errorMessage(err: unknown): string {

@@ -1,7 +1,7 @@
 // The Event recorder behind KubeClient.event (see EventRecorder below).
 import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import { errorMessage, KubeApiError } from "./errors.ts";
+import { ConflictError, errorMessage, KubeApiError } from "./errors.ts";
 import { describe, refOf } from "./objects.ts";
 import { FIELD_MANAGER, type KubeRest, MERGE_PATCH } from "./rest.ts";
 import type { EventInput } from "./types.ts";
@@ -110,7 +110,7 @@ export class EventRecorder {
     try {
       await this.post(input, namespace, name, now);
     } catch (err) {
-      if (!(input.basis && err instanceof KubeApiError && err.code === 409)) throw err;
+      if (!(input.basis && err instanceof ConflictError)) throw err;
       // Recorded by a process that stopped before it wrote the decision down: the same decision, once.
       const existing = await this.rest.request<{ count?: number; lastTimestamp?: string }>(
         "GET",

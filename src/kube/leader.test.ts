@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { KubeApiError } from "./errors.ts";
+import { ConflictError } from "./errors.ts";
 import {
   defaultIdentity,
   defaultLeaseNamespace,
@@ -22,7 +22,7 @@ function memoryStore() {
   let lease: Lease | undefined;
   let version = 0;
   let failing = false;
-  const conflict = () => new KubeApiError(409, "the object has been modified", "Conflict");
+  const conflict = () => new ConflictError("the object has been modified");
   const store: LeaseStore = {
     async get() {
       if (failing) throw new Error("connection refused");
@@ -30,7 +30,7 @@ function memoryStore() {
     },
     async create(l) {
       if (failing) throw new Error("connection refused");
-      if (lease) throw new KubeApiError(409, "already exists", "AlreadyExists");
+      if (lease) throw new ConflictError("already exists", "AlreadyExists");
       lease = { ...structuredClone(l), metadata: { ...l.metadata, resourceVersion: String(++version) } };
       return structuredClone(lease);
     },

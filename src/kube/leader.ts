@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { KubeConnection } from "./connection.ts";
-import { KubeApiError } from "./errors.ts";
+import { ConflictError, KubeApiError } from "./errors.ts";
 import { type Clock, systemClock } from "./queue.ts";
 import { KubeRest } from "./rest.ts";
 
@@ -89,10 +89,6 @@ export function validateLeaderConfig(c: LeaderElectionConfig): void {
 /** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
 export function microTime(date: Date): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
-}
-
-function isConflict(err: unknown): boolean {
-  return err instanceof KubeApiError && (err.code === 409 || err.reason === "AlreadyExists");
 }
 
 export class LeaderElector {
@@ -179,7 +175,7 @@ export class LeaderElector {
           spec: spec(this.config.identity),
         });
       } catch (err) {
-        if (isConflict(err)) return false;
+        if (err instanceof ConflictError) return false;
         throw err;
       }
       this.observe(undefined, now);
@@ -193,7 +189,7 @@ export class LeaderElector {
     try {
       await this.store.update({ ...current, spec: spec(this.config.identity, current.spec) });
     } catch (err) {
-      if (isConflict(err)) return false;
+      if (err instanceof ConflictError) return false;
       throw err;
     }
     return true;

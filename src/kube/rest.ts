@@ -1,5 +1,5 @@
 import { type HttpResponse, type KubeConnection, readBody } from "./connection.ts";
-import { errorMessage, KubeApiError } from "./errors.ts";
+import { apiErrorFor, errorMessage, type KubeApiError } from "./errors.ts";
 import type { KubeObject } from "./types.ts";
 
 /** The field manager of every write, and the component of every Event. */
@@ -174,5 +174,5 @@ function apiError(code: number, text: string): KubeApiError {
     // Not JSON (a proxy's HTML error page, say): the raw text is the best message there is.
   }
   const message = status?.message || text.trim().slice(0, 300) || `HTTP ${code}`;
-  return new KubeApiError(code, message, status?.reason);
+  return apiErrorFor(code, message, status?.reason);
 }
