@@ -4,8 +4,8 @@
  * predicate calls. Kept up to date from the Canary watch (its relists are diffed into events too).
  */
 import type { Canary } from "../api/canary.ts";
+import { objectKey } from "../kube/objects.ts";
 import type { KubeObject } from "../kube/types.ts";
-import { objectKey } from "../kube/watcher.ts";
 import { primaryName } from "../workloads/primary.ts";
 
 /** The kinds a Canary names by name (besides the objects it owns). */

@@ -13,9 +13,10 @@ import { createKubeClient } from "../kube/client.ts";
 import type { KubeConnection } from "../kube/connection.ts";
 import { servesApi } from "../kube/discovery.ts";
 import { ConflictError } from "../kube/errors.ts";
+import { objectKey } from "../kube/objects.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
-import { createWatcher, objectKey, type Watcher } from "../kube/watcher.ts";
+import { createWatcher, type Watcher } from "../kube/watcher.ts";
 import {
   kubeLookups,
   offlineProviders,

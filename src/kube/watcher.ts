@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
 import type { KubeConnection } from "./connection.ts";
+import { objectKey } from "./objects.ts";
 import { type Clock, systemClock } from "./queue.ts";
 import { KubeRest, type ListResult } from "./rest.ts";
 import type { KubeObject } from "./types.ts";
@@ -56,12 +57,6 @@ type WatchEnd =
   | { kind: "stalled" }
   | { kind: "stopped" }
   | { kind: "failed"; error: unknown };
-
-/** The cache key of an object: "namespace/name", or "name" for cluster-scoped objects. */
-export function objectKey(object: KubeObject): string {
-  const { namespace, name } = object.metadata;
-  return namespace ? `${namespace}/${name}` : name;
-}
 
 /**
  * List+watch of one resource type with a local cache. Recovers on its own: relists when the

@@ -1,4 +1,5 @@
 import type { Canary } from "../api/canary.ts";
+import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import {
   canaryKey,
@@ -6,7 +7,6 @@ import {
   canaryOwnerReference,
   controllingCanary,
   type Deployment,
-  objectKey,
 } from "../workloads/meta.ts";
 import { type SelectorLabel, selectorLabel } from "../workloads/selector.ts";
 import {

@@ -19,14 +19,9 @@
  */
 import type { Canary } from "../api/canary.ts";
 import { ConfigBlockerError } from "../errors.ts";
+import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
-import {
-  canaryKey,
-  canaryNamespace,
-  canaryOwnerReference,
-  controllingCanary,
-  objectKey,
-} from "../workloads/meta.ts";
+import { canaryKey, canaryNamespace, canaryOwnerReference, controllingCanary } from "../workloads/meta.ts";
 import { serviceNames } from "../workloads/services.ts";
 import type { RouterCapabilities } from "./capabilities.ts";
 import { RouterConfigError } from "./errors.ts";

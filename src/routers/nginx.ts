@@ -1,13 +1,8 @@
 import type { V1Ingress } from "@kubernetes/client-node";
 import type { Canary, HttpMatch } from "../api/canary.ts";
+import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
-import {
-  canaryKey,
-  canaryNamespace,
-  canaryOwnerReference,
-  controllingCanary,
-  objectKey,
-} from "../workloads/meta.ts";
+import { canaryKey, canaryNamespace, canaryOwnerReference, controllingCanary } from "../workloads/meta.ts";
 import { serviceNames } from "../workloads/services.ts";
 import type { RouterCapabilities } from "./capabilities.ts";
 import { RouterConfigError } from "./errors.ts";

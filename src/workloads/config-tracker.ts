@@ -1,6 +1,7 @@
 import type { V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { Canary } from "../api/canary.ts";
 import { ConfigBlockerError } from "../errors.ts";
+import { objectKey } from "../kube/objects.ts";
 import type { KubeClient } from "../kube/types.ts";
 import { shortHash } from "./hash.ts";
 import {
@@ -9,7 +10,6 @@ import {
   canaryNamespace,
   canaryOwnerReference,
   type Deployment,
-  objectKey,
   type Secret,
 } from "./meta.ts";
 

@@ -30,10 +30,6 @@ export function canaryKey(canary: Canary): string {
   return `${canary.metadata.namespace ?? ""}/${canary.metadata.name}`;
 }
 
-export function objectKey(obj: { metadata?: { name?: string; namespace?: string } }): string {
-  return `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
-}
-
 /**
  * The controller reference every generated object carries: the garbage collector deletes it with the
  * Canary, and `controller: true` stops a second Canary from claiming the same object.

@@ -1,6 +1,7 @@
 import type { V1DeploymentSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { Canary } from "../api/canary.ts";
 import { ConfigBlockerError } from "../errors.ts";
+import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
 import { copyConfigsToPrimary, rewriteTemplateForPrimary } from "./config-tracker.ts";
 import {
@@ -9,7 +10,6 @@ import {
   canaryOwnerReference,
   controllingCanary,
   type Deployment,
-  objectKey,
   userAnnotations,
 } from "./meta.ts";
 import type { Revision } from "./revision.ts";

@@ -1,8 +1,9 @@
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
+import { objectKey } from "../kube/objects.ts";
 import type { KubeClient } from "../kube/types.ts";
 import { type TrackedConfigs, trackConfigs } from "./config-tracker.ts";
 import { canonicalJson, shortHash } from "./hash.ts";
-import { type Deployment, objectKey } from "./meta.ts";
+import type { Deployment } from "./meta.ts";
 
 /** What the primary runs or the canary is analysed with: the pod template plus the configs it reads. */
 export interface Revision {

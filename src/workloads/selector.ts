@@ -1,6 +1,6 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import { ConfigBlockerError } from "../errors.ts";
-import { objectKey } from "./meta.ts";
+import { objectKey } from "../kube/objects.ts";
 
 /** Flagger's --selector-labels default, in its order: the first one in spec.selector.matchLabels wins. */
 export const DEFAULT_SELECTOR_LABELS = ["app", "name", "app.kubernetes.io/name"] as const;

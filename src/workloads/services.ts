@@ -2,6 +2,7 @@ import type { V1Container, V1ServicePort } from "@kubernetes/client-node";
 import type { Canary } from "../api/canary.ts";
 import { DEFAULTS } from "../api/defaults.ts";
 import { ConfigBlockerError } from "../errors.ts";
+import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
 import {
   canaryKey,
@@ -9,7 +10,6 @@ import {
   canaryOwnerReference,
   controllingCanary,
   type Deployment,
-  objectKey,
   type Service,
 } from "./meta.ts";
 import { type SelectorLabel, selectorLabel } from "./selector.ts";

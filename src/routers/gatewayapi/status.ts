@@ -2,7 +2,7 @@
  * What the Gateway (or mesh) controllers say about an HTTPRoute in its status. kanaria never writes
  * the status; it reads it to hold a Canary whose route a parent refused.
  */
-import { objectKey } from "../../workloads/meta.ts";
+import { objectKey } from "../../kube/objects.ts";
 import { GATEWAY_GROUP, type HTTPRoute, type ParentRef } from "./types.ts";
 
 /** A parentRef with the CRD's defaults filled in, so a spec entry and a status entry compare equal. */
