@@ -14,7 +14,6 @@ import type { KubeConnection } from "../kube/connection.ts";
 import { servesApi } from "../kube/discovery.ts";
 import { ConflictError } from "../kube/errors.ts";
 import { objectKey } from "../kube/objects.ts";
-import { WorkQueue } from "../kube/queue.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { createWatcher, type Watcher } from "../kube/watcher.ts";
 import {
@@ -30,6 +29,7 @@ import { createDeliveryQueue } from "../notifiers/delivery.ts";
 import type { ProviderRef } from "../notifiers/outbox.ts";
 import type { ControllerMetrics } from "../observability/metrics.ts";
 import { createRouter } from "../routers/factory.ts";
+import { WorkQueue } from "../work-queue.ts";
 import { CanaryIndex, type ReferencedKind } from "./canary-index.ts";
 import { type ReconcilerDeps, reconcileCanary } from "./reconciler.ts";
 

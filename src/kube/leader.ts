@@ -11,9 +11,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import { type Clock, systemClock } from "../clock.ts";
 import type { KubeConnection } from "./connection.ts";
 import { ConflictError, KubeApiError } from "./errors.ts";
-import { type Clock, systemClock } from "./queue.ts";
 import { KubeRest } from "./rest.ts";
 
 export interface LeaseSpec {

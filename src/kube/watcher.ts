@@ -1,8 +1,8 @@
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
+import { type Clock, systemClock } from "../clock.ts";
 import type { KubeConnection } from "./connection.ts";
 import { objectKey } from "./objects.ts";
-import { type Clock, systemClock } from "./queue.ts";
 import { KubeRest, type ListResult } from "./rest.ts";
 import type { KubeObject } from "./types.ts";
 

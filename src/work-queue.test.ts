@@ -1,6 +1,6 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { WorkQueue } from "./queue.ts";
+import { WorkQueue } from "./work-queue.ts";
 
 const logger = pino({ level: "silent" });
 
