@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { seeded } from "../../test/helpers/series.ts";
 import type { Canary } from "../api/canary.ts";
 import type { MetricTemplate } from "../api/metric-template.ts";
 import type { ProviderLookup } from "../metrics/analysis.ts";
@@ -6,7 +7,6 @@ import type { RangeMetricProvider, RangeOptions } from "../metrics/range.ts";
 import { formatJson, formatTable } from "./format.ts";
 import { renderPlot } from "./plot.ts";
 import { backtest } from "./run.ts";
-import { seeded } from "./testing.ts";
 
 const FROM = new Date("2026-11-01T00:00:00Z");
 const DAY = 86_400_000;

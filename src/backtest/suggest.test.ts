@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { normalSeries } from "../../test/helpers/series.ts";
 import type { Window } from "./evaluate.ts";
 import { roundDown, roundUp, suggestRange } from "./suggest.ts";
-import { normalSeries } from "./testing.ts";
 
 const WEEK = 7 * 24 * 60;
 

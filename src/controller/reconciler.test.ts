@@ -3,17 +3,17 @@
 // test/controller/*.test.ts; this one pins the order of writes and the clock exactly.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import type { Canary, CanaryStatus } from "../api/canary.ts";
-import type { KubeObject, ObjectRef } from "../kube/types.ts";
-import { createRouter } from "../routers/factory.ts";
-import { FakeKubeClient } from "../testing/fake-client.ts";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
 import {
   canaryFixture,
   configMapFixture,
   deploymentFixture,
   NS,
   secretFixture,
-} from "../testing/fixtures.ts";
+} from "../../test/helpers/fixtures.ts";
+import type { Canary, CanaryStatus } from "../api/canary.ts";
+import type { KubeObject, ObjectRef } from "../kube/types.ts";
+import { createRouter } from "../routers/factory.ts";
 import type { Deployment } from "../workloads/meta.ts";
 import { type ReconcilerDeps, reconcileCanary } from "./reconciler.ts";
 

@@ -1,6 +1,6 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { FakeKubeClient } from "../testing/fake-client.ts";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
 import {
   CachedKubeClient,
   CacheRegistry,

@@ -1,13 +1,13 @@
 import { Writable } from "node:stream";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
+import { ALERTS } from "../../test/helpers/alerts.ts";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
 import { BOT_TOKEN, useAlertReceiver } from "../../test/support/alert-receiver.ts";
 import type { AlertRecord } from "../api/alert-outbox.ts";
 import type { CanaryStatus } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
 import type { KubeObject } from "../kube/types.ts";
-import { ALERTS } from "../testing/alerts.ts";
-import { FakeKubeClient } from "../testing/fake-client.ts";
 import { createDeliveryQueue, type DeliveryOptions } from "./delivery.ts";
 
 const receiver = useAlertReceiver();

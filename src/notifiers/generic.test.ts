@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { ALERTS, alertMessage } from "../../test/helpers/alerts.ts";
 import { useAlertReceiver } from "../../test/support/alert-receiver.ts";
 import { ALERT_KINDS, alertRecord } from "../api/alert-outbox.ts";
-import { ALERTS, alertMessage } from "../testing/alerts.ts";
 import { GENERIC_SCHEMA_VERSION, genericNotifier, genericPayload } from "./generic.ts";
 
 /** The schema README.md documents for receivers of the generic webhook. */

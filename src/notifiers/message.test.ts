@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { ALERTS, alertMessage } from "../../test/helpers/alerts.ts";
 import { ALERT_KINDS } from "../api/alert-outbox.ts";
-import { ALERTS, alertMessage } from "../testing/alerts.ts";
 import { buildView, describeCheck, humanDuration } from "./message.ts";
 
 describe("the alert a person reads", () => {

@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
+import { ALERTS, alertMessage } from "../../test/helpers/alerts.ts";
 import { useAlertReceiver } from "../../test/support/alert-receiver.ts";
 import { ALERT_KINDS } from "../api/alert-outbox.ts";
-import { ALERTS, alertMessage } from "../testing/alerts.ts";
 import { buildView } from "./message.ts";
 import { ADAPTIVE_CARD_CONTENT_TYPE, teamsNotifier, teamsPayload } from "./msteams.ts";
 import { DeliveryError } from "./notifier.ts";

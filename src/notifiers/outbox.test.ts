@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { SUCCESS_RATE_FAILED } from "../../test/helpers/alerts.ts";
 import type { AlertRecord } from "../api/alert-outbox.ts";
 import type { CanarySpec, CanaryStatus, CheckStatus } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
 import type { CanaryEvent } from "../api/events.ts";
-import { SUCCESS_RATE_FAILED } from "../testing/alerts.ts";
 import { KEEP_FINISHED, type OutboxInput, passesFilter, pendingDeliveries, withAlerts } from "./outbox.ts";
 
 const NOW = new Date("2026-01-01T00:10:00Z");

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
+import { canaryFixture, deploymentFixture, NS } from "../../test/helpers/fixtures.ts";
+import { routesOverRelease } from "../../test/helpers/routes.ts";
 import type { Canary, CanarySpec, HttpMatch } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
 import type { KubeObject } from "../kube/types.ts";
-import { FakeKubeClient } from "../testing/fake-client.ts";
-import { canaryFixture, deploymentFixture, NS } from "../testing/fixtures.ts";
-import { routesOverRelease } from "../testing/routes.ts";
 import {
   APPMESH_API_VERSION,
   type VirtualNode,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
 import type { ProviderName } from "../api/canary.ts";
-import { FakeKubeClient } from "../testing/fake-client.ts";
 import { AppMeshRouter } from "./appmesh.ts";
 import { createRouter, supportedProviders, UnsupportedProviderError } from "./factory.ts";
 import { GatewayApiRouter } from "./gatewayapi.ts";

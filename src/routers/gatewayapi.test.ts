@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
+import { canaryFixture, NS } from "../../test/helpers/fixtures.ts";
+import { gitHTTPRoute } from "../../test/helpers/httproutes.ts";
+import { routesOverRelease } from "../../test/helpers/routes.ts";
 import type { Canary, CanarySpec, HttpMatch } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
-import { FakeKubeClient } from "../testing/fake-client.ts";
-import { canaryFixture, NS } from "../testing/fixtures.ts";
-import { gitHTTPRoute } from "../testing/httproutes.ts";
-import { routesOverRelease } from "../testing/routes.ts";
 import { RouterConfigError } from "./errors.ts";
 import { refusal } from "./gatewayapi/status.ts";
 import type { HTTPRoute, RouteRule } from "./gatewayapi/types.ts";

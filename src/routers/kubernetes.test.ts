@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { canaryFixture } from "../../test/helpers/fixtures.ts";
+import { routesOverRelease } from "../../test/helpers/routes.ts";
 import { resolveCanary } from "../api/defaults.ts";
-import { canaryFixture } from "../testing/fixtures.ts";
-import { routesOverRelease } from "../testing/routes.ts";
 import { KubernetesRouter } from "./kubernetes.ts";
 
 describe("KubernetesRouter", () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
+import { canaryFixture, NS } from "../../test/helpers/fixtures.ts";
+import { routesOverRelease } from "../../test/helpers/routes.ts";
 import type { Canary, CanarySpec, HttpMatch } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
-import { FakeKubeClient } from "../testing/fake-client.ts";
-import { canaryFixture, NS } from "../testing/fixtures.ts";
-import { routesOverRelease } from "../testing/routes.ts";
 import { RouterConfigError } from "./errors.ts";
 import { buildCanaryIngress, type Ingress, NginxRouter, parseRoutes, routingAnnotations } from "./nginx.ts";
 import type { RouterTarget, Routes } from "./router.ts";

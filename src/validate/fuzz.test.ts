@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { mutatedManifest } from "../testing/manifest-mutations.ts";
+import { mutatedManifest } from "../../test/helpers/manifest-mutations.ts";
 import { formatProblem } from "./format.ts";
 import { validateSources } from "./index.ts";
 

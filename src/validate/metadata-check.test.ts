@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { CANARY } from "../testing/validate-fixtures.ts";
+import { CANARY } from "../../test/helpers/validate-fixtures.ts";
 import { type Problem, validateSources } from "./index.ts";
 import { isDnsLabel, isDnsSubdomain, qualifiedNameError } from "./metadata-check.ts";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { z } from "zod";
+import { CANARY } from "../../test/helpers/validate-fixtures.ts";
 import { KINDS } from "../api/kinds.ts";
-import { CANARY } from "../testing/validate-fixtures.ts";
 import { type Problem, validateSources } from "./index.ts";
 
 type Obj = Record<string, unknown>;

@@ -1,13 +1,13 @@
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { FakeKubeClient } from "../testing/fake-client.ts";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
 import {
   canaryFixture,
   configMapFixture,
   deploymentFixture,
   NS,
   secretFixture,
-} from "../testing/fixtures.ts";
+} from "../../test/helpers/fixtures.ts";
 import {
   CONFIG_TRACKING_ANNOTATION,
   ConfigTrackingError,

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { FakeKubeClient } from "../testing/fake-client.ts";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
 import {
   canaryFixture,
   configMapFixture,
   deploymentFixture,
   NS,
   secretFixture,
-} from "../testing/fixtures.ts";
+} from "../../test/helpers/fixtures.ts";
 import type { Deployment } from "./meta.ts";
 import {
   buildPrimary,

@@ -1,7 +1,7 @@
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { FakeKubeClient } from "../testing/fake-client.ts";
-import { configMapFixture, deploymentFixture, secretFixture } from "../testing/fixtures.ts";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
+import { configMapFixture, deploymentFixture, secretFixture } from "../../test/helpers/fixtures.ts";
 import { canonicalJson } from "./hash.ts";
 import { computeRevision, resolveRevision } from "./revision.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
+import { canaryFixture, deploymentFixture, NS } from "../../test/helpers/fixtures.ts";
 import type { CanarySpec } from "../api/canary.ts";
-import { FakeKubeClient } from "../testing/fake-client.ts";
-import { canaryFixture, deploymentFixture, NS } from "../testing/fixtures.ts";
 import type { Deployment, Service } from "./meta.ts";
 import {
   buildServices,

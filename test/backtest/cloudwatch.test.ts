@@ -10,7 +10,7 @@ import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwat
 import { AwsQueryProtocol } from "@aws-sdk/core/protocols";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
-import { seeded } from "../../src/backtest/testing.ts";
+import { seeded } from "../helpers/series.ts";
 
 const run = promisify(execFile);
 const repoRoot = join(import.meta.dirname, "../..");

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seeded } from "../../src/backtest/testing.ts";
 import { createPrometheusProvider } from "../../src/metrics/providers/prometheus.ts";
+import { seeded } from "../helpers/series.ts";
 import {
   findPrometheus,
   type HistoryPrometheus,

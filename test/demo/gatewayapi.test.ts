@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { canary as canarySchema } from "../../src/api/canary.ts";
 import { resolveCanary } from "../../src/api/defaults.ts";
 import { createRouter } from "../../src/routers/factory.ts";
-import { FakeKubeClient } from "../../src/testing/fake-client.ts";
+import { FakeKubeClient } from "../helpers/fake-client.ts";
 import { loadExample } from "./example.ts";
 import { demoProvider, exampleFor, gatewayApiCrdFiles } from "./gatewayapi.ts";
 

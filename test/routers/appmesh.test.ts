@@ -14,7 +14,7 @@ import {
 } from "../../src/routers/appmesh/spec.ts";
 import { createRouter } from "../../src/routers/factory.ts";
 import type { Router, RouterTarget } from "../../src/routers/router.ts";
-import { routesOverRelease } from "../../src/testing/routes.ts";
+import { routesOverRelease } from "../helpers/routes.ts";
 import { meshVersions } from "../support/appmesh.ts";
 import { kubeConnection, useNamespace } from "../support/k8s.ts";
 import { canary as canaryManifest, deployment } from "../support/manifests.ts";

@@ -6,9 +6,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { kindInfo } from "../../src/api/kinds.ts";
-import { mutatedManifest } from "../../src/testing/manifest-mutations.ts";
 import { validateSources } from "../../src/validate/index.ts";
 import { isDnsLabel } from "../../src/validate/metadata-check.ts";
+import { mutatedManifest } from "../helpers/manifest-mutations.ts";
 import { kubeConfig, useNamespace } from "../support/k8s.ts";
 
 const ns = useNamespace("validate-oracle");

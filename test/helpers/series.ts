@@ -1,5 +1,5 @@
 // Seeded series for the backtest tests: the same numbers on every run.
-import type { Window } from "./evaluate.ts";
+import type { Window } from "../../src/backtest/evaluate.ts";
 
 /** mulberry32: a small seeded PRNG. */
 export function seeded(seed: number): () => number {

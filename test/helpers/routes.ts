@@ -1,8 +1,8 @@
-import type { CanaryStatus, Phase } from "../api/canary.ts";
-import type { ResolvedCanary } from "../api/defaults.ts";
-import { desiredState } from "../controller/desired.ts";
-import type { RouterCapabilities } from "../routers/capabilities.ts";
-import type { Routes } from "../routers/router.ts";
+import type { CanaryStatus, Phase } from "../../src/api/canary.ts";
+import type { ResolvedCanary } from "../../src/api/defaults.ts";
+import { desiredState } from "../../src/controller/desired.ts";
+import type { RouterCapabilities } from "../../src/routers/capabilities.ts";
+import type { Routes } from "../../src/routers/router.ts";
 
 const PHASES: Phase[] = [
   "Initializing",

@@ -1,5 +1,5 @@
-import type { Canary, CanarySpec } from "../api/canary.ts";
-import type { ConfigMap, Deployment, Secret } from "../workloads/meta.ts";
+import type { Canary, CanarySpec } from "../../src/api/canary.ts";
+import type { ConfigMap, Deployment, Secret } from "../../src/workloads/meta.ts";
 
 export const NS = "shop";
 

@@ -1,6 +1,6 @@
-import { ConflictError } from "../kube/errors.ts";
-import type { EventInput, KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
-import { canonicalJson } from "../workloads/hash.ts";
+import { ConflictError } from "../../src/kube/errors.ts";
+import type { EventInput, KubeClient, KubeObject, ObjectRef } from "../../src/kube/types.ts";
+import { canonicalJson } from "../../src/workloads/hash.ts";
 
 type Json = Record<string, unknown>;
 

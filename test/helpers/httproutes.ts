@@ -1,4 +1,4 @@
-import type { HTTPRoute } from "../routers/gatewayapi/types.ts";
+import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
 
 /**
  * An HTTPRoute as a user keeps it in Git, for the routeRef tests: a redirect rule, a rule with a filter

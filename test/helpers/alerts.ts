@@ -1,6 +1,6 @@
 // Alert records for notifier unit tests: one per kind, as the outbox writes them.
-import type { AlertKind, AlertRecord, Severity } from "../api/alert-outbox.ts";
-import type { AlertMessage } from "../notifiers/message.ts";
+import type { AlertKind, AlertRecord, Severity } from "../../src/api/alert-outbox.ts";
+import type { AlertMessage } from "../../src/notifiers/message.ts";
 
 const base = {
   time: "2026-01-01T00:10:00.000Z",
