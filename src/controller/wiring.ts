@@ -1,0 +1,106 @@
+/**
+ * The composition root of a reconcile: the dependencies reconcileCanary gets in production (the
+ * cached client, routers, metric checks behind one concurrency limit, alerts), built from the
+ * controller's options and the watch caches.
+ */
+import pLimit from "p-limit";
+import type { Logger } from "pino";
+import type { Canary, ProviderName } from "../api/canary.ts";
+import type { ResolvedCanary } from "../api/defaults.ts";
+import type { CachedKubeClient } from "../kube/cached-client.ts";
+import type { KubeObject } from "../kube/types.ts";
+import type { Watcher } from "../kube/watcher.ts";
+import {
+  kubeLookups,
+  offlineProviders,
+  parseTemplate,
+  type RunChecksInput,
+  runChecks,
+} from "../metrics/analysis.ts";
+import { createMetricProvider } from "../metrics/factory.ts";
+import { alertHooks } from "../notifiers/alerts.ts";
+import { type AlertDeliveryQueue, createDeliveryQueue } from "../notifiers/delivery.ts";
+import type { ProviderRef } from "../notifiers/outbox.ts";
+import { createRouter } from "../routers/factory.ts";
+import type { ReconcilerDeps } from "./reconciler.ts";
+
+export interface WiringOptions {
+  logger: Logger;
+  /** Namespaces watched; empty: all. */
+  namespaces: string[];
+  defaultProvider: ProviderName;
+  metricsServer?: string | undefined;
+  nginxAnnotationPrefix?: string | undefined;
+  alerts?:
+    | { defaultProvider?: ProviderRef | undefined; clusterName?: string | undefined; retryForMs?: number }
+    | undefined;
+  isLeader: () => boolean;
+  /** At most this many metric queries at once across all Canaries; default 16. */
+  maxConcurrentQueries?: number | undefined;
+}
+
+/** Where the wiring reads Canaries and MetricTemplates from (filled as the watches are made). */
+export interface WatchCaches {
+  canaries: Watcher<Canary & KubeObject>[];
+  templates: Watcher<KubeObject>[];
+}
+
+export function reconcilerWiring(
+  options: WiringOptions,
+  client: CachedKubeClient,
+  caches: WatchCaches,
+): { deps: ReconcilerDeps; alertQueue: AlertDeliveryQueue } {
+  const { logger } = options;
+  const queryLimit = pLimit(options.maxConcurrentQueries ?? 16);
+  const lookups = cachedTemplateLookups(kubeLookups(client), caches.templates, options.namespaces);
+  const analysisInput = (canary: Canary, resolved: ResolvedCanary): RunChecksInput => ({
+    canary,
+    resolved,
+    defaultMetricsServer: canary.spec.metricsServer ?? options.metricsServer,
+    providers: createMetricProvider,
+    ...lookups,
+    now: () => new Date(),
+  });
+  // Alerts go out from here, in the background: a reconcile only records them in the status.
+  const alertQueue = createDeliveryQueue({
+    client,
+    logger: logger.child({ component: "alerts" }),
+    clusterName: options.alerts?.clusterName,
+    ...(options.alerts?.retryForMs !== undefined ? { retryForMs: options.alerts.retryForMs } : {}),
+    isLeader: options.isLeader,
+  });
+  const deps: ReconcilerDeps = {
+    client,
+    logger,
+    now: () => new Date(),
+    defaultProvider: options.defaultProvider,
+    router: (provider) =>
+      createRouter(provider, { client, nginxAnnotationPrefix: options.nginxAnnotationPrefix }),
+    runChecks: (canary, resolved) => queryLimit(() => runChecks(analysisInput(canary, resolved))),
+    offlineProviders: (canary, resolved) =>
+      queryLimit(() => offlineProviders(analysisInput(canary, resolved))),
+    listCanaries: async (namespace) =>
+      caches.canaries.flatMap((w) => w.list()).filter((c) => c.metadata.namespace === namespace),
+    alerts: alertHooks(alertQueue, options.alerts?.defaultProvider),
+  };
+  return { deps, alertQueue };
+}
+
+/**
+ * MetricTemplates come from the watch cache in the namespaces the controller watches (where the cache
+ * is complete); a template in another namespace is read from the API server.
+ */
+function cachedTemplateLookups(
+  lookups: ReturnType<typeof kubeLookups>,
+  watchers: Watcher<KubeObject>[],
+  namespaces: string[],
+): ReturnType<typeof kubeLookups> {
+  return {
+    ...lookups,
+    async templates(namespace, name) {
+      if (namespaces.length > 0 && !namespaces.includes(namespace)) return lookups.templates(namespace, name);
+      const cached = watchers.map((w) => w.get(`${namespace}/${name}`)).find((t) => t !== undefined);
+      return cached && parseTemplate(cached);
+    },
+  };
+}
