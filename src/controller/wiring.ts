@@ -90,9 +90,9 @@ export function reconcilerWiring(
  * MetricTemplates come from the watch cache in the namespaces the controller watches (where the cache
  * is complete); a template in another namespace is read from the API server.
  */
-function cachedTemplateLookups(
+export function cachedTemplateLookups(
   lookups: ReturnType<typeof kubeLookups>,
-  watchers: Watcher<KubeObject>[],
+  watchers: Pick<Watcher<KubeObject>, "get">[],
   namespaces: string[],
 ): ReturnType<typeof kubeLookups> {
   return {
