@@ -504,6 +504,22 @@ describe("canary strategy", () => {
       );
     });
 
+    it.each([
+      ["a new revision restarts the analysis", { target: ready("rev-c") }],
+      ["a deleted target sends the traffic back to the primary", { target: undefined }],
+      [
+        "kanaria abort rolls back",
+        { requests: { abort: { raw: "{}", revision: "rev-b", by: "bob", at: "x" } } },
+      ],
+      [
+        "kanaria promote --skip-analysis promotes",
+        { requests: { promote: { raw: "{}", revision: "rev-b", by: "bob", at: "x", skipAnalysis: true } } },
+      ],
+    ] as [string, Partial<Case>][])("forgets the outage clock when %s", (_l, extra) => {
+      const d = run({ status: progressing(10, { inconclusiveSince: iso(100) }), now: 120, ...extra });
+      expect(d.status.inconclusiveSince).toBeUndefined();
+    });
+
     it("holds in WaitingPromotion too: an outage neither promotes nor rolls back", () => {
       const status: CanaryStatus = { ...progressing(30), phase: "WaitingPromotion" };
       const spec = canarySpec({

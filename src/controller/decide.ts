@@ -193,6 +193,7 @@ function blocked(ctx: Ctx): void {
     ctx.status.canaryWeight = 0;
     ctx.status.lastStepTime = undefined;
     ctx.status.stepRoutedTime = undefined;
+    ctx.status.inconclusiveSince = undefined;
   }
   ctx.message = blocker.message;
   if (conditionMessage(ctx.in.status) !== blocker.message)
@@ -658,6 +659,7 @@ function promote(ctx: Ctx, why: string, skipped = ctx.in.spec.skipAnalysis === t
   }
   ctx.status.progressStartTime = ctx.nowIso;
   ctx.status.lastStepTime = ctx.nowIso;
+  ctx.status.inconclusiveSince = undefined;
   event(ctx, "Promoting", `Copying ${ctx.target} template spec to ${ctx.primary} (${why})`);
   const wait = readinessWaitMessage(ctx, `${ctx.primary} (promotion)`);
   setPhase(ctx, "Promoting", `promoting revision ${ctx.status.lastAppliedSpec} (${why}); ${wait}`);
