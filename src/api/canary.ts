@@ -205,7 +205,7 @@ export const canaryMetric = withRules(
     compare: metricCompare.optional(),
     onNoData: z.enum(["fail", "skip"]).optional().meta({
       description:
-        "What an empty result means. fail (default): a failed check. skip: neither pass nor fail, but the canary is not promoted while the metric has no data in the current step.",
+        "What an empty result means. fail (default): inconclusive, the step is held (never passed) and the canary rolled back past analysis.inconclusiveTimeout. skip: neither pass nor fail, but the canary is not promoted while the metric has no data in the current step.",
     }),
   }),
   [
