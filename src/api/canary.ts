@@ -205,7 +205,7 @@ export const canaryMetric = withRules(
     compare: metricCompare.optional(),
     onNoData: z.enum(["fail", "skip"]).optional().meta({
       description:
-        "What an empty result means. fail (default): a failed check. skip: neither pass nor fail, but the canary is not promoted while the metric has no data in the current step.",
+        "What an empty result means. fail (default): inconclusive, the step is held (never passed) and the canary rolled back past analysis.inconclusiveTimeout. skip: neither pass nor fail, but the canary is not promoted while the metric has no data in the current step.",
     }),
   }),
   [
@@ -264,6 +264,9 @@ export const canaryAnalysis = withRules(
       .min(1)
       .optional()
       .meta({ description: "Failed checks before rollback; defaults to 1." }),
+    inconclusiveTimeout: duration(
+      "How long a step is held while its checks are inconclusive (provider error, timeout, no data) before the canary is rolled back for the outage; counted from when the step fell due; defaults to progressDeadlineSeconds.",
+    ).optional(),
     maxWeight: weight("Canary weight at which promotion starts; defaults to 100.").optional(),
     stepWeight: z
       .number()
@@ -503,6 +506,20 @@ export const canaryStatus = z.strictObject({
       "When the route was first seen carrying the current step's traffic split; the step's interval counts from here.",
   }),
   progressStartTime: z.string().optional().meta({ description: "Start of the current wait for readiness." }),
+  inconclusiveSince: z.string().optional().meta({
+    description:
+      "When the current step's checks first came back inconclusive (provider error, timeout, no data); cleared when they conclude.",
+  }),
+  restoring: z
+    .strictObject({
+      reason: z.string(),
+      time: z.string(),
+    })
+    .optional()
+    .meta({
+      description:
+        "Set while a failed promotion is undone: why it failed and when; the primary goes back to lastPromotedSpec.",
+    }),
   checks: z.array(checkStatus).optional(),
   webhooks: z.array(webhookStatus).optional().meta({ description: "The last answer of each webhook." }),
   requests: requestStatus.optional(),

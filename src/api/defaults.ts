@@ -32,6 +32,8 @@ export interface ResolvedCanary {
   primaryReadyThreshold: number;
   canaryReadyThreshold: number;
   progressDeadlineMs: number;
+  /** How long inconclusive checks may hold a step (analysis.inconclusiveTimeout, else progressDeadlineMs). */
+  inconclusiveMs: number;
   serviceName: string;
   metrics: (CanaryMetric & { interval: string; onNoData: "fail" | "skip" })[];
 }
@@ -42,6 +44,7 @@ export function resolveCanary(
 ): ResolvedCanary {
   const a = spec.analysis;
   const maxWeight = a.maxWeight ?? DEFAULTS.maxWeight;
+  const progressDeadlineMs = (spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000;
   const strategy: Strategy = a.iterations !== undefined ? (a.match ? "ab-testing" : "blue-green") : "canary";
   return {
     provider: spec.provider ?? defaultProvider,
@@ -58,7 +61,8 @@ export function resolveCanary(
     mirror: a.mirror === true,
     primaryReadyThreshold: a.primaryReadyThreshold ?? DEFAULTS.readyThreshold,
     canaryReadyThreshold: a.canaryReadyThreshold ?? DEFAULTS.readyThreshold,
-    progressDeadlineMs: (spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000,
+    progressDeadlineMs,
+    inconclusiveMs: a.inconclusiveTimeout ? parseDuration(a.inconclusiveTimeout) : progressDeadlineMs,
     serviceName: spec.service.name ?? spec.targetRef.name,
     metrics: (a.metrics ?? []).map((m) => ({
       ...m,

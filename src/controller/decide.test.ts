@@ -425,54 +425,116 @@ describe("canary strategy", () => {
     expect(d.events.map((e) => e.message)).toEqual(["Advance podinfo.test canary weight 20"]);
   });
 
-  it.each([
-    ["a failed check", fail(), 100],
-    ["a provider error, once it lasted an interval past the step", errored(), 120],
-    ["no data (onNoData fail, the default), once it lasted an interval past the step", noData(), 125],
-  ])("counts %s as a failed check and halts", (_label, check, now) => {
-    const d = run({ status: progressing(10), checks: [check], now });
+  it("counts a failed check at once and halts", () => {
+    const d = run({ status: progressing(10), checks: [fail()], now: 100 });
     expect(d.status).toMatchObject({ phase: "Progressing", canaryWeight: 10, failedChecks: 1 });
     expect(d.events).toEqual([
       {
         type: "Warning",
         reason: "CheckFailed",
-        message: `Halt podinfo.test advancement (failed checks 1/2): ${check.message}`,
+        message: `Halt podinfo.test advancement (failed checks 1/2): ${fail().message}`,
       },
     ]);
   });
 
-  it.each([
-    ["a provider error", errored()],
-    ["no data", noData()],
-  ])(
-    "holds the step on %s and asks again within the next interval, neither passing nor failing",
-    (_l, check) => {
-      // Step due at 90 s (stepRoutedTime 60 + 30 s); inconclusive results are retried until 120 s.
+  describe("inconclusive checks hold the step, they do not decide it", () => {
+    const holding = (check: CheckStatus, since: number, until: number) =>
+      `holding podinfo.test at canary weight 10: ${check.message}; checks inconclusive since ${iso(since)}, retrying until ${iso(until)}, then rolling back for the outage`;
+
+    it.each([
+      ["a provider error or timeout", errored()],
+      ["no data (onNoData fail, the default)", noData()],
+    ])("holds on %s, counts no failed check, and asks again", (_l, check) => {
+      // Step due at 90 s; the outage budget is progressDeadlineSeconds (60 s) from the first inconclusive round.
       const d = run({ status: progressing(10), checks: [check], now: 100 });
       expect(d.status).toMatchObject({
         phase: "Progressing",
         canaryWeight: 10,
         failedChecks: 0,
         lastStepTime: iso(60),
+        inconclusiveSince: iso(100),
       });
       expect(d.status.checks).toEqual([check]);
       expect(d.requeueAfterMs).toBe(6_000);
       expect(d.events).toEqual([
-        {
-          type: "Warning",
-          reason: "ChecksInconclusive",
-          message: `holding podinfo.test at canary weight 10: ${check.message}; retrying until ${iso(120)}`,
-        },
+        { type: "Warning", reason: "ChecksInconclusive", message: holding(check, 100, 160) },
       ]);
-      const retry = run({ status: d.status, now: 106 });
-      expect(retry.needsChecks).toBe(true);
-      const recovered = run({ status: d.status, checks: [pass()], now: 106 });
-      expect(recovered.status).toMatchObject({ canaryWeight: 20, failedChecks: 0, lastStepTime: iso(106) });
-      const stillDown = run({ status: d.status, checks: [check], now: 112 });
+      expect(run({ status: d.status, now: 106 }).needsChecks).toBe(true);
+      // Three intervals later (past the one interval of retries there used to be) it still holds.
+      const stillDown = run({ status: d.status, checks: [check], now: 150 });
+      expect(stillDown.status).toMatchObject({
+        failedChecks: 0,
+        canaryWeight: 10,
+        inconclusiveSince: iso(100),
+      });
       expect(stillDown.events, "one event per outage, not per retry").toEqual([]);
       expect(stillDown.requeueAfterMs).toBe(6_000);
-    },
-  );
+      const nearEnd = run({ status: d.status, checks: [check], now: 157 });
+      expect(nearEnd.requeueAfterMs, "looks again exactly when the budget ends").toBe(3_000);
+      const recovered = run({ status: stillDown.status, checks: [pass()], now: 156 });
+      expect(recovered.status).toMatchObject({ canaryWeight: 20, failedChecks: 0, lastStepTime: iso(156) });
+      expect(recovered.status.inconclusiveSince, "the next outage gets a budget of its own").toBeUndefined();
+    });
+
+    it("rolls back naming the outage, not failed checks, once it outlasts progressDeadlineSeconds", () => {
+      const status = progressing(10, { inconclusiveSince: iso(100) });
+      const d = run({ status, checks: [errored()], now: 160 });
+      expect(d.status).toMatchObject({ phase: "Failed", canaryWeight: 0, failedChecks: 0 });
+      expect(d.status.inconclusiveSince).toBeUndefined();
+      expect(d.events).toEqual([
+        {
+          type: "Warning",
+          reason: "RolledBack",
+          cause: "metrics-unavailable",
+          message: `Canary failed! Rolling back podinfo.test: metric checks inconclusive for 60s (progressDeadlineSeconds 60, the default inconclusiveTimeout), not failed: ${errored().message}`,
+        },
+      ]);
+      expect(condition(d, "Stalled")?.message).toContain("metric checks inconclusive for 60s");
+    });
+
+    it("uses analysis.inconclusiveTimeout when it is set", () => {
+      const spec = canarySpec({ inconclusiveTimeout: "20s" });
+      const status = progressing(10, { inconclusiveSince: iso(100) });
+      const held = run({ spec, status, checks: [noData()], now: 115 });
+      expect(held.status.phase).toBe("Progressing");
+      expect(held.requeueAfterMs).toBe(5_000);
+      const d = run({ spec, status, checks: [noData()], now: 120 });
+      expect(d.status.phase).toBe("Failed");
+      expect(d.events[0]?.message).toContain(
+        "metric checks inconclusive for 20s (analysis.inconclusiveTimeout 20s), not failed",
+      );
+    });
+
+    it.each([
+      ["a new revision restarts the analysis", { target: ready("rev-c") }],
+      ["a deleted target sends the traffic back to the primary", { target: undefined }],
+      [
+        "kanaria abort rolls back",
+        { requests: { abort: { raw: "{}", revision: "rev-b", by: "bob", at: "x" } } },
+      ],
+      [
+        "kanaria promote --skip-analysis promotes",
+        { requests: { promote: { raw: "{}", revision: "rev-b", by: "bob", at: "x", skipAnalysis: true } } },
+      ],
+    ] as [string, Partial<Case>][])("forgets the outage clock when %s", (_l, extra) => {
+      const d = run({ status: progressing(10, { inconclusiveSince: iso(100) }), now: 120, ...extra });
+      expect(d.status.inconclusiveSince).toBeUndefined();
+    });
+
+    it("holds in WaitingPromotion too: an outage neither promotes nor rolls back", () => {
+      const status: CanaryStatus = { ...progressing(30), phase: "WaitingPromotion" };
+      const spec = canarySpec({
+        promotionWindows: [{ schedule: "5 0 * * *", duration: "1h", timeZone: "UTC" }],
+      });
+      const d = run({ spec, status, checks: [errored()], now: 100 });
+      expect(d.status).toMatchObject({
+        phase: "WaitingPromotion",
+        failedChecks: 0,
+        inconclusiveSince: iso(100),
+      });
+      expect(reasons(d)).toContain("ChecksInconclusive");
+    });
+  });
 
   describe("a step is judged only on traffic it got", () => {
     // The controller died after writing weight 20 and before the route changed: the route still says 10.
@@ -603,11 +665,172 @@ describe("promotion", () => {
     expect(d.requeueAfterMs).toBe(WAIT_POLL_MS);
   });
 
-  it("fails when the promoted primary is not ready by the deadline", () => {
-    const d = run({ status: promotingStatus(), primary: notReady("rev-b"), now: 200 });
-    expect(d.status.phase).toBe("Failed");
-    expect(d.events[0]?.message).toContain("podinfo-primary.test (promotion) not ready after 110s");
-    expect(d.events[0]?.cause).toBe("primary-not-ready");
+  const noReadyPod = (revision: string): WorkloadObservation => ({
+    ...notReady(revision),
+    readyPercent: 0,
+  });
+  const why = "podinfo-primary.test (promotion) not ready after 110s (progressDeadlineSeconds 60)";
+  const failedPromotion = (primary: WorkloadObservation, target = ready("rev-b")) =>
+    run({ status: promotingStatus(), primary, target, now: 200 });
+
+  it("puts the primary back on the last promoted revision when it is not ready by the deadline", () => {
+    const d = failedPromotion(notReady("rev-b"));
+    expect(d.status).toMatchObject({
+      phase: "Promoting",
+      canaryWeight: 0,
+      lastPromotedSpec: "rev-a",
+      restoring: { reason: why, time: iso(200) },
+    });
+    const where = "all traffic on podinfo-primary.test (50% of its pods ready)";
+    expect(d.events).toEqual([
+      {
+        type: "Warning",
+        reason: "RolledBack",
+        cause: "primary-not-ready",
+        message: `Promotion of podinfo.test revision rev-b failed: ${why}. Rolling back: restoring podinfo-primary.test to the last promoted revision rev-a; ${where}`,
+      },
+    ]);
+    expect(condition(d, "Promoted")?.message).toBe(
+      `promotion of revision rev-b failed (${why}): restoring podinfo-primary.test to revision rev-a; ${where}`,
+    );
+    const desired = desiredState(d.status, resolveCanary(canarySpec()));
+    expect(desired).toEqual({
+      primary: "restore",
+      target: "up",
+      routes: { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false },
+    });
+    const plan = (primaryRevision: string, targetRevision = "rev-b") =>
+      workloadPlan(d.status, desired, {
+        targetRevision,
+        primaryReplicas: 2,
+        targetDraining: false,
+        primaryRevision,
+      });
+    expect(plan("rev-b")).toMatchObject({ copyToPrimary: false, restorePrimary: true, targetReplicas: 2 });
+    expect(plan("rev-a"), "restored already: nothing to write").toMatchObject({
+      copyToPrimary: false,
+      restorePrimary: false,
+    });
+    expect(
+      plan("rev-b", "rev-a"),
+      "a target back at the promoted revision is copied, configs and all",
+    ).toMatchObject({ copyToPrimary: true, restorePrimary: false });
+  });
+
+  it.each([
+    [
+      "the canary if it is the only version with ready pods (Flagger 1.44)",
+      noReadyPod("rev-b"),
+      ready("rev-b"),
+      100,
+    ],
+    ["the primary's ready pods, even when the canary has some", notReady("rev-b"), ready("rev-b"), 0],
+    ["where it was when no version has a ready pod", noReadyPod("rev-b"), noReadyPod("rev-b"), 30],
+  ])("keeps the traffic on ready pods while restoring: %s", (_l, primary, target, weight) => {
+    const d = failedPromotion(primary, target);
+    expect(d.status.canaryWeight).toBe(weight);
+    expect(desiredState(d.status, resolveCanary(canarySpec())).routes.canaryWeight).toBe(weight);
+  });
+
+  it("routes nothing through a router without weights: the apex Service keeps the primary", () => {
+    const spec = canarySpec({}, { provider: "kubernetes" });
+    const d = run({ spec, status: promotingStatus(0), primary: noReadyPod("rev-b"), now: 200 });
+    expect(d.status).toMatchObject({ phase: "Promoting", canaryWeight: 0 });
+  });
+
+  it("moves all traffic to a ready canary while the promoted primary has no ready pod, before any deadline", () => {
+    const d = run({ status: promotingStatus(30), primary: noReadyPod("rev-b"), now: 100 });
+    expect(d.status).toMatchObject({ phase: "Promoting", canaryWeight: 100 });
+    expect(d.events.map((e) => e.message)).toEqual([
+      "Routing all traffic to canary podinfo.test: podinfo-primary.test has no ready pods while it rolls out",
+    ]);
+    expect(run({ status: d.status, primary: noReadyPod("rev-b"), now: 110 }).events).toEqual([]);
+    const halfway = run({ status: promotingStatus(30), primary: notReady("rev-b"), now: 100 });
+    expect(halfway.status.canaryWeight, "a primary with ready pods keeps its share").toBe(30);
+    const done = run({ status: d.status, primary: ready("rev-b"), now: 120 });
+    expect(done.status).toMatchObject({ phase: "Finalising", canaryWeight: 0 });
+  });
+
+  describe("while restoring", () => {
+    const restoringStatus = (weight = 0): CanaryStatus => ({
+      ...promotingStatus(weight),
+      progressStartTime: undefined,
+      restoring: { reason: why, time: iso(200) },
+    });
+
+    it("follows the ready pods, saying so once, until the primary runs the promoted revision ready", () => {
+      const rolling = run({ status: restoringStatus(), primary: notReady("rev-a"), now: 230 });
+      expect(rolling.status).toMatchObject({ phase: "Promoting", canaryWeight: 0 });
+      expect(rolling.events).toEqual([]);
+      expect(rolling.requeueAfterMs).toBe(WAIT_POLL_MS);
+      const empty = run({ status: rolling.status, primary: noReadyPod("rev-a"), now: 240 });
+      expect(empty.status.canaryWeight).toBe(100);
+      expect(empty.events).toEqual([
+        {
+          type: "Normal",
+          reason: "Restoring",
+          message: "Traffic moved: all traffic on canary podinfo.test, the only version with ready pods",
+        },
+      ]);
+      const back = run({ status: empty.status, primary: ready("rev-a"), now: 260 });
+      expect(back.status).toMatchObject({ phase: "Failed", canaryWeight: 0, lastPromotedSpec: "rev-a" });
+      expect(back.status.restoring).toBeUndefined();
+      expect(back.events).toEqual([
+        {
+          type: "Normal",
+          reason: "Restored",
+          message:
+            "podinfo-primary.test runs the last promoted revision rev-a again and is ready: all traffic on it, scaling down podinfo.test",
+        },
+      ]);
+      expect(condition(back, "Stalled")).toMatchObject({
+        status: "True",
+        message: `rolled back: promotion of revision rev-b failed (${why}); podinfo-primary.test restored to revision rev-a`,
+      });
+      expect(desiredState(back.status, resolveCanary(canarySpec()))).toMatchObject({
+        primary: "keep",
+        target: "zero",
+        routes: { primaryWeight: 100, canaryWeight: 0 },
+      });
+    });
+
+    it.each([
+      ["the new revision, ready", ready("rev-b")],
+      ["the new revision, not ready", notReady("rev-b")],
+      ["the promoted revision, not ready", notReady("rev-a")],
+      [
+        "the promoted revision, rolled out but below primaryReadyThreshold",
+        { ...ready("rev-a"), readyPercent: 50 },
+      ],
+      ["nothing", undefined],
+    ])("is never Failed while the primary runs %s", (_l, primary) => {
+      const d = run({ status: restoringStatus(), primary, now: 300 });
+      expect(d.status.phase).toBe("Promoting");
+      expect(d.status.restoring).toEqual({ reason: why, time: iso(200) });
+    });
+
+    it("lets a new revision wait until the restore is done, then analyses it", () => {
+      const d = run({
+        status: restoringStatus(),
+        target: ready("rev-c"),
+        primary: notReady("rev-a"),
+        now: 230,
+      });
+      expect(d.status).toMatchObject({ phase: "Promoting", lastAppliedSpec: "rev-b" });
+      const failed = run({
+        status: restoringStatus(),
+        target: ready("rev-c"),
+        primary: ready("rev-a"),
+        now: 240,
+      });
+      expect(failed.status.phase).toBe("Failed");
+      const next = run({ status: failed.status, target: ready("rev-c"), primary: ready("rev-a"), now: 250 });
+      expect(next.status).toMatchObject({
+        phase: "Progressing",
+        lastAppliedSpec: "rev-c",
+        lastPromotedSpec: "rev-a",
+      });
+    });
   });
 
   it("routes all traffic back to the primary once it is updated", () => {
@@ -1237,6 +1460,7 @@ describe("workloadPlan", () => {
   ] as const)("%s", (_label, status, revision, primaryReplicas, copy, replicas) => {
     expect(plan(status as CanaryStatus, revision, primaryReplicas)).toEqual({
       copyToPrimary: copy,
+      restorePrimary: false,
       targetReplicas: replicas,
     });
   });

@@ -178,6 +178,7 @@ function blocked(ctx: Ctx): void {
     ctx.status.canaryWeight = 0;
     ctx.status.lastStepTime = undefined;
     ctx.status.stepRoutedTime = undefined;
+    ctx.status.inconclusiveSince = undefined;
   }
   ctx.message = blocker.message;
   if (conditionMessage(ctx.in.status) !== blocker.message)
@@ -199,6 +200,11 @@ function advance(ctx: Ctx): void {
     phase === "Waiting" ||
     phase === "WaitingPromotion"
   ) {
+    // A failed promotion is undone first: a new revision waits until the primary runs the promoted one.
+    if (phase === "Promoting" && ctx.status.restoring) {
+      restoring(ctx);
+      return;
+    }
     if (revisionChanged(ctx)) return;
     if (phase === "Waiting" || phase === "WaitingPromotion") {
       if (phase === "Waiting") waiting(ctx);
@@ -295,6 +301,7 @@ function startAnalysis(ctx: Ctx): void {
     checks: undefined,
     webhooks: undefined,
     lastStepTime: undefined,
+    inconclusiveSince: undefined,
     progressStartTime: ctx.nowIso,
   });
   if (ctx.in.spec.skipAnalysis) {
@@ -353,8 +360,13 @@ function progressClock(ctx: Ctx): { waitedMs: number; deadlineMs: number } {
   return { waitedMs: ctx.nowMs - Date.parse(since), deadlineMs: ctx.in.resolved.progressDeadlineMs };
 }
 
-/** Waits for a workload; past progressDeadlineSeconds it rolls back. Returns true while waiting. */
-function waitingForReadiness(ctx: Ctx, ready: boolean, what: string, cause: RollbackCause): boolean {
+/** Waits for a workload; past progressDeadlineSeconds it gives up (onDeadline). Returns true while waiting. */
+function waitingForReadiness(
+  ctx: Ctx,
+  ready: boolean,
+  what: string,
+  onDeadline: (why: string) => void,
+): boolean {
   if (ready) {
     // Before the first step the same deadline goes on counting while the metric providers are checked.
     const beforeFirstStep = ctx.status.phase === "Progressing" && ctx.status.lastStepTime === undefined;
@@ -363,10 +375,8 @@ function waitingForReadiness(ctx: Ctx, ready: boolean, what: string, cause: Roll
   }
   const { waitedMs, deadlineMs } = progressClock(ctx);
   if (waitedMs >= deadlineMs) {
-    rollback(
-      ctx,
+    onDeadline(
       `${what} not ready after ${Math.round(waitedMs / 1000)}s (progressDeadlineSeconds ${deadlineMs / 1000})`,
-      cause,
     );
     return true;
   }
@@ -397,7 +407,8 @@ function primaryReady(ctx: Ctx): boolean {
 
 function progressing(ctx: Ctx): void {
   if (requestedStop(ctx)) return;
-  if (waitingForReadiness(ctx, canaryReady(ctx), ctx.target, "canary-not-ready")) return;
+  const giveUp = (why: string) => rollback(ctx, why, "canary-not-ready");
+  if (waitingForReadiness(ctx, canaryReady(ctx), ctx.target, giveUp)) return;
   if (!primaryReady(ctx)) {
     ctx.message = `holding: ${ctx.primary} is not ready`;
     ctx.requeueAfterMs = WAIT_POLL_MS;
@@ -508,7 +519,8 @@ function failedChecks(ctx: Ctx, checks: CheckStatus[]): CheckStatus[] {
 function judge(ctx: Ctx, checks: CheckStatus[], hookFailed: string[] = []): void {
   const { resolved } = ctx.in;
   ctx.status.checks = checks;
-  if (retryingInconclusive(ctx, checks)) return;
+  if (heldInconclusive(ctx, checks)) return;
+  ctx.status.inconclusiveSince = undefined;
   ctx.status.lastStepTime = ctx.nowIso;
   // The split stays as it is unless the step advances it (advanceWeight clears this).
   ctx.status.stepRoutedTime = ctx.nowIso;
@@ -540,23 +552,43 @@ function judge(ctx: Ctx, checks: CheckStatus[], hookFailed: string[] = []): void
 }
 
 /**
- * A provider error, or no data where data is required, says nothing about the canary: the step is held
- * and the checks are run again, for up to one more interval, before it counts as a failed check. A
- * provider outage shorter than the interval therefore neither fails nor passes a release.
+ * A provider error, a timeout, or no data where data is required says nothing about the canary: the
+ * step is held (weight kept, no promotion, no failed check counted) and the checks are run again until
+ * they conclude. An outage longer than analysis.inconclusiveTimeout (default progressDeadlineSeconds),
+ * counted from the first inconclusive round (status.inconclusiveSince, so a restart keeps the clock),
+ * rolls the canary back for the outage. A check that fails with a real value still counts at once.
  */
-function retryingInconclusive(ctx: Ctx, checks: CheckStatus[]): boolean {
+function heldInconclusive(ctx: Ctx, checks: CheckStatus[]): boolean {
   if (checks.some((c) => c.result === "fail")) return false;
   const inconclusive = inconclusiveChecks(ctx, checks);
   if (inconclusive.length === 0) return false;
-  const giveUpAtMs = stepDueMs(ctx) + ctx.in.resolved.intervalMs;
-  if (ctx.nowMs >= giveUpAtMs) return false;
   const why = inconclusive.map((c) => c.message).join("; ");
-  ctx.message = `holding ${ctx.target} at canary weight ${ctx.status.canaryWeight ?? 0}: ${why}; retrying until ${new Date(giveUpAtMs).toISOString()}`;
-  if (conditionMessage(ctx.in.status).split("; retrying")[0] !== ctx.message.split("; retrying")[0]) {
+  const since = ctx.status.inconclusiveSince ?? ctx.nowIso;
+  ctx.status.inconclusiveSince = since;
+  const budgetMs = ctx.in.resolved.inconclusiveMs;
+  const heldMs = ctx.nowMs - Date.parse(since);
+  if (heldMs >= budgetMs) {
+    rollback(
+      ctx,
+      `metric checks inconclusive for ${Math.round(heldMs / 1000)}s (${inconclusiveBudget(ctx)}), not failed: ${why}`,
+      "metrics-unavailable",
+    );
+    return true;
+  }
+  const giveUpAtMs = Date.parse(since) + budgetMs;
+  ctx.message = `holding ${ctx.target} at canary weight ${ctx.status.canaryWeight ?? 0}: ${why}; checks inconclusive since ${since}, retrying until ${new Date(giveUpAtMs).toISOString()}, then rolling back for the outage`;
+  if (ctx.in.status.inconclusiveSince === undefined) {
     event(ctx, "ChecksInconclusive", ctx.message, "Warning");
   }
   ctx.requeueAfterMs = Math.min(giveUpAtMs - ctx.nowMs, retryDelayMs(ctx.in.resolved.intervalMs));
   return true;
+}
+
+function inconclusiveBudget(ctx: Ctx): string {
+  const seconds = ctx.in.resolved.inconclusiveMs / 1000;
+  return ctx.in.spec.analysis.inconclusiveTimeout !== undefined
+    ? `analysis.inconclusiveTimeout ${seconds}s`
+    : `progressDeadlineSeconds ${seconds}, the default inconclusiveTimeout`;
 }
 
 /** How soon to query again after an inconclusive check: a few tries per interval, not a tight loop. */
@@ -612,20 +644,30 @@ function promote(ctx: Ctx, why: string, skipped = ctx.in.spec.skipAnalysis === t
   }
   ctx.status.progressStartTime = ctx.nowIso;
   ctx.status.lastStepTime = ctx.nowIso;
+  ctx.status.inconclusiveSince = undefined;
   event(ctx, "Promoting", `Copying ${ctx.target} template spec to ${ctx.primary} (${why})`);
   const wait = readinessWaitMessage(ctx, `${ctx.primary} (promotion)`);
   setPhase(ctx, "Promoting", `promoting revision ${ctx.status.lastAppliedSpec} (${why}); ${wait}`);
   ctx.requeueAfterMs = WAIT_POLL_MS;
 }
 
-function promoting(ctx: Ctx): void {
+function primaryRuns(ctx: Ctx, revision: string | undefined): boolean {
   const primary = ctx.in.observed.primary;
-  const updated =
+  return (
     primary !== undefined &&
-    primary.revision === ctx.status.lastAppliedSpec &&
+    primary.revision === revision &&
     primary.rolloutComplete &&
-    primary.readyPercent >= ctx.in.resolved.primaryReadyThreshold;
-  if (waitingForReadiness(ctx, updated, `${ctx.primary} (promotion)`, "primary-not-ready")) return;
+    primary.readyPercent >= ctx.in.resolved.primaryReadyThreshold
+  );
+}
+
+function promoting(ctx: Ctx): void {
+  const updated = primaryRuns(ctx, ctx.status.lastAppliedSpec);
+  const giveUp = (why: string) => failPromotion(ctx, why);
+  if (waitingForReadiness(ctx, updated, `${ctx.primary} (promotion)`, giveUp)) {
+    if (ctx.status.restoring === undefined) offUnreadyPrimary(ctx);
+    return;
+  }
   const step = ctx.in.resolved.stepWeightPromotion;
   const weight = ctx.status.canaryWeight ?? 0;
   if (step && weight > 0) {
@@ -668,9 +710,102 @@ function finalising(ctx: Ctx): void {
   setPhase(ctx, "Succeeded", `revision ${ctx.status.lastAppliedSpec} promoted`);
 }
 
+/** Pods that serve: a Deployment with at least one ready pod (readyPercent counts available ones). */
+function serves(w: { replicas: number; readyPercent: number } | undefined): boolean {
+  return w !== undefined && w.replicas > 0 && w.readyPercent > 0;
+}
+
+/**
+ * While the promoted primary rolls out, a primary with no ready pod gets no traffic: all of it goes to
+ * the canary if it has ready pods (it runs the same revision, and passed its analysis).
+ */
+function offUnreadyPrimary(ctx: Ctx): void {
+  if (!ctx.in.capabilities.weights || serves(ctx.in.observed.primary)) return;
+  if (!serves(targetObs(ctx)) || ctx.status.canaryWeight === 100) return;
+  ctx.status.canaryWeight = 100;
+  event(
+    ctx,
+    "Promoting",
+    `Routing all traffic to canary ${ctx.target}: ${ctx.primary} has no ready pods while it rolls out`,
+  );
+}
+
+/**
+ * The primary did not become ready with the promoted revision: it goes back to the last promoted
+ * revision (converge restores its pod template from its ReplicaSet history), and until it runs that
+ * revision ready the traffic stays on pods that are ready. The Canary turns Failed only then.
+ */
+function failPromotion(ctx: Ctx, why: string): void {
+  ctx.status.restoring = { reason: why, time: ctx.nowIso };
+  ctx.status.progressStartTime = undefined;
+  const where = routeWhileRestoring(ctx);
+  const message = `Promotion of ${ctx.target} revision ${ctx.status.lastAppliedSpec} failed: ${why}. Rolling back: restoring ${ctx.primary} to the last promoted revision ${ctx.status.lastPromotedSpec}; ${where}`;
+  ctx.events.push({ type: "Warning", reason: "RolledBack", message, cause: "primary-not-ready" });
+  setPhase(ctx, "Promoting", restoringMessage(ctx, where));
+  ctx.requeueAfterMs = WAIT_POLL_MS;
+}
+
+function restoringMessage(ctx: Ctx, where: string): string {
+  const reason = ctx.status.restoring?.reason ?? "";
+  return `promotion of revision ${ctx.status.lastAppliedSpec} failed (${reason}): restoring ${ctx.primary} to revision ${ctx.status.lastPromotedSpec}; ${where}`;
+}
+
+/**
+ * Undoing a failed promotion: done once the primary runs the last promoted revision and is ready, then
+ * Failed with all traffic on it. Until then there is no deadline (nothing better to fall back to), and
+ * the traffic follows the ready pods.
+ */
+function restoring(ctx: Ctx): void {
+  const promoted = ctx.status.lastPromotedSpec;
+  if (!primaryRuns(ctx, promoted)) {
+    const where = routeWhileRestoring(ctx);
+    ctx.message = restoringMessage(ctx, where);
+    ctx.requeueAfterMs = WAIT_POLL_MS;
+    return;
+  }
+  const reason = ctx.status.restoring?.reason ?? "";
+  ctx.status.restoring = undefined;
+  ctx.status.canaryWeight = 0;
+  event(
+    ctx,
+    "Restored",
+    `${ctx.primary} runs the last promoted revision ${promoted} again and is ready: all traffic on it, scaling down ${ctx.target}`,
+  );
+  setPhase(
+    ctx,
+    "Failed",
+    `rolled back: promotion of revision ${ctx.status.lastAppliedSpec} failed (${reason}); ${ctx.primary} restored to revision ${promoted}`,
+  );
+  ctx.requeueAfterMs = ctx.in.resolved.intervalMs;
+}
+
+/**
+ * The split while a failed promotion is undone: the primary if any of its pods is ready, else the
+ * canary if any of its pods is, else unchanged (no version has a ready pod). Returns where, for people.
+ */
+function routeWhileRestoring(ctx: Ctx): string {
+  const primary = ctx.in.observed.primary;
+  const target = targetObs(ctx);
+  const before = ctx.status.canaryWeight ?? 0;
+  let weight = before;
+  if (!ctx.in.capabilities.weights || serves(primary)) weight = 0;
+  else if (serves(target)) weight = 100;
+  ctx.status.canaryWeight = weight;
+  const where =
+    weight === 0
+      ? `all traffic on ${ctx.primary} (${primary?.readyPercent ?? 0}% of its pods ready)`
+      : weight === 100
+        ? `all traffic on canary ${ctx.target}, the only version with ready pods`
+        : `no version has a ready pod: traffic stays split ${100 - weight}/${weight} (primary/canary)`;
+  if (weight !== before && ctx.in.status.restoring !== undefined)
+    event(ctx, "Restoring", `Traffic moved: ${where}`);
+  return where;
+}
+
 function rollback(ctx: Ctx, why: string, cause?: RollbackCause): void {
   ctx.status.canaryWeight = 0;
   ctx.status.progressStartTime = undefined;
+  ctx.status.inconclusiveSince = undefined;
   const message = `Canary failed! Rolling back ${ctx.target}: ${why}`;
   ctx.events.push({ type: "Warning", reason: "RolledBack", message, ...(cause ? { cause } : {}) });
   setPhase(ctx, "Failed", `rolled back: ${why}`);

@@ -7,8 +7,11 @@ import type { ResolvedCanary } from "../api/defaults.ts";
 import { ALL_PRIMARY, type Routes } from "../routers/router.ts";
 
 export interface DesiredState {
-  /** copy: the primary gets the target's pod template (bootstrap, promotion); keep: leave it. */
-  primary: "copy" | "keep";
+  /**
+   * copy: the primary gets the target's pod template (bootstrap, promotion); restore: it goes back to
+   * the last promoted revision (a failed promotion); keep: leave it.
+   */
+  primary: "copy" | "restore" | "keep";
   /** up: the target (canary) runs as many replicas as the primary; zero: scaled down; keep: untouched. */
   target: "up" | "zero" | "keep";
   routes: Routes;
@@ -23,6 +26,7 @@ export function desiredState(status: CanaryStatus, resolved: ResolvedCanary): De
     case "WaitingPromotion":
       return { primary: "keep", target: "up", routes: analysisRoutes(status, resolved) };
     case "Promoting":
+      if (status.restoring) return { primary: "restore", target: "up", routes: restoringRoutes(status) };
       return { primary: "copy", target: "up", routes: analysisRoutes(status, resolved) };
     case "Terminating":
       return { primary: "keep", target: "up", routes: ALL_PRIMARY };
@@ -43,6 +47,12 @@ function analysisRoutes(status: CanaryStatus, resolved: ResolvedCanary): Routes 
     // Blue/green with mirror copies requests to the canary while it is judged, until the switch.
     mirrored: resolved.strategy === "blue-green" && resolved.mirror && started && weight === 0,
   };
+}
+
+/** A plain split while a failed promotion is undone: no A/B match or mirror, the weight says where. */
+function restoringRoutes(status: CanaryStatus): Routes {
+  const weight = status.canaryWeight ?? 0;
+  return { primaryWeight: 100 - weight, canaryWeight: weight, matched: false, mirrored: false };
 }
 
 /** What revertOnDeletion does next, given the target and primary as observed. */
@@ -71,6 +81,8 @@ export function deletionStep(
 export interface WorkloadPlan {
   /** Copy the target's pod template to the primary now. */
   copyToPrimary: boolean;
+  /** Put the primary back on status.lastPromotedSpec from its ReplicaSet history now. */
+  restorePrimary: boolean;
   /** The target's replica count to set; undefined: leave it. */
   targetReplicas: number | undefined;
 }
@@ -78,11 +90,23 @@ export interface WorkloadPlan {
 export function workloadPlan(
   status: CanaryStatus,
   desired: DesiredState,
-  observed: { targetRevision: string; primaryReplicas: number | undefined; targetDraining: boolean },
+  observed: {
+    targetRevision: string;
+    primaryReplicas: number | undefined;
+    targetDraining: boolean;
+    primaryRevision?: string | undefined;
+  },
 ): WorkloadPlan {
   // Initializing copies whatever the target runs; Promoting only the revision that passed its analysis,
-  // so a target changed since the decision waits for the next tick.
-  const revisionToCopy = status.phase === "Promoting" ? status.lastAppliedSpec : observed.targetRevision;
+  // so a target changed since the decision waits for the next tick. A restore copies the target only if
+  // it is back at the promoted revision (its configs come back too); otherwise the primary's history.
+  const revisionToCopy =
+    desired.primary === "restore"
+      ? status.lastPromotedSpec
+      : status.phase === "Promoting"
+        ? status.lastAppliedSpec
+        : observed.targetRevision;
+  const copyToPrimary = desired.primary !== "keep" && observed.targetRevision === revisionToCopy;
   const targetReplicas =
     desired.target === "up"
       ? // The canary runs as many pods as the primary, so both are judged at the same scale. Not while
@@ -94,7 +118,9 @@ export function workloadPlan(
         ? 0
         : undefined;
   return {
-    copyToPrimary: desired.primary === "copy" && observed.targetRevision === revisionToCopy,
+    copyToPrimary,
+    restorePrimary:
+      desired.primary === "restore" && !copyToPrimary && observed.primaryRevision !== status.lastPromotedSpec,
     targetReplicas,
   };
 }

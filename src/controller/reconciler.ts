@@ -14,7 +14,13 @@ import type { RouterCapabilities } from "../routers/capabilities.ts";
 import { type Router, type RouterTarget, type Routes, sameRoutes } from "../routers/router.ts";
 import { callRequestedHooks, sendEventHooks, type WebhookCaller } from "../webhooks/dispatch.ts";
 import type { Deployment } from "../workloads/meta.ts";
-import { ensurePrimary, observeWorkload, primaryName, scaleTarget } from "../workloads/primary.ts";
+import {
+  ensurePrimary,
+  observeWorkload,
+  primaryName,
+  restorePrimary,
+  scaleTarget,
+} from "../workloads/primary.ts";
 import { type Revision, resolveRevision } from "../workloads/revision.ts";
 import { selectorLabel } from "../workloads/selector.ts";
 import { ensureServices, servicePorts } from "../workloads/services.ts";
@@ -407,11 +413,16 @@ async function converge(
     targetRevision: revision.hash,
     primaryReplicas: observed.observations.primary?.replicas,
     targetDraining: observed.observations.target?.draining ?? false,
+    primaryRevision: observed.observations.primary?.revision,
   });
   await ensureServices(deps.client, canary, target);
   crashPoint("after-services", events);
   if (plan.copyToPrimary) {
     await ensurePrimary(deps.client, canary, target, revision);
+    crashPoint("after-primary", events);
+  }
+  if (plan.restorePrimary) {
+    await restorePrimary(deps.client, canary, target, revision, decision.status.lastPromotedSpec ?? "");
     crashPoint("after-primary", events);
   }
   const up = plan.targetReplicas !== undefined && plan.targetReplicas > 0;

@@ -36,10 +36,16 @@ describe("the alert a person reads", () => {
 
   it.each([
     ["canary-not-ready", "Rolled back podinfo.test: the canary never became ready"],
-    ["primary-not-ready", "Rolled back podinfo.test: the primary was not ready after promotion"],
+    [
+      "primary-not-ready",
+      "Rolled back podinfo.test: the promoted primary was not ready, so it goes back to the last promoted revision",
+    ],
     ["webhook", "Rolled back podinfo.test: a webhook failed"],
     ["manual", "Rolled back podinfo.test: aborted by request"],
-    ["metrics-unavailable", "Rolled back podinfo.test: its metric providers were unreachable"],
+    [
+      "metrics-unavailable",
+      "Rolled back podinfo.test: its metrics could not be read (provider unreachable or no data), not failed checks",
+    ],
   ] as const)("titles a rollback by its cause (%s)", (cause, title) => {
     const { checks: _, ...alert } = ALERTS.RolledBack;
     expect(buildView(alertMessage({ ...alert, cause })).title).toBe(title);

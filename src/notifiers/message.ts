@@ -91,13 +91,13 @@ function rollbackCause(alert: AlertRecord): string {
     case "canary-not-ready":
       return "the canary never became ready";
     case "primary-not-ready":
-      return "the primary was not ready after promotion";
+      return "the promoted primary was not ready, so it goes back to the last promoted revision";
     case "webhook":
       return "a webhook failed";
     case "manual":
       return "aborted by request";
     case "metrics-unavailable":
-      return "its metric providers were unreachable";
+      return "its metrics could not be read (provider unreachable or no data), not failed checks";
     default:
       return "analysis failed";
   }

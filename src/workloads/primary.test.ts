@@ -15,6 +15,7 @@ import {
   observeWorkload,
   primaryName,
   REVISION_ANNOTATION,
+  restorePrimary,
   scaleTarget,
 } from "./primary.ts";
 import { type Revision, resolveRevision } from "./revision.ts";
@@ -161,6 +162,88 @@ describe("ensurePrimary", () => {
       /Deployment shop\/podinfo-primary exists and is not controlled by this Canary/,
     );
     expect(client.writes).toEqual([]);
+  });
+});
+
+describe("restorePrimary", () => {
+  const withImage = (tag: string): Deployment => {
+    const d = deploymentFixture();
+    const containers = (d.spec?.template.spec?.containers ?? []).map((c) => ({
+      ...c,
+      image: `ghcr.io/stefanprodan/podinfo:${tag}`,
+    }));
+    return {
+      ...d,
+      spec: { ...d.spec, template: { ...d.spec?.template, spec: { ...d.spec?.template.spec, containers } } },
+    } as Deployment;
+  };
+  /** A ReplicaSet as the Deployment controller makes it: the template plus pod-template-hash. */
+  const replicaSet = (primary: Deployment, rollout: number, ownerUid = primary.metadata.uid) => ({
+    apiVersion: "apps/v1",
+    kind: "ReplicaSet",
+    metadata: {
+      name: `podinfo-primary-${rollout}${ownerUid === primary.metadata.uid ? "" : "-other"}`,
+      namespace: NS,
+      labels: { app: "podinfo-primary", "pod-template-hash": `h${rollout}` },
+      annotations: { "deployment.kubernetes.io/revision": String(rollout) },
+      ownerReferences: [
+        { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo-primary", uid: ownerUid ?? "" },
+      ],
+    },
+    spec: {
+      template: {
+        ...primary.spec?.template,
+        metadata: {
+          ...primary.spec?.template.metadata,
+          labels: { ...primary.spec?.template.metadata?.labels, "pod-template-hash": `h${rollout}` },
+        },
+      },
+    },
+  });
+
+  async function promotedThenFailed() {
+    const client = new FakeKubeClient([configMapFixture(), secretFixture()]);
+    const old = withImage("6.0.0");
+    const oldRevision = await resolveRevision(client, old);
+    const before = await ensurePrimary(client, canaryFixture(), old, oldRevision);
+    const next = withImage("6.0.1");
+    const nextRevision = await resolveRevision(client, next);
+    const after = await ensurePrimary(client, canaryFixture(), next, nextRevision);
+    return { client, before, after, next, nextRevision, oldRevision };
+  }
+
+  it("puts back the template of the newest ReplicaSet of the primary that ran the revision, as rollout undo", async () => {
+    const { client, before, after, next, nextRevision, oldRevision } = await promotedThenFailed();
+    client.seed(replicaSet(before, 1));
+    client.seed(replicaSet(after, 2));
+    // Not the primary's (another owner), though newer and with the revision: never taken.
+    const foreign = replicaSet(before, 9, "someone-else");
+    const foreignSpec = foreign.spec.template.spec;
+    client.seed({
+      ...foreign,
+      spec: {
+        template: {
+          ...foreign.spec.template,
+          spec: { ...foreignSpec, containers: [{ name: "x", image: "x" }] },
+        },
+      },
+    });
+    const restored = await restorePrimary(client, canaryFixture(), next, nextRevision, oldRevision.hash);
+    expect(restored.metadata.annotations?.[REVISION_ANNOTATION]).toBe(oldRevision.hash);
+    expect(restored.spec?.template).toEqual(before.spec?.template);
+    expect(restored.spec?.template.metadata?.labels).not.toHaveProperty("pod-template-hash");
+    expect(restored.spec?.replicas).toBe(before.spec?.replicas);
+  });
+
+  it("is a blocker naming the way out when no ReplicaSet of the primary ran the revision", async () => {
+    const { client, after, next, nextRevision, oldRevision } = await promotedThenFailed();
+    client.seed(replicaSet(after, 2));
+    await expect(
+      restorePrimary(client, canaryFixture(), next, nextRevision, oldRevision.hash),
+    ).rejects.toMatchObject({
+      reason: "PromotedRevisionNotFound",
+      message: expect.stringContaining("kubectl rollout undo deployment/podinfo"),
+    });
   });
 });
 

@@ -1,8 +1,8 @@
-import type { V1DeploymentSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { V1DeploymentSpec, V1PodTemplateSpec, V1ReplicaSet } from "@kubernetes/client-node";
 import type { Canary } from "../api/canary.ts";
 import { ConfigBlockerError } from "../errors.ts";
 import { objectKey } from "../kube/objects.ts";
-import type { KubeClient, ObjectRef } from "../kube/types.ts";
+import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import { copyConfigsToPrimary, rewriteTemplateForPrimary } from "./config-tracker.ts";
 import {
   canaryKey,
@@ -127,6 +127,75 @@ export async function ensurePrimary(
   }
   await copyConfigsToPrimary(client, canary, revision.trackedConfigs);
   return client.apply(buildPrimary(canary, target, revision, current));
+}
+
+/** The label the Deployment controller adds to each ReplicaSet's template (`kubectl rollout undo` drops it). */
+const POD_TEMPLATE_HASH = "pod-template-hash";
+/** The Deployment controller's rollout number on each ReplicaSet: the newest one of a revision wins. */
+const DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision";
+
+/**
+ * Puts the primary back on an earlier revision after a failed promotion, as `kubectl rollout undo`
+ * does: the pod template of its newest ReplicaSet that ran `promoted`. Its other fields are built as on
+ * every apply of the primary. The `-primary` config copies keep what the failed promotion wrote.
+ */
+export async function restorePrimary(
+  client: KubeClient,
+  canary: Canary,
+  target: Deployment,
+  revision: Revision,
+  promoted: string,
+): Promise<Deployment> {
+  const namespace = canaryNamespace(canary);
+  const name = primaryName(target.metadata.name);
+  const current = await client.get<Deployment>(deploymentRef(namespace, name));
+  const template = current && (await promotedTemplate(client, current, promoted));
+  if (!current || controllingCanary(current) !== canary.metadata.name || !template) {
+    throw new ConfigBlockerError(
+      "PromotedRevisionNotFound",
+      `Canary ${canaryKey(canary)}: no ReplicaSet of Deployment ${namespace}/${name} ran the last promoted revision ${promoted}, ` +
+        `so the failed promotion cannot be undone from its history (revisionHistoryLimit 0?); set Deployment ` +
+        `${objectKey(target)} back to that revision (kubectl rollout undo deployment/${target.metadata.name}) and kanaria copies it to the primary`,
+    );
+  }
+  const built = buildPrimary(canary, target, revision, current);
+  return client.apply({
+    ...built,
+    metadata: {
+      ...built.metadata,
+      annotations: { ...built.metadata.annotations, [REVISION_ANNOTATION]: promoted },
+    },
+    spec: { ...built.spec, template } as V1DeploymentSpec,
+  });
+}
+
+async function promotedTemplate(
+  client: KubeClient,
+  primary: Deployment,
+  promoted: string,
+): Promise<V1PodTemplateSpec | undefined> {
+  const labels = primary.spec?.selector?.matchLabels ?? {};
+  const selector = Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+  const sets = await client.list<V1ReplicaSet & KubeObject>(
+    "apps/v1",
+    "ReplicaSet",
+    primary.metadata.namespace,
+    selector,
+  );
+  const rollout = (rs: V1ReplicaSet) => Number(rs.metadata?.annotations?.[DEPLOYMENT_REVISION] ?? 0);
+  const newest = sets
+    .filter((rs) => rs.metadata.ownerReferences?.some((o) => o.uid === primary.metadata.uid))
+    .filter((rs) => rs.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION] === promoted)
+    .sort((a, b) => rollout(b) - rollout(a))[0];
+  const template = newest?.spec?.template;
+  if (!template) return undefined;
+  const { [POD_TEMPLATE_HASH]: _, ...podLabels } = template.metadata?.labels ?? {};
+  return {
+    metadata: { labels: podLabels, annotations: template.metadata?.annotations ?? {} },
+    spec: template.spec,
+  };
 }
 
 export interface WorkloadState {

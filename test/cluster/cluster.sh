@@ -10,6 +10,8 @@
 #   cluster.sh status             show what runs (exit 0 when everything is up)
 #   cluster.sh prometheus-stop    stop Prometheus only (to simulate an outage)
 #   cluster.sh prometheus-start   start it again on the same port and data dir
+#   cluster.sh controller-manager-stop   stop kube-controller-manager only (Deployments stall)
+#   cluster.sh controller-manager-start  start it again as it was, and wait until it is healthy
 #   cluster.sh third-party-crds   print the paths of the Gateway API / App Mesh CRD files
 #   cluster.sh pin                regenerate test/cluster/go/*/go.mod+go.sum from versions.env
 #
@@ -725,6 +727,17 @@ cmd_prometheus_start() {
   log "prometheus started on 127.0.0.1:$PROMETHEUS_PORT"
 }
 
+cmd_controller_manager_stop() { stop kube-controller-manager; log "kube-controller-manager stopped"; }
+
+cmd_controller_manager_start() {
+  if pid_alive kube-controller-manager; then log "kube-controller-manager already running"; return 0; fi
+  restart_saved kube-controller-manager
+  # Its port is in the saved command line (it is not in $STATE/ports).
+  local port; port="$(grep -o -- '--secure-port=[0-9]*' "$STATE/cmd/kube-controller-manager" | cut -d= -f2)"
+  wait_for kube-controller-manager "https://127.0.0.1:$port/healthz" https_ok_insecure "https://127.0.0.1:$port/healthz"
+  log "kube-controller-manager started on 127.0.0.1:$port"
+}
+
 main() {
   case "${1:-}" in
     build) cmd_build ;;
@@ -733,6 +746,8 @@ main() {
     status) cmd_status ;;
     prometheus-stop) cmd_prometheus_stop ;;
     prometheus-start) cmd_prometheus_start ;;
+    controller-manager-stop) cmd_controller_manager_stop ;;
+    controller-manager-start) cmd_controller_manager_start ;;
     third-party-crds) cmd_third_party_crds ;;
     pin) cmd_pin ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;

@@ -203,3 +203,77 @@ export async function watchDeploymentWrites(
     },
   };
 }
+
+/** The nginx canary weight and how many pods of each Deployment were ready, at one moment. */
+export interface TrafficSample {
+  atMs: number;
+  weight: number;
+  primaryReady: number;
+  canaryReady: number;
+}
+
+/** Pods of a Deployment (by its app label) that are Ready and not being deleted. */
+export async function readyPods(client: KubeClient, namespace: string, app: string): Promise<number> {
+  type Pod = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
+  const pods = await client.list<Pod>("v1", "Pod", namespace, `app=${app}`);
+  return pods.filter(
+    (p) =>
+      !p.metadata.deletionTimestamp &&
+      p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  ).length;
+}
+
+/** Samples the route's split and both Deployments' ready pods until stopped (the route read first). */
+export function recordTraffic(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  intervalMs = 250,
+): { stop: () => Promise<TrafficSample[]> } {
+  const samples: TrafficSample[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const atMs = Date.now();
+      const weight = Number.parseInt(await canaryIngressWeight(client, namespace, name), 10) || 0;
+      const [primaryReady, canaryReady] = await Promise.all([
+        readyPods(client, namespace, `${name}-primary`),
+        readyPods(client, namespace, name),
+      ]);
+      samples.push({ atMs, weight, primaryReady, canaryReady });
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** The distinct weights in order (consecutive repeats collapsed). */
+export function weightsOf(samples: TrafficSample[]): number[] {
+  return samples.map((s) => s.weight).filter((w, i, all) => i === 0 || all[i - 1] !== w);
+}
+
+/**
+ * The longest stretch (ms) in which the route sent a share of the traffic to a Deployment with no
+ * ready pod, from the first sample that showed it to the first that did not; 0 when none did.
+ */
+export function longestUnreadyTrafficMs(samples: TrafficSample[]): number {
+  let longest = 0;
+  let since: number | undefined;
+  for (const s of samples) {
+    const bad = (s.weight < 100 && s.primaryReady === 0) || (s.weight > 0 && s.canaryReady === 0);
+    if (bad) since ??= s.atMs;
+    else if (since !== undefined) {
+      longest = Math.max(longest, s.atMs - since);
+      since = undefined;
+    }
+  }
+  const last = samples.at(-1);
+  if (since !== undefined && last) longest = Math.max(longest, last.atMs - since + 1);
+  return longest;
+}

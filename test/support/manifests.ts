@@ -10,6 +10,13 @@ export interface AppOptions {
   configMap?: string;
   /** A node selector no fake node matches keeps the pods Pending: a canary that never becomes ready. */
   unschedulable?: boolean;
+  /**
+   * Required anti-affinity (per node) to the pods labelled app=<value>. With app=<name> it holds one pod
+   * per node, and the primary's copy of the template (app=<name>-primary) cannot schedule beside the
+   * canary's pods: with as many canary pods as nodes, a promoted primary never becomes ready.
+   */
+  awayFrom?: string;
+  strategy?: "Recreate" | "RollingUpdate";
 }
 
 export function deployment(namespace: string, name: string, tag: string, opts: AppOptions = {}): KubeObject {
@@ -20,10 +27,12 @@ export function deployment(namespace: string, name: string, tag: string, opts: A
     spec: {
       replicas: opts.replicas ?? 2,
       selector: { matchLabels: { app: name } },
+      ...(opts.strategy ? { strategy: { type: opts.strategy } } : {}),
       template: {
         metadata: { labels: { app: name } },
         spec: {
           ...(opts.unschedulable ? { nodeSelector: { "kanaria.dev/test": "no-such-node" } } : {}),
+          ...(opts.awayFrom ? { affinity: awayFrom(opts.awayFrom) } : {}),
           containers: [
             {
               name: "podinfod",
@@ -37,6 +46,16 @@ export function deployment(namespace: string, name: string, tag: string, opts: A
       },
     },
   } as KubeObject;
+}
+
+function awayFrom(app: string) {
+  return {
+    podAntiAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [
+        { labelSelector: { matchLabels: { app } }, topologyKey: "kubernetes.io/hostname" },
+      ],
+    },
+  };
 }
 
 export function configMap(namespace: string, name: string, data: Record<string, string>): KubeObject {

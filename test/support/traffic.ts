@@ -112,11 +112,20 @@ export async function startTraffic(
  * `cluster.sh prometheus-stop` / `prometheus-start` on the local test cluster (same port and data
  * dir after a restart). Only for clusterMode "local" with a known cluster dir.
  */
-export async function prometheusControl(action: "stop" | "start"): Promise<void> {
+export function prometheusControl(action: "stop" | "start"): Promise<void> {
+  return clusterControl("prometheus", action);
+}
+
+/** Stops or starts one component of the local test cluster (cluster.sh `<component>-stop|start`). */
+export async function clusterControl(
+  component: "prometheus" | "controller-manager",
+  action: "stop" | "start",
+): Promise<void> {
   const clusterDir = inject("clusterDir");
-  if (!clusterDir) throw new Error("prometheusControl needs the local test cluster (clusterDir is empty)");
-  await promisify(execFile)("bash", [join(repoRoot, "test/cluster/cluster.sh"), `prometheus-${action}`], {
+  if (!clusterDir)
+    throw new Error(`stopping ${component} needs the local test cluster (clusterDir is empty)`);
+  await promisify(execFile)("bash", [join(repoRoot, "test/cluster/cluster.sh"), `${component}-${action}`], {
     env: { ...process.env, KANARIA_CLUSTER_DIR: clusterDir },
-    timeout: 60_000,
+    timeout: 120_000,
   });
 }
