@@ -1,7 +1,7 @@
-// What `make demo` and `kanaria status --watch` show: a status block of the Canary (phase, traffic
-// split, pods, each metric check against its range) redrawn in place on a terminal, the Canary's
-// events as they happen, and the demo's summary at the end. Without a terminal (CI logs) the same
-// information comes as one line per change. Pure formatting: the callers poll the cluster.
+// What `kanaria status --watch NAME` and `make demo` show: a status block of the Canary (phase, traffic
+// split, pods, each metric check against its range) redrawn in place on a terminal, and the Canary's
+// events as they happen. Without a terminal (CI logs) the same information comes as one line per
+// change. Pure formatting: the callers poll the cluster.
 import type { CheckStatus } from "../api/canary.ts";
 
 export interface Style {
@@ -63,13 +63,6 @@ export function clock(ms: number): string {
   const s = total % 60;
   const mmss = `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
   return h > 0 ? `${h}:${mmss}` : mmss;
-}
-
-/** "48s", "2m05s". */
-export function duration(ms: number): string {
-  const total = Math.round(ms / 1000);
-  if (total < 60) return `${total}s`;
-  return `${Math.floor(total / 60)}m${String(total % 60).padStart(2, "0")}s`;
 }
 
 /** The tag of an image reference ("ghcr.io/stefanprodan/podinfo:6.0.1" -> "6.0.1"). */
@@ -207,7 +200,8 @@ export function statusLine(view: CanaryView, style: Style): string {
   return parts.join(" | ");
 }
 
-export interface DemoEvent {
+/** An Event as one line shows it (a Canary's Event, or the demo's). */
+export interface EventLineInput {
   type: string;
   reason: string;
   message: string;
@@ -215,50 +209,10 @@ export interface DemoEvent {
   count: number;
 }
 
-export function eventLine(e: DemoEvent, style: Style): string {
+export function eventLine(e: EventLineInput, style: Style): string {
   const type = e.type === "Warning" ? style.yellow("Warning") : style.dim("Normal ");
   const repeated = e.count > 1 ? style.dim(` (x${e.count})`) : "";
   return `${style.dim("event")} ${type} ${style.bold(e.reason)}: ${e.message}${repeated}`;
-}
-
-export type Outcome = "promoted" | "rolled back";
-
-export interface ReleaseResult {
-  index: number;
-  total: number;
-  image: string;
-  expected: Outcome;
-  /** undefined: neither happened in time. */
-  outcome?: Outcome;
-  durationMs: number;
-  /** Canary weights the release went through, in order. */
-  weights: number[];
-  /** Analysis steps run (checks evaluated). */
-  steps: number;
-  failedChecks: number;
-  threshold: number;
-  /** Why it was rolled back: the failed checks' messages (metric, value, range). */
-  reason?: string;
-}
-
-export function releaseOk(r: ReleaseResult): boolean {
-  return r.outcome === r.expected;
-}
-
-export function summaryLines(results: ReleaseResult[], style: Style): string[] {
-  const lines = [style.bold("Summary")];
-  for (const r of results) {
-    const outcome = r.outcome ?? "neither promoted nor rolled back";
-    const shown = releaseOk(r) ? style.green(outcome) : style.red(`${outcome} (expected: ${r.expected})`);
-    const weights = r.weights.length > 0 ? ` at ${r.weights.map((w) => `${w}%`).join(" -> ")}` : "";
-    const steps = `${r.steps} analysis step${r.steps === 1 ? "" : "s"}${weights}`;
-    const failed = `failed checks ${r.failedChecks}/${r.threshold}`;
-    lines.push(
-      `  release ${r.index}/${r.total}  ${tagOf(r.image)}  ${shown} after ${duration(r.durationMs)}: ${steps}, ${failed}`,
-    );
-    if (r.reason) lines.push(`      reason: ${r.reason}`);
-  }
-  return lines;
 }
 
 /** Where the demo's output goes: the terminal (status block redrawn in place) or a log (lines). */

@@ -19,6 +19,18 @@ import { PatchStrategy } from "@kubernetes/client-node";
 import pino from "pino";
 import type { Canary, CanarySpec, CheckStatus } from "../../src/api/canary.ts";
 import { API_VERSION, parseDuration } from "../../src/api/common.ts";
+import {
+  type CanaryView,
+  type DeploymentView,
+  type EventLineInput,
+  eventLine,
+  makeStyle,
+  PlainRenderer,
+  type Renderer,
+  type Style,
+  TtyRenderer,
+  tagOf,
+} from "../../src/cli/view.ts";
 import { createKubeClient, KubeRest } from "../../src/kube/client.ts";
 import { loadConnection } from "../../src/kube/connection.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
@@ -28,23 +40,7 @@ import { readEnvFile } from "../support/env-file.ts";
 import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "./example.ts";
 import { demoProvider, exampleFor, gatewayApiCrdFiles } from "./gatewayapi.ts";
 import { type ClusterShRun, clusterSh, describeExit, REPO_ROOT, Service, tailOf } from "./processes.ts";
-import {
-  type CanaryView,
-  type DemoEvent,
-  type DeploymentView,
-  duration,
-  eventLine,
-  makeStyle,
-  type Outcome,
-  PlainRenderer,
-  type ReleaseResult,
-  type Renderer,
-  releaseOk,
-  type Style,
-  summaryLines,
-  TtyRenderer,
-  tagOf,
-} from "./view.ts";
+import { duration, type Outcome, type ReleaseResult, releaseOk, summaryLines } from "./summary.ts";
 
 const DEMO_DIR = path.resolve(process.env.KANARIA_DEMO_DIR ?? path.join(REPO_ROOT, ".kanaria/demo"));
 const LOG_DIR = path.join(DEMO_DIR, "logs");
@@ -704,7 +700,7 @@ class Demo {
       );
     for (const e of fresh) {
       this.#events.set(e.metadata.name, e.count ?? 1);
-      const event: DemoEvent = {
+      const event: EventLineInput = {
         type: e.type ?? "Normal",
         reason: e.reason ?? "",
         message: e.message ?? "",
