@@ -14,6 +14,7 @@ import {
   tagOf,
   truncate,
   visibleLength,
+  wrapUnder,
 } from "./view.ts";
 
 const plain = makeStyle(false);
@@ -45,7 +46,7 @@ const view: CanaryView = {
   stage: "release 2/2: 6.0.2",
   phase: "Progressing",
   canaryWeight: 20,
-  maxWeight: 60,
+  release: "at 20%, up to 60%",
   failedChecks: 1,
   threshold: 2,
   checks,
@@ -71,8 +72,8 @@ describe("the demo's formatting", () => {
   it("draws a status block with phase, traffic split, pods, checks and status", () => {
     const lines = statusBlock(view, { style: plain, width: 200, elapsedMs: 75_000 });
     expect(lines[0]).toBe("  01:15  podinfo.podinfo  release 2/2: 6.0.2");
-    expect(lines[1]).toBe("  phase    Progressing  failed checks 1/2");
-    expect(lines[2]).toBe("  traffic  primary  80% ████████████████░░░░  20% canary  (promoted after 60%)");
+    expect(lines[1]).toBe("  phase    Progressing  at 20%, up to 60%  failed checks 1/2");
+    expect(lines[2]).toBe("  traffic  primary  80% ████████████████░░░░  20% canary");
     expect(lines[3]).toBe("  pods     podinfo-primary 6.0.1 2/2 ready  |  podinfo 6.0.2 1/2 ready");
     expect(lines[4]).toBe("  checks   request-success-rate  89.90  min 99   FAIL");
     expect(lines[5]).toBe("           request-duration      80.50  max 500  pass");
@@ -85,7 +86,8 @@ describe("the demo's formatting", () => {
       const lines = statusBlock(view, { style: color, width, elapsedMs: 0 });
       for (const line of lines) expect(visibleLength(line)).toBeLessThanOrEqual(width - 1);
     }
-    expect(truncate(color.red("abcdef"), 4)).toBe("\x1b[31mabc…\x1b[0m");
+    expect(truncate(color.red("abcdef"), 4)).toBe("\x1b[31mabc\x1b[39m…");
+    expect(truncate("日本語のテキスト", 7)).toBe("日本語…");
     expect(truncate("abc", 4)).toBe("abc");
   });
 
@@ -101,7 +103,7 @@ describe("the demo's formatting", () => {
 
   it("puts the status on one line for logs", () => {
     expect(statusLine(view, plain)).toBe(
-      "phase Progressing | canary weight 20% | failed checks 1/2 | request-success-rate 89.90 (min 99) FAIL, request-duration 80.50 (max 500) pass",
+      "phase Progressing (at 20%, up to 60%) | canary weight 20% | failed checks 1/2 | request-success-rate 89.90 (min 99) FAIL, request-duration 80.50 (max 500) pass",
     );
   });
 
@@ -119,6 +121,26 @@ describe("the demo's formatting", () => {
     expect(clock(3_725_000)).toBe("1:02:05");
     expect(tagOf("ghcr.io/stefanprodan/podinfo:6.0.1")).toBe("6.0.1");
     expect(tagOf("localhost:5000/podinfo")).toBe("latest");
+  });
+});
+
+describe("fitting a terminal", () => {
+  it("wraps long text under its own column, at word boundaries, within the width", () => {
+    const lines = wrapUnder(
+      "  status   ",
+      "failed checks 1/2: request-success-rate 89.90 is below the minimum 99 (prometheus)",
+      40,
+    );
+    expect(lines).toEqual([
+      "  status   failed checks 1/2:",
+      "           request-success-rate 89.90 is",
+      "           below the minimum 99",
+      "           (prometheus)",
+    ]);
+    for (const line of lines) expect(visibleLength(line)).toBeLessThanOrEqual(40);
+    expect(wrapUnder("> ", "a long line for a pipe", Number.POSITIVE_INFINITY)).toEqual([
+      "> a long line for a pipe",
+    ]);
   });
 });
 

@@ -20,6 +20,13 @@ import pino from "pino";
 import type { Canary, CanarySpec, CheckStatus } from "../../src/api/canary.ts";
 import { API_VERSION, parseDuration } from "../../src/api/common.ts";
 import {
+  compareEvents,
+  type EventRecord,
+  eventRecords,
+  type RawEvent,
+  releaseLabel,
+} from "../../src/cli/release-facts.ts";
+import {
   type CanaryView,
   type DeploymentView,
   type EventLineInput,
@@ -102,14 +109,8 @@ interface DeploymentObject extends KubeObject {
   status?: { readyReplicas?: number };
 }
 
-interface EventObject extends KubeObject {
+interface EventObject extends KubeObject, Omit<RawEvent, "metadata"> {
   involvedObject?: { kind?: string; name?: string };
-  type?: string;
-  reason?: string;
-  message?: string;
-  count?: number;
-  firstTimestamp?: string;
-  lastTimestamp?: string;
 }
 
 function relativeToRepo(p: string): string {
@@ -135,6 +136,8 @@ class Demo {
   #slack: AlertReceiver | undefined;
   #stage = "starting";
   #events = new Map<string, number>();
+  /** The Canary's Events, oldest first: what the status block's label of this release reads. */
+  #canaryEvents: EventRecord[] = [];
   #pollFailingSince: number | undefined;
   #lastSnapshot: Snapshot = {};
   /** When the last release ended: its canary got no more requests from then on. */
@@ -690,14 +693,11 @@ class Demo {
 
   #logNewEvents(events: EventObject[]): void {
     const { name } = this.example;
-    const fresh = events
-      .filter((e) => e.involvedObject?.kind === "Canary" && e.involvedObject.name === name)
+    const mine = events.filter((e) => e.involvedObject?.kind === "Canary" && e.involvedObject.name === name);
+    this.#canaryEvents = eventRecords(mine);
+    const fresh = mine
       .filter((e) => (this.#events.get(e.metadata.name) ?? 0) < (e.count ?? 1))
-      .sort(
-        (x, y) =>
-          String(x.lastTimestamp).localeCompare(String(y.lastTimestamp)) ||
-          x.metadata.name.localeCompare(y.metadata.name),
-      );
+      .sort(compareEvents);
     for (const e of fresh) {
       this.#events.set(e.metadata.name, e.count ?? 1);
       const event: EventLineInput = {
@@ -719,7 +719,7 @@ class Demo {
       stage: this.#stage,
       phase: status?.phase,
       canaryWeight: status?.canaryWeight,
-      maxWeight: a.maxWeight ?? 100,
+      release: s.canary ? releaseLabel(s.canary, this.#canaryEvents) : "not created yet",
       failedChecks: status?.failedChecks,
       threshold: a.threshold ?? 1,
       checks: status?.checks,
