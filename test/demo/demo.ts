@@ -47,7 +47,14 @@ import { readEnvFile } from "../support/env-file.ts";
 import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "./example.ts";
 import { demoProvider, exampleFor, gatewayApiCrdFiles } from "./gatewayapi.ts";
 import { type ClusterShRun, clusterSh, describeExit, REPO_ROOT, Service, tailOf } from "./processes.ts";
-import { duration, type Outcome, type ReleaseResult, releaseOk, summaryLines } from "./summary.ts";
+import {
+  closingHints,
+  duration,
+  type Outcome,
+  type ReleaseResult,
+  releaseOk,
+  summaryLines,
+} from "./summary.ts";
 
 const DEMO_DIR = path.resolve(process.env.KANARIA_DEMO_DIR ?? path.join(REPO_ROOT, ".kanaria/demo"));
 const LOG_DIR = path.join(DEMO_DIR, "logs");
@@ -735,39 +742,15 @@ class Demo {
 
   #kubectlHints(write: (line?: string) => void): void {
     const { namespace, name } = this.example;
-    const kubeconfig = this.#env.KUBECONFIG;
-    if (!kubeconfig) return;
-    write(this.style.bold("Look at the objects with kubectl:"));
-    write(`  export KUBECONFIG=${kubeconfig}`);
-    write(
-      `  kubectl -n ${namespace} get canaries,deployments,services,${PROVIDER === "gatewayapi" ? "httproutes" : "ingresses"}`,
-    );
-    write(`  kubectl -n ${namespace} describe canary ${name}`);
-    write(
-      `  kubectl -n ${namespace} get events --field-selector involvedObject.kind=Canary --sort-by=.lastTimestamp`,
-    );
-    write(
-      `  kubectl -n ${namespace} get canary ${name} -o jsonpath='{range .status.checks[*]}{.message}{"\\n"}{end}'`,
-    );
-    write(
-      PROVIDER === "gatewayapi"
-        ? `  kubectl -n ${namespace} get httproute ${name} -o yaml`
-        : `  kubectl -n ${namespace} get ingress ${name}-canary -o yaml`,
-    );
-    if (KEEP) {
-      write(
-        `  The cluster keeps running (KANARIA_DEMO_KEEP=1); the controller and the simulator are stopped. Stop the cluster with:`,
-      );
-      write(
-        `    KANARIA_CLUSTER_DIR=${relativeToRepo(DEMO_DIR)} bash test/cluster/cluster.sh down   (the next make demo does, too)`,
-      );
-    } else {
-      write(
-        this.style.dim(
-          "  The cluster is torn down now that the demo is over: run `KANARIA_DEMO_KEEP=1 make demo` to keep it.",
-        ),
-      );
-    }
+    const hints = closingHints({
+      keep: KEEP,
+      kubeconfig: this.#env.KUBECONFIG,
+      namespace,
+      name,
+      route: PROVIDER === "gatewayapi" ? "httproute" : "ingress",
+      demoDir: relativeToRepo(DEMO_DIR),
+    });
+    for (const [i, line] of hints.entries()) write(i === 0 ? this.style.bold(line) : line);
     write();
   }
 

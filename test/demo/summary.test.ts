@@ -1,7 +1,7 @@
 // The demo's closing summary, without a cluster.
 import { describe, expect, it } from "vitest";
 import { makeStyle } from "../../src/cli/view.ts";
-import { duration, type ReleaseResult, summaryLines } from "./summary.ts";
+import { closingHints, duration, type ReleaseResult, summaryLines } from "./summary.ts";
 
 const plain = makeStyle(false);
 
@@ -57,6 +57,32 @@ describe("the demo's summary", () => {
     expect(lines[1]).toContain("rolled back (expected: promoted) after 48s");
     expect(lines[2]).toContain(
       "neither promoted nor rolled back (expected: rolled back) after 23s: 0 analysis steps,",
+    );
+  });
+});
+
+describe("the demo's closing hints", () => {
+  const input = {
+    kubeconfig: ".kanaria/demo/kubeconfig",
+    namespace: "podinfo",
+    name: "podinfo",
+    route: "ingress" as const,
+    demoDir: ".kanaria/demo",
+  };
+
+  it("offers no kubectl command for a cluster it has torn down, and says how to keep it", () => {
+    const hints = closingHints({ ...input, keep: false });
+    expect(hints.some((l) => l.includes("kubectl -n") || l.includes("KUBECONFIG="))).toBe(false);
+    expect(hints).toContain("    KANARIA_DEMO_KEEP=1 make demo");
+  });
+
+  it("offers kubectl commands while the kept cluster runs, and how to stop it", () => {
+    const hints = closingHints({ ...input, keep: true });
+    expect(hints).toContain("  export KUBECONFIG=.kanaria/demo/kubeconfig");
+    expect(hints).toContain("  kubectl -n podinfo get ingress podinfo-canary -o yaml");
+    expect(hints.at(-1)).toBe("    KANARIA_CLUSTER_DIR=.kanaria/demo bash test/cluster/cluster.sh down");
+    expect(closingHints({ ...input, keep: true, route: "httproute" })).toContain(
+      "  kubectl -n podinfo get httproute podinfo -o yaml",
     );
   });
 });

@@ -48,3 +48,44 @@ export function summaryLines(results: ReleaseResult[], style: Style): string[] {
   }
   return lines;
 }
+
+export interface HintsInput {
+  /** KANARIA_DEMO_KEEP=1: the cluster stays up after the demo. */
+  keep: boolean;
+  kubeconfig: string | undefined;
+  namespace: string;
+  name: string;
+  /** What carries the traffic split: the canary Ingress or the HTTPRoute. */
+  route: "ingress" | "httproute";
+  /** The demo's state dir, as the user can type it. */
+  demoDir: string;
+}
+
+/**
+ * The demo's last words: kubectl commands to look around only when the cluster is still there to
+ * answer them (KANARIA_DEMO_KEEP=1); otherwise how to keep it next time.
+ */
+export function closingHints(h: HintsInput): string[] {
+  if (!h.keep || !h.kubeconfig) {
+    return [
+      "The cluster is torn down now that the demo is over.",
+      "  To look at the Canary, its Events and the routes with kubectl afterwards, keep it running:",
+      "    KANARIA_DEMO_KEEP=1 make demo",
+      `  The controller's and the cluster's logs stay in ${h.demoDir}/logs/.`,
+    ];
+  }
+  const n = `kubectl -n ${h.namespace}`;
+  return [
+    "The cluster keeps running (KANARIA_DEMO_KEEP=1): look at the objects with kubectl.",
+    `  export KUBECONFIG=${h.kubeconfig}`,
+    `  ${n} get canaries,deployments,services,${h.route === "httproute" ? "httproutes" : "ingresses"}`,
+    `  ${n} describe canary ${h.name}`,
+    `  ${n} get events --field-selector involvedObject.kind=Canary --sort-by=.lastTimestamp`,
+    `  ${n} get canary ${h.name} -o jsonpath='{range .status.checks[*]}{.message}{"\\n"}{end}'`,
+    h.route === "httproute"
+      ? `  ${n} get httproute ${h.name} -o yaml`
+      : `  ${n} get ingress ${h.name}-canary -o yaml`,
+    "  The controller and the simulator are stopped. Stop the cluster with (the next make demo does, too):",
+    `    KANARIA_CLUSTER_DIR=${h.demoDir} bash test/cluster/cluster.sh down`,
+  ];
+}
