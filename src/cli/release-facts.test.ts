@@ -5,6 +5,7 @@ import { decide } from "../controller/decide.ts";
 import { desiredState } from "../controller/desired.ts";
 import type { WorkloadObservation } from "../controller/observations.ts";
 import { routerCapabilities } from "../routers/factory.ts";
+import { canaryFixture } from "../testing/fixtures.ts";
 import {
   age,
   checkText,
@@ -22,25 +23,22 @@ import {
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 
-const spec = (
-  analysis: Partial<CanarySpec["analysis"]> = {},
-  extra: Partial<CanarySpec> = {},
-): CanarySpec => ({
-  provider: "nginx",
-  targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
-  ingressRef: { name: "podinfo" },
-  service: { port: 80 },
-  analysis: {
-    interval: "30s",
-    threshold: 2,
-    maxWeight: 60,
-    stepWeight: 20,
-    metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" }],
-    ...analysis,
-  },
-  progressDeadlineSeconds: 60,
-  ...extra,
-});
+/** An nginx Canary of podinfo: +20% every 30s up to 60%, rolled back at the second failed check. */
+const spec = (analysis: Partial<CanarySpec["analysis"]> = {}, extra: Partial<CanarySpec> = {}): CanarySpec =>
+  canaryFixture({
+    provider: "nginx",
+    ingressRef: { name: "podinfo" },
+    analysis: {
+      interval: "30s",
+      threshold: 2,
+      maxWeight: 60,
+      stepWeight: 20,
+      metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" }],
+      ...analysis,
+    },
+    progressDeadlineSeconds: 60,
+    ...extra,
+  }).spec;
 
 const workload = (revision: string, replicas = 2): WorkloadObservation => ({
   replicas,

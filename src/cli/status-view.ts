@@ -11,6 +11,7 @@ import {
   type ReleaseFacts,
   type Tone,
   weightBar,
+  weightText,
 } from "./release-facts.ts";
 import { eventBody, formatChecks, type Style, truncate, visibleLength, wrapUnder } from "./view.ts";
 
@@ -47,7 +48,7 @@ function columns(allNamespaces: boolean, now: Date): Column[] {
       cell: (f) => ({ text: f.phase || "(new)", tone: f.tone }),
     },
     { head: "RELEASE", cell: (f) => ({ text: f.label, tone: f.tone, max: 34 }) },
-    { head: "WEIGHT", cell: (f) => ({ text: `${weightBar(f.weight)} ${String(f.weight).padStart(3)}%` }) },
+    { head: "WEIGHT", cell: (f) => ({ text: `${weightBar(f.weight)} ${weightText(f.weight).padStart(4)}` }) },
     {
       head: "FAILED",
       cell: (f) => ({
@@ -140,7 +141,7 @@ export function detailLines(f: ReleaseFacts, events: EventRecord[], opts: TextOp
     width,
   );
   if (f.revision) lines.push(...row("revision", f.revision));
-  lines.push(...row("traffic", `${weightBar(f.weight, 20)} ${f.weight}% to the canary`));
+  lines.push(...row("traffic", `${weightBar(f.weight, 20)} ${weightText(f.weight)} to the canary`));
   lines.push(
     ...row(
       "failed",

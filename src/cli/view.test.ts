@@ -181,6 +181,30 @@ describe("the renderers", () => {
     expect(out).toBe("00:02 after\n");
   });
 
+  it("wraps a long log line under the text after its time stamp, not at column 0", () => {
+    let out = "";
+    const r = new TtyRenderer({
+      write: (s) => {
+        out += s;
+      },
+      style: plain,
+      startedAt: 0,
+      now: () => 61_000,
+      columns: () => 41,
+    });
+    out = "";
+    r.log(
+      "event Warning RolledBack: Canary failed! Rolling back podinfo.test: failed checks threshold reached 2/2",
+    );
+    expect(out.split("\n")).toEqual([
+      "01:01 event Warning RolledBack: Canary",
+      "      failed! Rolling back podinfo.test:",
+      "      failed checks threshold reached",
+      "      2/2",
+      "",
+    ]);
+  });
+
   it("prints a line per change without a terminal", () => {
     const lines: string[] = [];
     let now = 0;

@@ -99,32 +99,31 @@ describe("kanaria status", () => {
     count: 1,
     time: at(s),
   });
-  const spec = (maxWeight = 60) => ({
-    ...canary.spec,
-    analysis: { interval: "30s", threshold: 2, maxWeight, stepWeight: 20 },
+  /** A Canary of `namespace/name` that goes +20% up to 60%, with this status. */
+  const release = (namespace: string, name: string, status: Record<string, unknown>) =>
+    ({
+      ...canary,
+      metadata: { name, namespace },
+      spec: { ...canary.spec, analysis: { interval: "30s", threshold: 2, maxWeight: 60, stepWeight: 20 } },
+      status,
+    }) as unknown as CanaryObject;
+  const rolledBack = release("shop", "rb1", {
+    phase: "Failed",
+    lastAppliedSpec: "rev-c",
+    lastPromotedSpec: "rev-b",
+    canaryWeight: 0,
+    failedChecks: 2,
+    lastTransitionTime: at(90),
+    conditions: [
+      {
+        type: "Promoted",
+        status: "False",
+        reason: "Failed",
+        message:
+          "rolled back: failed checks threshold reached 2/2: request-success-rate 89.90 is below the minimum 99 (prometheus)",
+      },
+    ],
   });
-  const rolledBack = {
-    ...canary,
-    metadata: { name: "rb1", namespace: "shop" },
-    spec: spec(),
-    status: {
-      phase: "Failed",
-      lastAppliedSpec: "rev-c",
-      lastPromotedSpec: "rev-b",
-      canaryWeight: 0,
-      failedChecks: 2,
-      lastTransitionTime: at(90),
-      conditions: [
-        {
-          type: "Promoted",
-          status: "False",
-          reason: "Failed",
-          message:
-            "rolled back: failed checks threshold reached 2/2: request-success-rate 89.90 is below the minimum 99 (prometheus)",
-        },
-      ],
-    },
-  } as unknown as CanaryObject;
   const rolledBackEvents = [
     ev("Succeeded", "Promotion completed! podinfo.shop revision rev-b is live", 0),
     ev("NewRevision", "New revision detected! Scaling up podinfo.shop", 10),
@@ -143,30 +142,20 @@ describe("kanaria status", () => {
       "Warning",
     ),
   ];
-  const progressing = {
-    ...canary,
-    metadata: { name: "checkout", namespace: "shop" },
-    spec: spec(),
-    status: {
-      phase: "Progressing",
-      lastAppliedSpec: "rev-x",
-      canaryWeight: 40,
-      failedChecks: 0,
-      lastTransitionTime: at(500),
-    },
-  } as unknown as CanaryObject;
-  const promoted = {
-    ...canary,
-    metadata: { name: "search", namespace: "web" },
-    spec: spec(),
-    status: {
-      phase: "Succeeded",
-      lastAppliedSpec: "rev-s",
-      lastPromotedSpec: "rev-s",
-      canaryWeight: 0,
-      lastTransitionTime: at(-3000),
-    },
-  } as unknown as CanaryObject;
+  const progressing = release("shop", "checkout", {
+    phase: "Progressing",
+    lastAppliedSpec: "rev-x",
+    canaryWeight: 40,
+    failedChecks: 0,
+    lastTransitionTime: at(500),
+  });
+  const promoted = release("web", "search", {
+    phase: "Succeeded",
+    lastAppliedSpec: "rev-s",
+    lastPromotedSpec: "rev-s",
+    canaryWeight: 0,
+    lastTransitionTime: at(-3000),
+  });
   const waiting = {
     ...canary,
     status: { ...canary.status, lastTransitionTime: at(540) },
