@@ -59,7 +59,24 @@ describe("kanaria status --watch in a 160x45 terminal", () => {
     ]);
     const main = join(REPO_ROOT, "src/cli/main.ts");
     const command = `env KUBECONFIG='${inject("kubeconfig")}' '${process.execPath}' '${main}' status --watch -n ${ns}`;
-    tmux("new-session", "-d", "-s", "status", "-x", String(COLUMNS), "-y", String(ROWS), command);
+    // remain-on-exit: should the CLI fail, its last words stay in the pane for the timeout's message.
+    tmux(
+      "new-session",
+      "-d",
+      "-s",
+      "status",
+      "-x",
+      String(COLUMNS),
+      "-y",
+      String(ROWS),
+      command,
+      ";",
+      "set-option",
+      "-t",
+      "status",
+      "remain-on-exit",
+      "on",
+    );
 
     const lineOf = (lines: string[], name: string) => lines.find((l) => l.startsWith(`${name} `));
     const lines = await waitFor(screen, {
