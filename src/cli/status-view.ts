@@ -47,7 +47,7 @@ function columns(allNamespaces: boolean, now: Date): Column[] {
       head: "PHASE",
       cell: (f) => ({ text: f.phase || "(new)", tone: f.tone }),
     },
-    { head: "RELEASE", cell: (f) => ({ text: f.label, tone: f.tone, max: 34 }) },
+    { head: "RELEASE", cell: (f) => ({ text: f.label, tone: f.tone, max: 40 }) },
     { head: "WEIGHT", cell: (f) => ({ text: `${weightBar(f.weight)} ${weightText(f.weight).padStart(4)}` }) },
     {
       head: "FAILED",

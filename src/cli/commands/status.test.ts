@@ -199,6 +199,14 @@ describe("kanaria status", () => {
       expect(visibleLength(line)).toBeLessThanOrEqual(60);
       if (visibleLength(line) === 60) expect(line.endsWith("…")).toBe(true);
     }
+    // The longest labels are not cut at 160 columns (a blue/green release waiting to promote).
+    const blueGreen = {
+      ...waiting,
+      spec: { ...canary.spec, analysis: { interval: "10s", iterations: 12 } },
+    } as unknown as CanaryObject;
+    expect(render(snapshot([blueGreen]), undefined, { output: "text" }, terminal(160))).toContain(
+      "  passed 12 iterations, waiting to promote  ",
+    );
     const colored = render(four, undefined, { output: "text" }, { ...terminal(60), color: true });
     expect(colored).toContain("\x1b[31m");
     for (const line of colored.trimEnd().split("\n")) expect(visibleLength(line)).toBeLessThanOrEqual(60);
