@@ -2,6 +2,7 @@
 // fixed 160x45 pane) against the local cluster, with releases the controller rolls back, promotes and
 // holds at a gate. The pane is read back character by character, as a person would read it.
 import { execFileSync, spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { CanaryWebhook } from "../../src/api/canary.ts";
@@ -44,6 +45,9 @@ describe("kanaria status --watch in a 160x45 terminal", () => {
   });
   afterAll(() => {
     spawnSync("tmux", ["-L", SOCKET, "kill-server"]);
+    // kill-server leaves the socket file behind.
+    const dir = join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.() ?? 0}`);
+    rmSync(join(dir, SOCKET), { force: true });
   });
 
   it("shows one line per Canary, saying what happened to each revision, without wrapping", async () => {
