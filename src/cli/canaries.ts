@@ -14,6 +14,7 @@ import {
   type RequestKind,
 } from "../controller/requests.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
+import { type EventRecord, eventRecords, type RawEvent } from "./release-facts.ts";
 
 /** A refusal the user can act on: printed as "kanaria: message", exit code 1. */
 export class CliError extends Error {
@@ -70,34 +71,29 @@ export async function getCanary(cluster: Cluster, name: string): Promise<CanaryO
   return canary;
 }
 
-export interface EventRecord {
-  type: string;
-  reason: string;
-  message: string;
-  count: number;
-  time: string;
+export type { EventRecord } from "./release-facts.ts";
+
+/** The Events of every Canary in `namespace` (all namespaces: undefined), oldest first, by "namespace/name". */
+export async function canaryEventsIn(
+  client: KubeClient,
+  namespace: string | undefined,
+): Promise<Map<string, EventRecord[]>> {
+  const events = await client.list<
+    KubeObject & RawEvent & { involvedObject?: { kind?: string; name?: string } }
+  >("v1", "Event", namespace);
+  const byCanary = new Map<string, RawEvent[]>();
+  for (const e of events) {
+    if (e.involvedObject?.kind !== "Canary") continue;
+    const key = `${e.metadata.namespace}/${e.involvedObject.name}`;
+    byCanary.set(key, [...(byCanary.get(key) ?? []), e]);
+  }
+  return new Map([...byCanary].map(([key, raw]) => [key, eventRecords(raw)]));
 }
 
-/** The Canary's events, oldest first. */
+/** The Canary's Events, oldest first (by when they happened, see release-facts.ts). */
 export async function canaryEvents(client: KubeClient, canary: CanaryObject): Promise<EventRecord[]> {
-  const events = await client.list<KubeObject & Record<string, unknown>>(
-    "v1",
-    "Event",
-    canary.metadata.namespace,
-  );
-  return events
-    .filter((e) => {
-      const about = e.involvedObject as { kind?: string; name?: string } | undefined;
-      return about?.kind === "Canary" && about.name === canary.metadata.name;
-    })
-    .map((e) => ({
-      type: String(e.type ?? ""),
-      reason: String(e.reason ?? ""),
-      message: String(e.message ?? ""),
-      count: Number(e.count ?? 1),
-      time: String(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? ""),
-    }))
-    .sort((a, b) => a.time.localeCompare(b.time));
+  const all = await canaryEventsIn(client, canary.metadata.namespace);
+  return all.get(`${canary.metadata.namespace}/${canary.metadata.name}`) ?? [];
 }
 
 /** The phases in which a release is under way and promote/abort can act. */

@@ -1,8 +1,19 @@
-// What `make demo` and `kanaria status --watch` show: a status block of the Canary (phase, traffic
-// split, pods, each metric check against its range) redrawn in place on a terminal, the Canary's
-// events as they happen, and the demo's summary at the end. Without a terminal (CI logs) the same
-// information comes as one line per change. Pure formatting: the callers poll the cluster.
+// What `kanaria status --watch NAME` and `make demo` show: a status block of the Canary (phase, traffic
+// split, pods, each metric check against its range) redrawn in place on a terminal, and the Canary's
+// events as they happen. Without a terminal (CI logs) the same information comes as one line per
+// change. Pure formatting: the callers poll the cluster.
+import stringWidth from "string-width";
+import wrapAnsi from "wrap-ansi";
 import type { CheckStatus } from "../api/canary.ts";
+import {
+  checkResultText,
+  checkResultTone,
+  eventText,
+  phaseTone,
+  rangeText,
+  type Tone,
+  valueText,
+} from "./release-facts.ts";
 
 export interface Style {
   bold(s: string): string;
@@ -11,6 +22,8 @@ export interface Style {
   green(s: string): string;
   yellow(s: string): string;
   cyan(s: string): string;
+  /** A fact's tone (see release-facts.ts) as a color. */
+  tone(tone: Tone, s: string): string;
 }
 
 export function makeStyle(enabled: boolean): Style {
@@ -18,41 +31,42 @@ export function makeStyle(enabled: boolean): Style {
     (open: number, close: number) =>
     (s: string): string =>
       enabled && s !== "" ? `\x1b[${open}m${s}\x1b[${close}m` : s;
+  const colors = { ok: sgr(32, 39), bad: sgr(31, 39), warn: sgr(33, 39), active: sgr(36, 39) };
   return {
     bold: sgr(1, 22),
     dim: sgr(2, 22),
-    red: sgr(31, 39),
-    green: sgr(32, 39),
-    yellow: sgr(33, 39),
-    cyan: sgr(36, 39),
+    red: colors.bad,
+    green: colors.ok,
+    yellow: colors.warn,
+    cyan: colors.active,
+    tone: (tone, s) => (tone === "quiet" ? s : colors[tone](s)),
   };
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
-
+/** Terminal columns a string takes: escape sequences take none, wide characters two. */
 export function visibleLength(s: string): number {
-  return s.replace(ANSI, "").length;
+  return stringWidth(s);
 }
 
-/** Cuts a line to `width` visible characters (escape sequences kept whole, styles reset at the cut). */
+/** Cuts a line to `width` columns with an ellipsis (styles closed at the cut, so no color leaks). */
 export function truncate(s: string, width: number): string {
   if (visibleLength(s) <= width) return s;
-  let out = "";
-  let seen = 0;
-  for (let i = 0; i < s.length && seen < width - 1; ) {
-    ANSI.lastIndex = i;
-    const m = s.startsWith("\x1b[", i) ? ANSI.exec(s) : null;
-    if (m && m.index === i) {
-      out += m[0];
-      i += m[0].length;
-      continue;
-    }
-    out += s[i];
-    seen += 1;
-    i += 1;
-  }
-  return `${out}…${s.includes("\x1b[") ? "\x1b[0m" : ""}`;
+  if (width <= 1) return "…".slice(0, width);
+  const head = wrapAnsi(s, width - 1, { hard: true, wordWrap: false, trim: false }).split("\n")[0] ?? "";
+  return `${head}…`;
+}
+
+/**
+ * `text` after `prefix`, word-wrapped to `width` columns with the lines after the first under the
+ * text's own column (not at column 0). Infinite width (a pipe): one line.
+ */
+export function wrapUnder(prefix: string, text: string, width: number): string[] {
+  const indent = visibleLength(prefix);
+  const room = width - indent;
+  if (!Number.isFinite(width) || room < 12) return [truncate(`${prefix}${text}`, width)];
+  return wrapAnsi(text, room, { hard: true })
+    .split("\n")
+    .map((line, i) => `${i === 0 ? prefix : " ".repeat(indent)}${line}`);
 }
 
 /** mm:ss (or h:mm:ss). */
@@ -65,13 +79,6 @@ export function clock(ms: number): string {
   return h > 0 ? `${h}:${mmss}` : mmss;
 }
 
-/** "48s", "2m05s". */
-export function duration(ms: number): string {
-  const total = Math.round(ms / 1000);
-  if (total < 60) return `${total}s`;
-  return `${Math.floor(total / 60)}m${String(total % 60).padStart(2, "0")}s`;
-}
-
 /** The tag of an image reference ("ghcr.io/stefanprodan/podinfo:6.0.1" -> "6.0.1"). */
 export function tagOf(image: string | undefined): string {
   if (!image) return "?";
@@ -80,46 +87,24 @@ export function tagOf(image: string | undefined): string {
   return colon > slash ? image.slice(colon + 1) : "latest";
 }
 
-export function formatRange(range: CheckStatus["thresholdRange"]): string {
-  if (range?.min !== undefined && range.max !== undefined) return `${range.min}..${range.max}`;
-  if (range?.min !== undefined) return `min ${range.min}`;
-  if (range?.max !== undefined) return `max ${range.max}`;
-  return "no range";
-}
-
-export function formatValue(value: number | undefined): string {
-  return value === undefined ? "-" : value.toFixed(2);
-}
-
 function resultLabel(result: CheckStatus["result"], style: Style): string {
-  switch (result) {
-    case "pass":
-      return style.green("pass");
-    case "fail":
-      return style.red("FAIL");
-    case "nodata":
-      return style.yellow("no data");
-    case "error":
-      return style.red("error");
-    default:
-      return style.dim(result);
-  }
+  return style.tone(checkResultTone(result), checkResultText(result));
 }
 
 /** "request-success-rate   89.90  min 99    FAIL", columns aligned across the checks given. */
 export function formatChecks(checks: CheckStatus[], style: Style): string[] {
   const nameWidth = Math.max(...checks.map((c) => c.name.length));
-  const valueWidth = Math.max(...checks.map((c) => formatValue(c.value).length));
-  const rangeWidth = Math.max(...checks.map((c) => formatRange(c.thresholdRange).length));
+  const valueWidth = Math.max(...checks.map((c) => valueText(c.value).length));
+  const rangeWidth = Math.max(...checks.map((c) => rangeText(c.thresholdRange).length));
   return checks.map(
     (c) =>
-      `${c.name.padEnd(nameWidth)}  ${formatValue(c.value).padStart(valueWidth)}  ${formatRange(c.thresholdRange).padEnd(rangeWidth)}  ${resultLabel(c.result, style)}`,
+      `${c.name.padEnd(nameWidth)}  ${valueText(c.value).padStart(valueWidth)}  ${rangeText(c.thresholdRange).padEnd(rangeWidth)}  ${resultLabel(c.result, style)}`,
   );
 }
 
 /** One check on one line for logs: "request-success-rate 89.90 (min 99) FAIL". */
 export function checkInline(c: CheckStatus, style: Style): string {
-  return `${c.name} ${formatValue(c.value)} (${formatRange(c.thresholdRange)}) ${resultLabel(c.result, style)}`;
+  return `${c.name} ${valueText(c.value)} (${rangeText(c.thresholdRange)}) ${resultLabel(c.result, style)}`;
 }
 
 export interface DeploymentView {
@@ -137,7 +122,8 @@ export interface CanaryView {
   stage: string;
   phase?: string;
   canaryWeight?: number;
-  maxWeight: number;
+  /** What happened to the revision under analysis, or where it is (releaseLabel in release-facts.ts). */
+  release: string;
   failedChecks?: number;
   threshold: number;
   checks?: CheckStatus[];
@@ -156,9 +142,7 @@ export interface BlockOptions {
 
 function phaseLabel(phase: string | undefined, style: Style): string {
   if (!phase) return style.dim("(not reconciled yet)");
-  if (phase === "Succeeded" || phase === "Initialized") return style.green(phase);
-  if (phase === "Failed") return style.red(phase);
-  return style.cyan(phase);
+  return style.tone(phaseTone(phase), phase);
 }
 
 /** "primary  80% ████████████████░░░░  20% canary": the bar reads without colors too. */
@@ -181,10 +165,10 @@ export function statusBlock(view: CanaryView, opts: BlockOptions): string[] {
   const weight = view.canaryWeight ?? 0;
   const lines = [
     `${style.dim(clock(opts.elapsedMs))}  ${style.bold(view.title)}  ${view.stage}`,
-    `${label("phase")}${phaseLabel(view.phase, style)}${
+    `${label("phase")}${phaseLabel(view.phase, style)}  ${view.release}${
       view.failedChecks ? `  ${style.yellow(`failed checks ${view.failedChecks}/${view.threshold}`)}` : ""
     }`,
-    `${label("traffic")}${trafficBar(weight, 20, style)}  ${style.dim(`(promoted after ${view.maxWeight}%)`)}`,
+    `${label("traffic")}${trafficBar(weight, 20, style)}`,
     `${label("pods")}${deploymentLine(view.primary, style)}  ${style.dim("|")}  ${deploymentLine(view.canary, style)}`,
   ];
   const checks = view.checks ?? [];
@@ -195,19 +179,24 @@ export function statusBlock(view: CanaryView, opts: BlockOptions): string[] {
       lines.push(`${label(i === 0 ? "checks" : "")}${line}`);
     });
   }
-  if (view.message) lines.push(`${label("status")}${view.message}`);
-  return lines.map((l) => truncate(`  ${l}`, opts.width - 1));
+  const fitted = lines.map((l) => truncate(`  ${l}`, opts.width - 1));
+  if (view.message) fitted.push(...wrapUnder(`  ${label("status")}`, view.message, opts.width - 1));
+  return fitted;
 }
 
 /** The status as one line, for logs: printed whenever it changes. */
 export function statusLine(view: CanaryView, style: Style): string {
-  const parts = [`phase ${phaseLabel(view.phase, style)}`, `canary weight ${view.canaryWeight ?? 0}%`];
+  const parts = [
+    `phase ${phaseLabel(view.phase, style)} (${view.release})`,
+    `canary weight ${view.canaryWeight ?? 0}%`,
+  ];
   if (view.failedChecks) parts.push(`failed checks ${view.failedChecks}/${view.threshold}`);
   if (view.checks?.length) parts.push(view.checks.map((c) => checkInline(c, style)).join(", "));
   return parts.join(" | ");
 }
 
-export interface DemoEvent {
+/** An Event as one line shows it (a Canary's Event, or the demo's). */
+export interface EventLineInput {
   type: string;
   reason: string;
   message: string;
@@ -215,50 +204,15 @@ export interface DemoEvent {
   count: number;
 }
 
-export function eventLine(e: DemoEvent, style: Style): string {
+/** "Warning RolledBack: Canary failed! ... (x2)". */
+export function eventBody(e: EventLineInput, style: Style): string {
   const type = e.type === "Warning" ? style.yellow("Warning") : style.dim("Normal ");
-  const repeated = e.count > 1 ? style.dim(` (x${e.count})`) : "";
-  return `${style.dim("event")} ${type} ${style.bold(e.reason)}: ${e.message}${repeated}`;
+  return `${type} ${eventText({ ...e, reason: style.bold(e.reason) })}`;
 }
 
-export type Outcome = "promoted" | "rolled back";
-
-export interface ReleaseResult {
-  index: number;
-  total: number;
-  image: string;
-  expected: Outcome;
-  /** undefined: neither happened in time. */
-  outcome?: Outcome;
-  durationMs: number;
-  /** Canary weights the release went through, in order. */
-  weights: number[];
-  /** Analysis steps run (checks evaluated). */
-  steps: number;
-  failedChecks: number;
-  threshold: number;
-  /** Why it was rolled back: the failed checks' messages (metric, value, range). */
-  reason?: string;
-}
-
-export function releaseOk(r: ReleaseResult): boolean {
-  return r.outcome === r.expected;
-}
-
-export function summaryLines(results: ReleaseResult[], style: Style): string[] {
-  const lines = [style.bold("Summary")];
-  for (const r of results) {
-    const outcome = r.outcome ?? "neither promoted nor rolled back";
-    const shown = releaseOk(r) ? style.green(outcome) : style.red(`${outcome} (expected: ${r.expected})`);
-    const weights = r.weights.length > 0 ? ` at ${r.weights.map((w) => `${w}%`).join(" -> ")}` : "";
-    const steps = `${r.steps} analysis step${r.steps === 1 ? "" : "s"}${weights}`;
-    const failed = `failed checks ${r.failedChecks}/${r.threshold}`;
-    lines.push(
-      `  release ${r.index}/${r.total}  ${tagOf(r.image)}  ${shown} after ${duration(r.durationMs)}: ${steps}, ${failed}`,
-    );
-    if (r.reason) lines.push(`      reason: ${r.reason}`);
-  }
-  return lines;
+/** An Event in a log: "event Warning RolledBack: ...". */
+export function eventLine(e: EventLineInput, style: Style): string {
+  return `${style.dim("event")} ${eventBody(e, style)}`;
 }
 
 /** Where the demo's output goes: the terminal (status block redrawn in place) or a log (lines). */
@@ -327,7 +281,9 @@ export class TtyRenderer implements Renderer {
         : [];
     const stamp = this.#opts.style.dim(clock(now - this.#opts.startedAt));
     let out = this.#drawn > 0 ? `\x1b[${this.#drawn}F\x1b[J` : "";
-    for (const line of logLines) out += `${stamp} ${line}\n`;
+    // A long line wraps under its own text, not at column 0 in the middle of a word.
+    for (const line of logLines)
+      out += `${wrapUnder(`${stamp} `, line, this.#opts.columns() - 1).join("\n")}\n`;
     for (const line of block) out += `${line}\n`;
     this.#drawn = block.length;
     this.#opts.write(out);

@@ -23,8 +23,12 @@ interface LastEvent {
 
 /** Enough objects for every Canary of a large cluster; older entries are evicted first. */
 const MAX_TRACKED_OBJECTS = 2000;
-/** The length events.k8s.io/v1 allows for a note; long analysis messages are cut there. */
-const MAX_MESSAGE_LENGTH = 1024;
+/**
+ * What the API server allows an Event with an eventTime, in bytes: a note (long analysis messages are
+ * cut there), and reportingInstance, action and reason.
+ */
+const MAX_MESSAGE_BYTES = 1024;
+const MAX_FIELD_BYTES = 128;
 
 /**
  * Writes core/v1 Events. Like client-go's EventCorrelator, but simpler: when an object gets the same
@@ -36,6 +40,8 @@ export class EventRecorder {
   private readonly log: Logger;
   private readonly options: RecorderOptions;
   private readonly last = new Map<string, LastEvent>();
+  /** The last eventTime handed out, in microseconds since the epoch. */
+  private lastMicros = 0;
 
   constructor(rest: KubeRest, log: Logger, options: RecorderOptions) {
     this.rest = rest;
@@ -54,14 +60,16 @@ export class EventRecorder {
     const signature = [input.type, input.reason, input.message].join("\n");
     try {
       const now = this.options.now();
+      // Taken before the first await: Events asked for at once keep the order they were asked in.
+      const at = this.microTime(now);
       const previous = this.last.get(key);
       if (previous?.signature === signature && now.getTime() - previous.lastMs < this.options.windowMs) {
         this.remember(key, previous);
-        if (await this.bump(previous, now)) return;
+        if (await this.bump(previous, now, at)) return;
       }
       const event = this.named(input, signature, now);
       this.remember(key, event);
-      await this.create(input, event, now);
+      await this.create(input, event, now, at);
     } catch (err) {
       // Events are best effort: the controller must not fail a reconcile because of one.
       this.log.warn(
@@ -71,12 +79,29 @@ export class EventRecorder {
     }
   }
 
+  /**
+   * When an Event happened, as a MicroTime later than every one this recorder gave before: core/v1's
+   * timestamps have whole seconds, so the Events of one decision (NewRevision, then Progressing) could
+   * not be told apart by time. Within one millisecond the microseconds count up; readers order
+   * Events by eventTime and series.lastObservedTime (src/cli/release-facts.ts).
+   */
+  private microTime(now: Date): string {
+    const micros = Math.max(now.getTime() * 1000, this.lastMicros + 1);
+    this.lastMicros = micros;
+    const seconds = new Date(Math.floor(micros / 1_000_000) * 1000).toISOString().slice(0, 19);
+    return `${seconds}.${String(micros % 1_000_000).padStart(6, "0")}Z`;
+  }
+
   /** Returns false when the Event is gone (Events expire after an hour by default). */
-  private async bump(event: LastEvent, now: Date): Promise<boolean> {
+  private async bump(event: LastEvent, now: Date, at: string): Promise<boolean> {
     const path = `${eventsPath(event.namespace)}/${encodeURIComponent(event.name)}`;
     try {
       await this.rest.request("PATCH", path, {
-        body: { count: event.count + 1, lastTimestamp: timestamp(now) },
+        body: {
+          count: event.count + 1,
+          lastTimestamp: timestamp(now),
+          series: { count: event.count + 1, lastObservedTime: at },
+        },
         contentType: MERGE_PATCH,
       });
     } catch (err) {
@@ -105,10 +130,10 @@ export class EventRecorder {
     return { signature, namespace, name, count: 1, lastMs: now.getTime() };
   }
 
-  private async create(input: EventInput, event: LastEvent, now: Date): Promise<void> {
+  private async create(input: EventInput, event: LastEvent, now: Date, at: string): Promise<void> {
     const { namespace, name } = event;
     try {
-      await this.post(input, namespace, name, now);
+      await this.post(input, namespace, name, now, at);
     } catch (err) {
       if (!(input.basis && err instanceof ConflictError)) throw err;
       // Recorded by a process that stopped before it wrote the decision down: the same decision, once.
@@ -120,7 +145,13 @@ export class EventRecorder {
     }
   }
 
-  private async post(input: EventInput, namespace: string, name: string, now: Date): Promise<void> {
+  private async post(
+    input: EventInput,
+    namespace: string,
+    name: string,
+    now: Date,
+    at: string,
+  ): Promise<void> {
     const { regarding } = input;
     await this.rest.request("POST", eventsPath(namespace), {
       body: {
@@ -137,10 +168,13 @@ export class EventRecorder {
         },
         type: input.type,
         reason: input.reason,
-        message: input.message.slice(0, MAX_MESSAGE_LENGTH),
+        message: cutBytes(input.message, MAX_MESSAGE_BYTES),
         source: { component: FIELD_MANAGER },
         reportingComponent: FIELD_MANAGER,
-        reportingInstance: this.options.instance,
+        reportingInstance: cutBytes(this.options.instance, MAX_FIELD_BYTES),
+        // With an eventTime the API server asks for an action: what the controller did, as the reason says.
+        eventTime: at,
+        action: cutBytes(input.reason, MAX_FIELD_BYTES),
         count: 1,
         firstTimestamp: timestamp(now),
         lastTimestamp: timestamp(now),
@@ -161,6 +195,19 @@ export class EventRecorder {
 
 function eventsPath(namespace: string): string {
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
+}
+
+/** The longest start of `s` that takes at most `max` bytes in UTF-8, cut between characters. */
+export function cutBytes(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  let bytes = 0;
+  let out = "";
+  for (const ch of s) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > max) break;
+    out += ch;
+  }
+  return out;
 }
 
 /** metav1.Time is RFC 3339 with whole seconds. */

@@ -31,10 +31,18 @@ describe.concurrent("kanaria promote, abort, retry, resume and status", () => {
       gates: [{ name: `${n}-gate`, type: "confirm-promotion", result: "fail", code: 403 }],
     });
     expect(summary.events.map((e: { reason: string }) => e.reason)).toContain("WebhookFailed");
+    // One line per Canary (not cut: stdout is a pipe), and the detail of one by name.
     const text = await kanaria(["status", "-n", ns]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toContain(`${ns}/${n}  WaitingPromotion`);
-    expect(text.stdout).toContain(`confirm-promotion ${n}-gate: fail (403 Forbidden: gate closed)`);
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^${n} +WaitingPromotion +passed 1 iteration, waiting to promote .* confirm-promotion ${n}-gate: 403 Forbidden: gate closed$`,
+        "m",
+      ),
+    );
+    const detail = await kanaria(["status", n, "-n", ns]);
+    expect(detail.stdout).toContain(`${ns}/${n}  WaitingPromotion  passed 1 iteration, waiting to promote\n`);
+    expect(detail.stdout).toContain(`  held by  confirm-promotion ${n}-gate: 403 Forbidden: gate closed\n`);
     const result = await kanaria(["promote", n, "-n", ns]);
     expect(result, result.stderr).toMatchObject({ code: 0 });
     expect(result.stdout).toContain(

@@ -14,6 +14,7 @@
 #   cluster.sh controller-manager-start  start it again as it was, and wait until it is healthy
 #   cluster.sh third-party-crds   print the paths of the Gateway API / App Mesh CRD files
 #   cluster.sh pin                regenerate test/cluster/go/*/go.mod+go.sum from versions.env
+#   cluster.sh apt-tool NAME      install a tool a test needs (e.g. tmux) with apt-get when missing
 #
 # Environment:
 #   KANARIA_CLUSTER_DIR   state dir (default <repo>/.kanaria/cluster): kubeconfig, env,
@@ -179,13 +180,32 @@ install_prometheus() {
     printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" && created=1
   fi
   local ok=0
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends prometheus >"$CACHE_DIR/apt-prometheus.log" 2>&1 && ok=1
-  if [ $ok = 0 ]; then
-    $sudo apt-get update -q >>"$CACHE_DIR/apt-prometheus.log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends prometheus >>"$CACHE_DIR/apt-prometheus.log" 2>&1 && ok=1
-  fi
+  apt_install prometheus && ok=1
   [ $created = 1 ] && $sudo rm -f "$policy"
-  [ $ok = 1 ] || { tail -20 "$CACHE_DIR/apt-prometheus.log" >&2; die "apt-get install prometheus failed (log: $CACHE_DIR/apt-prometheus.log)"; }
+  [ $ok = 1 ] || die "apt-get install prometheus failed (log: $CACHE_DIR/apt-prometheus.log)"
+}
+
+# Installs a Debian package (--no-install-recommends), running apt-get update once if the package
+# lists are stale; the log goes to $CACHE_DIR/apt-<package>.log. Returns non-zero on failure.
+apt_install() {
+  local pkg=$1 sudo="" log="$CACHE_DIR/apt-$1.log"
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  mkdir -p "$CACHE_DIR"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$pkg" >"$log" 2>&1 && return 0
+  $sudo apt-get update -q >>"$log" 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$pkg" >>"$log" 2>&1 && return 0
+  tail -20 "$log" >&2
+  return 1
+}
+
+# A command-line tool a test drives (tmux for the terminal views), from Debian's package of that name.
+cmd_apt_tool() {
+  local tool=${1:-}
+  [ -n "$tool" ] || die "usage: $0 apt-tool NAME"
+  command -v "$tool" >/dev/null && return 0
+  command -v apt-get >/dev/null || die "$tool not found and apt-get unavailable: install $tool and put it on PATH"
+  log "installing Debian's $tool package ..."
+  apt_install "$tool" || die "apt-get install $tool failed (log: $CACHE_DIR/apt-$tool.log)"
 }
 
 install_moto() {
@@ -750,6 +770,7 @@ main() {
     controller-manager-start) cmd_controller_manager_start ;;
     third-party-crds) cmd_third_party_crds ;;
     pin) cmd_pin ;;
+    apt-tool) cmd_apt_tool "${2:-}" ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }

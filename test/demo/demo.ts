@@ -19,6 +19,25 @@ import { PatchStrategy } from "@kubernetes/client-node";
 import pino from "pino";
 import type { Canary, CanarySpec, CheckStatus } from "../../src/api/canary.ts";
 import { API_VERSION, parseDuration } from "../../src/api/common.ts";
+import {
+  compareEvents,
+  type EventRecord,
+  eventRecords,
+  type RawEvent,
+  releaseLabel,
+} from "../../src/cli/release-facts.ts";
+import {
+  type CanaryView,
+  type DeploymentView,
+  type EventLineInput,
+  eventLine,
+  makeStyle,
+  PlainRenderer,
+  type Renderer,
+  type Style,
+  TtyRenderer,
+  tagOf,
+} from "../../src/cli/view.ts";
 import { createKubeClient } from "../../src/kube/client.ts";
 import { loadConnection } from "../../src/kube/connection.ts";
 import { KubeRest } from "../../src/kube/rest.ts";
@@ -30,22 +49,13 @@ import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "
 import { demoProvider, exampleFor, gatewayApiCrdFiles } from "./gatewayapi.ts";
 import { type ClusterShRun, clusterSh, describeExit, REPO_ROOT, Service, tailOf } from "./processes.ts";
 import {
-  type CanaryView,
-  type DemoEvent,
-  type DeploymentView,
+  closingHints,
   duration,
-  eventLine,
-  makeStyle,
   type Outcome,
-  PlainRenderer,
   type ReleaseResult,
-  type Renderer,
   releaseOk,
-  type Style,
   summaryLines,
-  TtyRenderer,
-  tagOf,
-} from "./view.ts";
+} from "./summary.ts";
 
 const DEMO_DIR = path.resolve(process.env.KANARIA_DEMO_DIR ?? path.join(REPO_ROOT, ".kanaria/demo"));
 const LOG_DIR = path.join(DEMO_DIR, "logs");
@@ -107,14 +117,8 @@ interface DeploymentObject extends KubeObject {
   status?: { readyReplicas?: number };
 }
 
-interface EventObject extends KubeObject {
+interface EventObject extends KubeObject, Omit<RawEvent, "metadata"> {
   involvedObject?: { kind?: string; name?: string };
-  type?: string;
-  reason?: string;
-  message?: string;
-  count?: number;
-  firstTimestamp?: string;
-  lastTimestamp?: string;
 }
 
 function relativeToRepo(p: string): string {
@@ -140,6 +144,8 @@ class Demo {
   #slack: AlertReceiver | undefined;
   #stage = "starting";
   #events = new Map<string, number>();
+  /** The Canary's Events, oldest first: what the status block's label of this release reads. */
+  #canaryEvents: EventRecord[] = [];
   #pollFailingSince: number | undefined;
   #lastSnapshot: Snapshot = {};
   /** When the last release ended: its canary got no more requests from then on. */
@@ -695,17 +701,14 @@ class Demo {
 
   #logNewEvents(events: EventObject[]): void {
     const { name } = this.example;
-    const fresh = events
-      .filter((e) => e.involvedObject?.kind === "Canary" && e.involvedObject.name === name)
+    const mine = events.filter((e) => e.involvedObject?.kind === "Canary" && e.involvedObject.name === name);
+    this.#canaryEvents = eventRecords(mine);
+    const fresh = mine
       .filter((e) => (this.#events.get(e.metadata.name) ?? 0) < (e.count ?? 1))
-      .sort(
-        (x, y) =>
-          String(x.lastTimestamp).localeCompare(String(y.lastTimestamp)) ||
-          x.metadata.name.localeCompare(y.metadata.name),
-      );
+      .sort(compareEvents);
     for (const e of fresh) {
       this.#events.set(e.metadata.name, e.count ?? 1);
-      const event: DemoEvent = {
+      const event: EventLineInput = {
         type: e.type ?? "Normal",
         reason: e.reason ?? "",
         message: e.message ?? "",
@@ -724,7 +727,7 @@ class Demo {
       stage: this.#stage,
       phase: status?.phase,
       canaryWeight: status?.canaryWeight,
-      maxWeight: a.maxWeight ?? 100,
+      release: s.canary ? releaseLabel(s.canary, this.#canaryEvents) : "not created yet",
       failedChecks: status?.failedChecks,
       threshold: a.threshold ?? 1,
       checks: status?.checks,
@@ -740,39 +743,15 @@ class Demo {
 
   #kubectlHints(write: (line?: string) => void): void {
     const { namespace, name } = this.example;
-    const kubeconfig = this.#env.KUBECONFIG;
-    if (!kubeconfig) return;
-    write(this.style.bold("Look at the objects with kubectl:"));
-    write(`  export KUBECONFIG=${kubeconfig}`);
-    write(
-      `  kubectl -n ${namespace} get canaries,deployments,services,${PROVIDER === "gatewayapi" ? "httproutes" : "ingresses"}`,
-    );
-    write(`  kubectl -n ${namespace} describe canary ${name}`);
-    write(
-      `  kubectl -n ${namespace} get events --field-selector involvedObject.kind=Canary --sort-by=.lastTimestamp`,
-    );
-    write(
-      `  kubectl -n ${namespace} get canary ${name} -o jsonpath='{range .status.checks[*]}{.message}{"\\n"}{end}'`,
-    );
-    write(
-      PROVIDER === "gatewayapi"
-        ? `  kubectl -n ${namespace} get httproute ${name} -o yaml`
-        : `  kubectl -n ${namespace} get ingress ${name}-canary -o yaml`,
-    );
-    if (KEEP) {
-      write(
-        `  The cluster keeps running (KANARIA_DEMO_KEEP=1); the controller and the simulator are stopped. Stop the cluster with:`,
-      );
-      write(
-        `    KANARIA_CLUSTER_DIR=${relativeToRepo(DEMO_DIR)} bash test/cluster/cluster.sh down   (the next make demo does, too)`,
-      );
-    } else {
-      write(
-        this.style.dim(
-          "  The cluster is torn down now that the demo is over: run `KANARIA_DEMO_KEEP=1 make demo` to keep it.",
-        ),
-      );
-    }
+    const hints = closingHints({
+      keep: KEEP,
+      kubeconfig: this.#env.KUBECONFIG,
+      namespace,
+      name,
+      route: PROVIDER === "gatewayapi" ? "httproute" : "ingress",
+      demoDir: relativeToRepo(DEMO_DIR),
+    });
+    for (const [i, line] of hints.entries()) write(i === 0 ? this.style.bold(line) : line);
     write();
   }
 

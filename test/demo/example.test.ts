@@ -3,10 +3,10 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseDuration } from "../../src/api/common.ts";
+import { tagOf } from "../../src/cli/view.ts";
 import { validatePaths } from "../../src/validate/index.ts";
 import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, type Profile, RELEASES } from "./example.ts";
 import { REPO_ROOT } from "./processes.ts";
-import { tagOf } from "./view.ts";
 
 describe("examples/podinfo", () => {
   it("passes `kanaria validate --strict`, and so does every other example directory", async () => {

@@ -8,7 +8,7 @@ import { API_VERSION } from "../../src/api/common.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { yamlFilesIn } from "../support/crds.ts";
 import { REPO_ROOT } from "./processes.ts";
-import type { Outcome } from "./view.ts";
+import type { Outcome } from "./summary.ts";
 
 export const EXAMPLES_DIR = path.join(REPO_ROOT, "examples/podinfo");
 export const IMAGE_REPO = "ghcr.io/stefanprodan/podinfo";

@@ -6,6 +6,7 @@ import pino from "pino";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { type Canary, canary } from "../../src/api/canary.ts";
 import { API_VERSION } from "../../src/api/common.ts";
+import { eventRecords } from "../../src/cli/release-facts.ts";
 import { createKubeClient } from "../../src/kube/client.ts";
 import { ConflictError, KubeApiError } from "../../src/kube/errors.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
@@ -23,6 +24,8 @@ type CoreEvent = KubeObject & {
   type: string;
   count?: number;
   reportingComponent?: string;
+  eventTime?: string;
+  series?: { count?: number; lastObservedTime?: string };
 };
 
 function configMap(
@@ -217,6 +220,15 @@ describe("KubeClient", () => {
       Second: 1,
       Third: 2,
     });
+    // Asked for at once (often within one millisecond), they still say in which order: eventTime counts microseconds
+    // up, and the repeat of Third is placed by its series.lastObservedTime.
+    const byReason = Object.fromEntries(recorded.map((e) => [e.reason, e]));
+    const times = ["First", "Second", "Third"].map((r) => String(byReason[r]?.eventTime));
+    expect(times.every((t) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(t))).toBe(true);
+    expect([...times].sort()).toEqual(times);
+    expect(byReason.Third?.series).toMatchObject({ count: 2 });
+    expect(String(byReason.Third?.series?.lastObservedTime) > String(times[2])).toBe(true);
+    expect(eventRecords(recorded).map((e) => e.reason)).toEqual(["First", "Second", "Third"]);
   });
 
   it("starts a new Event once the deduplication window has passed", async () => {

@@ -7,22 +7,22 @@ import {
   type CanaryObject,
   type Cluster,
   type ClusterFlags,
-  canaryEvents,
+  canaryEventsIn,
   clusterOptions,
   connect,
   type EventRecord,
   getCanary,
   refusable,
 } from "../canaries.ts";
+import { releaseFacts, releaseLabel } from "../release-facts.ts";
+import { detailLines, listLines } from "../status-view.ts";
 import {
   type CanaryView,
   type DeploymentView,
   eventLine,
-  formatChecks,
   makeStyle,
   PlainRenderer,
   type Renderer,
-  type Style,
   TtyRenderer,
 } from "../view.ts";
 
@@ -57,8 +57,8 @@ export function register(program: Command): void {
   clusterOptions(
     program
       .command("status")
-      .argument("[name]", "one Canary (default: every Canary of the namespace)")
-      .description("phase, traffic, checks, gates waiting and last events of Canaries")
+      .argument("[name]", "one Canary in detail (default: one line per Canary of the namespace)")
+      .description("what happened to each release: phase, traffic, checks, what holds it, last events")
       .option("-A, --all-namespaces", "Canaries of every namespace")
       .option("-w, --watch", "redraw as it changes (Ctrl-C ends)")
       .option("-o, --output <format>", "text or json", "text"),
@@ -69,31 +69,30 @@ export function register(program: Command): void {
       }
       const cluster = await connect(flags);
       if (flags.watch) await watch(cluster, name, flags);
-      else
-        process.stdout.write(
-          render(
-            await summaries(cluster, name, flags),
-            flags.output,
-            makeStyle(process.stdout.isTTY === true),
-          ),
-        );
+      else process.stdout.write(render(await read(cluster, name, flags), name, flags, terminal()));
     }),
   );
 }
 
-async function summaries(
-  cluster: Cluster,
-  name: string | undefined,
-  flags: StatusFlags,
-): Promise<CanarySummary[]> {
-  const canaries = name
-    ? [await getCanary(cluster, name)]
-    : await cluster.client.list<CanaryObject>(
-        API_VERSION,
-        "Canary",
-        flags.allNamespaces ? undefined : cluster.namespace,
-      );
-  return Promise.all(canaries.map(async (c) => summarize(c, await canaryEvents(cluster.client, c))));
+/** The Canaries asked for and the Events of every Canary in their namespace(s): two requests. */
+interface Snapshot {
+  canaries: CanaryObject[];
+  events: Map<string, EventRecord[]>;
+}
+
+async function read(cluster: Cluster, name: string | undefined, flags: StatusFlags): Promise<Snapshot> {
+  const everywhere = flags.allNamespaces === true && !name;
+  const [canaries, events] = await Promise.all([
+    name
+      ? getCanary(cluster, name).then((c) => [c])
+      : cluster.client.list<CanaryObject>(API_VERSION, "Canary", everywhere ? undefined : cluster.namespace),
+    canaryEventsIn(cluster.client, everywhere ? undefined : cluster.namespace),
+  ]);
+  return { canaries, events };
+}
+
+function eventsOf(snapshot: Snapshot, canary: CanaryObject): EventRecord[] {
+  return snapshot.events.get(`${canary.metadata.namespace}/${canary.metadata.name}`) ?? [];
 }
 
 export function summarize(canary: CanaryObject, events: EventRecord[]): CanarySummary {
@@ -119,49 +118,64 @@ export function summarize(canary: CanaryObject, events: EventRecord[]): CanarySu
   };
 }
 
-export function render(all: CanarySummary[], output: string | undefined, style: Style): string {
-  if (output === "json") return `${JSON.stringify(all, null, 2)}\n`;
-  if (all.length === 0) return "no Canaries found\n";
-  return all.map((s) => `${summaryLines(s, style).join("\n")}\n`).join("\n");
+/** What the terminal is: its size and whether it takes colors. A pipe has no width (nothing is cut). */
+export interface Terminal {
+  columns: number;
+  rows?: number;
+  color: boolean;
+  now: Date;
 }
 
-export function summaryLines(s: CanarySummary, style: Style): string[] {
-  const label = (l: string) => style.dim(l.padEnd(8));
-  const head = [
-    style.bold(`${s.namespace}/${s.name}`),
-    s.suspended ? style.yellow(`${s.phase} (suspended)`) : s.phase,
-    `canary weight ${s.canaryWeight}% (promoted after ${s.maxWeight}%)`,
-    `failed checks ${s.failedChecks}/${s.threshold}`,
-    ...(s.revision ? [style.dim(`revision ${s.revision}`)] : []),
-  ].join("  ");
-  const lines = [head];
-  for (const [i, line] of formatChecks(s.checks, style).entries()) {
-    lines.push(`  ${label(i === 0 ? "checks" : "")}${line}`);
-  }
-  for (const [i, g] of s.gates.entries()) {
-    lines.push(
-      `  ${label(i === 0 ? "gates" : "")}${g.type} ${g.name}: ${style.yellow(g.result)} (${g.message})`,
-    );
-  }
-  if (s.message) lines.push(`  ${label("status")}${s.message}`);
-  for (const [i, e] of s.events.entries())
-    lines.push(`  ${label(i === 0 ? "events" : "")}${eventLine(e, style)}`);
-  return lines;
+function terminal(): Terminal {
+  const tty = process.stdout.isTTY === true;
+  return {
+    columns: tty ? process.stdout.columns || 100 : Number.POSITIVE_INFINITY,
+    ...(tty && process.stdout.rows ? { rows: process.stdout.rows } : {}),
+    color: tty && !("NO_COLOR" in process.env),
+    now: new Date(),
+  };
 }
 
-/** One Canary: the demo's live status block, its events as they come. Several: the list redrawn. */
+/**
+ * -o json: the summaries, as they always were. Text: one Canary by name in detail, else one line per
+ * Canary (with `fitRows`, no more lines than the terminal has rows).
+ */
+export function render(
+  snapshot: Snapshot,
+  name: string | undefined,
+  flags: Pick<StatusFlags, "output" | "allNamespaces">,
+  term: Terminal,
+  fitRows = false,
+): string {
+  if (flags.output === "json")
+    return `${JSON.stringify(
+      snapshot.canaries.map((c) => summarize(c, eventsOf(snapshot, c))),
+      null,
+      2,
+    )}\n`;
+  const opts = { style: makeStyle(term.color), width: term.columns, now: term.now };
+  const facts = (c: CanaryObject) => releaseFacts(c, eventsOf(snapshot, c), term.now);
+  const [one] = snapshot.canaries;
+  const lines =
+    name && one
+      ? detailLines(facts(one), eventsOf(snapshot, one), opts)
+      : listLines(snapshot.canaries.map(facts), {
+          ...opts,
+          allNamespaces: flags.allNamespaces === true,
+          ...(fitRows && term.rows ? { rows: term.rows - 1 } : {}),
+        });
+  return `${lines.join("\n")}\n`;
+}
+
+/** One Canary on a terminal: its status block redrawn, its Events as they come. Else the view redrawn. */
 async function watch(cluster: Cluster, name: string | undefined, flags: StatusFlags): Promise<void> {
-  const style = makeStyle(process.stdout.isTTY === true && flags.output === "text");
+  const tty = process.stdout.isTTY === true;
+  const style = makeStyle(terminal().color && flags.output === "text");
   const write = (s: string) => process.stdout.write(s);
   const renderer: Renderer | undefined =
     name && flags.output === "text"
-      ? process.stdout.isTTY
-        ? new TtyRenderer({
-            write,
-            style,
-            startedAt: Date.now(),
-            columns: () => process.stdout.columns ?? 100,
-          })
+      ? tty
+        ? new TtyRenderer({ write, style, startedAt: Date.now(), columns: () => terminal().columns })
         : new PlainRenderer({ write, style, startedAt: Date.now() })
       : undefined;
   const seen = new Set<string>();
@@ -172,18 +186,19 @@ async function watch(cluster: Cluster, name: string | undefined, flags: StatusFl
   });
   try {
     while (!stop) {
-      if (renderer && name) {
-        const canary = await getCanary(cluster, name);
-        const events = await canaryEvents(cluster.client, canary);
+      const snapshot = await read(cluster, name, flags);
+      const [canary] = snapshot.canaries;
+      if (renderer && canary) {
+        const events = eventsOf(snapshot, canary);
         for (const e of events) {
           const key = `${e.time}/${e.reason}/${e.message}`;
           if (!seen.has(key)) renderer.log(eventLine(e, style));
           seen.add(key);
         }
-        renderer.status(await liveView(cluster, canary));
+        renderer.status(await liveView(cluster, canary, events));
       } else {
-        const text = render(await summaries(cluster, name, flags), flags.output, style);
-        if (text !== last) write(process.stdout.isTTY ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
+        const text = render(snapshot, name, flags, terminal(), tty);
+        if (text !== last) write(tty ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
         last = text;
       }
       await Promise.race([stopped, sleep(WATCH_POLL_MS)]);
@@ -193,7 +208,7 @@ async function watch(cluster: Cluster, name: string | undefined, flags: StatusFl
   }
 }
 
-async function liveView(cluster: Cluster, canary: CanaryObject): Promise<CanaryView> {
+async function liveView(cluster: Cluster, canary: CanaryObject, events: EventRecord[]): Promise<CanaryView> {
   const s = summarize(canary, []);
   const namespace = s.namespace;
   const [primary, target] = await Promise.all(
@@ -204,9 +219,9 @@ async function liveView(cluster: Cluster, canary: CanaryObject): Promise<CanaryV
   return {
     title: `${s.name}.${namespace}`,
     stage: s.revision ? `revision ${s.revision}` : "",
-    phase: s.phase,
+    phase: canary.status?.phase,
     canaryWeight: s.canaryWeight,
-    maxWeight: s.maxWeight,
+    release: releaseLabel(canary, events),
     failedChecks: s.failedChecks,
     threshold: s.threshold,
     checks: s.checks,

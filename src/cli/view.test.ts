@@ -1,22 +1,20 @@
-// The demo's rendering, without a cluster: the status block, the log lines, the redraw and the summary.
+// The live view of `kanaria status --watch NAME` and `make demo`: the status block, the log lines and the redraw.
 import { describe, expect, it } from "vitest";
-import type { CheckStatus } from "../../src/api/canary.ts";
+import type { CheckStatus } from "../api/canary.ts";
 import {
   type CanaryView,
   clock,
-  duration,
   eventLine,
   formatChecks,
   makeStyle,
   PlainRenderer,
-  type ReleaseResult,
   statusBlock,
   statusLine,
-  summaryLines,
   TtyRenderer,
   tagOf,
   truncate,
   visibleLength,
+  wrapUnder,
 } from "./view.ts";
 
 const plain = makeStyle(false);
@@ -48,7 +46,7 @@ const view: CanaryView = {
   stage: "release 2/2: 6.0.2",
   phase: "Progressing",
   canaryWeight: 20,
-  maxWeight: 60,
+  release: "at 20%, up to 60%",
   failedChecks: 1,
   threshold: 2,
   checks,
@@ -74,8 +72,8 @@ describe("the demo's formatting", () => {
   it("draws a status block with phase, traffic split, pods, checks and status", () => {
     const lines = statusBlock(view, { style: plain, width: 200, elapsedMs: 75_000 });
     expect(lines[0]).toBe("  01:15  podinfo.podinfo  release 2/2: 6.0.2");
-    expect(lines[1]).toBe("  phase    Progressing  failed checks 1/2");
-    expect(lines[2]).toBe("  traffic  primary  80% ████████████████░░░░  20% canary  (promoted after 60%)");
+    expect(lines[1]).toBe("  phase    Progressing  at 20%, up to 60%  failed checks 1/2");
+    expect(lines[2]).toBe("  traffic  primary  80% ████████████████░░░░  20% canary");
     expect(lines[3]).toBe("  pods     podinfo-primary 6.0.1 2/2 ready  |  podinfo 6.0.2 1/2 ready");
     expect(lines[4]).toBe("  checks   request-success-rate  89.90  min 99   FAIL");
     expect(lines[5]).toBe("           request-duration      80.50  max 500  pass");
@@ -88,7 +86,8 @@ describe("the demo's formatting", () => {
       const lines = statusBlock(view, { style: color, width, elapsedMs: 0 });
       for (const line of lines) expect(visibleLength(line)).toBeLessThanOrEqual(width - 1);
     }
-    expect(truncate(color.red("abcdef"), 4)).toBe("\x1b[31mabc…\x1b[0m");
+    expect(truncate(color.red("abcdef"), 4)).toBe("\x1b[31mabc\x1b[39m…");
+    expect(truncate("日本語のテキスト", 7)).toBe("日本語…");
     expect(truncate("abc", 4)).toBe("abc");
   });
 
@@ -104,7 +103,7 @@ describe("the demo's formatting", () => {
 
   it("puts the status on one line for logs", () => {
     expect(statusLine(view, plain)).toBe(
-      "phase Progressing | canary weight 20% | failed checks 1/2 | request-success-rate 89.90 (min 99) FAIL, request-duration 80.50 (max 500) pass",
+      "phase Progressing (at 20%, up to 60%) | canary weight 20% | failed checks 1/2 | request-success-rate 89.90 (min 99) FAIL, request-duration 80.50 (max 500) pass",
     );
   });
 
@@ -120,61 +119,28 @@ describe("the demo's formatting", () => {
     );
     expect(clock(75_400)).toBe("01:15");
     expect(clock(3_725_000)).toBe("1:02:05");
-    expect(duration(48_400)).toBe("48s");
-    expect(duration(125_000)).toBe("2m05s");
     expect(tagOf("ghcr.io/stefanprodan/podinfo:6.0.1")).toBe("6.0.1");
     expect(tagOf("localhost:5000/podinfo")).toBe("latest");
   });
 });
 
-describe("the demo's summary", () => {
-  const promoted: ReleaseResult = {
-    index: 1,
-    total: 2,
-    image: "ghcr.io/stefanprodan/podinfo:6.0.1",
-    expected: "promoted",
-    outcome: "promoted",
-    durationMs: 48_000,
-    weights: [20, 40, 60],
-    steps: 3,
-    failedChecks: 0,
-    threshold: 2,
-  };
-  const rolledBack: ReleaseResult = {
-    index: 2,
-    total: 2,
-    image: "ghcr.io/stefanprodan/podinfo:6.0.2",
-    expected: "rolled back",
-    outcome: "rolled back",
-    durationMs: 23_000,
-    weights: [20],
-    steps: 2,
-    failedChecks: 2,
-    threshold: 2,
-    reason: "request-success-rate 89.90 is below the minimum 99 (prometheus)",
-  };
-
-  it("gives each release's result, duration and steps, and the rollback's reason", () => {
-    expect(summaryLines([promoted, rolledBack], plain)).toEqual([
-      "Summary",
-      "  release 1/2  6.0.1  promoted after 48s: 3 analysis steps at 20% -> 40% -> 60%, failed checks 0/2",
-      "  release 2/2  6.0.2  rolled back after 23s: 2 analysis steps at 20%, failed checks 2/2",
-      "      reason: request-success-rate 89.90 is below the minimum 99 (prometheus)",
+describe("fitting a terminal", () => {
+  it("wraps long text under its own column, at word boundaries, within the width", () => {
+    const lines = wrapUnder(
+      "  status   ",
+      "failed checks 1/2: request-success-rate 89.90 is below the minimum 99 (prometheus)",
+      40,
+    );
+    expect(lines).toEqual([
+      "  status   failed checks 1/2:",
+      "           request-success-rate 89.90 is",
+      "           below the minimum 99",
+      "           (prometheus)",
     ]);
-  });
-
-  it("says what was expected when a release went the wrong way or nowhere", () => {
-    const lines = summaryLines(
-      [
-        { ...promoted, outcome: "rolled back" },
-        { ...rolledBack, outcome: undefined, weights: [], steps: 0 },
-      ],
-      plain,
-    );
-    expect(lines[1]).toContain("rolled back (expected: promoted) after 48s");
-    expect(lines[2]).toContain(
-      "neither promoted nor rolled back (expected: rolled back) after 23s: 0 analysis steps,",
-    );
+    for (const line of lines) expect(visibleLength(line)).toBeLessThanOrEqual(40);
+    expect(wrapUnder("> ", "a long line for a pipe", Number.POSITIVE_INFINITY)).toEqual([
+      "> a long line for a pipe",
+    ]);
   });
 });
 
@@ -213,6 +179,30 @@ describe("the renderers", () => {
     out = "";
     r.log("after");
     expect(out).toBe("00:02 after\n");
+  });
+
+  it("wraps a long log line under the text after its time stamp, not at column 0", () => {
+    let out = "";
+    const r = new TtyRenderer({
+      write: (s) => {
+        out += s;
+      },
+      style: plain,
+      startedAt: 0,
+      now: () => 61_000,
+      columns: () => 41,
+    });
+    out = "";
+    r.log(
+      "event Warning RolledBack: Canary failed! Rolling back podinfo.test: failed checks threshold reached 2/2",
+    );
+    expect(out.split("\n")).toEqual([
+      "01:01 event Warning RolledBack: Canary",
+      "      failed! Rolling back podinfo.test:",
+      "      failed checks threshold reached",
+      "      2/2",
+      "",
+    ]);
   });
 
   it("prints a line per change without a terminal", () => {
