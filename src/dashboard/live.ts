@@ -54,7 +54,7 @@ export class LiveCanaries {
 
   rows(): CanaryRow[] {
     this.#flush(); // pending changes reach the pages already open first
-    return [...this.#rows.values()].sort((a, b) => a.key.localeCompare(b.key));
+    return [...this.#rows.values()].sort(byKey);
   }
 
   /** Starts a page's stream with every row; later messages carry the changes. */
@@ -112,4 +112,9 @@ function key(c: CanaryObject): string {
 
 function message(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** By "namespace/name" in code-point order (localeCompare is many times slower on 1,000 rows). */
+function byKey(a: CanaryRow, b: CanaryRow): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }

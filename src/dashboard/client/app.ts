@@ -149,7 +149,7 @@ function select(id: string, label: string, values: string[], current: string): H
 }
 
 function renderList(): void {
-  const sorted = [...rows.values()].sort((a, b) => a.key.localeCompare(b.key));
+  const sorted = [...rows.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const namespaces = [...new Set(sorted.map((r) => r.namespace))];
   const phases = [...new Set(sorted.map((r) => r.phase))].sort();
   const form = h(

@@ -105,7 +105,7 @@ function page(d: Detail): HTMLElement[] {
     section(
       "Workloads",
       table(
-        ["", "Deployment", "Image", "Revision", "Pods"],
+        ["Role", "Deployment", "Image", "Revision", "Pods"],
         [d.canary, d.primary].map((w, i) => [
           i === 0 ? "canary" : "primary",
           w?.name ?? "-",
