@@ -204,7 +204,7 @@ function actions(row: Row): HTMLElement {
   );
   const buttons = row.actions.map((kind) => {
     const b = h("button", { type: "button", id: `action-${kind}` }, LABELS[kind] ?? kind);
-    b.addEventListener("click", () => confirmAction(row, kind, status));
+    b.addEventListener("click", () => confirmAction(row, kind));
     return b;
   });
   return h(
@@ -215,7 +215,12 @@ function actions(row: Row): HTMLElement {
   );
 }
 
-function confirmAction(row: Row, kind: string, status: HTMLElement): void {
+function confirmAction(row: Row, kind: string): void {
+  // The page may be redrawn while the request is on its way: always the status line shown now.
+  const say = (text: string) => {
+    const status = document.getElementById("action-status");
+    if (status) status.textContent = text;
+  };
   const reason = h("textarea", { id: "abort-reason", required: "", rows: "2" }) as HTMLTextAreaElement;
   const dialog = h(
     "dialog",
@@ -237,7 +242,7 @@ function confirmAction(row: Row, kind: string, status: HTMLElement): void {
       return;
     }
     dialog.close();
-    status.textContent = `Sending the ${kind} request…`;
+    say(`Sending the ${kind} request…`);
     const response = await fetch(
       `/api/canaries/${encodeURIComponent(row.namespace)}/${encodeURIComponent(row.name)}/${kind}`,
       {
@@ -248,12 +253,12 @@ function confirmAction(row: Row, kind: string, status: HTMLElement): void {
     );
     const result = (await response.json()) as { message?: string; request?: string; error?: string };
     if (!response.ok) {
-      status.textContent = `Refused: ${result.error}`;
+      say(`Refused: ${result.error}`);
       return;
     }
     const message = `${result.message}; waiting for the controller to take it.`;
     pending = result.request ? { key: row.key, kind, request: result.request, message } : undefined;
-    status.textContent = result.request ? message : (result.message ?? "");
+    say(result.request ? message : (result.message ?? ""));
   });
   document.body.append(dialog);
   dialog.showModal();
