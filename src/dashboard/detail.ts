@@ -9,65 +9,15 @@
  * status (written at each step, read by every watch) for a picture only people opening a dashboard
  * look at. The Events give the steps (weights) and outcomes; the provider gives the curves.
  */
-import type { AlertRecord } from "../api/alert-outbox.ts";
-import type { CanaryStatus, WebhookStatus } from "../api/canary.ts";
+import type { CanaryStatus } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
 import type { MetricReport } from "../backtest/run.ts";
 import { type CanaryObject, canaryEvents, type EventRecord } from "../cli/canaries.ts";
 import { formatRange } from "../cli/view.ts";
 import type { KubeClient } from "../kube/types.ts";
 import type { Deployment } from "../workloads/meta.ts";
-import { type CanaryRow, canaryRow, imageFact } from "./facts.ts";
-
-export interface WorkloadFact {
-  name: string;
-  image: string;
-  tag: string;
-  replicas: number;
-  ready: number;
-  /** status.lastAppliedSpec (canary) or lastPromotedSpec (primary). */
-  revision?: string;
-}
-
-export interface MetricCurve {
-  name: string;
-  min?: number;
-  max?: number;
-  /** "min 99" */
-  range: string;
-  points: { time: string; value: number; fails: boolean }[];
-  /** Why there is no curve (provider unreachable, no history): never read as a pass. */
-  error?: string;
-}
-
-export interface Release {
-  /** When it started (the NewRevision Event). */
-  started: string;
-  ended?: string;
-  outcome: "promoted" | "rolled back" | "under way";
-  /** The RolledBack/Succeeded Event's message. */
-  cause?: string;
-}
-
-export interface Timeline {
-  from: string;
-  to: string;
-  weights: { time: string; weight: number }[];
-  metrics: MetricCurve[];
-  /** Set when the release was rolled back: why, and the checks that failed. */
-  rolledBack?: { time: string; message: string; failing: string[] };
-}
-
-export interface CanaryDetail {
-  row: CanaryRow;
-  canary?: WorkloadFact;
-  primary?: WorkloadFact;
-  webhooks: WebhookStatus[];
-  alerts: AlertRecord[];
-  events: EventRecord[];
-  releases: Release[];
-  timeline: Timeline;
-}
+import { canaryRow, imageFact } from "./facts.ts";
+import type { CanaryDetail, MetricCurve, Release, Timeline, WorkloadFact } from "./wire.ts";
 
 /** Reads a metric's history for a window; `kanaria backtest`'s replay in production. */
 export type HistoryReader = (canary: CanaryObject, from: Date, to: Date) => Promise<MetricReport[]>;

@@ -10,45 +10,9 @@ import { UNDER_WAY } from "../cli/canaries.ts";
 import { type CanarySummary, summarize } from "../cli/commands/status.ts";
 import { formatRange, formatValue, tagOf } from "../cli/view.ts";
 import { promotionWindowState } from "../windows/windows.ts";
+import type { Action, CanaryRow } from "./wire.ts";
 
-export interface CheckFact {
-  name: string;
-  result: string;
-  /** "89.90", or "-" without a value. */
-  value: string;
-  /** "min 99", "0..500", "no range". */
-  range: string;
-  message: string;
-}
-
-/** One line of the list: everything shown without opening the Canary. */
-export interface CanaryRow {
-  /** "namespace/name" */
-  key: string;
-  namespace: string;
-  name: string;
-  phase: string;
-  suspended: boolean;
-  /** The revision under analysis (status.lastAppliedSpec). */
-  revision?: string;
-  canaryWeight: number;
-  maxWeight: number;
-  failedChecks: number;
-  threshold: number;
-  checks: CheckFact[];
-  /** Gates and windows holding the release, one phrase each. */
-  holding: string[];
-  /** The Promoted condition's message: what the controller is doing or waiting for. */
-  message: string;
-  /** When the Canary entered its phase (ISO), if known. */
-  phaseSince?: string;
-  /** Request annotation values the controller acted on (status.requests). */
-  acted: Record<string, string>;
-  /** What the buttons may do now. */
-  actions: Action[];
-}
-
-export type Action = "promote" | "abort" | "retry" | "resume";
+export type { Action, CanaryRow, CheckFact } from "./wire.ts";
 
 export function canaryRow(canary: CanaryObject, now = new Date()): CanaryRow {
   const namespace = canary.metadata.namespace ?? "";

@@ -4,34 +4,11 @@
  * when that Canary changes, so an update costs one row whatever the number of Canaries. Every value
  * goes in as text (textContent), never as HTML.
  */
+
+import type { CheckFact, CanaryRow as Row } from "../wire.ts";
 import { renderDetail, rowChanged } from "./detail.ts";
 
-export interface CheckFact {
-  name: string;
-  result: string;
-  value: string;
-  range: string;
-  message: string;
-}
-
-export interface Row {
-  key: string;
-  namespace: string;
-  name: string;
-  phase: string;
-  suspended: boolean;
-  revision?: string;
-  canaryWeight: number;
-  maxWeight: number;
-  failedChecks: number;
-  threshold: number;
-  checks: CheckFact[];
-  holding: string[];
-  message: string;
-  phaseSince?: string;
-  acted: Record<string, string>;
-  actions: string[];
-}
+export type { Row };
 
 export const token = document.querySelector<HTMLMetaElement>('meta[name="kanaria-token"]')?.content ?? "";
 const main = document.getElementById("main") as HTMLElement;

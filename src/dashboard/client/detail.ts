@@ -3,46 +3,8 @@
  * against its threshold band), workloads, webhook answers, alerts, Events and past releases. It is
  * fetched again whenever the live stream reports a change to this Canary.
  */
+import type { CanaryDetail as Detail } from "../wire.ts";
 import { checkList, h, phaseBadge, type Row, rows, since, token, trafficBar } from "./app.ts";
-
-interface Workload {
-  name: string;
-  image: string;
-  tag: string;
-  replicas: number;
-  ready: number;
-  revision?: string;
-}
-interface Curve {
-  name: string;
-  min?: number;
-  max?: number;
-  range: string;
-  points: { time: string; value: number; fails: boolean }[];
-  error?: string;
-}
-interface Detail {
-  row: Row;
-  canary?: Workload;
-  primary?: Workload;
-  webhooks: { name: string; type: string; result: string; code?: number; message: string; time: string }[];
-  alerts: {
-    kind: string;
-    severity: string;
-    time: string;
-    message: string;
-    deliveries: { provider: string; state: string; attempts?: number; error?: string }[];
-  }[];
-  events: { type: string; reason: string; message: string; count: number; time: string }[];
-  releases: { started: string; ended?: string; outcome: string; cause?: string }[];
-  timeline: {
-    from: string;
-    to: string;
-    weights: { time: string; weight: number }[];
-    metrics: Curve[];
-    rolledBack?: { time: string; message: string; failing: string[] };
-  };
-}
 
 const SVG = "http://www.w3.org/2000/svg";
 let shown: { key: string; container: HTMLElement } | undefined;
