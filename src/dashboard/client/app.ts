@@ -261,6 +261,8 @@ function connect(): void {
     rows.clear();
     for (const row of (JSON.parse((e as MessageEvent).data) as { rows: Row[] }).rows) rows.set(row.key, row);
     if (!location.pathname.startsWith("/canary/")) renderList();
+    // A Canary page opened before the server had seen its Canary shows it now.
+    else for (const row of rows.values()) rowChanged(row);
     if (firstRender) {
       firstRender = false;
       performance.mark("kanaria:first-render", { detail: { rows: rows.size } });
