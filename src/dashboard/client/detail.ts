@@ -313,11 +313,16 @@ function chart(
   }
   for (const v of [lo, hi])
     svg.append(el("text", { x: pad.l - 4, y: y(v) + 4, class: "tick", "text-anchor": "end" }, fmt(v)));
-  for (const t of [from, (from + to) / 2, to]) {
+  // The first label starts at the axis and the last ends at the edge, so neither is cut.
+  for (const [t, anchor] of [
+    [from, "start"],
+    [(from + to) / 2, "middle"],
+    [to, "end"],
+  ] as const) {
     svg.append(
       el(
         "text",
-        { x: x(t), y: H - 6, class: "tick", "text-anchor": "middle" },
+        { x: x(t), y: H - 6, class: "tick", "text-anchor": anchor },
         new Date(t).toISOString().slice(11, 16),
       ),
     );
