@@ -11,7 +11,8 @@ import type { BacktestReport, MetricReport } from "./run.ts";
 type Layer = Record<string, unknown>;
 
 export async function renderPlot(report: BacktestReport): Promise<string> {
-  const charts = report.metrics.filter((m) => !m.error && m.series.length > 0).map(metricChart);
+  const x = timeAxis(report);
+  const charts = report.metrics.filter((m) => !m.error && m.series.length > 0).map((m) => metricChart(m, x));
   if (charts.length === 0) throw new Error("nothing to plot: no metric could be replayed");
   const spec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -26,7 +27,24 @@ export async function renderPlot(report: BacktestReport): Promise<string> {
   }
 }
 
-function metricChart(m: MetricReport): Layer {
+const DAY_MS = 24 * 3_600_000;
+
+/**
+ * Time in UTC on a 24-hour clock, as every timestamp kanaria prints (Vega's default is the local
+ * zone and 12-hour labels: 15:45Z read "03:45"). Ranges over a day also name the date.
+ */
+export function timeAxis(report: Pick<BacktestReport, "from" | "to">): Layer {
+  const span = Date.parse(report.to) - Date.parse(report.from);
+  return {
+    field: "time",
+    type: "temporal",
+    title: "time (UTC)",
+    scale: { type: "utc" },
+    axis: { format: span > DAY_MS ? "%b %d %H:%M" : "%H:%M", labelOverlap: true },
+  };
+}
+
+function metricChart(m: MetricReport, x: Layer): Layer {
   const aside = (m.suggested?.setAside ?? []).map((s) => [Date.parse(s.from), Date.parse(s.to)] as const);
   const values = m.series
     .filter((w) => w.value !== undefined)
@@ -40,7 +58,6 @@ function metricChart(m: MetricReport): Layer {
           : "ok";
       return { time: w.time.toISOString(), value: w.value, status };
     });
-  const x = { field: "time", type: "temporal", title: null };
   const y = { field: "value", type: "quantitative", title: m.name, scale: { zero: false } };
   const layers: Layer[] = [
     { data: { values }, mark: { type: "line", strokeWidth: 1, color: "#4c78a8" }, encoding: { x, y } },
@@ -54,6 +71,8 @@ function metricChart(m: MetricReport): Layer {
           field: "status",
           type: "nominal",
           title: "window",
+          // Vega cuts legend labels at 160 px by default ("fails the current …").
+          legend: { labelLimit: 0 },
           scale: { domain: ["fails the current range", "set aside (outage)"], range: ["#e45756", "#9d9d9d"] },
         },
       },
@@ -83,6 +102,7 @@ function bands(m: MetricReport): Layer[] {
           field: "label",
           type: "nominal",
           title: "threshold",
+          legend: { labelLimit: 0 },
           scale: { domain: ["current", "suggested"], range: ["#f58518", "#54a24b"] },
         },
         strokeDash: {

@@ -109,7 +109,7 @@ export async function writeRequest(
   kind: RequestKind,
   allowed: readonly Phase[],
   extra: Pick<GateRequest, "reason" | "skipAnalysis"> = {},
-): Promise<string> {
+): Promise<{ revision: string; value: string }> {
   const ref = `${canary.metadata.namespace}/${canary.metadata.name}`;
   const phase = canary.status?.phase;
   const revision = canary.status?.lastAppliedSpec;
@@ -128,7 +128,18 @@ export async function writeRequest(
     },
     { metadata: { annotations: { [REQUEST_ANNOTATIONS[kind]]: value } } },
   );
-  return revision;
+  return { revision, value };
+}
+
+/** Clears spec.suspend (`kanaria resume`). */
+export async function resumeCanary(cluster: Cluster, canary: CanaryObject): Promise<void> {
+  const { namespace = cluster.namespace, name } = canary.metadata;
+  if (canary.spec.suspend !== true) throw new CliError(`Canary ${namespace}/${name} is not suspended`);
+  // null removes the field (JSON merge patch), as if it had never been set.
+  await cluster.client.mergePatch(
+    { apiVersion: API_VERSION, kind: "Canary", namespace, name },
+    { spec: { suspend: null } },
+  );
 }
 
 /** Runs a command body: a CliError prints its message and sets exit code 1; anything else propagates. */
@@ -161,7 +172,7 @@ export function registerRequest(program: Command, spec: RequestCommand): void {
     refusable(async () => {
       const cluster = await connect(flags);
       const canary = await getCanary(cluster, name);
-      const revision = await writeRequest(
+      const { revision } = await writeRequest(
         cluster,
         canary,
         spec.kind,

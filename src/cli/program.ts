@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { register as registerAbort } from "./commands/abort.ts";
 import { register as registerBacktest } from "./commands/backtest.ts";
 import { register as registerController } from "./commands/controller.ts";
+import { register as registerDashboard } from "./commands/dashboard.ts";
 import { register as registerMigrate } from "./commands/migrate.ts";
 import { register as registerPromote } from "./commands/promote.ts";
 import { register as registerResume } from "./commands/resume.ts";
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerResume(program);
   registerRetry(program);
   registerBacktest(program);
+  registerDashboard(program);
   return program;
 }
 

@@ -13,6 +13,7 @@
 #   cluster.sh controller-manager-stop   stop kube-controller-manager only (Deployments stall)
 #   cluster.sh controller-manager-start  start it again as it was, and wait until it is healthy
 #   cluster.sh third-party-crds   print the paths of the Gateway API / App Mesh CRD files
+#   cluster.sh chromium           install Debian's chromium if missing (browser tests), print its path
 #   cluster.sh pin                regenerate test/cluster/go/*/go.mod+go.sum from versions.env
 #   cluster.sh apt-tool NAME      install a tool a test needs (e.g. tmux) with apt-get when missing
 #
@@ -168,44 +169,45 @@ kwok_stages() {
   printf '%s' "$dst"
 }
 
-install_prometheus() {
-  command -v prometheus >/dev/null && return 0
-  [ -x /usr/bin/prometheus ] && return 0
-  command -v apt-get >/dev/null || die "prometheus not found and apt-get unavailable: install Prometheus and put it on PATH"
-  log "installing Debian's prometheus package (--no-install-recommends) ..."
+# Installs a Debian package (--no-install-recommends) unless `binary` is already there: the
+# project's way to get tools Debian ships (Prometheus; Chromium for the dashboard's browser tests).
+install_debian() {
+  local package="$1" binary="$2"
+  command -v "$binary" >/dev/null && return 0
+  [ -x "/usr/bin/$binary" ] && return 0
+  command -v apt-get >/dev/null || die "$binary not found and apt-get unavailable: install $package and put $binary on PATH"
+  log "installing Debian's $package package (--no-install-recommends) ..."
   local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  # Keep the package's own service from being started: we run our own Prometheus.
-  local policy=/usr/sbin/policy-rc.d created=0
+  # Keep a package's own service from being started: we run our own Prometheus.
+  local policy=/usr/sbin/policy-rc.d created=0 apt_log="$CACHE_DIR/apt-$package.log"
+  mkdir -p "$CACHE_DIR"
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" && created=1
   fi
   local ok=0
-  apt_install prometheus && ok=1
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$package" >"$apt_log" 2>&1 && ok=1
+  if [ $ok = 0 ]; then
+    $sudo apt-get update -q >>"$apt_log" 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$package" >>"$apt_log" 2>&1 && ok=1
+  fi
   [ $created = 1 ] && $sudo rm -f "$policy"
-  [ $ok = 1 ] || die "apt-get install prometheus failed (log: $CACHE_DIR/apt-prometheus.log)"
+  [ $ok = 1 ] || { tail -20 "$apt_log" >&2; die "apt-get install $package failed (log: $apt_log)"; }
 }
 
-# Installs a Debian package (--no-install-recommends), running apt-get update once if the package
-# lists are stale; the log goes to $CACHE_DIR/apt-<package>.log. Returns non-zero on failure.
-apt_install() {
-  local pkg=$1 sudo="" log="$CACHE_DIR/apt-$1.log"
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  mkdir -p "$CACHE_DIR"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$pkg" >"$log" 2>&1 && return 0
-  $sudo apt-get update -q >>"$log" 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$pkg" >>"$log" 2>&1 && return 0
-  tail -20 "$log" >&2
-  return 1
+install_prometheus() { install_debian prometheus prometheus; }
+
+# The dashboard's browser tests drive Debian's Chromium (playwright's own browser downloads are
+# not reachable here); prints its path.
+cmd_chromium() {
+  install_debian chromium chromium
+  command -v chromium || echo /usr/bin/chromium
 }
 
 # A command-line tool a test drives (tmux for the terminal views), from Debian's package of that name.
 cmd_apt_tool() {
   local tool=${1:-}
   [ -n "$tool" ] || die "usage: $0 apt-tool NAME"
-  command -v "$tool" >/dev/null && return 0
-  command -v apt-get >/dev/null || die "$tool not found and apt-get unavailable: install $tool and put it on PATH"
-  log "installing Debian's $tool package ..."
-  apt_install "$tool" || die "apt-get install $tool failed (log: $CACHE_DIR/apt-$tool.log)"
+  install_debian "$tool" "$tool"
 }
 
 install_moto() {
@@ -771,6 +773,7 @@ main() {
     third-party-crds) cmd_third_party_crds ;;
     pin) cmd_pin ;;
     apt-tool) cmd_apt_tool "${2:-}" ;;
+    chromium) cmd_chromium ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }
