@@ -13,7 +13,7 @@ import type { CanaryStatus } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
 import type { MetricReport } from "../backtest/run.ts";
 import { type CanaryObject, canaryEvents, type EventRecord } from "../cli/canaries.ts";
-import { formatRange } from "../cli/view.ts";
+import { rangeText } from "../cli/release-facts.ts";
 import type { KubeClient } from "../kube/types.ts";
 import type { Deployment } from "../workloads/meta.ts";
 import { canaryRow, imageFact } from "./facts.ts";
@@ -122,7 +122,7 @@ async function curves(
     reports = await history(canary, from, to);
   } catch (err) {
     const error = `history unavailable: ${err instanceof Error ? err.message : String(err)}`;
-    return metrics.map((m) => ({ name: m.name, range: formatRange(m.thresholdRange), points: [], error }));
+    return metrics.map((m) => ({ name: m.name, range: rangeText(m.thresholdRange), points: [], error }));
   }
   return reports.map((r) => {
     const range = r.threshold ?? undefined;
@@ -137,7 +137,7 @@ async function curves(
       name: r.name,
       ...(range?.min !== undefined ? { min: range.min } : {}),
       ...(range?.max !== undefined ? { max: range.max } : {}),
-      range: formatRange(range),
+      range: rangeText(range),
       points,
       ...(r.error ? { error: r.error } : points.length === 0 ? { error: "no data in this window" } : {}),
     };

@@ -51,7 +51,7 @@ describe("canaryRow", () => {
     });
   });
 
-  it("names the gates and the freeze holding a release, and offers resume when suspended", () => {
+  it("names the gates holding a release, and offers resume when suspended", () => {
     const row = canaryRow(
       canary(
         {
@@ -78,12 +78,21 @@ describe("canaryRow", () => {
       ),
       new Date("2026-12-06T12:00:00Z"),
     );
-    expect(row.holding).toEqual([
-      "suspended (kanaria resume clears it)",
-      "confirm-promotion approve: fail (no)",
-      expect.stringMatching(/^not promoting in .*freeze.*: (next opening|no opening)/),
-    ]);
+    // The words of `kanaria status` (src/cli/release-facts.ts): a gate that said no holds the
+    // release before the freeze window does.
+    expect(row.holding).toEqual(["suspended: spec.suspend is true", "confirm-promotion approve: no"]);
     expect(row.actions).toEqual(["promote", "abort", "resume"]);
+  });
+
+  it("names the freeze window holding a promotion once no gate holds it", () => {
+    const row = canaryRow(
+      canary(
+        { phase: "WaitingPromotion", lastAppliedSpec: "abc" },
+        { analysis: { stepWeight: 10, freezeWindows: [{ schedule: "0 0 * * *", duration: "24h" }] } },
+      ),
+      new Date("2026-12-06T12:00:00Z"),
+    );
+    expect(row.holding).toEqual([expect.stringMatching(/freeze/)]);
   });
 
   it("offers retry on a failed release, nothing on one not reconciled", () => {

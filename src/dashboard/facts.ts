@@ -8,8 +8,8 @@ import type { Phase } from "../api/canary.ts";
 import type { CanaryObject, EventRecord } from "../cli/canaries.ts";
 import { UNDER_WAY } from "../cli/canaries.ts";
 import { type CanarySummary, summarize } from "../cli/commands/status.ts";
-import { formatRange, formatValue, tagOf } from "../cli/view.ts";
-import { promotionWindowState } from "../windows/windows.ts";
+import { holding, rangeText, valueText } from "../cli/release-facts.ts";
+import { tagOf } from "../cli/view.ts";
 import type { Action, CanaryRow } from "./wire.ts";
 
 export type { Action, CanaryRow, CheckFact } from "./wire.ts";
@@ -54,32 +54,14 @@ export function canaryRow(canary: CanaryObject, now = new Date()): CanaryRow {
     checks: s.checks.map((c) => ({
       name: c.name,
       result: c.result,
-      value: formatValue(c.value),
-      range: formatRange(c.thresholdRange),
+      value: valueText(c.value),
+      range: rangeText(c.thresholdRange),
       message: c.message,
     })),
-    holding: holding(canary, s, now),
+    holding: holding(canary, now),
     message: s.message,
     actions: actions(s),
   };
-}
-
-/** What keeps a release from going on: suspension, confirm-* gates not yet passed, closed windows. */
-function holding(canary: CanaryObject, s: CanarySummary, now: Date): string[] {
-  const held: string[] = [];
-  if (s.suspended) held.push("suspended (kanaria resume clears it)");
-  for (const g of s.gates) held.push(`${g.type} ${g.name}: ${g.result} (${g.message})`);
-  if ((UNDER_WAY as readonly string[]).includes(s.phase)) {
-    const { promotionWindows, freezeWindows } = canary.spec.analysis;
-    const state = promotionWindowState(promotionWindows, freezeWindows, now);
-    if (!state.allowed) {
-      const when = state.nextOpening
-        ? `next opening ${state.nextOpening.toISOString()}`
-        : "no opening within a year";
-      held.push(`not promoting ${state.reason}: ${when}`);
-    }
-  }
-  return held;
 }
 
 function actions(s: CanarySummary): Action[] {

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { backtest } from "../backtest/run.ts";
 import { CliError, type Cluster } from "../cli/canaries.ts";
-import { KubeApiError } from "../kube/client.ts";
 import type { KubeConnection } from "../kube/connection.ts";
+import { KubeApiError } from "../kube/errors.ts";
 import { kubeLookups } from "../metrics/analysis.ts";
 import { createMetricProvider } from "../metrics/factory.ts";
 import { redact } from "../security/redact.ts";
@@ -48,6 +48,7 @@ const CLIENT_DIR = join(import.meta.dirname, "client");
 const ASSETS: Record<string, string> = {
   "/assets/app.js": "app",
   "/assets/detail.js": "detail",
+  "/assets/parts.js": "parts",
 };
 const MAX_BODY = 16 * 1024;
 
@@ -194,6 +195,7 @@ function page(session: Session): string {
 <title>kanaria dashboard</title>
 <link rel="stylesheet" href="/assets/style.css">
 <link rel="modulepreload" href="/assets/detail.js">
+<link rel="modulepreload" href="/assets/parts.js">
 <script type="module" src="/assets/app.js"></script>
 </head>
 <body>

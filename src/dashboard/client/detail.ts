@@ -4,7 +4,7 @@
  * fetched again whenever the live stream reports a change to this Canary.
  */
 import type { CanaryDetail as Detail } from "../wire.ts";
-import { checkList, h, phaseBadge, type Row, rows, since, token, trafficBar } from "./app.ts";
+import { checkList, h, phaseBadge, type Row, rows, since, token, trafficBar } from "./parts.ts";
 
 const SVG = "http://www.w3.org/2000/svg";
 let shown: { key: string; container: HTMLElement } | undefined;
