@@ -119,6 +119,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       queryLimit(() => offlineProviders(analysisInput(canary, resolved))),
     listCanaries: async (namespace) =>
       canaries.flatMap((w) => w.list()).filter((c) => c.metadata.namespace === namespace),
+    driftCorrected: (namespace, name, kind) => options.metrics?.driftCorrected(namespace, name, kind),
   };
   // Alerts go out from here, in the background: a reconcile only records them in the status.
   const alertQueue = createDeliveryQueue({

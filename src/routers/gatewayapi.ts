@@ -209,6 +209,11 @@ export class GatewayApiRouter implements Router {
     return parseSplit(canary, live.spec?.rules ?? []);
   }
 
+  splitField(target: RouterTarget): { ref: ObjectRef; path: string[] } {
+    const { canary } = target;
+    return { ref: routeRef(canaryNamespace(canary), httpRouteName(canary)), path: ["spec", "rules"] };
+  }
+
   /**
    * A route its parent refused cannot carry a split: reading it fails with the parent and the reason,
    * which the reconciler reports (reason RouteNotAccepted) before decide() moves any traffic. A generated route whose parents

@@ -163,7 +163,7 @@ export async function trackConfigs(client: KubeClient, target: Deployment): Prom
   return tracked;
 }
 
-function parseConfigKey(key: string): { kind: ConfigKind; name: string } {
+export function parseConfigKey(key: string): { kind: ConfigKind; name: string } {
   const [kind, name] = key.split("/", 2);
   if ((kind !== "configmap" && kind !== "secret") || !name) {
     throw new Error(
@@ -173,7 +173,8 @@ function parseConfigKey(key: string): { kind: ConfigKind; name: string } {
   return { kind, name };
 }
 
-function primaryCopy(canary: Canary, original: ConfigMap | Secret): ConfigMap | Secret {
+/** The `<name>-primary` copy of a tracked config, as kanaria applies it. */
+export function primaryCopy(canary: Canary, original: ConfigMap | Secret): ConfigMap | Secret {
   const metadata = {
     name: primaryConfigName(original.metadata.name),
     namespace: canaryNamespace(canary),

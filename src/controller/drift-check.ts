@@ -1,0 +1,329 @@
+/**
+ * Finds drift in what a Canary owns (the primary's pod template and config copies, the generated
+ * Services, the route's split), decides what is new, and puts it back. Reads come from the watch
+ * caches; the API server is asked (for managedFields: who changed it) only for drift not reported yet,
+ * so an idle tick costs no request. The comparison itself is in drift.ts.
+ */
+import type { Canary, CanaryStatus } from "../api/canary.ts";
+import type { ResolvedCanary } from "../api/defaults.ts";
+import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import { type Router, type Routes, sameRoutes } from "../routers/router.ts";
+import {
+  copyConfigsToPrimary,
+  parseConfigKey,
+  primaryConfigName,
+  primaryCopy,
+} from "../workloads/config-tracker.ts";
+import {
+  type ConfigMap,
+  controllingCanary,
+  type Deployment,
+  type Secret,
+  type Service,
+} from "../workloads/meta.ts";
+import { buildPrimary } from "../workloads/primary.ts";
+import type { Revision } from "../workloads/revision.ts";
+import { buildServices } from "../workloads/services.ts";
+import type { CanaryEvent } from "./decide.ts";
+import { desiredState } from "./desired.ts";
+import {
+  changedBy,
+  compareFields,
+  type DriftMode,
+  driftMessage,
+  type FieldDrift,
+  KANARIA_MANAGER,
+  type ManagedFieldsEntry,
+  mergePatchFor,
+  type PathStep,
+} from "./drift.ts";
+
+/** One object that differs from what kanaria last decided. */
+export interface DriftCandidate {
+  ref: ObjectRef;
+  /** Kind/name@resourceVersion (@absent: deleted): one change, reported once. */
+  key: string;
+  /** Empty: the object is gone. */
+  fields: FieldDrift[];
+  /** A Secret: values never shown. */
+  hidden: boolean;
+  /**
+   * Any difference is someone else's change (the primary and its copies are compared with the promoted
+   * revision itself). Otherwise (Services, routes) a field kanaria itself wrote last is its own change
+   * on its way, e.g. a port the target just gained.
+   */
+  certain: boolean;
+  /** The merge patch that puts it back; undefined: the reconcile's own writes do (deleted objects, splits). */
+  patch: Record<string, unknown> | undefined;
+}
+
+export interface DriftInput {
+  client: KubeClient;
+  canary: Canary;
+  resolved: ResolvedCanary;
+  target: Deployment;
+  revision: Revision;
+  primary: Deployment | undefined;
+  /** The status kanaria last wrote (what it last decided) and the one it is about to write. */
+  before: CanaryStatus;
+  after: CanaryStatus;
+  router: Router;
+  routes: Routes | undefined;
+}
+
+export interface DriftFound {
+  mode: DriftMode;
+  /** Drift standing now, reported now or earlier: the next status.drift. */
+  standing: string[];
+  /** Events for drift seen for the first time (each becomes an alert through the outbox). */
+  events: CanaryEvent[];
+  /** What to put back (correct mode only), and the kinds of those reported now (for the counter). */
+  corrections: DriftCandidate[];
+  correctedKinds: string[];
+  /** In warn mode: leave the Services or the split as found. */
+  holdServices: boolean;
+  holdRoutes: boolean;
+  /** A config copy is gone: copy the configs again. */
+  recopyConfigs: boolean;
+}
+
+export const NO_DRIFT: DriftFound = {
+  mode: "correct",
+  standing: [],
+  events: [],
+  corrections: [],
+  correctedKinds: [],
+  holdServices: false,
+  holdRoutes: false,
+  recopyConfigs: false,
+};
+
+const step = (field: string): PathStep => ({ field });
+
+/** Present only once kanaria has created what it owns; before that every difference is its own work. */
+function settled(status: CanaryStatus): boolean {
+  return status.phase !== undefined && status.phase !== "Initializing" && status.phase !== "Terminating";
+}
+
+/** Drift in what the Canary owns, reported once each. */
+export async function findDrift(input: DriftInput, mode: DriftMode): Promise<DriftFound> {
+  if (!settled(input.before)) return NO_DRIFT;
+  const candidates = [
+    ...(await primaryDrift(input)),
+    ...(await serviceDrift(input)),
+    ...(await routeDrift(input)),
+  ];
+  if (candidates.length === 0) return NO_DRIFT;
+  const known = new Set(input.before.drift ?? []);
+  const found: DriftFound = {
+    ...NO_DRIFT,
+    mode,
+    standing: [],
+    events: [],
+    corrections: [],
+    correctedKinds: [],
+  };
+  for (const c of candidates) {
+    const isNew = !known.has(c.key);
+    const who = isNew ? await whoChanged(input.client, c) : { drift: true, manager: undefined };
+    if (!who.drift) continue;
+    found.standing.push(c.key);
+    if (isNew) {
+      const object = `${c.ref.kind} ${c.ref.namespace}/${c.ref.name}`;
+      const report = { object, fields: c.fields, hidden: c.hidden, manager: who.manager, mode };
+      found.events.push({ type: "Warning", reason: "Drift", message: driftMessage(report) });
+      if (mode === "correct") found.correctedKinds.push(c.ref.kind);
+    }
+    if (mode === "correct") found.corrections.push(c);
+    else if (c.ref.kind === "Service") found.holdServices = true;
+    else if (c.ref.kind !== "Deployment" && c.ref.kind !== "ConfigMap" && c.ref.kind !== "Secret")
+      found.holdRoutes = true;
+    if (
+      mode === "correct" &&
+      c.fields.length === 0 &&
+      (c.ref.kind === "ConfigMap" || c.ref.kind === "Secret")
+    )
+      found.recopyConfigs = true;
+  }
+  return found;
+}
+
+/** The field manager of the change (managedFields, read once); not drift when kanaria made it. */
+async function whoChanged(
+  client: KubeClient,
+  c: DriftCandidate,
+): Promise<{ drift: boolean; manager: string | undefined }> {
+  const first = c.fields[0];
+  if (!first) return { drift: true, manager: undefined };
+  const live = await (client.getLive ?? client.get).call(client, c.ref);
+  if (!live) return { drift: true, manager: undefined };
+  const entries = (live.metadata as { managedFields?: ManagedFieldsEntry[] }).managedFields ?? [];
+  const manager = changedBy(entries, first.path);
+  if (manager === KANARIA_MANAGER) return { drift: c.certain, manager: undefined };
+  return { drift: true, manager };
+}
+
+function candidate(
+  object: KubeObject,
+  fields: FieldDrift[],
+  extra: { hidden?: boolean; certain: boolean; patch?: Record<string, unknown> },
+): DriftCandidate {
+  return {
+    ref: refOf(object),
+    key: `${object.kind}/${object.metadata.name}@${object.metadata.resourceVersion ?? ""}`,
+    fields,
+    hidden: extra.hidden ?? false,
+    certain: extra.certain,
+    patch: extra.patch,
+  };
+}
+
+function deleted(ref: ObjectRef): DriftCandidate {
+  return {
+    ref,
+    key: `${ref.kind}/${ref.name}@absent`,
+    fields: [],
+    hidden: false,
+    certain: true,
+    patch: undefined,
+  };
+}
+
+function refOf(o: KubeObject): ObjectRef {
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    namespace: o.metadata.namespace ?? "",
+    name: o.metadata.name,
+  };
+}
+
+/** `kubectl rollout restart` restarts the pods without changing what they run: not drift. */
+function templateIgnored(path: PathStep[]): boolean {
+  const text = path.map((s) => ("field" in s ? s.field : "")).join("/");
+  return (
+    text === "metadata/annotations/kubectl.kubernetes.io/restartedAt" || text === "metadata/creationTimestamp"
+  );
+}
+
+/**
+ * The primary and its config copies against the revision promoted last. Only while the target still
+ * is that revision: then the primary kanaria would build from it is exactly what it promoted. A
+ * target changed since is a new revision (a release), never drift.
+ */
+async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
+  const { canary, target, revision, primary, before, after, resolved } = input;
+  if (!primary || revision.hash !== before.lastPromotedSpec) return [];
+  if (desiredState(after, resolved).primary === "copy") return [];
+  if (controllingCanary(primary) !== canary.metadata.name) return [];
+  const desired = buildPrimary(canary, target, revision, primary).spec?.template;
+  const found = primary.spec?.template;
+  const base = [step("spec"), step("template")];
+  const fields = compareFields(found, desired, { exact: true, ignore: templateIgnored }, base);
+  const out: DriftCandidate[] = [];
+  if (fields.length > 0) {
+    const patch = { spec: { template: mergePatchFor(found, desired, templateIgnored) } };
+    out.push(candidate(primary, fields, { certain: true, patch }));
+  }
+  for (const key of Object.keys(revision.trackedConfigs)) {
+    const copy = await configCopyDrift(input, key);
+    if (copy) out.push(copy);
+  }
+  return out;
+}
+
+async function configCopyDrift(input: DriftInput, key: string): Promise<DriftCandidate | undefined> {
+  const { client, canary } = input;
+  const { kind, name } = parseConfigKey(key);
+  const namespace = canary.metadata.namespace ?? "";
+  const apiKind = kind === "configmap" ? "ConfigMap" : "Secret";
+  const ref = (n: string): ObjectRef => ({ apiVersion: "v1", kind: apiKind, namespace, name: n });
+  const original = await client.get<ConfigMap | Secret>(ref(name));
+  if (!original) return undefined;
+  const copy = await client.get<ConfigMap | Secret>(ref(primaryConfigName(name)));
+  if (!copy) return deleted(ref(primaryConfigName(name)));
+  const desired = primaryCopy(canary, original);
+  const content = (o: ConfigMap | Secret) =>
+    o.kind === "Secret"
+      ? { data: (o as Secret).data }
+      : { data: (o as ConfigMap).data, binaryData: (o as ConfigMap).binaryData };
+  const fields = compareFields(content(copy), content(desired), { exact: true });
+  if (fields.length === 0) return undefined;
+  const patch = mergePatchFor(content(copy), content(desired)) as Record<string, unknown>;
+  return candidate(copy, fields, { hidden: apiKind === "Secret", certain: true, patch });
+}
+
+/** The apex, -primary and -canary Services: their selectors exactly, their ports as kanaria sets them. */
+async function serviceDrift(input: DriftInput): Promise<DriftCandidate[]> {
+  const { client, canary, target } = input;
+  const desired = buildServices(canary, target);
+  const out: DriftCandidate[] = [];
+  for (const want of [desired.apex, desired.primary, desired.canary]) {
+    const ref = refOf(want);
+    const found = await client.get<Service>(ref);
+    if (!found) {
+      out.push(deleted(ref));
+      continue;
+    }
+    const owner = controllingCanary(found);
+    if (owner !== undefined && owner !== canary.metadata.name) continue; // a clash, reported by converge
+    const selector = [step("spec"), step("selector")];
+    const selectorDrift = compareFields(found.spec?.selector, want.spec?.selector, { exact: true }, selector);
+    const portDrift = compareFields(found.spec?.ports, want.spec?.ports, { exact: false }, [
+      step("spec"),
+      step("ports"),
+    ]);
+    const fields = [...selectorDrift, ...portDrift];
+    if (fields.length === 0) continue;
+    // Ports go back by the reconcile's apply (which keeps a NodePort's port); a selector key added by
+    // hand is not removed by an apply, so the selector is patched.
+    const patch =
+      selectorDrift.length > 0
+        ? { spec: { selector: mergePatchFor(found.spec?.selector, want.spec?.selector) } }
+        : undefined;
+    out.push(candidate(found, fields, { certain: false, ...(patch ? { patch } : {}) }));
+  }
+  return out;
+}
+
+export function splitText(r: Routes): string {
+  const extra = `${r.matched ? ", matching requests to the canary" : ""}${r.mirrored ? ", mirrored" : ""}`;
+  return `primary ${r.primaryWeight}% / canary ${r.canaryWeight}%${extra}`;
+}
+
+/** The split found in the route against the one kanaria last decided (and the one it decides now). */
+async function routeDrift(input: DriftInput): Promise<DriftCandidate[]> {
+  const { router, routes, before, after, resolved, canary, client } = input;
+  if (!routes || !router.splitField) return [];
+  const last = desiredState(before, resolved).routes;
+  const next = desiredState(after, resolved).routes;
+  if (sameRoutes(routes, last) || sameRoutes(routes, next)) return [];
+  const { ref, path } = router.splitField({ canary, resolved });
+  const object = await client.get<KubeObject>(ref);
+  if (!object) return [];
+  const field = { path: path.map(step), found: splitText(routes), restored: splitText(next) };
+  return [candidate(object, [field], { certain: false })];
+}
+
+/** Puts back what drifted (correct mode); the reconcile's own writes then find nothing to do. */
+export async function correctDrift(
+  client: KubeClient,
+  canary: Canary,
+  revision: Revision,
+  found: DriftFound,
+): Promise<void> {
+  if (found.recopyConfigs) await copyConfigsToPrimary(client, canary, revision.trackedConfigs);
+  for (const c of found.corrections) {
+    if (c.patch && c.fields.length > 0) await client.mergePatch(c.ref, c.patch);
+  }
+}
+
+/** The decision's status and events with the drift found. */
+export function withDrift<D extends { status: CanaryStatus; events: CanaryEvent[] }>(
+  decision: D,
+  found: DriftFound,
+): D {
+  const { drift: _, ...rest } = decision.status;
+  const status = found.standing.length > 0 ? { ...rest, drift: found.standing } : rest;
+  return { ...decision, status, events: [...decision.events, ...found.events] };
+}
