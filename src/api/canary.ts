@@ -512,7 +512,7 @@ export const canaryStatus = z.strictObject({
     .meta({ description: "Alerts about recent transitions and their delivery to each AlertProvider." }),
   drift: z.array(z.string()).optional().meta({
     description:
-      "Drift reported and not yet seen gone, as Kind/name@resourceVersion of the changed object (@absent: deleted); each is reported once.",
+      "Drift reported and not yet seen gone, as Kind/name@hash of the values found (@absent: deleted); each is reported once.",
   }),
   conditions: z.array(condition).optional(),
 });

@@ -6,6 +6,7 @@
  */
 import type { Canary, CanaryStatus } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
+import type { DriftMode } from "../api/drift-mode.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import { type Router, type Routes, sameRoutes } from "../routers/router.ts";
 import {
@@ -14,6 +15,7 @@ import {
   primaryConfigName,
   primaryCopy,
 } from "../workloads/config-tracker.ts";
+import { shortHash } from "../workloads/hash.ts";
 import {
   type ConfigMap,
   controllingCanary,
@@ -29,7 +31,6 @@ import { desiredState } from "./desired.ts";
 import {
   changedBy,
   compareFields,
-  type DriftMode,
   driftMessage,
   type FieldDrift,
   KANARIA_MANAGER,
@@ -41,7 +42,7 @@ import {
 /** One object that differs from what kanaria last decided. */
 export interface DriftCandidate {
   ref: ObjectRef;
-  /** Kind/name@resourceVersion (@absent: deleted): one change, reported once. */
+  /** Kind/name@hash of the values found (@absent: deleted): one change, reported once. */
   key: string;
   /** Empty: the object is gone. */
   fields: FieldDrift[];
@@ -170,7 +171,8 @@ function candidate(
 ): DriftCandidate {
   return {
     ref: refOf(object),
-    key: `${object.kind}/${object.metadata.name}@${object.metadata.resourceVersion ?? ""}`,
+    // What was found, not the resourceVersion: a status update must not make the same drift new.
+    key: `${object.kind}/${object.metadata.name}@${shortHash(fields.map((f) => [f.path, f.found]))}`,
     fields,
     hidden: extra.hidden ?? false,
     certain: extra.certain,
@@ -216,13 +218,11 @@ async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
   if (!primary || revision.hash !== before.lastPromotedSpec) return [];
   if (desiredState(after, resolved).primary === "copy") return [];
   if (controllingCanary(primary) !== canary.metadata.name) return [];
-  const desired = buildPrimary(canary, target, revision, primary).spec?.template;
-  const found = primary.spec?.template;
-  const base = [step("spec"), step("template")];
-  const fields = compareFields(found, desired, { exact: true, ignore: templateIgnored }, base);
+  const fields = templateDrift(canary, target, revision, primary);
   const out: DriftCandidate[] = [];
   if (fields.length > 0) {
-    const patch = { spec: { template: mergePatchFor(found, desired, templateIgnored) } };
+    const desired = buildPrimary(canary, target, revision, primary).spec?.template;
+    const patch = { spec: { template: mergePatchFor(primary.spec?.template, desired, templateIgnored) } };
     out.push(candidate(primary, fields, { certain: true, patch }));
   }
   for (const key of Object.keys(revision.trackedConfigs)) {
@@ -231,6 +231,32 @@ async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
   }
   return out;
 }
+
+/**
+ * The primary's pod template against the one built from the target. Watch-cache objects stay the same
+ * (frozen) object until they change, so an idle tick reuses the last answer instead of comparing again.
+ */
+function templateDrift(
+  canary: Canary,
+  target: Deployment,
+  revision: Revision,
+  primary: Deployment,
+): FieldDrift[] {
+  const known = compared.get(primary);
+  if (known?.target === target && known.revision === revision.hash) return known.fields;
+  const desired = buildPrimary(canary, target, revision, primary).spec?.template;
+  const base = [step("spec"), step("template")];
+  const fields = compareFields(
+    primary.spec?.template,
+    desired,
+    { exact: true, ignore: templateIgnored },
+    base,
+  );
+  if (Object.isFrozen(primary)) compared.set(primary, { target, revision: revision.hash, fields });
+  return fields;
+}
+
+const compared = new WeakMap<object, { target: object; revision: string; fields: FieldDrift[] }>();
 
 async function configCopyDrift(input: DriftInput, key: string): Promise<DriftCandidate | undefined> {
   const { client, canary } = input;

@@ -3,8 +3,6 @@ import {
   changedBy,
   compareFields,
   driftMessage,
-  driftMode,
-  driftModeError,
   type ManagedFieldsEntry,
   mergePatchFor,
   type PathStep,
@@ -272,18 +270,5 @@ describe("driftMessage", () => {
     expect(message).toContain("f2:");
     expect(message).not.toContain("f3:");
     expect(message).toMatch(/and 2 more$/);
-  });
-});
-
-describe("drift mode", () => {
-  it("corrects unless the Canary says warn", () => {
-    expect(driftMode(undefined)).toBe("correct");
-    expect(driftMode({ "kanaria.dev/drift": "warn" })).toBe("warn");
-    expect(driftMode({ "kanaria.dev/drift": "correct" })).toBe("correct");
-  });
-
-  it("names a wrong value and the ones allowed", () => {
-    expect(driftModeError("warn")).toBeUndefined();
-    expect(driftModeError("off")).toMatch(/must be "correct" .* or "warn" .*, got "off"/);
   });
 });

@@ -3,23 +3,8 @@
  * of an object with the one kanaria would write, the merge patch that puts it back, who changed it
  * (from managedFields) and the messages. Reading the cluster and correcting live in drift-check.ts.
  */
+import type { DriftMode } from "../api/drift-mode.ts";
 import { canonicalJson } from "../workloads/hash.ts";
-
-/** On a Canary: `warn` reports drift without putting it back (teams that hot-fix production by hand). */
-export const DRIFT_ANNOTATION = "kanaria.dev/drift";
-export const DRIFT_MODES = ["correct", "warn"] as const;
-export type DriftMode = (typeof DRIFT_MODES)[number];
-
-/** The Canary's drift mode; anything but `warn` corrects (kanaria validate reports a wrong value). */
-export function driftMode(annotations: Record<string, string> | undefined): DriftMode {
-  return annotations?.[DRIFT_ANNOTATION] === "warn" ? "warn" : "correct";
-}
-
-/** Why an annotation value is not a drift mode, or undefined when it is one. */
-export function driftModeError(value: unknown): string | undefined {
-  if (typeof value === "string" && (DRIFT_MODES as readonly string[]).includes(value)) return undefined;
-  return `${DRIFT_ANNOTATION} must be "correct" (the default: drift is put back) or "warn" (drift is reported, not put back), got ${JSON.stringify(value)}`;
-}
 
 /** One step of a field path: a map key, or the item of a list whose `name` is this. */
 export type PathStep = { field: string } | { name: string } | { index: number };
