@@ -126,42 +126,43 @@ export async function findDrift(input: DriftInput, mode: DriftMode): Promise<Dri
   };
   for (const c of candidates) {
     const isNew = !known.has(c.key);
-    const who = isNew ? await whoChanged(input.client, c) : { drift: true, manager: undefined };
-    if (!who.drift) continue;
+    // Warn mode: drift already reported stays as it is, at no cost.
+    const who = isNew || mode === "correct" ? await whoChanged(input.client, c) : { manager: undefined };
+    const byKanaria = who.manager === KANARIA_MANAGER;
+    if (byKanaria && !c.certain) continue; // kanaria's own change on its way
     found.standing.push(c.key);
     if (isNew) {
       const object = `${c.ref.kind} ${c.ref.namespace}/${c.ref.name}`;
-      const report = { object, fields: c.fields, hidden: c.hidden, manager: who.manager, mode };
+      const manager = byKanaria ? undefined : who.manager;
+      const report = { object, fields: c.fields, hidden: c.hidden, manager, mode };
       found.events.push({ type: "Warning", reason: "Drift", message: driftMessage(report) });
       if (mode === "correct") found.correctedKinds.push(c.ref.kind);
     }
-    if (mode === "correct") found.corrections.push(c);
-    else if (c.ref.kind === "Service") found.holdServices = true;
-    else if (c.ref.kind !== "Deployment" && c.ref.kind !== "ConfigMap" && c.ref.kind !== "Secret")
-      found.holdRoutes = true;
-    if (
-      mode === "correct" &&
-      c.fields.length === 0 &&
-      (c.ref.kind === "ConfigMap" || c.ref.kind === "Secret")
-    )
-      found.recopyConfigs = true;
+    // Known drift that kanaria wrote last was put back and came back (a mutating webhook): no fight.
+    if (mode === "correct" && !(byKanaria && !isNew)) hold(found, c, "correct");
+    else hold(found, c, "warn");
   }
   return found;
 }
 
-/** The field manager of the change (managedFields, read once); not drift when kanaria made it. */
-async function whoChanged(
-  client: KubeClient,
-  c: DriftCandidate,
-): Promise<{ drift: boolean; manager: string | undefined }> {
+function hold(found: DriftFound, c: DriftCandidate, action: DriftMode): void {
+  if (action === "correct") {
+    found.corrections.push(c);
+    if (c.fields.length === 0 && (c.ref.kind === "ConfigMap" || c.ref.kind === "Secret"))
+      found.recopyConfigs = true;
+  } else if (c.ref.kind === "Service") found.holdServices = true;
+  else if (c.ref.kind !== "Deployment" && c.ref.kind !== "ConfigMap" && c.ref.kind !== "Secret")
+    found.holdRoutes = true;
+}
+
+/** The field manager of the change, from managedFields (read once; the caches drop them). */
+async function whoChanged(client: KubeClient, c: DriftCandidate): Promise<{ manager: string | undefined }> {
   const first = c.fields[0];
-  if (!first) return { drift: true, manager: undefined };
+  if (!first) return { manager: undefined };
   const live = await (client.getLive ?? client.get).call(client, c.ref);
-  if (!live) return { drift: true, manager: undefined };
+  if (!live) return { manager: undefined };
   const entries = (live.metadata as { managedFields?: ManagedFieldsEntry[] }).managedFields ?? [];
-  const manager = changedBy(entries, first.path);
-  if (manager === KANARIA_MANAGER) return { drift: c.certain, manager: undefined };
-  return { drift: true, manager };
+  return { manager: changedBy(entries, first.path) };
 }
 
 function candidate(

@@ -262,6 +262,41 @@ describe("drift, tick by tick", () => {
     expect(driftEvents(h)).toHaveLength(1);
   });
 
+  it("does not fight a change that comes back under kanaria's own name (a mutating webhook)", async () => {
+    const h = await initialized();
+    await setPrimaryImage(h, HANDEDIT);
+    const patch = h.client.mergePatch.bind(h.client);
+    // The webhook mutates kanaria's correction back, and the field stays kanaria's.
+    h.client.mergePatch = async <T extends KubeObject>(ref: ObjectRef, body: Record<string, unknown>) => {
+      const written = await patch<T>(ref, body);
+      if (ref.name !== "podinfo-primary") return written;
+      await setPrimaryImage(h, HANDEDIT);
+      const mutated = await h.client.get<Deployment>(deploymentRef("podinfo-primary"));
+      if (mutated)
+        h.client.seed({
+          ...mutated,
+          metadata: {
+            ...mutated.metadata,
+            managedFields: [
+              {
+                manager: "kanaria",
+                operation: "Update",
+                fieldsV1: mutated.metadata.managedFields?.[0]?.fieldsV1,
+              },
+            ],
+          },
+        });
+      return written;
+    };
+    for (let i = 0; i < 3; i++) await h.tick(10);
+    const corrections = h.client.writes.filter(
+      (w) => w.op === "mergePatch" && w.ref.name === "podinfo-primary",
+    );
+    expect(corrections).toHaveLength(1);
+    expect(driftEvents(h)).toHaveLength(1);
+    expect((await h.status()).drift).toHaveLength(1);
+  });
+
   it("warn mode reports once and leaves the change as found", async () => {
     const h = await initialized();
     const canary = await h.client.get(canaryRef);
