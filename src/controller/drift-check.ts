@@ -4,16 +4,21 @@
  * caches; the API server is asked (for managedFields: who changed it) only for drift not reported yet,
  * so an idle tick costs no request. The comparison itself is in drift.ts.
  */
+
+import type { V1PodTemplateSpec, V1ReplicaSet } from "@kubernetes/client-node";
 import type { Canary, CanaryStatus } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import type { DriftMode } from "../api/drift-mode.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import { type Router, type Routes, sameRoutes } from "../routers/router.ts";
 import {
+  checksum,
   copyConfigsToPrimary,
+  findConfigRefs,
   parseConfigKey,
   primaryConfigName,
   primaryCopy,
+  type TrackedConfigs,
 } from "../workloads/config-tracker.ts";
 import { shortHash } from "../workloads/hash.ts";
 import {
@@ -23,7 +28,7 @@ import {
   type Secret,
   type Service,
 } from "../workloads/meta.ts";
-import { buildPrimary } from "../workloads/primary.ts";
+import { buildPrimary, REVISION_ANNOTATION, revisionOfPrimary } from "../workloads/primary.ts";
 import type { Revision } from "../workloads/revision.ts";
 import { buildServices } from "../workloads/services.ts";
 import type { CanaryEvent } from "./decide.ts";
@@ -56,6 +61,10 @@ export interface DriftCandidate {
   certain: boolean;
   /** The merge patch that puts it back; undefined: the reconcile's own writes do (deleted objects, splits). */
   patch: Record<string, unknown> | undefined;
+  /** Found to differ, but the fields and patch cost a request: read only for drift to report or correct. */
+  resolve?: () => Promise<Pick<DriftCandidate, "fields" | "patch" | "unrestorable">>;
+  /** What it should be is not known (no copy of the promoted template left): reported, never put back. */
+  unrestorable?: boolean;
 }
 
 export interface DriftInput {
@@ -101,6 +110,8 @@ export const NO_DRIFT: DriftFound = {
 
 const step = (field: string): PathStep => ({ field });
 
+type ReplicaSet = V1ReplicaSet & KubeObject;
+
 /** Present only once kanaria has created what it owns; before that every difference is its own work. */
 function settled(status: CanaryStatus): boolean {
   return status.phase !== undefined && status.phase !== "Initializing" && status.phase !== "Terminating";
@@ -124,8 +135,9 @@ export async function findDrift(input: DriftInput, mode: DriftMode): Promise<Dri
     corrections: [],
     correctedKinds: [],
   };
-  for (const c of candidates) {
-    const isNew = !known.has(c.key);
+  for (const seen of candidates) {
+    const isNew = !known.has(seen.key);
+    const c = seen.resolve && (isNew || mode === "correct") ? { ...seen, ...(await seen.resolve()) } : seen;
     // Warn mode: drift already reported stays as it is, at no cost.
     const who = isNew || mode === "correct" ? await whoChanged(input.client, c) : { manager: undefined };
     const byKanaria = who.manager === KANARIA_MANAGER;
@@ -134,12 +146,18 @@ export async function findDrift(input: DriftInput, mode: DriftMode): Promise<Dri
     if (isNew) {
       const object = `${c.ref.kind} ${c.ref.namespace}/${c.ref.name}`;
       const manager = byKanaria ? undefined : who.manager;
-      const report = { object, fields: c.fields, hidden: c.hidden, manager, mode };
+      const report = {
+        object,
+        fields: c.fields,
+        hidden: c.hidden,
+        manager,
+        mode: c.unrestorable ? "warn" : mode,
+      };
       found.events.push({ type: "Warning", reason: "Drift", message: driftMessage(report) });
       if (mode === "correct") found.correctedKinds.push(c.ref.kind);
     }
     // Known drift that kanaria wrote last was put back and came back (a mutating webhook): no fight.
-    if (mode === "correct" && !(byKanaria && !isNew)) hold(found, c, "correct");
+    if (mode === "correct" && !(byKanaria && !isNew) && !c.unrestorable) hold(found, c, "correct");
     else hold(found, c, "warn");
   }
   return found;
@@ -210,15 +228,18 @@ function templateIgnored(path: PathStep[]): boolean {
 }
 
 /**
- * The primary and its config copies against the revision promoted last. Only while the target still
- * is that revision: then the primary kanaria would build from it is exactly what it promoted. A
- * target changed since is a new revision (a release), never drift.
+ * The primary and its config copies against the revision it must run. While the target still is that
+ * revision, the primary kanaria would build from it is exactly what it promoted, field by field. A
+ * target changed since is a new revision (a release), never drift; the primary still serves
+ * production then and is checked against the promoted revision another way (releasePrimaryDrift).
  */
 async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
   const { canary, target, revision, primary, before, after, resolved } = input;
-  if (!primary || revision.hash !== before.lastPromotedSpec) return [];
+  const promoted = primary && runsRevision(primary, before);
+  if (!primary || !promoted) return [];
   if (desiredState(after, resolved).primary === "copy") return [];
   if (controllingCanary(primary) !== canary.metadata.name) return [];
+  if (revision.hash !== promoted) return releasePrimaryDrift(input, primary, promoted);
   const fields = templateDrift(canary, target, revision, primary);
   const out: DriftCandidate[] = [];
   if (fields.length > 0) {
@@ -258,6 +279,117 @@ function templateDrift(
 }
 
 const compared = new WeakMap<object, { target: object; revision: string; fields: FieldDrift[] }>();
+
+/**
+ * The revision the primary must run: the one promoted last, or the one being promoted (from the
+ * promotion's copy until the status says Succeeded), as kanaria wrote on it.
+ */
+function runsRevision(primary: Deployment, status: CanaryStatus): string | undefined {
+  const written = primary.metadata.annotations?.[REVISION_ANNOTATION];
+  const promoting = written !== undefined && written === status.lastAppliedSpec;
+  return promoting ? written : status.lastPromotedSpec;
+}
+
+/**
+ * While a new revision is analysed the target no longer holds the promoted template, but the primary
+ * still serves production: it must hash back to the promoted revision (revisionOfPrimary). When it
+ * does not, the promoted template is found in the primary's ReplicaSets (one request, only then).
+ */
+async function releasePrimaryDrift(
+  input: DriftInput,
+  primary: Deployment,
+  promoted: string,
+): Promise<DriftCandidate[]> {
+  const template = primary.spec?.template;
+  const [labelKey, labelValue] = Object.entries(primary.spec?.selector?.matchLabels ?? {})[0] ?? [];
+  if (!template || !labelKey || !labelValue) return [];
+  const copies = await copyChecksums(input, template);
+  const runs = primaryRevision(primary, template, labelKey, copies);
+  if (runs === promoted) return [];
+  const base = [step("spec"), step("template")];
+  const unknown = { path: base, found: `revision ${runs}`, restored: `revision ${promoted}` };
+  const resolve = async (): Promise<Pick<DriftCandidate, "fields" | "patch" | "unrestorable">> => {
+    const desired = await promotedTemplate(input, primary, [labelKey, labelValue], copies, promoted);
+    if (!desired) return { fields: [unknown], patch: undefined, unrestorable: true };
+    const fields = compareFields(template, desired, { exact: true, ignore: templateIgnored }, base);
+    const patch = { spec: { template: mergePatchFor(template, desired, templateIgnored) } };
+    return fields.length > 0
+      ? { fields, patch }
+      : { fields: [unknown], patch: undefined, unrestorable: true };
+  };
+  return [
+    {
+      ref: refOf(primary),
+      key: `Deployment/${primary.metadata.name}@${runs}`,
+      fields: [unknown],
+      hidden: false,
+      certain: true,
+      patch: undefined,
+      resolve,
+    },
+  ];
+}
+
+/** The checksums of the config copies the primary's template reads (kind/original name -> checksum). */
+async function copyChecksums(input: DriftInput, template: V1PodTemplateSpec): Promise<TrackedConfigs> {
+  const { client, canary } = input;
+  const namespace = canary.metadata.namespace ?? "";
+  const out: TrackedConfigs = {};
+  for (const ref of findConfigRefs(template)) {
+    if (!ref.name.endsWith("-primary")) continue;
+    const kind = ref.kind === "configmap" ? "ConfigMap" : "Secret";
+    const copy = await client.get<ConfigMap | Secret>({ apiVersion: "v1", kind, namespace, name: ref.name });
+    if (copy && controllingCanary(copy) === canary.metadata.name)
+      out[`${ref.kind}/${ref.name.slice(0, -"-primary".length)}`] = checksum(copy);
+  }
+  return out;
+}
+
+/** revisionOfPrimary, once per version of the primary and its copies. */
+function primaryRevision(
+  primary: Deployment,
+  template: V1PodTemplateSpec,
+  labelKey: string,
+  copies: TrackedConfigs,
+): string {
+  const key = JSON.stringify(copies);
+  const known = revisions.get(primary);
+  if (known?.copies === key) return known.hash;
+  const hash = revisionOfPrimary(template, labelKey, copies);
+  if (Object.isFrozen(primary)) revisions.set(primary, { copies: key, hash });
+  return hash;
+}
+
+const revisions = new WeakMap<object, { copies: string; hash: string }>();
+
+/** The promoted template as the primary ran it, from the primary's ReplicaSets (newest first). */
+async function promotedTemplate(
+  input: DriftInput,
+  primary: Deployment,
+  [labelKey, labelValue]: [string, string],
+  copies: TrackedConfigs,
+  promoted: string,
+): Promise<V1PodTemplateSpec | undefined> {
+  const namespace = primary.metadata.namespace ?? "";
+  const sets = await input.client.list<ReplicaSet>(
+    "apps/v1",
+    "ReplicaSet",
+    namespace,
+    `${labelKey}=${labelValue}`,
+  );
+  const number = (rs: ReplicaSet) =>
+    Number(rs.metadata.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
+  for (const rs of sets
+    .filter((r) => r.metadata.ownerReferences?.some((o) => o.uid === primary.metadata.uid))
+    .sort((a, b) => number(b) - number(a))) {
+    const template = rs.spec?.template;
+    if (!template) continue;
+    const { "pod-template-hash": _, ...labels } = template.metadata?.labels ?? {};
+    const candidate = { ...template, metadata: { ...template.metadata, labels } };
+    if (revisionOfPrimary(candidate, labelKey, copies) === promoted) return candidate;
+  }
+  return undefined;
+}
 
 async function configCopyDrift(input: DriftInput, key: string): Promise<DriftCandidate | undefined> {
   const { client, canary } = input;

@@ -297,6 +297,70 @@ describe("drift, tick by tick", () => {
     expect((await h.status()).drift).toHaveLength(1);
   });
 
+  /** What the Deployment controller keeps: the primary's current template in a ReplicaSet it owns. */
+  async function primaryReplicaSet(h: Harness): Promise<void> {
+    const primary = await h.client.get<Deployment>(deploymentRef("podinfo-primary"));
+    const template = primary?.spec?.template;
+    if (!primary || !template) throw new Error("no primary");
+    const labels = { ...template.metadata?.labels, "pod-template-hash": "5d8f7c" };
+    h.client.seed({
+      apiVersion: "apps/v1",
+      kind: "ReplicaSet",
+      metadata: {
+        name: "podinfo-primary-5d8f7c",
+        namespace: NS,
+        labels,
+        annotations: { "deployment.kubernetes.io/revision": "1" },
+        ownerReferences: [
+          {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            name: primary.metadata.name,
+            uid: primary.metadata.uid ?? "",
+            controller: true,
+          },
+        ],
+      },
+      spec: { template: { ...template, metadata: { ...template.metadata, labels } } },
+    } as KubeObject);
+  }
+
+  it("during a release, puts the primary back to the promoted template and lets the release go on", async () => {
+    const h = await initialized();
+    await primaryReplicaSet(h);
+    await h.release("ghcr.io/stefanprodan/podinfo:6.0.1");
+    await h.tick();
+    expect((await h.status()).phase).toBe("Progressing");
+    await setPrimaryImage(h, HANDEDIT);
+    await h.tick();
+    expect(await primaryImage(h)).toBe(PROMOTED);
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `Deployment ${NS}/podinfo-primary was changed by kubectl-set; restored: ` +
+        `spec.template.spec.containers[name=podinfod].image: found "${HANDEDIT}", restored "${PROMOTED}"`,
+    ]);
+    for (let i = 0; i < 30 && (await h.status()).phase !== "Succeeded"; i++) await h.tick(5);
+    expect((await h.status()).phase).toBe("Succeeded");
+    expect(await primaryImage(h)).toBe("ghcr.io/stefanprodan/podinfo:6.0.1");
+    expect(driftEvents(h)).toHaveLength(1);
+  });
+
+  it("during a release with no copy of the promoted template left, reports the drift and leaves it", async () => {
+    const h = await initialized();
+    await h.release("ghcr.io/stefanprodan/podinfo:6.0.1");
+    await h.tick();
+    await setPrimaryImage(h, HANDEDIT);
+    await h.tick(1);
+    await h.tick(1);
+    expect(await primaryImage(h)).toBe(HANDEDIT);
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Deployment ${NS}/podinfo-primary was changed by kubectl-set; left as found .*: spec.template: found "revision [0-9a-f]{16}", kanaria's value "revision [0-9a-f]{16}"$`,
+        ),
+      ),
+    ]);
+  });
+
   it("warn mode reports once and leaves the change as found", async () => {
     const h = await initialized();
     const canary = await h.client.get(canaryRef);
@@ -318,7 +382,7 @@ describe("drift, tick by tick", () => {
     for (let i = 0; i < 30 && (await h.status()).phase !== "Succeeded"; i++) await h.tick(5);
     expect((await h.status()).phase).toBe("Succeeded");
     expect(await primaryImage(h)).toBe("ghcr.io/stefanprodan/podinfo:6.0.1");
-    expect(driftEvents(h)).toEqual([]);
+    expect(driftEvents(h).map((e) => e.message)).toEqual([]);
   });
 
   it("puts back a weight set by hand, but kanaria's own unfinished write is no drift", async () => {

@@ -106,7 +106,7 @@ function trackingDisabled(obj: ConfigMap | Secret): boolean {
 }
 
 /** Checksum of what the pods see; never the data itself, which must not reach logs, events or status. */
-function checksum(obj: ConfigMap | Secret): string {
+export function checksum(obj: ConfigMap | Secret): string {
   // Objects from the watch cache stay the same (frozen) object until they change: hash each once.
   const known = checksums.get(obj);
   if (known !== undefined) return known;
@@ -236,6 +236,18 @@ export function rewriteTemplateForPrimary(
   if (copy.spec) {
     visitConfigRefs(copy.spec, (kind, name, _optional, rename) => {
       if (Object.hasOwn(trackedConfigs, configKey(kind, name))) rename(primaryConfigName(name));
+    });
+  }
+  return copy;
+}
+
+/** The reverse of rewriteTemplateForPrimary: references to the copies in `copied` point at their originals again. */
+export function templateFromPrimary(template: V1PodTemplateSpec, copied: TrackedConfigs): V1PodTemplateSpec {
+  const copy = structuredClone(template);
+  if (copy.spec) {
+    visitConfigRefs(copy.spec, (kind, name, _optional, rename) => {
+      const original = name.slice(0, -"-primary".length);
+      if (name.endsWith("-primary") && Object.hasOwn(copied, configKey(kind, original))) rename(original);
     });
   }
   return copy;

@@ -59,6 +59,10 @@ SubjectAccessReviews check what it must not do.
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch]
+# The primary's ReplicaSets hold the promoted pod template: read when the primary drifts mid-release.
+- apiGroups: [apps]
+  resources: [replicasets]
+  verbs: [list]
 # The apex, -primary and -canary Services; the -primary copies of tracked ConfigMaps and Secrets;
 # Secrets also hold metric provider and alert provider credentials.
 - apiGroups: [""]
