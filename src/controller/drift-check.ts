@@ -137,33 +137,30 @@ export async function findDrift(input: DriftInput, mode: DriftMode): Promise<Dri
   };
   for (const seen of candidates) {
     const isNew = !known.has(seen.key);
-    const c = seen.resolve && (isNew || mode === "correct") ? { ...seen, ...(await seen.resolve()) } : seen;
-    // Warn mode: drift already reported stays as it is, at no cost.
-    const who = isNew || mode === "correct" ? await whoChanged(input.client, c) : { manager: undefined };
-    const byKanaria = who.manager === KANARIA_MANAGER;
+    // Warn mode: drift already reported stays as it is, at no cost; correct mode looks again.
+    const looks = isNew || mode === "correct";
+    const c = seen.resolve && looks ? { ...seen, ...(await seen.resolve()) } : seen;
+    const manager = looks ? await whoChanged(input.client, c) : undefined;
+    const byKanaria = manager === KANARIA_MANAGER;
     if (byKanaria && !c.certain) continue; // kanaria's own change on its way
-    found.standing.push(c.key);
-    if (isNew) {
-      const object = `${c.ref.kind} ${c.ref.namespace}/${c.ref.name}`;
-      const manager = byKanaria ? undefined : who.manager;
-      const report = {
-        object,
-        fields: c.fields,
-        hidden: c.hidden,
-        manager,
-        mode: c.unrestorable ? "warn" : mode,
-      };
-      found.events.push({ type: "Warning", reason: "Drift", message: driftMessage(report) });
-      if (mode === "correct") found.correctedKinds.push(c.ref.kind);
-    }
     // Known drift that kanaria wrote last was put back and came back (a mutating webhook): no fight.
-    if (mode === "correct" && !(byKanaria && !isNew) && !c.unrestorable) hold(found, c, "correct");
-    else hold(found, c, "warn");
+    const action = mode === "correct" && !c.unrestorable && !(byKanaria && !isNew) ? "correct" : "warn";
+    found.standing.push(c.key);
+    if (isNew) report(found, c, byKanaria ? undefined : manager, action);
+    settle(found, c, action);
   }
   return found;
 }
 
-function hold(found: DriftFound, c: DriftCandidate, action: DriftMode): void {
+function report(found: DriftFound, c: DriftCandidate, manager: string | undefined, action: DriftMode): void {
+  const object = `${c.ref.kind} ${c.ref.namespace}/${c.ref.name}`;
+  const message = driftMessage({ object, fields: c.fields, hidden: c.hidden, manager, mode: action });
+  found.events.push({ type: "Warning", reason: "Drift", message });
+  if (action === "correct") found.correctedKinds.push(c.ref.kind);
+}
+
+/** What the reconcile does about one drift: put it back, or leave it (no write of kanaria's undoes it). */
+function settle(found: DriftFound, c: DriftCandidate, action: DriftMode): void {
   if (action === "correct") {
     found.corrections.push(c);
     if (c.fields.length === 0 && (c.ref.kind === "ConfigMap" || c.ref.kind === "Secret"))
@@ -174,13 +171,12 @@ function hold(found: DriftFound, c: DriftCandidate, action: DriftMode): void {
 }
 
 /** The field manager of the change, from managedFields (read once; the caches drop them). */
-async function whoChanged(client: KubeClient, c: DriftCandidate): Promise<{ manager: string | undefined }> {
+async function whoChanged(client: KubeClient, c: DriftCandidate): Promise<string | undefined> {
   const first = c.fields[0];
-  if (!first) return { manager: undefined };
+  if (!first) return undefined;
   const live = await (client.getLive ?? client.get).call(client, c.ref);
-  if (!live) return { manager: undefined };
-  const entries = (live.metadata as { managedFields?: ManagedFieldsEntry[] }).managedFields ?? [];
-  return { manager: changedBy(entries, first.path) };
+  const entries = (live?.metadata as { managedFields?: ManagedFieldsEntry[] } | undefined)?.managedFields;
+  return changedBy(entries ?? [], first.path);
 }
 
 function candidate(

@@ -158,6 +158,32 @@ describe.concurrent("drift in what a Canary owns", () => {
     expect(await driftEvents("ledger")).toHaveLength(1);
   });
 
+  it("mid-release, puts the primary back to the promoted template from its ReplicaSets", async () => {
+    await app("midrel");
+    // A canary whose pods never schedule keeps the release in progress until its deadline.
+    await client.apply(deployment(ns, "midrel", "6.0.1", { unschedulable: true }));
+    await waitForPhase(client, ns, "midrel", "Progressing");
+    await patchAs(
+      "kubectl-set",
+      ref("apps/v1", "Deployment", "midrel-primary", {
+        spec: { template: { spec: { containers: [{ name: "podinfod", image: HANDEDIT }] } } },
+      }),
+      k8s.PatchStrategy.StrategicMergePatch,
+    );
+    await waitFor(() => getDeployment(client, ns, "midrel-primary"), {
+      description: "the primary back on the promoted image",
+      until: (d) => imageOf(d) === PROMOTED,
+      timeoutMs: 30_000,
+    });
+    const event = await oneDriftEvent("midrel");
+    expect(event.message).toBe(
+      `Deployment ${ns}/midrel-primary was changed by kubectl-set; restored: ` +
+        `spec.template.spec.containers[name=podinfod].image: found "${HANDEDIT}", restored "${PROMOTED}"`,
+    );
+    await oneDriftAlert("midrel");
+    expect((await getCanary(client, ns, "midrel")).status?.phase).toBe("Progressing");
+  });
+
   it("warn mode reports an image set by hand once and leaves it", async () => {
     await app("hotfix", {}, { annotations: { "kanaria.dev/drift": "warn" } });
     await patchAs(
