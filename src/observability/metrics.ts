@@ -226,12 +226,12 @@ export class ControllerMetrics {
 
   /** Drops a deleted Canary's series. */
   forget(namespace: string, name: string): void {
-    if (!this.perCanary.delete(`${namespace}/${name}`)) return;
     const labels = { name, namespace };
+    for (const kind of DRIFT_KINDS) this.driftCorrections.remove({ ...labels, kind });
+    if (!this.perCanary.delete(`${namespace}/${name}`)) return;
     this.canaryDuration.remove(labels);
     this.successes.remove(labels);
     this.failures.remove(labels);
-    for (const kind of DRIFT_KINDS) this.driftCorrections.remove({ ...labels, kind });
   }
 
   /** kanaria put back an object of this kind that someone else changed (once per change). */
