@@ -449,11 +449,12 @@ export function splitText(r: Routes): string {
 /** The split found in the route against the one kanaria last decided (and the one it decides now). */
 async function routeDrift(input: DriftInput): Promise<DriftCandidate[]> {
   const { router, routes, before, after, resolved, canary, client } = input;
-  if (!routes || !router.splitField) return [];
+  const split = routes && router.splitField?.({ canary, resolved });
+  if (!routes || !split) return [];
   const last = desiredState(before, resolved).routes;
   const next = desiredState(after, resolved).routes;
   if (sameRoutes(routes, last) || sameRoutes(routes, next)) return [];
-  const { ref, path } = router.splitField({ canary, resolved });
+  const { ref, path } = split;
   const object = await client.get<KubeObject>(ref);
   if (!object) return [];
   const field = { path: path.map(step), found: splitText(routes), restored: splitText(next) };

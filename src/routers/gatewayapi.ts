@@ -209,8 +209,10 @@ export class GatewayApiRouter implements Router {
     return parseSplit(canary, live.spec?.rules ?? []);
   }
 
-  splitField(target: RouterTarget): { ref: ObjectRef; path: string[] } {
+  /** The generated route only: a routeRef route is the user's, and re-splitting a GitOps re-apply is routine. */
+  splitField(target: RouterTarget): { ref: ObjectRef; path: string[] } | undefined {
     const { canary } = target;
+    if (mode(canary) === "routeRef") return undefined;
     return { ref: routeRef(canaryNamespace(canary), httpRouteName(canary)), path: ["spec", "rules"] };
   }
 

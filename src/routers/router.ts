@@ -44,9 +44,10 @@ export interface Router {
   getRoutes(target: RouterTarget): Promise<Routes | undefined>;
   /**
    * The object and field that carry the split (field names from the object's root), for drift reports;
-   * absent when the split lives in no object of its own (the kubernetes router).
+   * absent or undefined when the split lives in no object kanaria owns (the kubernetes router, a route
+   * the user owns and re-applies from Git).
    */
-  splitField?(target: RouterTarget): { ref: ObjectRef; path: string[] };
+  splitField?(target: RouterTarget): { ref: ObjectRef; path: string[] } | undefined;
   /** Removes what reconcile created and restores what it changed (Canary deletion with revertOnDeletion). */
   finalize(target: RouterTarget): Promise<void>;
 }
