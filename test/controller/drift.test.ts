@@ -48,8 +48,12 @@ async function patchAs(
   await api.patch(object, undefined, undefined, fieldManager, undefined, strategy);
 }
 
-const ref = (apiVersion: string, kind: string, name: string, rest: Record<string, unknown> = {}) =>
-  ({ apiVersion, kind, metadata: { name, namespace: ns }, ...rest }) as KubeObject;
+const ref = (
+  apiVersion: string,
+  kind: string,
+  name: string,
+  { metadata, ...rest }: Record<string, unknown> & { metadata?: Record<string, unknown> } = {},
+) => ({ apiVersion, kind, metadata: { ...metadata, name, namespace: ns }, ...rest }) as KubeObject;
 
 /** A quick blue/green Canary whose warn alerts go to its own generic webhook path. */
 async function app(
