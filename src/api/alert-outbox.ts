@@ -12,6 +12,7 @@ export const ALERT_KINDS = [
   "WaitingApproval",
   "Halted",
   "RolledBack",
+  "Drift",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -527,6 +527,10 @@ export const canaryStatus = z.strictObject({
     .array(alertRecord)
     .optional()
     .meta({ description: "Alerts about recent transitions and their delivery to each AlertProvider." }),
+  drift: z.array(z.string()).optional().meta({
+    description:
+      "Drift reported and not yet seen gone, as Kind/name@hash of the values found (@absent: deleted); each is reported once.",
+  }),
   conditions: z.array(condition).optional(),
 });
 

@@ -78,7 +78,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
     registry,
   );
   const caches: WatchCaches = { canaries: [], templates: [] };
-  const { deps, alertQueue } = reconcilerWiring({ ...options, isLeader }, client, caches);
+  const { deps, alertQueue } = reconcilerWiring(
+    {
+      ...options,
+      isLeader,
+      driftCorrected: (namespace, name, kind) => options.metrics?.driftCorrected(namespace, name, kind),
+    },
+    client,
+    caches,
+  );
 
   const queue: WorkQueue = new WorkQueue((key) => handle(key), {
     maxConcurrency: options.workers,

@@ -188,3 +188,215 @@ describe("reconcileCanary, tick by tick", () => {
     expect((await h.status()).phase).toBe("Promoting");
   });
 });
+
+describe("drift, tick by tick", () => {
+  const PROMOTED = "ghcr.io/stefanprodan/podinfo:6.0.0";
+  const HANDEDIT = "ghcr.io/stefanprodan/podinfo:HANDEDIT";
+  const primaryImage = async (h: Harness) =>
+    (await h.client.get<Deployment>(deploymentRef("podinfo-primary")))?.spec?.template?.spec?.containers?.[0]
+      ?.image;
+  const driftEvents = (h: Harness) => h.client.events.filter((e) => e.reason === "Drift");
+
+  /** `kubectl set image` on the primary: the image field moves to the kubectl-set field manager. */
+  async function setPrimaryImage(h: Harness, image: string): Promise<void> {
+    const primary = await h.client.get<Deployment>(deploymentRef("podinfo-primary"));
+    const container = primary?.spec?.template?.spec?.containers?.[0];
+    if (!primary || !container) throw new Error("no primary");
+    container.image = image;
+    const owned = {
+      "f:spec": {
+        "f:template": { "f:spec": { "f:containers": { 'k:{"name":"podinfod"}': { "f:image": {} } } } },
+      },
+    };
+    primary.metadata.managedFields = [{ manager: "kubectl-set", operation: "Update", fieldsV1: owned }];
+    h.client.seed(primary);
+  }
+
+  /** The canary Ingress's weight set by someone (a field manager owning the annotation). */
+  async function setWeight(h: Harness, weight: string, manager: string): Promise<void> {
+    const ingress = await h.client.get(ingressRef("podinfo-canary"));
+    if (!ingress?.metadata.annotations) throw new Error("no canary Ingress");
+    const key = "nginx.ingress.kubernetes.io/canary-weight";
+    ingress.metadata.annotations[key] = weight;
+    const owned = { "f:metadata": { "f:annotations": { [`f:${key}`]: {} } } };
+    ingress.metadata.managedFields = [{ manager, operation: "Update", fieldsV1: owned }];
+    h.client.seed(ingress);
+  }
+
+  it("puts back an image set by hand on the primary, reports it once, then writes nothing more", async () => {
+    const h = await initialized();
+    await setPrimaryImage(h, HANDEDIT);
+    await h.tick();
+    expect(await primaryImage(h)).toBe(PROMOTED);
+    expect(driftEvents(h).map((e) => [e.type, e.message])).toEqual([
+      [
+        "Warning",
+        `Deployment ${NS}/podinfo-primary was changed by kubectl-set; restored: ` +
+          `spec.template.spec.containers[name=podinfod].image: found "${HANDEDIT}", restored "${PROMOTED}"`,
+      ],
+    ]);
+    expect((await h.status()).drift).toEqual([
+      expect.stringMatching(/^Deployment\/podinfo-primary@[0-9a-f]{16}$/),
+    ]);
+    await h.tick();
+    expect((await h.status()).drift, "seen gone").toBeUndefined();
+    const before = h.client.writes.length;
+    await h.tick();
+    expect(h.client.writes.slice(before).filter((w) => w.op !== "apply")).toEqual([]);
+    expect(driftEvents(h)).toHaveLength(1);
+  });
+
+  it("after a crash between the status write and the correction, corrects without reporting again", async () => {
+    const h = await initialized();
+    await setPrimaryImage(h, HANDEDIT);
+    const write = h.client.replaceStatus.bind(h.client);
+    h.client.replaceStatus = async (obj) => {
+      await write(obj);
+      throw new Error("killed");
+    };
+    await h.tick().catch(() => undefined);
+    h.client.replaceStatus = write;
+    expect(await primaryImage(h)).toBe(HANDEDIT);
+    await h.tick();
+    expect(await primaryImage(h)).toBe(PROMOTED);
+    expect(driftEvents(h)).toHaveLength(1);
+  });
+
+  it("does not fight a change that comes back under kanaria's own name (a mutating webhook)", async () => {
+    const h = await initialized();
+    await setPrimaryImage(h, HANDEDIT);
+    const patch = h.client.mergePatch.bind(h.client);
+    // The webhook mutates kanaria's correction back, and the field stays kanaria's.
+    h.client.mergePatch = async <T extends KubeObject>(ref: ObjectRef, body: Record<string, unknown>) => {
+      const written = await patch<T>(ref, body);
+      if (ref.name !== "podinfo-primary") return written;
+      await setPrimaryImage(h, HANDEDIT);
+      const mutated = await h.client.get<Deployment>(deploymentRef("podinfo-primary"));
+      if (mutated)
+        h.client.seed({
+          ...mutated,
+          metadata: {
+            ...mutated.metadata,
+            managedFields: [
+              {
+                manager: "kanaria",
+                operation: "Update",
+                fieldsV1: mutated.metadata.managedFields?.[0]?.fieldsV1,
+              },
+            ],
+          },
+        });
+      return written;
+    };
+    for (let i = 0; i < 3; i++) await h.tick(10);
+    const corrections = h.client.writes.filter(
+      (w) => w.op === "mergePatch" && w.ref.name === "podinfo-primary",
+    );
+    expect(corrections).toHaveLength(1);
+    expect(driftEvents(h)).toHaveLength(1);
+    expect((await h.status()).drift).toHaveLength(1);
+  });
+
+  /** What the Deployment controller keeps: the primary's current template in a ReplicaSet it owns. */
+  async function primaryReplicaSet(h: Harness): Promise<void> {
+    const primary = await h.client.get<Deployment>(deploymentRef("podinfo-primary"));
+    const template = primary?.spec?.template;
+    if (!primary || !template) throw new Error("no primary");
+    const labels = { ...template.metadata?.labels, "pod-template-hash": "5d8f7c" };
+    h.client.seed({
+      apiVersion: "apps/v1",
+      kind: "ReplicaSet",
+      metadata: {
+        name: "podinfo-primary-5d8f7c",
+        namespace: NS,
+        labels,
+        annotations: { "deployment.kubernetes.io/revision": "1" },
+        ownerReferences: [
+          {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            name: primary.metadata.name,
+            uid: primary.metadata.uid ?? "",
+            controller: true,
+          },
+        ],
+      },
+      spec: { template: { ...template, metadata: { ...template.metadata, labels } } },
+    } as KubeObject);
+  }
+
+  it("during a release, puts the primary back to the promoted template and lets the release go on", async () => {
+    const h = await initialized();
+    await primaryReplicaSet(h);
+    await h.release("ghcr.io/stefanprodan/podinfo:6.0.1");
+    await h.tick();
+    expect((await h.status()).phase).toBe("Progressing");
+    await setPrimaryImage(h, HANDEDIT);
+    await h.tick();
+    expect(await primaryImage(h)).toBe(PROMOTED);
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `Deployment ${NS}/podinfo-primary was changed by kubectl-set; restored: ` +
+        `spec.template.spec.containers[name=podinfod].image: found "${HANDEDIT}", restored "${PROMOTED}"`,
+    ]);
+    for (let i = 0; i < 30 && (await h.status()).phase !== "Succeeded"; i++) await h.tick(5);
+    expect((await h.status()).phase).toBe("Succeeded");
+    expect(await primaryImage(h)).toBe("ghcr.io/stefanprodan/podinfo:6.0.1");
+    expect(driftEvents(h)).toHaveLength(1);
+  });
+
+  it("during a release with no copy of the promoted template left, reports the drift and leaves it", async () => {
+    const h = await initialized();
+    await h.release("ghcr.io/stefanprodan/podinfo:6.0.1");
+    await h.tick();
+    await setPrimaryImage(h, HANDEDIT);
+    await h.tick(1);
+    await h.tick(1);
+    expect(await primaryImage(h)).toBe(HANDEDIT);
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Deployment ${NS}/podinfo-primary was changed by kubectl-set; left as found .*: spec.template: found "revision [0-9a-f]{16}", kanaria's value "revision [0-9a-f]{16}"$`,
+        ),
+      ),
+    ]);
+  });
+
+  it("warn mode reports once and leaves the change as found", async () => {
+    const h = await initialized();
+    const canary = await h.client.get(canaryRef);
+    if (!canary) throw new Error("no Canary");
+    h.client.seed({
+      ...canary,
+      metadata: { ...canary.metadata, annotations: { "kanaria.dev/drift": "warn" } },
+    });
+    await setPrimaryImage(h, HANDEDIT);
+    for (let i = 0; i < 3; i++) await h.tick(10);
+    expect(await primaryImage(h)).toBe(HANDEDIT);
+    expect(driftEvents(h)).toHaveLength(1);
+    expect(driftEvents(h)[0]?.message).toContain("left as found (kanaria.dev/drift: warn)");
+  });
+
+  it("a release changes the primary without a word of drift", async () => {
+    const h = await initialized();
+    await h.release("ghcr.io/stefanprodan/podinfo:6.0.1");
+    for (let i = 0; i < 30 && (await h.status()).phase !== "Succeeded"; i++) await h.tick(5);
+    expect((await h.status()).phase).toBe("Succeeded");
+    expect(await primaryImage(h)).toBe("ghcr.io/stefanprodan/podinfo:6.0.1");
+    expect(driftEvents(h).map((e) => e.message)).toEqual([]);
+  });
+
+  it("puts back a weight set by hand, but kanaria's own unfinished write is no drift", async () => {
+    const h = await initialized();
+    await setWeight(h, "30", "kubectl-annotate");
+    await h.tick();
+    expect(await h.ingressWeight()).toBe("0");
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `Ingress ${NS}/podinfo-canary was changed by kubectl-annotate; restored: ` +
+        `metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]: found "primary 70% / canary 30%", restored "primary 100% / canary 0%"`,
+    ]);
+    await setWeight(h, "30", "kanaria");
+    await h.tick();
+    expect(await h.ingressWeight()).toBe("0");
+    expect(driftEvents(h)).toHaveLength(1);
+  });
+});

@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { type Canary, type CheckStatus, canary as canarySchema, type ProviderName } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
+import { driftMode } from "../api/drift-mode.ts";
 import { type Blocker, blockerOf } from "../errors.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { AlertHooks } from "../notifiers/alerts.ts";
@@ -28,6 +29,7 @@ import { conditionsFor, sameStatus } from "./conditions.ts";
 import { crashPoint } from "./crash-points.ts";
 import { type Decision, decide } from "./decide.ts";
 import { desiredState, workloadPlan } from "./desired.ts";
+import { correctDrift, type DriftFound, findDrift, NO_DRIFT, withDrift } from "./drift-check.ts";
 import { restoreTarget } from "./finalize.ts";
 import type { Observations, WorkloadObservation } from "./observations.ts";
 import { parseRequests } from "./requests.ts";
@@ -51,6 +53,8 @@ export interface ReconcilerDeps {
   listCanaries: (namespace: string) => Promise<(Canary & KubeObject)[]>;
   /** Alerts: added to the status with their transitions, delivered in the background. */
   alerts?: AlertHooks;
+  /** A drifted object of this kind was put back (kanaria_drift_corrections_total). */
+  driftCorrected?: (namespace: string, name: string, kind: string) => void;
 }
 
 export interface ReconcileResult {
@@ -98,7 +102,9 @@ export async function reconcileCanary(
   const routing = pickRouter(deps, canary, resolved);
   const observed = await observe(deps, canary, resolved, routing);
   const decided = await decideWithChecks(deps, canary, resolved, routing.capabilities, observed.observations);
-  const decision = withOutbox(deps, canary, resolved, decided, observed);
+  const converges = !deleting && !canary.spec.suspend && !decided.blocked && routing.router !== undefined;
+  const drift = converges ? await observeDrift(deps, canary, resolved, decided, observed, routing) : NO_DRIFT;
+  const decision = withOutbox(deps, canary, resolved, withDrift(decided, drift), observed);
   const latest = await persist(deps, raw, canary, decision);
   sendEventHooks(canary, decision.status, decision.events, deps.logger, deps.callWebhook);
   deps.alerts?.submit(latest);
@@ -111,7 +117,7 @@ export async function reconcileCanary(
   }
   if (!canary.spec.suspend && !decision.blocked && router && target && revision) {
     try {
-      await converge(deps, router, canary, resolved, decision, { ...observed, target, revision });
+      await converge(deps, router, canary, resolved, decision, { ...observed, target, revision }, drift);
     } catch (err) {
       const blocker = blockerOf(err);
       if (!blocker) throw err;
@@ -404,6 +410,7 @@ async function converge(
   resolved: ResolvedCanary,
   decision: Decision,
   observed: Observed & { target: Deployment; revision: Revision },
+  drift: DriftFound,
 ): Promise<void> {
   const { target, revision } = observed;
   const desired = desiredState(decision.status, resolved);
@@ -415,7 +422,9 @@ async function converge(
     targetDraining: observed.observations.target?.draining ?? false,
     primaryRevision: observed.observations.primary?.revision,
   });
-  await ensureServices(deps.client, canary, target);
+  await putBackDrift(deps, canary, revision, drift);
+  // Warn mode leaves a Service or split someone changed as found, unless kanaria decides a new split.
+  if (!drift.holdServices) await ensureServices(deps.client, canary, target);
   crashPoint("after-services", events);
   if (plan.copyToPrimary) {
     await ensurePrimary(deps.client, canary, target, revision);
@@ -431,12 +440,60 @@ async function converge(
     crashPoint("after-scale-up", events);
   }
   await router.reconcile(routerTarget);
-  await routeAsDecided(router, routerTarget, decision, observed.observations.routes);
+  const lastRoutes = desiredState(canary.status ?? {}, resolved).routes;
+  if (!drift.holdRoutes || !sameRoutes(lastRoutes, desired.routes))
+    await routeAsDecided(router, routerTarget, decision, observed.observations.routes);
   crashPoint("after-route", events);
   // Scale down only after the traffic has left the canary.
   if (plan.targetReplicas === 0) {
     await scaleTo(deps, target, 0);
     crashPoint("after-scale-down", events);
+  }
+}
+
+/** Drift in what the Canary owns, when converge is about to run (it needs the target and its revision). */
+async function observeDrift(
+  deps: ReconcilerDeps,
+  canary: Canary,
+  resolved: ResolvedCanary,
+  decided: Decision,
+  observed: Observed,
+  routing: Routing,
+): Promise<DriftFound> {
+  const { target, revision, primaryDeployment: primary } = observed;
+  if (!target || !revision || !routing.router) return NO_DRIFT;
+  const input = {
+    client: deps.client,
+    canary,
+    resolved,
+    target,
+    revision,
+    primary,
+    before: canary.status ?? {},
+    after: decided.status,
+    router: routing.router,
+    routes: observed.observations.routes,
+  };
+  try {
+    return await findDrift(input, driftMode(canary.metadata.annotations));
+  } catch (err) {
+    // A configuration the owner must fix: converge reports it; drift is looked at once it is fixed.
+    if (blockerOf(err)) return NO_DRIFT;
+    throw err;
+  }
+}
+
+/** Corrects the drift found (correct mode) and counts what was reported this time. */
+async function putBackDrift(
+  deps: ReconcilerDeps,
+  canary: Canary,
+  revision: Revision,
+  drift: DriftFound,
+): Promise<void> {
+  if (drift.mode !== "correct" || drift.corrections.length === 0) return;
+  await correctDrift(deps.client, canary, revision, drift);
+  for (const kind of drift.correctedKinds) {
+    deps.driftCorrected?.(canary.metadata.namespace ?? "", canary.metadata.name, kind);
   }
 }
 

@@ -37,6 +37,8 @@ export interface WiringOptions {
   isLeader: () => boolean;
   /** At most this many metric queries at once across all Canaries; default 16. */
   maxConcurrentQueries?: number | undefined;
+  /** Counts a drift correction (kanaria_drift_corrections_total). */
+  driftCorrected?: ((namespace: string, name: string, kind: string) => void) | undefined;
 }
 
 /** Where the wiring reads Canaries and MetricTemplates from (filled as the watches are made). */
@@ -81,6 +83,7 @@ export function reconcilerWiring(
       queryLimit(() => offlineProviders(analysisInput(canary, resolved))),
     listCanaries: async (namespace) =>
       caches.canaries.flatMap((w) => w.list()).filter((c) => c.metadata.namespace === namespace),
+    ...(options.driftCorrected ? { driftCorrected: options.driftCorrected } : {}),
     alerts: alertHooks(alertQueue, options.alerts?.defaultProvider),
   };
   return { deps, alertQueue };

@@ -161,6 +161,10 @@ export class CachedKubeClient implements KubeClient {
     return cached as T | undefined;
   }
 
+  getLive<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+    return this.live(ref);
+  }
+
   async list<T extends KubeObject>(
     apiVersion: string,
     kind: string,

@@ -32,6 +32,11 @@ export interface EventInput {
 export interface KubeClient {
   /** Returns undefined on 404. */
   get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined>;
+  /**
+   * Reads from the API server past any cache, managedFields included (caches drop them); a client
+   * without a cache has no need for it. Only for rare reads, e.g. who changed a drifted object.
+   */
+  getLive?<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined>;
   list<T extends KubeObject>(
     apiVersion: string,
     kind: string,

@@ -79,6 +79,8 @@ function title(m: AlertMessage): string {
       }`;
     case "RolledBack":
       return `Rolled back ${who}: ${rollbackCause(alert)}`;
+    case "Drift":
+      return `Drift in ${who}: an object kanaria owns was changed outside kanaria`;
   }
 }
 
@@ -190,6 +192,13 @@ function nextActions(m: AlertMessage): NextAction[] {
       ];
     case "Halted":
       return [describe, status, abort];
+    case "Drift":
+      return [
+        {
+          what: "See what changed",
+          command: `kubectl -n ${namespace} get events --field-selector reason=Drift`,
+        },
+      ];
     case "WaitingApproval":
       return [{ what: "Let it through", command: `kanaria promote ${name} -n ${namespace}` }, abort];
     default:

@@ -109,6 +109,8 @@ function fromEvent(e: CanaryEvent): Transition | undefined {
       return { kind: "Halted", severity: "warn", message: e.message };
     case "RolledBack":
       return { kind: "RolledBack", severity: "error", message: e.message, cause: e.cause };
+    case "Drift":
+      return { kind: "Drift", severity: "warn", message: e.message };
     default:
       return undefined;
   }

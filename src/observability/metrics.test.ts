@@ -93,4 +93,21 @@ describe("ControllerMetrics", () => {
     expect(text).not.toContain('kanaria_canary_duration_seconds_count{name="podinfo"');
     expect(text).not.toContain('kanaria_canary_successes_total{name="podinfo"');
   });
+
+  it("counts drift put back per Canary and kind, and forgets it with the Canary", async () => {
+    const m = metrics(true);
+    m.driftCorrected("apps", "ledger", "Deployment");
+    m.driftCorrected("apps", "ledger", "Deployment");
+    m.driftCorrected("apps", "ledger", "Service");
+    let text = await m.registry.metrics();
+    expect(text).toContain(
+      'kanaria_drift_corrections_total{name="ledger",namespace="apps",kind="Deployment"} 2',
+    );
+    expect(text).toContain(
+      'kanaria_drift_corrections_total{name="ledger",namespace="apps",kind="Service"} 1',
+    );
+    m.forget("apps", "ledger");
+    text = await m.registry.metrics();
+    expect(text).not.toContain('kanaria_drift_corrections_total{name="ledger"');
+  });
 });

@@ -36,6 +36,9 @@ export function canaryStatusValue(phase: Phase | undefined): number | undefined 
 
 type CanaryLabels = "name" | "namespace";
 
+/** The kinds of objects drift is corrected in (their series go with their Canary). */
+const DRIFT_KINDS = ["Deployment", "ConfigMap", "Secret", "Service", "Ingress", "HTTPRoute", "VirtualRouter"];
+
 interface PerCanary {
   duration: Histogram.Internal<CanaryLabels>;
   successes: Counter.Internal;
@@ -53,6 +56,7 @@ export class ControllerMetrics {
   private readonly reconcileErrors: Counter;
   private readonly queueLateness: Histogram;
   private readonly watchRestarts: Counter<"kind" | "reason">;
+  private readonly driftCorrections: Counter<CanaryLabels | "kind">;
   private readonly reconcileOk: Histogram.Internal<"result">;
   private readonly reconcileFailed: Histogram.Internal<"result">;
 
@@ -180,6 +184,12 @@ export class ControllerMetrics {
       labelNames: ["kind", "reason"],
       registers,
     });
+    this.driftCorrections = new Counter({
+      name: "kanaria_drift_corrections_total",
+      help: "Objects a Canary owns that were changed outside kanaria and put back, by kind",
+      labelNames: ["name", "namespace", "kind"],
+      registers,
+    });
     new Gauge({
       name: "kanaria_leader",
       help: "1 while this process holds the leader Lease (or runs without leader election)",
@@ -216,11 +226,17 @@ export class ControllerMetrics {
 
   /** Drops a deleted Canary's series. */
   forget(namespace: string, name: string): void {
-    if (!this.perCanary.delete(`${namespace}/${name}`)) return;
     const labels = { name, namespace };
+    for (const kind of DRIFT_KINDS) this.driftCorrections.remove({ ...labels, kind });
+    if (!this.perCanary.delete(`${namespace}/${name}`)) return;
     this.canaryDuration.remove(labels);
     this.successes.remove(labels);
     this.failures.remove(labels);
+  }
+
+  /** kanaria put back an object of this kind that someone else changed (once per change). */
+  driftCorrected(namespace: string, name: string, kind: string): void {
+    this.driftCorrections.inc({ name, namespace, kind });
   }
 
   watchRestarted(kind: string, reason: string): void {

@@ -204,6 +204,13 @@ export class GatewayApiRouter implements Router {
     return parseSplit(canary, live.spec?.rules ?? []);
   }
 
+  /** The generated route only: a routeRef route is the user's, and re-splitting a GitOps re-apply is routine. */
+  splitField(target: RouterTarget): { ref: ObjectRef; path: string[] } | undefined {
+    const { canary } = target;
+    if (mode(canary) === "routeRef") return undefined;
+    return { ref: routeRef(canaryNamespace(canary), httpRouteName(canary)), path: ["spec", "rules"] };
+  }
+
   /**
    * A route its parent refused cannot carry a split: reading it fails with the parent and the reason,
    * which the reconciler reports (reason RouteNotAccepted) before decide() moves any traffic. A generated route whose parents

@@ -252,6 +252,11 @@ export class NginxRouter implements Router {
     return ingress ? parseRoutes(ingress, this.#prefix) : undefined;
   }
 
+  splitField(target: RouterTarget): { ref: ObjectRef; path: string[] } {
+    const ref = ingressRef(target.canary, canaryIngressName(target.canary));
+    return { ref, path: ["metadata", "annotations", `${this.#prefix}/canary-weight`] };
+  }
+
   /** The clone is the only thing this router creates; the original Ingress is never changed. */
   async finalize(target: RouterTarget): Promise<void> {
     await this.#client.delete(ingressRef(target.canary, canaryIngressName(target.canary)));

@@ -1,5 +1,6 @@
 import type { Canary } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
+import type { ObjectRef } from "../kube/types.ts";
 import type { RouterCapabilities } from "./capabilities.ts";
 
 /** Traffic split a router applies or reports. Weights are percentages that add up to 100. */
@@ -41,6 +42,12 @@ export interface Router {
    * Round trip: after setRoutes(t, r), getRoutes(t) returns exactly r, so an idle tick writes nothing.
    */
   getRoutes(target: RouterTarget): Promise<Routes | undefined>;
+  /**
+   * The object and field that carry the split (field names from the object's root), for drift reports;
+   * absent or undefined when the split lives in no object kanaria owns (the kubernetes router, a route
+   * the user owns and re-applies from Git).
+   */
+  splitField?(target: RouterTarget): { ref: ObjectRef; path: string[] } | undefined;
   /** Removes what reconcile created and restores what it changed (Canary deletion with revertOnDeletion). */
   finalize(target: RouterTarget): Promise<void>;
 }

@@ -14,6 +14,18 @@ const withMeta = (metadata: Obj): Obj => ({
 });
 
 describe("metadata as the API server checks it", () => {
+  it("knows the drift annotation: warn and correct pass, anything else names the values allowed", () => {
+    expect(problemsOf(withMeta({ annotations: { "kanaria.dev/drift": "warn" } }))).toEqual([]);
+    expect(problemsOf(withMeta({ annotations: { "kanaria.dev/drift": "correct" } }))).toEqual([]);
+    expect(problemsOf(withMeta({ annotations: { "kanaria.dev/drift": "off" } }))).toEqual([
+      expect.objectContaining({
+        path: 'metadata.annotations["kanaria.dev/drift"]',
+        severity: "error",
+        message: expect.stringMatching(/must be "correct" .* or "warn" .*, got "off"/),
+      }),
+    ]);
+  });
+
   it.each([
     ["uppercase", "PodInfo"],
     ["unicode", "pødinfo"],

@@ -6,6 +6,7 @@
  */
 import type { z } from "zod";
 import { API_VERSION } from "../api/common.ts";
+import { DRIFT_ANNOTATION, driftModeError } from "../api/drift-mode.ts";
 import { kindInfo } from "../api/kinds.ts";
 import { problemAt } from "./locate.ts";
 import type { Manifest } from "./manifest.ts";
@@ -170,6 +171,10 @@ function mapProblems(m: Manifest, meta: Record<string, unknown>): Problem[] {
         const message = `${shown(value)} is not a valid label value: at most 63 characters, letters, digits, '-', '_' and '.', starting and ending with a letter or digit (or empty)`;
         problems.push(problemAt(m, ["metadata", field, key], "error", message));
       }
+    }
+    if (field === "annotations" && m.kind === "Canary" && DRIFT_ANNOTATION in map) {
+      const error = driftModeError(map[DRIFT_ANNOTATION]);
+      if (error) problems.push(problemAt(m, ["metadata", field, DRIFT_ANNOTATION], "error", error));
     }
     if (field === "annotations") {
       const bytes = Object.entries(map).reduce(

@@ -106,7 +106,7 @@ function trackingDisabled(obj: ConfigMap | Secret): boolean {
 }
 
 /** Checksum of what the pods see; never the data itself, which must not reach logs, events or status. */
-function checksum(obj: ConfigMap | Secret): string {
+export function checksum(obj: ConfigMap | Secret): string {
   // Objects from the watch cache stay the same (frozen) object until they change: hash each once.
   const known = checksums.get(obj);
   if (known !== undefined) return known;
@@ -163,7 +163,7 @@ export async function trackConfigs(client: KubeClient, target: Deployment): Prom
   return tracked;
 }
 
-function parseConfigKey(key: string): { kind: ConfigKind; name: string } {
+export function parseConfigKey(key: string): { kind: ConfigKind; name: string } {
   const [kind, name] = key.split("/", 2);
   if ((kind !== "configmap" && kind !== "secret") || !name) {
     throw new Error(
@@ -173,7 +173,8 @@ function parseConfigKey(key: string): { kind: ConfigKind; name: string } {
   return { kind, name };
 }
 
-function primaryCopy(canary: Canary, original: ConfigMap | Secret): ConfigMap | Secret {
+/** The `<name>-primary` copy of a tracked config, as kanaria applies it. */
+export function primaryCopy(canary: Canary, original: ConfigMap | Secret): ConfigMap | Secret {
   const metadata = {
     name: primaryConfigName(original.metadata.name),
     namespace: canaryNamespace(canary),
@@ -235,6 +236,18 @@ export function rewriteTemplateForPrimary(
   if (copy.spec) {
     visitConfigRefs(copy.spec, (kind, name, _optional, rename) => {
       if (Object.hasOwn(trackedConfigs, configKey(kind, name))) rename(primaryConfigName(name));
+    });
+  }
+  return copy;
+}
+
+/** The reverse of rewriteTemplateForPrimary: references to the copies in `copied` point at their originals again. */
+export function templateFromPrimary(template: V1PodTemplateSpec, copied: TrackedConfigs): V1PodTemplateSpec {
+  const copy = structuredClone(template);
+  if (copy.spec) {
+    visitConfigRefs(copy.spec, (kind, name, _optional, rename) => {
+      const original = name.slice(0, -"-primary".length);
+      if (name.endsWith("-primary") && Object.hasOwn(copied, configKey(kind, original))) rename(original);
     });
   }
   return copy;

@@ -16,6 +16,7 @@ import {
   primaryName,
   REVISION_ANNOTATION,
   restorePrimary,
+  revisionOfPrimary,
   scaleTarget,
 } from "./primary.ts";
 import { type Revision, resolveRevision } from "./revision.ts";
@@ -362,4 +363,37 @@ describe("scaleTarget", () => {
 
 it("primaryName appends -primary", () => {
   expect(primaryName("web")).toBe("web-primary");
+});
+
+describe("revisionOfPrimary", () => {
+  async function promoted(annotations?: Record<string, string>) {
+    const target = deploymentFixture();
+    if (annotations && target.spec?.template?.metadata)
+      target.spec.template.metadata.annotations = annotations;
+    const client = new FakeKubeClient([target, configMapFixture(), secretFixture()]);
+    const revision = await resolveRevision(client, target);
+    const template = buildPrimary(canaryFixture(), target, revision).spec?.template;
+    if (!template) throw new Error("no template");
+    return { revision, template };
+  }
+
+  it.each([
+    ["without annotations of its own", undefined],
+    ["with annotations of its own", { "prometheus.io/scrape": "true" }],
+  ])("gives back the revision the primary was built from, %s", async (_case, annotations) => {
+    const { revision, template } = await promoted(annotations);
+    expect(template.spec?.volumes?.[0]?.configMap?.name).toBe("podinfo-config-primary");
+    expect(revisionOfPrimary(template, "app", revision.trackedConfigs)).toBe(revision.hash);
+  });
+
+  it("gives another revision once the template or a config copy changed", async () => {
+    const { revision, template } = await promoted();
+    const container = template.spec?.containers[0];
+    if (!container) throw new Error("no container");
+    const edited = structuredClone(template);
+    (edited.spec?.containers[0] as { image: string }).image = "podinfo:HANDEDIT";
+    expect(revisionOfPrimary(edited, "app", revision.trackedConfigs)).not.toBe(revision.hash);
+    const copies = { ...revision.trackedConfigs, "configmap/podinfo-config": "edited" };
+    expect(revisionOfPrimary(template, "app", copies)).not.toBe(revision.hash);
+  });
 });

@@ -3,7 +3,12 @@ import type { Canary } from "../api/canary.ts";
 import { ConfigBlockerError } from "../errors.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
-import { copyConfigsToPrimary, rewriteTemplateForPrimary } from "./config-tracker.ts";
+import {
+  copyConfigsToPrimary,
+  rewriteTemplateForPrimary,
+  type TrackedConfigs,
+  templateFromPrimary,
+} from "./config-tracker.ts";
 import {
   canaryKey,
   canaryNamespace,
@@ -12,7 +17,7 @@ import {
   type Deployment,
   userAnnotations,
 } from "./meta.ts";
-import type { Revision } from "./revision.ts";
+import { computeRevision, type Revision } from "./revision.ts";
 import { selectorLabel } from "./selector.ts";
 
 /** On the primary Deployment and its pod template: the target revision the primary runs. */
@@ -63,6 +68,30 @@ function primaryTemplate(
     },
     spec: rewritten.spec,
   };
+}
+
+/**
+ * The revision a primary's pod template was built from: the template with the primary's rewrite undone
+ * (selector label, revision annotation, config names), hashed with the checksums of its config copies.
+ * Equal to the promoted revision exactly when nobody changed the template or the copies since.
+ */
+export function revisionOfPrimary(
+  template: V1PodTemplateSpec,
+  selectorKey: string,
+  copies: TrackedConfigs,
+): string {
+  const original = templateFromPrimary(template, copies);
+  const metadata = original.metadata ?? {};
+  const labels = { ...metadata.labels };
+  const value = labels[selectorKey];
+  if (value?.endsWith("-primary")) labels[selectorKey] = value.slice(0, -"-primary".length);
+  const { [REVISION_ANNOTATION]: _, ...annotations } = metadata.annotations ?? {};
+  const restored: V1PodTemplateSpec = { ...original, metadata: { ...metadata, labels } };
+  // The API server stores no empty map: the target had none.
+  if (Object.keys(annotations).length > 0)
+    (restored.metadata as { annotations?: object }).annotations = annotations;
+  else delete restored.metadata?.annotations;
+  return computeRevision(restored, copies);
 }
 
 /**

@@ -103,6 +103,16 @@ export const ALERTS: Record<AlertKind, AlertRecord> = {
       },
     ],
   },
+  Drift: {
+    ...base,
+    id: "5f7c9d2e1a0b-Drift-0.0",
+    kind: "Drift",
+    severity: "warn",
+    phase: "Succeeded",
+    message:
+      'Deployment test/podinfo-primary was changed by kubectl-set; restored: spec.template.spec.containers[name=podinfo].image: found "ghcr.io/stefanprodan/podinfo:hotfix", restored "ghcr.io/stefanprodan/podinfo:6.0.1"',
+    weight: 0,
+  },
 };
 
 export const SEVERITY_OF: Record<AlertKind, Severity> = {
@@ -112,6 +122,7 @@ export const SEVERITY_OF: Record<AlertKind, Severity> = {
   WaitingApproval: "warn",
   Halted: "warn",
   RolledBack: "error",
+  Drift: "warn",
 };
 
 export function alertMessage(alert: AlertRecord, cluster: string | undefined = "prod-eu-1"): AlertMessage {

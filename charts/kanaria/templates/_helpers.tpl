@@ -59,7 +59,8 @@ SubjectAccessReviews check what it must not do.
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch]
-# A failed promotion is undone from the primary's ReplicaSet history (as kubectl rollout undo).
+# The primary's ReplicaSets hold the promoted pod template: a failed promotion is undone from them
+# (as kubectl rollout undo), and a primary that drifts mid-release is put back from them.
 - apiGroups: [apps]
   resources: [replicasets]
   verbs: [list]

@@ -1,0 +1,485 @@
+/**
+ * Finds drift in what a Canary owns (the primary's pod template and config copies, the generated
+ * Services, the route's split), decides what is new, and puts it back. Reads come from the watch
+ * caches; the API server is asked (for managedFields: who changed it) only for drift not reported yet,
+ * so an idle tick costs no request. The comparison itself is in drift.ts.
+ */
+
+import type { V1PodTemplateSpec, V1ReplicaSet } from "@kubernetes/client-node";
+import type { Canary, CanaryStatus } from "../api/canary.ts";
+import type { ResolvedCanary } from "../api/defaults.ts";
+import type { DriftMode } from "../api/drift-mode.ts";
+import type { CanaryEvent } from "../api/events.ts";
+import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import { type Router, type Routes, sameRoutes } from "../routers/router.ts";
+import {
+  checksum,
+  copyConfigsToPrimary,
+  findConfigRefs,
+  parseConfigKey,
+  primaryConfigName,
+  primaryCopy,
+  type TrackedConfigs,
+} from "../workloads/config-tracker.ts";
+import { shortHash } from "../workloads/hash.ts";
+import {
+  type ConfigMap,
+  controllingCanary,
+  type Deployment,
+  type Secret,
+  type Service,
+} from "../workloads/meta.ts";
+import { buildPrimary, REVISION_ANNOTATION, revisionOfPrimary } from "../workloads/primary.ts";
+import type { Revision } from "../workloads/revision.ts";
+import { buildServices } from "../workloads/services.ts";
+import { desiredState } from "./desired.ts";
+import {
+  changedBy,
+  compareFields,
+  driftMessage,
+  type FieldDrift,
+  KANARIA_MANAGER,
+  type ManagedFieldsEntry,
+  mergePatchFor,
+  type PathStep,
+} from "./drift.ts";
+
+/** One object that differs from what kanaria last decided. */
+export interface DriftCandidate {
+  ref: ObjectRef;
+  /** Kind/name@hash of the values found (@absent: deleted): one change, reported once. */
+  key: string;
+  /** Empty: the object is gone. */
+  fields: FieldDrift[];
+  /** A Secret: values never shown. */
+  hidden: boolean;
+  /**
+   * Any difference is someone else's change (the primary and its copies are compared with the promoted
+   * revision itself). Otherwise (Services, routes) a field kanaria itself wrote last is its own change
+   * on its way, e.g. a port the target just gained.
+   */
+  certain: boolean;
+  /** The merge patch that puts it back; undefined: the reconcile's own writes do (deleted objects, splits). */
+  patch: Record<string, unknown> | undefined;
+  /** Found to differ, but the fields and patch cost a request: read only for drift to report or correct. */
+  resolve?: () => Promise<Pick<DriftCandidate, "fields" | "patch" | "unrestorable">>;
+  /** What it should be is not known (no copy of the promoted template left): reported, never put back. */
+  unrestorable?: boolean;
+}
+
+export interface DriftInput {
+  client: KubeClient;
+  canary: Canary;
+  resolved: ResolvedCanary;
+  target: Deployment;
+  revision: Revision;
+  primary: Deployment | undefined;
+  /** The status kanaria last wrote (what it last decided) and the one it is about to write. */
+  before: CanaryStatus;
+  after: CanaryStatus;
+  router: Router;
+  routes: Routes | undefined;
+}
+
+export interface DriftFound {
+  mode: DriftMode;
+  /** Drift standing now, reported now or earlier: the next status.drift. */
+  standing: string[];
+  /** Events for drift seen for the first time (each becomes an alert through the outbox). */
+  events: CanaryEvent[];
+  /** What to put back (correct mode only), and the kinds of those reported now (for the counter). */
+  corrections: DriftCandidate[];
+  correctedKinds: string[];
+  /** In warn mode: leave the Services or the split as found. */
+  holdServices: boolean;
+  holdRoutes: boolean;
+  /** A config copy is gone: copy the configs again. */
+  recopyConfigs: boolean;
+}
+
+export const NO_DRIFT: DriftFound = {
+  mode: "correct",
+  standing: [],
+  events: [],
+  corrections: [],
+  correctedKinds: [],
+  holdServices: false,
+  holdRoutes: false,
+  recopyConfigs: false,
+};
+
+const step = (field: string): PathStep => ({ field });
+
+type ReplicaSet = V1ReplicaSet & KubeObject;
+
+/** Present only once kanaria has created what it owns; before that every difference is its own work. */
+function settled(status: CanaryStatus): boolean {
+  return status.phase !== undefined && status.phase !== "Initializing" && status.phase !== "Terminating";
+}
+
+/** Drift in what the Canary owns, reported once each. */
+export async function findDrift(input: DriftInput, mode: DriftMode): Promise<DriftFound> {
+  if (!settled(input.before)) return NO_DRIFT;
+  const candidates = [
+    ...(await primaryDrift(input)),
+    ...(await serviceDrift(input)),
+    ...(await routeDrift(input)),
+  ];
+  if (candidates.length === 0) return NO_DRIFT;
+  const known = new Set(input.before.drift ?? []);
+  const found: DriftFound = {
+    ...NO_DRIFT,
+    mode,
+    standing: [],
+    events: [],
+    corrections: [],
+    correctedKinds: [],
+  };
+  for (const seen of candidates) {
+    const isNew = !known.has(seen.key);
+    // Warn mode: drift already reported stays as it is, at no cost; correct mode looks again.
+    const looks = isNew || mode === "correct";
+    const c = seen.resolve && looks ? { ...seen, ...(await seen.resolve()) } : seen;
+    const manager = looks ? await whoChanged(input.client, c) : undefined;
+    const byKanaria = manager === KANARIA_MANAGER;
+    if (byKanaria && !c.certain) continue; // kanaria's own change on its way
+    // Known drift that kanaria wrote last was put back and came back (a mutating webhook): no fight.
+    const action = mode === "correct" && !c.unrestorable && !(byKanaria && !isNew) ? "correct" : "warn";
+    found.standing.push(c.key);
+    if (isNew) report(found, c, byKanaria ? undefined : manager, action);
+    settle(found, c, action);
+  }
+  return found;
+}
+
+function report(found: DriftFound, c: DriftCandidate, manager: string | undefined, action: DriftMode): void {
+  const object = `${c.ref.kind} ${c.ref.namespace}/${c.ref.name}`;
+  const message = driftMessage({ object, fields: c.fields, hidden: c.hidden, manager, mode: action });
+  found.events.push({ type: "Warning", reason: "Drift", message });
+  if (action === "correct") found.correctedKinds.push(c.ref.kind);
+}
+
+/** What the reconcile does about one drift: put it back, or leave it (no write of kanaria's undoes it). */
+function settle(found: DriftFound, c: DriftCandidate, action: DriftMode): void {
+  if (action === "correct") {
+    found.corrections.push(c);
+    if (c.fields.length === 0 && (c.ref.kind === "ConfigMap" || c.ref.kind === "Secret"))
+      found.recopyConfigs = true;
+  } else if (c.ref.kind === "Service") found.holdServices = true;
+  else if (c.ref.kind !== "Deployment" && c.ref.kind !== "ConfigMap" && c.ref.kind !== "Secret")
+    found.holdRoutes = true;
+}
+
+/** The field manager of the change, from managedFields (read once; the caches drop them). */
+async function whoChanged(client: KubeClient, c: DriftCandidate): Promise<string | undefined> {
+  const first = c.fields[0];
+  if (!first) return undefined;
+  const live = await (client.getLive ?? client.get).call(client, c.ref);
+  const entries = (live?.metadata as { managedFields?: ManagedFieldsEntry[] } | undefined)?.managedFields;
+  return changedBy(entries ?? [], first.path);
+}
+
+function candidate(
+  object: KubeObject,
+  fields: FieldDrift[],
+  extra: { hidden?: boolean; certain: boolean; patch?: Record<string, unknown> },
+): DriftCandidate {
+  return {
+    ref: refOf(object),
+    // What was found, not the resourceVersion: a status update must not make the same drift new.
+    key: `${object.kind}/${object.metadata.name}@${shortHash(fields.map((f) => [f.path, f.found]))}`,
+    fields,
+    hidden: extra.hidden ?? false,
+    certain: extra.certain,
+    patch: extra.patch,
+  };
+}
+
+function deleted(ref: ObjectRef): DriftCandidate {
+  return {
+    ref,
+    key: `${ref.kind}/${ref.name}@absent`,
+    fields: [],
+    hidden: false,
+    certain: true,
+    patch: undefined,
+  };
+}
+
+function refOf(o: KubeObject): ObjectRef {
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    namespace: o.metadata.namespace ?? "",
+    name: o.metadata.name,
+  };
+}
+
+/** `kubectl rollout restart` restarts the pods without changing what they run: not drift. */
+function templateIgnored(path: PathStep[]): boolean {
+  const text = path.map((s) => ("field" in s ? s.field : "")).join("/");
+  return (
+    text === "metadata/annotations/kubectl.kubernetes.io/restartedAt" || text === "metadata/creationTimestamp"
+  );
+}
+
+/**
+ * The primary and its config copies against the revision it must run. While the target still is that
+ * revision, the primary kanaria would build from it is exactly what it promoted, field by field. A
+ * target changed since is a new revision (a release), never drift; the primary still serves
+ * production then and is checked against the promoted revision another way (releasePrimaryDrift).
+ */
+async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
+  const { canary, target, revision, primary, before, after, resolved } = input;
+  const promoted = primary && runsRevision(primary, before);
+  if (!primary || !promoted) return [];
+  if (desiredState(after, resolved).primary === "copy") return [];
+  if (controllingCanary(primary) !== canary.metadata.name) return [];
+  if (revision.hash !== promoted) return releasePrimaryDrift(input, primary, promoted);
+  const fields = templateDrift(canary, target, revision, primary);
+  const out: DriftCandidate[] = [];
+  if (fields.length > 0) {
+    const desired = buildPrimary(canary, target, revision, primary).spec?.template;
+    const patch = { spec: { template: mergePatchFor(primary.spec?.template, desired, templateIgnored) } };
+    out.push(candidate(primary, fields, { certain: true, patch }));
+  }
+  for (const key of Object.keys(revision.trackedConfigs)) {
+    const copy = await configCopyDrift(input, key);
+    if (copy) out.push(copy);
+  }
+  return out;
+}
+
+/**
+ * The primary's pod template against the one built from the target. Watch-cache objects stay the same
+ * (frozen) object until they change, so an idle tick reuses the last answer instead of comparing again.
+ */
+function templateDrift(
+  canary: Canary,
+  target: Deployment,
+  revision: Revision,
+  primary: Deployment,
+): FieldDrift[] {
+  const known = compared.get(primary);
+  if (known?.target === target && known.revision === revision.hash) return known.fields;
+  const desired = buildPrimary(canary, target, revision, primary).spec?.template;
+  const base = [step("spec"), step("template")];
+  const fields = compareFields(
+    primary.spec?.template,
+    desired,
+    { exact: true, ignore: templateIgnored },
+    base,
+  );
+  if (Object.isFrozen(primary)) compared.set(primary, { target, revision: revision.hash, fields });
+  return fields;
+}
+
+const compared = new WeakMap<object, { target: object; revision: string; fields: FieldDrift[] }>();
+
+/**
+ * The revision the primary must run: the one promoted last, or the one being promoted (from the
+ * promotion's copy until the status says Succeeded), as kanaria wrote on it.
+ */
+function runsRevision(primary: Deployment, status: CanaryStatus): string | undefined {
+  const written = primary.metadata.annotations?.[REVISION_ANNOTATION];
+  const promoting = written !== undefined && written === status.lastAppliedSpec;
+  return promoting ? written : status.lastPromotedSpec;
+}
+
+/**
+ * While a new revision is analysed the target no longer holds the promoted template, but the primary
+ * still serves production: it must hash back to the promoted revision (revisionOfPrimary). When it
+ * does not, the promoted template is found in the primary's ReplicaSets (one request, only then).
+ */
+async function releasePrimaryDrift(
+  input: DriftInput,
+  primary: Deployment,
+  promoted: string,
+): Promise<DriftCandidate[]> {
+  const template = primary.spec?.template;
+  const [labelKey, labelValue] = Object.entries(primary.spec?.selector?.matchLabels ?? {})[0] ?? [];
+  if (!template || !labelKey || !labelValue) return [];
+  const copies = await copyChecksums(input, template);
+  const runs = primaryRevision(primary, template, labelKey, copies);
+  if (runs === promoted) return [];
+  const base = [step("spec"), step("template")];
+  const unknown = { path: base, found: `revision ${runs}`, restored: `revision ${promoted}` };
+  const resolve = async (): Promise<Pick<DriftCandidate, "fields" | "patch" | "unrestorable">> => {
+    const desired = await promotedTemplate(input, primary, [labelKey, labelValue], copies, promoted);
+    if (!desired) return { fields: [unknown], patch: undefined, unrestorable: true };
+    const fields = compareFields(template, desired, { exact: true, ignore: templateIgnored }, base);
+    const patch = { spec: { template: mergePatchFor(template, desired, templateIgnored) } };
+    return fields.length > 0
+      ? { fields, patch }
+      : { fields: [unknown], patch: undefined, unrestorable: true };
+  };
+  return [
+    {
+      ref: refOf(primary),
+      key: `Deployment/${primary.metadata.name}@${runs}`,
+      fields: [unknown],
+      hidden: false,
+      certain: true,
+      patch: undefined,
+      resolve,
+    },
+  ];
+}
+
+/** The checksums of the config copies the primary's template reads (kind/original name -> checksum). */
+async function copyChecksums(input: DriftInput, template: V1PodTemplateSpec): Promise<TrackedConfigs> {
+  const { client, canary } = input;
+  const namespace = canary.metadata.namespace ?? "";
+  const out: TrackedConfigs = {};
+  for (const ref of findConfigRefs(template)) {
+    if (!ref.name.endsWith("-primary")) continue;
+    const kind = ref.kind === "configmap" ? "ConfigMap" : "Secret";
+    const copy = await client.get<ConfigMap | Secret>({ apiVersion: "v1", kind, namespace, name: ref.name });
+    if (copy && controllingCanary(copy) === canary.metadata.name)
+      out[`${ref.kind}/${ref.name.slice(0, -"-primary".length)}`] = checksum(copy);
+  }
+  return out;
+}
+
+/** revisionOfPrimary, once per version of the primary and its copies. */
+function primaryRevision(
+  primary: Deployment,
+  template: V1PodTemplateSpec,
+  labelKey: string,
+  copies: TrackedConfigs,
+): string {
+  const key = JSON.stringify(copies);
+  const known = revisions.get(primary);
+  if (known?.copies === key) return known.hash;
+  const hash = revisionOfPrimary(template, labelKey, copies);
+  if (Object.isFrozen(primary)) revisions.set(primary, { copies: key, hash });
+  return hash;
+}
+
+const revisions = new WeakMap<object, { copies: string; hash: string }>();
+
+/** The promoted template as the primary ran it, from the primary's ReplicaSets (newest first). */
+async function promotedTemplate(
+  input: DriftInput,
+  primary: Deployment,
+  [labelKey, labelValue]: [string, string],
+  copies: TrackedConfigs,
+  promoted: string,
+): Promise<V1PodTemplateSpec | undefined> {
+  const namespace = primary.metadata.namespace ?? "";
+  const sets = await input.client.list<ReplicaSet>(
+    "apps/v1",
+    "ReplicaSet",
+    namespace,
+    `${labelKey}=${labelValue}`,
+  );
+  const number = (rs: ReplicaSet) =>
+    Number(rs.metadata.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
+  for (const rs of sets
+    .filter((r) => r.metadata.ownerReferences?.some((o) => o.uid === primary.metadata.uid))
+    .sort((a, b) => number(b) - number(a))) {
+    const template = rs.spec?.template;
+    if (!template) continue;
+    const { "pod-template-hash": _, ...labels } = template.metadata?.labels ?? {};
+    const candidate = { ...template, metadata: { ...template.metadata, labels } };
+    if (revisionOfPrimary(candidate, labelKey, copies) === promoted) return candidate;
+  }
+  return undefined;
+}
+
+async function configCopyDrift(input: DriftInput, key: string): Promise<DriftCandidate | undefined> {
+  const { client, canary } = input;
+  const { kind, name } = parseConfigKey(key);
+  const namespace = canary.metadata.namespace ?? "";
+  const apiKind = kind === "configmap" ? "ConfigMap" : "Secret";
+  const ref = (n: string): ObjectRef => ({ apiVersion: "v1", kind: apiKind, namespace, name: n });
+  const original = await client.get<ConfigMap | Secret>(ref(name));
+  if (!original) return undefined;
+  const copy = await client.get<ConfigMap | Secret>(ref(primaryConfigName(name)));
+  if (!copy) return deleted(ref(primaryConfigName(name)));
+  const desired = primaryCopy(canary, original);
+  const content = (o: ConfigMap | Secret) =>
+    o.kind === "Secret"
+      ? { data: (o as Secret).data }
+      : { data: (o as ConfigMap).data, binaryData: (o as ConfigMap).binaryData };
+  const fields = compareFields(content(copy), content(desired), { exact: true });
+  if (fields.length === 0) return undefined;
+  const patch = mergePatchFor(content(copy), content(desired)) as Record<string, unknown>;
+  return candidate(copy, fields, { hidden: apiKind === "Secret", certain: true, patch });
+}
+
+/** The apex, -primary and -canary Services: their selectors exactly, their ports as kanaria sets them. */
+async function serviceDrift(input: DriftInput): Promise<DriftCandidate[]> {
+  const { client, canary, target } = input;
+  const desired = buildServices(canary, target);
+  const out: DriftCandidate[] = [];
+  for (const want of [desired.apex, desired.primary, desired.canary]) {
+    const ref = refOf(want);
+    const found = await client.get<Service>(ref);
+    if (!found) {
+      out.push(deleted(ref));
+      continue;
+    }
+    const owner = controllingCanary(found);
+    if (owner !== undefined && owner !== canary.metadata.name) continue; // a clash, reported by converge
+    const selector = [step("spec"), step("selector")];
+    const selectorDrift = compareFields(found.spec?.selector, want.spec?.selector, { exact: true }, selector);
+    const portDrift = compareFields(found.spec?.ports, want.spec?.ports, { exact: false }, [
+      step("spec"),
+      step("ports"),
+    ]);
+    const fields = [...selectorDrift, ...portDrift];
+    if (fields.length === 0) continue;
+    // Ports go back by the reconcile's apply (which keeps a NodePort's port); a selector key added by
+    // hand is not removed by an apply, so the selector is patched.
+    const patch =
+      selectorDrift.length > 0
+        ? { spec: { selector: mergePatchFor(found.spec?.selector, want.spec?.selector) } }
+        : undefined;
+    out.push(candidate(found, fields, { certain: false, ...(patch ? { patch } : {}) }));
+  }
+  return out;
+}
+
+export function splitText(r: Routes): string {
+  const extra = `${r.matched ? ", matching requests to the canary" : ""}${r.mirrored ? ", mirrored" : ""}`;
+  return `primary ${r.primaryWeight}% / canary ${r.canaryWeight}%${extra}`;
+}
+
+/** The split found in the route against the one kanaria last decided (and the one it decides now). */
+async function routeDrift(input: DriftInput): Promise<DriftCandidate[]> {
+  const { router, routes, before, after, resolved, canary, client } = input;
+  const split = routes && router.splitField?.({ canary, resolved });
+  if (!routes || !split) return [];
+  const last = desiredState(before, resolved).routes;
+  const next = desiredState(after, resolved).routes;
+  if (sameRoutes(routes, last) || sameRoutes(routes, next)) return [];
+  const { ref, path } = split;
+  const object = await client.get<KubeObject>(ref);
+  if (!object) return [];
+  const field = { path: path.map(step), found: splitText(routes), restored: splitText(next) };
+  return [candidate(object, [field], { certain: false })];
+}
+
+/** Puts back what drifted (correct mode); the reconcile's own writes then find nothing to do. */
+export async function correctDrift(
+  client: KubeClient,
+  canary: Canary,
+  revision: Revision,
+  found: DriftFound,
+): Promise<void> {
+  if (found.recopyConfigs) await copyConfigsToPrimary(client, canary, revision.trackedConfigs);
+  for (const c of found.corrections) {
+    if (c.patch && c.fields.length > 0) await client.mergePatch(c.ref, c.patch);
+  }
+}
+
+/** The decision's status and events with the drift found. */
+export function withDrift<D extends { status: CanaryStatus; events: CanaryEvent[] }>(
+  decision: D,
+  found: DriftFound,
+): D {
+  const { drift: _, ...rest } = decision.status;
+  const status = found.standing.length > 0 ? { ...rest, drift: found.standing } : rest;
+  return { ...decision, status, events: [...decision.events, ...found.events] };
+}
