@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Canary, ProviderName } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
+import type { Sigv4Spec } from "../api/metric-template.ts";
 import { CachedKubeClient, CacheRegistry, type CacheStats, cacheForm } from "../kube/cached-client.ts";
 import { createKubeClient } from "../kube/client.ts";
 import type { KubeConnection } from "../kube/connection.ts";
@@ -42,6 +43,8 @@ export interface ControllerOptions {
   defaultProvider: ProviderName;
   /** Prometheus for built-in metrics when neither the Canary nor a MetricTemplate names one. */
   metricsServer?: string;
+  /** How to sign requests to metricsServer (--metrics-server-sigv4-*). */
+  metricsSigv4?: Sigv4Spec;
   nginxAnnotationPrefix?: string;
   workers: number;
   /** Relist a watch that has been silent this long. */
@@ -103,6 +106,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     canary,
     resolved,
     defaultMetricsServer: canary.spec.metricsServer ?? options.metricsServer,
+    defaultMetricsSigv4: options.metricsSigv4,
     providers: createMetricProvider,
     ...lookups,
     now: () => new Date(),

@@ -135,6 +135,18 @@ const RULE_CASES: RuleCase[] = [
     path: "spec.analysis.match",
   },
   {
+    rule: "sigv4 applies to type prometheus only; cloudwatch requests are always signed",
+    object: edit(TEMPLATE, {
+      "spec.provider": { type: "cloudwatch", region: "us-west-2", sigv4: { region: "us-west-2" } },
+    }),
+    path: "spec.provider.sigv4",
+  },
+  {
+    rule: "roleArn applies to type cloudwatch; for prometheus set sigv4.roleArn",
+    object: edit(TEMPLATE, { "spec.provider.roleArn": "arn:aws:iam::123456789012:role/kanaria" }),
+    path: "spec.provider.roleArn",
+  },
+  {
     rule: "an AlertProvider needs address or secretRef (a Secret with an `address` key)",
     object: edit(PROVIDER, { "spec.address": undefined }),
     path: "spec.secretRef",

@@ -4,8 +4,9 @@ import { type Command, Option } from "commander";
 import { PROVIDERS, type ProviderName } from "../../api/canary.ts";
 import { type LeaderElectionFlags, leaderElectionOptions } from "../../controller/leader-options.ts";
 import { DEFAULT_BIND_ADDRESS } from "../../observability/server.ts";
+import { type Sigv4Flags, sigv4Options } from "../sigv4-flags.ts";
 
-export interface ControllerFlags extends LeaderElectionFlags {
+export interface ControllerFlags extends LeaderElectionFlags, Sigv4Flags {
   metricsBindAddress: string;
   kubeconfig?: string;
   namespace: string[];
@@ -68,6 +69,7 @@ export function register(program: Command): void {
       "where /metrics, /healthz and /readyz are served (port 0: any free port)",
       DEFAULT_BIND_ADDRESS,
     );
+  for (const option of sigv4Options()) command.addOption(option);
   for (const option of leaderElectionOptions()) command.addOption(option);
   command.action(async (flags: ControllerFlags) => {
     const { runController } = await import("./controller-run.ts");
