@@ -66,14 +66,16 @@ function build(source: AwsCredentialSource): AwsCredentialIdentityProvider {
     const [{ fromNodeProviderChain, fromTemporaryCredentials }, { memoize }] = await sdk();
     const clientConfig = source.region ? { region: source.region } : {};
     const keys = source.keys;
-    const base = keys ? async () => keys : fromNodeProviderChain({ clientConfig });
+    // A role is assumed with the shared base credentials, so the base is fetched once for all roles.
     const assumed = source.roleArn
       ? fromTemporaryCredentials({
           params: { RoleArn: source.roleArn, RoleSessionName: SESSION_NAME },
-          masterCredentials: base,
+          masterCredentials: awsCredentials({ region: source.region, keys }),
           clientConfig,
         })
-      : base;
+      : keys
+        ? async () => keys
+        : fromNodeProviderChain({ clientConfig });
     return memoize(assumed, refreshDue, (c) => c.expiration !== undefined);
   });
   const what = describeSource(source);

@@ -217,11 +217,26 @@ function checkBody(response: AxiosResponse): AxiosResponse {
     body === null ||
     typeof (body as { status?: unknown }).status !== "string"
   ) {
+    const aws = awsMessage(body);
     throw new UnexpectedAnswer(
-      `HTTP ${response.status}: the answer is not a Prometheus API response: ${excerpt(body)}`,
+      aws
+        ? `HTTP ${response.status}: ${aws}`
+        : `HTTP ${response.status}: the answer is not a Prometheus API response: ${excerpt(body)}`,
     );
   }
   return response;
+}
+
+/**
+ * AWS's own error, as Amazon Managed Service for Prometheus answers a refused signature or token:
+ * `{"message": "..."}`. Its first sentence names the cause; what follows a signature mismatch (the
+ * canonical request and string to sign) is left out.
+ */
+function awsMessage(body: unknown): string | undefined {
+  const message = (body as { message?: unknown } | null)?.message;
+  if (typeof message !== "string" || message.trim() === "") return undefined;
+  const first = message.trim().split(/\.\s|\n/)[0] ?? "";
+  return first.replace(/\.$/, "");
 }
 
 /**

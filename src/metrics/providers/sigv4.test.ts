@@ -38,7 +38,7 @@ beforeAll(async () => {
         // What AMP answers to a bad signature, quoting the request's security token back.
         res.writeHead(403, { "Content-Type": "application/json" }).end(
           JSON.stringify({
-            message: `The request signature we calculated does not match the signature you provided. x-amz-security-token:${req.headers["x-amz-security-token"]} ${req.headers.authorization}`,
+            message: `The request signature we calculated does not match the signature you provided with token ${req.headers["x-amz-security-token"]} and ${req.headers.authorization}.\n\nThe Canonical String for this request should have been ...`,
           }),
         );
         return;
@@ -132,7 +132,9 @@ describe("prometheus provider with sigv4", () => {
       (err: Error) => err.message,
     );
     expect(error).toContain("HTTP 403");
-    expect(error).toContain("does not match the signature you provided");
+    expect(error).toContain(
+      "does not match the signature you provided with token [redacted] and AWS4-HMAC-SHA256 [redacted]",
+    );
     const req = sent("deny");
     for (const secret of [KEYS.aws_session_token, KEYS.aws_secret_access_key, KEYS.aws_access_key_id]) {
       expect(error).not.toContain(secret);
