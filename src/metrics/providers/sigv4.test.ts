@@ -2,9 +2,11 @@
 // the signatures are right is checked by an independent implementation (botocore) in
 // test/metrics/sigv4.test.ts; here: which headers are signed, that the bytes sent are the bytes
 // signed (query encoding, form body, payload hash), and that secrets stay out of errors.
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MetricTemplateSpec } from "../../api/metric-template.ts";
 import { awsCredentials } from "../aws-credentials.ts";
@@ -176,5 +178,29 @@ describe("awsCredentials", () => {
     const a = awsCredentials({ roleArn: "arn:aws:iam::123456789012:role/a", region: "us-west-2" });
     expect(awsCredentials({ roleArn: "arn:aws:iam::123456789012:role/a", region: "us-west-2" })).toBe(a);
     expect(awsCredentials({ roleArn: "arn:aws:iam::123456789012:role/b", region: "us-west-2" })).not.toBe(a);
+  });
+});
+
+describe("loading", () => {
+  it("loads the AWS SDK's signer and credential providers only when a request is signed", () => {
+    // A fresh process that records every module it resolves: the controller's RSS does not grow
+    // for SigV4 until a template uses it.
+    const script = `
+      import { registerHooks } from "node:module";
+      const seen = new Set();
+      registerHooks({ resolve(s, c, next) { const r = next(s, c); seen.add(r.url); return r; } });
+      const aws = () => [...seen].filter((u) => /@smithy\\/(signature-v4|hash-node)|@aws-sdk\\/credential-provider/.test(u)).length;
+      const { createPrometheusProvider } = await import(${JSON.stringify(join(import.meta.dirname, "prometheus.ts"))});
+      const spec = { type: "prometheus", address: "http://127.0.0.1:9", sigv4: { region: "us-west-2" }, secretRef: { name: "k" } };
+      const provider = createPrometheusProvider(spec, { aws_access_key_id: "AKIDLAZY", aws_secret_access_key: "x".repeat(20) });
+      const created = aws();
+      await provider.query("up", { intervalMs: 1000, timeoutMs: 2000, now: new Date() }).catch(() => {});
+      console.log(JSON.stringify({ created, signed: aws() }));
+    `;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    const loaded = JSON.parse(run.stdout) as { created: number; signed: number };
+    expect(loaded.created, "modules loaded by creating the provider").toBe(0);
+    expect(loaded.signed, "modules loaded by the first signed request").toBeGreaterThanOrEqual(3);
   });
 });
