@@ -8,27 +8,21 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { kanaria } from "../cli/run-cli.ts";
+import { canary } from "../support/manifests.ts";
 import { irsaEnv, proxyLog, scenarioRole, sigv4Region, sigv4Url } from "../support/sigv4-proxy.ts";
 
-const CANARY = {
-  apiVersion: "kanaria.dev/v1alpha1",
-  kind: "Canary",
-  metadata: { name: "web", namespace: "shop" },
-  spec: {
-    provider: "kubernetes",
-    targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web" },
-    service: { port: 80 },
-    analysis: {
-      interval: "1m",
-      threshold: 2,
-      iterations: 5,
-      metrics: [
-        { name: "request-success-rate", interval: "1m", thresholdRange: { min: 99 } },
-        { name: "answer", interval: "1m", templateRef: { name: "answer" }, thresholdRange: { max: 50 } },
-      ],
-    },
+const CANARY = canary("shop", "web", {
+  provider: "kubernetes",
+  analysis: {
+    interval: "1m",
+    threshold: 2,
+    iterations: 5,
+    metrics: [
+      { name: "request-success-rate", interval: "1m", thresholdRange: { min: 99 } },
+      { name: "answer", interval: "1m", templateRef: { name: "answer" }, thresholdRange: { max: 50 } },
+    ],
   },
-};
+});
 const TEMPLATE = {
   apiVersion: "kanaria.dev/v1alpha1",
   kind: "MetricTemplate",
