@@ -8,7 +8,11 @@ export const REDUCERS = ["latest", "avg", "min", "max", "sum"] as const;
 
 /** An IAM role ARN, e.g. arn:aws:iam::123456789012:role/kanaria (also aws-cn, aws-us-gov partitions). */
 const ROLE_ARN_PATTERN = "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$";
-const roleArn = (description: string) => z.string().regex(new RegExp(ROLE_ARN_PATTERN)).meta({ description });
+const roleArn = (description: string) =>
+  z
+    .string()
+    .regex(new RegExp(ROLE_ARN_PATTERN), "an IAM role ARN such as arn:aws:iam::123456789012:role/kanaria")
+    .meta({ description });
 
 /** AWS Signature Version 4 for Prometheus-compatible APIs such as Amazon Managed Service for Prometheus. */
 export const sigv4Spec = z

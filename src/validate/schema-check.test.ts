@@ -284,6 +284,17 @@ describe("formats, enums and sizes", () => {
     expect(problemsOf(edit(CANARY, { [`${a}.interval`]: interval }))).toEqual([]);
   });
 
+  it("says what a patterned field must be: an IAM role ARN for sigv4.roleArn", () => {
+    const sigv4 = { region: "us-west-2", roleArn: "kanaria" };
+    expect(problemsOf(edit(TEMPLATE, { "spec.provider.sigv4": sigv4 }))).toEqual([
+      expect.objectContaining({
+        path: "spec.provider.sigv4.roleArn",
+        message:
+          'must be an IAM role ARN such as arn:aws:iam::123456789012:role/kanaria; got the string "kanaria"',
+      }),
+    ]);
+  });
+
   it("lists the allowed values of an enum and suggests the closest", () => {
     const [p] = problemsOf(edit(CANARY, { "spec.provider": "ngnix" }));
     expect(p?.message).toBe(
