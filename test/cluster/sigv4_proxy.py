@@ -21,6 +21,7 @@ Run with the Python of the moto virtualenv (botocore comes with moto):
 """
 
 import argparse
+import base64
 import datetime
 import hashlib
 import http.client
@@ -55,8 +56,9 @@ def now():
 def mint(ttl_seconds, source):
     key = "ASIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16))
     entry = {
-        "secret": secrets.token_urlsafe(30),
-        "token": "FQoGZXIvYXdz" + secrets.token_urlsafe(60),
+        # Shaped like AWS's: a 40-character base64 secret, a base64 session token.
+        "secret": base64.b64encode(secrets.token_bytes(30)).decode(),
+        "token": "FQoGZXIvYXdz" + base64.b64encode(secrets.token_bytes(90)).decode(),
         "expires": now() + datetime.timedelta(seconds=ttl_seconds),
         "source": source,
     }
