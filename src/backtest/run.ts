@@ -7,6 +7,7 @@
 import type { Canary, ProviderName } from "../api/canary.ts";
 import { parseDuration } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
+import type { Sigv4Spec } from "../api/metric-template.ts";
 import {
   loadCredentials,
   type ProviderLookup,
@@ -45,6 +46,8 @@ export interface BacktestInput {
   providers: ProviderLookup;
   defaultProvider?: ProviderName;
   metricsServer?: string;
+  /** How to sign requests to metricsServer (Amazon Managed Service for Prometheus). */
+  metricsSigv4?: Sigv4Spec | undefined;
   from: Date;
   to: Date;
   /** `{{ target }}`; default the primary (`<target>-primary`), whose history is production's. */
@@ -171,7 +174,13 @@ async function replayMetric(
   where: string,
 ): Promise<Replayed> {
   const plan = await planCheck(
-    { canary: input.canary, resolved, defaultMetricsServer: input.metricsServer, templates: input.templates },
+    {
+      canary: input.canary,
+      resolved,
+      defaultMetricsServer: input.metricsServer,
+      defaultMetricsSigv4: input.metricsSigv4,
+      templates: input.templates,
+    },
     metric,
   );
   const credentials = await loadCredentials({ secrets: input.secrets }, plan);

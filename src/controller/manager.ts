@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import type { Canary, ProviderName } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
+import type { Sigv4Spec } from "../api/metric-template.ts";
 import { CachedKubeClient, CacheRegistry, type CacheStats, cacheForm } from "../kube/cached-client.ts";
 import { createKubeClient } from "../kube/client.ts";
 import type { KubeConnection } from "../kube/connection.ts";
@@ -34,6 +35,8 @@ export interface ControllerOptions {
   defaultProvider: ProviderName;
   /** Prometheus for built-in metrics when neither the Canary nor a MetricTemplate names one. */
   metricsServer?: string;
+  /** How to sign requests to metricsServer (--metrics-server-sigv4-*). */
+  metricsSigv4?: Sigv4Spec;
   nginxAnnotationPrefix?: string;
   workers: number;
   /** Relist a watch that has been silent this long. */

@@ -7,6 +7,7 @@ import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { Canary, ProviderName } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
+import type { Sigv4Spec } from "../api/metric-template.ts";
 import type { CachedKubeClient } from "../kube/cached-client.ts";
 import type { KubeObject } from "../kube/types.ts";
 import type { Watcher } from "../kube/watcher.ts";
@@ -30,6 +31,8 @@ export interface WiringOptions {
   namespaces: string[];
   defaultProvider: ProviderName;
   metricsServer?: string | undefined;
+  /** How to sign requests to metricsServer (--metrics-server-sigv4-*). */
+  metricsSigv4?: Sigv4Spec | undefined;
   nginxAnnotationPrefix?: string | undefined;
   alerts?:
     | { defaultProvider?: ProviderRef | undefined; clusterName?: string | undefined; retryForMs?: number }
@@ -59,6 +62,7 @@ export function reconcilerWiring(
     canary,
     resolved,
     defaultMetricsServer: canary.spec.metricsServer ?? options.metricsServer,
+    defaultMetricsSigv4: options.metricsSigv4,
     providers: createMetricProvider,
     ...lookups,
     now: () => new Date(),

@@ -167,6 +167,41 @@ describe("runChecks", () => {
     expect(calls[1]?.provider.address).toBe("http://canary-prom:9090");
   });
 
+  it("signs built-in checks and address-less templates for the controller's server, not a Canary's own", async () => {
+    const calls: Call[] = [];
+    const sigv4 = { region: "us-west-2", roleArn: "arn:aws:iam::123456789012:role/amp" };
+    const templates: TemplateLookup = async (_ns, name) =>
+      name === "own"
+        ? template(name)
+        : template(name, {
+            provider: {
+              type: "prometheus",
+              ...(name === "signed" ? { sigv4: { region: "eu-west-1" } } : {}),
+            },
+          });
+    const metrics = [
+      metric("request-success-rate"),
+      metric("inherits", { templateRef: { name: "inherits" } }),
+      metric("signed", { templateRef: { name: "signed" } }),
+      metric("own", { templateRef: { name: "own" } }),
+    ];
+    const providers = fakeProviders(() => value(1), calls);
+    await runChecks(input({ metrics, templates, providers, defaultMetricsSigv4: sigv4, concurrency: 1 }));
+    expect(calls.map((c) => c.provider.sigv4)).toEqual([sigv4, sigv4, { region: "eu-west-1" }, undefined]);
+
+    const own = { ...canary, spec: { ...canary.spec, metricsServer: "http://canary-prom:9090" } };
+    calls.length = 0;
+    await runChecks(
+      input({ canary: own, metrics, templates, providers, defaultMetricsSigv4: sigv4, concurrency: 1 }),
+    );
+    expect(calls.map((c) => c.provider.sigv4)).toEqual([
+      undefined,
+      undefined,
+      { region: "eu-west-1" },
+      undefined,
+    ]);
+  });
+
   it("renders a MetricTemplate from the Canary's namespace by default, with its variables", async () => {
     const calls: Call[] = [];
     const lookedUp: string[] = [];

@@ -1,7 +1,12 @@
 import type { Canary, CheckResult, CheckStatus } from "../api/canary.ts";
 import { API_VERSION, parseDuration } from "../api/common.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
-import { type MetricTemplate, type MetricTemplateSpec, metricTemplate } from "../api/metric-template.ts";
+import {
+  type MetricTemplate,
+  type MetricTemplateSpec,
+  metricTemplate,
+  type Sigv4Spec,
+} from "../api/metric-template.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { credentialSecrets, displayUrl, redact, urlSecrets } from "../security/redact.ts";
 import { primaryName } from "../workloads/primary.ts";
@@ -34,6 +39,8 @@ export interface RunChecksInput {
   resolved: Pick<ResolvedCanary, "provider" | "metrics">;
   /** The controller's Prometheus, used when neither the MetricTemplate nor the Canary names one. */
   defaultMetricsServer?: string;
+  /** How to sign requests to the default metrics server (AMP), when it needs SigV4. */
+  defaultMetricsSigv4?: Sigv4Spec | undefined;
   providers: ProviderLookup;
   templates: TemplateLookup;
   secrets: SecretLookup;
@@ -201,11 +208,17 @@ async function runQuery(
 
 /** Where a metric's query comes from and which provider answers it (also used by `kanaria backtest`). */
 export async function planCheck(
-  input: Pick<RunChecksInput, "canary" | "resolved" | "defaultMetricsServer" | "templates">,
+  input: Pick<
+    RunChecksInput,
+    "canary" | "resolved" | "defaultMetricsServer" | "defaultMetricsSigv4" | "templates"
+  >,
   metric: ResolvedMetric,
 ): Promise<Plan> {
   const canaryNamespace = input.canary.metadata.namespace ?? "default";
   const metricsServer = input.canary.spec.metricsServer ?? input.defaultMetricsServer;
+  // The controller's signing settings belong to its own metrics server, not to a Canary's.
+  const signsDefault = input.defaultMetricsSigv4 && !input.canary.spec.metricsServer;
+  const sigv4 = signsDefault ? { sigv4: input.defaultMetricsSigv4 } : {};
   if (!metric.templateRef) {
     const query = builtinQuery(input.resolved.provider, metric.name);
     if (query === undefined) throw new Error("not a built-in metric and no templateRef is set");
@@ -213,7 +226,7 @@ export async function planCheck(
       source: `built-in query for ${input.resolved.provider}`,
       query,
       primaryQuery: builtinQuery(input.resolved.provider, metric.name, "primary") ?? query,
-      provider: { type: "prometheus", ...(metricsServer ? { address: metricsServer } : {}) },
+      provider: { type: "prometheus", ...(metricsServer ? { address: metricsServer } : {}), ...sigv4 },
       reduce: undefined,
       namespace: canaryNamespace,
     };
@@ -225,15 +238,20 @@ export async function planCheck(
   });
   if (!template) throw new Error(`${source} not found`);
   const spec = template.spec;
-  // Prometheus falls back to the Canary's metricsServer, then the controller's; a CloudWatch
-  // address is an endpoint override and has no fallback.
-  const address =
-    spec.provider.type === "prometheus" ? (spec.provider.address ?? metricsServer) : spec.provider.address;
+  // Prometheus falls back to the Canary's metricsServer, then the controller's, and then signs as
+  // the controller signs for that server; a CloudWatch address is an endpoint override and has no
+  // fallback.
+  const fallback = spec.provider.type === "prometheus" && !spec.provider.address;
+  const address = fallback ? metricsServer : spec.provider.address;
   return {
     source,
     query: spec.query,
     primaryQuery: spec.query,
-    provider: { ...spec.provider, ...(address ? { address } : {}) },
+    provider: {
+      ...spec.provider,
+      ...(address ? { address } : {}),
+      ...(fallback && !spec.provider.sigv4 ? sigv4 : {}),
+    },
     reduce: spec.reduce,
     namespace,
   };

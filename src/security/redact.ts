@@ -4,7 +4,8 @@
  * - the secret values a request carried (tokens, passwords, header values, URL userinfo), in every
  *   encoding they can come back in (raw, base64 as in `Basic`, URL-encoded, JSON-escaped);
  * - credential shapes whatever their value: Authorization values, `Bearer`/`Basic` tokens, secret
- *   query parameters and key/value pairs, AWS access key IDs and signatures, JWTs, private keys,
+ *   query parameters and key/value pairs, AWS access key IDs, SigV4 signatures and session tokens,
+ *   JWTs, private keys,
  *   and the userinfo of any URL.
  * A backend that echoes the request (an error body quoting the Authorization header, say) is caught
  * by the first layer; a message built from anything else by the second.
@@ -62,7 +63,7 @@ const SHAPES: [RegExp, string][] = [
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]*@/gi, "$1"],
   // `Authorization: <anything>` and the other credential headers, in text, JSON or YAML.
   [
-    /\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token|private-token|x-amz-security-token)(["']?\s*[:=]\s*["']?)[^"'\r\n]+/gi,
+    /\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token|private-token|x-amz-security-token|x-amz-signature|x-amz-credential)(["']?\s*[:=]\s*["']?)[^"'\r\n]+/gi,
     `$1$2${REDACTED}`,
   ],
   // Tokens after an auth scheme (token68: at least 8 characters, so "Basic auth failed" stays).
@@ -72,6 +73,9 @@ const SHAPES: [RegExp, string][] = [
   // name=value (query strings, form bodies, logfmt) and "name": "value" (JSON).
   [new RegExp(`\\b(${names})=[^&\\s"'<>;,]+`, "gi"), `$1=${REDACTED}`],
   [new RegExp(`(["'](?:${names})["']\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, "gi"), `$1"${REDACTED}"`],
+  // AWS session tokens on their own (STS, IRSA, Pod Identity): base64 that opens with the encoded
+  // token header, "IQoJb3JpZ2lu" (AWS today) or "FwoGZXIvYXdz"/"FQoGZXIvYXdz" (older, and moto).
+  [/\b(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9+/]{8,}=*/g, REDACTED],
   // AWS access key IDs (long-term AKIA, temporary ASIA, and the other IAM prefixes).
   [/\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}\b/g, REDACTED],
   // JSON Web Tokens.

@@ -135,6 +135,18 @@ const RULE_CASES: RuleCase[] = [
     path: "spec.analysis.match",
   },
   {
+    rule: "sigv4 applies to type prometheus only; cloudwatch requests are always signed",
+    object: edit(TEMPLATE, {
+      "spec.provider": { type: "cloudwatch", region: "us-west-2", sigv4: { region: "us-west-2" } },
+    }),
+    path: "spec.provider.sigv4",
+  },
+  {
+    rule: "roleArn applies to type cloudwatch; for prometheus set sigv4.roleArn",
+    object: edit(TEMPLATE, { "spec.provider.roleArn": "arn:aws:iam::123456789012:role/kanaria" }),
+    path: "spec.provider.roleArn",
+  },
+  {
     rule: "an AlertProvider needs address or secretRef (a Secret with an `address` key)",
     object: edit(PROVIDER, { "spec.address": undefined }),
     path: "spec.secretRef",
@@ -270,6 +282,17 @@ describe("formats, enums and sizes", () => {
 
   it.each(["30s", "1m", "1h30m", "500ms", "1.5h"])("accepts the duration %j", (interval) => {
     expect(problemsOf(edit(CANARY, { [`${a}.interval`]: interval }))).toEqual([]);
+  });
+
+  it("says what a patterned field must be: an IAM role ARN for sigv4.roleArn", () => {
+    const sigv4 = { region: "us-west-2", roleArn: "kanaria" };
+    expect(problemsOf(edit(TEMPLATE, { "spec.provider.sigv4": sigv4 }))).toEqual([
+      expect.objectContaining({
+        path: "spec.provider.sigv4.roleArn",
+        message:
+          'must be an IAM role ARN such as arn:aws:iam::123456789012:role/kanaria; got the string "kanaria"',
+      }),
+    ]);
   });
 
   it("lists the allowed values of an enum and suggests the closest", () => {

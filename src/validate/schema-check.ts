@@ -159,6 +159,11 @@ function invalidFormat(m: Manifest, root: z.ZodType, issue: Issue & { code: "inv
   const got = describe(valueAt(m.value, issue.path));
   if (isDuration(schemaAt(root, issue.path))) return `must be ${DURATION_EXAMPLE}; got ${got}`;
   if (issue.format === "url") return `must be an absolute URL such as "https://example.com/hook"; got ${got}`;
+  if (issue.format === "regex") {
+    // A schema's own wording ("an IAM role ARN such as ...") says more than its pattern.
+    const custom = !issue.message.startsWith("Invalid");
+    return `must be ${custom ? issue.message : `a string matching ${(issue as { pattern?: string }).pattern}`}; got ${got}`;
+  }
   return `must be a valid ${issue.format}; got ${got}`;
 }
 

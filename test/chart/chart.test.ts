@@ -73,7 +73,8 @@ const nonDefault = (release: string) => ({
   replicaCount: 3,
   logLevel: "debug",
   provider: "nginx",
-  metricsServer: "http://prometheus.monitoring:9090",
+  metricsServer: "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-0123",
+  metricsServerSigv4: { region: "us-west-2", roleArn: "arn:aws:iam::123456789012:role/amp-query" },
   alertProvider: `${ns}/slack`,
   clusterName: "prod-eu-1",
   workers: 8,
@@ -86,7 +87,11 @@ const nonDefault = (release: string) => ({
     renewDeadline: "20s",
     retryPeriod: "5s",
   },
-  serviceAccount: { create: true, name: `${release}-sa`, annotations: { "example.com/role": "kanaria" } },
+  serviceAccount: {
+    create: true,
+    name: `${release}-sa`,
+    annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/kanaria" },
+  },
   metrics: {
     port: 9090,
     serviceMonitor: { enabled: true, labels: { release: "prom" } },
@@ -135,6 +140,7 @@ describe("charts/kanaria", () => {
     expect(await fails("leaderElection.leaseDuration=soon")).toMatch(/leaseDuration/);
     expect(await fails("alertProvider=slack")).toMatch(/alertProvider/);
     expect(await fails("replicas=2")).toMatch(/replicas/);
+    expect(await fails("metricsServerSigv4.roleArn=kanaria")).toMatch(/roleArn/);
   });
 
   it("renders a hardened Deployment with leader election, probes and resources by default", async () => {
@@ -181,7 +187,9 @@ describe("charts/kanaria", () => {
         "--log-level=debug",
         "--provider=nginx",
         "--workers=8",
-        "--metrics-server=http://prometheus.monitoring:9090",
+        "--metrics-server=https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-0123",
+        "--metrics-server-sigv4-region=us-west-2",
+        "--metrics-server-sigv4-role-arn=arn:aws:iam::123456789012:role/amp-query",
         `--alert-provider=${ns}/slack`,
         "--cluster-name=prod-eu-1",
         `--namespace=${watched},${ns}`,
@@ -193,6 +201,10 @@ describe("charts/kanaria", () => {
       ]),
     );
     expect(podSpec(objects).template.spec.serviceAccountName).toBe(`${release}-sa`);
+    // IRSA: the EKS webhook reads the role from this annotation.
+    expect(find(objects, "ServiceAccount", `${release}-sa`)[0]?.metadata.annotations).toEqual({
+      "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/kanaria",
+    });
     expect(find(objects, "ClusterRole")).toHaveLength(0);
     expect(
       find(objects, "Role")
@@ -202,6 +214,27 @@ describe("charts/kanaria", () => {
     expect(find(objects, "ServiceMonitor")).toHaveLength(1);
     expect(find(objects, "PodMonitor")).toHaveLength(1);
   });
+
+  it.each([
+    ["values-irsa.yaml", { "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/kanaria" }],
+    ["values-pod-identity.yaml", undefined],
+  ])(
+    "renders examples/amp/%s: SigV4 flags for AMP, and the IRSA annotation where asked",
+    async (file, annotations) => {
+      const values = parse(readFileSync(join(repoRoot, "examples/amp", file), "utf8")) as Record<
+        string,
+        unknown
+      >;
+      const objects = await helmTemplate({ release: "kanaria", namespace: ns, set: values });
+      expect(args(objects)).toEqual(
+        expect.arrayContaining([
+          "--metrics-server=https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0123456789abcdef",
+          "--metrics-server-sigv4-region=eu-west-1",
+        ]),
+      );
+      expect(find(objects, "ServiceAccount", "kanaria")[0]?.metadata.annotations).toEqual(annotations);
+    },
+  );
 
   it("without leader election: no Lease Role, no flag", async () => {
     const objects = await helmTemplate({

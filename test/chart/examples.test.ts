@@ -196,3 +196,53 @@ describe("examples/monitoring", () => {
     }
   });
 });
+
+describe("examples/amp", () => {
+  const amp = join(repoRoot, "examples/amp");
+
+  it("passes kanaria validate --strict", async () => {
+    const { stdout } = await run(process.execPath, [
+      join(repoRoot, "src/cli/main.ts"),
+      "validate",
+      "--strict",
+      amp,
+    ]);
+    expect(stdout).toMatch(/7 kanaria objects: 0 errors, 0 warnings/);
+  });
+
+  it("is accepted by the API server (server-side dry run)", async () => {
+    const objects = ["canary.yaml", "metric-templates.yaml"].flatMap((f) =>
+      parseAllDocuments(readFileSync(join(amp, f), "utf8")).map((d) => d.toJS() as KubeObject),
+    );
+    for (const object of objects) {
+      const result = await serverSideApply(
+        { ...object, metadata: { ...object.metadata, namespace: ns } },
+        true,
+      );
+      expect(result.kind).toBe(object.kind);
+    }
+    expect(objects.map((o) => o.kind).sort()).toEqual([
+      "Canary",
+      "Deployment",
+      "Ingress",
+      ...Array(6).fill("MetricTemplate"),
+    ]);
+  });
+
+  it("grants exactly the IAM actions the README names", () => {
+    const policy = JSON.parse(readFileSync(join(amp, "iam-policy.json"), "utf8")) as {
+      Statement: { Action: string[] }[];
+    };
+    const actions = policy.Statement.flatMap((s) => s.Action).sort();
+    expect(actions).toEqual([
+      "aps:GetLabels",
+      "aps:GetMetricMetadata",
+      "aps:GetSeries",
+      "aps:QueryMetrics",
+      "cloudwatch:GetMetricData",
+      "cloudwatch:ListMetrics",
+    ]);
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    for (const action of actions) expect(readme).toContain(`\`${action}\``);
+  });
+});

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # kanaria local test cluster: a real etcd + kube-apiserver + kube-controller-manager +
-# kube-scheduler, KWOK as the fake kubelet, Prometheus and moto (CloudWatch fake), all
-# bound to 127.0.0.1 on free ports, all started in the background by this script.
+# kube-scheduler, KWOK as the fake kubelet, Prometheus, moto (CloudWatch and STS fake) and a
+# SigV4-checking proxy in front of Prometheus (sigv4_proxy.py: an Amazon Managed Service for
+# Prometheus stand-in that verifies signatures with botocore), all bound to 127.0.0.1 on free
+# ports, all started in the background by this script.
 #
 #   cluster.sh build              obtain/build every binary (idempotent), print where
 #   cluster.sh up                 build if needed, start everything, wait until healthy,
@@ -68,6 +70,8 @@ K8S_CACHE="$CACHE_DIR/k8s-$KUBERNETES_VERSION"
 ETCD_CACHE="$CACHE_DIR/etcd-$ETCD_VERSION"
 KWOK_CACHE="$CACHE_DIR/kwok-$KWOK_VERSION"
 MOTO_CACHE="$CACHE_DIR/moto-$MOTO_VERSION"
+# The region the SigV4 proxy (the AMP stand-in) expects in the signing scope.
+SIGV4_REGION=us-west-2
 GO_DIR="$SCRIPT_DIR/go"
 
 log() { printf '[kanaria-cluster] %s\n' "$*" >&2; }
@@ -247,6 +251,9 @@ resolve_bins() {
   # moto: our own virtualenv (a moto_server on PATH may be a pyenv shim or another version);
   # KANARIA_MOTO_SERVER=/path/to/moto_server overrides.
   if [ -n "${KANARIA_MOTO_SERVER:-}" ]; then MOTO_BIN="$KANARIA_MOTO_SERVER"; else install_moto; MOTO_BIN="$MOTO_CACHE/venv/bin/moto_server"; fi
+  # The SigV4 proxy runs on the Python next to moto_server: botocore comes with moto.
+  MOTO_PYTHON="$(dirname "$MOTO_BIN")/python"
+  [ -x "$MOTO_PYTHON" ] || die "no python next to $MOTO_BIN (the SigV4 proxy needs moto's Python, which has botocore)"
   command -v openssl >/dev/null || die "openssl is required (apt-get install openssl)"
   command -v curl >/dev/null || die "curl is required (apt-get install curl)"
 }
@@ -407,13 +414,13 @@ stop() {
   done
 }
 
-ALL_COMPONENTS=(watchdog kwok kube-scheduler kube-controller-manager kube-apiserver etcd prometheus moto)
+ALL_COMPONENTS=(watchdog kwok kube-scheduler kube-controller-manager kube-apiserver etcd prometheus moto sigv4-proxy)
 
 cmd_down() {
   [ -d "$STATE/pids" ] || { log "nothing to stop in $STATE"; return 0; }
   # All at once: the state is thrown away on the next `up` anyway, and kube-apiserver's
   # graceful shutdown alone can take longer than the grace period.
-  stop watchdog kwok kube-scheduler kube-controller-manager kube-apiserver prometheus moto etcd
+  stop watchdog kwok kube-scheduler kube-controller-manager kube-apiserver prometheus moto sigv4-proxy etcd
   rm -f "$STATE/env"
   log "stopped cluster in $STATE"
 }
@@ -617,6 +624,8 @@ PROMETHEUS_PORT=$PROMETHEUS_PORT
 PROMETHEUS_TARGETS_DIR=$STATE/prometheus/targets
 CLOUDWATCH_ENDPOINT=http://127.0.0.1:$MOTO_PORT
 MOTO_PORT=$MOTO_PORT
+SIGV4_PROMETHEUS_URL=http://127.0.0.1:$SIGV4_PORT
+SIGV4_REGION=$SIGV4_REGION
 KANARIA_FAKE_NODES=$(seq -s, -f 'kanaria-node-%g' 0 $((FAKE_NODES - 1)))
 EOF
   mv "$f.tmp" "$f"
@@ -636,7 +645,7 @@ cmd_up() {
   mkdir -p "$STATE/logs"
   local t_build; t_build="$(elapsed "$t0")"
 
-  read -r ETCD_PORT ETCD_PEER_PORT APISERVER_PORT CM_PORT SCHED_PORT KWOK_PORT PROMETHEUS_PORT MOTO_PORT <<< "$(free_ports 8)"
+  read -r ETCD_PORT ETCD_PEER_PORT APISERVER_PORT CM_PORT SCHED_PORT KWOK_PORT PROMETHEUS_PORT MOTO_PORT SIGV4_PORT <<< "$(free_ports 9)"
   # From here on, any failure or interruption stops whatever was started.
   UP_DONE=0
   trap 'rc=$?; if [ "$UP_DONE" != 1 ]; then trap - EXIT; log "startup aborted, stopping what was started"; cmd_down >/dev/null 2>&1 || true; fi; exit $rc' EXIT
@@ -660,6 +669,8 @@ cmd_up() {
     --unsafe-no-fsync --log-level warn
   start_prometheus
   start moto "$MOTO_BIN" -H 127.0.0.1 -p "$MOTO_PORT"
+  start sigv4-proxy "$MOTO_PYTHON" "$SCRIPT_DIR/sigv4_proxy.py" --port "$SIGV4_PORT" \
+    --upstream "http://127.0.0.1:$PROMETHEUS_PORT" --moto "http://127.0.0.1:$MOTO_PORT" --region "$SIGV4_REGION"
 
   wait_for etcd "http://127.0.0.1:$ETCD_PORT/health" http_ok "http://127.0.0.1:$ETCD_PORT/health"
 
@@ -709,6 +720,7 @@ cmd_up() {
   wait_for kube-scheduler "https://127.0.0.1:$SCHED_PORT/healthz" https_ok_insecure "https://127.0.0.1:$SCHED_PORT/healthz"
   wait_for prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" http_ok "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
   wait_for moto "http://127.0.0.1:$MOTO_PORT/ answering" http_any "http://127.0.0.1:$MOTO_PORT/"
+  wait_for sigv4-proxy "http://127.0.0.1:$SIGV4_PORT/_proxy/ready" http_ok "http://127.0.0.1:$SIGV4_PORT/_proxy/ready"
   write_env
   UP_DONE=1
   trap - EXIT INT TERM

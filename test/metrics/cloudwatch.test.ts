@@ -103,6 +103,20 @@ describe.skipIf(!endpoint)("cloudwatch provider against moto", () => {
     expect((await createCloudWatchProvider(provider, secret).query(latencyQuery, early)).kind).toBe("nodata");
   });
 
+  it("roleArn: assumes the role once with STS (moto) and queries with its temporary credentials", async () => {
+    const role = `arn:aws:iam::123456789012:role/cloudwatch-${randomBytes(3).toString("hex")}`;
+    process.env.AWS_ENDPOINT_URL_STS = endpoint;
+    const assumed = createCloudWatchProvider({ ...provider, roleArn: role }, secret);
+    expect(await assumed.query(latencyQuery, window())).toMatchObject({ kind: "value" });
+    // A second provider for the same role (the controller makes one per check) shares the credentials.
+    await createCloudWatchProvider({ ...provider, roleArn: role }, secret).isOnline(10_000);
+    const state = (await (await fetch(`${endpoint}/moto-api/data.json`)).json()) as {
+      sts?: { AssumedRole?: { role_arn: string; session_name: string }[] };
+    };
+    const sessions = (state.sts?.AssumedRole ?? []).filter((r) => r.role_arn === role);
+    expect(sessions.map((r) => r.session_name)).toEqual(["kanaria"]);
+  });
+
   it("is online", async () => {
     await expect(createCloudWatchProvider(provider, secret).isOnline(5_000)).resolves.toBeUndefined();
   });

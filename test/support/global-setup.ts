@@ -38,6 +38,8 @@ interface ClusterInfo {
   prometheusUrl: string;
   prometheusTargetsDir: string;
   cloudwatchEndpoint: string;
+  sigv4PrometheusUrl: string;
+  sigv4Region: string;
   stop: () => Promise<void>;
 }
 
@@ -70,6 +72,8 @@ function infoFromEnv(env: Record<string, string>, stop: () => Promise<void>): Cl
     prometheusUrl: env.PROMETHEUS_URL ?? "",
     prometheusTargetsDir: env.PROMETHEUS_TARGETS_DIR ?? "",
     cloudwatchEndpoint: env.CLOUDWATCH_ENDPOINT ?? "",
+    sigv4PrometheusUrl: env.SIGV4_PROMETHEUS_URL ?? "",
+    sigv4Region: env.SIGV4_REGION ?? "",
     stop,
   };
 }
@@ -180,6 +184,8 @@ function infoFromProcessEnv(kubeconfig: string, stop: () => Promise<void>): Clus
     prometheusUrl: process.env.PROMETHEUS_URL ?? "",
     prometheusTargetsDir: process.env.PROMETHEUS_TARGETS_DIR ?? "",
     cloudwatchEndpoint: process.env.CLOUDWATCH_ENDPOINT ?? "",
+    sigv4PrometheusUrl: process.env.SIGV4_PROMETHEUS_URL ?? "",
+    sigv4Region: process.env.SIGV4_REGION ?? "",
     stop,
   };
 }
@@ -254,6 +260,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("prometheusUrl", info.prometheusUrl);
   project.provide("prometheusTargetsDir", info.prometheusTargetsDir);
   project.provide("cloudwatchEndpoint", info.cloudwatchEndpoint);
+  project.provide("sigv4PrometheusUrl", info.sigv4PrometheusUrl);
+  project.provide("sigv4Region", info.sigv4Region);
   // Also for code under test that reads the environment (workers inherit it).
   process.env.KUBECONFIG = info.kubeconfig;
   if (info.prometheusUrl) process.env.PROMETHEUS_URL = info.prometheusUrl;

@@ -18,5 +18,12 @@ declare module "vitest" {
     prometheusTargetsDir: string;
     /** Base URL of the CloudWatch endpoint (moto), "" when there is none. */
     cloudwatchEndpoint: string;
+    /**
+     * Base URL of the SigV4-checking proxy in front of Prometheus (test/cluster/sigv4_proxy.py, the
+     * Amazon Managed Service for Prometheus stand-in), "" when there is none.
+     */
+    sigv4PrometheusUrl: string;
+    /** The region the SigV4 proxy expects in the signing scope. */
+    sigv4Region: string;
   }
 }

@@ -9,8 +9,9 @@ import { fromCluster, fromFiles } from "../../backtest/sources.ts";
 import { parseSpan, parseTime, type Span } from "../../backtest/time.ts";
 import type { KubeClient } from "../../kube/types.ts";
 import { createMetricProvider } from "../../metrics/factory.ts";
+import { type Sigv4Flags, sigv4FromFlags, sigv4Options } from "../sigv4-flags.ts";
 
-interface BacktestFlags {
+interface BacktestFlags extends Sigv4Flags {
   canary?: string;
   from: string;
   to: string;
@@ -37,7 +38,7 @@ Exit codes: 0 report written, 1 a metric could not be replayed, 2 usage or input
 const repeat = (value: string, all: string[]) => [...all, value];
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command("backtest")
     .description(
       "replay a Canary's metrics over history: failed windows, false rollbacks, suggested thresholds",
@@ -80,46 +81,49 @@ export function register(program: Command): void {
       new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
     )
     .option("--plot <file.svg>", "also draw each metric with its thresholds to an SVG file")
-    .addHelpText("after", HELP_AFTER)
-    .action(async (paths: string[], flags: BacktestFlags) => {
-      const now = new Date();
-      const rate = Number(flags.falseFailureRate);
-      if (!(rate > 0 && rate < 1)) {
-        throw new Error(
-          `--false-failure-rate must be a share between 0 and 1, e.g. 0.005; got ${flags.falseFailureRate}`,
-        );
-      }
-      const spans = (list: string[], flag: string): Span[] => list.map((s) => parseSpan(s, now, flag));
-      const from = parseTime(flags.from, now);
-      const to = parseTime(flags.to, now);
-      if (from.getTime() >= to.getTime()) throw new Error("--from must be before --to");
-      if (!flags.fromCluster && paths.length === 0)
-        throw new Error("name the manifest files, or use --from-cluster");
-      const sources = flags.fromCluster
-        ? await fromCluster(await clusterClient(flags.kubeconfig), flags.canary)
-        : await fromFiles(paths, flags.canary);
-      const report = await backtest({
-        ...sources,
-        providers: createMetricProvider,
-        defaultProvider: flags.provider,
-        ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
-        from,
-        to,
-        ...(flags.target ? { target: flags.target } : {}),
-        falseFailureRate: rate,
-        exclude: spans(flags.exclude, "--exclude"),
-        incidents: spans(flags.includeIncident, "--include-incident"),
-        progress: (line) => process.stderr.write(`kanaria backtest: ${line}\n`),
-      });
-      process.stdout.write(flags.output === "json" ? formatJson(report) : formatTable(report));
-      if (flags.plot) {
-        // Vega is large: loaded only when a plot is asked for, so every other command starts fast.
-        const { renderPlot } = await import("../../backtest/plot.ts");
-        await writeFile(flags.plot, await renderPlot(report));
-        process.stderr.write(`kanaria backtest: plot written to ${flags.plot}\n`);
-      }
-      process.exitCode = report.metrics.some((m) => m.error) ? 1 : 0;
+    .addHelpText("after", HELP_AFTER);
+  for (const option of sigv4Options()) command.addOption(option);
+  command.action(async (paths: string[], flags: BacktestFlags) => {
+    const now = new Date();
+    const rate = Number(flags.falseFailureRate);
+    if (!(rate > 0 && rate < 1)) {
+      throw new Error(
+        `--false-failure-rate must be a share between 0 and 1, e.g. 0.005; got ${flags.falseFailureRate}`,
+      );
+    }
+    const spans = (list: string[], flag: string): Span[] => list.map((s) => parseSpan(s, now, flag));
+    const from = parseTime(flags.from, now);
+    const to = parseTime(flags.to, now);
+    if (from.getTime() >= to.getTime()) throw new Error("--from must be before --to");
+    if (!flags.fromCluster && paths.length === 0)
+      throw new Error("name the manifest files, or use --from-cluster");
+    const metricsSigv4 = sigv4FromFlags(flags);
+    const sources = flags.fromCluster
+      ? await fromCluster(await clusterClient(flags.kubeconfig), flags.canary)
+      : await fromFiles(paths, flags.canary);
+    const report = await backtest({
+      ...sources,
+      providers: createMetricProvider,
+      defaultProvider: flags.provider,
+      ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
+      metricsSigv4,
+      from,
+      to,
+      ...(flags.target ? { target: flags.target } : {}),
+      falseFailureRate: rate,
+      exclude: spans(flags.exclude, "--exclude"),
+      incidents: spans(flags.includeIncident, "--include-incident"),
+      progress: (line) => process.stderr.write(`kanaria backtest: ${line}\n`),
     });
+    process.stdout.write(flags.output === "json" ? formatJson(report) : formatTable(report));
+    if (flags.plot) {
+      // Vega is large: loaded only when a plot is asked for, so every other command starts fast.
+      const { renderPlot } = await import("../../backtest/plot.ts");
+      await writeFile(flags.plot, await renderPlot(report));
+      process.stderr.write(`kanaria backtest: plot written to ${flags.plot}\n`);
+    }
+    process.exitCode = report.metrics.some((m) => m.error) ? 1 : 0;
+  });
 }
 
 /** The Kubernetes client is loaded only for --from-cluster: file-based backtests start without it. */

@@ -3,8 +3,10 @@
  * (controller-runtime's names and defaults): apart from the controller itself, so that registering
  * the command loads no Kubernetes client.
  */
+
 import { Option } from "commander";
 import type { ProviderName } from "../../api/canary.ts";
+import type { Sigv4Flags } from "../sigv4-flags.ts";
 
 export const DEFAULT_LEASE_NAME = "kanaria-leader";
 
@@ -17,7 +19,7 @@ export interface LeaderElectionFlags {
   leaderElectionRetryPeriod: string;
 }
 
-export interface ControllerFlags extends LeaderElectionFlags {
+export interface ControllerFlags extends LeaderElectionFlags, Sigv4Flags {
   metricsBindAddress: string;
   kubeconfig?: string;
   namespace: string[];

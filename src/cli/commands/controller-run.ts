@@ -17,6 +17,7 @@ import { parseProviderRef } from "../../notifiers/alerts.ts";
 import { ControllerMetrics } from "../../observability/metrics.ts";
 import { startObservabilityServer } from "../../observability/server.ts";
 import { redactingStream } from "../../security/redact.ts";
+import { sigv4FromFlags } from "../sigv4-flags.ts";
 import { version } from "../version.ts";
 import type { ControllerFlags, LeaderElectionFlags } from "./controller-flags.ts";
 
@@ -25,6 +26,7 @@ export async function runController(flags: ControllerFlags): Promise<void> {
   const workers = Number.parseInt(flags.workers, 10);
   if (!Number.isInteger(workers) || workers < 1)
     throw new Error(`--workers must be a whole number >= 1, got ${flags.workers}`);
+  const metricsSigv4 = sigv4FromFlags(flags);
   const connection = loadConnection(flags.kubeconfig);
   const leaderConfig = flags.leaderElect ? leaderConfigFromFlags(flags) : undefined;
   const metrics = new ControllerMetrics(version());
@@ -47,6 +49,7 @@ export async function runController(flags: ControllerFlags): Promise<void> {
     namespaces: flags.namespace,
     defaultProvider: flags.provider,
     ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
+    ...(metricsSigv4 ? { metricsSigv4 } : {}),
     nginxAnnotationPrefix: flags.nginxAnnotationsPrefix,
     workers,
     alerts: {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildProgram } from "../program.ts";
+import { sigv4FromFlags } from "../sigv4-flags.ts";
 
 const controller = () => {
   const command = buildProgram().commands.find((c) => c.name() === "controller");
@@ -21,5 +22,33 @@ describe("kanaria controller --help", () => {
     const command = controller();
     command.parseOptions(["-n", "a,b", "--namespace", "c"]);
     expect(command.opts().namespace).toEqual(["a", "b", "c"]);
+  });
+
+  it("reads the SigV4 flags for --metrics-server, and their environment variables", () => {
+    const help = controller().helpInformation();
+    expect(help).toContain("env: KANARIA_METRICS_SERVER_SIGV4_REGION");
+    const command = controller();
+    command.parseOptions([
+      "--metrics-server-sigv4-region",
+      "us-west-2",
+      "--metrics-server-sigv4-role-arn",
+      "arn:aws:iam::123456789012:role/amp",
+    ]);
+    expect(sigv4FromFlags(command.opts())).toEqual({
+      region: "us-west-2",
+      roleArn: "arn:aws:iam::123456789012:role/amp",
+    });
+  });
+
+  it("rejects a role without a region, and a role that is not an IAM role ARN", () => {
+    expect(() => sigv4FromFlags({ metricsServerSigv4RoleArn: "arn:aws:iam::123456789012:role/amp" })).toThrow(
+      "need --metrics-server-sigv4-region",
+    );
+    expect(() =>
+      sigv4FromFlags({ metricsServerSigv4Region: "us-west-2", metricsServerSigv4RoleArn: "amp" }),
+    ).toThrow(
+      '--metrics-server-sigv4-role-arn must be an IAM role ARN such as arn:aws:iam::123456789012:role/kanaria, got "amp"',
+    );
+    expect(sigv4FromFlags({})).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@
 import { type Command, Option } from "commander";
 import { PROVIDERS } from "../../api/canary.ts";
 import { DEFAULT_BIND_ADDRESS } from "../../observability/server.ts";
+import { sigv4Options } from "../sigv4-flags.ts";
 import { type ControllerFlags, leaderElectionOptions } from "./controller-flags.ts";
 
 export function register(program: Command): void {
@@ -54,6 +55,7 @@ export function register(program: Command): void {
       "where /metrics, /healthz and /readyz are served (port 0: any free port)",
       DEFAULT_BIND_ADDRESS,
     );
+  for (const option of sigv4Options()) command.addOption(option);
   for (const option of leaderElectionOptions()) command.addOption(option);
   command.action(async (flags: ControllerFlags) => {
     const { runController } = await import("./controller-run.ts");

@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { MetricTemplateSpec, REDUCERS } from "../../api/metric-template.ts";
 import { lazy } from "../../lazy.ts";
 import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
+import { awsCredentials, staticCredentials } from "../aws-credentials.ts";
 import type { Credentials, QueryOptions, QueryResult } from "../provider.ts";
 import {
   type RangeMetricProvider,
@@ -268,22 +269,17 @@ function sdkApi(provider: ProviderSpec, credentials: Credentials): CloudWatchApi
   };
 }
 
-/** Everything but the wire protocol, which comes with the SDK (see sdkApi). */
+/**
+ * Everything but the wire protocol, which comes with the SDK (see sdkApi). Credentials come from the
+ * process-wide cache (aws-credentials.ts), not a chain per client: a client is made per check, and
+ * each would otherwise ask STS (IRSA, an assumed role) again.
+ */
 function clientConfig(provider: ProviderSpec, credentials: Credentials): CloudWatchClientConfig {
+  const keys = provider.secretRef ? staticCredentials(provider.secretRef.name, credentials) : undefined;
   return {
     ...(provider.region ? { region: provider.region } : {}),
     ...(provider.address ? { endpoint: provider.address } : {}),
-    ...(provider.secretRef ? { credentials: staticCredentials(provider.secretRef.name, credentials) } : {}),
+    credentials: awsCredentials({ roleArn: provider.roleArn, region: provider.region, keys }),
     maxAttempts: 3,
   };
-}
-
-function staticCredentials(secret: string, credentials: Credentials) {
-  const accessKeyId = credentials.aws_access_key_id;
-  const secretAccessKey = credentials.aws_secret_access_key;
-  if (!accessKeyId || !secretAccessKey) {
-    throw new Error(`the secret ${secret} needs the keys aws_access_key_id and aws_secret_access_key`);
-  }
-  const sessionToken = credentials.aws_session_token;
-  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 }

@@ -8,10 +8,18 @@ import type {
 import type { MetricTemplateSpec } from "../../api/metric-template.ts";
 import { lazy } from "../../lazy.ts";
 import { credentialSecrets, displayUrl, redactor, urlSecrets } from "../../security/redact.ts";
+import { awsCredentials, staticCredentials } from "../aws-credentials.ts";
 import type { Credentials, QueryOptions, QueryResult } from "../provider.ts";
 import type { RangeMetricProvider, RangeOptions, RangeResult, Sample } from "../range.ts";
+import { type Signer, sigv4Signer } from "./sigv4.ts";
 
 const ONLINE_QUERY = "vector(1)";
+/**
+ * Longer queries go as a POST form body: proxies and load balancers in front of Prometheus (and
+ * Prometheus-compatible services) cap the URL length, often at 4 or 8 KiB.
+ */
+const MAX_GET_QUERY_LENGTH = 2048;
+const FORM = "application/x-www-form-urlencoded";
 
 type ProviderSpec = MetricTemplateSpec["provider"];
 
@@ -34,23 +42,36 @@ export function createPrometheusProvider(
   const connect = connection(address, provider, credentials);
   const agent = provider.insecureSkipVerify ? new Agent({ rejectUnauthorized: false }) : undefined;
   // What each request carries, so an answer that echoes it (an error body quoting the
-  // Authorization header, say) never reaches a message.
-  const scrub = redactor([
+  // Authorization header, say) never reaches a message. Credentials the signer fetched (from STS,
+  // say) join as they are used.
+  const secrets = new Set([
     ...credentialSecrets(credentials),
     ...Object.values(provider.headers ?? {}),
     ...urlSecrets(address),
   ]);
+  const scrub = (text: string) => redactor(secrets)(text);
+  const sign = provider.sigv4
+    ? sigv4Signer(provider.sigv4, awsCredentials(sigv4Source(provider, credentials)), (c) => {
+        for (const value of [c.accessKeyId, c.secretAccessKey, c.sessionToken]) if (value) secrets.add(value);
+      })
+    : undefined;
 
-  const driver = async (timeoutMs: number, signal: AbortSignal | undefined) =>
+  const driver = async (promql: string, timeoutMs: number, signal: AbortSignal | undefined) =>
     new (await prometheusQuery()).PrometheusDriver({
       ...connect,
       timeout: timeoutMs,
-      requestInterceptor: { onFulfilled: (config) => withRequestOptions(config, agent, signal) },
+      preferPost: promql.length > MAX_GET_QUERY_LENGTH,
+      requestInterceptor: {
+        onFulfilled: async (config) => {
+          withRequestOptions(config, agent, signal);
+          return sign ? signed(config, sign) : config;
+        },
+      },
     });
 
   async function query(promql: string, options: QueryOptions): Promise<QueryResult> {
     const result = await call(where, scrub, async () =>
-      (await driver(options.timeoutMs, options.signal)).instantQuery(
+      (await driver(promql, options.timeoutMs, options.signal)).instantQuery(
         promql,
         options.now,
         evaluationTimeout(options.timeoutMs),
@@ -62,7 +83,7 @@ export function createPrometheusProvider(
   /** query_range: Prometheus evaluates the instant query at every step, as the controller would have. */
   async function queryRange(promql: string, options: RangeOptions): Promise<RangeResult> {
     const result = await call(where, scrub, async () =>
-      (await driver(options.timeoutMs, options.signal)).rangeQuery(
+      (await driver(promql, options.timeoutMs, options.signal)).rangeQuery(
         promql,
         options.start,
         options.end,
@@ -106,11 +127,46 @@ type RequestConfig = Parameters<NonNullable<Connection["requestInterceptor"]>["o
 /** axios's response type, as prometheus-query's interceptors see it (axios is its dependency, not ours). */
 type AxiosResponse = Parameters<NonNullable<Connection["responseInterceptor"]>["onFulfilled"]>[0];
 
+/** With sigv4, secretRef holds AWS keys (else the SDK's default chain): the base for an optional role. */
+function sigv4Source(provider: ProviderSpec, credentials: Credentials) {
+  return {
+    roleArn: provider.sigv4?.roleArn,
+    region: provider.sigv4?.region,
+    keys: provider.secretRef ? staticCredentials(provider.secretRef.name, credentials) : undefined,
+  };
+}
+
+/**
+ * Signs the request prometheus-query built: the query string and the form body are fixed here, in
+ * the encoding they were signed in, so axios sends exactly the signed bytes.
+ */
+async function signed(config: RequestConfig, sign: Signer): Promise<RequestConfig> {
+  const url = new URL(config.url ?? "", config.baseURL);
+  for (const [key, value] of (config.params as URLSearchParams | undefined) ?? []) {
+    url.searchParams.append(key, value);
+  }
+  const method = (config.method ?? "GET").toUpperCase();
+  const body = method === "POST" ? String(config.data ?? "") : undefined;
+  const request = await sign({
+    method,
+    url,
+    headers: body !== undefined ? { "content-type": FORM } : {},
+    body,
+  });
+  config.url = request.url;
+  config.baseURL = undefined;
+  config.params = undefined;
+  config.data = body;
+  for (const [name, value] of Object.entries(request.headers)) config.headers.set(name, value);
+  return config;
+}
+
 /** Headers, bearer token or basic auth: the parts that do not change per query. */
 function connection(address: string, provider: ProviderSpec, credentials: Credentials): Connection {
   const headers: Record<string, string> = { ...provider.headers };
   let auth: Connection["auth"];
-  if (provider.secretRef) {
+  // With sigv4 the secret holds AWS keys, which sign the request instead.
+  if (provider.secretRef && !provider.sigv4) {
     // Same precedence as Flagger: a token wins over username/password. The secret's credentials
     // replace an Authorization header given in spec.provider.headers.
     if (credentials.token) headers.Authorization = `Bearer ${credentials.token}`;
@@ -161,11 +217,26 @@ function checkBody(response: AxiosResponse): AxiosResponse {
     body === null ||
     typeof (body as { status?: unknown }).status !== "string"
   ) {
+    const aws = awsMessage(body);
     throw new UnexpectedAnswer(
-      `HTTP ${response.status}: the answer is not a Prometheus API response: ${excerpt(body)}`,
+      aws
+        ? `HTTP ${response.status}: ${aws}`
+        : `HTTP ${response.status}: the answer is not a Prometheus API response: ${excerpt(body)}`,
     );
   }
   return response;
+}
+
+/**
+ * AWS's own error, as Amazon Managed Service for Prometheus answers a refused signature or token:
+ * `{"message": "..."}`. Its first sentence names the cause; what follows a signature mismatch (the
+ * canonical request and string to sign) is left out.
+ */
+function awsMessage(body: unknown): string | undefined {
+  const message = (body as { message?: unknown } | null)?.message;
+  if (typeof message !== "string" || message.trim() === "") return undefined;
+  const first = message.trim().split(/\.\s|\n/)[0] ?? "";
+  return first.replace(/\.$/, "");
 }
 
 /**
