@@ -33,13 +33,15 @@ function bounded(p: Problem): Problem {
 
 /**
  * Input text in a line of output: control characters (CR, LF, NUL, ESC...), invisible and
- * direction-changing characters are written as escapes, so one problem is always one line and what
- * it shows is what the file holds.
+ * direction-changing characters, and lone UTF-16 surrogates (which a terminal would show as U+FFFD, not
+ * as what the file holds) are written as escapes, so one problem is always one line and what it shows
+ * is what the file holds.
  */
 export function escapeText(text: string): string {
   return text.replace(
+    // With the u flag a surrogate range matches only unpaired surrogates; pairs are one code point.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-    /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ufffd]/g,
+    /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ufffd\ud800-\udfff]/gu,
     (c) => {
       const code = c.charCodeAt(0);
       if (c === "\n") return "\\n";

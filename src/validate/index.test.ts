@@ -81,18 +81,45 @@ describe("validatePaths", () => {
     expect(result.exitCode).toBe(1);
   });
 
-  it("hints at migrating a Flagger object without failing, unless strict", async () => {
-    const path = join(FIXTURES, "flagger.yaml");
-    const lenient = await validatePaths([path]);
-    expect(lenient).toMatchObject({ objects: 0, errors: 0, warnings: 1, exitCode: 0 });
-    expect(lenient.problems[0]).toMatchObject({
+  it("fails a Flagger object, naming the apiVersion kanaria serves", async () => {
+    const result = await validatePaths([join(FIXTURES, "flagger.yaml")]);
+    expect(result).toMatchObject({ objects: 0, errors: 1, warnings: 0, exitCode: 1 });
+    expect(result.problems[0]).toMatchObject({
       line: 1,
       column: 13,
-      severity: "warning",
+      severity: "error",
       kind: "Canary",
       name: "podinfo",
+      message: expect.stringContaining("kanaria serves kanaria.dev/v1alpha1"),
     });
-    expect((await validatePaths([path], { strict: true })).exitCode).toBe(1);
+  });
+
+  // Found by the manifest fuzz: these were skipped as "not ours", yet applying them fails.
+  it.each([
+    ['""', '"" is not an API version kanaria serves'],
+    ["v1", '"v1" is not an API version kanaria serves'],
+    ['"{{ .Values.apiVersion }}"', "is an unrendered template"],
+    ["kanria.dev/v1alpha1", 'API group "kanria.dev" looks like a typo of kanaria.dev'],
+    ["flagger.app/v1beta1", "flagger.app/v1beta1 is Flagger's API"],
+  ])("fails a kanaria kind under apiVersion %s", (apiVersion, why) => {
+    for (const kind of ["Canary", "MetricTemplate", "AlertProvider"]) {
+      const text = `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: x\n`;
+      const result = validateSources([{ file: "x.yaml", text }]);
+      expect(result.exitCode).toBe(1);
+      expect(result.problems).toEqual([
+        expect.objectContaining({
+          line: 1,
+          column: 13,
+          severity: "error",
+          kind,
+          path: "apiVersion",
+        }),
+      ]);
+      expect(result.problems[0]?.message).toContain(why);
+      expect(result.problems[0]?.message).toMatch(
+        /; kanaria serves kanaria\.dev\/v1alpha1: set apiVersion to /,
+      );
+    }
   });
 
   it("runs the cross-object checks across files", async () => {
@@ -123,7 +150,7 @@ describe("validatePaths", () => {
 
 describe("validateSources", () => {
   it("exits 0 with warnings only and 1 with them under strict", () => {
-    const text = "apiVersion: flagger.app/v1beta1\nkind: MetricTemplate\nmetadata:\n  name: x\n";
+    const text = "apiVersion: kanaria.de/v1\nkind: Widget\nmetadata:\n  name: x\n";
     expect(validateSources([{ file: "x.yaml", text }]).exitCode).toBe(0);
     expect(validateSources([{ file: "x.yaml", text }], { strict: true }).exitCode).toBe(1);
   });

@@ -1,5 +1,6 @@
 /** `kanaria validate` as a library: read manifests, check every kanaria.dev object, report problems. */
 import { API_VERSION, GROUP } from "../api/common.ts";
+import { kindInfo } from "../api/kinds.ts";
 import { crossCheck } from "./cross-check.ts";
 import {
   collectFiles,
@@ -43,14 +44,25 @@ function groupOf(m: Manifest): string | undefined {
   return m.apiVersion?.split("/")[0];
 }
 
-/** Objects of other API groups are not ours to judge, with two exceptions that are likely mistakes:
- * Flagger's API (a migration in progress) and a misspelt kanaria.dev. */
+/** A kanaria kind (Canary, MetricTemplate, AlertProvider) under another apiVersion: applying it fails
+ * where only kanaria is installed (or reaches Flagger, not kanaria), so it is an error, never a skip. */
+function otherApiVersionProblems(m: Manifest): Problem[] {
+  if (m.apiVersion === undefined) return []; // checkTypeMeta reports a missing or non-string one
+  const shown = JSON.stringify(m.apiVersion);
+  const group = groupOf(m) ?? "";
+  let why = `${shown} is not an API version kanaria serves`;
+  if (group === FLAGGER_GROUP) why = `${m.apiVersion} is Flagger's API, which kanaria does not act on`;
+  else if (m.apiVersion.includes("{{"))
+    why = `${shown} is an unrendered template: validate the rendered output`;
+  else if (closest(group, [GROUP]) !== undefined) why = `API group "${group}" looks like a typo of ${GROUP}`;
+  const message = `${why}; kanaria serves ${API_VERSION}: set apiVersion to ${API_VERSION}`;
+  return [problemAt(m, ["apiVersion"], "error", message)];
+}
+
+/** Objects of other API groups are not ours to judge, except a misspelt kanaria.dev (likely a mistake). */
 function foreignObjectProblems(m: Manifest): Problem[] {
+  if (m.kind !== undefined && kindInfo(m.kind) !== undefined) return otherApiVersionProblems(m);
   const group = groupOf(m);
-  if (group === FLAGGER_GROUP) {
-    const message = `${m.apiVersion} is Flagger's API, which kanaria does not act on: change apiVersion to ${API_VERSION} to migrate`;
-    return [problemAt(m, ["apiVersion"], "warning", message)];
-  }
   if (group !== undefined && closest(group, [GROUP]) !== undefined) {
     const message = `API group "${group}" looks like a typo of ${GROUP}: this object was not validated; use apiVersion ${API_VERSION}`;
     return [problemAt(m, ["apiVersion"], "warning", message)];

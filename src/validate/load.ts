@@ -194,6 +194,7 @@ export function parseSource(source: SourceFile): { manifests: Manifest[]; proble
       lineCounter: lines,
       prettyErrors: false,
       uniqueKeys: false,
+      logLevel: "error", // no process warnings on stderr (a mapping used as a key)
     }) as Document.Parsed[];
   } catch (err) {
     // The limits above keep the parser's recursion in bounds; this is the net under them.

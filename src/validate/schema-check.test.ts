@@ -346,19 +346,21 @@ describe("apiVersion and kind", () => {
     );
   });
 
-  it("ignores other API groups but hints at Flagger's and at a misspelt kanaria.dev", () => {
+  it("ignores other API groups, but fails kanaria kinds under Flagger's or a misspelt group", () => {
     const other = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" }, data: { a: "b" } };
     expect(problemsOf(other)).toEqual([]);
     expect(problemsOf(edit(CANARY, { apiVersion: "flagger.app/v1beta1" }))).toEqual([
       expect.objectContaining({
-        severity: "warning",
+        severity: "error",
         message:
-          "flagger.app/v1beta1 is Flagger's API, which kanaria does not act on: change apiVersion to kanaria.dev/v1alpha1 to migrate",
+          "flagger.app/v1beta1 is Flagger's API, which kanaria does not act on; kanaria serves kanaria.dev/v1alpha1: set apiVersion to kanaria.dev/v1alpha1",
       }),
     ]);
     expect(problemsOf(edit(CANARY, { apiVersion: "kanria.dev/v1alpha1" }))[0]).toMatchObject({
-      severity: "warning",
+      severity: "error",
       path: "apiVersion",
     });
+    const widget = { apiVersion: "kanria.dev/v1alpha1", kind: "Widget", metadata: { name: "x" } };
+    expect(problemsOf(widget)[0]).toMatchObject({ severity: "warning", path: "apiVersion" });
   });
 });
