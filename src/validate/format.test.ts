@@ -23,6 +23,7 @@ function result(problems: Problem[], files = 3, objects = 5): ValidateResult {
     objects,
     errors,
     warnings: problems.length - errors,
+    omitted: 0,
     ioErrors: [],
     exitCode: errors > 0 ? 1 : 0,
   };

@@ -65,6 +65,10 @@ export function formatSummary(r: ValidateResult): string {
 
 export function formatText(r: ValidateResult, opts: { quiet?: boolean } = {}): string {
   const lines = r.problems.map(formatProblem);
+  if (r.omitted > 0)
+    lines.push(
+      `... and ${count(r.omitted, "more problem")}, not listed (kanaria validate lists the first ${r.problems.length})`,
+    );
   if (opts.quiet !== true) lines.push(formatSummary(r));
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
@@ -86,6 +90,7 @@ export function formatJson(r: ValidateResult): string {
     objects: r.objects,
     errors: r.errors,
     warnings: r.warnings,
+    ...(r.omitted > 0 ? { omitted: r.omitted } : {}),
     ioErrors: r.ioErrors,
   };
   return `${JSON.stringify({ problems, summary }, null, 2)}\n`;
