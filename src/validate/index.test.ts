@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { validatePaths, validateSources } from "./index.ts";
+import { formatText } from "./format.ts";
+import { Run, validatePaths, validateSources } from "./index.ts";
+import { scan } from "./scan.ts";
 
 const FIXTURES = join(import.meta.dirname, "../../test/fixtures/validate");
 const EXAMPLES = join(import.meta.dirname, "../../examples/flagger-migration");
@@ -185,5 +187,44 @@ describe("validateSources", () => {
       bomb,
     ];
     for (const text of texts) expect(() => validateSources([{ file: "x.yaml", text }])).not.toThrow();
+  });
+});
+
+describe("the per-run limits", () => {
+  const canary = (name: string, port: unknown) =>
+    `apiVersion: kanaria.dev/v1alpha1\nkind: Canary\nmetadata:\n  name: ${name}\nspec:\n  targetRef:\n    name: ${name}\n  service:\n    port: ${port}\n  analysis:\n    interval: 1m\n    threshold: 5\n    stepWeight: 10\n`;
+
+  it("keeps objects for the cross-object checks up to the run's budget, then says so and checks the rest one by one", () => {
+    // The budget holds two of these Canaries.
+    const values = scan(canary("a", 80))[0]?.values ?? 0;
+    expect(values).toBeGreaterThan(10);
+    const run = new Run({ runValues: 2 * values, problems: 100 });
+    run.add({ file: "a.yaml", text: `${canary("a", 80)}---\n${canary("b", 80)}` });
+    run.add({ file: "c.yaml", text: `${canary("c", 80)}---\n${canary("d", '"x"')}` });
+    const result = run.result({}, []);
+    expect(result.objects).toBe(4);
+    expect(result.problems.map((p) => `${p.file}:${p.line} ${p.name} ${p.path}`)).toEqual([
+      "c.yaml:1 c ",
+      "c.yaml:23 d spec.service.port",
+    ]);
+    expect(result.problems[0]?.message).toMatch(
+      new RegExp(
+        `^the cross-object checks hold up to ${2 * values} YAML values .*: validate fewer files at once$`,
+      ),
+    );
+    expect(result.exitCode).toBe(1);
+  });
+
+  it("lists the first problems and counts all of them", () => {
+    const run = new Run({ runValues: 1000, problems: 3 });
+    run.add({ file: "l.yaml", text: `apiVersion: v1\nkind: List\nitems:\n${"- 1\n".repeat(10)}` });
+    const result = run.result({}, []);
+    expect(result).toMatchObject({ errors: 10, omitted: 7, exitCode: 1 });
+    expect(result.problems.map((p) => p.line)).toEqual([4, 5, 6]);
+    expect(formatText(result).split("\n").slice(-3)).toEqual([
+      "... and 7 more problems, not listed (kanaria validate lists the first 3)",
+      "1 file, 0 kanaria objects: 10 errors, 0 warnings",
+      "",
+    ]);
   });
 });

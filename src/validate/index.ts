@@ -100,7 +100,7 @@ function objectProblems(m: Manifest): Problem[] {
  * unless the cross-object checks need it, and those keep at most MAX_RUN_VALUES values in all. So what
  * a run holds does not grow with the number of files, empty documents or objects of other kinds.
  */
-class Run {
+export class Run {
   readonly problems: Problem[] = [];
   readonly files: string[] = [];
   readonly kept: Manifest[] = [];
@@ -110,6 +110,12 @@ class Run {
   warnings = 0;
   omitted = 0;
   full = false;
+
+  readonly limits: { runValues: number; problems: number };
+
+  constructor(limits = { runValues: MAX_RUN_VALUES, problems: MAX_PROBLEMS }) {
+    this.limits = limits;
+  }
 
   add(source: SourceFile): void {
     this.files.push(source.file);
@@ -127,9 +133,9 @@ class Run {
 
   keep(m: Manifest, values: number): void {
     if (this.full) return;
-    if (this.keptValues + values > MAX_RUN_VALUES) {
+    if (this.keptValues + values > this.limits.runValues) {
       this.full = true;
-      const message = `the cross-object checks hold up to ${MAX_RUN_VALUES} YAML values of kanaria objects, Deployments and HTTPRoutes per run; objects from here on are checked one by one only: validate fewer files at once`;
+      const message = `the cross-object checks hold up to ${this.limits.runValues} YAML values of kanaria objects, Deployments and HTTPRoutes per run; objects from here on are checked one by one only: validate fewer files at once`;
       this.report([problemAt(m, [], "error", message)]);
       return;
     }
@@ -142,7 +148,7 @@ class Run {
     for (const p of problems) {
       if (p.severity === "error") this.errors++;
       else this.warnings++;
-      if (this.problems.length < MAX_PROBLEMS) this.problems.push(p);
+      if (this.problems.length < this.limits.problems) this.problems.push(p);
       else this.omitted++;
     }
   }
