@@ -251,9 +251,12 @@ function documentValue(
 ): { value: unknown } | { problems: Problem[] } {
   if (doc.errors.length > 0) {
     return {
-      problems: doc.errors.map((err) =>
-        syntaxProblem(file, lines, err.pos[0], `YAML syntax error: ${err.message.split("\n")[0]}`),
-      ),
+      // The first error only: the ones after it are mostly the parser losing its place.
+      problems: doc.errors
+        .slice(0, 1)
+        .map((err) =>
+          syntaxProblem(file, lines, err.pos[0], `YAML syntax error: ${err.message.split("\n")[0]}`),
+        ),
     };
   }
   const duplicate = duplicateKey(doc);
@@ -360,15 +363,18 @@ function* withDetached(
   piece: string,
   span: Span,
 ): Generator<Parsed> {
+  let counted = false;
   for (const one of found) {
     if ("problem" in one) {
       yield one;
       continue;
     }
     const m = one.manifest;
-    // Items of a List nested in this piece are located from a node of its tree: they keep the tree.
+    // Items of a List nested in this piece are located from a node of its tree: they keep the tree,
+    // which is counted once, with the first of them.
     const keep = m.doc === doc ? () => detached(m, piece, span.line) : () => m;
-    yield { manifest: m, values: span.values, keep };
+    yield { manifest: m, values: counted ? 0 : span.values, keep };
+    counted = true;
   }
 }
 
