@@ -209,6 +209,20 @@ describe("documents and List items parsed one at a time", () => {
     });
   });
 
+  // Found by comparing with the whole-document parse on mutated manifests: a block scalar's lines
+  // start at column 0 as the lexer sees them, which ended the List there.
+  it("keeps a block scalar inside its List item", () => {
+    const text = "kind: List\nitems:\n  - a: 1\n    text: |-\n      x\n      y\n    b: 2\n  - c: 3\n";
+    expect(scan(text)[0]?.items?.map((i) => text.slice(i.start, i.end))).toEqual([
+      "- a: 1\n    text: |-\n      x\n      y\n    b: 2\n  ",
+      "- c: 3\n",
+    ]);
+    expect(parseSource({ file: "b.yaml", text }).manifests.map((m) => m.value)).toEqual([
+      { a: 1, text: "x\ny", b: 2 },
+      { c: 3 },
+    ]);
+  });
+
   it("parses a List with anchors whole, since an alias may point into another item", () => {
     const text =
       "apiVersion: v1\nkind: List\nitems:\n- &a {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}\n- *a\n";

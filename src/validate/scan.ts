@@ -107,6 +107,8 @@ export function scan(text: string): ScannedDocument[] {
   let line = 1;
   let column = 0;
   let scalarNext = false;
+  /** After `|` or `>`: the scalar that follows starts on the next line, at column 0 as the lexer sees it. */
+  let blockScalar = false;
   for (const token of new Lexer().lex(text)) {
     const start = offset;
     const at = column;
@@ -122,7 +124,8 @@ export function scan(text: string): ScannedDocument[] {
     if (scalarNext) {
       // A plain or block scalar's text (a block scalar's lines look like indentation to tokenType).
       scalarNext = false;
-      if (s.flow === 0 && at === 0) s.candidate = token;
+      if (s.flow === 0 && at === 0 && !blockScalar) s.candidate = token;
+      blockScalar = false;
       continue;
     }
     const type =
@@ -142,7 +145,9 @@ export function scan(text: string): ScannedDocument[] {
     s.doc.content = true;
     const key = s.candidate;
     s.candidate = undefined;
-    if (s.flow === 0) trackItems(s, type, key, start, atLine, at);
+    if (type === "block-scalar-header") blockScalar = true;
+    else if (s.flow === 0 && !(type === "scalar-start" && blockScalar))
+      trackItems(s, type, key, start, atLine, at);
     switch (type) {
       case "flow-map-end":
       case "flow-seq-end":

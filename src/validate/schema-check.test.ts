@@ -364,3 +364,21 @@ describe("apiVersion and kind", () => {
     expect(problemsOf(widget)[0]).toMatchObject({ severity: "warning", path: "apiVersion" });
   });
 });
+
+// Found by the List-versus-documents fuzz: each check of a cross-field rule grew its path by the parents'
+// keys (zod prefixes them to the issue's path array in place), so the second Canary read metrics[1][1].
+describe("cross-field rule paths", () => {
+  it("stay the same however often a rule is checked", () => {
+    const metric = { name: "latency", thresholdRange: { max: 500 } };
+    const canary = {
+      ...CANARY,
+      spec: {
+        ...(CANARY.spec as Obj),
+        analysis: { interval: "1m", threshold: 5, stepWeight: 10, metrics: [metric] },
+      },
+    };
+    for (let i = 0; i < 3; i++) {
+      expect(problemsOf(canary).map((p) => p.path)).toEqual(["spec.analysis.metrics[0].templateRef"]);
+    }
+  });
+});
