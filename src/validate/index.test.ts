@@ -190,6 +190,19 @@ describe("validateSources", () => {
   });
 });
 
+it("names an unquoted template in apiVersion as one", () => {
+  const text = "apiVersion: {{ .Values.apiVersion }}\nkind: Canary\nmetadata:\n  name: x\n";
+  expect(validateSources([{ file: "t.yaml", text }]).problems).toEqual([
+    expect.objectContaining({
+      line: 1,
+      severity: "error",
+      path: "apiVersion",
+      message:
+        "apiVersion must be a string such as kanaria.dev/v1alpha1; got a mapping (an unrendered template: validate the rendered output)",
+    }),
+  ]);
+});
+
 describe("the per-run limits", () => {
   const canary = (name: string, port: unknown) =>
     `apiVersion: kanaria.dev/v1alpha1\nkind: Canary\nmetadata:\n  name: ${name}\nspec:\n  targetRef:\n    name: ${name}\n  service:\n    port: ${port}\n  analysis:\n    interval: 1m\n    threshold: 5\n    stepWeight: 10\n`;
