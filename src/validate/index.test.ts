@@ -209,7 +209,7 @@ describe("the per-run limits", () => {
 
   it("keeps objects for the cross-object checks up to the run's budget, then says so and checks the rest one by one", () => {
     // The budget holds two of these Canaries.
-    const values = scan(canary("a", 80))[0]?.values ?? 0;
+    const values = [...scan(canary("a", 80))][0]?.values ?? 0;
     expect(values).toBeGreaterThan(10);
     const run = new Run({ runValues: 2 * values, problems: 100 });
     run.add({ file: "a.yaml", text: `${canary("a", 80)}---\n${canary("b", 80)}` });

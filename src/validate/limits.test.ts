@@ -55,7 +55,7 @@ describe("input limits", () => {
 
   it("leaves ordinary manifests alone, block scalars included", () => {
     const text = `${HEADER}  analysis:\n    webhooks:\n      - name: x\n        metadata:\n          script: |\n${"            deeply indented text\n".repeat(50)}`;
-    const docs = scan(text);
+    const docs = [...scan(text)];
     expect(docs).toHaveLength(1);
     expect(docs[0]).not.toHaveProperty("tooDeep");
     expect(docs[0]).not.toHaveProperty("tooMany");

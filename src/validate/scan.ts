@@ -100,8 +100,9 @@ class Scanner {
   }
 }
 
-/** The documents of a text, in order; linear in the text, memory in proportion to List items. */
-export function scan(text: string): ScannedDocument[] {
+/** The documents of a text, in order, each as soon as it ends: linear in the text, and memory in
+ * proportion to the List items of one document, however many documents there are. */
+export function* scan(text: string): Generator<ScannedDocument> {
   const s = new Scanner();
   let offset = 0;
   let line = 1;
@@ -110,6 +111,7 @@ export function scan(text: string): ScannedDocument[] {
   /** After `|` or `>`: the scalar that follows starts on the next line, at column 0 as the lexer sees it. */
   let blockScalar = false;
   for (const token of new Lexer().lex(text)) {
+    if (s.done.length > 0) yield* s.done.splice(0);
     const start = offset;
     const at = column;
     const atLine = line;
@@ -184,7 +186,7 @@ export function scan(text: string): ScannedDocument[] {
     if (s.block.length + s.flow > MAX_DEPTH) s.doc.tooDeep ??= position;
   }
   s.endDocument(offset);
-  return s.done;
+  yield* s.done;
 }
 
 /** Finds the items of a top-level `items:` block sequence (block context only). */
