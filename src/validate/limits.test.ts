@@ -42,6 +42,17 @@ describe("input limits", () => {
     }
   }, 60_000);
 
+  // A List of a million one-character items took 700 MB while its items were recorded one by one.
+  it("takes a List with more items than an object may hold values as one object over the limit", () => {
+    const text = `kind: List\nitems:\n${"- 1\n".repeat(MAX_OBJECT_VALUES + 1)}`;
+    expect([...scan(text)][0]?.items).toBeUndefined();
+    expect(parseSource({ file: "l.yaml", text }).problems).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining(`more than ${MAX_OBJECT_VALUES} YAML values`),
+      }),
+    ]);
+  }, 60_000);
+
   it("rejects a file over the size limit without parsing it", () => {
     const { problems } = parseSource({ file: "big.yaml", text: "", bytes: MAX_FILE_BYTES + 1 });
     expect(problems).toEqual([

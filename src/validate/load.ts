@@ -271,21 +271,14 @@ function documentValue(
   }
 }
 
-/** A document's text with its List items cut out (their lines kept), which leaves `items:` empty. */
+/** A document's text with its List items cut out (their lines kept), which leaves `items:` empty. The
+ * items of a block sequence follow one another, so they are one range of the text. */
 function withoutItems(text: string, doc: ScannedDocument, items: Span[]): string {
-  let out = "";
-  let at = doc.start;
-  for (const item of items) {
-    out += text.slice(at, item.start) + "\n".repeat(countLines(text, item.start, item.end));
-    at = item.end;
-  }
-  return out + text.slice(at, doc.end);
-}
-
-function countLines(text: string, start: number, end: number): number {
-  let n = 0;
-  for (let i = text.indexOf("\n", start); i >= 0 && i < end; i = text.indexOf("\n", i + 1)) n++;
-  return n;
+  const first = items[0]?.start ?? doc.start;
+  const last = items.at(-1)?.end ?? first;
+  let lines = 0;
+  for (let i = text.indexOf("\n", first); i >= 0 && i < last; i = text.indexOf("\n", i + 1)) lines++;
+  return text.slice(doc.start, first) + "\n".repeat(lines) + text.slice(last, doc.end);
 }
 
 /** The objects of a file, one document or List item at a time (see scan.ts), with their problems. */

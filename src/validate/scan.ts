@@ -211,6 +211,14 @@ function trackItems(
   }
   if (type === "seq-item-ind" && column === s.itemsColumn && s.rootKey === "items") {
     s.endItem(start);
+    if (!s.splittable) return;
+    if (s.items.length >= MAX_OBJECT_VALUES) {
+      // More items than an object may hold values: the document is one object over the values limit,
+      // and the items found so far are let go.
+      s.splittable = false;
+      s.items.length = 0;
+      return;
+    }
     s.item = span(start, line, column + 1);
     s.items.push(s.item);
   } else if (column === 0 && s.item !== undefined && type !== "seq-item-ind") {
