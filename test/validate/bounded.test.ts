@@ -3,7 +3,8 @@
 // them grew with each file; a 2.6 MB `kubectl get canaries -A -o yaml` dump was refused whole; UTF-16
 // passed unread), and its peak resident memory, as the child itself reports it, is held to the
 // documented ceiling (README: kanaria validate). A 4 MiB file of one-value documents is there too: it
-// took 524 MB while the document boundaries of a file were collected before parsing.
+// took 524 MB while the document boundaries of a file were collected before parsing, and a List of a
+// million one-character items 700 MB while its items were recorded.
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -76,6 +77,8 @@ beforeAll(async () => {
   await writeFile(join(dir, "dashes-2.yaml"), dashes);
   // 466,000 one-value documents: each is parsed, none is kept.
   await writeFile(join(dir, "tiny-documents.yaml"), "a: 1\n---\n".repeat(466_000));
+  // A List of a million one-character items: one object over the values limit.
+  await writeFile(join(dir, "tiny-items.yaml"), `kind: List\nitems:\n${"- 1\n".repeat(1_048_000)}`);
   await writeFile(join(dir, "laughs.yaml"), aliasBomb());
   await writeFile(
     join(dir, "utf16.yaml"),
@@ -98,9 +101,10 @@ describe("kanaria validate on inputs that used to take unbounded memory", () => 
     const shown = lines.map((l) => l.replace(`${dir}/`, ""));
     // Every Canary of the dump is checked (none refused), the alias bomb and the UTF-16 file's object
     // are errors, the empty documents are nothing at all.
-    expect(shown.at(-1)).toBe(`6 files, ${CANARIES + 1} kanaria objects: 2 errors, 0 warnings`);
+    expect(shown.at(-1)).toBe(`7 files, ${CANARIES + 1} kanaria objects: 3 errors, 0 warnings`);
     expect(shown.slice(0, -1)).toEqual([
       expect.stringMatching(/^laughs\.yaml:1:1: error: YAML error: .*alias/i),
+      expect.stringMatching(/^tiny-items\.yaml:50001:3: error: more than 100000 YAML values in one object/),
       expect.stringMatching(/^utf16\.yaml:5:1: error: AlertProvider\/slack: spec\.secretRef: /),
     ]);
     expect(run.status).toBe(1);
