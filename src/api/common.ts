@@ -54,7 +54,8 @@ export function withRules<S extends z.ZodType>(schema: S, rules: CrossFieldRule<
   return schema
     .superRefine((value, ctx) => {
       for (const rule of rules) {
-        if (!rule.holds(value)) ctx.addIssue({ code: "custom", message: rule.message, path: rule.path });
+        // A copy: zod prefixes the parents' keys to the issue's path array in place.
+        if (!rule.holds(value)) ctx.addIssue({ code: "custom", message: rule.message, path: [...rule.path] });
       }
     })
     .meta({

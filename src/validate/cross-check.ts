@@ -49,11 +49,11 @@ function quoted(name: string, namespace: string | undefined): string {
 
 /** A templateRef or providerRef whose object is not among the inputs: only a warning, because it may be
  * applied from another repository or already exist in the cluster. */
-function missingReference(canary: Manifest, path: Path, kind: string, candidates: Manifest[]): Problem[] {
+function missingReference(canary: Manifest, path: Path, kind: string, byName: ByName): Problem[] {
   const name = str(canary.value, [...path, "name"]);
   if (name === undefined) return [];
   const refNamespace = str(canary.value, [...path, "namespace"]);
-  const named = candidates.filter((c) => c.kind === kind && c.name === name);
+  const named = byName.get(`${kind}/${name}`) ?? [];
   if (named.some((c) => sameNamespace(refNamespace, canary, c))) return [];
   const field = path[path.length - 1];
   const namespace = refNamespace ?? canary.namespace;
@@ -65,7 +65,22 @@ function missingReference(canary: Manifest, path: Path, kind: string, candidates
   return [problemAt(canary, path, "warning", message, "key")];
 }
 
-function referenceProblems(canary: Manifest, objects: Manifest[]): Problem[] {
+/** Objects by `kind/name`: each lookup costs the same however many objects a run has. */
+type ByName = Map<string, Manifest[]>;
+
+function byKindAndName(objects: Manifest[]): ByName {
+  const index: ByName = new Map();
+  for (const m of objects) {
+    if (m.kind === undefined || m.name === undefined) continue;
+    const key = `${m.kind}/${m.name}`;
+    const same = index.get(key);
+    if (same === undefined) index.set(key, [m]);
+    else same.push(m);
+  }
+  return index;
+}
+
+function referenceProblems(canary: Manifest, objects: ByName): Problem[] {
   const metrics = list(canary.value, ["spec", "analysis", "metrics"]);
   const alerts = list(canary.value, ["spec", "analysis", "alerts"]);
   return [
@@ -98,9 +113,11 @@ function targetsDeployment(canary: Manifest): string | undefined {
 
 /** The Deployment a Canary targets, if it is among the inputs; one in the Canary's own directory wins
  * when overlays repeat it. */
-function targetDeployment(canary: Manifest, deployments: Manifest[]): Manifest | undefined {
+function targetDeployment(canary: Manifest, deployments: ByName): Manifest | undefined {
   const name = targetsDeployment(canary);
-  const matches = deployments.filter((d) => d.name === name && sameNamespace(undefined, canary, d));
+  const matches = (deployments.get(`Deployment/${name}`) ?? []).filter((d) =>
+    sameNamespace(undefined, canary, d),
+  );
   return matches.find((d) => dirOf(d.file) === dirOf(canary.file)) ?? matches[0];
 }
 
@@ -114,7 +131,7 @@ function describePorts(ports: ContainerPort[]): string {
 
 /** The generated Services send traffic to service.targetPort (service.port when unset): a container of
  * the target must declare that port, by number or by name, or the Services have no endpoints. */
-function portProblems(canary: Manifest, deployments: Manifest[]): Problem[] {
+function portProblems(canary: Manifest, deployments: ByName): Problem[] {
   const deployment = targetDeployment(canary, deployments);
   if (deployment === undefined) return [];
   const targetPort = get(canary.value, ["spec", "service", "targetPort"]);
@@ -169,12 +186,16 @@ function duplicateProblems(canaries: Manifest[]): Problem[] {
 export function crossCheck(manifests: Manifest[]): Problem[] {
   const kanaria = manifests.filter((m) => m.apiVersion === API_VERSION);
   const canaries = kanaria.filter((m) => m.kind === "Canary");
-  const deployments = manifests.filter((m) => m.apiVersion === "apps/v1" && m.kind === "Deployment");
+  const deployments = byKindAndName(
+    manifests.filter((m) => m.apiVersion === "apps/v1" && m.kind === "Deployment"),
+  );
+  const references = byKindAndName(kanaria);
+  const routes = manifests.filter((m) => m.kind === "HTTPRoute");
   return [
-    ...canaries.flatMap((c) => referenceProblems(c, kanaria)),
+    ...canaries.flatMap((c) => referenceProblems(c, references)),
     ...canaries.flatMap((c) => portProblems(c, deployments)),
     ...duplicateProblems(canaries),
     ...canaries.flatMap(windowCheck),
-    ...canaries.flatMap((c) => gatewayApiCheck(c, manifests)),
+    ...canaries.flatMap((c) => gatewayApiCheck(c, routes)),
   ];
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatJson, formatProblem, formatSummary, formatText } from "./format.ts";
-import type { Problem, ValidateResult } from "./index.ts";
+import { escapeText, formatJson, formatProblem, formatSummary, formatText } from "./format.ts";
+import { type Problem, type ValidateResult, validateSources } from "./index.ts";
 import { formatPath } from "./problem.ts";
 
 const problem: Problem = {
@@ -23,6 +23,7 @@ function result(problems: Problem[], files = 3, objects = 5): ValidateResult {
     objects,
     errors,
     warnings: problems.length - errors,
+    omitted: 0,
     ioErrors: [],
     exitCode: errors > 0 ? 1 : 0,
   };
@@ -93,6 +94,19 @@ describe("input text in the output", () => {
       'a\\rb.yaml:12:7: error: Ca\\nnary/x\\x00y\\u200bz: spec["a\\u001bb"]: bad\\u2028value\\t\\u202eend',
     );
     expect(line.split("\n")).toHaveLength(1);
+  });
+
+  // Found by the manifest fuzz: a "\ud800" escape in a double-quoted name is a lone surrogate, which
+  // UTF-8 output turned into a raw U+FFFD in the KIND/NAME prefix.
+  it("escapes lone surrogates in every part of the line and keeps surrogate pairs", () => {
+    const text =
+      'apiVersion: kanaria.dev/v1alpha1\nkind: Canary\nmetadata:\n  name: "a\\ud800b\\udc00"\n  namespace: "\u{1F600}"\n';
+    const out = formatText(validateSources([{ file: "lone\ud800.yaml", text }]));
+    const line = out.split("\n").find((l) => l.includes("metadata.name")) ?? "";
+    expect(line).toMatch(/^lone\\ud800\.yaml:4:9: error: Canary\/a\\ud800b\\udc00: metadata\.name: /);
+    // Every line survives UTF-8 output unchanged: no unpaired surrogate is left to be replaced.
+    expect(Buffer.from(out, "utf8").toString("utf8")).toBe(out);
+    expect(escapeText("\u{1F600}\udc00\ud83d")).toBe("\u{1F600}\\udc00\\ud83d");
   });
 
   it("cuts long names and messages in the middle, in text and JSON", () => {

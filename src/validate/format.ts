@@ -33,13 +33,15 @@ function bounded(p: Problem): Problem {
 
 /**
  * Input text in a line of output: control characters (CR, LF, NUL, ESC...), invisible and
- * direction-changing characters are written as escapes, so one problem is always one line and what
- * it shows is what the file holds.
+ * direction-changing characters, and lone UTF-16 surrogates (which a terminal would show as U+FFFD, not
+ * as what the file holds) are written as escapes, so one problem is always one line and what it shows
+ * is what the file holds.
  */
 export function escapeText(text: string): string {
   return text.replace(
+    // With the u flag a surrogate range matches only unpaired surrogates; pairs are one code point.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-    /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ufffd]/g,
+    /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ufffd\ud800-\udfff]/gu,
     (c) => {
       const code = c.charCodeAt(0);
       if (c === "\n") return "\\n";
@@ -63,6 +65,10 @@ export function formatSummary(r: ValidateResult): string {
 
 export function formatText(r: ValidateResult, opts: { quiet?: boolean } = {}): string {
   const lines = r.problems.map(formatProblem);
+  if (r.omitted > 0)
+    lines.push(
+      `... and ${count(r.omitted, "more problem")}, not listed (kanaria validate lists the first ${r.problems.length})`,
+    );
   if (opts.quiet !== true) lines.push(formatSummary(r));
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
@@ -84,6 +90,7 @@ export function formatJson(r: ValidateResult): string {
     objects: r.objects,
     errors: r.errors,
     warnings: r.warnings,
+    ...(r.omitted > 0 ? { omitted: r.omitted } : {}),
     ioErrors: r.ioErrors,
   };
   return `${JSON.stringify({ problems, summary }, null, 2)}\n`;

@@ -45,4 +45,27 @@ describe("kanaria validate on mutated manifests", () => {
       { numRuns: 150, seed: 16 },
     );
   }, 60_000);
+
+  // A List is parsed item by item (scan.ts): it must find what the same objects as documents find.
+  it("finds the same problems in a List as in the same objects as documents", () => {
+    const shown = (text: string) =>
+      validateSources([{ file: "m.yaml", text }])
+        .problems.map(
+          (p) => `${p.severity} ${p.kind}/${p.name} ${p.path} ${p.message.replace(/m\.yaml:\d+/g, "")}`,
+        )
+        .sort();
+    fc.assert(
+      fc.property(
+        fc.array(mutatedManifest, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        (picked, indent) => {
+          const objects = picked.map((p) => p.object);
+          const documents = objects.map((o) => stringify(o)).join("---\n");
+          const list = stringify({ apiVersion: "v1", items: objects, kind: "List" }, { indentSeq: indent });
+          expect(shown(list)).toEqual(shown(documents));
+        },
+      ),
+      { numRuns: 100, seed: 17 },
+    );
+  }, 60_000);
 });

@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { validatePaths, validateSources } from "./index.ts";
+import { formatText } from "./format.ts";
+import { Run, validatePaths, validateSources } from "./index.ts";
+import { scan } from "./scan.ts";
 
 const FIXTURES = join(import.meta.dirname, "../../test/fixtures/validate");
 const EXAMPLES = join(import.meta.dirname, "../../examples/flagger-migration");
@@ -81,18 +83,45 @@ describe("validatePaths", () => {
     expect(result.exitCode).toBe(1);
   });
 
-  it("hints at migrating a Flagger object without failing, unless strict", async () => {
-    const path = join(FIXTURES, "flagger.yaml");
-    const lenient = await validatePaths([path]);
-    expect(lenient).toMatchObject({ objects: 0, errors: 0, warnings: 1, exitCode: 0 });
-    expect(lenient.problems[0]).toMatchObject({
+  it("fails a Flagger object, naming the apiVersion kanaria serves", async () => {
+    const result = await validatePaths([join(FIXTURES, "flagger.yaml")]);
+    expect(result).toMatchObject({ objects: 0, errors: 1, warnings: 0, exitCode: 1 });
+    expect(result.problems[0]).toMatchObject({
       line: 1,
       column: 13,
-      severity: "warning",
+      severity: "error",
       kind: "Canary",
       name: "podinfo",
+      message: expect.stringContaining("kanaria serves kanaria.dev/v1alpha1"),
     });
-    expect((await validatePaths([path], { strict: true })).exitCode).toBe(1);
+  });
+
+  // Found by the manifest fuzz: these were skipped as "not ours", yet applying them fails.
+  it.each([
+    ['""', '"" is not an API version kanaria serves'],
+    ["v1", '"v1" is not an API version kanaria serves'],
+    ['"{{ .Values.apiVersion }}"', "is an unrendered template"],
+    ["kanria.dev/v1alpha1", 'API group "kanria.dev" looks like a typo of kanaria.dev'],
+    ["flagger.app/v1beta1", "flagger.app/v1beta1 is Flagger's API"],
+  ])("fails a kanaria kind under apiVersion %s", (apiVersion, why) => {
+    for (const kind of ["Canary", "MetricTemplate", "AlertProvider"]) {
+      const text = `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: x\n`;
+      const result = validateSources([{ file: "x.yaml", text }]);
+      expect(result.exitCode).toBe(1);
+      expect(result.problems).toEqual([
+        expect.objectContaining({
+          line: 1,
+          column: 13,
+          severity: "error",
+          kind,
+          path: "apiVersion",
+        }),
+      ]);
+      expect(result.problems[0]?.message).toContain(why);
+      expect(result.problems[0]?.message).toMatch(
+        /; kanaria serves kanaria\.dev\/v1alpha1: set apiVersion to /,
+      );
+    }
   });
 
   it("runs the cross-object checks across files", async () => {
@@ -123,7 +152,7 @@ describe("validatePaths", () => {
 
 describe("validateSources", () => {
   it("exits 0 with warnings only and 1 with them under strict", () => {
-    const text = "apiVersion: flagger.app/v1beta1\nkind: MetricTemplate\nmetadata:\n  name: x\n";
+    const text = "apiVersion: kanaria.de/v1\nkind: Widget\nmetadata:\n  name: x\n";
     expect(validateSources([{ file: "x.yaml", text }]).exitCode).toBe(0);
     expect(validateSources([{ file: "x.yaml", text }], { strict: true }).exitCode).toBe(1);
   });
@@ -158,5 +187,57 @@ describe("validateSources", () => {
       bomb,
     ];
     for (const text of texts) expect(() => validateSources([{ file: "x.yaml", text }])).not.toThrow();
+  });
+});
+
+it("names an unquoted template in apiVersion as one", () => {
+  const text = "apiVersion: {{ .Values.apiVersion }}\nkind: Canary\nmetadata:\n  name: x\n";
+  expect(validateSources([{ file: "t.yaml", text }]).problems).toEqual([
+    expect.objectContaining({
+      line: 1,
+      severity: "error",
+      path: "apiVersion",
+      message:
+        "apiVersion must be a string such as kanaria.dev/v1alpha1; got a mapping (an unrendered template: validate the rendered output)",
+    }),
+  ]);
+});
+
+describe("the per-run limits", () => {
+  const canary = (name: string, port: unknown) =>
+    `apiVersion: kanaria.dev/v1alpha1\nkind: Canary\nmetadata:\n  name: ${name}\nspec:\n  targetRef:\n    name: ${name}\n  service:\n    port: ${port}\n  analysis:\n    interval: 1m\n    threshold: 5\n    stepWeight: 10\n`;
+
+  it("keeps objects for the cross-object checks up to the run's budget, then says so and checks the rest one by one", () => {
+    // The budget holds two of these Canaries.
+    const values = [...scan(canary("a", 80))][0]?.values ?? 0;
+    expect(values).toBeGreaterThan(10);
+    const run = new Run({ runValues: 2 * values, problems: 100 });
+    run.add({ file: "a.yaml", text: `${canary("a", 80)}---\n${canary("b", 80)}` });
+    run.add({ file: "c.yaml", text: `${canary("c", 80)}---\n${canary("d", '"x"')}` });
+    const result = run.result({}, []);
+    expect(result.objects).toBe(4);
+    expect(result.problems.map((p) => `${p.file}:${p.line} ${p.name} ${p.path}`)).toEqual([
+      "c.yaml:1 c ",
+      "c.yaml:23 d spec.service.port",
+    ]);
+    expect(result.problems[0]?.message).toMatch(
+      new RegExp(
+        `^the cross-object checks hold up to ${2 * values} YAML values .*: validate fewer files at once$`,
+      ),
+    );
+    expect(result.exitCode).toBe(1);
+  });
+
+  it("lists the first problems and counts all of them", () => {
+    const run = new Run({ runValues: 1000, problems: 3 });
+    run.add({ file: "l.yaml", text: `apiVersion: v1\nkind: List\nitems:\n${"- 1\n".repeat(10)}` });
+    const result = run.result({}, []);
+    expect(result).toMatchObject({ errors: 10, omitted: 7, exitCode: 1 });
+    expect(result.problems.map((p) => p.line)).toEqual([4, 5, 6]);
+    expect(formatText(result).split("\n").slice(-3)).toEqual([
+      "... and 7 more problems, not listed (kanaria validate lists the first 3)",
+      "1 file, 0 kanaria objects: 10 errors, 0 warnings",
+      "",
+    ]);
   });
 });

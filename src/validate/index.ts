@@ -1,12 +1,15 @@
 /** `kanaria validate` as a library: read manifests, check every kanaria.dev object, report problems. */
 import { API_VERSION, GROUP } from "../api/common.ts";
+import { kindInfo } from "../api/kinds.ts";
 import { crossCheck } from "./cross-check.ts";
+import { MAX_PROBLEMS, MAX_RUN_VALUES } from "./limits.ts";
 import {
   collectFiles,
+  errorText,
   type IoError,
   type Manifest,
-  parseSource,
-  readSources,
+  parseObjects,
+  readSource,
   type SourceFile,
 } from "./load.ts";
 import { problemAt } from "./locate.ts";
@@ -31,6 +34,8 @@ export interface ValidateResult {
   objects: number;
   errors: number;
   warnings: number;
+  /** Problems counted in errors and warnings but not listed (beyond the first MAX_PROBLEMS). */
+  omitted: number;
   /** Paths that could not be read; any of them makes the exit code 2. */
   ioErrors: IoError[];
   /** 0: no errors; 1: an object is invalid (or, with strict, has a warning); 2: a path could not be read. */
@@ -43,14 +48,25 @@ function groupOf(m: Manifest): string | undefined {
   return m.apiVersion?.split("/")[0];
 }
 
-/** Objects of other API groups are not ours to judge, with two exceptions that are likely mistakes:
- * Flagger's API (a migration in progress) and a misspelt kanaria.dev. */
+/** A kanaria kind (Canary, MetricTemplate, AlertProvider) under another apiVersion: applying it fails
+ * where only kanaria is installed (or reaches Flagger, not kanaria), so it is an error, never a skip. */
+function otherApiVersionProblems(m: Manifest): Problem[] {
+  if (m.apiVersion === undefined) return []; // checkTypeMeta reports a missing or non-string one
+  const shown = JSON.stringify(m.apiVersion);
+  const group = groupOf(m) ?? "";
+  let why = `${shown} is not an API version kanaria serves`;
+  if (group === FLAGGER_GROUP) why = `${m.apiVersion} is Flagger's API, which kanaria does not act on`;
+  else if (m.apiVersion.includes("{{"))
+    why = `${shown} is an unrendered template: validate the rendered output`;
+  else if (closest(group, [GROUP]) !== undefined) why = `API group "${group}" looks like a typo of ${GROUP}`;
+  const message = `${why}; kanaria serves ${API_VERSION}: set apiVersion to ${API_VERSION}`;
+  return [problemAt(m, ["apiVersion"], "error", message)];
+}
+
+/** Objects of other API groups are not ours to judge, except a misspelt kanaria.dev (likely a mistake). */
 function foreignObjectProblems(m: Manifest): Problem[] {
+  if (m.kind !== undefined && kindInfo(m.kind) !== undefined) return otherApiVersionProblems(m);
   const group = groupOf(m);
-  if (group === FLAGGER_GROUP) {
-    const message = `${m.apiVersion} is Flagger's API, which kanaria does not act on: change apiVersion to ${API_VERSION} to migrate`;
-    return [problemAt(m, ["apiVersion"], "warning", message)];
-  }
   if (group !== undefined && closest(group, [GROUP]) !== undefined) {
     const message = `API group "${group}" looks like a typo of ${GROUP}: this object was not validated; use apiVersion ${API_VERSION}`;
     return [problemAt(m, ["apiVersion"], "warning", message)];
@@ -63,48 +79,125 @@ function exitCode(errors: number, warnings: number, ioErrors: number, strict: bo
   return errors > 0 || (strict && warnings > 0) ? 1 : 0;
 }
 
-/** Validates already-read files; `validatePaths` is this plus file discovery. */
+/** What the cross-object checks read: kanaria objects, Deployments and Gateway API HTTPRoutes. */
+function crossChecked(m: Manifest): boolean {
+  if (m.apiVersion === API_VERSION) return true;
+  if (m.apiVersion === "apps/v1" && m.kind === "Deployment") return true;
+  return m.kind === "HTTPRoute" && (m.apiVersion ?? "").startsWith("gateway.networking.k8s.io/");
+}
+
+/** The problems of one object that need no other object. */
+function objectProblems(m: Manifest): Problem[] {
+  const problems = checkTypeMeta(m);
+  if (groupOf(m) !== GROUP) return [...problems, ...foreignObjectProblems(m)];
+  problems.push(...checkManifest(m));
+  if (m.apiVersion === API_VERSION) problems.push(...checkMetadata(m));
+  return problems;
+}
+
+/**
+ * One run over many files, one object at a time: an object's parse tree is dropped once it is checked,
+ * unless the cross-object checks need it, and those keep at most MAX_RUN_VALUES values in all. So what
+ * a run holds does not grow with the number of files, empty documents or objects of other kinds.
+ */
+export class Run {
+  readonly problems: Problem[] = [];
+  readonly files: string[] = [];
+  readonly kept: Manifest[] = [];
+  keptValues = 0;
+  objects = 0;
+  errors = 0;
+  warnings = 0;
+  omitted = 0;
+  full = false;
+
+  readonly limits: { runValues: number; problems: number };
+
+  constructor(limits = { runValues: MAX_RUN_VALUES, problems: MAX_PROBLEMS }) {
+    this.limits = limits;
+  }
+
+  add(source: SourceFile): void {
+    this.files.push(source.file);
+    for (const parsed of parseObjects(source)) {
+      if ("problem" in parsed) {
+        this.report([parsed.problem]);
+        continue;
+      }
+      const m = parsed.manifest;
+      if (groupOf(m) === GROUP) this.objects++;
+      this.report(objectProblems(m));
+      if (crossChecked(m)) this.keep(parsed.keep(), parsed.values);
+    }
+  }
+
+  keep(m: Manifest, values: number): void {
+    if (this.full) return;
+    if (this.keptValues + values > this.limits.runValues) {
+      this.full = true;
+      const message = `the cross-object checks hold up to ${this.limits.runValues} YAML values of kanaria objects, Deployments and HTTPRoutes per run; objects from here on are checked one by one only: validate fewer files at once`;
+      this.report([problemAt(m, [], "error", message)]);
+      return;
+    }
+    this.keptValues += values;
+    this.kept.push(m);
+  }
+
+  /** Counts every problem; keeps the first MAX_PROBLEMS to print. */
+  report(problems: Problem[]): void {
+    for (const p of problems) {
+      if (p.severity === "error") this.errors++;
+      else this.warnings++;
+      if (this.problems.length < this.limits.problems) this.problems.push(p);
+      else this.omitted++;
+    }
+  }
+
+  result(opts: ValidateOptions, ioErrors: IoError[]): ValidateResult {
+    this.report(crossCheck(this.kept));
+    return {
+      problems: sortProblems(this.problems, this.files),
+      files: this.files.length,
+      objects: this.objects,
+      errors: this.errors,
+      warnings: this.warnings,
+      omitted: this.omitted,
+      ioErrors,
+      exitCode: exitCode(this.errors, this.warnings, ioErrors.length, opts.strict === true),
+    };
+  }
+}
+
+/** Validates already-read files; `validatePaths` is this plus file discovery, reading one file at a time. */
 export function validateSources(
   sources: readonly SourceFile[],
   opts: ValidateOptions = {},
   ioErrors: IoError[] = [],
 ): ValidateResult {
-  const problems: Problem[] = [];
-  const manifests: Manifest[] = [];
-  for (const source of sources) {
-    const parsed = parseSource(source);
-    problems.push(...parsed.problems);
-    manifests.push(...parsed.manifests);
-  }
-  const kanaria = manifests.filter((m) => groupOf(m) === GROUP);
-  problems.push(...manifests.flatMap(checkTypeMeta));
-  problems.push(...kanaria.flatMap(checkManifest));
-  problems.push(...kanaria.filter((m) => m.apiVersion === API_VERSION).flatMap(checkMetadata));
-  problems.push(...manifests.filter((m) => groupOf(m) !== GROUP).flatMap(foreignObjectProblems));
-  problems.push(...crossCheck(manifests));
-  const errors = problems.filter((p) => p.severity === "error").length;
-  const warnings = problems.length - errors;
-  return {
-    problems: sortProblems(
-      problems,
-      sources.map((s) => s.file),
-    ),
-    files: sources.length,
-    objects: kanaria.length,
-    errors,
-    warnings,
-    ioErrors,
-    exitCode: exitCode(errors, warnings, ioErrors.length, opts.strict === true),
-  };
+  const run = new Run();
+  for (const source of sources) run.add(source);
+  return run.result(opts, ioErrors);
 }
 
 /** Validates files and directories (recursively: .yaml and .yml, skipping dot-directories,
- * node_modules and Helm chart templates). Never throws for bad input: unreadable paths land in ioErrors. */
+ * node_modules and Helm chart templates). Never throws for bad input: unreadable paths land in ioErrors.
+ * Files are read one at a time, so a run holds one file's text at most. */
 export async function validatePaths(
   paths: readonly string[],
   opts: ValidateOptions = {},
 ): Promise<ValidateResult> {
   const found = await collectFiles(paths);
-  const read = await readSources(found.files);
-  return validateSources(read.sources, opts, [...found.ioErrors, ...read.ioErrors]);
+  const ioErrors = [...found.ioErrors];
+  const run = new Run();
+  for (const file of found.files) {
+    let source: SourceFile;
+    try {
+      source = await readSource(file);
+    } catch (err) {
+      ioErrors.push({ path: file, message: errorText(err) });
+      continue;
+    }
+    run.add(source);
+  }
+  return run.result(opts, ioErrors);
 }

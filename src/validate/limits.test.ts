@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { validateSources } from "./index.ts";
-import { checkLimits, MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES } from "./limits.ts";
+import { MAX_DEPTH, MAX_FILE_BYTES, MAX_OBJECT_VALUES } from "./limits.ts";
 import { parseSource } from "./load.ts";
+import { scan } from "./scan.ts";
 
 const HEADER = "apiVersion: kanaria.dev/v1alpha1\nkind: Canary\nmetadata:\n  name: x\nspec:\n";
 
@@ -28,16 +29,29 @@ describe("input limits", () => {
     }
   });
 
-  it("counts values, not bytes, so a long list of small numbers is one clear error", () => {
-    const text = `${HEADER}  x: [${Array.from({ length: MAX_VALUES + 10 }, () => "1").join(",")}]\n`;
-    const { problems } = parseSource({ file: "f.yaml", text });
-    expect(problems).toEqual([
+  it("counts values, not bytes, so a long list of small numbers (quoted too) is one clear error", () => {
+    for (const value of ["1", '"1"', "'1'"]) {
+      const text = `${HEADER}  x: [${Array.from({ length: MAX_OBJECT_VALUES + 10 }, () => value).join(",")}]\n`;
+      const { problems } = parseSource({ file: "f.yaml", text });
+      expect(problems).toEqual([
+        expect.objectContaining({
+          line: 6,
+          message: expect.stringContaining(`more than ${MAX_OBJECT_VALUES} YAML values in one object`),
+        }),
+      ]);
+    }
+  }, 60_000);
+
+  // A List of a million one-character items took 700 MB while its items were recorded one by one.
+  it("takes a List with more items than an object may hold values as one object over the limit", () => {
+    const text = `kind: List\nitems:\n${"- 1\n".repeat(MAX_OBJECT_VALUES + 1)}`;
+    expect([...scan(text)][0]?.items).toBeUndefined();
+    expect(parseSource({ file: "l.yaml", text }).problems).toEqual([
       expect.objectContaining({
-        line: 6,
-        message: expect.stringContaining(`more than ${MAX_VALUES} YAML values`),
+        message: expect.stringContaining(`more than ${MAX_OBJECT_VALUES} YAML values`),
       }),
     ]);
-  });
+  }, 60_000);
 
   it("rejects a file over the size limit without parsing it", () => {
     const { problems } = parseSource({ file: "big.yaml", text: "", bytes: MAX_FILE_BYTES + 1 });
@@ -52,7 +66,10 @@ describe("input limits", () => {
 
   it("leaves ordinary manifests alone, block scalars included", () => {
     const text = `${HEADER}  analysis:\n    webhooks:\n      - name: x\n        metadata:\n          script: |\n${"            deeply indented text\n".repeat(50)}`;
-    expect(checkLimits(text)).toBeUndefined();
+    const docs = [...scan(text)];
+    expect(docs).toHaveLength(1);
+    expect(docs[0]).not.toHaveProperty("tooDeep");
+    expect(docs[0]).not.toHaveProperty("tooMany");
   });
 
   it("reports a repeated key of a long mapping at the repeat", () => {

@@ -9,14 +9,15 @@ import {
   isSeq,
   LineCounter,
   type Node,
-  parseAllDocuments,
   parseDocument,
   visit as visitYaml,
 } from "yaml";
-import { checkLimits, fileTooLarge } from "./limits.ts";
+import { type Decoded, decode } from "./decode.ts";
+import { fileTooLarge, tooDeepMessage, tooManyMessage } from "./limits.ts";
 import { locate } from "./locate.ts";
-import type { Manifest } from "./manifest.ts";
+import type { Lines, Manifest } from "./manifest.ts";
 import type { Problem } from "./problem.ts";
+import { type ScannedDocument, type Span, scan } from "./scan.ts";
 
 export type { Manifest } from "./manifest.ts";
 
@@ -31,11 +32,13 @@ export interface SourceFile {
   text: string;
   /** Size on disk when the file was too large to read (text is then empty). */
   bytes?: number;
+  /** Why the file's bytes were not decoded (an encoding kubectl would garble); text is then empty. */
+  unreadable?: Exclude<Decoded, { text: string }>;
 }
 
 const YAML_FILE = /\.ya?ml$/i;
 
-function errorText(err: unknown): string {
+export function errorText(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === "ENOENT") return "no such file or directory";
   if (code === "EACCES" || code === "EPERM") return "permission denied";
@@ -136,6 +139,17 @@ export async function collectFiles(
   return { files, ioErrors: walk.ioErrors };
 }
 
+/** One file, decoded as kubectl decodes it; a file too large or in an encoding kubectl would garble is
+ * a source with a problem instead of text. */
+export async function readSource(file: string): Promise<SourceFile> {
+  // A file over the limit is not read at all: its size alone is the problem.
+  const { size } = await stat(file);
+  if (fileTooLarge(size)) return { file, text: "", bytes: size };
+  const decoded = decode(await readFile(file));
+  if ("problem" in decoded) return { file, text: "", unreadable: decoded };
+  return { file, text: decoded.text };
+}
+
 export async function readSources(
   files: readonly string[],
 ): Promise<{ sources: SourceFile[]; ioErrors: IoError[] }> {
@@ -143,10 +157,7 @@ export async function readSources(
   const ioErrors: IoError[] = [];
   for (const file of files) {
     try {
-      // A file over the limit is not read at all: its size alone is the problem.
-      const { size } = await stat(file);
-      if (fileTooLarge(size)) sources.push({ file, text: "", bytes: size });
-      else sources.push({ file, text: await readFile(file, "utf8") });
+      sources.push(await readSource(file));
     } catch (err) {
       ioErrors.push({ path: file, message: errorText(err) });
     }
@@ -163,12 +174,11 @@ function stringAt(value: unknown, ...path: string[]): string | undefined {
   return typeof current === "string" ? current : undefined;
 }
 
-function syntaxProblem(file: string, lines: LineCounter, offset: number, message: string): Problem {
-  const { line, col } = lines.linePos(offset);
+function problemAtPosition(file: string, line: number, column: number, message: string): Problem {
   return {
     file,
     line,
-    column: col,
+    column,
     severity: "error",
     kind: null,
     name: null,
@@ -178,53 +188,196 @@ function syntaxProblem(file: string, lines: LineCounter, offset: number, message
   };
 }
 
-/** Parses every document of a file. A document with syntax errors is reported and skipped: its content
- * cannot be trusted, and one broken document does not hide the others. A file over a limit (size,
- * number of values, nesting) is one problem and is not parsed. */
-export function parseSource(source: SourceFile): { manifests: Manifest[]; problems: Problem[] } {
-  const lines = new LineCounter();
-  const tooLarge = fileTooLarge(source.bytes ?? Buffer.byteLength(source.text));
-  if (tooLarge) return { manifests: [], problems: [limitProblem(source, 0, tooLarge)] };
-  const limit = checkLimits(source.text);
-  if (limit) return { manifests: [], problems: [limitProblem(source, limit.offset, limit.message)] };
-  let docs: Document.Parsed[];
-  try {
-    // Duplicate keys are found below in linear time; the parser's own check is quadratic per mapping.
-    docs = parseAllDocuments(source.text, {
-      lineCounter: lines,
-      prettyErrors: false,
-      uniqueKeys: false,
-    }) as Document.Parsed[];
-  } catch (err) {
-    // The limits above keep the parser's recursion in bounds; this is the net under them.
-    return { manifests: [], problems: [limitProblem(source, 0, `YAML error: ${errorText(err)}`)] };
+function syntaxProblem(file: string, lines: Lines, offset: number, message: string): Problem {
+  const { line, col } = lines.linePos(offset);
+  return problemAtPosition(file, line, col, message);
+}
+
+/** What one document or List item of a file yields: an object (with the values it was parsed from, the
+ * measure of what it keeps in memory) or a problem. */
+export type Parsed = { manifest: Manifest; values: number; keep: () => Manifest } | { problem: Problem };
+
+/** The text of a span of the file, copied: what a parse tree keeps of it does not hold the whole file. */
+function pieceOf(text: string, span: Span, skip = 0): string {
+  return Buffer.from(" ".repeat(span.column - 1 + skip) + text.slice(span.start + skip, span.end)).toString();
+}
+
+/** Parses a piece of the file on its own, with positions that are those of the file: the piece starts
+ * with as many spaces as the span's column, so columns match, and lines count from the span's line. */
+function compose(piece: string, line: number): { doc: Document.Parsed; lines: Lines } {
+  const counter = new LineCounter();
+  // Duplicate keys are found below in linear time; the parser's own check is quadratic per mapping.
+  const doc = parseDocument(piece, {
+    lineCounter: counter,
+    prettyErrors: false,
+    uniqueKeys: false,
+    logLevel: "error", // no process warnings on stderr (a mapping used as a key)
+  });
+  const lines: Lines = {
+    linePos(offset) {
+      const at = counter.linePos(offset);
+      return { line: line + at.line - 1, col: at.col };
+    },
+  };
+  return { doc, lines };
+}
+
+/** The manifest without its parse tree, which is parsed again from the piece only if a problem is
+ * located in it: a kept object then costs its value and its text, a few KB, not its tree. */
+function detached(m: Manifest, piece: string, line: number): Manifest {
+  let parsed: { doc: Document; lines: Lines } | undefined;
+  const load = () => {
+    parsed ??= compose(piece, line);
+    return parsed;
+  };
+  const { doc: _doc, lines: _lines, ...rest } = m;
+  return {
+    ...rest,
+    get doc() {
+      return load().doc;
+    },
+    get lines() {
+      return load().lines;
+    },
+  };
+}
+
+/** The document's problems, or its value: a syntax error, a repeated key or an alias bomb leave nothing
+ * to trust in it, and one broken document does not hide the others. */
+function documentValue(
+  file: string,
+  doc: Document.Parsed,
+  lines: Lines,
+): { value: unknown } | { problems: Problem[] } {
+  if (doc.errors.length > 0) {
+    return {
+      // The first error only: the ones after it are mostly the parser losing its place.
+      problems: doc.errors
+        .slice(0, 1)
+        .map((err) =>
+          syntaxProblem(file, lines, err.pos[0], `YAML syntax error: ${err.message.split("\n")[0]}`),
+        ),
+    };
   }
+  const duplicate = duplicateKey(doc);
+  if (duplicate !== undefined)
+    return { problems: [syntaxProblem(file, lines, duplicate.offset, duplicate.message)] };
+  try {
+    return { value: doc.toJS() };
+  } catch (err) {
+    // e.g. alias expansion beyond the parser's limit (a "billion laughs" document).
+    const { line, column } = locate(doc, lines, []);
+    return { problems: [problemAtPosition(file, line, column, `YAML error: ${errorText(err)}`)] };
+  }
+}
+
+/** A document's text with its List items cut out (their lines kept), which leaves `items:` empty. The
+ * items of a block sequence follow one another, so they are one range of the text. */
+function withoutItems(text: string, doc: ScannedDocument, items: Span[]): string {
+  const first = items[0]?.start ?? doc.start;
+  const last = items.at(-1)?.end ?? first;
+  let lines = 0;
+  for (let i = text.indexOf("\n", first); i >= 0 && i < last; i = text.indexOf("\n", i + 1)) lines++;
+  return text.slice(doc.start, first) + "\n".repeat(lines) + text.slice(last, doc.end);
+}
+
+/** The objects of a file, one document or List item at a time (see scan.ts), with their problems. */
+export function* parseObjects(source: SourceFile): Generator<Parsed> {
+  const { file, text } = source;
+  const tooLarge = fileTooLarge(source.bytes ?? 0);
+  if (tooLarge) return yield { problem: problemAtPosition(file, 1, 1, tooLarge) };
+  if (source.unreadable !== undefined) {
+    const { problem, line, column } = source.unreadable;
+    return yield { problem: problemAtPosition(file, line, column, problem) };
+  }
+  for (const doc of scan(text)) {
+    if (doc.tooDeep !== undefined) {
+      yield { problem: problemAtPosition(file, doc.tooDeep.line, doc.tooDeep.column, tooDeepMessage()) };
+    } else if (doc.items !== undefined && doc.items.length > 0) {
+      yield* listObjects(source, doc, doc.items);
+    } else {
+      yield* wholeDocument(source, doc);
+    }
+  }
+}
+
+function* wholeDocument(source: SourceFile, span: Span): Generator<Parsed> {
+  if (span.tooMany !== undefined) {
+    const { line, column } = span.tooMany;
+    return yield { problem: problemAtPosition(source.file, line, column, tooManyMessage()) };
+  }
+  const piece = pieceOf(source.text, span);
+  const { doc, lines } = compose(piece, span.line);
+  const parsed = documentValue(source.file, doc, lines);
+  if ("problems" in parsed) return yield* parsed.problems.map((problem) => ({ problem }));
+  yield* withDetached(unpack(source.file, doc, lines, parsed.value), doc, piece, span);
+}
+
+/** A document with a top-level `items:` block sequence: when its kind is a List, each item is parsed on
+ * its own; otherwise the document is one object like any other. */
+function* listObjects(source: SourceFile, doc: ScannedDocument, items: Span[]): Generator<Parsed> {
+  const headerText = withoutItems(source.text, doc, items);
+  const { doc: parsedHeader, lines } = compose(
+    pieceOf(headerText, { ...doc, start: 0, end: headerText.length }),
+    doc.line,
+  );
+  const parsed = documentValue(source.file, parsedHeader, lines);
+  if ("problems" in parsed) return yield* parsed.problems.map((problem) => ({ problem }));
+  const kind = stringAt(parsed.value, "kind");
+  if (kind === undefined || !kind.endsWith("List")) return yield* wholeDocument(source, doc);
+  for (const [i, item] of items.entries()) {
+    if (item.tooMany !== undefined) {
+      const { line, column } = item.tooMany;
+      yield { problem: problemAtPosition(source.file, line, column, tooManyMessage()) };
+      continue;
+    }
+    // The item is parsed with its `-` as a space, so its mapping keeps its columns.
+    const piece = pieceOf(source.text, item, 1);
+    const { doc: itemDoc, lines: itemLines } = compose(piece, item.line);
+    const value = documentValue(source.file, itemDoc, itemLines);
+    if ("problems" in value) {
+      yield* value.problems.map((problem) => ({ problem }));
+      continue;
+    }
+    if (!isObject(value.value)) {
+      const message = `items[${i}] of ${kind}: expected an object (a mapping with apiVersion and kind)`;
+      const { line, column } = locate(itemDoc, itemLines, []);
+      yield { problem: problemAtPosition(source.file, line, column, message) };
+      continue;
+    }
+    yield* withDetached(unpack(source.file, itemDoc, itemLines, value.value), itemDoc, piece, item);
+  }
+}
+
+/** What unpack yields, with each object the piece's document holds given a detached copy to keep. */
+function* withDetached(
+  found: Iterable<{ manifest: Manifest } | { problem: Problem }>,
+  doc: Document,
+  piece: string,
+  span: Span,
+): Generator<Parsed> {
+  let counted = false;
+  for (const one of found) {
+    if ("problem" in one) {
+      yield one;
+      continue;
+    }
+    const m = one.manifest;
+    // Items of a List nested in this piece are located from a node of its tree: they keep the tree,
+    // which is counted once, with the first of them.
+    const keep = m.doc === doc ? () => detached(m, piece, span.line) : () => m;
+    yield { manifest: m, values: counted ? 0 : span.values, keep };
+    counted = true;
+  }
+}
+
+/** Parses every document of a file, collecting what parseObjects yields (for callers that want it all). */
+export function parseSource(source: SourceFile): { manifests: Manifest[]; problems: Problem[] } {
   const manifests: Manifest[] = [];
   const problems: Problem[] = [];
-  for (const doc of docs) {
-    if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        problems.push(
-          syntaxProblem(source.file, lines, err.pos[0], `YAML syntax error: ${err.message.split("\n")[0]}`),
-        );
-      }
-      continue;
-    }
-    const duplicate = duplicateKey(doc);
-    if (duplicate !== undefined) {
-      problems.push(syntaxProblem(source.file, lines, duplicate.offset, duplicate.message));
-      continue;
-    }
-    let value: unknown;
-    try {
-      value = doc.toJS();
-    } catch (err) {
-      // e.g. alias expansion beyond the parser's limit (a "billion laughs" document).
-      const at = locate(doc, lines, []);
-      problems.push({ ...syntaxProblem(source.file, lines, 0, `YAML error: ${errorText(err)}`), ...at });
-      continue;
-    }
-    unpack(source.file, doc, lines, value, manifests, problems);
+  for (const item of parseObjects(source)) {
+    if ("problem" in item) problems.push(item.problem);
+    else manifests.push(item.manifest);
   }
   return { manifests, problems };
 }
@@ -253,38 +406,34 @@ function duplicateKey(doc: Document): { offset: number; message: string } | unde
   return found;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
 /** `v1 List`, `CanaryList` and the like (what `kubectl get -o yaml` writes): a mapping with an items list. */
 function isList(value: Record<string, unknown>): value is Record<string, unknown> & { items: unknown[] } {
   return typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items);
 }
 
-/** Adds the object a document holds, or the items of a List (nested Lists too), as manifests. */
-function unpack(
+/** The object a document holds, or the items of a List (nested Lists too), as manifests. */
+function* unpack(
   file: string,
   doc: Document,
-  lines: LineCounter,
+  lines: Lines,
   value: unknown,
-  manifests: Manifest[],
-  problems: Problem[],
-): void {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return;
-  const object = value as Record<string, unknown>;
-  if (!isList(object)) {
-    manifests.push(manifestOf(file, doc, lines, object));
-    return;
-  }
+): Generator<{ manifest: Manifest } | { problem: Problem }> {
+  if (!isObject(value)) return;
+  if (!isList(value)) return yield { manifest: manifestOf(file, doc, lines, value) };
   const items = itemNodes(doc);
-  object.items.forEach((item, i) => {
-    const node = items[i];
-    const itemDoc = subDocument(doc, node);
-    if (item === null || typeof item !== "object" || Array.isArray(item)) {
-      const at = locate(doc, lines, ["items", i]);
-      const message = `items[${i}] of ${object.kind}: expected an object (a mapping with apiVersion and kind)`;
-      problems.push({ ...syntaxProblem(file, lines, 0, message), ...at });
-      return;
+  for (const [i, item] of value.items.entries()) {
+    const itemDoc = subDocument(doc, items[i]);
+    if (!isObject(item)) {
+      const { line, column } = locate(doc, lines, ["items", i]);
+      const message = `items[${i}] of ${value.kind}: expected an object (a mapping with apiVersion and kind)`;
+      yield { problem: problemAtPosition(file, line, column, message) };
+      continue;
     }
-    unpack(file, itemDoc, lines, item, manifests, problems);
-  });
+    yield* unpack(file, itemDoc, lines, item);
+  }
 }
 
 function itemNodes(doc: Document): (Node | undefined)[] {
@@ -303,12 +452,7 @@ function subDocument(doc: Document, node: Node | undefined): Document {
   return sub;
 }
 
-function manifestOf(
-  file: string,
-  doc: Document,
-  lines: LineCounter,
-  value: Record<string, unknown>,
-): Manifest {
+function manifestOf(file: string, doc: Document, lines: Lines, value: Record<string, unknown>): Manifest {
   return {
     file,
     doc,
@@ -319,18 +463,6 @@ function manifestOf(
     name: stringAt(value, "metadata", "name"),
     namespace: stringAt(value, "metadata", "namespace"),
   };
-}
-
-/** A file-level problem at an offset of a file that was not parsed. */
-function limitProblem(source: SourceFile, offset: number, message: string): Problem {
-  const lines = new LineCounter();
-  let start = source.text.indexOf("\n");
-  lines.addNewLine(0);
-  while (start >= 0 && start < offset) {
-    lines.addNewLine(start + 1);
-    start = source.text.indexOf("\n", start + 1);
-  }
-  return syntaxProblem(source.file, lines, offset, message);
 }
 
 /** The directory of a file as shown, used to decide whether two namespace-less objects sit together. */

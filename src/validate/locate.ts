@@ -1,6 +1,6 @@
 /** Maps a field path of a parsed object back to the line and column of its YAML node. */
-import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml";
-import type { Manifest } from "./manifest.ts";
+import { type Document, isAlias, isMap, isScalar, isSeq, type Node } from "yaml";
+import type { Lines, Manifest } from "./manifest.ts";
 import { formatPath, type Problem, type Severity } from "./problem.ts";
 
 export interface Position {
@@ -59,7 +59,7 @@ function startOf(node: Node | undefined): number | undefined {
 
 export function locate(
   doc: Document,
-  lines: LineCounter,
+  lines: Lines,
   path: readonly PropertyKey[],
   target: Target = "value",
 ): Position {

@@ -1,4 +1,9 @@
-import type { Document, LineCounter } from "yaml";
+import type { Document } from "yaml";
+
+/** Line and column (1-based) of an offset into the text a document was parsed from. */
+export interface Lines {
+  linePos(offset: number): { line: number; col: number };
+}
 
 /**
  * One Kubernetes-style object (a YAML mapping) found in a file: a document, or an item of a List.
@@ -7,7 +12,7 @@ import type { Document, LineCounter } from "yaml";
 export interface Manifest {
   file: string;
   doc: Document;
-  lines: LineCounter;
+  lines: Lines;
   value: Record<string, unknown>;
   apiVersion: string | undefined;
   kind: string | undefined;

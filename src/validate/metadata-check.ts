@@ -101,7 +101,13 @@ export function checkTypeMeta(m: Manifest): Problem[] {
         ? "a mapping"
         : `${typeof value} ${value}`;
     const example = field === "apiVersion" ? "kanaria.dev/v1alpha1" : "Canary";
-    return [problemAt(m, [field], "error", `${field} must be a string such as ${example}; got ${what}`)];
+    // `{{ .Values.x }}` unquoted is YAML for a mapping whose key is the mapping `{ .Values.x }`.
+    const template =
+      isMapping(value) && Object.keys(value).some((k) => k.startsWith("{"))
+        ? " (an unrendered template: validate the rendered output)"
+        : "";
+    const message = `${field} must be a string such as ${example}; got ${what}${template}`;
+    return [problemAt(m, [field], "error", message)];
   });
 }
 

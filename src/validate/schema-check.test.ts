@@ -369,19 +369,39 @@ describe("apiVersion and kind", () => {
     );
   });
 
-  it("ignores other API groups but hints at Flagger's and at a misspelt kanaria.dev", () => {
+  it("ignores other API groups, but fails kanaria kinds under Flagger's or a misspelt group", () => {
     const other = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" }, data: { a: "b" } };
     expect(problemsOf(other)).toEqual([]);
     expect(problemsOf(edit(CANARY, { apiVersion: "flagger.app/v1beta1" }))).toEqual([
       expect.objectContaining({
-        severity: "warning",
+        severity: "error",
         message:
-          "flagger.app/v1beta1 is Flagger's API, which kanaria does not act on: change apiVersion to kanaria.dev/v1alpha1 to migrate",
+          "flagger.app/v1beta1 is Flagger's API, which kanaria does not act on; kanaria serves kanaria.dev/v1alpha1: set apiVersion to kanaria.dev/v1alpha1",
       }),
     ]);
     expect(problemsOf(edit(CANARY, { apiVersion: "kanria.dev/v1alpha1" }))[0]).toMatchObject({
-      severity: "warning",
+      severity: "error",
       path: "apiVersion",
     });
+    const widget = { apiVersion: "kanria.dev/v1alpha1", kind: "Widget", metadata: { name: "x" } };
+    expect(problemsOf(widget)[0]).toMatchObject({ severity: "warning", path: "apiVersion" });
+  });
+});
+
+// Found by the List-versus-documents fuzz: each check of a cross-field rule grew its path by the parents'
+// keys (zod prefixes them to the issue's path array in place), so the second Canary read metrics[1][1].
+describe("cross-field rule paths", () => {
+  it("stay the same however often a rule is checked", () => {
+    const metric = { name: "latency", thresholdRange: { max: 500 } };
+    const canary = {
+      ...CANARY,
+      spec: {
+        ...(CANARY.spec as Obj),
+        analysis: { interval: "1m", threshold: 5, stepWeight: 10, metrics: [metric] },
+      },
+    };
+    for (let i = 0; i < 3; i++) {
+      expect(problemsOf(canary).map((p) => p.path)).toEqual(["spec.analysis.metrics[0].templateRef"]);
+    }
   });
 });

@@ -78,12 +78,20 @@ describe("kanaria validate", { timeout: 30_000 }, () => {
   });
 
   it("passes warnings unless --strict", () => {
-    const hint = `${FIXTURES}/flagger.yaml:1:13: warning: Canary/podinfo: apiVersion: flagger.app/v1beta1 is Flagger's API, which kanaria does not act on: change apiVersion to kanaria.dev/v1alpha1 to migrate`;
-    expect(kanaria("validate", `${FIXTURES}/flagger.yaml`)).toMatchObject({
+    const hint = `${FIXTURES}/missing-template.yaml:20:9: warning: Canary/podinfo: spec.analysis.metrics[0].templateRef: MetricTemplate "test/latency" is not among the validated files: add its manifest, or ignore this if it is applied to the cluster some other way`;
+    expect(kanaria("validate", `${FIXTURES}/missing-template.yaml`)).toMatchObject({
       code: 0,
-      stdout: `${hint}\n1 file, 0 kanaria objects: 0 errors, 1 warning\n`,
+      stdout: `${hint}\n1 file, 1 kanaria object: 0 errors, 1 warning\n`,
     });
-    expect(kanaria("validate", "--strict", `${FIXTURES}/flagger.yaml`).code).toBe(1);
+    expect(kanaria("validate", "--strict", `${FIXTURES}/missing-template.yaml`).code).toBe(1);
+  });
+
+  it("fails a Flagger object, naming the apiVersion kanaria serves", () => {
+    expect(kanaria("validate", `${FIXTURES}/flagger.yaml`)).toEqual({
+      code: 1,
+      stdout: `${FIXTURES}/flagger.yaml:1:13: error: Canary/podinfo: apiVersion: flagger.app/v1beta1 is Flagger's API, which kanaria does not act on; kanaria serves kanaria.dev/v1alpha1: set apiVersion to kanaria.dev/v1alpha1\n1 file, 0 kanaria objects: 1 error, 0 warnings\n`,
+      stderr: "",
+    });
   });
 
   it("exits 2 for a missing path, without a stack trace, after checking the other paths", () => {

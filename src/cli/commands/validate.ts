@@ -13,10 +13,14 @@ const HELP_AFTER = `
 Directories are searched recursively for *.yaml and *.yml, skipping dot-directories, node_modules,
 Helm chart templates and the patch files that a kustomization.yaml lists (partial objects).
 Every kanaria.dev object is checked against the API schema, and its metadata and top-level fields as
-the API server checks them (DNS-1123 names, label keys, unknown fields); objects of other API groups
-are ignored, except flagger.app objects, which get a migration hint. List documents (kind List or
-*List, as kubectl get -o yaml writes) are unpacked. Limits: 4 MiB per file, 150000 YAML values per
-file, 100 levels of nesting; a file over one is a single error. Cross-object checks:
+the API server checks them (DNS-1123 names, label keys, unknown fields). A Canary, MetricTemplate or
+AlertProvider under another apiVersion (flagger.app/v1beta1, v1, "", an unrendered template) is an
+error; other objects are ignored. List documents (kind List or *List, as kubectl get -o yaml writes)
+are unpacked. Files are read as kubectl reads them: UTF-8, or
+UTF-16 with a byte order mark; other encodings are an error. Limits: 4 MiB per file, 100000 YAML values
+per object (a document or a List item), 100 levels of nesting, each one error where it is crossed;
+500000 values per run in the objects the cross-object checks keep; the first 10000 problems are listed.
+Cross-object checks:
   - a metric's templateRef or an alert's providerRef naming an object that is not among the files (warning;
     it may exist in the cluster). A reference without namespace means the Canary's namespace, and an
     object without metadata.namespace counts as being in the namespace of the object referring to it.
