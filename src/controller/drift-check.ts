@@ -5,7 +5,7 @@
  * so an idle tick costs no request. The comparison itself is in drift.ts.
  */
 
-import type { V1PodTemplateSpec, V1ReplicaSet } from "@kubernetes/client-node";
+import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { Canary, CanaryStatus } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import type { DriftMode } from "../api/drift-mode.ts";
@@ -29,7 +29,12 @@ import {
   type Secret,
   type Service,
 } from "../workloads/meta.ts";
-import { buildPrimary, REVISION_ANNOTATION, revisionOfPrimary } from "../workloads/primary.ts";
+import {
+  buildPrimary,
+  primaryHistory,
+  REVISION_ANNOTATION,
+  revisionOfPrimary,
+} from "../workloads/primary.ts";
 import type { Revision } from "../workloads/revision.ts";
 import { buildServices } from "../workloads/services.ts";
 import { desiredState } from "./desired.ts";
@@ -109,8 +114,6 @@ export const NO_DRIFT: DriftFound = {
 };
 
 const step = (field: string): PathStep => ({ field });
-
-type ReplicaSet = V1ReplicaSet & KubeObject;
 
 /** Present only once kanaria has created what it owns; before that every difference is its own work. */
 function settled(status: CanaryStatus): boolean {
@@ -305,7 +308,9 @@ async function releasePrimaryDrift(
   const base = [step("spec"), step("template")];
   const unknown = { path: base, found: `revision ${runs}`, restored: `revision ${promoted}` };
   const resolve = async (): Promise<Pick<DriftCandidate, "fields" | "patch" | "unrestorable">> => {
-    const desired = await promotedTemplate(input, primary, [labelKey, labelValue], copies, promoted);
+    const desired = (await primaryHistory(input.client, primary)).find(
+      (t) => revisionOfPrimary(t, labelKey, copies) === promoted,
+    );
     if (!desired) return { fields: [unknown], patch: undefined, unrestorable: true };
     const fields = compareFields(template, desired, { exact: true, ignore: templateIgnored }, base);
     const patch = { spec: { template: mergePatchFor(template, desired, templateIgnored) } };
@@ -357,35 +362,6 @@ function primaryRevision(
 }
 
 const revisions = new WeakMap<object, { copies: string; hash: string }>();
-
-/** The promoted template as the primary ran it, from the primary's ReplicaSets (newest first). */
-async function promotedTemplate(
-  input: DriftInput,
-  primary: Deployment,
-  [labelKey, labelValue]: [string, string],
-  copies: TrackedConfigs,
-  promoted: string,
-): Promise<V1PodTemplateSpec | undefined> {
-  const namespace = primary.metadata.namespace ?? "";
-  const sets = await input.client.list<ReplicaSet>(
-    "apps/v1",
-    "ReplicaSet",
-    namespace,
-    `${labelKey}=${labelValue}`,
-  );
-  const number = (rs: ReplicaSet) =>
-    Number(rs.metadata.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
-  for (const rs of sets
-    .filter((r) => r.metadata.ownerReferences?.some((o) => o.uid === primary.metadata.uid))
-    .sort((a, b) => number(b) - number(a))) {
-    const template = rs.spec?.template;
-    if (!template) continue;
-    const { "pod-template-hash": _, ...labels } = template.metadata?.labels ?? {};
-    const candidate = { ...template, metadata: { ...template.metadata, labels } };
-    if (revisionOfPrimary(candidate, labelKey, copies) === promoted) return candidate;
-  }
-  return undefined;
-}
 
 async function configCopyDrift(input: DriftInput, key: string): Promise<DriftCandidate | undefined> {
   const { client, canary } = input;

@@ -203,6 +203,22 @@ async function promotedTemplate(
   primary: Deployment,
   promoted: string,
 ): Promise<V1PodTemplateSpec | undefined> {
+  const template = (await primaryHistory(client, primary)).find(
+    (t) => t.metadata?.annotations?.[REVISION_ANNOTATION] === promoted,
+  );
+  if (!template) return undefined;
+  return {
+    metadata: { labels: template.metadata?.labels ?? {}, annotations: template.metadata?.annotations ?? {} },
+    spec: template.spec,
+  };
+}
+
+/**
+ * The pod templates the primary ran, newest rollout first, as `kubectl rollout undo` finds them: from
+ * the ReplicaSets it owns (never another owner's), without the Deployment controller's
+ * pod-template-hash label. One list request: read only when a template must be restored.
+ */
+export async function primaryHistory(client: KubeClient, primary: Deployment): Promise<V1PodTemplateSpec[]> {
   const labels = primary.spec?.selector?.matchLabels ?? {};
   const selector = Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
@@ -214,17 +230,15 @@ async function promotedTemplate(
     selector,
   );
   const rollout = (rs: V1ReplicaSet) => Number(rs.metadata?.annotations?.[DEPLOYMENT_REVISION] ?? 0);
-  const newest = sets
+  return sets
     .filter((rs) => rs.metadata.ownerReferences?.some((o) => o.uid === primary.metadata.uid))
-    .filter((rs) => rs.spec?.template?.metadata?.annotations?.[REVISION_ANNOTATION] === promoted)
-    .sort((a, b) => rollout(b) - rollout(a))[0];
-  const template = newest?.spec?.template;
-  if (!template) return undefined;
-  const { [POD_TEMPLATE_HASH]: _, ...podLabels } = template.metadata?.labels ?? {};
-  return {
-    metadata: { labels: podLabels, annotations: template.metadata?.annotations ?? {} },
-    spec: template.spec,
-  };
+    .sort((x, y) => rollout(y) - rollout(x))
+    .flatMap((rs) => {
+      const template = rs.spec?.template;
+      if (!template) return [];
+      const { [POD_TEMPLATE_HASH]: _, ...podLabels } = template.metadata?.labels ?? {};
+      return [{ ...template, metadata: { ...template.metadata, labels: podLabels } }];
+    });
 }
 
 export interface WorkloadState {
