@@ -18,7 +18,7 @@ install: node_modules/.installed ## Install dependencies (and Node 24) and build
 
 build: node_modules/.installed ## Compile src/ to dist/ (the `kanaria` bin) and bundle the controller image's dist/bundle/
 	$(NPX) tsc -p tsconfig.build.json
-	$(NPX) tsc -p src/dashboard/client/tsconfig.json --noEmit false --outDir dist/dashboard/client
+	$(NPX) tsc -p src/dashboard/client/tsconfig.json --noEmit false --outDir dist/dashboard
 	$(NPX) rolldown -c image/bundle.config.mjs --logLevel warn >/dev/null
 
 lint: node_modules/.installed ## Biome lint + format check, and a full type check
