@@ -232,22 +232,28 @@ export function recordTraffic(
 ): { stop: () => Promise<TrafficSample[]> } {
   const samples: TrafficSample[] = [];
   let running = true;
+  const sample = async () => {
+    const atMs = Date.now();
+    const weight = Number.parseInt(await canaryIngressWeight(client, namespace, name), 10) || 0;
+    const [primaryReady, canaryReady] = await Promise.all([
+      readyPods(client, namespace, `${name}-primary`),
+      readyPods(client, namespace, name),
+    ]);
+    samples.push({ atMs, weight, primaryReady, canaryReady });
+  };
   const loop = (async () => {
     while (running) {
-      const atMs = Date.now();
-      const weight = Number.parseInt(await canaryIngressWeight(client, namespace, name), 10) || 0;
-      const [primaryReady, canaryReady] = await Promise.all([
-        readyPods(client, namespace, `${name}-primary`),
-        readyPods(client, namespace, name),
-      ]);
-      samples.push({ atMs, weight, primaryReady, canaryReady });
+      await sample();
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   })();
   return {
+    // One last sample when asked: the state the caller has just waited for (e.g. the route back at 0
+    // once the Canary says Succeeded) may be younger than the last one of the loop.
     async stop() {
       running = false;
       await loop;
+      await sample();
       return samples;
     },
   };
