@@ -303,4 +303,71 @@ describe("WorkQueue", () => {
     await vi.advanceTimersByTimeAsync(2_000);
     expect(runs.filter((k) => k === "broken")).toHaveLength(2);
   });
+
+  it("runs every request after it is made and no later than it is due (or the run in progress ends): random interleavings", async () => {
+    for (let seed = 1; seed <= 60; seed++) await checkEveryRequestRuns(seed);
+  });
 });
+
+/** A small deterministic generator (LCG), so a failing seed can be replayed. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return state / 0x7fffffff;
+  };
+}
+
+/**
+ * Workers outnumber keys, so a request waits only for its time and for the key's run in progress:
+ * it must be answered by a start after it, at the latest when it is due or when that run ends. The
+ * handler behaves like the reconcile handler (requeues itself, sometimes fails), while watch events
+ * and resyncs arrive at random times.
+ */
+async function checkEveryRequestRuns(seed: number): Promise<void> {
+  const rand = random(seed);
+  const keys = ["a", "b", "c"];
+  let seq = 0;
+  const runs: { key: string; seq: number; at: number; endedAt?: number }[] = [];
+  const requests: { key: string; seq: number; dueAt: number; runInProgress?: (typeof runs)[number] }[] = [];
+  const request = (key: string, delayMs: number): void => {
+    const running = runs.find((r) => r.key === key && r.endedAt === undefined);
+    requests.push({
+      key,
+      seq: ++seq,
+      dueAt: Date.now() + delayMs,
+      ...(running ? { runInProgress: running } : {}),
+    });
+    queue.enqueue(key, delayMs);
+  };
+  const queue: WorkQueue = new WorkQueue(
+    async (key) => {
+      const run: (typeof runs)[number] = { key, seq: ++seq, at: Date.now() };
+      runs.push(run);
+      await new Promise((r) => setTimeout(r, Math.floor(rand() * 300)));
+      const fails = rand() < 0.1;
+      if (!fails) {
+        queue.forget(key);
+        if (rand() < 0.8) request(key, Math.floor(rand() * 2000));
+      }
+      run.endedAt = Date.now();
+      if (fails) throw new Error("API down");
+    },
+    { maxConcurrency: keys.length + 1, logger, backoffBaseMs: 100, backoffMaxMs: 100 },
+  );
+  for (let step = 0; step < 150; step++) {
+    const key = keys[Math.floor(rand() * keys.length)] ?? "a";
+    const action = rand();
+    if (action < 0.3) request(key, Math.floor(rand() * 1500));
+    else if (action < 0.4) queue.resync(key);
+    await vi.advanceTimersByTimeAsync(Math.floor(rand() * 200));
+  }
+  await vi.advanceTimersByTimeAsync(10_000);
+  for (const req of requests) {
+    const answer = runs.find((r) => r.key === req.key && r.seq > req.seq);
+    const deadline = Math.max(req.dueAt, req.runInProgress?.endedAt ?? 0);
+    // The handler keeps requeuing: its last requests are not due yet.
+    if (deadline > Date.now()) continue;
+    expect(answer?.at, `seed ${seed}: ${req.key} due at ${deadline}`).toBeLessThanOrEqual(deadline);
+  }
+}

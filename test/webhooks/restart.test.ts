@@ -58,7 +58,10 @@ it("resumes a pending confirm-promotion after a SIGKILL without repeating the ga
   const until = Date.now() + 25_000;
   while (gates.requests("/release").length <= asked && Date.now() < until)
     await new Promise((r) => setTimeout(r, 500));
-  expect(gates.requests("/release").length).toBeGreaterThan(asked);
+  expect(
+    gates.requests("/release").length,
+    `the restarted controller asked the pending gate again (log: ${controller?.logFile})`,
+  ).toBeGreaterThan(asked);
   expect(imageOf(await getDeployment(client, ns, "app-primary"))).toBe(`${IMAGE}:6.0.0`);
 
   gates.set("/release", "yes");
