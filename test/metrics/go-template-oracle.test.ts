@@ -39,7 +39,9 @@ async function goRender(binary: string, templates: readonly string[]): Promise<O
       out += d.toString();
     });
     child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`template-oracle exited ${code}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`template-oracle exited ${code}`)),
+    );
     child.stdin.end(JSON.stringify(cases));
   });
   return (JSON.parse(stdout) as { ok: boolean; output: string | null; error?: string }[]).map((r) =>
@@ -60,7 +62,7 @@ function kanariaRender(template: string): Outcome {
 type Expect = "same" | "refused";
 
 const EDGE_CASES: [string, Expect][] = [
-  ["plain PromQL sum(rate(x{a=\"b\"}[1m])) without actions", "same"],
+  ['plain PromQL sum(rate(x{a="b"}[1m])) without actions', "same"],
   ["{{ namespace }}/{{name}}/{{  target }}/{{service}}/{{ ingress }}/{{ route }}[{{interval}}]", "same"],
   ["{{ variables.direction }} {{variables.path}} {{ variables.ü }}", "same"],
   ["{{ variables.missing }}", "same"],
@@ -71,7 +73,10 @@ const EDGE_CASES: [string, Expect][] = [
   ["{{ namespace.x }}", "same"],
   ["{{ variables.direction.x }}", "same"],
   ['{{ printf "kube(ew)?_%s__%s_canary__.*__%s_canary(_[0-9]+)?" namespace ingress service }}', "same"],
-  ['{{ printf "%s-%v|%-6s|%6s|%.2s|%4.1s|%%|%.s" name target namespace namespace service route route }}', "same"],
+  [
+    '{{ printf "%s-%v|%-6s|%6s|%.2s|%4.1s|%%|%.s" name target namespace namespace service route route }}',
+    "same",
+  ],
   ['{{ printf "%s %s" target }}', "same"],
   ['{{ printf "%s" target name interval }}', "same"],
   ['{{ printf "100%%" }}{{ printf "" }}', "same"],
@@ -177,7 +182,10 @@ const randomTemplate = fc
 
 let binary: string;
 beforeAll(async () => {
-  const built = await promisify(execFile)("bash", [join(repoRoot, "test/cluster/template-oracle.sh"), "build"]);
+  const built = await promisify(execFile)("bash", [
+    join(repoRoot, "test/cluster/template-oracle.sh"),
+    "build",
+  ]);
   binary = built.stdout.trim();
 }, 120_000);
 
@@ -188,7 +196,9 @@ function compare(template: string, go: Outcome, kanaria: Outcome, expected: Expe
   } else if (expected === "refused") {
     expect(kanaria, context).toMatchObject({ ok: false });
   } else {
-    expect(kanaria.ok ? kanaria.output.toString("hex") : kanaria.error, context).toBe(go.output.toString("hex"));
+    expect(kanaria.ok ? kanaria.output.toString("hex") : kanaria.error, context).toBe(
+      go.output.toString("hex"),
+    );
   }
 }
 
