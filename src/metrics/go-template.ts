@@ -26,7 +26,7 @@ export class TemplateError extends Error {
 }
 
 /** A function's value: a string, or (for `variables`) a map read with `.KEY`. */
-export type TemplateValue = string | Readonly<Record<string, string>>;
+type TemplateValue = string | Readonly<Record<string, string>>;
 
 /** What the template may call, by name; `call` throws a TemplateError for a value the Canary lacks. */
 export interface TemplateFunctions {
@@ -81,7 +81,7 @@ const GO_BUILTINS = new Set([
   "lt",
   "ne",
 ]);
-export const SUPPORTED_BUILTINS = ["printf"] as const;
+const SUPPORTED_BUILTINS = ["printf"] as const;
 
 const isSpace = (c: string | undefined) => c !== undefined && SPACE.test(c);
 
