@@ -11,13 +11,10 @@ export const alertProviderSpec = withRules(
       .string()
       .optional()
       .meta({ description: "Slack channel to post to; required with a bot token (chat.postMessage)." }),
-    username: z
-      .string()
-      .optional()
-      .meta({
-        description:
-          "Name the message is posted as; unset, the webhook's or bot's own name (Flagger: flagger).",
-      }),
+    username: z.string().optional().meta({
+      description:
+        "Name the message is posted as; unset, the webhook's or bot's own name (Flagger: flagger).",
+    }),
     address: z.string().url().optional().meta({
       description: "Webhook URL. Prefer secretRef: a URL here is visible to anyone who can read the object.",
     }),
