@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { API_VERSION, objectMeta, secretReference, withRules } from "./common.ts";
 
-export const ALERT_PROVIDER_TYPES = ["slack", "msteams", "generic"] as const;
+/** Flagger's types (discord and rocket take Slack's payload, gchat a text message) and kanaria's generic. */
+export const ALERT_PROVIDER_TYPES = ["slack", "msteams", "discord", "rocket", "gchat", "generic"] as const;
 
 export const alertProviderSpec = withRules(
   z.strictObject({
@@ -10,10 +11,10 @@ export const alertProviderSpec = withRules(
       .string()
       .optional()
       .meta({ description: "Slack channel to post to; required with a bot token (chat.postMessage)." }),
-    username: z
-      .string()
-      .optional()
-      .meta({ description: "Name the message is posted as; defaults to kanaria." }),
+    username: z.string().optional().meta({
+      description:
+        "Name the message is posted as; unset, the webhook's or bot's own name (Flagger: flagger).",
+    }),
     address: z.string().url().optional().meta({
       description: "Webhook URL. Prefer secretRef: a URL here is visible to anyone who can read the object.",
     }),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { API_VERSION, objectMeta, secretReference, stringMap, withRules } from "./common.ts";
+import { API_VERSION, objectMeta, secretReference, withRules } from "./common.ts";
 
 export const METRIC_PROVIDER_TYPES = ["prometheus", "cloudwatch"] as const;
 export type MetricProviderType = (typeof METRIC_PROVIDER_TYPES)[number];
@@ -41,7 +41,10 @@ const providerSpec = withRules(
       description:
         "Credentials: token, or username and password (prometheus); AWS keys aws_access_key_id, aws_secret_access_key and optionally aws_session_token (cloudwatch, prometheus with sigv4).",
     }),
-    headers: stringMap("Extra HTTP headers sent with each query.").optional(),
+    headers: z.record(z.string(), z.array(z.string())).optional().meta({
+      description:
+        "Extra HTTP headers sent with each query, in Flagger's form: each name maps to a list of values (X-Scope-OrgID: [tenant-1]); several values are sent as one comma-separated header.",
+    }),
     insecureSkipVerify: z.boolean().optional(),
     sigv4: sigv4Spec.optional(),
     roleArn: roleArn("IAM role to assume with the controller's AWS credentials (cloudwatch).").optional(),

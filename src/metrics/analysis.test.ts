@@ -400,7 +400,7 @@ describe("runChecks", () => {
               type: "prometheus",
               address: "http://url-user:url-pass@p:9090",
               secretRef: { name: "s" },
-              headers: { "X-Scope-Token": "hdr-value-1" },
+              headers: { "X-Scope-Token": ["hdr-value-1"] },
             },
           }),
         secrets: async () => ({ username: "ann-user", password: "ann-pass" }),

@@ -341,7 +341,7 @@ async function withTimeout<T>(run: (signal: AbortSignal) => Promise<T>, timeoutM
 function requestSecrets(plan: Plan | undefined, credentials: Credentials): string[] {
   return [
     ...credentialSecrets(credentials),
-    ...Object.values(plan?.provider.headers ?? {}),
+    ...Object.values(plan?.provider.headers ?? {}).flat(),
     ...urlSecrets(plan?.provider.address),
   ];
 }

@@ -1,9 +1,13 @@
 import type { Canary, CanaryMetric } from "../api/canary.ts";
+import { executeTemplate, parseTemplate, TemplateError } from "./go-template.ts";
+
+export { TemplateError };
 
 /**
  * The values a query may use, as Flagger's MetricTemplateModel: `{{ namespace }}`, `{{ name }}`,
  * `{{ target }}`, `{{ service }}`, `{{ ingress }}`, `{{ route }}`, `{{ interval }}` and
- * `{{ variables.KEY }}`. `undefined` means the Canary does not define it (no ingressRef, ...).
+ * `{{ variables.KEY }}`, each a function without arguments. `undefined` means the Canary does not
+ * define it (no ingressRef, ...).
  */
 export interface TemplateModel {
   namespace: string;
@@ -25,10 +29,6 @@ const SOURCE: Partial<Record<VariableName, string>> = {
   route: "spec.routeRef",
 };
 
-export class TemplateError extends Error {
-  override readonly name = "TemplateError";
-}
-
 export function templateModel(
   canary: Pick<Canary, "metadata" | "spec">,
   metric: Pick<CanaryMetric, "templateVariables"> & { interval: string },
@@ -45,51 +45,35 @@ export function templateModel(
   };
 }
 
-// `{{ name }}` or `{{ variables.key }}`, spaces optional, as Go's text/template writes them.
-const ACTION = /\{\{(.*?)\}\}/gs;
-const REFERENCE = /^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?\s*$/;
+/** The functions a query may call besides printf, as Flagger's MetricTemplateModel defines them. */
+export const TEMPLATE_FUNCTIONS: readonly string[] = [...VARIABLES, "variables"];
 
 /**
- * Replaces every `{{ ... }}` in the query. Only plain variable references are supported (no
- * pipelines, conditionals or functions); anything else, and any variable without a value, is a
- * TemplateError that names it and lists what is available.
+ * Renders the query as Flagger does (Go's text/template: see go-template.ts for the subset). A
+ * function or construct outside it, or a variable without a value, is a TemplateError that names it.
  */
 export function renderQuery(query: string, model: TemplateModel): string {
-  return query.replace(ACTION, (action: string, inner: string) => {
-    const ref = REFERENCE.exec(inner);
-    if (!ref) {
-      throw new TemplateError(
-        `unsupported template action ${action}: only variables are supported (${known(model)})`,
-      );
-    }
-    return lookup(ref[1] as string, ref[2], model, action);
+  return executeTemplate(parseTemplate(query, TEMPLATE_FUNCTIONS), {
+    call: (name) => {
+      if (name === "variables") return model.variables;
+      const value = model[name as VariableName];
+      if (value === undefined) {
+        throw new TemplateError(
+          `variable {{ ${name} }} has no value: the Canary has no ${SOURCE[name as VariableName]}`,
+        );
+      }
+      return value;
+    },
   });
 }
 
-function lookup(head: string, key: string | undefined, model: TemplateModel, action: string): string {
-  if (head === "variables" && key !== undefined) {
-    const value = model.variables[key];
-    if (value === undefined) {
-      const defined = Object.keys(model.variables);
-      throw new TemplateError(
-        `unknown variable ${action}: the metric's templateVariables define ${defined.length > 0 ? defined.join(", ") : "nothing"}`,
-      );
-    }
-    return value;
+/** The problem `renderQuery` would meet whatever the Canary (a parse error), or undefined. */
+export function queryTemplateProblem(query: string): string | undefined {
+  try {
+    parseTemplate(query, TEMPLATE_FUNCTIONS);
+    return undefined;
+  } catch (err) {
+    if (err instanceof TemplateError) return err.message;
+    throw err;
   }
-  if (key === undefined && (VARIABLES as readonly string[]).includes(head)) {
-    const value = model[head as VariableName];
-    if (value === undefined) {
-      throw new TemplateError(
-        `variable ${action} has no value: the Canary has no ${SOURCE[head as VariableName]}`,
-      );
-    }
-    return value;
-  }
-  throw new TemplateError(`unknown variable ${action}: known variables are ${known(model)}`);
-}
-
-function known(model: TemplateModel): string {
-  const variables = Object.keys(model.variables).map((k) => `variables.${k}`);
-  return [...VARIABLES, ...variables].join(", ");
 }

@@ -1,7 +1,10 @@
 /** One Notifier per AlertProvider type. */
+import { discordNotifier } from "./discord.ts";
+import { gchatNotifier } from "./gchat.ts";
 import { genericNotifier } from "./generic.ts";
 import { teamsNotifier } from "./msteams.ts";
 import type { Notifier } from "./notifier.ts";
+import { rocketNotifier } from "./rocket.ts";
 import type { ProviderSettings } from "./settings.ts";
 import { slackNotifier } from "./slack.ts";
 
@@ -9,6 +12,9 @@ const NOTIFIERS: Record<ProviderSettings["type"], (settings: ProviderSettings) =
   slack: slackNotifier,
   msteams: teamsNotifier,
   generic: genericNotifier,
+  discord: discordNotifier,
+  rocket: rocketNotifier,
+  gchat: gchatNotifier,
 };
 
 export function createNotifier(settings: ProviderSettings): Notifier {

@@ -82,16 +82,39 @@ export function slackNotifier(settings: ProviderSettings): Notifier {
       const payload = slackPayload(buildView(message));
       if (settings.username) payload.username = settings.username;
       if (settings.token) await postMessage(settings, payload);
-      else await postWebhook(settings, payload);
+      else await postWebhook(settings, payload, "Slack", (a) => a);
     },
   };
 }
 
-async function postWebhook(settings: ProviderSettings, payload: SlackPayload): Promise<void> {
+/** A service whose incoming webhooks take Slack's payload (Rocket.Chat, Discord's /slack endpoint),
+ * as Flagger's `rocket` and `discord` types post: the `text` carries the whole message for a
+ * receiver that ignores Block Kit. */
+export function slackCompatibleNotifier(
+  settings: ProviderSettings,
+  service: string,
+  address: (configured: string) => string,
+): Notifier {
+  return {
+    async send(message: AlertMessage) {
+      const payload = slackPayload(buildView(message));
+      if (settings.username) payload.username = settings.username;
+      await postWebhook(settings, payload, service, address);
+    },
+  };
+}
+
+async function postWebhook(
+  settings: ProviderSettings,
+  payload: SlackPayload,
+  service: string,
+  address: (configured: string) => string,
+): Promise<void> {
   if (!settings.address) throw new DeliveryError(`AlertProvider ${settings.ref}: no webhook address`, false);
   if (settings.channel) payload.channel = settings.channel;
-  const result = await postJson(settings.address, payload, settings);
-  expectSuccess(result, `Slack webhook ${redactUrl(settings.address)}`);
+  const url = address(settings.address);
+  const result = await postJson(url, payload, settings);
+  expectSuccess(result, `${service} webhook ${redactUrl(url)}`);
 }
 
 async function postMessage(settings: ProviderSettings, payload: SlackPayload): Promise<void> {

@@ -15,6 +15,7 @@ import {
 import { problemAt } from "./locate.ts";
 import { checkMetadata, checkTypeMeta } from "./metadata-check.ts";
 import { type Problem, sortProblems } from "./problem.ts";
+import { queryCheck } from "./query-check.ts";
 import { checkManifest } from "./schema-check.ts";
 import { closest } from "./suggest.ts";
 
@@ -91,7 +92,7 @@ function objectProblems(m: Manifest): Problem[] {
   const problems = checkTypeMeta(m);
   if (groupOf(m) !== GROUP) return [...problems, ...foreignObjectProblems(m)];
   problems.push(...checkManifest(m));
-  if (m.apiVersion === API_VERSION) problems.push(...checkMetadata(m));
+  if (m.apiVersion === API_VERSION) problems.push(...checkMetadata(m), ...queryCheck(m));
   return problems;
 }
 

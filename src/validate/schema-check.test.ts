@@ -306,7 +306,7 @@ describe("formats, enums and sizes", () => {
     expect(problemsOf(edit(TEMPLATE, { "spec.provider.type": "datadog" }))[0]?.path).toBe(
       "spec.provider.type",
     );
-    expect(problemsOf(edit(PROVIDER, { "spec.type": "discord" }))[0]?.path).toBe("spec.type");
+    expect(problemsOf(edit(PROVIDER, { "spec.type": "pagerduty" }))[0]?.path).toBe("spec.type");
     const webhook = { name: "gate", type: "pre-rolout", url: "http://gate/" };
     expect(problemsOf(edit(CANARY, { [`${a}.webhooks`]: [webhook] }))[0]?.message).toContain(
       '(did you mean "pre-rollout"?)',

@@ -32,7 +32,7 @@ export const BASES: readonly Json[] = [
     kind: "MetricTemplate",
     metadata: { name: "latency", namespace: "test" },
     spec: {
-      provider: { type: "prometheus", address: "http://prometheus:9090", headers: { "X-Org": "a" } },
+      provider: { type: "prometheus", address: "http://prometheus:9090", headers: { "X-Org": ["a"] } },
       query: "histogram_quantile(0.99, sum(rate(x[{{ interval }}])) by (le))",
     },
   },

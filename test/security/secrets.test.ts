@@ -128,7 +128,7 @@ async function templates(server: keyof typeof servers): Promise<string[]> {
     prom("headers", {
       type: "prometheus",
       address: `http://${host}`,
-      headers: { "X-Api-Key": SECRETS.headerValue, Authorization: `ApiKey ${SECRETS.headerAuth}` },
+      headers: { "X-Api-Key": [SECRETS.headerValue], Authorization: [`ApiKey ${SECRETS.headerAuth}`] },
     }),
     prom("userinfo", {
       type: "prometheus",

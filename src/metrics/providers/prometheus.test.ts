@@ -171,7 +171,7 @@ describe("prometheus provider", () => {
       { username: "alice", password: "s3cret-pw" },
     );
     const bearer = provider(
-      { headers: { "X-Api-Key": "key-0042" }, secretRef: { name: "s" } },
+      { headers: { "X-Api-Key": ["key-0042"] }, secretRef: { name: "s" } },
       { token: "tok-0042" },
     );
     for (const p of [user, bearer]) {
@@ -195,11 +195,16 @@ describe("prometheus provider", () => {
 
   it("sends custom headers and a bearer token from the secret", async () => {
     await provider(
-      { headers: { "X-Scope-OrgID": "tenant-1" }, secretRef: { name: "s" } },
+      { headers: { "X-Scope-OrgID": ["tenant-1"] }, secretRef: { name: "s" } },
       { token: "t0ken" },
     ).query("one", options);
     expect(seen[0]?.headers["x-scope-orgid"]).toBe("tenant-1");
     expect(seen[0]?.headers.authorization).toBe("Bearer t0ken");
+  });
+
+  it("sends a header with several values (Flagger's form) as one comma-separated header", async () => {
+    await provider({ headers: { "X-Scope-OrgID": ["tenant-1", "tenant-2"] } }, {}).query("one", options);
+    expect(seen[0]?.headers["x-scope-orgid"]).toBe("tenant-1, tenant-2");
   });
 
   it("sends basic auth from username and password", async () => {

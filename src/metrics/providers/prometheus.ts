@@ -46,7 +46,7 @@ export function createPrometheusProvider(
   // say) join as they are used.
   const secrets = new Set([
     ...credentialSecrets(credentials),
-    ...Object.values(provider.headers ?? {}),
+    ...Object.values(provider.headers ?? {}).flat(),
     ...urlSecrets(address),
   ]);
   const scrub = (text: string) => redactor(secrets)(text);
@@ -163,7 +163,10 @@ async function signed(config: RequestConfig, sign: Signer): Promise<RequestConfi
 
 /** Headers, bearer token or basic auth: the parts that do not change per query. */
 function connection(address: string, provider: ProviderSpec, credentials: Credentials): Connection {
-  const headers: Record<string, string> = { ...provider.headers };
+  // Flagger's form lists values per name; one comma-separated line means the same (RFC 9110, 5.3).
+  const headers: Record<string, string> = Object.fromEntries(
+    Object.entries(provider.headers ?? {}).map(([name, values]) => [name, values.join(", ")]),
+  );
   let auth: Connection["auth"];
   // With sigv4 the secret holds AWS keys, which sign the request instead.
   if (provider.secretRef && !provider.sigv4) {
