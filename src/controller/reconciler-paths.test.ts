@@ -1,7 +1,7 @@
 // The reconciler's paths beside a release, over the in-memory client: a Canary it cannot read, the
-// revertOnDeletion finalizer, deletion, and blockers found while observing or while converging. The
-// real API server runs them in test/controller/{blockers,lifecycle}.test.ts; here the writes, the
-// status and the Events of each are pinned exactly.
+// revertOnDeletion finalizer, deletion, blockers found while observing or while converging, and a target
+// deleted mid-analysis. The real API server runs them in test/controller/{blockers,lifecycle}.test.ts;
+// here the writes, the status and the Events of each are pinned exactly.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { FakeKubeClient } from "../../test/helpers/fake-client.ts";
@@ -307,5 +307,73 @@ describe("blockers", () => {
     expect(await client.get(deploymentRef("podinfo-primary")), "the foreign primary is left alone").toEqual(
       primaryBefore,
     );
+  });
+});
+
+describe("a target deleted mid-analysis", () => {
+  const ingress = {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: { name: "podinfo", namespace: NS },
+    spec: {
+      rules: [
+        {
+          host: "app.example.test",
+          http: {
+            paths: [
+              {
+                path: "/",
+                pathType: "Prefix",
+                backend: { service: { name: "podinfo", port: { number: 9898 } } },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  } as KubeObject;
+  const weight = async (client: FakeKubeClient) =>
+    (await client.get(ref("networking.k8s.io/v1", "Ingress", "podinfo-canary")))?.metadata.annotations?.[
+      "nginx.ingress.kubernetes.io/canary-weight"
+    ];
+
+  it("routes all traffic back to the primary and reports TargetNotFound, converging nothing else", async () => {
+    const spec: Partial<CanarySpec> = {
+      provider: "nginx",
+      ingressRef: { name: "podinfo" },
+      analysis: { interval: "10s", threshold: 1, stepWeight: 20, maxWeight: 40 },
+    };
+    const { client, tick } = setup([canary(spec)], [ingress]);
+    for (let i = 0; i < 6 && (await stored(client)).status?.phase !== "Initialized"; i++) {
+      await tick();
+      await rollOut(client);
+    }
+    const target = await client.get<Deployment>(deploymentRef("podinfo"));
+    const container = target?.spec?.template?.spec?.containers?.[0];
+    if (!target || !container) throw new Error("fixture has no container");
+    container.image = "ghcr.io/stefanprodan/podinfo:6.0.1";
+    client.seed(target);
+    for (let i = 0; i < 6 && (await weight(client)) !== "20"; i++) {
+      await tick();
+      await rollOut(client);
+    }
+    expect(await weight(client)).toBe("20");
+    await client.delete(deploymentRef("podinfo"));
+
+    const message = "Deployment podinfo.shop not found: create it or fix spec.targetRef.name";
+    expect(await tick()).toEqual({
+      result: { requeueAfterMs: 100 },
+      writes: ["replaceStatus Canary/podinfo", "apply Ingress/podinfo-canary"],
+      events: [{ type: "Warning", reason: "TargetNotFound", message }],
+    });
+    expect(await weight(client)).toBe("0");
+    const { status } = await stored(client);
+    expect(status).toMatchObject({ phase: "Progressing", canaryWeight: 0 });
+    expect(conditions(status).at(-1)).toEqual(["Stalled", "True", "TargetNotFound", message]);
+    expect(await tick(), "reported and routed once").toEqual({
+      result: { requeueAfterMs: 10_000 },
+      writes: [],
+      events: [],
+    });
   });
 });
