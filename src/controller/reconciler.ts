@@ -1,60 +1,42 @@
 /**
- * One reconcile of one Canary: observe, decide, persist the status, converge the cluster to it.
- * Kubernetes, routers, metric checks and the clock come in through ReconcilerDeps.
+ * One reconcile of one Canary: observe (observe.ts), decide (decide.ts, asked again with the checks
+ * and webhook answers it needs), persist the status and Events, converge the cluster to it
+ * (converge.ts). Kubernetes, routers, metric checks and the clock come in through ReconcilerDeps.
  */
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { type Canary, type CheckStatus, canary as canarySchema, type ProviderName } from "../api/canary.ts";
 import { API_VERSION } from "../api/common.ts";
 import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
-import { driftMode } from "../api/drift-mode.ts";
 import { type Blocker, blockerOf } from "../errors.ts";
-import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import type { KubeObject, ObjectRef } from "../kube/types.ts";
 import type { AlertHooks } from "../notifiers/alerts.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
-import { type Router, type RouterTarget, type Routes, sameRoutes } from "../routers/router.ts";
+import type { Router } from "../routers/router.ts";
 import { callRequestedHooks, sendEventHooks, type WebhookCaller } from "../webhooks/dispatch.ts";
-import type { Deployment } from "../workloads/meta.ts";
-import {
-  ensurePrimary,
-  observeWorkload,
-  primaryName,
-  restorePrimary,
-  scaleTarget,
-} from "../workloads/primary.ts";
-import { type Revision, resolveRevision } from "../workloads/revision.ts";
-import { selectorLabel } from "../workloads/selector.ts";
-import { ensureServices, servicePorts } from "../workloads/services.ts";
 import { conditionsFor, sameStatus } from "./conditions.ts";
+import { type ConvergeDeps, converge, restoreTarget, routeAsDecided } from "./converge.ts";
 import { crashPoint } from "./crash-points.ts";
 import { type Decision, decide } from "./decide.ts";
-import { desiredState, workloadPlan } from "./desired.ts";
-import { correctDrift, type DriftFound, findDrift, NO_DRIFT, withDrift } from "./drift-check.ts";
-import { restoreTarget } from "./finalize.ts";
-import type { Observations, WorkloadObservation } from "./observations.ts";
+import { NO_DRIFT, withDrift } from "./drift-check.ts";
+import type { Observations } from "./observations.ts";
+import { type ObserveDeps, type Observed, observe, observeDrift, pickRouter } from "./observe.ts";
 import { parseRequests } from "./requests.ts";
 
 export const FINALIZER = "finalizers.kanaria.dev";
 /** How soon a Canary that waits for its owner to fix something is looked at again (besides watch events). */
 const BLOCKED_RETRY_MS = 30_000;
 
-export interface ReconcilerDeps {
+export interface ReconcilerDeps extends ObserveDeps, ConvergeDeps {
   /** Calls one webhook; the real HTTP caller when absent (tests pass their own). */
   callWebhook?: WebhookCaller;
-  client: KubeClient;
   logger: Logger;
-  now: () => Date;
   defaultProvider: ProviderName;
-  router: (provider: ProviderName) => Router;
   runChecks: (canary: Canary, resolved: ResolvedCanary) => Promise<CheckStatus[]>;
   /** The metric providers of a Canary that do not answer, described for people; empty when all do. */
   offlineProviders: (canary: Canary, resolved: ResolvedCanary) => Promise<string[]>;
-  /** The Canaries of a namespace as last seen (the manager answers from its watch cache). */
-  listCanaries: (namespace: string) => Promise<(Canary & KubeObject)[]>;
   /** Alerts: added to the status with their transitions, delivered in the background. */
   alerts?: AlertHooks;
-  /** A drifted object of this kind was put back (kanaria_drift_corrections_total). */
-  driftCorrected?: (namespace: string, name: string, kind: string) => void;
 }
 
 export interface ReconcileResult {
@@ -62,22 +44,9 @@ export interface ReconcileResult {
   requeueAfterMs: number | undefined;
 }
 
-interface Observed {
-  observations: Observations;
-  target: Deployment | undefined;
-  revision: Revision | undefined;
-  primaryDeployment?: Deployment | undefined;
-}
-
 const canaryRef = (namespace: string, name: string): ObjectRef => ({
   apiVersion: API_VERSION,
   kind: "Canary",
-  namespace,
-  name,
-});
-const deploymentRef = (namespace: string, name: string): ObjectRef => ({
-  apiVersion: "apps/v1",
-  kind: "Deployment",
   namespace,
   name,
 });
@@ -142,39 +111,6 @@ function nextTick(wroteStatus: boolean, decision: Decision): number | undefined 
   return Math.min(AFTER_STATUS_WRITE_MS, decision.requeueAfterMs ?? AFTER_STATUS_WRITE_MS);
 }
 
-interface Routing {
-  router: Router | undefined;
-  capabilities: RouterCapabilities;
-  /** An unknown provider, or routing settings the router rejects (checked without touching the cluster). */
-  blocker: Blocker | undefined;
-}
-
-const NO_ROUTING: RouterCapabilities = {
-  weights: false,
-  match: undefined,
-  mirroring: false,
-  sessionAffinity: false,
-};
-
-function pickRouter(deps: ReconcilerDeps, canary: Canary, resolved: ResolvedCanary): Routing {
-  let router: Router;
-  try {
-    router = deps.router(resolved.provider);
-  } catch (err) {
-    const blocker = blockerOf(err);
-    if (!blocker) throw err;
-    return { router: undefined, capabilities: NO_ROUTING, blocker };
-  }
-  try {
-    router.check({ canary, resolved });
-  } catch (err) {
-    const blocker = blockerOf(err);
-    if (!blocker) throw err;
-    return { router, capabilities: router.capabilities, blocker };
-  }
-  return { router, capabilities: router.capabilities, blocker: undefined };
-}
-
 async function decideWithChecks(
   deps: ReconcilerDeps,
   canary: Canary,
@@ -229,75 +165,6 @@ async function syncFinalizer(deps: ReconcilerDeps, canary: Canary): Promise<bool
   return false;
 }
 
-/** The split the router reads back now; a route it cannot read is a blocker the owner must fix. */
-async function observeRoutes(
-  routing: Routing,
-  target: RouterTarget,
-): Promise<{ routes: Routes | undefined; blocker: Blocker | undefined }> {
-  if (!routing.router || routing.blocker) return { routes: undefined, blocker: routing.blocker };
-  try {
-    return { routes: await routing.router.getRoutes(target), blocker: undefined };
-  } catch (err) {
-    const blocker = blockerOf(err);
-    if (!blocker) throw err;
-    return { routes: undefined, blocker };
-  }
-}
-
-async function observe(
-  deps: ReconcilerDeps,
-  canary: Canary,
-  resolved: ResolvedCanary,
-  routing: Routing,
-): Promise<Observed> {
-  const namespace = canary.metadata.namespace ?? "";
-  const { routes, blocker: routingBlocker } = await observeRoutes(routing, { canary, resolved });
-  const base = { now: deps.now(), checks: undefined, offlineProviders: undefined, routes };
-  const targetRef = canary.spec.targetRef;
-  if (targetRef.kind !== undefined && targetRef.kind !== "Deployment") {
-    const blocker = {
-      reason: "UnsupportedTarget",
-      message: `spec.targetRef.kind ${targetRef.kind} is not supported: kanaria releases Deployments`,
-    };
-    return {
-      observations: { ...base, target: undefined, primary: undefined, blocker },
-      target: undefined,
-      revision: undefined,
-    };
-  }
-  const [target, primary] = await Promise.all([
-    deps.client.get<Deployment>(deploymentRef(namespace, targetRef.name)),
-    deps.client.get<Deployment>(deploymentRef(namespace, primaryName(targetRef.name))),
-  ]);
-  const primaryObservation = primary ? workloadObservation(primary) : undefined;
-  if (!target) {
-    return {
-      observations: { ...base, target: undefined, primary: primaryObservation, blocker: undefined },
-      target,
-      revision: undefined,
-    };
-  }
-  let blocker = (await conflictingCanary(deps, canary)) ?? routingBlocker;
-  let revision: Revision | undefined;
-  try {
-    // Configuration problems surface here, before anything is written, rather than halfway through converge.
-    selectorLabel(target);
-    servicePorts(canary, target);
-    revision = await resolveRevision(deps.client, target);
-  } catch (err) {
-    blocker ??= blockerFrom(err);
-  }
-  const targetObservation = revision
-    ? { ...workloadObservation(target), revision: revision.hash, trackedConfigs: revision.trackedConfigs }
-    : undefined;
-  return {
-    observations: { ...base, target: targetObservation, primary: primaryObservation, blocker },
-    target,
-    revision,
-    primaryDeployment: primary,
-  };
-}
-
 /** The alerts of a decision's transitions go into the same status write as the transitions (the outbox). */
 function withOutbox(
   deps: ReconcilerDeps,
@@ -333,47 +200,6 @@ async function reportBlocker(
   await deps.client.event({ regarding: latest, type: "Warning", ...blocker });
 }
 
-function workloadObservation(deployment: Deployment): WorkloadObservation {
-  const state = observeWorkload(deployment);
-  // Readiness thresholds below 100% make sense only if a rollout counts as done once every pod is
-  // updated, whether or not all of them are available yet: decide() compares readyPercent itself.
-  return {
-    replicas: state.replicas,
-    readyPercent: state.readyPercent,
-    rolloutComplete: state.updated,
-    draining: state.draining,
-    revision: state.revision,
-  };
-}
-
-/** Configuration errors the user must fix become a blocker; anything else is retried with backoff. */
-function blockerFrom(err: unknown): Blocker {
-  const blocker = blockerOf(err);
-  if (!blocker) throw err;
-  return blocker;
-}
-
-/** The oldest Canary on a Deployment owns it; every later one is blocked until one of them goes. */
-async function conflictingCanary(deps: ReconcilerDeps, canary: Canary): Promise<Blocker | undefined> {
-  const namespace = canary.metadata.namespace ?? "";
-  const all = await deps.listCanaries(namespace);
-  const sameTarget = all
-    .filter((c) => c.spec?.targetRef?.name === canary.spec.targetRef.name)
-    .sort((a, b) => order(a).localeCompare(order(b)));
-  const owner = sameTarget[0];
-  if (!owner || owner.metadata.name === canary.metadata.name) return undefined;
-  return {
-    reason: "ConflictingCanary",
-    message: `Deployment ${namespace}/${canary.spec.targetRef.name} is already the target of Canary ${owner.metadata.name}: delete one of the two Canaries or point spec.targetRef at another Deployment`,
-  };
-}
-
-function order(c: Canary & KubeObject): string {
-  const created = (c.metadata as { creationTimestamp?: string | Date }).creationTimestamp;
-  const time = created instanceof Date ? created.toISOString() : (created ?? "");
-  return `${time}/${c.metadata.name}`;
-}
-
 /** Writes the status if it changed and records the events; returns the Canary as now stored. */
 async function persist(
   deps: ReconcilerDeps,
@@ -401,115 +227,6 @@ async function persist(
   const latest = await deps.client.replaceStatus({ ...raw, status: decision.status });
   crashPoint("after-status-write", decision.events);
   return latest;
-}
-
-async function converge(
-  deps: ReconcilerDeps,
-  router: Router,
-  canary: Canary,
-  resolved: ResolvedCanary,
-  decision: Decision,
-  observed: Observed & { target: Deployment; revision: Revision },
-  drift: DriftFound,
-): Promise<void> {
-  const { target, revision } = observed;
-  const desired = desiredState(decision.status, resolved);
-  const routerTarget: RouterTarget = { canary, resolved };
-  const { events } = decision;
-  const plan = workloadPlan(decision.status, desired, {
-    targetRevision: revision.hash,
-    primaryReplicas: observed.observations.primary?.replicas,
-    targetDraining: observed.observations.target?.draining ?? false,
-    primaryRevision: observed.observations.primary?.revision,
-  });
-  await putBackDrift(deps, canary, revision, drift);
-  // Warn mode leaves a Service or split someone changed as found, unless kanaria decides a new split.
-  if (!drift.holdServices) await ensureServices(deps.client, canary, target);
-  crashPoint("after-services", events);
-  if (plan.copyToPrimary) {
-    await ensurePrimary(deps.client, canary, target, revision);
-    crashPoint("after-primary", events);
-  }
-  if (plan.restorePrimary) {
-    await restorePrimary(deps.client, canary, target, revision, decision.status.lastPromotedSpec ?? "");
-    crashPoint("after-primary", events);
-  }
-  const up = plan.targetReplicas !== undefined && plan.targetReplicas > 0;
-  if (up) {
-    await scaleTo(deps, target, plan.targetReplicas as number);
-    crashPoint("after-scale-up", events);
-  }
-  await router.reconcile(routerTarget);
-  const lastRoutes = desiredState(canary.status ?? {}, resolved).routes;
-  if (!drift.holdRoutes || !sameRoutes(lastRoutes, desired.routes))
-    await routeAsDecided(router, routerTarget, decision, observed.observations.routes);
-  crashPoint("after-route", events);
-  // Scale down only after the traffic has left the canary.
-  if (plan.targetReplicas === 0) {
-    await scaleTo(deps, target, 0);
-    crashPoint("after-scale-down", events);
-  }
-}
-
-/** Drift in what the Canary owns, when converge is about to run (it needs the target and its revision). */
-async function observeDrift(
-  deps: ReconcilerDeps,
-  canary: Canary,
-  resolved: ResolvedCanary,
-  decided: Decision,
-  observed: Observed,
-  routing: Routing,
-): Promise<DriftFound> {
-  const { target, revision, primaryDeployment: primary } = observed;
-  if (!target || !revision || !routing.router) return NO_DRIFT;
-  const input = {
-    client: deps.client,
-    canary,
-    resolved,
-    target,
-    revision,
-    primary,
-    before: canary.status ?? {},
-    after: decided.status,
-    router: routing.router,
-    routes: observed.observations.routes,
-  };
-  try {
-    return await findDrift(input, driftMode(canary.metadata.annotations));
-  } catch (err) {
-    // A configuration the owner must fix: converge reports it; drift is looked at once it is fixed.
-    if (blockerOf(err)) return NO_DRIFT;
-    throw err;
-  }
-}
-
-/** Corrects the drift found (correct mode) and counts what was reported this time. */
-async function putBackDrift(
-  deps: ReconcilerDeps,
-  canary: Canary,
-  revision: Revision,
-  drift: DriftFound,
-): Promise<void> {
-  if (drift.mode !== "correct" || drift.corrections.length === 0) return;
-  await correctDrift(deps.client, canary, revision, drift);
-  for (const kind of drift.correctedKinds) {
-    deps.driftCorrected?.(canary.metadata.namespace ?? "", canary.metadata.name, kind);
-  }
-}
-
-async function scaleTo(deps: ReconcilerDeps, target: Deployment, replicas: number): Promise<void> {
-  if ((target.spec?.replicas ?? 1) !== replicas) await scaleTarget(deps.client, target, replicas);
-}
-
-/** Applies the split of the decided status, unless the route was seen carrying it already this tick. */
-async function routeAsDecided(
-  router: Router,
-  target: RouterTarget,
-  decision: Decision,
-  seen: Routes | undefined,
-): Promise<void> {
-  const wanted = desiredState(decision.status, target.resolved).routes;
-  if (!seen || !sameRoutes(seen, wanted)) await router.setRoutes(target, wanted);
 }
 
 async function finishDeletion(

@@ -130,7 +130,7 @@ export class AppMeshRouter implements Router {
   /**
    * revertOnDeletion: the garbage collector removes what the Canary owns, so clients of <apex> would lose
    * their virtual service. Leave a virtual node <apex> for the target's pods (behind the apex Service,
-   * which finalize.ts hands back to the target first) and point the released virtual service at it.
+   * which converge.ts hands back to the target first) and point the released virtual service at it.
    */
   async finalize(target: RouterTarget): Promise<void> {
     const { canary } = target;

@@ -1,0 +1,218 @@
+/**
+ * Observe, the first verb of a reconcile: what the cluster holds for one Canary (its target, primary,
+ * route and drift), read from the watch caches, and the blockers its owner must fix, found before
+ * anything is written.
+ */
+import type { Canary, ProviderName } from "../api/canary.ts";
+import type { ResolvedCanary } from "../api/defaults.ts";
+import { driftMode } from "../api/drift-mode.ts";
+import { type Blocker, blockerOf } from "../errors.ts";
+import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import type { RouterCapabilities } from "../routers/capabilities.ts";
+import type { Router, RouterTarget, Routes } from "../routers/router.ts";
+import type { Deployment } from "../workloads/meta.ts";
+import { observeWorkload, primaryName } from "../workloads/primary.ts";
+import { type Revision, resolveRevision } from "../workloads/revision.ts";
+import { selectorLabel } from "../workloads/selector.ts";
+import { servicePorts } from "../workloads/services.ts";
+import type { Decision } from "./decide.ts";
+import { type DriftFound, findDrift, NO_DRIFT } from "./drift-check.ts";
+import type { Observations, WorkloadObservation } from "./observations.ts";
+
+/** What observing needs of the reconciler's dependencies. */
+export interface ObserveDeps {
+  client: KubeClient;
+  now: () => Date;
+  router: (provider: ProviderName) => Router;
+  /** The Canaries of a namespace as last seen (the manager answers from its watch cache). */
+  listCanaries: (namespace: string) => Promise<(Canary & KubeObject)[]>;
+}
+
+export interface Observed {
+  observations: Observations;
+  target: Deployment | undefined;
+  revision: Revision | undefined;
+  primaryDeployment?: Deployment | undefined;
+}
+
+const deploymentRef = (namespace: string, name: string): ObjectRef => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  namespace,
+  name,
+});
+
+export interface Routing {
+  router: Router | undefined;
+  capabilities: RouterCapabilities;
+  /** An unknown provider, or routing settings the router rejects (checked without touching the cluster). */
+  blocker: Blocker | undefined;
+}
+
+const NO_ROUTING: RouterCapabilities = {
+  weights: false,
+  match: undefined,
+  mirroring: false,
+  sessionAffinity: false,
+};
+
+export function pickRouter(deps: ObserveDeps, canary: Canary, resolved: ResolvedCanary): Routing {
+  let router: Router;
+  try {
+    router = deps.router(resolved.provider);
+  } catch (err) {
+    const blocker = blockerOf(err);
+    if (!blocker) throw err;
+    return { router: undefined, capabilities: NO_ROUTING, blocker };
+  }
+  try {
+    router.check({ canary, resolved });
+  } catch (err) {
+    const blocker = blockerOf(err);
+    if (!blocker) throw err;
+    return { router, capabilities: router.capabilities, blocker };
+  }
+  return { router, capabilities: router.capabilities, blocker: undefined };
+}
+
+/** The split the router reads back now; a route it cannot read is a blocker the owner must fix. */
+async function observeRoutes(
+  routing: Routing,
+  target: RouterTarget,
+): Promise<{ routes: Routes | undefined; blocker: Blocker | undefined }> {
+  if (!routing.router || routing.blocker) return { routes: undefined, blocker: routing.blocker };
+  try {
+    return { routes: await routing.router.getRoutes(target), blocker: undefined };
+  } catch (err) {
+    const blocker = blockerOf(err);
+    if (!blocker) throw err;
+    return { routes: undefined, blocker };
+  }
+}
+
+export async function observe(
+  deps: ObserveDeps,
+  canary: Canary,
+  resolved: ResolvedCanary,
+  routing: Routing,
+): Promise<Observed> {
+  const namespace = canary.metadata.namespace ?? "";
+  const { routes, blocker: routingBlocker } = await observeRoutes(routing, { canary, resolved });
+  const base = { now: deps.now(), checks: undefined, offlineProviders: undefined, routes };
+  const targetRef = canary.spec.targetRef;
+  if (targetRef.kind !== undefined && targetRef.kind !== "Deployment") {
+    const blocker = {
+      reason: "UnsupportedTarget",
+      message: `spec.targetRef.kind ${targetRef.kind} is not supported: kanaria releases Deployments`,
+    };
+    return {
+      observations: { ...base, target: undefined, primary: undefined, blocker },
+      target: undefined,
+      revision: undefined,
+    };
+  }
+  const [target, primary] = await Promise.all([
+    deps.client.get<Deployment>(deploymentRef(namespace, targetRef.name)),
+    deps.client.get<Deployment>(deploymentRef(namespace, primaryName(targetRef.name))),
+  ]);
+  const primaryObservation = primary ? workloadObservation(primary) : undefined;
+  if (!target) {
+    return {
+      observations: { ...base, target: undefined, primary: primaryObservation, blocker: undefined },
+      target,
+      revision: undefined,
+    };
+  }
+  let blocker = (await conflictingCanary(deps, canary)) ?? routingBlocker;
+  let revision: Revision | undefined;
+  try {
+    // Configuration problems surface here, before anything is written, rather than halfway through converge.
+    selectorLabel(target);
+    servicePorts(canary, target);
+    revision = await resolveRevision(deps.client, target);
+  } catch (err) {
+    blocker ??= blockerFrom(err);
+  }
+  const targetObservation = revision
+    ? { ...workloadObservation(target), revision: revision.hash, trackedConfigs: revision.trackedConfigs }
+    : undefined;
+  return {
+    observations: { ...base, target: targetObservation, primary: primaryObservation, blocker },
+    target,
+    revision,
+    primaryDeployment: primary,
+  };
+}
+
+function workloadObservation(deployment: Deployment): WorkloadObservation {
+  const state = observeWorkload(deployment);
+  // Readiness thresholds below 100% make sense only if a rollout counts as done once every pod is
+  // updated, whether or not all of them are available yet: decide() compares readyPercent itself.
+  return {
+    replicas: state.replicas,
+    readyPercent: state.readyPercent,
+    rolloutComplete: state.updated,
+    draining: state.draining,
+    revision: state.revision,
+  };
+}
+
+/** Configuration errors the user must fix become a blocker; anything else is retried with backoff. */
+function blockerFrom(err: unknown): Blocker {
+  const blocker = blockerOf(err);
+  if (!blocker) throw err;
+  return blocker;
+}
+
+/** The oldest Canary on a Deployment owns it; every later one is blocked until one of them goes. */
+async function conflictingCanary(deps: ObserveDeps, canary: Canary): Promise<Blocker | undefined> {
+  const namespace = canary.metadata.namespace ?? "";
+  const all = await deps.listCanaries(namespace);
+  const sameTarget = all
+    .filter((c) => c.spec?.targetRef?.name === canary.spec.targetRef.name)
+    .sort((a, b) => order(a).localeCompare(order(b)));
+  const owner = sameTarget[0];
+  if (!owner || owner.metadata.name === canary.metadata.name) return undefined;
+  return {
+    reason: "ConflictingCanary",
+    message: `Deployment ${namespace}/${canary.spec.targetRef.name} is already the target of Canary ${owner.metadata.name}: delete one of the two Canaries or point spec.targetRef at another Deployment`,
+  };
+}
+
+function order(c: Canary & KubeObject): string {
+  const created = (c.metadata as { creationTimestamp?: string | Date }).creationTimestamp;
+  const time = created instanceof Date ? created.toISOString() : (created ?? "");
+  return `${time}/${c.metadata.name}`;
+}
+
+/** Drift in what the Canary owns, when converge is about to run (it needs the target and its revision). */
+export async function observeDrift(
+  deps: ObserveDeps,
+  canary: Canary,
+  resolved: ResolvedCanary,
+  decided: Decision,
+  observed: Observed,
+  routing: Routing,
+): Promise<DriftFound> {
+  const { target, revision, primaryDeployment: primary } = observed;
+  if (!target || !revision || !routing.router) return NO_DRIFT;
+  const input = {
+    client: deps.client,
+    canary,
+    resolved,
+    target,
+    revision,
+    primary,
+    before: canary.status ?? {},
+    after: decided.status,
+    router: routing.router,
+    routes: observed.observations.routes,
+  };
+  try {
+    return await findDrift(input, driftMode(canary.metadata.annotations));
+  } catch (err) {
+    // A configuration the owner must fix: converge reports it; drift is looked at once it is fixed.
+    if (blockerOf(err)) return NO_DRIFT;
+    throw err;
+  }
+}
