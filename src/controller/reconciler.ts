@@ -154,6 +154,7 @@ const NO_ROUTING: RouterCapabilities = {
   match: undefined,
   mirroring: false,
   sessionAffinity: false,
+  routeFilters: false,
 };
 
 function pickRouter(deps: ReconcilerDeps, canary: Canary, resolved: ResolvedCanary): Routing {
