@@ -715,6 +715,25 @@ describe("a route its parent refused", () => {
     ).toBeUndefined();
   });
 
+  it('matches a Service parent written in group core with a status that reports it in group ""', () => {
+    const mesh = { group: "core", kind: "Service", name: "podinfo", port: 9898 };
+    const gamma: HTTPRoute = {
+      ...userRoute(),
+      spec: { ...userRoute().spec, parentRefs: [mesh] },
+      status: {
+        parents: [
+          {
+            parentRef: { ...mesh, group: "" },
+            conditions: [{ type: "Accepted", status: "False", reason: "NoMatchingParent" }],
+          },
+        ],
+      },
+    };
+    expect(refusal(gamma)).toMatch(
+      /is not accepted by its parent Service shop\/podinfo \(port 9898\): NoMatchingParent/,
+    );
+  });
+
   it("cannot be read as a split, so the Canary is held before any traffic moves", async () => {
     const router = new GatewayApiRouter(new FakeKubeClient([route(refused)]));
     await expect(router.getRoutes(target(withRouteRef()))).rejects.toMatchObject({

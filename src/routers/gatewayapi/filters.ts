@@ -20,8 +20,27 @@ const CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTION
 /** The CORS filter's maxAge when none is written (the CRD default). */
 export const CORS_DEFAULT_MAX_AGE = 5;
 
-function configError(canary: Canary, field: string, problem: string): RouterConfigError {
-  return new RouterConfigError(`Canary ${canaryKey(canary)}: spec.service.${field} ${problem}`);
+/** A RouterConfigError that also says which field (from spec.service) and what, for `kanaria validate`. */
+export class ServiceFilterError extends RouterConfigError {
+  readonly path: (string | number)[];
+  readonly problem: string;
+
+  constructor(canary: Canary, field: string, problem: string) {
+    super(`Canary ${canaryKey(canary)}: spec.service.${field} ${problem}`);
+    this.path = [
+      "spec",
+      "service",
+      ...field
+        .split(/[.[\]]+/)
+        .filter((p) => p !== "")
+        .map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+    ];
+    this.problem = `provider gatewayapi: ${field} ${problem}`;
+  }
+}
+
+function configError(canary: Canary, field: string, problem: string): ServiceFilterError {
+  return new ServiceFilterError(canary, field, problem);
 }
 
 /** Header name order makes the output stable (record key order is the manifest's, which may change). */
