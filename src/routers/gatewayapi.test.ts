@@ -5,6 +5,8 @@ import { gitHTTPRoute } from "../../test/helpers/httproutes.ts";
 import { routesOverRelease } from "../../test/helpers/routes.ts";
 import type { Canary, CanarySpec, HttpMatch } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
+import { KubeApiError } from "../kube/errors.ts";
+import type { KubeObject } from "../kube/types.ts";
 import { RouterConfigError } from "./errors.ts";
 import { refusal } from "./gatewayapi/status.ts";
 import type { HTTPRoute, RouteRule } from "./gatewayapi/types.ts";
@@ -441,6 +443,34 @@ describe("spec.service filters and timeouts (Flagger's makeFilters)", () => {
     await new GatewayApiRouter(seeded).reconcile(target(canary));
     expect(seeded.writes).toHaveLength(0);
     expect(client.writes.length).toBeGreaterThan(0);
+  });
+
+  it("stalls the Canary with the API server's words when the HTTPRoute CRD refuses the route (a filter it lacks)", async () => {
+    class RefusingClient extends FakeKubeClient {
+      readonly code: number;
+      constructor(code: number) {
+        super();
+        this.code = code;
+      }
+      override async apply<T extends KubeObject>(object: T): Promise<T> {
+        if (object.kind !== "HTTPRoute") return super.apply(object);
+        throw new KubeApiError(
+          this.code,
+          'HTTPRoute.gateway.networking.k8s.io "podinfo" is invalid: spec.rules[0].filters[0].type: Unsupported value: "CORS"',
+          "Invalid",
+        );
+      }
+    }
+    const canary = generated(service({ corsPolicy: { allowOrigin: ["*"] } }));
+    const refusedRoute = new GatewayApiRouter(new RefusingClient(422)).reconcile(target(canary));
+    await expect(refusedRoute).rejects.toBeInstanceOf(RouterConfigError);
+    await expect(new GatewayApiRouter(new RefusingClient(422)).reconcile(target(canary))).rejects.toThrow(
+      'Canary shop/podinfo: the API server refused HTTPRoute shop/podinfo: HTTPRoute.gateway.networking.k8s.io "podinfo" is invalid: ' +
+        'spec.rules[0].filters[0].type: Unsupported value: "CORS"; change the spec.service field it names, or install Gateway API CRDs that have it',
+    );
+    // Anything else is the API server's trouble, not the Canary's: retried as it is.
+    const unavailable = new GatewayApiRouter(new RefusingClient(503)).reconcile(target(canary));
+    await expect(unavailable).rejects.not.toBeInstanceOf(RouterConfigError);
   });
 
   const refused: [string, Partial<CanarySpec>, RegExp][] = [

@@ -19,6 +19,7 @@
  */
 import type { Canary } from "../api/canary.ts";
 import { ConfigBlockerError } from "../errors.ts";
+import { KubeApiError } from "../kube/errors.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
 import { canaryKey, canaryNamespace, canaryOwnerReference, controllingCanary } from "../workloads/meta.ts";
@@ -207,7 +208,7 @@ export class GatewayApiRouter implements Router {
       const want = buildGeneratedRoute(canary, routes);
       if (live && appliedIn(want.metadata.labels ?? {}, live.metadata.labels ?? {}) && this.#same(want, live))
         return;
-      await this.#client.apply(want);
+      await this.#applyGenerated(canary, want);
       return;
     }
     const route = this.#requireUserRoute(canary, live);
@@ -319,6 +320,23 @@ export class GatewayApiRouter implements Router {
       );
     }
     return live;
+  }
+
+  /**
+   * A generated route the HTTPRoute CRD refuses (422) cannot be fixed by trying again: most often a
+   * filter the installed Gateway API version lacks (CORS before v1.5's standard channel). The Canary
+   * is Stalled with the API server's words instead.
+   */
+  async #applyGenerated(canary: Canary, route: HTTPRoute): Promise<void> {
+    try {
+      await this.#client.apply(route);
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.code !== 422) throw err;
+      throw new RouterConfigError(
+        `Canary ${canaryKey(canary)}: the API server refused HTTPRoute ${objectKey(route)}: ${err.message}; ` +
+          "change the spec.service field it names, or install Gateway API CRDs that have it",
+      );
+    }
   }
 
   /** spec.rules alone, guarded by the resourceVersion read (see the comment at the top). */
