@@ -324,7 +324,7 @@ export class GatewayApiRouter implements Router {
 
   /**
    * A generated route the HTTPRoute CRD refuses (422) cannot be fixed by trying again: most often a
-   * filter the installed Gateway API version lacks (CORS before v1.5's standard channel). The Canary
+   * filter the installed Gateway API version lacks (CORS: standard in v1.6.3, experimental in v1.4). The Canary
    * is Stalled with the API server's words instead.
    */
   async #applyGenerated(canary: Canary, route: HTTPRoute): Promise<void> {
