@@ -14,7 +14,7 @@ import type { KubeObject } from "../../src/kube/types.ts";
 import { createRouter } from "../../src/routers/factory.ts";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
 import type { Service } from "../../src/workloads/meta.ts";
-import { canaryEvents, getCanary, initializationConverged, testClient } from "../support/canary-observer.ts";
+import { canaryEvents, getCanary, testClient, waitForPhase } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { kubeConfig, useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, deployment } from "../support/manifests.ts";
@@ -125,7 +125,7 @@ describe.concurrent("Flagger's Gateway API and Service fields on a real cluster"
   it("gatewayapi: the HTTPRoute CRD takes the route, the Services are headless, an unmanaged annotation is not fought", async () => {
     await client.apply(deployment(ns, "gw", "6.0.0"));
     await client.apply(canary(ns, "gw", gatewaySpec("gw")));
-    await initializationConverged(client, ns, "gw");
+    await waitForPhase(client, ns, "gw", "Initialized", 60_000);
 
     const route = (await getRoute("gw")) as HTTPRoute;
     expect(route.spec?.parentRefs).toEqual([
@@ -220,7 +220,7 @@ describe.concurrent("Flagger's Gateway API and Service fields on a real cluster"
         analysis: { interval: "10s", iterations: 1 },
       }),
     );
-    await initializationConverged(client, ns, "plain");
+    await waitForPhase(client, ns, "plain", "Initialized", 60_000);
     for (const name of ["plain", "plain-primary", "plain-canary"]) {
       const svc = await getService(name);
       expect(svc?.spec, name).toMatchObject({ clusterIP: "None", trafficDistribution: "PreferSameNode" });
