@@ -2,6 +2,7 @@ import { z } from "zod";
 import { alertRecord } from "./alert-outbox.ts";
 import {
   API_VERSION,
+  type CrossFieldRule,
   condition,
   duration,
   intOrString,
@@ -83,14 +84,90 @@ const headerOperations = z.strictObject({
 
 const parentReference = z
   .strictObject({
-    group: z.string().optional(),
-    kind: z.string().optional(),
+    group: z.string().optional().meta({
+      description:
+        'Group of the parent; omitted: gateway.networking.k8s.io, or the core group for kind Service (GAMMA), which is also written "" or core.',
+    }),
+    kind: z
+      .string()
+      .optional()
+      .meta({ description: "Gateway (the default) or Service (a GAMMA mesh parent)." }),
     namespace: z.string().optional(),
     name: z.string().min(1),
     sectionName: z.string().optional(),
     port: z.number().int().min(1).max(65535).optional(),
   })
   .meta({ description: "A Gateway API parentRef (the Gateway the generated HTTPRoute attaches to)." });
+
+/** An HTTP cookie attribute value: no ";" (it would start another attribute) and no control characters. */
+const cookieAttribute = (what: string) =>
+  z
+    .string()
+    .min(1)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+    .regex(/^[^;\x00-\x1f\x7f]+$/, { message: `${what} must not contain ";" or control characters` })
+    .meta({ description: what });
+
+/** Flagger's spec.service.rewrite: a Gateway API URLRewrite filter on the generated HTTPRoute. */
+const httpRewrite = z
+  .strictObject({
+    uri: z.string().optional().meta({ description: "New path, or new prefix with type ReplacePrefixMatch." }),
+    authority: z.string().optional().meta({ description: "New Host header (URLRewrite hostname)." }),
+    type: z.enum(["ReplaceFullPath", "ReplacePrefixMatch"]).optional().meta({
+      description: "How uri replaces the path; defaults to ReplaceFullPath.",
+    }),
+  })
+  .meta({
+    description: "Rewrites the path and/or Host of requests on the generated HTTPRoute (gatewayapi).",
+  });
+
+/** Flagger's spec.service.mirror: a Gateway API RequestMirror filter per entry. */
+const requestMirror = z
+  .strictObject({
+    backendRef: z.strictObject({
+      group: z.string().optional().meta({ description: 'Defaults to "" (core).' }),
+      kind: z.string().optional().meta({ description: "Defaults to Service." }),
+      name: z.string().min(1),
+      namespace: z.string().optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+    }),
+    percent: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .optional()
+      .meta({ description: "Share of requests mirrored; defaults to all." }),
+  })
+  .meta({ description: "A destination that receives a copy of the requests; its responses are dropped." });
+
+const corsPolicy = withRules(
+  z
+    .strictObject({
+      allowOrigin: z
+        .array(z.string())
+        .optional()
+        .meta({ description: 'Origins allowed, e.g. "https://example.com", or "*".' }),
+      allowOrigins: z.array(stringMatch).optional().meta({
+        description: "Istio's origin patterns; refused: the Gateway API CORS filter takes allowOrigin.",
+      }),
+      allowMethods: z.array(z.string()).optional(),
+      allowHeaders: z.array(z.string()).optional(),
+      exposeHeaders: z.array(z.string()).optional(),
+      maxAge: duration("How long a preflight answer may be cached, e.g. 24h (at least 1s).").optional(),
+      allowCredentials: z.boolean().optional(),
+    })
+    .meta({ description: "A Gateway API CORS filter on the generated HTTPRoute (gatewayapi)." }),
+  [
+    {
+      cel: "!has(self.allowOrigins)",
+      message:
+        "corsPolicy.allowOrigins (string patterns) cannot be written as a Gateway API CORS filter: list the origins in corsPolicy.allowOrigin",
+      path: ["allowOrigins"],
+      holds: (c) => c.allowOrigins === undefined,
+    },
+  ],
+);
 
 export const canaryService = z
   .strictObject({
@@ -108,7 +185,32 @@ export const canaryService = z
       .boolean()
       .optional()
       .meta({ description: "Add every other container port of the target to the generated Services." }),
+    headless: z
+      .boolean()
+      .optional()
+      .meta({ description: "Generate headless Services (clusterIP: None), as Flagger does." }),
+    trafficDistribution: z.enum(["PreferClose", "PreferSameZone", "PreferSameNode"]).optional().meta({
+      description: "spec.trafficDistribution of the generated Services.",
+    }),
+    unmanagedMetadata: z
+      .strictObject({
+        annotations: z.array(z.string()).optional(),
+        labels: z.array(z.string()).optional(),
+      })
+      .optional()
+      .meta({
+        description:
+          "Label and annotation keys of the generated Services that kanaria leaves as found (set by another controller).",
+      }),
     timeout: duration("Upstream request timeout, e.g. 15s").optional(),
+    backendTimeout: duration(
+      "Timeout of each request from the gateway to a backend (HTTPRoute timeouts.backendRequest; gatewayapi).",
+    ).optional(),
+    rewrite: httpRewrite.optional(),
+    mirror: z.array(requestMirror).max(16).optional().meta({
+      description: "Destinations that receive a copy of every request (gatewayapi), beside analysis.mirror.",
+    }),
+    corsPolicy: corsPolicy.optional(),
     retries: z
       .strictObject({
         attempts: z.number().int().min(0).optional(),
@@ -306,6 +408,12 @@ export const canaryAnalysis = withRules(
         cookieName: z.string().min(1),
         maxAge: z.number().int().min(0).optional(),
         primaryCookieName: z.string().optional(),
+        domain: cookieAttribute("Domain attribute of the cookie").optional(),
+        path: cookieAttribute("Path attribute of the cookie").optional(),
+        sameSite: z.enum(["Strict", "Lax", "None"]).optional(),
+        secure: z.boolean().optional(),
+        httpOnly: z.boolean().optional(),
+        partitioned: z.boolean().optional(),
       })
       .optional(),
     metrics: z.array(canaryMetric).max(32).optional(),
@@ -365,6 +473,42 @@ const autoscalerRef = z.strictObject({
     })
     .optional(),
 });
+
+/** spec.service fields that become parts of the generated HTTPRoute, so only provider gatewayapi acts on them. */
+export const ROUTE_FIELDS = {
+  backendTimeout: "HTTPRoute timeouts.backendRequest",
+  rewrite: "HTTPRoute URLRewrite filter",
+  corsPolicy: "HTTPRoute CORS filter",
+  mirror: "HTTPRoute RequestMirror filter",
+} as const;
+
+interface RouteFieldSubject {
+  provider?: string | undefined;
+  routeRef?: unknown;
+  service: Partial<Record<keyof typeof ROUTE_FIELDS, unknown>>;
+}
+
+/** Two rules per field: refused on another provider, and beside routeRef (whose HTTPRoute is used as it is). */
+function routeFieldRules(): CrossFieldRule<RouteFieldSubject>[] {
+  return Object.entries(ROUTE_FIELDS).flatMap(([field, what]) => {
+    const key = field as keyof typeof ROUTE_FIELDS;
+    return [
+      {
+        cel: `!has(self.service.${field}) || !has(self.provider) || self.provider.startsWith('gatewayapi')`,
+        message: `service.${field} is the ${what}, which only provider gatewayapi writes: remove it or use provider gatewayapi`,
+        path: ["service", field],
+        holds: (s) =>
+          s.service[key] === undefined || s.provider === undefined || s.provider.startsWith("gatewayapi"),
+      },
+      {
+        cel: `!has(self.service.${field}) || !has(self.routeRef)`,
+        message: `service.${field} is the ${what} of the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is: write it into that HTTPRoute, or remove routeRef`,
+        path: ["service", field],
+        holds: (s) => s.service[key] === undefined || s.routeRef === undefined,
+      },
+    ];
+  });
+}
 
 export const canarySpec = withRules(
   z.strictObject({
@@ -429,6 +573,7 @@ export const canarySpec = withRules(
       path: ["analysis", "match"],
       holds: (s) => s.analysis.match === undefined || s.provider !== "kubernetes",
     },
+    ...routeFieldRules(),
   ],
 );
 

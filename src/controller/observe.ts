@@ -54,6 +54,7 @@ const NO_ROUTING: RouterCapabilities = {
   match: undefined,
   mirroring: false,
   sessionAffinity: false,
+  routeFilters: false,
 };
 
 export function pickRouter(deps: ObserveDeps, canary: Canary, resolved: ResolvedCanary): Routing {

@@ -350,7 +350,7 @@ function mapService(r: Rewrite, apex: string, namespace: string | undefined): vo
     r.remove(
       [...SVC, "rewrite"],
       "unmapped",
-      `removed (${JSON.stringify(rewrite)}): kanaria generates no URLRewrite filter and VPC Lattice applies no HTTPRoute filters; rewrite in the application`,
+      `removed (${JSON.stringify(rewrite)}): VPC Lattice applies no HTTPRoute filters, so the URLRewrite filter kanaria would write from it has no effect there; rewrite in the application`,
     );
   }
   checkMatches(r, [...SVC, "match"]);

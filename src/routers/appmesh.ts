@@ -44,6 +44,7 @@ export const APPMESH_CAPABILITIES: RouterCapabilities = {
   },
   mirroring: false,
   sessionAffinity: false,
+  routeFilters: false,
 };
 
 const PRIMARY_ONLY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };

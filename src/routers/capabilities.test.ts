@@ -18,6 +18,7 @@ const FULL: RouterCapabilities = {
   },
   mirroring: true,
   sessionAffinity: true,
+  routeFilters: true,
 };
 
 const spec = (analysis: Partial<CanarySpec["analysis"]>): CanarySpec => ({
@@ -119,5 +120,30 @@ describe("unsupportedRouting", () => {
       "spec.analysis.stepWeight is set, but provider kubernetes cannot split traffic by weight; " +
         "use analysis.iterations (blue/green), or a provider that shifts weights (nginx, gatewayapi)",
     );
+  });
+});
+
+describe("unsupportedRouting: HTTPRoute fields of spec.service", () => {
+  const withService = (service: Partial<CanarySpec["service"]>): CanarySpec => ({
+    targetRef: { name: "podinfo" },
+    service: { port: 80, ...service },
+    analysis: { interval: "30s", iterations: 3 },
+  });
+  const message = (service: Partial<CanarySpec["service"]>, caps: RouterCapabilities) => {
+    const s = withService(service);
+    return unsupportedRouting(s, resolveCanary(s), "nginx", caps)?.message;
+  };
+
+  const cases: [string, Partial<CanarySpec["service"]>, string][] = [
+    ["backendTimeout", { backendTimeout: "5s" }, "HTTPRoute timeouts.backendRequest"],
+    ["rewrite", { rewrite: { uri: "/" } }, "HTTPRoute URLRewrite filter"],
+    ["corsPolicy", { corsPolicy: { allowOrigin: ["*"] } }, "HTTPRoute CORS filter"],
+    ["mirror", { mirror: [{ backendRef: { name: "shadow", port: 80 } }] }, "HTTPRoute RequestMirror filter"],
+  ];
+  it.each(cases)("%s on a router without HTTPRoute filters is named with a fix", (field, service, what) => {
+    expect(message(service, NGINX_CAPABILITIES)).toBe(
+      `spec.service.${field} is set, but provider nginx cannot write an ${what}; remove it, or use provider gatewayapi`,
+    );
+    expect(message(service, FULL)).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@
  * matches, mirroring or session affinity its router cannot apply is Stalled before any traffic moves,
  * instead of "advancing" a split that never reaches the data plane. Nothing here names a provider.
  */
-import type { CanarySpec, HttpMatch, ProviderName } from "../api/canary.ts";
+import { type CanarySpec, type HttpMatch, type ProviderName, ROUTE_FIELDS } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import type { Blocker } from "../errors.ts";
 
@@ -30,6 +30,8 @@ export interface RouterCapabilities {
   mirroring: boolean;
   /** analysis.sessionAffinity: keeps a user on the version they got. */
   sessionAffinity: boolean;
+  /** spec.service backendTimeout, rewrite, corsPolicy and mirror: parts of an HTTPRoute the router generates. */
+  routeFilters: boolean;
 }
 
 interface Ask {
@@ -70,6 +72,13 @@ function firstUnsupported(
   if (a.sessionAffinity !== undefined && !capabilities.sessionAffinity) {
     return { field: "spec.analysis.sessionAffinity", what: "keep users on one version by cookie" };
   }
+  if (!capabilities.routeFilters) {
+    const [field, what] =
+      Object.entries(ROUTE_FIELDS).find(
+        ([f]) => spec.service[f as keyof typeof ROUTE_FIELDS] !== undefined,
+      ) ?? [];
+    if (field && what) return { field: `spec.service.${field}`, what: `write an ${what}` };
+  }
   if (resolved.strategy === "ab-testing") return unsupportedMatch(a.match ?? [], capabilities.match);
   return undefined;
 }
@@ -105,7 +114,7 @@ function fixFor(field: string): string {
   if (/stepWeights?$|maxWeight$/.test(field)) {
     return "use analysis.iterations (blue/green), or a provider that shifts weights (nginx, gatewayapi)";
   }
-  if (field.endsWith(".mirror") || field.endsWith(".sessionAffinity")) {
+  if (field.startsWith("spec.service.") || field.endsWith(".mirror") || field.endsWith(".sessionAffinity")) {
     return "remove it, or use provider gatewayapi";
   }
   return "change the match to what the provider supports, or use provider gatewayapi";

@@ -5,6 +5,8 @@ import { gitHTTPRoute } from "../../test/helpers/httproutes.ts";
 import { routesOverRelease } from "../../test/helpers/routes.ts";
 import type { Canary, CanarySpec, HttpMatch } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
+import { KubeApiError } from "../kube/errors.ts";
+import type { KubeObject } from "../kube/types.ts";
 import { RouterConfigError } from "./errors.ts";
 import { refusal } from "./gatewayapi/status.ts";
 import type { HTTPRoute, RouteRule } from "./gatewayapi/types.ts";
@@ -122,6 +124,23 @@ describe("generated route", () => {
     expect(buildGeneratedRoute(canary, weight(0)).spec?.parentRefs).toEqual([
       { kind: "Service", name: "podinfo", group: "" },
     ]);
+  });
+
+  it('writes a Service parent in the core group as Flagger does: core stays core (Linkerd), "" stays ""', () => {
+    const canary = generated({
+      service: {
+        port: 9898,
+        gatewayRefs: [
+          { group: "core", kind: "Service", name: "podinfo", port: 9898 },
+          { group: "", kind: "Service", name: "other" },
+        ],
+      },
+    });
+    expect(buildGeneratedRoute(canary, weight(0)).spec?.parentRefs).toEqual([
+      { group: "core", kind: "Service", name: "podinfo", port: 9898 },
+      { group: "", kind: "Service", name: "other" },
+    ]);
+    expect(() => new GatewayApiRouter(new FakeKubeClient()).check(target(canary))).not.toThrow();
   });
 
   it("puts the A/B rule before the weighted one, with header, cookie and query matches", () => {
@@ -282,6 +301,236 @@ describe("generated route", () => {
   });
 });
 
+describe("spec.service filters and timeouts (Flagger's makeFilters)", () => {
+  const service = (extra: Partial<CanarySpec["service"]>): Partial<CanarySpec> => ({
+    service: { port: 9898, gatewayRefs: [GATEWAY], ...extra },
+  });
+
+  it("writes timeouts, URLRewrite, one RequestMirror per entry and CORS, after the header filters", () => {
+    const canary = generated(
+      service({
+        timeout: "30s",
+        backendTimeout: "10s",
+        headers: { response: { set: { "x-v": "1" } } },
+        rewrite: { uri: "/v2", authority: "api.internal" },
+        mirror: [
+          { backendRef: { name: "shadow", port: 8080 } },
+          { backendRef: { name: "audit", namespace: "ops", port: 80 }, percent: 10 },
+        ],
+        corsPolicy: {
+          allowOrigin: ["https://example.com"],
+          allowMethods: ["GET", "POST"],
+          allowHeaders: ["x-token"],
+          exposeHeaders: ["x-trace"],
+          maxAge: "24h",
+          allowCredentials: true,
+        },
+      }),
+    );
+    const rule = buildGeneratedRoute(canary, weight(0)).spec?.rules?.[0];
+    expect(rule?.timeouts).toEqual({ request: "30s", backendRequest: "10s" });
+    expect(rule?.filters).toEqual([
+      { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "x-v", value: "1" }] } },
+      {
+        type: "URLRewrite",
+        urlRewrite: { hostname: "api.internal", path: { type: "ReplaceFullPath", replaceFullPath: "/v2" } },
+      },
+      {
+        type: "RequestMirror",
+        requestMirror: { backendRef: { group: "", kind: "Service", name: "shadow", port: 8080 } },
+      },
+      {
+        type: "RequestMirror",
+        requestMirror: {
+          backendRef: { group: "", kind: "Service", name: "audit", namespace: "ops", port: 80 },
+          percent: 10,
+        },
+      },
+      {
+        type: "CORS",
+        cors: {
+          allowOrigins: ["https://example.com"],
+          allowMethods: ["GET", "POST"],
+          allowHeaders: ["x-token"],
+          exposeHeaders: ["x-trace"],
+          allowCredentials: true,
+          maxAge: 86400,
+        },
+      },
+    ]);
+  });
+
+  it("keeps the service filters on every rule of a split and beside the blue/green mirror", () => {
+    const canary = generated({
+      ...service({ rewrite: { uri: "/" }, backendTimeout: "5s" }),
+      analysis: { iterations: 3, mirror: true, match: [{ headers: { "x-beta": { exact: "1" } } }] },
+    });
+    const rewrite = {
+      type: "URLRewrite",
+      urlRewrite: { path: { type: "ReplaceFullPath", replaceFullPath: "/" } },
+    };
+    const ab = buildGeneratedRoute(canary, AB).spec?.rules ?? [];
+    expect(ab).toHaveLength(2);
+    for (const rule of ab) {
+      expect(rule.filters).toEqual([rewrite]);
+      expect(rule.timeouts).toEqual({ backendRequest: "5s" });
+    }
+    const mirrored = buildGeneratedRoute(canary, weight(0, { mirrored: true })).spec?.rules?.[0];
+    expect(mirrored?.filters?.map((f) => f.type)).toEqual(["URLRewrite", "RequestMirror"]);
+  });
+
+  it("rewrites a prefix with ReplacePrefixMatch, and the host alone when uri is empty", () => {
+    const prefix = generated(
+      service({ match: [{ uri: { prefix: "/api" } }], rewrite: { uri: "/", type: "ReplacePrefixMatch" } }),
+    );
+    expect(buildGeneratedRoute(prefix, weight(0)).spec?.rules?.[0]?.filters).toEqual([
+      { type: "URLRewrite", urlRewrite: { path: { type: "ReplacePrefixMatch", replacePrefixMatch: "/" } } },
+    ]);
+    const host = generated(service({ rewrite: { authority: "backend.example" } }));
+    expect(buildGeneratedRoute(host, weight(0)).spec?.rules?.[0]?.filters).toEqual([
+      { type: "URLRewrite", urlRewrite: { hostname: "backend.example" } },
+    ]);
+  });
+
+  it("sets the session cookie's attributes in Flagger's order, on the canary and the primary cookie", () => {
+    const canary = generated({
+      analysis: {
+        interval: "1m",
+        stepWeight: 20,
+        sessionAffinity: {
+          cookieName: "flagger-cookie",
+          primaryCookieName: "primary-cookie",
+          domain: "example.com",
+          path: "/shop",
+          sameSite: "Strict",
+          secure: true,
+          httpOnly: true,
+          partitioned: true,
+        },
+      },
+    });
+    canary.status = { lastAppliedSpec: "abc123", lastPromotedSpec: "def456" };
+    const weighted = buildGeneratedRoute(canary, weight(20)).spec?.rules?.[2];
+    const cookie = (i: number) => weighted?.backendRefs?.[i]?.filters?.[0]?.responseHeaderModifier?.add;
+    const attributes = "Domain=example.com; HttpOnly; Partitioned; Path=/shop; SameSite=Strict; Secure";
+    expect(cookie(1)).toEqual([
+      { name: "Set-Cookie", value: `flagger-cookie=abc123; Max-Age=86400; ${attributes}` },
+    ]);
+    expect(cookie(0)).toEqual([
+      { name: "Set-Cookie", value: `primary-cookie=def456; Max-Age=60; ${attributes}` },
+    ]);
+  });
+
+  it("rewrites the route when a filter setting or timeout is removed from the Canary", async () => {
+    const cors = { allowOrigin: ["*"], allowHeaders: ["x-a"] };
+    const before = generated(service({ corsPolicy: cors, backendTimeout: "5s" }));
+    const { client, router } = await reconciled(before);
+    const after = generated(service({ corsPolicy: { allowOrigin: ["*"] } }));
+    await router.reconcile(target(after));
+    const rule = (await client.get<HTTPRoute>(routeKey("podinfo")))?.spec?.rules?.[0];
+    expect(rule?.filters).toEqual([{ type: "CORS", cors: { allowOrigins: ["*"] } }]);
+    expect(rule?.timeouts).toBeUndefined();
+  });
+
+  it("reads a CORS filter back with the server's maxAge default as unchanged", async () => {
+    const canary = generated(service({ corsPolicy: { allowOrigin: ["*"] } }));
+    const { client } = await reconciled(canary);
+    const live = (await client.get<HTTPRoute>(routeKey("podinfo"))) as HTTPRoute;
+    const withDefault = structuredClone(live);
+    const filter = withDefault.spec?.rules?.[0]?.filters?.[0] as unknown as { cors: Record<string, unknown> };
+    filter.cors.maxAge = 5;
+    const seeded = new FakeKubeClient([withDefault]);
+    await new GatewayApiRouter(seeded).reconcile(target(canary));
+    expect(seeded.writes).toHaveLength(0);
+    expect(client.writes.length).toBeGreaterThan(0);
+  });
+
+  it("stalls the Canary with the API server's words when the HTTPRoute CRD refuses the route (a filter it lacks)", async () => {
+    class RefusingClient extends FakeKubeClient {
+      readonly code: number;
+      constructor(code: number) {
+        super();
+        this.code = code;
+      }
+      override async apply<T extends KubeObject>(object: T): Promise<T> {
+        if (object.kind !== "HTTPRoute") return super.apply(object);
+        throw new KubeApiError(
+          this.code,
+          'HTTPRoute.gateway.networking.k8s.io "podinfo" is invalid: spec.rules[0].filters[0].type: Unsupported value: "CORS"',
+          "Invalid",
+        );
+      }
+    }
+    const canary = generated(service({ corsPolicy: { allowOrigin: ["*"] } }));
+    const refusedRoute = new GatewayApiRouter(new RefusingClient(422)).reconcile(target(canary));
+    await expect(refusedRoute).rejects.toBeInstanceOf(RouterConfigError);
+    await expect(new GatewayApiRouter(new RefusingClient(422)).reconcile(target(canary))).rejects.toThrow(
+      'Canary shop/podinfo: the API server refused HTTPRoute shop/podinfo: HTTPRoute.gateway.networking.k8s.io "podinfo" is invalid: ' +
+        'spec.rules[0].filters[0].type: Unsupported value: "CORS"; change the spec.service field it names, or install Gateway API CRDs that have it',
+    );
+    // Anything else is the API server's trouble, not the Canary's: retried as it is.
+    const unavailable = new GatewayApiRouter(new RefusingClient(503)).reconcile(target(canary));
+    await expect(unavailable).rejects.not.toBeInstanceOf(RouterConfigError);
+  });
+
+  const refused: [string, Partial<CanarySpec>, RegExp][] = [
+    [
+      "an origin CORS cannot take",
+      service({ corsPolicy: { allowOrigin: ["example.com"] } }),
+      /spec\.service\.corsPolicy\.allowOrigin\[0\] is "example\.com", not an origin/,
+    ],
+    [
+      "an unknown method",
+      service({ corsPolicy: { allowMethods: ["get"] } }),
+      /corsPolicy\.allowMethods\[0\] is "get", not one of GET/,
+    ],
+    [
+      "a wildcard beside others",
+      service({ corsPolicy: { allowHeaders: ["*", "x-a"] } }),
+      /corsPolicy\.allowHeaders lists "\*" beside other values/,
+    ],
+    [
+      "a repeated origin",
+      service({ corsPolicy: { allowOrigin: ["*", "*"] } }),
+      /corsPolicy\.allowOrigin\[1\] repeats "\*"/,
+    ],
+    [
+      "a maxAge under a second",
+      service({ corsPolicy: { maxAge: "500ms" } }),
+      /corsPolicy\.maxAge is 500ms; .* use 1s or more/,
+    ],
+    [
+      "a mirror to kanaria's own canary Service",
+      service({ mirror: [{ backendRef: { name: "podinfo-canary", port: 9898 } }] }),
+      /spec\.service\.mirror\[0\]\.backendRef names podinfo-canary, .*spec\.analysis\.mirror/,
+    ],
+    [
+      "a Service mirror without a port",
+      service({ mirror: [{ backendRef: { name: "shadow" } }] }),
+      /spec\.service\.mirror\[0\]\.backendRef\.port is missing/,
+    ],
+    [
+      "a backendTimeout longer than the timeout",
+      service({ timeout: "5s", backendTimeout: "10s" }),
+      /spec\.service\.backendTimeout \(10s\) is longer than spec\.service\.timeout \(5s\)/,
+    ],
+    [
+      "a timeout HTTPRoute cannot write",
+      service({ backendTimeout: "1.5s" }),
+      /spec\.service\.backendTimeout is "1\.5s"; an HTTPRoute timeout is whole/,
+    ],
+    [
+      "ReplacePrefixMatch without a prefix match",
+      service({ rewrite: { uri: "/", type: "ReplacePrefixMatch" }, match: [{ uri: { exact: "/a" } }] }),
+      /spec\.service\.rewrite\.type is ReplacePrefixMatch, which needs exactly one path prefix match/,
+    ],
+  ];
+  it.each(refused)("check refuses %s, naming the field and the fix", (_name, spec, message) => {
+    const router = new GatewayApiRouter(new FakeKubeClient());
+    expect(() => router.check(target(generated(spec)))).toThrow(message);
+  });
+});
+
 describe("routeRef", () => {
   it("splits only the apex rule and copies every other rule, label and annotation as it was", async () => {
     const before = userRoute();
@@ -368,6 +617,21 @@ describe("reads back exactly what it wrote", () => {
       "canary with session affinity",
       { analysis: { stepWeight: 25, sessionAffinity: { cookieName: "c", primaryCookieName: "p" } } },
     ],
+    [
+      "canary with cookie attributes",
+      {
+        analysis: {
+          stepWeight: 25,
+          sessionAffinity: {
+            cookieName: "c",
+            primaryCookieName: "p",
+            path: "/",
+            sameSite: "Lax",
+            secure: true,
+          },
+        },
+      },
+    ],
   ];
   const modes: [string, (spec: Partial<CanarySpec>) => Canary, HTTPRoute[]][] = [
     ["generated route", generated, []],
@@ -427,11 +691,16 @@ describe("check", () => {
       router.check(
         target(
           generated({
-            service: { port: 9898, gatewayRefs: [{ kind: "Service", group: "core", name: "p" }] },
+            service: {
+              port: 9898,
+              gatewayRefs: [{ kind: "Service", group: "networking.k8s.io", name: "p" }],
+            },
           }),
         ),
       ),
-    ).toThrow(/spec\.service\.gatewayRefs\[0\] is a Service \(GAMMA\) in group "core"; .*set group: ""/);
+    ).toThrow(
+      /spec\.service\.gatewayRefs\[0\] is a Service \(GAMMA\) in group "networking\.k8s\.io"; .*set group: "" \(or core\)/,
+    );
     expect(() => router.check(target(generated()))).not.toThrow();
   });
 });
@@ -474,6 +743,25 @@ describe("a route its parent refused", () => {
         }),
       ),
     ).toBeUndefined();
+  });
+
+  it('matches a Service parent written in group core with a status that reports it in group ""', () => {
+    const mesh = { group: "core", kind: "Service", name: "podinfo", port: 9898 };
+    const gamma: HTTPRoute = {
+      ...userRoute(),
+      spec: { ...userRoute().spec, parentRefs: [mesh] },
+      status: {
+        parents: [
+          {
+            parentRef: { ...mesh, group: "" },
+            conditions: [{ type: "Accepted", status: "False", reason: "NoMatchingParent" }],
+          },
+        ],
+      },
+    };
+    expect(refusal(gamma)).toMatch(
+      /is not accepted by its parent Service shop\/podinfo \(port 9898\): NoMatchingParent/,
+    );
   });
 
   it("cannot be read as a split, so the Canary is held before any traffic moves", async () => {

@@ -19,12 +19,14 @@
  */
 import type { Canary } from "../api/canary.ts";
 import { ConfigBlockerError } from "../errors.ts";
+import { KubeApiError } from "../kube/errors.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
 import { canaryKey, canaryNamespace, canaryOwnerReference, controllingCanary } from "../workloads/meta.ts";
 import { serviceNames } from "../workloads/services.ts";
 import type { RouterCapabilities } from "./capabilities.ts";
 import { RouterConfigError } from "./errors.ts";
+import { CORS_DEFAULT_MAX_AGE, checkServiceFilters } from "./gatewayapi/filters.ts";
 import {
   baseRules,
   generatedBaseRule,
@@ -33,7 +35,6 @@ import {
   mixedApexRule,
   parseSplit,
   routeMatches,
-  serviceFilters,
   splitContext,
   splitRules,
 } from "./gatewayapi/rules.ts";
@@ -61,6 +62,7 @@ export const GATEWAYAPI_CAPABILITIES: RouterCapabilities = {
   },
   mirroring: true,
   sessionAffinity: true,
+  routeFilters: true,
 };
 
 const PRIMARY_ONLY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };
@@ -78,7 +80,14 @@ export function httpRouteName(canary: Canary): string {
   return canary.spec.routeRef?.name ?? serviceNames(canary).apex;
 }
 
-/** GAMMA parents are core Services: the CRD would default their group to gateway.networking.k8s.io. */
+/** Service parents (GAMMA) may name the core group "" or, as Linkerd's documentation writes it, "core". */
+const CORE_GROUPS = ["", "core"];
+
+/**
+ * A gatewayRef as written (Flagger copies them as they are, so `group: core` stays `core` for Linkerd);
+ * an omitted group of a Service parent is the core group, where the CRD would default it to
+ * gateway.networking.k8s.io.
+ */
 function parentRef(ref: NonNullable<Canary["spec"]["service"]["gatewayRefs"]>[number]): ParentRef {
   const group = ref.group ?? (ref.kind === "Service" ? "" : GATEWAY_GROUP);
   return { ...ref, group };
@@ -122,6 +131,21 @@ export function appliedIn(want: unknown, have: unknown): boolean {
   return want === have;
 }
 
+/**
+ * The live rule's filters and timeouts hold nothing kanaria did not write (a CORS setting or a timeout
+ * removed from the Canary must go too); the CORS filter's maxAge default is the server's.
+ */
+function nothingExtra(want: RouteRule, live: RouteRule | undefined): boolean {
+  const filters = (live?.filters ?? []).map((f, i) => {
+    const wanted = want.filters?.[i]?.cors as Record<string, unknown> | undefined;
+    const cors = f.cors as Record<string, unknown> | undefined;
+    if (!cors || wanted?.maxAge !== undefined || cors.maxAge !== CORS_DEFAULT_MAX_AGE) return f;
+    const { maxAge: _, ...rest } = cors;
+    return { ...f, cors: rest };
+  });
+  return appliedIn(filters, want.filters ?? []) && appliedIn(live?.timeouts ?? {}, want.timeouts ?? {});
+}
+
 export class GatewayApiRouter implements Router {
   readonly capabilities = GATEWAYAPI_CAPABILITIES;
   readonly #client: KubeClient;
@@ -147,15 +171,15 @@ export class GatewayApiRouter implements Router {
       );
     }
     (service.gatewayRefs ?? []).forEach((ref, i) => {
-      if (ref.kind === "Service" && ref.group !== undefined && ref.group !== "") {
+      if (ref.kind === "Service" && ref.group !== undefined && !CORE_GROUPS.includes(ref.group)) {
         throw new RouterConfigError(
           `Canary ${canaryKey(canary)}: spec.service.gatewayRefs[${i}] is a Service (GAMMA) in group ${JSON.stringify(ref.group)}; ` +
-            'Services are in the core group: set group: ""',
+            'Services are in the core group: set group: "" (or core)',
         );
       }
     });
     routeMatches(canary, service.match, "spec.service.match");
-    serviceFilters(canary);
+    if (!canary.spec.routeRef) checkServiceFilters(canary, generatedBaseRule(canary).matches);
     if (target.resolved.strategy === "ab-testing") {
       if (!analysis.match?.length) {
         throw new RouterConfigError(`Canary ${canaryKey(canary)}: A/B testing needs spec.analysis.match`);
@@ -184,7 +208,7 @@ export class GatewayApiRouter implements Router {
       const want = buildGeneratedRoute(canary, routes);
       if (live && appliedIn(want.metadata.labels ?? {}, live.metadata.labels ?? {}) && this.#same(want, live))
         return;
-      await this.#client.apply(want);
+      await this.#applyGenerated(canary, want);
       return;
     }
     const route = this.#requireUserRoute(canary, live);
@@ -249,12 +273,14 @@ export class GatewayApiRouter implements Router {
   }
 
   #same(want: HTTPRoute, live: HTTPRoute): boolean {
+    const liveRules = live.spec?.rules ?? [];
     return (
       appliedIn(want.metadata.annotations ?? {}, live.metadata.annotations ?? {}) &&
       appliedIn(want.metadata.ownerReferences, live.metadata.ownerReferences) &&
       appliedIn(want.spec, live.spec) &&
       // A field kanaria stopped setting (e.g. hostnames removed from the Canary) must go too.
-      (want.spec?.hostnames !== undefined || live.spec?.hostnames === undefined)
+      (want.spec?.hostnames !== undefined || live.spec?.hostnames === undefined) &&
+      (want.spec?.rules ?? []).every((rule, i) => nothingExtra(rule, liveRules[i]))
     );
   }
 
@@ -294,6 +320,23 @@ export class GatewayApiRouter implements Router {
       );
     }
     return live;
+  }
+
+  /**
+   * A generated route the HTTPRoute CRD refuses (422) cannot be fixed by trying again: most often a
+   * filter the installed Gateway API version lacks (CORS: standard in v1.6.3, experimental in v1.4). The Canary
+   * is Stalled with the API server's words instead.
+   */
+  async #applyGenerated(canary: Canary, route: HTTPRoute): Promise<void> {
+    try {
+      await this.#client.apply(route);
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.code !== 422) throw err;
+      throw new RouterConfigError(
+        `Canary ${canaryKey(canary)}: the API server refused HTTPRoute ${objectKey(route)}: ${err.message}; ` +
+          "change the spec.service field it names, or install Gateway API CRDs that have it",
+      );
+    }
   }
 
   /** spec.rules alone, guarded by the resourceVersion read (see the comment at the top). */

@@ -8,6 +8,7 @@ export const KUBERNETES_CAPABILITIES: RouterCapabilities = {
   match: undefined,
   mirroring: false,
   sessionAffinity: false,
+  routeFilters: false,
 };
 
 /**

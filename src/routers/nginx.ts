@@ -34,6 +34,7 @@ export const NGINX_CAPABILITIES: RouterCapabilities = {
   },
   mirroring: false,
   sessionAffinity: false,
+  routeFilters: false,
 };
 
 function ingressRefName(canary: Canary): string {

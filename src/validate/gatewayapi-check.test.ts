@@ -74,7 +74,7 @@ ${route(`        - name: podinfo
     port: 80
     gatewayRefs:
       - kind: Service
-        group: core
+        group: networking.k8s.io
         name: podinfo
     retries:
       attempts: 3
@@ -96,7 +96,7 @@ ${route(`        - name: podinfo
           /^error \d+:spec\.service\.retries: provider gatewayapi: HTTPRoute retries are not in/,
         ),
         expect.stringMatching(
-          /^error \d+:spec\.service\.gatewayRefs\[0\]\.group: a Service parent \(GAMMA\) is in the core group: set group: ""/,
+          /^error \d+:spec\.service\.gatewayRefs\[0\]\.group: a Service parent \(GAMMA\) is in the core group: set group: "" \(or core\)/,
         ),
         expect.stringMatching(
           /^warning \d+:spec\.analysis\.mirror: .*blue\/green analysis \(iterations\) only/,
@@ -129,6 +129,122 @@ ${route(`        - name: podinfo
     ).toEqual([
       expect.stringMatching(
         /spec\.rules\[1\] sends traffic to the apex Service "podinfo" and to other backends/,
+      ),
+    ]);
+  });
+
+  it("accepts Flagger's Gateway API fields: a Linkerd Service parent, timeouts, filters, cookie attributes, Services", () => {
+    expect(
+      problems(
+        canary(`  service:
+    port: 80
+    headless: true
+    trafficDistribution: PreferClose
+    unmanagedMetadata:
+      annotations: [lb.example/pool]
+    gatewayRefs:
+      - group: core
+        kind: Service
+        name: podinfo
+        port: 80
+    timeout: 30s
+    backendTimeout: 10s
+    rewrite:
+      uri: /v2
+      authority: api.internal
+    mirror:
+      - backendRef:
+          name: shadow
+          port: 8080
+    corsPolicy:
+      allowOrigin: ["https://example.com"]
+      allowMethods: [GET, POST]
+      maxAge: 24h
+      allowCredentials: true
+  analysis:
+    interval: 1m
+    stepWeight: 10
+    sessionAffinity:
+      cookieName: flagger-cookie
+      domain: example.com
+      path: /
+      sameSite: Strict
+      secure: true
+      httpOnly: true
+      partitioned: true`),
+      ),
+    ).toEqual([]);
+  });
+
+  it("refuses what the HTTPRoute cannot take, naming the field", () => {
+    const found = problems(
+      canary(`  service:
+    port: 80
+    gatewayRefs: [{ name: public }]
+    corsPolicy:
+      allowOrigin: ["example.com"]
+      allowOrigins:
+        - prefix: https://
+  analysis:
+    stepWeight: 10`),
+    );
+    expect(found).toEqual([
+      expect.stringMatching(
+        /^error \d+:spec\.service\.corsPolicy\.allowOrigins: corsPolicy\.allowOrigins \(string patterns\) cannot be written as a Gateway API CORS filter: list the origins in corsPolicy\.allowOrigin/,
+      ),
+    ]);
+    expect(
+      problems(
+        canary(`  service:
+    port: 80
+    gatewayRefs: [{ name: public }]
+    corsPolicy:
+      allowOrigin: ["example.com"]
+  analysis:
+    stepWeight: 10`),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^error \d+:spec\.service\.corsPolicy\.allowOrigin\[0\]: provider gatewayapi: corsPolicy\.allowOrigin\[0\] is "example\.com", not an origin such as/,
+      ),
+    ]);
+  });
+
+  it("refuses the HTTPRoute fields on other providers and beside routeRef", () => {
+    const other = problems(`apiVersion: kanaria.dev/v1alpha1
+kind: Canary
+metadata:
+  name: podinfo
+  namespace: test
+spec:
+  provider: nginx
+  ingressRef:
+    name: podinfo
+  targetRef:
+    name: podinfo
+  service:
+    port: 80
+    rewrite:
+      uri: /
+  analysis:
+    stepWeight: 10`);
+    expect(other).toEqual([
+      expect.stringMatching(
+        /^error \d+:spec\.service\.rewrite: service\.rewrite is the HTTPRoute URLRewrite filter, which only provider gatewayapi writes: remove it or use provider gatewayapi/,
+      ),
+    ]);
+    const withRouteRef = problems(
+      canary(`  routeRef:
+    name: shop
+  service:
+    port: 80
+    backendTimeout: 5s
+  analysis:
+    stepWeight: 10`),
+    );
+    expect(withRouteRef).toEqual([
+      expect.stringMatching(
+        /^error \d+:spec\.service\.backendTimeout: service\.backendTimeout is the HTTPRoute timeouts\.backendRequest of the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is/,
       ),
     ]);
   });

@@ -1,9 +1,13 @@
 /**
  * `kanaria validate` for provider gatewayapi: what the Gateway API router refuses at run time (matches
- * HTTPRoute cannot express, service.retries, Service parents outside the core group), settings it
+ * HTTPRoute cannot express, service.retries, Service parents outside the core group, CORS, mirror,
+ * timeout and URLRewrite settings an HTTPRoute cannot take), settings it
  * ignores (mirror with the canary strategy, gatewayRefs beside routeRef), and, when the HTTPRoute of
  * spec.routeRef is among the inputs, that it has a rule kanaria can split.
  */
+import { canary as canarySchema } from "../api/canary.ts";
+import { checkServiceFilters, ServiceFilterError } from "../routers/gatewayapi/filters.ts";
+import { generatedBaseRule } from "../routers/gatewayapi/rules.ts";
 import type { Manifest } from "./load.ts";
 import { problemAt } from "./locate.ts";
 import type { Problem } from "./problem.ts";
@@ -61,11 +65,11 @@ function specProblems(canary: Manifest, spec: Json): Problem[] {
   }
   arr(service.gatewayRefs).forEach((ref, i) => {
     const r = obj(ref);
-    if (r.kind === "Service" && r.group !== undefined && r.group !== "") {
+    if (r.kind === "Service" && r.group !== undefined && r.group !== "" && r.group !== "core") {
       at(
         ["service", "gatewayRefs", i, "group"],
         "error",
-        'a Service parent (GAMMA) is in the core group: set group: ""',
+        'a Service parent (GAMMA) is in the core group: set group: "" (or core)',
       );
     }
   });
@@ -130,8 +134,28 @@ function routeProblems(canary: Manifest, spec: Json, manifests: Manifest[]): Pro
   return [];
 }
 
+/**
+ * The router's own checks of what spec.service adds to the generated HTTPRoute (CORS lists, mirrors,
+ * timeouts, URLRewrite), on a Canary the schema accepts; match problems are reported above.
+ */
+function filterProblems(manifest: Manifest): Problem[] {
+  const parsed = canarySchema.safeParse(manifest.value);
+  if (!parsed.success || parsed.data.spec.routeRef) return [];
+  try {
+    checkServiceFilters(parsed.data, generatedBaseRule(parsed.data).matches);
+  } catch (err) {
+    if (err instanceof ServiceFilterError)
+      return [problemAt(manifest, err.path, "error", err.problem, "key")];
+  }
+  return [];
+}
+
 export function gatewayApiCheck(canary: Manifest, manifests: Manifest[]): Problem[] {
   const spec = obj(obj(canary.value).spec);
   if (spec.provider !== "gatewayapi") return [];
-  return [...specProblems(canary, spec), ...routeProblems(canary, spec, manifests)];
+  return [
+    ...specProblems(canary, spec),
+    ...filterProblems(canary),
+    ...routeProblems(canary, spec, manifests),
+  ];
 }

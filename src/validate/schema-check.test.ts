@@ -135,6 +135,38 @@ const RULE_CASES: RuleCase[] = [
     path: "spec.analysis.match",
   },
   {
+    rule: "corsPolicy.allowOrigins (string patterns) cannot be written as a Gateway API CORS filter: list the origins in corsPolicy.allowOrigin",
+    object: edit(CANARY, { "spec.service.corsPolicy": { allowOrigins: [{ prefix: "https://" }] } }),
+    path: "spec.service.corsPolicy.allowOrigins",
+  },
+  ...(
+    [
+      ["backendTimeout", "HTTPRoute timeouts.backendRequest", "5s"],
+      ["rewrite", "HTTPRoute URLRewrite filter", { uri: "/" }],
+      ["corsPolicy", "HTTPRoute CORS filter", { allowOrigin: ["*"] }],
+      ["mirror", "HTTPRoute RequestMirror filter", [{ backendRef: { name: "shadow", port: 80 } }]],
+    ] as const
+  ).flatMap(([field, what, value]): RuleCase[] => [
+    {
+      rule: `service.${field} is the ${what}, which only provider gatewayapi writes: remove it or use provider gatewayapi`,
+      object: edit(CANARY, {
+        "spec.provider": "nginx",
+        "spec.ingressRef": { name: "podinfo" },
+        [`spec.service.${field}`]: value,
+      }),
+      path: `spec.service.${field}`,
+    },
+    {
+      rule: `service.${field} is the ${what} of the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is: write it into that HTTPRoute, or remove routeRef`,
+      object: edit(CANARY, {
+        "spec.provider": "gatewayapi",
+        "spec.routeRef": { name: "shop" },
+        [`spec.service.${field}`]: value,
+      }),
+      path: `spec.service.${field}`,
+    },
+  ]),
+  {
     rule: "sigv4 applies to type prometheus only; cloudwatch requests are always signed",
     object: edit(TEMPLATE, {
       "spec.provider": { type: "cloudwatch", region: "us-west-2", sigv4: { region: "us-west-2" } },

@@ -228,3 +228,64 @@ describe("releaseApexService", () => {
     expect(apex?.metadata.ownerReferences ?? []).toEqual([]);
   });
 });
+
+describe("Flagger's headless, trafficDistribution and unmanagedMetadata", () => {
+  const svcRef = (name: string) => ({ apiVersion: "v1", kind: "Service", namespace: NS, name });
+  it("makes all three Services headless with the traffic distribution asked for", () => {
+    const services = buildServices(
+      withService({ headless: true, trafficDistribution: "PreferSameZone" }),
+      deploymentFixture(),
+    );
+    for (const svc of Object.values(services)) {
+      expect(svc.spec).toMatchObject({
+        type: "ClusterIP",
+        clusterIP: "None",
+        trafficDistribution: "PreferSameZone",
+      });
+    }
+    const plain = buildServices(canaryFixture(), deploymentFixture());
+    expect(plain.apex.spec?.clusterIP).toBeUndefined();
+    expect(plain.apex.spec?.trafficDistribution).toBeUndefined();
+  });
+
+  it("keeps the live value of an unmanaged key kanaria would set, and sets it while the Service has none", () => {
+    const canary = withService({
+      apex: { labels: { tier: "edge" }, annotations: { "lb.example/pool": "blue", team: "shop" } },
+      unmanagedMetadata: { annotations: ["lb.example/pool"], labels: ["tier", "not-set-by-kanaria"] },
+    });
+    const live: Service = {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: {
+        name: "podinfo",
+        namespace: NS,
+        labels: { tier: "core", "not-set-by-kanaria": "x" },
+        annotations: { "lb.example/pool": "green", team: "other" },
+      },
+    };
+    const kept = buildServices(canary, deploymentFixture(), { apex: live }).apex.metadata;
+    expect(kept.annotations).toEqual({ "lb.example/pool": "green", team: "shop" });
+    expect(kept.labels).toEqual({ tier: "core", app: "podinfo" });
+    const created = buildServices(canary, deploymentFixture()).apex.metadata;
+    expect(created.annotations).toEqual({ "lb.example/pool": "blue", team: "shop" });
+    expect(created.labels).toEqual({ tier: "edge", app: "podinfo" });
+  });
+
+  it("refuses to flip headless on Services that exist, naming the Service and the fix", async () => {
+    const client = new FakeKubeClient();
+    await ensureServices(client, canaryFixture(), deploymentFixture());
+    for (const name of ["podinfo", "podinfo-primary", "podinfo-canary"]) {
+      const svc = (await client.get<Service>(svcRef(name))) as Service;
+      await client.apply({ ...svc, spec: { ...svc.spec, clusterIP: "10.0.0.7" } });
+    }
+    const writes = client.writes.length;
+    await expect(
+      ensureServices(client, withService({ headless: true }), deploymentFixture()),
+    ).rejects.toThrow(
+      "Canary shop/podinfo: spec.service.headless is true, but Service shop/podinfo has clusterIP 10.0.0.7 and a Service's " +
+        "clusterIP cannot change: delete the Service and kanaria creates it again headless, or set spec.service.headless back to false",
+    );
+    expect(client.writes.length).toBe(writes);
+    await expect(ensureServices(client, canaryFixture(), deploymentFixture())).resolves.toBeDefined();
+  });
+});

@@ -128,6 +128,24 @@ export function servicePorts(canary: Canary, target: Deployment): V1ServicePort[
 
 type CustomMetadata = { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
 
+/**
+ * spec.service.unmanagedMetadata (Flagger's): a listed key kanaria would set keeps the value the live
+ * Service has, so another controller's value is never put back. Keys kanaria does not set are left
+ * alone anyway (server-side apply removes only what kanaria itself applied).
+ */
+function keepUnmanaged(
+  wanted: Record<string, string>,
+  keys: string[] | undefined,
+  live: Record<string, string> | undefined,
+): Record<string, string> {
+  const out = { ...wanted };
+  for (const key of keys ?? []) {
+    const value = live?.[key];
+    if (key in out && value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
 function buildService(
   canary: Canary,
   name: string,
@@ -135,19 +153,32 @@ function buildService(
   ports: V1ServicePort[],
   label: SelectorLabel,
   custom: CustomMetadata,
+  live: Service | undefined,
 ): Service {
+  const { headless, trafficDistribution, unmanagedMetadata } = canary.spec.service;
+  // As Flagger: the selector label carries the Service's own name, for tools that group by it.
+  const labels = { ...custom?.labels, [label.key]: name };
   return {
     apiVersion: "v1",
     kind: "Service",
     metadata: {
       name,
       namespace: canaryNamespace(canary),
-      // As Flagger: the selector label carries the Service's own name, for tools that group by it.
-      labels: { ...custom?.labels, [label.key]: name },
-      annotations: { ...custom?.annotations },
+      labels: keepUnmanaged(labels, unmanagedMetadata?.labels, live?.metadata.labels),
+      annotations: keepUnmanaged(
+        { ...custom?.annotations },
+        unmanagedMetadata?.annotations,
+        live?.metadata.annotations,
+      ),
       ownerReferences: [canaryOwnerReference(canary)],
     },
-    spec: { type: "ClusterIP", selector, ports },
+    spec: {
+      type: "ClusterIP",
+      ...(headless && { clusterIP: "None" }),
+      selector,
+      ports,
+      ...(trafficDistribution && { trafficDistribution }),
+    },
   };
 }
 
@@ -157,17 +188,32 @@ export interface CanaryServices {
   canary: Service;
 }
 
-/** The apex and -primary Services select the primary's pods, the -canary Service the target's. */
-export function buildServices(canary: Canary, target: Deployment): CanaryServices {
+/**
+ * The apex and -primary Services select the primary's pods, the -canary Service the target's. `live`
+ * (the Services as they are) only matters for spec.service.unmanagedMetadata.
+ */
+export function buildServices(
+  canary: Canary,
+  target: Deployment,
+  live: Partial<Record<keyof CanaryServices, Service | undefined>> = {},
+): CanaryServices {
   const label = selectorLabel(target);
   const names = serviceNames(canary);
   const ports = servicePorts(canary, target);
   const primaryPods = { [label.key]: `${label.value}-primary` };
   const meta = canary.spec.service;
   return {
-    apex: buildService(canary, names.apex, primaryPods, ports, label, meta.apex),
-    primary: buildService(canary, names.primary, primaryPods, ports, label, meta.primary),
-    canary: buildService(canary, names.canary, { [label.key]: label.value }, ports, label, meta.canary),
+    apex: buildService(canary, names.apex, primaryPods, ports, label, meta.apex, live.apex),
+    primary: buildService(canary, names.primary, primaryPods, ports, label, meta.primary, live.primary),
+    canary: buildService(
+      canary,
+      names.canary,
+      { [label.key]: label.value },
+      ports,
+      label,
+      meta.canary,
+      live.canary,
+    ),
   };
 }
 
@@ -204,17 +250,35 @@ async function existingService(
   return existing;
 }
 
+/**
+ * A Service's clusterIP cannot change once it is allocated, so spec.service.headless changed after the
+ * Services exist cannot be applied: say so instead of leaving them as they are (as Flagger does).
+ */
+function checkHeadless(canary: Canary, live: Service | undefined): void {
+  const clusterIP = live?.spec?.clusterIP;
+  if (!live || clusterIP === undefined || controllingCanary(live) === undefined) return;
+  const headless = canary.spec.service.headless === true;
+  if (headless === (clusterIP === "None")) return;
+  throw new ServiceConfigError(
+    `Canary ${canaryKey(canary)}: spec.service.headless is ${headless}, but Service ${objectKey(live)} has clusterIP ${clusterIP} ` +
+      "and a Service's clusterIP cannot change: delete the Service and kanaria creates it again " +
+      `${headless ? "headless" : "with a cluster IP"}, or set spec.service.headless back to ${!headless}`,
+  );
+}
+
 /** Creates or updates the apex, -primary and -canary Services by server-side apply. */
 export async function ensureServices(
   client: KubeClient,
   canary: Canary,
   target: Deployment,
 ): Promise<CanaryServices> {
-  const desired = buildServices(canary, target);
+  const names = serviceNames(canary);
   // Check all three before writing any, so a clash leaves the cluster untouched.
-  const apex = await existingService(client, canary, desired.apex.metadata.name);
-  await existingService(client, canary, desired.primary.metadata.name);
-  await existingService(client, canary, desired.canary.metadata.name);
+  const apex = await existingService(client, canary, names.apex);
+  const primary = await existingService(client, canary, names.primary);
+  const canarySvc = await existingService(client, canary, names.canary);
+  for (const live of [apex, primary, canarySvc]) checkHeadless(canary, live);
+  const desired = buildServices(canary, target, { apex, primary, canary: canarySvc });
   const apexIsUsers = apex !== undefined && controllingCanary(apex) === undefined;
   return {
     apex: await client.apply(apexIsUsers ? adoptedApex(desired.apex) : desired.apex),

@@ -16,11 +16,12 @@ import { canaryKey } from "../../workloads/meta.ts";
 import { serviceNames } from "../../workloads/services.ts";
 import { RouterConfigError } from "../errors.ts";
 import type { Routes } from "../router.ts";
-import type { BackendRef, Filter, HeaderModifier, RouteMatch, RouteRule, StringMatchRule } from "./types.ts";
+import { serviceFilters, serviceTimeouts } from "./filters.ts";
+import type { BackendRef, Filter, RouteMatch, RouteRule, StringMatchRule } from "./types.ts";
 
 export const COOKIE_HEADER = "Cookie";
 const SET_COOKIE_HEADER = "Set-Cookie";
-/** Flagger's default cookie lifetime: a day. */
+/** Flagger's default cookie lifetime: a day (also for maxAge 0, as in Flagger). */
 const DEFAULT_COOKIE_MAX_AGE = 86_400;
 
 type StringMatch = NonNullable<HttpMatch["headers"]>[string];
@@ -119,45 +120,6 @@ function combined(
   return [...own.filter((m) => !names.has(key(m))), ...analysis];
 }
 
-/** Header name order makes the output stable (record key order is the manifest's, which may change). */
-function headerList(values: Record<string, string> | undefined): HeaderValue[] | undefined {
-  const list = Object.entries(values ?? {})
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, value]) => ({ name, value }));
-  return list.length > 0 ? list : undefined;
-}
-type HeaderValue = { name: string; value: string };
-
-function headerModifier(ops: {
-  add?: Record<string, string>;
-  set?: Record<string, string>;
-  remove?: string[];
-}) {
-  const modifier: HeaderModifier = {};
-  const add = headerList(ops.add);
-  const set = headerList(ops.set);
-  if (add) modifier.add = add;
-  if (set) modifier.set = set;
-  if (ops.remove && ops.remove.length > 0) modifier.remove = [...ops.remove];
-  return modifier;
-}
-
-/** spec.service.headers -> RequestHeaderModifier / ResponseHeaderModifier filters. */
-export function serviceFilters(canary: Canary): Filter[] {
-  const headers = canary.spec.service.headers;
-  const filters: Filter[] = [];
-  if (headers?.request) {
-    filters.push({ type: "RequestHeaderModifier", requestHeaderModifier: headerModifier(headers.request) });
-  }
-  if (headers?.response) {
-    filters.push({
-      type: "ResponseHeaderModifier",
-      responseHeaderModifier: headerModifier(headers.response),
-    });
-  }
-  return filters;
-}
-
 /** The one rule of a generated route, sending everything to the apex Service (the transform splits it). */
 export function generatedBaseRule(canary: Canary): RouteRule {
   const { service } = canary.spec;
@@ -168,7 +130,8 @@ export function generatedBaseRule(canary: Canary): RouteRule {
   };
   const filters = serviceFilters(canary);
   if (filters.length > 0) rule.filters = filters;
-  if (service.timeout) rule.timeouts = { request: service.timeout };
+  const timeouts = serviceTimeouts(canary);
+  if (timeouts) rule.timeouts = timeouts;
   return rule;
 }
 
@@ -268,10 +231,28 @@ export function splitContext(canary: Canary, routes: Routes): SplitContext {
   };
 }
 
-function setCookie(value: string, maxAge: number): Filter {
+type SessionAffinity = NonNullable<Canary["spec"]["analysis"]["sessionAffinity"]>;
+
+/** Flagger's Set-Cookie value: the cookie, Max-Age, then the attributes set, in Flagger's order. */
+export function cookieHeaderValue(cookie: string, maxAge: number, a: SessionAffinity): string {
+  const attributes = [
+    `Max-Age=${maxAge}`,
+    a.domain && `Domain=${a.domain}`,
+    a.httpOnly && "HttpOnly",
+    a.partitioned && "Partitioned",
+    a.path && `Path=${a.path}`,
+    a.sameSite && `SameSite=${a.sameSite}`,
+    a.secure && "Secure",
+  ].filter((x): x is string => Boolean(x));
+  return [cookie, ...attributes].join("; ");
+}
+
+function setCookie(value: string, maxAge: number, affinity: SessionAffinity): Filter {
   return {
     type: "ResponseHeaderModifier",
-    responseHeaderModifier: { add: [{ name: SET_COOKIE_HEADER, value: `${value}; Max-Age=${maxAge}` }] },
+    responseHeaderModifier: {
+      add: [{ name: SET_COOKIE_HEADER, value: cookieHeaderValue(value, maxAge, affinity) }],
+    },
   };
 }
 
@@ -307,10 +288,10 @@ function splitRule(ctx: SplitContext, base: RouteRule): RouteRule[] {
   const sticky = affinity !== undefined && routes.canaryWeight > 0 && !routes.matched;
   const canaryCookies =
     sticky && ctx.canaryCookie
-      ? [setCookie(ctx.canaryCookie, affinity.maxAge ?? DEFAULT_COOKIE_MAX_AGE)]
+      ? [setCookie(ctx.canaryCookie, affinity.maxAge || DEFAULT_COOKIE_MAX_AGE, affinity)]
       : [];
   const primaryCookies =
-    sticky && ctx.primaryCookie ? [setCookie(ctx.primaryCookie, ctx.intervalSeconds)] : [];
+    sticky && ctx.primaryCookie ? [setCookie(ctx.primaryCookie, ctx.intervalSeconds, affinity)] : [];
   const weighted = withBackends(base, [
     to(primary, routes.primaryWeight, primaryCookies),
     to(canarySvc, routes.canaryWeight, canaryCookies),

@@ -5,10 +5,14 @@
 import { objectKey } from "../../kube/objects.ts";
 import { GATEWAY_GROUP, type HTTPRoute, type ParentRef } from "./types.ts";
 
-/** A parentRef with the CRD's defaults filled in, so a spec entry and a status entry compare equal. */
+/**
+ * A parentRef with the CRD's defaults filled in, so a spec entry and a status entry compare equal; a
+ * Service parent's "core" group is the core group "" (a mesh may report either spelling).
+ */
 function normalized(ref: ParentRef, routeNamespace: string): string {
+  const group = ref.group ?? GATEWAY_GROUP;
   return JSON.stringify([
-    ref.group ?? GATEWAY_GROUP,
+    ref.kind === "Service" && group === "core" ? "" : group,
     ref.kind ?? "Gateway",
     ref.namespace ?? routeNamespace,
     ref.name,
