@@ -9,6 +9,7 @@ import {
   type Deployment,
 } from "../workloads/meta.ts";
 import { type SelectorLabel, selectorLabel } from "../workloads/selector.ts";
+import { serviceNames } from "../workloads/services.ts";
 import {
   APPMESH_API_VERSION,
   apexRoutes,
@@ -125,6 +126,12 @@ export class AppMeshRouter implements Router {
     const s = settings(canary, canaryOwnerReference(canary), canary.spec.service.port);
     const router = await this.#owned<VirtualRouter>(canary, "VirtualRouter", s.apex);
     return router ? parseRoutes(router, s.primary, s.canary) : undefined;
+  }
+
+  /** The split lives in the routes of the VirtualRouter <apex>, which the Canary owns. */
+  splitField(target: RouterTarget): { ref: ObjectRef; path: string[] } {
+    const { canary } = target;
+    return { ref: ref(canary, "VirtualRouter", serviceNames(canary).apex), path: ["spec", "routes"] };
   }
 
   /**

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { CanarySpec } from "../../src/api/canary.ts";
 import { API_VERSION } from "../../src/api/common.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
+import { APPMESH_API_VERSION, type VirtualRouter } from "../../src/routers/appmesh/spec.ts";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
 import type { ConfigMap, Service } from "../../src/workloads/meta.ts";
 import { type Received, useAlertReceiver } from "../support/alert-receiver.ts";
@@ -340,5 +341,101 @@ describe.concurrent("drift in what a Canary owns", () => {
     );
     await oneDriftAlert("route");
     await staysReportedOnce("route");
+  });
+
+  it("puts back App Mesh VirtualRouter weights edited by hand", async () => {
+    await app("mesh", { provider: "appmesh", service: { port: 80, targetPort: 9898, meshName: "global" } });
+    const get = () =>
+      client.get<VirtualRouter>({
+        apiVersion: APPMESH_API_VERSION,
+        kind: "VirtualRouter",
+        namespace: ns,
+        name: "mesh",
+      });
+    const weights = (r: VirtualRouter | undefined) =>
+      JSON.stringify(
+        r?.spec.routes[0]?.httpRoute?.action.weightedTargets.map((t) => [t.virtualNodeRef.name, t.weight]),
+      );
+    const router = await waitFor(get, {
+      description: "the VirtualRouter mesh",
+      until: (r) =>
+        weights(r) ===
+        JSON.stringify([
+          ["mesh-canary", 0],
+          ["mesh-primary", 100],
+        ]),
+    });
+    const routes = (router?.spec.routes ?? []).map((r) => ({
+      ...r,
+      httpRoute: r.httpRoute && {
+        ...r.httpRoute,
+        action: { weightedTargets: r.httpRoute.action.weightedTargets.map((t) => ({ ...t, weight: 50 })) },
+      },
+    }));
+    await patchAs("kubectl-edit", ref(APPMESH_API_VERSION, "VirtualRouter", "mesh", { spec: { routes } }));
+    await waitFor(get, {
+      description: "the weights restored",
+      until: (r) =>
+        weights(r) ===
+        JSON.stringify([
+          ["mesh-canary", 0],
+          ["mesh-primary", 100],
+        ]),
+      timeoutMs: 30_000,
+    });
+    const event = await oneDriftEvent("mesh");
+    expect(event.message).toBe(
+      `VirtualRouter ${ns}/mesh was changed by kubectl-edit; restored: spec.routes: ` +
+        `found "primary 50% / canary 50%", restored "primary 100% / canary 0%"`,
+    );
+    await oneDriftAlert("mesh");
+    await staysReportedOnce("mesh");
+  });
+
+  it("warn mode reports App Mesh weights edited by hand once and leaves them", async () => {
+    await app(
+      "meshwarn",
+      { provider: "appmesh", service: { port: 80, targetPort: 9898, meshName: "global" } },
+      { annotations: { "kanaria.dev/drift": "warn" } },
+    );
+    const get = () =>
+      client.get<VirtualRouter>({
+        apiVersion: APPMESH_API_VERSION,
+        kind: "VirtualRouter",
+        namespace: ns,
+        name: "meshwarn",
+      });
+    const canaryWeight = (r: VirtualRouter | undefined) =>
+      r?.spec.routes[0]?.httpRoute?.action.weightedTargets.find(
+        (t) => t.virtualNodeRef.name === "meshwarn-canary",
+      )?.weight;
+    const router = await waitFor(get, {
+      description: "the VirtualRouter meshwarn",
+      until: (r) => canaryWeight(r) === 0,
+    });
+    const routes = (router?.spec.routes ?? []).map((r) => ({
+      ...r,
+      httpRoute: r.httpRoute && {
+        ...r.httpRoute,
+        action: {
+          weightedTargets: r.httpRoute.action.weightedTargets.map((t) => ({
+            ...t,
+            weight: t.virtualNodeRef.name === "meshwarn-canary" ? 20 : 80,
+          })),
+        },
+      },
+    }));
+    await patchAs(
+      "kubectl-edit",
+      ref(APPMESH_API_VERSION, "VirtualRouter", "meshwarn", { spec: { routes } }),
+    );
+    const event = await oneDriftEvent("meshwarn");
+    expect(event.message).toBe(
+      `VirtualRouter ${ns}/meshwarn was changed by kubectl-edit; left as found (kanaria.dev/drift: warn): spec.routes: ` +
+        `found "primary 80% / canary 20%", kanaria's value "primary 100% / canary 0%"`,
+    );
+    await oneDriftAlert("meshwarn");
+    await staysReportedOnce("meshwarn");
+    expect(canaryWeight(await get())).toBe(20);
   });
 });
