@@ -33,6 +33,7 @@ import {
   buildPrimary,
   primaryHistory,
   REVISION_ANNOTATION,
+  recordedSettings,
   revisionOfPrimary,
 } from "../workloads/primary.ts";
 import type { Revision } from "../workloads/revision.ts";
@@ -238,9 +239,11 @@ async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
   if (!primary || !promoted) return [];
   if (desiredState(after, resolved).primary === "copy") return [];
   if (controllingCanary(primary) !== canary.metadata.name) return [];
-  if (revision.hash !== promoted) return releasePrimaryDrift(input, primary, promoted);
-  const fields = templateDrift(canary, target, revision, primary);
   const out: DriftCandidate[] = [];
+  const settings = settingsDrift(canary, primary);
+  if (settings) out.push(settings);
+  if (revision.hash !== promoted) return [...out, ...(await releasePrimaryDrift(input, primary, promoted))];
+  const fields = templateDrift(canary, target, revision, primary);
   if (fields.length > 0) {
     const desired = buildPrimary(canary, target, revision, primary).spec?.template;
     const patch = { spec: { template: mergePatchFor(primary.spec?.template, desired, templateIgnored) } };
@@ -251,6 +254,23 @@ async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
     if (copy) out.push(copy);
   }
   return out;
+}
+
+/**
+ * The primary's replicas and rollout settings against those kanaria applied with it (recorded on it, as
+ * the target is scaled to zero between releases). Replicas are the autoscaler's when there is one:
+ * never compared then, so kanaria never fights an HPA.
+ */
+function settingsDrift(canary: Canary, primary: Deployment): DriftCandidate | undefined {
+  const recorded = recordedSettings(primary);
+  if (!recorded) return undefined;
+  const { replicas, ...rest } = recorded;
+  const want: Record<string, unknown> = canary.spec.autoscalerRef ? rest : recorded;
+  const spec = (primary.spec ?? {}) as unknown as Record<string, unknown>;
+  const found = Object.fromEntries(Object.keys(want).map((k) => [k, spec[k]]));
+  const fields = compareFields(found, want, { exact: true }, [step("spec")]);
+  if (fields.length === 0) return undefined;
+  return candidate(primary, fields, { certain: true, patch: { spec: mergePatchFor(found, want) } });
 }
 
 /**
@@ -404,15 +424,40 @@ async function serviceDrift(input: DriftInput): Promise<DriftCandidate[]> {
       step("spec"),
       step("ports"),
     ]);
-    const fields = [...selectorDrift, ...portDrift];
+    // An adopted apex Service's metadata stays its owner's; kanaria's keys only, never others' (a mesh's).
+    const metadata = owner === undefined ? [] : metadataDrift(found, want);
+    const fields = [...selectorDrift, ...portDrift, ...metadata];
     if (fields.length === 0) continue;
     // Ports go back by the reconcile's apply (which keeps a NodePort's port); a selector key added by
-    // hand is not removed by an apply, so the selector is patched.
-    const patch =
-      selectorDrift.length > 0
-        ? { spec: { selector: mergePatchFor(found.spec?.selector, want.spec?.selector) } }
-        : undefined;
-    out.push(candidate(found, fields, { certain: false, ...(patch ? { patch } : {}) }));
+    // hand is not removed by an apply, so the selector is patched, and so are labels and annotations
+    // (an apply would not restore a key someone else took over).
+    const patch = {
+      ...(selectorDrift.length > 0 && {
+        spec: { selector: mergePatchFor(found.spec?.selector, want.spec?.selector) },
+      }),
+      ...(metadata.length > 0 && { metadata: metadataPatch(metadata) }),
+    };
+    out.push(candidate(found, fields, { certain: false, ...(Object.keys(patch).length > 0 && { patch }) }));
+  }
+  return out;
+}
+
+/** The labels and annotations kanaria sets on a Service, each key that differs or is gone. */
+function metadataDrift(found: Service, want: Service): FieldDrift[] {
+  return (["labels", "annotations"] as const).flatMap((field) =>
+    compareFields(found.metadata[field] ?? {}, want.metadata[field] ?? {}, { exact: false }, [
+      step("metadata"),
+      step(field),
+    ]),
+  );
+}
+
+/** The merge patch that sets kanaria's keys back, leaving every other key as it is. */
+function metadataPatch(fields: FieldDrift[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const f of fields) {
+    const [, group, key] = f.path.map((p) => ("field" in p ? p.field : ""));
+    if (group && key) out[group] = { ...out[group], [key]: f.restored };
   }
   return out;
 }

@@ -385,6 +385,110 @@ describe("drift, tick by tick", () => {
     expect(driftEvents(h).map((e) => e.message)).toEqual([]);
   });
 
+  /** `kubectl scale` on the primary: spec.replicas through the scale subresource. */
+  async function scalePrimary(h: Harness, replicas: number): Promise<void> {
+    const primary = await h.client.get<Deployment>(deploymentRef("podinfo-primary"));
+    if (!primary?.spec) throw new Error("no primary");
+    primary.spec.replicas = replicas;
+    primary.metadata.managedFields = [
+      {
+        manager: "kubectl-scale",
+        operation: "Update",
+        subresource: "scale",
+        fieldsV1: { "f:spec": { "f:replicas": {} } },
+      },
+    ];
+    h.client.seed(primary);
+  }
+
+  it("puts back the primary's replicas and strategy changed by hand", async () => {
+    const h = await initialized();
+    await scalePrimary(h, 5);
+    await h.tick();
+    const primary = () => h.client.get<Deployment>(deploymentRef("podinfo-primary"));
+    expect((await primary())?.spec?.replicas).toBe(3);
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `Deployment ${NS}/podinfo-primary was changed by kubectl-scale; restored: spec.replicas: found 5, restored 3`,
+    ]);
+    const edited = await primary();
+    if (!edited?.spec) throw new Error("no primary");
+    edited.spec.strategy = { type: "Recreate" };
+    edited.metadata.managedFields = [
+      {
+        manager: "kubectl-edit",
+        operation: "Update",
+        fieldsV1: { "f:spec": { "f:strategy": { "f:type": {} } } },
+      },
+    ];
+    h.client.seed(edited);
+    await h.tick();
+    expect((await primary())?.spec?.strategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+    expect(driftEvents(h).map((e) => e.message)[1]).toBe(
+      `Deployment ${NS}/podinfo-primary was changed by kubectl-edit; restored: ` +
+        `spec.strategy.rollingUpdate: found (absent), restored {"maxSurge":1,"maxUnavailable":0}; ` +
+        `spec.strategy.type: found "Recreate", restored "RollingUpdate"`,
+    );
+    await h.tick();
+    expect(driftEvents(h)).toHaveLength(2);
+  });
+
+  it("never fights an autoscaler over the primary's replicas", async () => {
+    const h = await initialized();
+    const canary = await h.client.get(canaryRef);
+    if (!canary) throw new Error("no Canary");
+    const spec = (canary as Canary & KubeObject).spec;
+    h.client.seed({
+      ...canary,
+      spec: {
+        ...spec,
+        autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: "podinfo" },
+      },
+    } as KubeObject);
+    await scalePrimary(h, 7);
+    for (let i = 0; i < 3; i++) await h.tick(10);
+    expect((await h.client.get<Deployment>(deploymentRef("podinfo-primary")))?.spec?.replicas).toBe(7);
+    expect(driftEvents(h)).toEqual([]);
+  });
+
+  it("puts back the labels and annotations kanaria sets on a Service, and leaves others' keys", async () => {
+    const h = await initialized();
+    const ref = { apiVersion: "v1", kind: "Service", namespace: NS, name: "podinfo-primary" };
+    const service = await h.client.get(ref);
+    if (!service) throw new Error("no Service");
+    service.metadata.labels = { app: "hijacked", "mesh.example/injected": "true" };
+    service.metadata.annotations = { "mesh.example/port": "9898" };
+    service.metadata.managedFields = [
+      {
+        manager: "kubectl-label",
+        operation: "Update",
+        fieldsV1: { "f:metadata": { "f:labels": { "f:app": {} } } },
+      },
+      {
+        manager: "mesh-injector",
+        operation: "Update",
+        fieldsV1: {
+          "f:metadata": {
+            "f:labels": { "f:mesh.example/injected": {} },
+            "f:annotations": { "f:mesh.example/port": {} },
+          },
+        },
+      },
+    ];
+    h.client.seed(service);
+    await h.tick();
+    const after = await h.client.get(ref);
+    expect(after?.metadata.labels).toEqual({ app: "podinfo-primary", "mesh.example/injected": "true" });
+    expect(after?.metadata.annotations).toEqual({ "mesh.example/port": "9898" });
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `Service ${NS}/podinfo-primary was changed by kubectl-label; restored: metadata.labels.app: found "hijacked", restored "podinfo-primary"`,
+    ]);
+    await h.tick();
+    expect(driftEvents(h)).toHaveLength(1);
+  });
+
   it("puts back a weight set by hand, but kanaria's own unfinished write is no drift", async () => {
     const h = await initialized();
     await setWeight(h, "30", "kubectl-annotate");

@@ -9,6 +9,7 @@ import {
   type TrackedConfigs,
   templateFromPrimary,
 } from "./config-tracker.ts";
+import { canonicalJson } from "./hash.ts";
 import {
   canaryKey,
   canaryNamespace,
@@ -17,7 +18,6 @@ import {
   type Deployment,
   userAnnotations,
 } from "./meta.ts";
-import { canonicalJson } from "./hash.ts";
 import { computeRevision, type Revision } from "./revision.ts";
 import { selectorLabel } from "./selector.ts";
 
