@@ -19,6 +19,7 @@ import {
   parseConfigKey,
   primaryConfigName,
   primaryCopy,
+  promotedCopyName,
   type TrackedConfigs,
 } from "../workloads/config-tracker.ts";
 import { shortHash } from "../workloads/hash.ts";
@@ -71,6 +72,8 @@ export interface DriftCandidate {
   resolve?: () => Promise<Pick<DriftCandidate, "fields" | "patch" | "unrestorable">>;
   /** What it should be is not known (no copy of the promoted template left): reported, never put back. */
   unrestorable?: boolean;
+  /** A deleted object to create again as this (a config copy mid-release, from its promoted copy). */
+  restore?: KubeObject;
 }
 
 export interface DriftInput {
@@ -167,8 +170,8 @@ function report(found: DriftFound, c: DriftCandidate, manager: string | undefine
 function settle(found: DriftFound, c: DriftCandidate, action: DriftMode): void {
   if (action === "correct") {
     found.corrections.push(c);
-    if (c.fields.length === 0 && (c.ref.kind === "ConfigMap" || c.ref.kind === "Secret"))
-      found.recopyConfigs = true;
+    const config = c.ref.kind === "ConfigMap" || c.ref.kind === "Secret";
+    if (c.fields.length === 0 && config && !c.restore) found.recopyConfigs = true;
   } else if (c.ref.kind === "Service") found.holdServices = true;
   else if (c.ref.kind !== "Deployment" && c.ref.kind !== "ConfigMap" && c.ref.kind !== "Secret")
     found.holdRoutes = true;
@@ -310,9 +313,11 @@ function runsRevision(primary: Deployment, status: CanaryStatus): string | undef
 }
 
 /**
- * While a new revision is analysed the target no longer holds the promoted template, but the primary
- * still serves production: it must hash back to the promoted revision (revisionOfPrimary). When it
- * does not, the promoted template is found in the primary's ReplicaSets (one request, only then).
+ * While a new revision is analysed the target no longer holds the promoted template or configs, but the
+ * primary still serves production: it must hash back to the promoted revision (revisionOfPrimary). When
+ * it does not, the copies are checked against their promoted copies (<name>-primary-promoted), and the
+ * template, with the promoted configs' checksums, against the primary's ReplicaSets (one request, only
+ * then).
  */
 async function releasePrimaryDrift(
   input: DriftInput,
@@ -325,11 +330,29 @@ async function releasePrimaryDrift(
   const copies = await copyChecksums(input, template);
   const runs = primaryRevision(primary, template, labelKey, copies);
   if (runs === promoted) return [];
+  const kept = await promotedCopies(input, template);
+  const sums: TrackedConfigs = { ...copies };
+  for (const [key, k] of Object.entries(kept)) sums[key] = checksum(k.promoted);
+  const out = Object.values(kept).flatMap((k) => releaseCopyDrift(input.canary, k));
+  if (primaryRevision(primary, template, labelKey, sums) === promoted) return out;
+  return [...out, templateAgainstHistory(input, primary, template, labelKey, sums, runs, promoted)];
+}
+
+/** The primary's template, found not to hash to the promoted revision, against its ReplicaSets. */
+function templateAgainstHistory(
+  input: DriftInput,
+  primary: Deployment,
+  template: V1PodTemplateSpec,
+  labelKey: string,
+  sums: TrackedConfigs,
+  runs: string,
+  promoted: string,
+): DriftCandidate {
   const base = [step("spec"), step("template")];
   const unknown = { path: base, found: `revision ${runs}`, restored: `revision ${promoted}` };
   const resolve = async (): Promise<Pick<DriftCandidate, "fields" | "patch" | "unrestorable">> => {
     const desired = (await primaryHistory(input.client, primary)).find(
-      (t) => revisionOfPrimary(t, labelKey, copies) === promoted,
+      (t) => revisionOfPrimary(t, labelKey, sums) === promoted,
     );
     if (!desired) return { fields: [unknown], patch: undefined, unrestorable: true };
     const fields = compareFields(template, desired, { exact: true, ignore: templateIgnored }, base);
@@ -338,18 +361,62 @@ async function releasePrimaryDrift(
       ? { fields, patch }
       : { fields: [unknown], patch: undefined, unrestorable: true };
   };
-  return [
-    {
-      ref: refOf(primary),
-      key: `Deployment/${primary.metadata.name}@${runs}`,
-      fields: [unknown],
-      hidden: false,
-      certain: true,
-      patch: undefined,
-      resolve,
-    },
-  ];
+  return {
+    ref: refOf(primary),
+    key: `Deployment/${primary.metadata.name}@${runs}`,
+    fields: [unknown],
+    hidden: false,
+    certain: true,
+    patch: undefined,
+    resolve,
+  };
 }
+
+interface KeptCopy {
+  ref: ObjectRef;
+  /** The -primary copy as found; undefined: deleted. */
+  copy: ConfigMap | Secret | undefined;
+  promoted: ConfigMap | Secret;
+}
+
+/** The promoted copies of the configs the primary's template reads (kind/original name -> both copies). */
+async function promotedCopies(
+  input: DriftInput,
+  template: V1PodTemplateSpec,
+): Promise<Record<string, KeptCopy>> {
+  const { client, canary } = input;
+  const namespace = canary.metadata.namespace ?? "";
+  const out: Record<string, KeptCopy> = {};
+  for (const r of findConfigRefs(template)) {
+    if (!r.name.endsWith("-primary")) continue;
+    const original = r.name.slice(0, -"-primary".length);
+    const kind = r.kind === "configmap" ? "ConfigMap" : "Secret";
+    const ref = { apiVersion: "v1", kind, namespace, name: r.name };
+    const promoted = await client.get<ConfigMap | Secret>({ ...ref, name: promotedCopyName(original) });
+    if (!promoted || controllingCanary(promoted) !== canary.metadata.name) continue;
+    const copy = await client.get<ConfigMap | Secret>(ref);
+    if (copy && controllingCanary(copy) !== canary.metadata.name) continue;
+    out[`${r.kind}/${original}`] = { ref, copy, promoted };
+  }
+  return out;
+}
+
+/** A -primary copy that differs from its promoted copy: put back from it (mid-release there is no other). */
+function releaseCopyDrift(canary: Canary, k: KeptCopy): DriftCandidate[] {
+  if (!k.copy) {
+    const copy = primaryCopy(canary, k.promoted);
+    return [{ ...deleted(k.ref), restore: { ...copy, metadata: { ...copy.metadata, name: k.ref.name } } }];
+  }
+  const fields = compareFields(configContent(k.copy), configContent(k.promoted), { exact: true });
+  if (fields.length === 0) return [];
+  const patch = mergePatchFor(configContent(k.copy), configContent(k.promoted)) as Record<string, unknown>;
+  return [candidate(k.copy, fields, { hidden: k.ref.kind === "Secret", certain: true, patch })];
+}
+
+const configContent = (o: ConfigMap | Secret) =>
+  o.kind === "Secret"
+    ? { data: (o as Secret).data }
+    : { data: (o as ConfigMap).data, binaryData: (o as ConfigMap).binaryData };
 
 /** The checksums of the config copies the primary's template reads (kind/original name -> checksum). */
 async function copyChecksums(input: DriftInput, template: V1PodTemplateSpec): Promise<TrackedConfigs> {
@@ -394,13 +461,9 @@ async function configCopyDrift(input: DriftInput, key: string): Promise<DriftCan
   const copy = await client.get<ConfigMap | Secret>(ref(primaryConfigName(name)));
   if (!copy) return deleted(ref(primaryConfigName(name)));
   const desired = primaryCopy(canary, original);
-  const content = (o: ConfigMap | Secret) =>
-    o.kind === "Secret"
-      ? { data: (o as Secret).data }
-      : { data: (o as ConfigMap).data, binaryData: (o as ConfigMap).binaryData };
-  const fields = compareFields(content(copy), content(desired), { exact: true });
+  const fields = compareFields(configContent(copy), configContent(desired), { exact: true });
   if (fields.length === 0) return undefined;
-  const patch = mergePatchFor(content(copy), content(desired)) as Record<string, unknown>;
+  const patch = mergePatchFor(configContent(copy), configContent(desired)) as Record<string, unknown>;
   return candidate(copy, fields, { hidden: apiKind === "Secret", certain: true, patch });
 }
 
@@ -491,7 +554,8 @@ export async function correctDrift(
 ): Promise<void> {
   if (found.recopyConfigs) await copyConfigsToPrimary(client, canary, revision.trackedConfigs);
   for (const c of found.corrections) {
-    if (c.patch && c.fields.length > 0) await client.mergePatch(c.ref, c.patch);
+    if (c.restore) await client.apply(c.restore);
+    else if (c.patch && c.fields.length > 0) await client.mergePatch(c.ref, c.patch);
   }
 }
 

@@ -385,6 +385,86 @@ describe("drift, tick by tick", () => {
     expect(driftEvents(h).map((e) => e.message)).toEqual([]);
   });
 
+  const configRef = (kind: "ConfigMap" | "Secret", name: string): ObjectRef => ({
+    apiVersion: "v1",
+    kind,
+    namespace: NS,
+    name,
+  });
+
+  /** `kubectl edit` of a config's data: the data keys move to the kubectl-edit field manager. */
+  async function editData(
+    h: Harness,
+    kind: "ConfigMap" | "Secret",
+    name: string,
+    data: Record<string, string>,
+  ) {
+    const found = await h.client.get(configRef(kind, name));
+    if (!found) throw new Error(`no ${kind} ${name}`);
+    const owned = Object.fromEntries(Object.keys(data).map((k) => [`f:${k}`, {}]));
+    h.client.seed({
+      ...found,
+      data,
+      metadata: {
+        ...found.metadata,
+        managedFields: [{ manager: "kubectl-edit", operation: "Update", fieldsV1: { "f:data": owned } }],
+      },
+    } as KubeObject);
+  }
+
+  const dataOf = async (h: Harness, kind: "ConfigMap" | "Secret", name: string) =>
+    ((await h.client.get(configRef(kind, name))) as { data?: Record<string, string> } | undefined)?.data;
+
+  it("during a release that changes the configs, puts hand-edited copies back from the promoted copies", async () => {
+    const h = await initialized();
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary-promoted")).toEqual({ color: "blue" });
+    h.client.seed(configMapFixture("podinfo-config", { color: "green" }));
+    h.client.seed(secretFixture("podinfo-secret", { token: "bmV3" }));
+    await h.tick();
+    expect((await h.status()).phase).toBe("Progressing");
+    await editData(h, "ConfigMap", "podinfo-config-primary", { color: "red" });
+    await editData(h, "Secret", "podinfo-secret-primary", { token: "aGFja2Vk" });
+    await h.tick(1);
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary")).toEqual({ color: "blue" });
+    expect(await dataOf(h, "Secret", "podinfo-secret-primary")).toEqual({ token: "czNjcjN0" });
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `ConfigMap ${NS}/podinfo-config-primary was changed by kubectl-edit; restored: data.color: found "red", restored "blue"`,
+      `Secret ${NS}/podinfo-secret-primary was changed by kubectl-edit; restored: data.token: found (hidden), restored (hidden)`,
+    ]);
+    await h.client.delete(configRef("ConfigMap", "podinfo-config-primary"));
+    await h.tick(1);
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary")).toEqual({ color: "blue" });
+    expect(driftEvents(h).map((e) => e.message)[2]).toBe(
+      `ConfigMap ${NS}/podinfo-config-primary was deleted; recreated`,
+    );
+    expect((await h.status()).phase).toBe("Progressing");
+
+    for (let i = 0; i < 30 && (await h.status()).phase !== "Succeeded"; i++) await h.tick(5);
+    expect((await h.status()).phase).toBe("Succeeded");
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary")).toEqual({ color: "green" });
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary-promoted")).toEqual({ color: "green" });
+    expect(await dataOf(h, "Secret", "podinfo-secret-primary-promoted")).toEqual({ token: "bmV3" });
+    expect(driftEvents(h)).toHaveLength(3);
+  });
+
+  it("during a release, a hand-edited copy with no promoted copy left is reported once and left", async () => {
+    const h = await initialized();
+    await h.client.delete(configRef("ConfigMap", "podinfo-config-primary-promoted"));
+    h.client.seed(configMapFixture("podinfo-config", { color: "green" }));
+    await h.tick();
+    await editData(h, "ConfigMap", "podinfo-config-primary", { color: "red" });
+    await h.tick(1);
+    await h.tick(1);
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary")).toEqual({ color: "red" });
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Deployment ${NS}/podinfo-primary was changed; left as found .*: spec.template: found "revision [0-9a-f]{16}", kanaria's value "revision [0-9a-f]{16}"$`,
+        ),
+      ),
+    ]);
+  });
+
   /** `kubectl scale` on the primary: spec.replicas through the scale subresource. */
   async function scalePrimary(h: Harness, replicas: number): Promise<void> {
     const primary = await h.client.get<Deployment>(deploymentRef("podinfo-primary"));
