@@ -333,9 +333,11 @@ async function releasePrimaryDrift(
   const kept = await promotedCopies(input, template);
   const sums: TrackedConfigs = { ...copies };
   for (const [key, k] of Object.entries(kept)) sums[key] = checksum(k.promoted);
-  const out = Object.values(kept).flatMap((k) => releaseCopyDrift(input.canary, k));
-  if (primaryRevision(primary, template, labelKey, sums) === promoted) return out;
-  return [...out, templateAgainstHistory(input, primary, template, labelKey, sums, runs, promoted)];
+  // The promoted copies are trusted only when they and the template hash to the promoted revision; a
+  // drifted template is put back first (from the ReplicaSets), and the copies are looked at again then.
+  if (primaryRevision(primary, template, labelKey, sums) === promoted)
+    return Object.values(kept).flatMap((k) => releaseCopyDrift(input.canary, k));
+  return [templateAgainstHistory(input, primary, template, labelKey, sums, runs, promoted)];
 }
 
 /** The primary's template, found not to hash to the promoted revision, against its ReplicaSets. */

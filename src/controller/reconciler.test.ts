@@ -447,9 +447,21 @@ describe("drift, tick by tick", () => {
     expect(driftEvents(h)).toHaveLength(3);
   });
 
-  it("during a release, a hand-edited copy with no promoted copy left is reported once and left", async () => {
+  it.each([
+    [
+      "no promoted copy left",
+      async (h: Harness) => h.client.delete(configRef("ConfigMap", "podinfo-config-primary-promoted")),
+    ],
+    [
+      "a promoted copy that does not hash to the promoted revision",
+      async (h: Harness) => {
+        const kept = await h.client.get(configRef("ConfigMap", "podinfo-config-primary-promoted"));
+        h.client.seed({ ...kept, data: { color: "purple" } } as KubeObject);
+      },
+    ],
+  ])("during a release, a hand-edited copy with %s is reported once and left", async (_, spoil) => {
     const h = await initialized();
-    await h.client.delete(configRef("ConfigMap", "podinfo-config-primary-promoted"));
+    await spoil(h);
     h.client.seed(configMapFixture("podinfo-config", { color: "green" }));
     await h.tick();
     await editData(h, "ConfigMap", "podinfo-config-primary", { color: "red" });
