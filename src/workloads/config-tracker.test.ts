@@ -166,7 +166,7 @@ describe("copyConfigsToPrimary", () => {
     expect(cm?.data).toEqual({ color: "green" });
   });
 
-  it("keeps an immutable promoted copy of each, replaced when the original changed", async () => {
+  it("keeps a promoted copy of each, written again only when the original changed", async () => {
     const client = new FakeKubeClient([configMapFixture("podinfo-config", { color: "blue" })]);
     const ref = {
       apiVersion: "v1",
@@ -175,7 +175,10 @@ describe("copyConfigsToPrimary", () => {
       name: "podinfo-config-primary-promoted",
     };
     await copyConfigsToPrimary(client, canaryFixture(), { "configmap/podinfo-config": "x" });
-    expect(await client.get<ConfigMap>(ref)).toMatchObject({ immutable: true, data: { color: "blue" } });
+    expect(await client.get<ConfigMap>(ref)).toMatchObject({
+      data: { color: "blue" },
+      metadata: { ownerReferences: [expect.objectContaining({ kind: "Canary", name: "podinfo" })] },
+    });
     const writes = client.writes.length;
     await copyConfigsToPrimary(client, canaryFixture(), { "configmap/podinfo-config": "x" });
     expect(client.writes.slice(writes).map((w) => [w.op, w.ref.name])).toEqual([

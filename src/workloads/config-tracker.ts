@@ -230,25 +230,23 @@ export async function copyConfigsToPrimary(
 }
 
 /**
- * `<name>-primary-promoted`: an immutable second copy of what was promoted. While a release is analysed
- * the original already holds the new config, so this is the only place left to put a hand-edited
- * `-primary` copy back from (a Secret stays a Secret: its values never leave one).
+ * `<name>-primary-promoted`: a second copy of what was promoted. While a release is analysed the
+ * original already holds the new config, so this is the only place left to put a hand-edited
+ * `-primary` copy back from (a Secret stays a Secret: its values never leave one). It is not immutable,
+ * which would take the right to delete ConfigMaps and Secrets to replace it: an edit of it is caught
+ * instead, as it no longer hashes to the promoted revision (drift-check.ts).
  */
 export function promotedCopyName(name: string): string {
   return `${primaryConfigName(name)}-promoted`;
 }
 
-/** The promoted copy of an original, as kanaria creates it. */
+/** The promoted copy of an original, as kanaria applies it. */
 export function promotedCopy(canary: Canary, original: ConfigMap | Secret): ConfigMap | Secret {
   const copy = primaryCopy(canary, original);
-  return {
-    ...copy,
-    metadata: { ...copy.metadata, name: promotedCopyName(original.metadata.name) },
-    immutable: true,
-  };
+  return { ...copy, metadata: { ...copy.metadata, name: promotedCopyName(original.metadata.name) } };
 }
 
-/** Replaces the promoted copy when its content is not the original's (immutable: delete, then create). */
+/** Applies the promoted copy when its content is not the original's (read from the cache first). */
 async function keepPromotedCopy(
   client: KubeClient,
   canary: Canary,
@@ -262,10 +260,9 @@ async function keepPromotedCopy(
     name: want.metadata.name,
   };
   const have = await client.get<ConfigMap | Secret>(ref);
-  if (have && checksum(have) === checksum(want) && have.immutable === true) return;
+  if (have && checksum(have) === checksum(want)) return;
   // Someone else's object of that name: no promoted copy (a drifted -primary copy is then only reported).
   if (have && controllingCanary(have) !== canary.metadata.name) return;
-  if (have) await client.delete(ref);
   await client.apply(want);
 }
 
