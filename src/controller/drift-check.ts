@@ -104,6 +104,8 @@ export interface DriftFound {
   holdRoutes: boolean;
   /** A config copy is gone: copy the configs again. */
   recopyConfigs: boolean;
+  /** The generated Services the check found (one deleted since is left to the deletion's own reconcile). */
+  servicesSeen: string[];
 }
 
 export const NO_DRIFT: DriftFound = {
@@ -115,6 +117,7 @@ export const NO_DRIFT: DriftFound = {
   holdServices: false,
   holdRoutes: false,
   recopyConfigs: false,
+  servicesSeen: [],
 };
 
 const step = (field: string): PathStep => ({ field });
@@ -127,12 +130,13 @@ function settled(status: CanaryStatus): boolean {
 /** Drift in what the Canary owns, reported once each. */
 export async function findDrift(input: DriftInput, mode: DriftMode): Promise<DriftFound> {
   if (!settled(input.before)) return NO_DRIFT;
+  const servicesSeen: string[] = [];
   const candidates = [
     ...(await primaryDrift(input)),
-    ...(await serviceDrift(input)),
+    ...(await serviceDrift(input, servicesSeen)),
     ...(await routeDrift(input)),
   ];
-  if (candidates.length === 0) return NO_DRIFT;
+  if (candidates.length === 0) return { ...NO_DRIFT, servicesSeen };
   const known = new Set(input.before.drift ?? []);
   const found: DriftFound = {
     ...NO_DRIFT,
@@ -141,6 +145,7 @@ export async function findDrift(input: DriftInput, mode: DriftMode): Promise<Dri
     events: [],
     corrections: [],
     correctedKinds: [],
+    servicesSeen,
   };
   for (const seen of candidates) {
     const isNew = !known.has(seen.key);
@@ -470,7 +475,7 @@ async function configCopyDrift(input: DriftInput, key: string): Promise<DriftCan
 }
 
 /** The apex, -primary and -canary Services: their selectors exactly, their ports as kanaria sets them. */
-async function serviceDrift(input: DriftInput): Promise<DriftCandidate[]> {
+async function serviceDrift(input: DriftInput, seen: string[]): Promise<DriftCandidate[]> {
   const { client, canary, target } = input;
   const desired = buildServices(canary, target);
   const out: DriftCandidate[] = [];
@@ -481,6 +486,7 @@ async function serviceDrift(input: DriftInput): Promise<DriftCandidate[]> {
       out.push(deleted(ref));
       continue;
     }
+    seen.push(ref.name);
     const owner = controllingCanary(found);
     if (owner !== undefined && owner !== canary.metadata.name) continue; // a clash, reported by converge
     const selector = [step("spec"), step("selector")];

@@ -581,6 +581,30 @@ describe("drift, tick by tick", () => {
     expect(driftEvents(h)).toHaveLength(1);
   });
 
+  it("a Service deleted while a reconcile runs is reported by the next one, not recreated silently", async () => {
+    const h = await initialized();
+    const ref = { apiVersion: "v1", kind: "Service", namespace: NS, name: "podinfo-canary" };
+    const get = h.client.get.bind(h.client);
+    let armed = true;
+    // The drift check reads the Service, then its deletion lands before the Services are applied.
+    h.client.get = async <T extends KubeObject>(r: ObjectRef) => {
+      const found = await get<T>(r);
+      if (armed && r.kind === "Service" && r.name === "podinfo-canary") {
+        armed = false;
+        await h.client.delete(ref);
+      }
+      return found;
+    };
+    await h.tick();
+    expect(await h.client.get(ref)).toBeUndefined();
+    expect(driftEvents(h)).toEqual([]);
+    await h.tick();
+    expect(await h.client.get(ref)).toBeDefined();
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `Service ${NS}/podinfo-canary was deleted; recreated`,
+    ]);
+  });
+
   it("puts back a weight set by hand, but kanaria's own unfinished write is no drift", async () => {
     const h = await initialized();
     await setWeight(h, "30", "kubectl-annotate");

@@ -264,36 +264,36 @@ describe.concurrent("drift in what a Canary owns", () => {
   });
 
   it("mid-release, puts a config copy edited by hand back from its promoted copy", async () => {
-    await app("cfgrel", {}, { configMap: "cfgrel-settings" });
+    await app("relconf", {}, { configMap: "relconf-settings" });
     const copy = () =>
       client.get<ConfigMap>({
         apiVersion: "v1",
         kind: "ConfigMap",
         namespace: ns,
-        name: "cfgrel-settings-primary",
+        name: "relconf-settings-primary",
       });
     // The release changes the config; its canary never schedules, so it stays in progress.
-    await client.apply(configMap(ns, "cfgrel-settings", { greeting: "bonjour" }));
+    await client.apply(configMap(ns, "relconf-settings", { greeting: "bonjour" }));
     await client.apply(
-      deployment(ns, "cfgrel", "6.0.1", { configMap: "cfgrel-settings", unschedulable: true }),
+      deployment(ns, "relconf", "6.0.1", { configMap: "relconf-settings", unschedulable: true }),
     );
-    await waitForPhase(client, ns, "cfgrel", "Progressing");
+    await waitForPhase(client, ns, "relconf", "Progressing");
     await patchAs(
       "kubectl-edit",
-      ref("v1", "ConfigMap", "cfgrel-settings-primary", { data: { greeting: "hacked" } }),
+      ref("v1", "ConfigMap", "relconf-settings-primary", { data: { greeting: "hacked" } }),
     );
     await waitFor(copy, {
       description: "the copy back on the promoted config",
       until: (c) => c?.data?.greeting === "hello",
       timeoutMs: 30_000,
     });
-    const event = await oneDriftEvent("cfgrel");
+    const event = await oneDriftEvent("relconf");
     expect(event.message).toBe(
-      `ConfigMap ${ns}/cfgrel-settings-primary was changed by kubectl-edit; restored: data.greeting: found "hacked", restored "hello"`,
+      `ConfigMap ${ns}/relconf-settings-primary was changed by kubectl-edit; restored: data.greeting: found "hacked", restored "hello"`,
     );
-    await oneDriftAlert("cfgrel");
-    await staysReportedOnce("cfgrel", { kind: "ConfigMap", times: 1 });
-    expect((await getCanary(client, ns, "cfgrel")).status?.phase).toBe("Progressing");
+    await oneDriftAlert("relconf");
+    await staysReportedOnce("relconf", { kind: "ConfigMap", times: 1 });
+    expect((await getCanary(client, ns, "relconf")).status?.phase).toBe("Progressing");
     expect((await copy())?.data?.greeting).toBe("hello");
   });
 
@@ -502,7 +502,7 @@ describe.concurrent("drift in what a Canary owns", () => {
 
   it("warn mode reports App Mesh weights edited by hand once and leaves them", async () => {
     await app(
-      "meshwarn",
+      "quietmesh",
       { provider: "appmesh", service: { port: 80, targetPort: 9898, meshName: "global" } },
       { annotations: { "kanaria.dev/drift": "warn" } },
     );
@@ -511,14 +511,14 @@ describe.concurrent("drift in what a Canary owns", () => {
         apiVersion: APPMESH_API_VERSION,
         kind: "VirtualRouter",
         namespace: ns,
-        name: "meshwarn",
+        name: "quietmesh",
       });
     const canaryWeight = (r: VirtualRouter | undefined) =>
       r?.spec.routes[0]?.httpRoute?.action.weightedTargets.find(
-        (t) => t.virtualNodeRef.name === "meshwarn-canary",
+        (t) => t.virtualNodeRef.name === "quietmesh-canary",
       )?.weight;
     const router = await waitFor(get, {
-      description: "the VirtualRouter meshwarn",
+      description: "the VirtualRouter quietmesh",
       until: (r) => canaryWeight(r) === 0,
     });
     const routes = (router?.spec.routes ?? []).map((r) => ({
@@ -528,22 +528,22 @@ describe.concurrent("drift in what a Canary owns", () => {
         action: {
           weightedTargets: r.httpRoute.action.weightedTargets.map((t) => ({
             ...t,
-            weight: t.virtualNodeRef.name === "meshwarn-canary" ? 20 : 80,
+            weight: t.virtualNodeRef.name === "quietmesh-canary" ? 20 : 80,
           })),
         },
       },
     }));
     await patchAs(
       "kubectl-edit",
-      ref(APPMESH_API_VERSION, "VirtualRouter", "meshwarn", { spec: { routes } }),
+      ref(APPMESH_API_VERSION, "VirtualRouter", "quietmesh", { spec: { routes } }),
     );
-    const event = await oneDriftEvent("meshwarn");
+    const event = await oneDriftEvent("quietmesh");
     expect(event.message).toBe(
-      `VirtualRouter ${ns}/meshwarn was changed by kubectl-edit; left as found (kanaria.dev/drift: warn): spec.routes: ` +
+      `VirtualRouter ${ns}/quietmesh was changed by kubectl-edit; left as found (kanaria.dev/drift: warn): spec.routes: ` +
         `found "primary 80% / canary 20%", kanaria's value "primary 100% / canary 0%"`,
     );
-    await oneDriftAlert("meshwarn");
-    await staysReportedOnce("meshwarn", { kind: "VirtualRouter", times: 0 });
+    await oneDriftAlert("quietmesh");
+    await staysReportedOnce("quietmesh", { kind: "VirtualRouter", times: 0 });
     expect(canaryWeight(await get())).toBe(20);
   });
 });
