@@ -92,14 +92,16 @@ export class AppMeshRouter implements Router {
   async reconcile(target: RouterTarget): Promise<void> {
     const { canary } = target;
     const { s, labels } = await this.#settings(canary);
-    const current = await this.#owned<VirtualRouter>(canary, "VirtualRouter", s.apex);
-    const routes = current ? parseRoutes(current, s.primary, s.canary) : PRIMARY_ONLY;
     await this.#apply(canary, "VirtualNode", s.primary, (live) =>
       buildVirtualNode(s, s.primary, s.primary, labels.primary, live),
     );
     await this.#apply(canary, "VirtualNode", s.canary, (live) =>
       buildVirtualNode(s, s.canary, s.canary, labels.canary, live),
     );
+    // The split is read just before it is written again (cache reads, no I/O between): read before the
+    // writes above, an edit landing meanwhile would be overwritten by the old split without a Drift report.
+    const current = await this.#owned<VirtualRouter>(canary, "VirtualRouter", s.apex);
+    const routes = current ? parseRoutes(current, s.primary, s.canary) : PRIMARY_ONLY;
     await this.#apply(canary, "VirtualRouter", s.apex, (live) =>
       buildVirtualRouter(s, s.apex, apexRoutes(s, routes), live),
     );
