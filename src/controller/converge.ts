@@ -52,7 +52,8 @@ export async function converge(
   });
   await putBackDrift(deps, canary, revision, drift);
   // Warn mode leaves a Service or split someone changed as found, unless kanaria decides a new split.
-  if (!drift.holdServices) await ensureServices(deps.client, canary, target);
+  if (!drift.holdServices && !(await deletedSinceDriftCheck(deps.client, canary, drift)))
+    await ensureServices(deps.client, canary, target);
   crashPoint("after-services", events);
   if (plan.copyToPrimary) {
     await ensurePrimary(deps.client, canary, target, revision);
@@ -77,6 +78,22 @@ export async function converge(
     await scaleTo(deps, target, 0);
     crashPoint("after-scale-down", events);
   }
+}
+
+/**
+ * A Service deleted between the drift check and now (its watch event came mid-reconcile): recreating it
+ * here would do so without a report; the reconcile its deletion queues reports it and recreates it.
+ */
+async function deletedSinceDriftCheck(
+  client: KubeClient,
+  canary: Canary,
+  drift: DriftFound,
+): Promise<boolean> {
+  const namespace = canary.metadata.namespace ?? "";
+  for (const name of drift.servicesSeen) {
+    if (!(await client.get({ apiVersion: "v1", kind: "Service", namespace, name }))) return true;
+  }
+  return false;
 }
 
 /** Corrects the drift found (correct mode) and counts what was reported this time. */

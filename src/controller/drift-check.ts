@@ -19,6 +19,7 @@ import {
   parseConfigKey,
   primaryConfigName,
   primaryCopy,
+  promotedCopyName,
   type TrackedConfigs,
 } from "../workloads/config-tracker.ts";
 import { shortHash } from "../workloads/hash.ts";
@@ -33,6 +34,7 @@ import {
   buildPrimary,
   primaryHistory,
   REVISION_ANNOTATION,
+  recordedSettings,
   revisionOfPrimary,
 } from "../workloads/primary.ts";
 import type { Revision } from "../workloads/revision.ts";
@@ -70,6 +72,8 @@ export interface DriftCandidate {
   resolve?: () => Promise<Pick<DriftCandidate, "fields" | "patch" | "unrestorable">>;
   /** What it should be is not known (no copy of the promoted template left): reported, never put back. */
   unrestorable?: boolean;
+  /** A deleted object to create again as this (a config copy mid-release, from its promoted copy). */
+  restore?: KubeObject;
 }
 
 export interface DriftInput {
@@ -100,6 +104,8 @@ export interface DriftFound {
   holdRoutes: boolean;
   /** A config copy is gone: copy the configs again. */
   recopyConfigs: boolean;
+  /** The generated Services the check found (one deleted since is left to the deletion's own reconcile). */
+  servicesSeen: string[];
 }
 
 export const NO_DRIFT: DriftFound = {
@@ -111,6 +117,7 @@ export const NO_DRIFT: DriftFound = {
   holdServices: false,
   holdRoutes: false,
   recopyConfigs: false,
+  servicesSeen: [],
 };
 
 const step = (field: string): PathStep => ({ field });
@@ -123,12 +130,13 @@ function settled(status: CanaryStatus): boolean {
 /** Drift in what the Canary owns, reported once each. */
 export async function findDrift(input: DriftInput, mode: DriftMode): Promise<DriftFound> {
   if (!settled(input.before)) return NO_DRIFT;
+  const servicesSeen: string[] = [];
   const candidates = [
     ...(await primaryDrift(input)),
-    ...(await serviceDrift(input)),
+    ...(await serviceDrift(input, servicesSeen)),
     ...(await routeDrift(input)),
   ];
-  if (candidates.length === 0) return NO_DRIFT;
+  if (candidates.length === 0) return { ...NO_DRIFT, servicesSeen };
   const known = new Set(input.before.drift ?? []);
   const found: DriftFound = {
     ...NO_DRIFT,
@@ -137,6 +145,7 @@ export async function findDrift(input: DriftInput, mode: DriftMode): Promise<Dri
     events: [],
     corrections: [],
     correctedKinds: [],
+    servicesSeen,
   };
   for (const seen of candidates) {
     const isNew = !known.has(seen.key);
@@ -166,8 +175,8 @@ function report(found: DriftFound, c: DriftCandidate, manager: string | undefine
 function settle(found: DriftFound, c: DriftCandidate, action: DriftMode): void {
   if (action === "correct") {
     found.corrections.push(c);
-    if (c.fields.length === 0 && (c.ref.kind === "ConfigMap" || c.ref.kind === "Secret"))
-      found.recopyConfigs = true;
+    const config = c.ref.kind === "ConfigMap" || c.ref.kind === "Secret";
+    if (c.fields.length === 0 && config && !c.restore) found.recopyConfigs = true;
   } else if (c.ref.kind === "Service") found.holdServices = true;
   else if (c.ref.kind !== "Deployment" && c.ref.kind !== "ConfigMap" && c.ref.kind !== "Secret")
     found.holdRoutes = true;
@@ -238,9 +247,11 @@ async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
   if (!primary || !promoted) return [];
   if (desiredState(after, resolved).primary === "copy") return [];
   if (controllingCanary(primary) !== canary.metadata.name) return [];
-  if (revision.hash !== promoted) return releasePrimaryDrift(input, primary, promoted);
-  const fields = templateDrift(canary, target, revision, primary);
   const out: DriftCandidate[] = [];
+  const settings = settingsDrift(canary, primary);
+  if (settings) out.push(settings);
+  if (revision.hash !== promoted) return [...out, ...(await releasePrimaryDrift(input, primary, promoted))];
+  const fields = templateDrift(canary, target, revision, primary);
   if (fields.length > 0) {
     const desired = buildPrimary(canary, target, revision, primary).spec?.template;
     const patch = { spec: { template: mergePatchFor(primary.spec?.template, desired, templateIgnored) } };
@@ -251,6 +262,23 @@ async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
     if (copy) out.push(copy);
   }
   return out;
+}
+
+/**
+ * The primary's replicas and rollout settings against those kanaria applied with it (recorded on it, as
+ * the target is scaled to zero between releases). Replicas are the autoscaler's when there is one:
+ * never compared then, so kanaria never fights an HPA.
+ */
+function settingsDrift(canary: Canary, primary: Deployment): DriftCandidate | undefined {
+  const recorded = recordedSettings(primary);
+  if (!recorded) return undefined;
+  const { replicas, ...rest } = recorded;
+  const want: Record<string, unknown> = canary.spec.autoscalerRef ? rest : recorded;
+  const spec = (primary.spec ?? {}) as unknown as Record<string, unknown>;
+  const found = Object.fromEntries(Object.keys(want).map((k) => [k, spec[k]]));
+  const fields = compareFields(found, want, { exact: true }, [step("spec")]);
+  if (fields.length === 0) return undefined;
+  return candidate(primary, fields, { certain: true, patch: { spec: mergePatchFor(found, want) } });
 }
 
 /**
@@ -290,9 +318,11 @@ function runsRevision(primary: Deployment, status: CanaryStatus): string | undef
 }
 
 /**
- * While a new revision is analysed the target no longer holds the promoted template, but the primary
- * still serves production: it must hash back to the promoted revision (revisionOfPrimary). When it
- * does not, the promoted template is found in the primary's ReplicaSets (one request, only then).
+ * While a new revision is analysed the target no longer holds the promoted template or configs, but the
+ * primary still serves production: it must hash back to the promoted revision (revisionOfPrimary). When
+ * it does not, the copies are checked against their promoted copies (<name>-primary-promoted), and the
+ * template, with the promoted configs' checksums, against the primary's ReplicaSets (one request, only
+ * then).
  */
 async function releasePrimaryDrift(
   input: DriftInput,
@@ -305,11 +335,31 @@ async function releasePrimaryDrift(
   const copies = await copyChecksums(input, template);
   const runs = primaryRevision(primary, template, labelKey, copies);
   if (runs === promoted) return [];
+  const kept = await promotedCopies(input, template);
+  const sums: TrackedConfigs = { ...copies };
+  for (const [key, k] of Object.entries(kept)) sums[key] = checksum(k.promoted);
+  // The promoted copies are trusted only when they and the template hash to the promoted revision; a
+  // drifted template is put back first (from the ReplicaSets), and the copies are looked at again then.
+  if (primaryRevision(primary, template, labelKey, sums) === promoted)
+    return Object.values(kept).flatMap((k) => releaseCopyDrift(input.canary, k));
+  return [templateAgainstHistory(input, primary, template, labelKey, sums, runs, promoted)];
+}
+
+/** The primary's template, found not to hash to the promoted revision, against its ReplicaSets. */
+function templateAgainstHistory(
+  input: DriftInput,
+  primary: Deployment,
+  template: V1PodTemplateSpec,
+  labelKey: string,
+  sums: TrackedConfigs,
+  runs: string,
+  promoted: string,
+): DriftCandidate {
   const base = [step("spec"), step("template")];
   const unknown = { path: base, found: `revision ${runs}`, restored: `revision ${promoted}` };
   const resolve = async (): Promise<Pick<DriftCandidate, "fields" | "patch" | "unrestorable">> => {
     const desired = (await primaryHistory(input.client, primary)).find(
-      (t) => revisionOfPrimary(t, labelKey, copies) === promoted,
+      (t) => revisionOfPrimary(t, labelKey, sums) === promoted,
     );
     if (!desired) return { fields: [unknown], patch: undefined, unrestorable: true };
     const fields = compareFields(template, desired, { exact: true, ignore: templateIgnored }, base);
@@ -318,18 +368,62 @@ async function releasePrimaryDrift(
       ? { fields, patch }
       : { fields: [unknown], patch: undefined, unrestorable: true };
   };
-  return [
-    {
-      ref: refOf(primary),
-      key: `Deployment/${primary.metadata.name}@${runs}`,
-      fields: [unknown],
-      hidden: false,
-      certain: true,
-      patch: undefined,
-      resolve,
-    },
-  ];
+  return {
+    ref: refOf(primary),
+    key: `Deployment/${primary.metadata.name}@${runs}`,
+    fields: [unknown],
+    hidden: false,
+    certain: true,
+    patch: undefined,
+    resolve,
+  };
 }
+
+interface KeptCopy {
+  ref: ObjectRef;
+  /** The -primary copy as found; undefined: deleted. */
+  copy: ConfigMap | Secret | undefined;
+  promoted: ConfigMap | Secret;
+}
+
+/** The promoted copies of the configs the primary's template reads (kind/original name -> both copies). */
+async function promotedCopies(
+  input: DriftInput,
+  template: V1PodTemplateSpec,
+): Promise<Record<string, KeptCopy>> {
+  const { client, canary } = input;
+  const namespace = canary.metadata.namespace ?? "";
+  const out: Record<string, KeptCopy> = {};
+  for (const r of findConfigRefs(template)) {
+    if (!r.name.endsWith("-primary")) continue;
+    const original = r.name.slice(0, -"-primary".length);
+    const kind = r.kind === "configmap" ? "ConfigMap" : "Secret";
+    const ref = { apiVersion: "v1", kind, namespace, name: r.name };
+    const promoted = await client.get<ConfigMap | Secret>({ ...ref, name: promotedCopyName(original) });
+    if (!promoted || controllingCanary(promoted) !== canary.metadata.name) continue;
+    const copy = await client.get<ConfigMap | Secret>(ref);
+    if (copy && controllingCanary(copy) !== canary.metadata.name) continue;
+    out[`${r.kind}/${original}`] = { ref, copy, promoted };
+  }
+  return out;
+}
+
+/** A -primary copy that differs from its promoted copy: put back from it (mid-release there is no other). */
+function releaseCopyDrift(canary: Canary, k: KeptCopy): DriftCandidate[] {
+  if (!k.copy) {
+    const copy = primaryCopy(canary, k.promoted);
+    return [{ ...deleted(k.ref), restore: { ...copy, metadata: { ...copy.metadata, name: k.ref.name } } }];
+  }
+  const fields = compareFields(configContent(k.copy), configContent(k.promoted), { exact: true });
+  if (fields.length === 0) return [];
+  const patch = mergePatchFor(configContent(k.copy), configContent(k.promoted)) as Record<string, unknown>;
+  return [candidate(k.copy, fields, { hidden: k.ref.kind === "Secret", certain: true, patch })];
+}
+
+const configContent = (o: ConfigMap | Secret) =>
+  o.kind === "Secret"
+    ? { data: (o as Secret).data }
+    : { data: (o as ConfigMap).data, binaryData: (o as ConfigMap).binaryData };
 
 /** The checksums of the config copies the primary's template reads (kind/original name -> checksum). */
 async function copyChecksums(input: DriftInput, template: V1PodTemplateSpec): Promise<TrackedConfigs> {
@@ -374,18 +468,14 @@ async function configCopyDrift(input: DriftInput, key: string): Promise<DriftCan
   const copy = await client.get<ConfigMap | Secret>(ref(primaryConfigName(name)));
   if (!copy) return deleted(ref(primaryConfigName(name)));
   const desired = primaryCopy(canary, original);
-  const content = (o: ConfigMap | Secret) =>
-    o.kind === "Secret"
-      ? { data: (o as Secret).data }
-      : { data: (o as ConfigMap).data, binaryData: (o as ConfigMap).binaryData };
-  const fields = compareFields(content(copy), content(desired), { exact: true });
+  const fields = compareFields(configContent(copy), configContent(desired), { exact: true });
   if (fields.length === 0) return undefined;
-  const patch = mergePatchFor(content(copy), content(desired)) as Record<string, unknown>;
+  const patch = mergePatchFor(configContent(copy), configContent(desired)) as Record<string, unknown>;
   return candidate(copy, fields, { hidden: apiKind === "Secret", certain: true, patch });
 }
 
 /** The apex, -primary and -canary Services: their selectors exactly, their ports as kanaria sets them. */
-async function serviceDrift(input: DriftInput): Promise<DriftCandidate[]> {
+async function serviceDrift(input: DriftInput, seen: string[]): Promise<DriftCandidate[]> {
   const { client, canary, target } = input;
   const desired = buildServices(canary, target);
   const out: DriftCandidate[] = [];
@@ -396,6 +486,7 @@ async function serviceDrift(input: DriftInput): Promise<DriftCandidate[]> {
       out.push(deleted(ref));
       continue;
     }
+    seen.push(ref.name);
     const owner = controllingCanary(found);
     if (owner !== undefined && owner !== canary.metadata.name) continue; // a clash, reported by converge
     const selector = [step("spec"), step("selector")];
@@ -404,15 +495,40 @@ async function serviceDrift(input: DriftInput): Promise<DriftCandidate[]> {
       step("spec"),
       step("ports"),
     ]);
-    const fields = [...selectorDrift, ...portDrift];
+    // An adopted apex Service's metadata stays its owner's; kanaria's keys only, never others' (a mesh's).
+    const metadata = owner === undefined ? [] : metadataDrift(found, want);
+    const fields = [...selectorDrift, ...portDrift, ...metadata];
     if (fields.length === 0) continue;
     // Ports go back by the reconcile's apply (which keeps a NodePort's port); a selector key added by
-    // hand is not removed by an apply, so the selector is patched.
-    const patch =
-      selectorDrift.length > 0
-        ? { spec: { selector: mergePatchFor(found.spec?.selector, want.spec?.selector) } }
-        : undefined;
-    out.push(candidate(found, fields, { certain: false, ...(patch ? { patch } : {}) }));
+    // hand is not removed by an apply, so the selector is patched, and so are labels and annotations
+    // (an apply would not restore a key someone else took over).
+    const patch = {
+      ...(selectorDrift.length > 0 && {
+        spec: { selector: mergePatchFor(found.spec?.selector, want.spec?.selector) },
+      }),
+      ...(metadata.length > 0 && { metadata: metadataPatch(metadata) }),
+    };
+    out.push(candidate(found, fields, { certain: false, ...(Object.keys(patch).length > 0 && { patch }) }));
+  }
+  return out;
+}
+
+/** The labels and annotations kanaria sets on a Service, each key that differs or is gone. */
+function metadataDrift(found: Service, want: Service): FieldDrift[] {
+  return (["labels", "annotations"] as const).flatMap((field) =>
+    compareFields(found.metadata[field] ?? {}, want.metadata[field] ?? {}, { exact: false }, [
+      step("metadata"),
+      step(field),
+    ]),
+  );
+}
+
+/** The merge patch that sets kanaria's keys back, leaving every other key as it is. */
+function metadataPatch(fields: FieldDrift[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const f of fields) {
+    const [, group, key] = f.path.map((p) => ("field" in p ? p.field : ""));
+    if (group && key) out[group] = { ...out[group], [key]: f.restored };
   }
   return out;
 }
@@ -446,7 +562,8 @@ export async function correctDrift(
 ): Promise<void> {
   if (found.recopyConfigs) await copyConfigsToPrimary(client, canary, revision.trackedConfigs);
   for (const c of found.corrections) {
-    if (c.patch && c.fields.length > 0) await client.mergePatch(c.ref, c.patch);
+    if (c.restore) await client.apply(c.restore);
+    else if (c.patch && c.fields.length > 0) await client.mergePatch(c.ref, c.patch);
   }
 }
 

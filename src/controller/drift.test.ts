@@ -193,6 +193,22 @@ describe("changedBy", () => {
     expect(changedBy([own, controller], image)).toBe("kanaria");
   });
 
+  it("names kubectl scale, which writes spec.replicas through the scale subresource", () => {
+    const replicas = [{ field: "spec" }, { field: "replicas" }];
+    const applied = { ...kanaria, fieldsV1: { "f:spec": { "f:replicas": {}, "f:template": {} } } };
+    const scale: ManagedFieldsEntry = {
+      manager: "kubectl-scale",
+      operation: "Update",
+      subresource: "scale",
+      time: "2026-12-06T12:00:00Z",
+      fieldsV1: { "f:spec": { "f:replicas": {} } },
+    };
+    expect(changedBy([{ ...applied, fieldsV1: { "f:spec": { "f:template": {} } } }, scale], replicas)).toBe(
+      "kubectl-scale",
+    );
+    expect(changedBy([applied, status], replicas)).toBe("kanaria");
+  });
+
   it("for a field nobody owns any more, names the latest write besides kanaria's", () => {
     const edit = { manager: "kubectl-edit", operation: "Update", time: "2026-12-06T12:00:00Z", fieldsV1: {} };
     expect(changedBy([kanaria, edit, status], image)).toBe("kubectl-edit");

@@ -172,7 +172,10 @@ const timeOf = (e: ManagedFieldsEntry) => (e.time ? new Date(e.time).getTime() :
  * status subresource are never the change.
  */
 export function changedBy(entries: ManagedFieldsEntry[], path: PathStep[]): string | undefined {
-  const spec = entries.filter((e) => e.subresource === undefined || e.subresource === "");
+  // `kubectl scale` writes through the scale subresource: its entry is a change of spec.replicas.
+  const spec = entries.filter(
+    (e) => e.subresource === undefined || e.subresource === "" || e.subresource === "scale",
+  );
   let best: { depth: number; time: number; manager: string } | undefined;
   for (const e of spec) {
     const depth = ownedDepth(e.fieldsV1, path);

@@ -385,6 +385,226 @@ describe("drift, tick by tick", () => {
     expect(driftEvents(h).map((e) => e.message)).toEqual([]);
   });
 
+  const configRef = (kind: "ConfigMap" | "Secret", name: string): ObjectRef => ({
+    apiVersion: "v1",
+    kind,
+    namespace: NS,
+    name,
+  });
+
+  /** `kubectl edit` of a config's data: the data keys move to the kubectl-edit field manager. */
+  async function editData(
+    h: Harness,
+    kind: "ConfigMap" | "Secret",
+    name: string,
+    data: Record<string, string>,
+  ) {
+    const found = await h.client.get(configRef(kind, name));
+    if (!found) throw new Error(`no ${kind} ${name}`);
+    const owned = Object.fromEntries(Object.keys(data).map((k) => [`f:${k}`, {}]));
+    h.client.seed({
+      ...found,
+      data,
+      metadata: {
+        ...found.metadata,
+        managedFields: [{ manager: "kubectl-edit", operation: "Update", fieldsV1: { "f:data": owned } }],
+      },
+    } as KubeObject);
+  }
+
+  const dataOf = async (h: Harness, kind: "ConfigMap" | "Secret", name: string) =>
+    ((await h.client.get(configRef(kind, name))) as { data?: Record<string, string> } | undefined)?.data;
+
+  it("during a release that changes the configs, puts hand-edited copies back from the promoted copies", async () => {
+    const h = await initialized();
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary-promoted")).toEqual({ color: "blue" });
+    h.client.seed(configMapFixture("podinfo-config", { color: "green" }));
+    h.client.seed(secretFixture("podinfo-secret", { token: "bmV3" }));
+    await h.tick();
+    expect((await h.status()).phase).toBe("Progressing");
+    await editData(h, "ConfigMap", "podinfo-config-primary", { color: "red" });
+    await editData(h, "Secret", "podinfo-secret-primary", { token: "aGFja2Vk" });
+    await h.tick(1);
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary")).toEqual({ color: "blue" });
+    expect(await dataOf(h, "Secret", "podinfo-secret-primary")).toEqual({ token: "czNjcjN0" });
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `ConfigMap ${NS}/podinfo-config-primary was changed by kubectl-edit; restored: data.color: found "red", restored "blue"`,
+      `Secret ${NS}/podinfo-secret-primary was changed by kubectl-edit; restored: data.token: found (hidden), restored (hidden)`,
+    ]);
+    await h.client.delete(configRef("ConfigMap", "podinfo-config-primary"));
+    await h.tick(1);
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary")).toEqual({ color: "blue" });
+    expect(driftEvents(h).map((e) => e.message)[2]).toBe(
+      `ConfigMap ${NS}/podinfo-config-primary was deleted; recreated`,
+    );
+    expect((await h.status()).phase).toBe("Progressing");
+
+    for (let i = 0; i < 30 && (await h.status()).phase !== "Succeeded"; i++) await h.tick(5);
+    expect((await h.status()).phase).toBe("Succeeded");
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary")).toEqual({ color: "green" });
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary-promoted")).toEqual({ color: "green" });
+    expect(await dataOf(h, "Secret", "podinfo-secret-primary-promoted")).toEqual({ token: "bmV3" });
+    expect(driftEvents(h)).toHaveLength(3);
+  });
+
+  it.each([
+    [
+      "no promoted copy left",
+      async (h: Harness) => h.client.delete(configRef("ConfigMap", "podinfo-config-primary-promoted")),
+    ],
+    [
+      "a promoted copy that does not hash to the promoted revision",
+      async (h: Harness) => {
+        const kept = await h.client.get(configRef("ConfigMap", "podinfo-config-primary-promoted"));
+        h.client.seed({ ...kept, data: { color: "purple" } } as KubeObject);
+      },
+    ],
+  ])("during a release, a hand-edited copy with %s is reported once and left", async (_, spoil) => {
+    const h = await initialized();
+    await spoil(h);
+    h.client.seed(configMapFixture("podinfo-config", { color: "green" }));
+    await h.tick();
+    await editData(h, "ConfigMap", "podinfo-config-primary", { color: "red" });
+    await h.tick(1);
+    await h.tick(1);
+    expect(await dataOf(h, "ConfigMap", "podinfo-config-primary")).toEqual({ color: "red" });
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Deployment ${NS}/podinfo-primary was changed; left as found .*: spec.template: found "revision [0-9a-f]{16}", kanaria's value "revision [0-9a-f]{16}"$`,
+        ),
+      ),
+    ]);
+  });
+
+  /** `kubectl scale` on the primary: spec.replicas through the scale subresource. */
+  async function scalePrimary(h: Harness, replicas: number): Promise<void> {
+    const primary = await h.client.get<Deployment>(deploymentRef("podinfo-primary"));
+    if (!primary?.spec) throw new Error("no primary");
+    primary.spec.replicas = replicas;
+    primary.metadata.managedFields = [
+      {
+        manager: "kubectl-scale",
+        operation: "Update",
+        subresource: "scale",
+        fieldsV1: { "f:spec": { "f:replicas": {} } },
+      },
+    ];
+    h.client.seed(primary);
+  }
+
+  it("puts back the primary's replicas and strategy changed by hand", async () => {
+    const h = await initialized();
+    await scalePrimary(h, 5);
+    await h.tick();
+    const primary = () => h.client.get<Deployment>(deploymentRef("podinfo-primary"));
+    expect((await primary())?.spec?.replicas).toBe(3);
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `Deployment ${NS}/podinfo-primary was changed by kubectl-scale; restored: spec.replicas: found 5, restored 3`,
+    ]);
+    const edited = await primary();
+    if (!edited?.spec) throw new Error("no primary");
+    edited.spec.strategy = { type: "Recreate" };
+    edited.metadata.managedFields = [
+      {
+        manager: "kubectl-edit",
+        operation: "Update",
+        fieldsV1: { "f:spec": { "f:strategy": { "f:type": {} } } },
+      },
+    ];
+    h.client.seed(edited);
+    await h.tick();
+    expect((await primary())?.spec?.strategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+    expect(driftEvents(h).map((e) => e.message)[1]).toBe(
+      `Deployment ${NS}/podinfo-primary was changed by kubectl-edit; restored: ` +
+        `spec.strategy.rollingUpdate: found (absent), restored {"maxSurge":1,"maxUnavailable":0}; ` +
+        `spec.strategy.type: found "Recreate", restored "RollingUpdate"`,
+    );
+    await h.tick();
+    expect(driftEvents(h)).toHaveLength(2);
+  });
+
+  it("never fights an autoscaler over the primary's replicas", async () => {
+    const h = await initialized();
+    const canary = await h.client.get(canaryRef);
+    if (!canary) throw new Error("no Canary");
+    const spec = (canary as Canary & KubeObject).spec;
+    h.client.seed({
+      ...canary,
+      spec: {
+        ...spec,
+        autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: "podinfo" },
+      },
+    } as KubeObject);
+    await scalePrimary(h, 7);
+    for (let i = 0; i < 3; i++) await h.tick(10);
+    expect((await h.client.get<Deployment>(deploymentRef("podinfo-primary")))?.spec?.replicas).toBe(7);
+    expect(driftEvents(h)).toEqual([]);
+  });
+
+  it("puts back the labels and annotations kanaria sets on a Service, and leaves others' keys", async () => {
+    const h = await initialized();
+    const ref = { apiVersion: "v1", kind: "Service", namespace: NS, name: "podinfo-primary" };
+    const service = await h.client.get(ref);
+    if (!service) throw new Error("no Service");
+    service.metadata.labels = { app: "hijacked", "mesh.example/injected": "true" };
+    service.metadata.annotations = { "mesh.example/port": "9898" };
+    service.metadata.managedFields = [
+      {
+        manager: "kubectl-label",
+        operation: "Update",
+        fieldsV1: { "f:metadata": { "f:labels": { "f:app": {} } } },
+      },
+      {
+        manager: "mesh-injector",
+        operation: "Update",
+        fieldsV1: {
+          "f:metadata": {
+            "f:labels": { "f:mesh.example/injected": {} },
+            "f:annotations": { "f:mesh.example/port": {} },
+          },
+        },
+      },
+    ];
+    h.client.seed(service);
+    await h.tick();
+    const after = await h.client.get(ref);
+    expect(after?.metadata.labels).toEqual({ app: "podinfo-primary", "mesh.example/injected": "true" });
+    expect(after?.metadata.annotations).toEqual({ "mesh.example/port": "9898" });
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `Service ${NS}/podinfo-primary was changed by kubectl-label; restored: metadata.labels.app: found "hijacked", restored "podinfo-primary"`,
+    ]);
+    await h.tick();
+    expect(driftEvents(h)).toHaveLength(1);
+  });
+
+  it("a Service deleted while a reconcile runs is reported by the next one, not recreated silently", async () => {
+    const h = await initialized();
+    const ref = { apiVersion: "v1", kind: "Service", namespace: NS, name: "podinfo-canary" };
+    const get = h.client.get.bind(h.client);
+    let armed = true;
+    // The drift check reads the Service, then its deletion lands before the Services are applied.
+    h.client.get = async <T extends KubeObject>(r: ObjectRef) => {
+      const found = await get<T>(r);
+      if (armed && r.kind === "Service" && r.name === "podinfo-canary") {
+        armed = false;
+        await h.client.delete(ref);
+      }
+      return found;
+    };
+    await h.tick();
+    expect(await h.client.get(ref)).toBeUndefined();
+    expect(driftEvents(h)).toEqual([]);
+    await h.tick();
+    expect(await h.client.get(ref)).toBeDefined();
+    expect(driftEvents(h).map((e) => e.message)).toEqual([
+      `Service ${NS}/podinfo-canary was deleted; recreated`,
+    ]);
+  });
+
   it("puts back a weight set by hand, but kanaria's own unfinished write is no drift", async () => {
     const h = await initialized();
     await setWeight(h, "30", "kubectl-annotate");

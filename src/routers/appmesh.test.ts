@@ -277,6 +277,17 @@ describe("AppMeshRouter routes", () => {
     ).toEqual(["podinfo"]);
   });
 
+  it("names the routes of the VirtualRouter <apex> as the field that carries the split", () => {
+    const router = new AppMeshRouter(new FakeKubeClient([]));
+    expect(router.splitField(target(meshCanary()))).toEqual({
+      ref: meshRef("VirtualRouter", "podinfo"),
+      path: ["spec", "routes"],
+    });
+    expect(router.splitField(target(meshCanary({ service: { port: 80, name: "ledger" } }))).ref.name).toBe(
+      "ledger",
+    );
+  });
+
   describe("reads back exactly what it wrote", () => {
     const strategies: [string, Canary][] = [
       ["canary", meshCanary({ analysis: { stepWeights: [5, 25, 50], stepWeightPromotion: 20 } })],

@@ -9,6 +9,7 @@ import {
   type Deployment,
 } from "../workloads/meta.ts";
 import { type SelectorLabel, selectorLabel } from "../workloads/selector.ts";
+import { serviceNames } from "../workloads/services.ts";
 import {
   APPMESH_API_VERSION,
   apexRoutes,
@@ -92,14 +93,16 @@ export class AppMeshRouter implements Router {
   async reconcile(target: RouterTarget): Promise<void> {
     const { canary } = target;
     const { s, labels } = await this.#settings(canary);
-    const current = await this.#owned<VirtualRouter>(canary, "VirtualRouter", s.apex);
-    const routes = current ? parseRoutes(current, s.primary, s.canary) : PRIMARY_ONLY;
     await this.#apply(canary, "VirtualNode", s.primary, (live) =>
       buildVirtualNode(s, s.primary, s.primary, labels.primary, live),
     );
     await this.#apply(canary, "VirtualNode", s.canary, (live) =>
       buildVirtualNode(s, s.canary, s.canary, labels.canary, live),
     );
+    // The split is read just before it is written again (cache reads, no I/O between): read before the
+    // writes above, an edit landing meanwhile would be overwritten by the old split without a Drift report.
+    const current = await this.#owned<VirtualRouter>(canary, "VirtualRouter", s.apex);
+    const routes = current ? parseRoutes(current, s.primary, s.canary) : PRIMARY_ONLY;
     await this.#apply(canary, "VirtualRouter", s.apex, (live) =>
       buildVirtualRouter(s, s.apex, apexRoutes(s, routes), live),
     );
@@ -126,6 +129,12 @@ export class AppMeshRouter implements Router {
     const s = settings(canary, canaryOwnerReference(canary), canary.spec.service.port);
     const router = await this.#owned<VirtualRouter>(canary, "VirtualRouter", s.apex);
     return router ? parseRoutes(router, s.primary, s.canary) : undefined;
+  }
+
+  /** The split lives in the routes of the VirtualRouter <apex>, which the Canary owns. */
+  splitField(target: RouterTarget): { ref: ObjectRef; path: string[] } {
+    const { canary } = target;
+    return { ref: ref(canary, "VirtualRouter", serviceNames(canary).apex), path: ["spec", "routes"] };
   }
 
   /**

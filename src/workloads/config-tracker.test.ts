@@ -166,6 +166,42 @@ describe("copyConfigsToPrimary", () => {
     expect(cm?.data).toEqual({ color: "green" });
   });
 
+  it("keeps a promoted copy of each, written again only when the original changed", async () => {
+    const client = new FakeKubeClient([configMapFixture("podinfo-config", { color: "blue" })]);
+    const ref = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      namespace: NS,
+      name: "podinfo-config-primary-promoted",
+    };
+    await copyConfigsToPrimary(client, canaryFixture(), { "configmap/podinfo-config": "x" });
+    expect(await client.get<ConfigMap>(ref)).toMatchObject({
+      data: { color: "blue" },
+      metadata: { ownerReferences: [expect.objectContaining({ kind: "Canary", name: "podinfo" })] },
+    });
+    const writes = client.writes.length;
+    await copyConfigsToPrimary(client, canaryFixture(), { "configmap/podinfo-config": "x" });
+    expect(client.writes.slice(writes).map((w) => [w.op, w.ref.name])).toEqual([
+      ["apply", "podinfo-config-primary"],
+    ]);
+    client.seed(configMapFixture("podinfo-config", { color: "green" }));
+    await copyConfigsToPrimary(client, canaryFixture(), { "configmap/podinfo-config": "y" });
+    expect((await client.get<ConfigMap>(ref))?.data).toEqual({ color: "green" });
+  });
+
+  it("leaves an object of the promoted copy's name that is not the Canary's", async () => {
+    const theirs = configMapFixture("podinfo-config-primary-promoted", { mine: "yes" });
+    const client = new FakeKubeClient([configMapFixture(), theirs]);
+    await copyConfigsToPrimary(client, canaryFixture(), { "configmap/podinfo-config": "x" });
+    const ref = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      namespace: NS,
+      name: "podinfo-config-primary-promoted",
+    };
+    expect((await client.get<ConfigMap>(ref))?.data).toEqual({ mine: "yes" });
+  });
+
   it("fails clearly when a tracked config was deleted", async () => {
     await expect(
       copyConfigsToPrimary(new FakeKubeClient(), canaryFixture(), { "secret/gone": "x" }),

@@ -9,6 +9,7 @@ import {
   canaryKey,
   canaryNamespace,
   canaryOwnerReference,
+  controllingCanary,
   type Deployment,
   type Secret,
 } from "./meta.ts";
@@ -222,9 +223,47 @@ export async function copyConfigsToPrimary(
       );
     }
     const copy = await client.apply(primaryCopy(canary, original));
+    await keepPromotedCopy(client, canary, original);
     copied.push(copy.metadata.name);
   }
   return copied;
+}
+
+/**
+ * `<name>-primary-promoted`: a second copy of what was promoted. While a release is analysed the
+ * original already holds the new config, so this is the only place left to put a hand-edited
+ * `-primary` copy back from (a Secret stays a Secret: its values never leave one). It is not immutable,
+ * which would take the right to delete ConfigMaps and Secrets to replace it: an edit of it is caught
+ * instead, as it no longer hashes to the promoted revision (drift-check.ts).
+ */
+export function promotedCopyName(name: string): string {
+  return `${primaryConfigName(name)}-promoted`;
+}
+
+/** The promoted copy of an original, as kanaria applies it. */
+export function promotedCopy(canary: Canary, original: ConfigMap | Secret): ConfigMap | Secret {
+  const copy = primaryCopy(canary, original);
+  return { ...copy, metadata: { ...copy.metadata, name: promotedCopyName(original.metadata.name) } };
+}
+
+/** Applies the promoted copy when its content is not the original's (read from the cache first). */
+async function keepPromotedCopy(
+  client: KubeClient,
+  canary: Canary,
+  original: ConfigMap | Secret,
+): Promise<void> {
+  const want = promotedCopy(canary, original);
+  const ref = {
+    apiVersion: "v1",
+    kind: want.kind,
+    namespace: canaryNamespace(canary),
+    name: want.metadata.name,
+  };
+  const have = await client.get<ConfigMap | Secret>(ref);
+  if (have && checksum(have) === checksum(want)) return;
+  // Someone else's object of that name: no promoted copy (a drifted -primary copy is then only reported).
+  if (have && controllingCanary(have) !== canary.metadata.name) return;
+  await client.apply(want);
 }
 
 /** A copy of the template whose references to tracked configs point at their `-primary` copies. */

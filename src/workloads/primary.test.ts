@@ -15,8 +15,10 @@ import {
   observeWorkload,
   primaryName,
   REVISION_ANNOTATION,
+  recordedSettings,
   restorePrimary,
   revisionOfPrimary,
+  SETTINGS_ANNOTATION,
   scaleTarget,
 } from "./primary.ts";
 import { type Revision, resolveRevision } from "./revision.ts";
@@ -64,6 +66,37 @@ describe("selectorLabel", () => {
 describe("buildPrimary", () => {
   const primary = buildPrimary(canaryFixture(), deploymentFixture(), revision);
 
+  it("records the rollout settings it applied, for drift", () => {
+    expect(recordedSettings(primary)).toEqual({
+      replicas: 3,
+      minReadySeconds: 5,
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    });
+  });
+
+  it("leaves replicas out of the recorded settings when an autoscaler owns them", () => {
+    const autoscaled = canaryFixture({
+      autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: "podinfo" },
+    });
+    const built = buildPrimary(autoscaled, deploymentFixture(), revision);
+    expect(built.spec?.replicas).toBe(3);
+    expect(recordedSettings(built)).toEqual({
+      minReadySeconds: 5,
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    });
+  });
+
+  it("reads no settings from a primary written before they were recorded, or with a mangled value", () => {
+    const { [SETTINGS_ANNOTATION]: _, ...older } = primary.metadata.annotations ?? {};
+    expect(
+      recordedSettings({ ...primary, metadata: { ...primary.metadata, annotations: older } }),
+    ).toBeUndefined();
+    const mangled = { ...older, [SETTINGS_ANNOTATION]: "{not json" };
+    expect(
+      recordedSettings({ ...primary, metadata: { ...primary.metadata, annotations: mangled } }),
+    ).toBeUndefined();
+  });
+
   it("names the Deployment <target>-primary and selects <value>-primary pods", () => {
     expect(primary.metadata.name).toBe("podinfo-primary");
     expect(primary.metadata.namespace).toBe(NS);
@@ -71,9 +104,13 @@ describe("buildPrimary", () => {
     expect(primary.spec?.template.metadata?.labels).toEqual({ app: "podinfo-primary", tier: "web" });
   });
 
-  it("carries only the selector label, the user's annotations and the revision", () => {
+  it("carries only the selector label, the user's annotations, the revision and the settings", () => {
     expect(primary.metadata.labels).toEqual({ app: "podinfo-primary" });
-    expect(primary.metadata.annotations).toEqual({ team: "web", [REVISION_ANNOTATION]: revision.hash });
+    expect(primary.metadata.annotations).toEqual({
+      team: "web",
+      [REVISION_ANNOTATION]: revision.hash,
+      [SETTINGS_ANNOTATION]: expect.any(String),
+    });
     expect(primary.spec?.template.metadata?.annotations).toEqual({
       "prometheus.io/scrape": "true",
       [REVISION_ANNOTATION]: revision.hash,

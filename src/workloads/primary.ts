@@ -9,6 +9,7 @@ import {
   type TrackedConfigs,
   templateFromPrimary,
 } from "./config-tracker.ts";
+import { canonicalJson } from "./hash.ts";
 import {
   canaryKey,
   canaryNamespace,
@@ -22,6 +23,46 @@ import { selectorLabel } from "./selector.ts";
 
 /** On the primary Deployment and its pod template: the target revision the primary runs. */
 export const REVISION_ANNOTATION = "kanaria.dev/revision";
+
+/**
+ * On the primary Deployment: the rollout settings kanaria last applied (JSON), so a hand edit of them
+ * can be told from what was promoted. Replicas are left out when an autoscaler owns them.
+ */
+export const SETTINGS_ANNOTATION = "kanaria.dev/settings";
+
+/** The primary's fields besides the pod template that kanaria copies from the target at promotion. */
+export const SETTINGS_FIELDS = [
+  "replicas",
+  "strategy",
+  "minReadySeconds",
+  "revisionHistoryLimit",
+  "progressDeadlineSeconds",
+] as const;
+
+export type PrimarySettings = Partial<Pick<V1DeploymentSpec, (typeof SETTINGS_FIELDS)[number]>>;
+
+/** The settings kanaria owns on a primary spec: all set ones, less replicas when an autoscaler has them. */
+export function ownedSettings(spec: V1DeploymentSpec, autoscaled: boolean): PrimarySettings {
+  const out: Record<string, unknown> = {};
+  for (const field of SETTINGS_FIELDS) {
+    if (spec[field] !== undefined && !(autoscaled && field === "replicas")) out[field] = spec[field];
+  }
+  return out as PrimarySettings;
+}
+
+/** The settings recorded on a primary, or undefined when it has none (written before) or they are mangled. */
+export function recordedSettings(primary: Deployment): PrimarySettings | undefined {
+  const text = primary.metadata.annotations?.[SETTINGS_ANNOTATION];
+  if (text === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+      ? (parsed as PrimarySettings)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function primaryName(targetName: string): string {
   return `${targetName}-primary`;
@@ -118,6 +159,7 @@ export function buildPrimary(
     revisionHistoryLimit: spec.revisionHistoryLimit,
     progressDeadlineSeconds: spec.progressDeadlineSeconds,
   };
+  const settings = canonicalJson(ownedSettings(primarySpec, canary.spec.autoscalerRef !== undefined));
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -126,7 +168,11 @@ export function buildPrimary(
       namespace: canaryNamespace(canary),
       // Only the selector label: copying e.g. Helm or Argo CD labels would make those tools claim the primary.
       labels: { [key]: primaryValue },
-      annotations: { ...userAnnotations(target.metadata.annotations), [REVISION_ANNOTATION]: revision.hash },
+      annotations: {
+        ...userAnnotations(target.metadata.annotations),
+        [REVISION_ANNOTATION]: revision.hash,
+        [SETTINGS_ANNOTATION]: settings,
+      },
       ownerReferences: [canaryOwnerReference(canary)],
     },
     spec: primarySpec,

@@ -1,11 +1,13 @@
 // Drift on the real API server with the real controller process: each object a Canary owns is changed
 // by hand, as an operator would (with kubectl's field managers), and must be put back, with one Drift
 // Event naming the object, the field, both values and who changed it, and one warn alert.
+import { type AddressInfo, createServer } from "node:net";
 import * as k8s from "@kubernetes/client-node";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { CanarySpec } from "../../src/api/canary.ts";
 import { API_VERSION } from "../../src/api/common.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
+import { APPMESH_API_VERSION, type VirtualRouter } from "../../src/routers/appmesh/spec.ts";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
 import type { ConfigMap, Service } from "../../src/workloads/meta.ts";
 import { type Received, useAlertReceiver } from "../support/alert-receiver.ts";
@@ -27,7 +29,30 @@ import { canary, configMap, deployment, IMAGE, ingress } from "../support/manife
 const ns = useNamespace("drift");
 const client = testClient();
 const receiver = useAlertReceiver();
-useController(ns);
+let metricsPort = 0;
+beforeAll(async () => {
+  metricsPort = await freePort();
+});
+useController(ns, () => ["--metrics-bind-address", `127.0.0.1:${metricsPort}`]);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** kanaria_drift_corrections_total of one Canary and kind, from the controller's /metrics. */
+async function corrections(name: string, kind: string): Promise<number> {
+  const body = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const series = `kanaria_drift_corrections_total{name="${name}",namespace="${ns}",kind="${kind}"} `;
+  const line = body.split("\n").find((l) => l.startsWith(series));
+  return line ? Number(line.slice(series.length)) : 0;
+}
 
 const PROMOTED = `${IMAGE}:6.0.0`;
 const HANDEDIT = `${IMAGE}:HANDEDIT`;
@@ -118,13 +143,17 @@ async function oneDriftAlert(name: string): Promise<Received> {
   return delivered[0] as Received;
 }
 
-/** Several reconciles later (watch events, a resync) nothing more is reported. */
-async function staysReportedOnce(name: string): Promise<void> {
+/**
+ * Several reconciles later (watch events, a resync) nothing more is reported, and the kind's correction
+ * was counted once (correct mode) or not at all (warn mode).
+ */
+async function staysReportedOnce(name: string, counted?: { kind: string; times: 0 | 1 }): Promise<void> {
   await new Promise((r) => setTimeout(r, 12_000));
   expect(await driftEvents(name)).toHaveLength(1);
   expect(receiver().received(`/generic/${name}`)).toHaveLength(1);
   const status = (await getCanary(client, ns, name)).status;
   expect(status?.alerts?.filter((a) => a.kind === "Drift")).toHaveLength(1);
+  if (counted) expect(await corrections(name, counted.kind)).toBe(counted.times);
 }
 
 const eventMessageOf = (m: Received) =>
@@ -152,7 +181,7 @@ describe.concurrent("drift in what a Canary owns", () => {
         `spec.template.spec.containers[name=podinfod].image: found "${HANDEDIT}", restored "${PROMOTED}"`,
     );
     expect(eventMessageOf(await oneDriftAlert("ledger"))).toBe(event.message);
-    await staysReportedOnce("ledger");
+    await staysReportedOnce("ledger", { kind: "Deployment", times: 1 });
     expect((await getCanary(client, ns, "ledger")).status?.drift).toBeUndefined();
 
     // A new image on the target is a release, not drift.
@@ -203,7 +232,7 @@ describe.concurrent("drift in what a Canary owns", () => {
         `spec.template.spec.containers[name=podinfod].image: found "${HANDEDIT}", kanaria's value "${PROMOTED}"`,
     );
     await oneDriftAlert("hotfix");
-    await staysReportedOnce("hotfix");
+    await staysReportedOnce("hotfix", { kind: "Deployment", times: 0 });
     expect(imageOf(await getDeployment(client, ns, "hotfix-primary"))).toBe(HANDEDIT);
     expect((await getCanary(client, ns, "hotfix")).status?.drift).toEqual([
       expect.stringMatching(/^Deployment\/hotfix-primary@[0-9a-f]{16}$/),
@@ -231,7 +260,87 @@ describe.concurrent("drift in what a Canary owns", () => {
       `ConfigMap ${ns}/cfg-settings-primary was changed by kubectl-edit; restored: data.greeting: found "hacked", restored "hello"`,
     );
     await oneDriftAlert("cfg");
-    await staysReportedOnce("cfg");
+    await staysReportedOnce("cfg", { kind: "ConfigMap", times: 1 });
+  });
+
+  it("mid-release, puts a config copy edited by hand back from its promoted copy", async () => {
+    await app("relconf", {}, { configMap: "relconf-settings" });
+    const copy = () =>
+      client.get<ConfigMap>({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        namespace: ns,
+        name: "relconf-settings-primary",
+      });
+    // The release changes the config; its canary never schedules, so it stays in progress.
+    await client.apply(configMap(ns, "relconf-settings", { greeting: "bonjour" }));
+    await client.apply(
+      deployment(ns, "relconf", "6.0.1", { configMap: "relconf-settings", unschedulable: true }),
+    );
+    await waitForPhase(client, ns, "relconf", "Progressing");
+    await patchAs(
+      "kubectl-edit",
+      ref("v1", "ConfigMap", "relconf-settings-primary", { data: { greeting: "hacked" } }),
+    );
+    await waitFor(copy, {
+      description: "the copy back on the promoted config",
+      until: (c) => c?.data?.greeting === "hello",
+      timeoutMs: 30_000,
+    });
+    const event = await oneDriftEvent("relconf");
+    expect(event.message).toBe(
+      `ConfigMap ${ns}/relconf-settings-primary was changed by kubectl-edit; restored: data.greeting: found "hacked", restored "hello"`,
+    );
+    await oneDriftAlert("relconf");
+    await staysReportedOnce("relconf", { kind: "ConfigMap", times: 1 });
+    expect((await getCanary(client, ns, "relconf")).status?.phase).toBe("Progressing");
+    expect((await copy())?.data?.greeting).toBe("hello");
+  });
+
+  it("puts back the primary's replicas set by kubectl scale", async () => {
+    await app("scaled");
+    const apps = kubeConfig().makeApiClient(k8s.AppsV1Api);
+    await apps.patchNamespacedDeploymentScale(
+      {
+        name: "scaled-primary",
+        namespace: ns,
+        body: { spec: { replicas: 5 } },
+        fieldManager: "kubectl-scale",
+      },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    const event = await oneDriftEvent("scaled");
+    expect(event.message).toBe(
+      `Deployment ${ns}/scaled-primary was changed by kubectl-scale; restored: spec.replicas: found 5, restored 2`,
+    );
+    await oneDriftAlert("scaled");
+    await staysReportedOnce("scaled", { kind: "Deployment", times: 1 });
+    expect((await getDeployment(client, ns, "scaled-primary"))?.spec?.replicas).toBe(2);
+  });
+
+  it("puts back a label kanaria sets on a Service and keeps a label someone else added", async () => {
+    await app("labels");
+    await patchAs(
+      "kubectl-label",
+      ref("v1", "Service", "labels-primary", {
+        metadata: { labels: { app: "hijacked", "mesh.example/injected": "true" } },
+      }),
+    );
+    const restored = await waitFor(
+      () => client.get<Service>({ apiVersion: "v1", kind: "Service", namespace: ns, name: "labels-primary" }),
+      {
+        description: "the label restored",
+        until: (s) => s?.metadata.labels?.app === "labels-primary",
+        timeoutMs: 30_000,
+      },
+    );
+    expect(restored?.metadata.labels?.["mesh.example/injected"]).toBe("true");
+    const event = await oneDriftEvent("labels");
+    expect(event.message).toBe(
+      `Service ${ns}/labels-primary was changed by kubectl-label; restored: metadata.labels.app: found "hijacked", restored "labels-primary"`,
+    );
+    await oneDriftAlert("labels");
+    await staysReportedOnce("labels", { kind: "Service", times: 1 });
   });
 
   it("puts back the primary Service's selector and recreates a deleted canary Service", async () => {
@@ -297,7 +406,7 @@ describe.concurrent("drift in what a Canary owns", () => {
         `found "primary 70% / canary 30%", restored "primary 100% / canary 0%"`,
     );
     await oneDriftAlert("web");
-    await staysReportedOnce("web");
+    await staysReportedOnce("web", { kind: "Ingress", times: 1 });
   });
 
   it("puts back HTTPRoute weights edited by hand", async () => {
@@ -339,6 +448,102 @@ describe.concurrent("drift in what a Canary owns", () => {
         `found "primary 50% / canary 50%", restored "primary 100% / canary 0%"`,
     );
     await oneDriftAlert("route");
-    await staysReportedOnce("route");
+    await staysReportedOnce("route", { kind: "HTTPRoute", times: 1 });
+  });
+
+  it("puts back App Mesh VirtualRouter weights edited by hand", async () => {
+    await app("mesh", { provider: "appmesh", service: { port: 80, targetPort: 9898, meshName: "global" } });
+    const get = () =>
+      client.get<VirtualRouter>({
+        apiVersion: APPMESH_API_VERSION,
+        kind: "VirtualRouter",
+        namespace: ns,
+        name: "mesh",
+      });
+    const weights = (r: VirtualRouter | undefined) =>
+      JSON.stringify(
+        r?.spec.routes[0]?.httpRoute?.action.weightedTargets.map((t) => [t.virtualNodeRef.name, t.weight]),
+      );
+    const router = await waitFor(get, {
+      description: "the VirtualRouter mesh",
+      until: (r) =>
+        weights(r) ===
+        JSON.stringify([
+          ["mesh-canary", 0],
+          ["mesh-primary", 100],
+        ]),
+    });
+    const routes = (router?.spec.routes ?? []).map((r) => ({
+      ...r,
+      httpRoute: r.httpRoute && {
+        ...r.httpRoute,
+        action: { weightedTargets: r.httpRoute.action.weightedTargets.map((t) => ({ ...t, weight: 50 })) },
+      },
+    }));
+    await patchAs("kubectl-edit", ref(APPMESH_API_VERSION, "VirtualRouter", "mesh", { spec: { routes } }));
+    await waitFor(get, {
+      description: "the weights restored",
+      until: (r) =>
+        weights(r) ===
+        JSON.stringify([
+          ["mesh-canary", 0],
+          ["mesh-primary", 100],
+        ]),
+      timeoutMs: 30_000,
+    });
+    const event = await oneDriftEvent("mesh");
+    expect(event.message).toBe(
+      `VirtualRouter ${ns}/mesh was changed by kubectl-edit; restored: spec.routes: ` +
+        `found "primary 50% / canary 50%", restored "primary 100% / canary 0%"`,
+    );
+    await oneDriftAlert("mesh");
+    await staysReportedOnce("mesh", { kind: "VirtualRouter", times: 1 });
+  });
+
+  it("warn mode reports App Mesh weights edited by hand once and leaves them", async () => {
+    await app(
+      "quietmesh",
+      { provider: "appmesh", service: { port: 80, targetPort: 9898, meshName: "global" } },
+      { annotations: { "kanaria.dev/drift": "warn" } },
+    );
+    const get = () =>
+      client.get<VirtualRouter>({
+        apiVersion: APPMESH_API_VERSION,
+        kind: "VirtualRouter",
+        namespace: ns,
+        name: "quietmesh",
+      });
+    const canaryWeight = (r: VirtualRouter | undefined) =>
+      r?.spec.routes[0]?.httpRoute?.action.weightedTargets.find(
+        (t) => t.virtualNodeRef.name === "quietmesh-canary",
+      )?.weight;
+    const router = await waitFor(get, {
+      description: "the VirtualRouter quietmesh",
+      until: (r) => canaryWeight(r) === 0,
+    });
+    const routes = (router?.spec.routes ?? []).map((r) => ({
+      ...r,
+      httpRoute: r.httpRoute && {
+        ...r.httpRoute,
+        action: {
+          weightedTargets: r.httpRoute.action.weightedTargets.map((t) => ({
+            ...t,
+            weight: t.virtualNodeRef.name === "quietmesh-canary" ? 20 : 80,
+          })),
+        },
+      },
+    }));
+    await patchAs(
+      "kubectl-edit",
+      ref(APPMESH_API_VERSION, "VirtualRouter", "quietmesh", { spec: { routes } }),
+    );
+    const event = await oneDriftEvent("quietmesh");
+    expect(event.message).toBe(
+      `VirtualRouter ${ns}/quietmesh was changed by kubectl-edit; left as found (kanaria.dev/drift: warn): spec.routes: ` +
+        `found "primary 80% / canary 20%", kanaria's value "primary 100% / canary 0%"`,
+    );
+    await oneDriftAlert("quietmesh");
+    await staysReportedOnce("quietmesh", { kind: "VirtualRouter", times: 0 });
+    expect(canaryWeight(await get())).toBe(20);
   });
 });
