@@ -25,6 +25,15 @@ import {
 import { type Revision, resolveRevision } from "../workloads/revision.ts";
 import { selectorLabel } from "../workloads/selector.ts";
 import { ensureServices, servicePorts } from "../workloads/services.ts";
+import {
+  type Autoscaling,
+  observeAutoscaling,
+  releaseAutoscaler,
+  scaleAfterRoutes,
+  scaleBeforeRoutes,
+  withAutoscalerBlocker,
+  withPrimaryCapacity,
+} from "./autoscaling.ts";
 import { conditionsFor, sameStatus } from "./conditions.ts";
 import { crashPoint } from "./crash-points.ts";
 import { type Decision, decide } from "./decide.ts";
@@ -67,6 +76,8 @@ interface Observed {
   target: Deployment | undefined;
   revision: Revision | undefined;
   primaryDeployment?: Deployment | undefined;
+  /** spec.autoscalerRef's autoscaler and the primary's copy; undefined without one (or when blocked). */
+  autoscaling?: Autoscaling | undefined;
 }
 
 const canaryRef = (namespace: string, name: string): ObjectRef => ({
@@ -100,11 +111,18 @@ export async function reconcileCanary(
   if (!deleting && !(await syncFinalizer(deps, canary))) return { requeueAfterMs: 0 };
 
   const routing = pickRouter(deps, canary, resolved);
-  const observed = await observe(deps, canary, resolved, routing);
+  const scaling = await observeAutoscaling(deps.client, canary);
+  const observed = withAutoscalerBlocker(await observe(deps, canary, resolved, routing), scaling);
   const decided = await decideWithChecks(deps, canary, resolved, routing.capabilities, observed.observations);
   const converges = !deleting && !canary.spec.suspend && !decided.blocked && routing.router !== undefined;
   const drift = converges ? await observeDrift(deps, canary, resolved, decided, observed, routing) : NO_DRIFT;
-  const decision = withOutbox(deps, canary, resolved, withDrift(decided, drift), observed);
+  const recorded = withPrimaryCapacity(
+    decided,
+    canary,
+    observed.autoscaling,
+    observed.observations.primary?.available,
+  );
+  const decision = withOutbox(deps, canary, resolved, withDrift(recorded, drift), observed);
   const latest = await persist(deps, raw, canary, decision);
   sendEventHooks(canary, decision.status, decision.events, deps.logger, deps.callWebhook);
   deps.alerts?.submit(latest);
@@ -340,6 +358,7 @@ function workloadObservation(deployment: Deployment): WorkloadObservation {
   return {
     replicas: state.replicas,
     readyPercent: state.readyPercent,
+    available: deployment.status?.availableReplicas ?? 0,
     rolloutComplete: state.updated,
     draining: state.draining,
     revision: state.revision,
@@ -421,6 +440,7 @@ async function converge(
     primaryReplicas: observed.observations.primary?.replicas,
     targetDraining: observed.observations.target?.draining ?? false,
     primaryRevision: observed.observations.primary?.revision,
+    autoscaled: autoscaled(observed),
   });
   await putBackDrift(deps, canary, revision, drift);
   // Warn mode leaves a Service or split someone changed as found, unless kanaria decides a new split.
@@ -434,6 +454,9 @@ async function converge(
     await restorePrimary(deps.client, canary, target, revision, decision.status.lastPromotedSpec ?? "");
     crashPoint("after-primary", events);
   }
+  const { autoscaling } = observed;
+  if (autoscaling)
+    await scaleBeforeRoutes(deps.client, canary, decision.status, autoscaling, desired.target === "up");
   const up = plan.targetReplicas !== undefined && plan.targetReplicas > 0;
   if (up) {
     await scaleTo(deps, target, plan.targetReplicas as number);
@@ -444,6 +467,8 @@ async function converge(
   if (!drift.holdRoutes || !sameRoutes(lastRoutes, desired.routes))
     await routeAsDecided(router, routerTarget, decision, observed.observations.routes);
   crashPoint("after-route", events);
+  if (autoscaling)
+    await scaleAfterRoutes(deps.client, canary, decision.status, autoscaling, desired.target === "zero");
   // Scale down only after the traffic has left the canary.
   if (plan.targetReplicas === 0) {
     await scaleTo(deps, target, 0);
@@ -497,6 +522,16 @@ async function putBackDrift(
   }
 }
 
+/** The target's own autoscaler and its current scale, for the canary's scale-up (workloadPlan). */
+function autoscaled(observed: Observed): { targetReplicas: number; min: number } | undefined {
+  const { autoscaling, target } = observed;
+  if (!autoscaling || !target) return undefined;
+  return {
+    targetReplicas: target.spec?.replicas ?? 1,
+    min: autoscaling.scaler.bounds(autoscaling.referenced).min,
+  };
+}
+
 async function scaleTo(deps: ReconcilerDeps, target: Deployment, replicas: number): Promise<void> {
   if ((target.spec?.replicas ?? 1) !== replicas) await scaleTarget(deps.client, target, replicas);
 }
@@ -523,6 +558,7 @@ async function finishDeletion(
 ): Promise<ReconcileResult> {
   if (!canary.metadata.finalizers?.includes(FINALIZER)) return { requeueAfterMs: undefined };
   const primaryReplicas = observed.observations.primary?.replicas;
+  if (observed.autoscaling) await releaseAutoscaler(deps.client, observed.autoscaling);
   const restored = await restoreTarget(
     deps.client,
     router,
