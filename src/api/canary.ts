@@ -365,9 +365,8 @@ const autoscalerRef = withRules(
         description:
           "autoscaling/v2 for a HorizontalPodAutoscaler (any autoscaling/ version names the same object; it is read at v2), keda.sh/v1alpha1 for a KEDA ScaledObject.",
       }),
-      kind: z.enum(AUTOSCALER_KINDS, {
-        error:
-          "autoscalerRef.kind must be HorizontalPodAutoscaler (autoscaling/v2) or ScaledObject (keda.sh/v1alpha1)",
+      kind: z.enum(AUTOSCALER_KINDS).meta({
+        description: "HorizontalPodAutoscaler (autoscaling/v2) or ScaledObject (keda.sh/v1alpha1).",
       }),
       name: z.string().min(1).meta({
         description:
