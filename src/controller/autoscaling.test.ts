@@ -194,6 +194,42 @@ describe("converging the autoscalers", () => {
     expect(await minOf(client), "given back after").toBe(2);
   });
 
+  it("takes the referenced HPA's edits to the primary at a promotion only, as Flagger", async () => {
+    const client = new FakeKubeClient([hpa()]);
+    const canary = hpaCanary();
+    const maxOf = async () =>
+      ((await client.get(HPA_PRIMARY)) as { spec?: { maxReplicas?: number } }).spec?.maxReplicas;
+    await scaleAfterRoutes(client, canary, { phase: "Initialized" }, await observed(client, canary), true);
+    expect(await maxOf()).toBe(10);
+    await client.mergePatch({ ...HPA_PRIMARY, name: "podinfo" }, { spec: { maxReplicas: 20 } });
+    for (const phase of ["Succeeded", "Progressing", "Initializing"] as const) {
+      await scaleAfterRoutes(
+        client,
+        canary,
+        { phase, lastAppliedSpec: "rev-b" },
+        await observed(client, canary),
+        false,
+      );
+      expect(await maxOf(), phase).toBe(10);
+    }
+    const restoring = { phase: "Promoting" as const, restoring: { reason: "x", time: "t" } };
+    await scaleAfterRoutes(client, canary, restoring, await observed(client, canary), false);
+    expect(await maxOf(), "not while a failed promotion is undone").toBe(10);
+    await scaleAfterRoutes(client, canary, { phase: "Promoting" }, await observed(client, canary), false);
+    expect(await maxOf()).toBe(20);
+  });
+
+  it("lowers a recorded floor the promoted maximum cannot reach", async () => {
+    const client = new FakeKubeClient([hpa()]);
+    const autoscaling = await observed(client, hpaCanary());
+    const status: CanaryStatus = {
+      ...promoting,
+      primaryScaler: { revision: "rev-b", readyReplicas: 14, floor: 14 },
+    };
+    const lowered = withPrimaryCapacity(decision(status), hpaCanary(), autoscaling, 14);
+    expect(lowered.status.primaryScaler).toEqual({ revision: "rev-b", readyReplicas: 14, floor: 10 });
+  });
+
   it("pauses a ScaledObject after the routes before the scale-down, resumes it before a scale-up and on deletion", async () => {
     const client = new FakeKubeClient([scaledObject()]);
     const canary = kedaCanary();

@@ -14,7 +14,14 @@ import { blockerOf } from "../errors.ts";
 import { UnservedKindError } from "../kube/errors.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import { scalerFor } from "../scalers/factory.ts";
-import { primaryBounds, primaryScalerName, type Scaler } from "../scalers/scaler.ts";
+import {
+  keptPrimary,
+  ownBounds,
+  primaryBounds,
+  primaryScalerName,
+  type Scaler,
+  type ScalerBounds,
+} from "../scalers/scaler.ts";
 import { controllingCanary } from "../workloads/meta.ts";
 import type { Decision } from "./decide.ts";
 
@@ -73,7 +80,7 @@ export async function observeAutoscaling(
   const autoscaling = { scaler, referenced, primary };
   try {
     // Settings that cannot be applied (a primaryScalerQueries key naming no trigger) stop the Canary now.
-    desiredPrimary(canary, {}, autoscaling);
+    scaler.primary({ canary, referenced, floor: undefined });
   } catch (err) {
     const blocker = blockerOf(err);
     if (!blocker) throw err;
@@ -120,15 +127,41 @@ export function withPrimaryCapacity(
   const status = decision.status;
   const revision = status.lastAppliedSpec;
   if (!autoscaling || !RELEASE_PHASES.has(status.phase) || revision === undefined) return decision;
-  if (status.primaryScaler?.revision === revision) return decision;
+  const bounds = ownPrimaryBounds(canary, status, autoscaling);
+  const record = status.primaryScaler;
+  if (record?.revision === revision) {
+    // A promotion may bring a lower maximum: the primary could never reach a floor above it.
+    if (record.floor <= bounds.max) return decision;
+    return {
+      ...decision,
+      status: { ...status, primaryScaler: { ...record, floor: Math.max(1, bounds.max) } },
+    };
+  }
   const readyReplicas = primaryReady ?? 0;
-  const bounds = primaryBounds(canary, autoscaling.scaler.bounds(autoscaling.referenced), undefined);
   const floor = Math.max(1, bounds.min, Math.min(readyReplicas, bounds.max));
   return { ...decision, status: { ...status, primaryScaler: { revision, readyReplicas, floor } } };
 }
 
+/**
+ * As Flagger documents it, the referenced autoscaler's settings reach `<name>-primary` when it is made
+ * and when a release is promoted (an edit is tried on the canary first); in between it keeps them.
+ */
+function copiesNow(status: CanaryStatus): boolean {
+  return (status.phase === "Promoting" && status.restoring === undefined) || status.phase === "Finalising";
+}
+
 function desiredPrimary(canary: Canary, status: CanaryStatus, autoscaling: Autoscaling): KubeObject {
-  return autoscaling.scaler.primary({ canary, referenced: autoscaling.referenced, floor: floorFor(status) });
+  const { scaler, referenced, primary } = autoscaling;
+  const floor = floorFor(status);
+  if (!primary || copiesNow(status)) return scaler.primary({ canary, referenced, floor });
+  return keptPrimary(scaler, primary, floor);
+}
+
+/** The bounds of `<name>-primary` without a floor, as desiredPrimary makes it for a status. */
+function ownPrimaryBounds(canary: Canary, status: CanaryStatus, autoscaling: Autoscaling): ScalerBounds {
+  const { scaler, referenced, primary } = autoscaling;
+  if (!primary || copiesNow(status)) return primaryBounds(canary, scaler.bounds(referenced), undefined);
+  return ownBounds(scaler, primary);
 }
 
 /**

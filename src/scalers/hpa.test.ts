@@ -3,6 +3,7 @@ import { canaryFixture } from "../../test/helpers/fixtures.ts";
 import type { KubeObject } from "../kube/types.ts";
 import { scalerFor } from "./factory.ts";
 import { HpaScaler } from "./hpa.ts";
+import { keptPrimary } from "./scaler.ts";
 
 const canary = (primaryScalerReplicas?: { minReplicas?: number; maxReplicas?: number }) =>
   canaryFixture({
@@ -52,7 +53,8 @@ describe("HpaScaler", () => {
         name: "podinfo-primary",
         namespace: "shop",
         labels: { app: "podinfo" },
-        annotations: { team: "web" },
+        // The own minimum, to give it back after a release's floor without the referenced HPA.
+        annotations: { team: "web", "kanaria.dev/min-replicas": "2" },
         ownerReferences: [
           {
             apiVersion: "kanaria.dev/v1alpha1",
@@ -94,6 +96,21 @@ describe("HpaScaler", () => {
     expect(min(40)).toBe(10);
     expect(min(1)).toBe(2);
     expect(min(40, canary({ maxReplicas: 8 }))).toBe(8);
+  });
+
+  it("keeps an existing copy as it is, only its minimum set from its own and the floor", () => {
+    const copied = scaler.primary({ canary: canary(), referenced: hpa, floor: undefined });
+    const edited = {
+      ...copied,
+      spec: { ...(copied as unknown as { spec: object }).spec, maxReplicas: 12 },
+    } as KubeObject;
+    const kept = keptPrimary(scaler, { ...edited, status: { currentReplicas: 3 } } as KubeObject, 6);
+    expect(kept).toEqual({
+      ...edited,
+      spec: { ...(edited as unknown as { spec: object }).spec, minReplicas: 6 },
+    });
+    expect(keptPrimary(scaler, kept, undefined)).toEqual(edited);
+    expect(keptPrimary(scaler, kept, 40)).toMatchObject({ spec: { minReplicas: 12 } });
   });
 
   it("reads the bounds with autoscaling/v2's default minimum", () => {

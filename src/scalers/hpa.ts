@@ -10,6 +10,7 @@ import {
   primaryMetadata,
   type Scaler,
   type ScalerBounds,
+  withOwnMin,
 } from "./scaler.ts";
 
 interface HpaSpec {
@@ -36,11 +37,12 @@ export class HpaScaler implements Scaler {
   primary({ canary, referenced, floor }: PrimaryScalerInput): KubeObject {
     const spec = (referenced as Hpa).spec ?? {};
     const { min, max } = primaryBounds(canary, this.bounds(referenced), floor);
+    const own = primaryBounds(canary, this.bounds(referenced), undefined).min;
     const target = spec.scaleTargetRef ?? {};
     return {
       apiVersion: HPA_API_VERSION,
       kind: "HorizontalPodAutoscaler",
-      metadata: primaryMetadata(canary, referenced),
+      metadata: withOwnMin(primaryMetadata(canary, referenced), own),
       spec: {
         scaleTargetRef: {
           apiVersion: target.apiVersion ?? "apps/v1",
@@ -53,6 +55,10 @@ export class HpaScaler implements Scaler {
         ...(spec.behavior ? { behavior: spec.behavior } : {}),
       },
     } as KubeObject;
+  }
+
+  withMinimum(scaler: KubeObject, min: number): KubeObject {
+    return { ...scaler, spec: { ...(scaler as Hpa).spec, minReplicas: min } } as KubeObject;
   }
 
   pausePatch(): undefined {

@@ -138,7 +138,7 @@ describe("KedaScaler", () => {
       team: "web",
     });
     const primary = scaler.primary({ canary: canary(), referenced, floor: undefined });
-    expect(primary.metadata.annotations).toEqual({ team: "web" });
+    expect(primary.metadata.annotations).toEqual({ team: "web", "kanaria.dev/min-replicas": "1" });
   });
 
   it("pauses at zero replicas and resumes with one metadata patch, only when needed", () => {

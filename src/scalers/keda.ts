@@ -13,6 +13,7 @@ import {
   primaryMetadata,
   type Scaler,
   type ScalerBounds,
+  withOwnMin,
 } from "./scaler.ts";
 
 /** KEDA holds the target at this many replicas while the annotation is set. */
@@ -50,10 +51,14 @@ export class KedaScaler implements Scaler {
   primary({ canary, referenced, floor }: PrimaryScalerInput): KubeObject {
     const spec = (referenced as ScaledObject).spec ?? {};
     const { min, max } = primaryBounds(canary, this.bounds(referenced), floor);
+    const own = primaryBounds(canary, this.bounds(referenced), undefined).min;
+    const metadata = primaryMetadata(canary, referenced, (key) =>
+      key.startsWith("autoscaling.keda.sh/paused"),
+    );
     return {
       apiVersion: KEDA_API_VERSION,
       kind: "ScaledObject",
-      metadata: primaryMetadata(canary, referenced, (key) => key.startsWith("autoscaling.keda.sh/paused")),
+      metadata: withOwnMin(metadata, own),
       spec: {
         ...spec,
         scaleTargetRef: { ...spec.scaleTargetRef, name: primaryName(canary.spec.targetRef.name) },
@@ -63,6 +68,10 @@ export class KedaScaler implements Scaler {
         triggers: primaryTriggers(canary, referenced as ScaledObject),
       },
     } as KubeObject;
+  }
+
+  withMinimum(scaler: KubeObject, min: number): KubeObject {
+    return { ...scaler, spec: { ...(scaler as ScaledObject).spec, minReplicaCount: min } } as KubeObject;
   }
 
   pausePatch(referenced: KubeObject, paused: boolean): Record<string, unknown> | undefined {

@@ -31,6 +31,8 @@ export interface Scaler {
    * primaryScalerReplicas (and the floor, within its maximum) as its bounds. Pure; applied as is.
    */
   primary(input: PrimaryScalerInput): KubeObject;
+  /** The autoscaler object with its minimum replaced (pure). */
+  withMinimum(scaler: KubeObject, min: number): KubeObject;
   /**
    * The metadata patch that pauses (true) or resumes (false) the referenced autoscaler, or undefined
    * when it already is so or its kind needs none (an HPA does nothing while its target is at zero).
@@ -43,6 +45,12 @@ export function primaryScalerName(canary: Canary): string {
   return primaryName(canary.spec.autoscalerRef?.name ?? "");
 }
 
+/**
+ * On `<name>-primary`: its own minimum, without a floor kanaria holds during a release, so the floor can
+ * be given back without the referenced autoscaler (whose edits reach the primary only at a promotion).
+ */
+export const OWN_MIN_ANNOTATION = "kanaria.dev/min-replicas";
+
 /** The bounds primaryScalerReplicas sets over the referenced ones, then the floor within the maximum. */
 export function primaryBounds(
   canary: Canary,
@@ -52,7 +60,45 @@ export function primaryBounds(
   const overrides = canary.spec.autoscalerRef?.primaryScalerReplicas;
   const max = overrides?.maxReplicas ?? referenced.max;
   const min = Math.min(overrides?.minReplicas ?? referenced.min, max);
-  return { min: floor === undefined ? min : Math.max(min, Math.min(floor, max)), max };
+  return { min: withFloor(min, max, floor), max };
+}
+
+function withFloor(min: number, max: number, floor: number | undefined): number {
+  return floor === undefined ? min : Math.max(min, Math.min(floor, max));
+}
+
+/** The own bounds of a `<name>-primary` kanaria wrote (its minimum from OWN_MIN_ANNOTATION). */
+export function ownBounds(scaler: Scaler, primary: KubeObject): ScalerBounds {
+  const bounds = scaler.bounds(primary);
+  const own = Number.parseInt(primary.metadata.annotations?.[OWN_MIN_ANNOTATION] ?? "", 10);
+  return { min: Number.isNaN(own) ? bounds.min : own, max: bounds.max };
+}
+
+/**
+ * `<name>-primary` as it is, with the floor (or without one, its own minimum): between promotions the
+ * primary keeps the settings of the last one. Only the fields kanaria writes are taken over.
+ */
+export function keptPrimary(scaler: Scaler, primary: KubeObject, floor: number | undefined): KubeObject {
+  const { name, namespace, labels, annotations, ownerReferences } = primary.metadata;
+  const kept = {
+    apiVersion: primary.apiVersion,
+    kind: primary.kind,
+    metadata: {
+      name,
+      namespace,
+      ...(labels ? { labels } : {}),
+      ...(annotations ? { annotations } : {}),
+      ...(ownerReferences ? { ownerReferences } : {}),
+    },
+    spec: (primary as { spec?: unknown }).spec,
+  } as KubeObject;
+  const own = ownBounds(scaler, primary);
+  return scaler.withMinimum(kept, withFloor(own.min, own.max, floor));
+}
+
+/** The own minimum recorded on a fresh copy, beside the user's annotations. */
+export function withOwnMin(metadata: KubeObject["metadata"], min: number): KubeObject["metadata"] {
+  return { ...metadata, annotations: { ...metadata.annotations, [OWN_MIN_ANNOTATION]: String(min) } };
 }
 
 /** Metadata of a generated autoscaler: the referenced one's labels and user annotations, owned by the Canary. */
