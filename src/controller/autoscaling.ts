@@ -9,8 +9,7 @@
  * Everything is derived from the status and the cluster on each tick, so a restart changes nothing.
  */
 import type { Canary, CanaryStatus, Phase } from "../api/canary.ts";
-import type { Blocker } from "../errors.ts";
-import { blockerOf } from "../errors.ts";
+import { type Blocker, blockerOf } from "../errors.ts";
 import { UnservedKindError } from "../kube/errors.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import { scalerFor } from "../scalers/factory.ts";
@@ -60,10 +59,9 @@ export async function observeAutoscaling(
     ]);
   } catch (err) {
     if (!(err instanceof UnservedKindError)) throw err;
-    const reason = "AutoscalerNotServed";
     return {
       blocker: {
-        reason,
+        reason: "AutoscalerNotServed",
         message: `spec.autoscalerRef: the API server does not serve ${ref.kind} ${scaler.apiVersion}: install its CRD (KEDA for ScaledObject) or remove autoscalerRef`,
       },
     };
@@ -74,7 +72,7 @@ export async function observeAutoscaling(
     return { blocker: { reason: "AutoscalerNotFound", message } };
   }
   if (primary && controllingCanary(primary) !== canary.metadata.name) {
-    const message = `${ref.kind} ${namespace}/${primaryScalerName(canary)} exists and is not controlled by Canary ${canary.metadata.name}: delete it (kanaria creates it from spec.autoscalerRef) or rename spec.autoscalerRef.name's autoscaler`;
+    const message = `${ref.kind} ${namespace}/${primaryScalerName(canary)} exists and is not controlled by Canary ${canary.metadata.name}: delete it (kanaria creates it from spec.autoscalerRef) or point spec.autoscalerRef at an autoscaler of another name`;
     return { blocker: { reason: "AutoscalerNotOwned", message } };
   }
   const autoscaling = { scaler, referenced, primary };
