@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { Canary } from "../../src/api/canary.ts";
 import { formatRequest, REQUEST_ANNOTATIONS } from "../../src/controller/requests.ts";
-import { KubeApiError } from "../../src/kube/errors.ts";
+import { KubeApiError, UnservedKindError } from "../../src/kube/errors.ts";
 import type { KubeObject, ObjectRef } from "../../src/kube/types.ts";
 import { PAUSED_REPLICAS } from "../../src/scalers/keda.ts";
 import {
@@ -326,6 +326,15 @@ describe.concurrent("autoscalerRef", () => {
     await waitForPhase(client, ns, name, "Initialized");
     expect(await minOf(`${name}-primary`)).toBe(1);
   }, 120_000);
+
+  it("tells a kind the API server does not serve (KEDA not installed) from a missing object", async () => {
+    const unserved = [
+      { apiVersion: "keda.example.test/v1alpha1", kind: "ScaledObject", namespace: ns, name: "x" },
+      { apiVersion: "autoscaling/v2", kind: "ScaledObject", namespace: ns, name: "x" },
+    ];
+    for (const ref of unserved) await expect(client.get(ref)).rejects.toBeInstanceOf(UnservedKindError);
+    expect(await client.get(hpaRef("no-such-hpa"))).toBeUndefined();
+  });
 
   it("is refused by the API server with a wrong apiVersion, naming the field and the fix", async () => {
     const wrong = canary(ns, "wrong", {
