@@ -75,7 +75,7 @@ const minOf = async (name: string) => (await client.get<Scaler>(hpaRef(name)))?.
 const replicasReach = (name: string, replicas: number, what: string) =>
   waitFor(() => getDeployment(client, ns, name), {
     description: `${what}: Deployment ${name} at ${replicas} replicas`,
-    until: (d) => d?.spec?.replicas === replicas && d.status?.availableReplicas === replicas,
+    until: (d) => d?.spec?.replicas === replicas && (d.status?.availableReplicas ?? 0) === replicas,
     timeoutMs: 60_000,
   });
 
@@ -345,7 +345,7 @@ describe.concurrent("autoscalerRef", () => {
     const err = await client.apply(wrong).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeApiError);
     expect((err as KubeApiError).message).toContain(
-      'spec.autoscalerRef.apiVersion: Invalid value: "object": a KEDA ScaledObject is served as keda.sh/v1alpha1: set autoscalerRef.apiVersion to keda.sh/v1alpha1',
+      "spec.autoscalerRef.apiVersion: Invalid value: a KEDA ScaledObject is served as keda.sh/v1alpha1: set autoscalerRef.apiVersion to keda.sh/v1alpha1",
     );
   });
 });
