@@ -4,13 +4,12 @@
 // the CRD's schema and rules, what it pauses by the annotation KEDA reads).
 import { describe, expect, it } from "vitest";
 import type { Canary } from "../../src/api/canary.ts";
-import { formatRequest, REQUEST_ANNOTATIONS } from "../../src/controller/requests.ts";
 import { KubeApiError, UnservedKindError } from "../../src/kube/errors.ts";
-import type { KubeObject, ObjectRef } from "../../src/kube/types.ts";
+import type { KubeObject } from "../../src/kube/types.ts";
 import { PAUSED_REPLICAS } from "../../src/scalers/keda.ts";
+import { autoscalerHelpers, type Scaler } from "../support/autoscalers.ts";
 import {
   getCanary,
-  getDeployment,
   recordChanges,
   recordTraffic,
   setImage as releaseImage,
@@ -25,68 +24,8 @@ const ns = useNamespace("autoscaler");
 const client = testClient();
 useController(ns);
 
-type Scaler = KubeObject & {
-  spec?: Record<string, unknown> & { minReplicas?: number; maxReplicas?: number };
-  status?: { conditions?: { type: string; status: string; reason?: string }[] };
-};
-
-const hpaRef = (name: string): ObjectRef => ({
-  apiVersion: "autoscaling/v2",
-  kind: "HorizontalPodAutoscaler",
-  namespace: ns,
-  name,
-});
-const soRef = (name: string): ObjectRef => ({
-  apiVersion: "keda.sh/v1alpha1",
-  kind: "ScaledObject",
-  namespace: ns,
-  name,
-});
-const deploymentRef = (name: string): ObjectRef => ({
-  apiVersion: "apps/v1",
-  kind: "Deployment",
-  namespace: ns,
-  name,
-});
-
-function hpa(name: string, minReplicas: number, maxReplicas: number): KubeObject {
-  return {
-    apiVersion: "autoscaling/v2",
-    kind: "HorizontalPodAutoscaler",
-    metadata: { name, namespace: ns, labels: { team: "web" } },
-    spec: {
-      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name },
-      minReplicas,
-      maxReplicas,
-      metrics: [
-        {
-          type: "Resource",
-          resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } },
-        },
-      ],
-    },
-  } as KubeObject;
-}
-
-const replicasOf = async (name: string) => (await getDeployment(client, ns, name))?.spec?.replicas;
-const minOf = async (name: string) => (await client.get<Scaler>(hpaRef(name)))?.spec?.minReplicas;
-
-/** Waits for what the HPA controller (its sync period is 15 s) or the controller does to a Deployment's scale. */
-const replicasReach = (name: string, replicas: number, what: string) =>
-  waitFor(() => getDeployment(client, ns, name), {
-    description: `${what}: Deployment ${name} at ${replicas} replicas`,
-    until: (d) => d?.spec?.replicas === replicas && (d.status?.availableReplicas ?? 0) === replicas,
-    timeoutMs: 60_000,
-  });
-
-async function requestPromotion(name: string): Promise<void> {
-  const revision = (await getCanary(client, ns, name)).status?.lastAppliedSpec ?? "";
-  const value = formatRequest({ revision, skipAnalysis: true, reason: "test" });
-  await client.mergePatch(
-    { apiVersion: "kanaria.dev/v1alpha1", kind: "Canary", namespace: ns, name },
-    { metadata: { annotations: { [REQUEST_ANNOTATIONS.promote]: value } } },
-  );
-}
+const { hpaRef, soRef, deploymentRef, hpa, replicasOf, minOf, replicasReach, requestPromotion } =
+  autoscalerHelpers(client, ns);
 
 const stalled = (c: Canary) => c.status?.conditions?.find((x) => x.type === "Stalled" && x.status === "True");
 
