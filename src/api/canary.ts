@@ -462,17 +462,70 @@ export const canaryAnalysis = withRules(
   ],
 );
 
-const autoscalerRef = z.strictObject({
-  apiVersion: z.string().optional(),
-  kind: z.string().optional(),
-  name: z.string().min(1),
-  primaryScalerReplicas: z
+/** The autoscalers kanaria copies for the primary, by kind, with the apiVersion each is read at. */
+export const AUTOSCALER_KINDS = ["HorizontalPodAutoscaler", "ScaledObject"] as const;
+export type AutoscalerKind = (typeof AUTOSCALER_KINDS)[number];
+
+const autoscalerRef = withRules(
+  z
     .strictObject({
-      minReplicas: z.number().int().min(0).optional(),
-      maxReplicas: z.number().int().min(1).optional(),
+      apiVersion: z.string().meta({
+        description:
+          "autoscaling/v2 for a HorizontalPodAutoscaler (any autoscaling/ version names the same object; it is read at v2), keda.sh/v1alpha1 for a KEDA ScaledObject.",
+      }),
+      kind: z.enum(AUTOSCALER_KINDS).meta({
+        description: "HorizontalPodAutoscaler (autoscaling/v2) or ScaledObject (keda.sh/v1alpha1).",
+      }),
+      name: z.string().min(1).meta({
+        description:
+          "The autoscaler of the target; kanaria keeps <name>-primary, a copy aimed at <target>-primary.",
+      }),
+      primaryScalerReplicas: withRules(
+        z.strictObject({
+          minReplicas: z.number().int().min(1).optional(),
+          maxReplicas: z.number().int().min(1).optional(),
+        }),
+        [
+          {
+            cel: "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
+            message: "minReplicas must not be above maxReplicas",
+            path: ["minReplicas"],
+            holds: (r) =>
+              r.minReplicas === undefined || r.maxReplicas === undefined || r.minReplicas <= r.maxReplicas,
+          },
+        ],
+      )
+        .optional()
+        .meta({ description: "Replica bounds of <name>-primary instead of the referenced autoscaler's." }),
+      primaryScalerQueries: stringMap(
+        "ScaledObject only: trigger name -> the query <name>-primary uses for that trigger (default: the trigger's query with the target's name changed to <target>-primary).",
+      ).optional(),
     })
-    .optional(),
-});
+    .meta({ description: "The autoscaler of the target (HorizontalPodAutoscaler or KEDA ScaledObject)." }),
+  [
+    {
+      cel: "self.kind != 'HorizontalPodAutoscaler' || self.apiVersion.startsWith('autoscaling/')",
+      message:
+        "a HorizontalPodAutoscaler is in the autoscaling group: set autoscalerRef.apiVersion to autoscaling/v2",
+      path: ["apiVersion"],
+      holds: (r) => r.kind !== "HorizontalPodAutoscaler" || r.apiVersion.startsWith("autoscaling/"),
+    },
+    {
+      cel: "self.kind != 'ScaledObject' || self.apiVersion == 'keda.sh/v1alpha1'",
+      message:
+        "a KEDA ScaledObject is served as keda.sh/v1alpha1: set autoscalerRef.apiVersion to keda.sh/v1alpha1",
+      path: ["apiVersion"],
+      holds: (r) => r.kind !== "ScaledObject" || r.apiVersion === "keda.sh/v1alpha1",
+    },
+    {
+      cel: "!has(self.primaryScalerQueries) || self.kind == 'ScaledObject'",
+      message:
+        "primaryScalerQueries rewrites KEDA triggers: it needs kind ScaledObject (a HorizontalPodAutoscaler's metrics are copied as they are)",
+      path: ["primaryScalerQueries"],
+      holds: (r) => r.primaryScalerQueries === undefined || r.kind === "ScaledObject",
+    },
+  ],
+);
 
 /** spec.service fields that become parts of the generated HTTPRoute, so only provider gatewayapi acts on them. */
 export const ROUTE_FIELDS = {
@@ -655,6 +708,22 @@ export const canaryStatus = z.strictObject({
     description:
       "When the current step's checks first came back inconclusive (provider error, timeout, no data); cleared when they conclude.",
   }),
+  primaryScaler: z
+    .strictObject({
+      revision: z.string().meta({ description: "The release (lastAppliedSpec) this was recorded for." }),
+      readyReplicas: z
+        .number()
+        .int()
+        .meta({ description: "Ready (available) replicas of the primary when that release started." }),
+      floor: z.number().int().meta({
+        description:
+          "minReplicas held on the primary's autoscaler during the release (readyReplicas within its bounds); all traffic goes back to the primary only with this many ready.",
+      }),
+    })
+    .optional()
+    .meta({
+      description: "With autoscalerRef: the primary's capacity to restore before it takes all traffic back.",
+    }),
   restoring: z
     .strictObject({
       reason: z.string(),
@@ -700,3 +769,4 @@ export type MetricCompare = z.infer<typeof metricCompare>;
 export type TimeWindow = z.infer<typeof timeWindow>;
 export type WebhookStatus = z.infer<typeof webhookStatus>;
 export type WebhookType = (typeof WEBHOOK_TYPES)[number];
+export type AutoscalerRef = NonNullable<CanarySpec["autoscalerRef"]>;

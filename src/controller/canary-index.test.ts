@@ -68,6 +68,18 @@ describe("CanaryIndex", () => {
     expect(keys(index.canariesFor(object("creds"), "Secret"))).toEqual(["apps/web"]);
   });
 
+  it("follows spec.autoscalerRef by its kind, and a changed kind", () => {
+    const index = new CanaryIndex();
+    const hpa = { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: "web" };
+    index.set(canary("web", { spec: { autoscalerRef: hpa } }));
+    expect(keys(index.canariesFor(object("web"), "HorizontalPodAutoscaler"))).toEqual(["apps/web"]);
+    expect(keys(index.canariesFor(object("web"), "ScaledObject"))).toEqual([]);
+    const so = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", name: "web-so" };
+    index.set(canary("web", { spec: { autoscalerRef: so } }));
+    expect(keys(index.canariesFor(object("web"), "HorizontalPodAutoscaler"))).toEqual([]);
+    expect(keys(index.canariesFor(object("web-so"), "ScaledObject"))).toEqual(["apps/web"]);
+  });
+
   it("follows spec.ingressRef and spec.routeRef, and a changed ref", () => {
     const index = new CanaryIndex();
     index.set(canary("web", { spec: { routeRef: { name: "r1" } } }));

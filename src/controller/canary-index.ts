@@ -17,7 +17,9 @@ export type ReferencedKind =
   | "Secret"
   | "Ingress"
   | "HTTPRoute"
-  | "MetricTemplate";
+  | "MetricTemplate"
+  | "HorizontalPodAutoscaler"
+  | "ScaledObject";
 
 export class CanaryIndex {
   /** "Kind/namespace/name" of a referenced object -> keys of the Canaries naming it. */
@@ -82,8 +84,8 @@ function ref(kind: ReferencedKind, namespace: string | undefined, name: string |
 }
 
 /**
- * What a Canary names: its target and primary, the configs it tracks, its Ingress and HTTPRoute, and
- * its MetricTemplates (in its own namespace unless the reference says another).
+ * What a Canary names: its target and primary, the configs it tracks, its autoscaler, its Ingress and
+ * HTTPRoute, and its MetricTemplates (in its own namespace unless the reference says another).
  */
 function references(canary: CanaryObject): string[] {
   const ns = canary.metadata.namespace;
@@ -100,6 +102,9 @@ function references(canary: CanaryObject): string[] {
   }
   const ingress = canary.spec?.ingressRef?.name;
   if (ingress !== undefined) out.push(ref("Ingress", ns, ingress));
+  const scaler = canary.spec?.autoscalerRef;
+  if (scaler?.kind === "HorizontalPodAutoscaler" || scaler?.kind === "ScaledObject")
+    out.push(ref(scaler.kind, ns, scaler.name));
   const route = canary.spec?.routeRef?.name;
   if (route !== undefined) out.push(ref("HTTPRoute", ns, route));
   for (const metric of canary.spec?.analysis?.metrics ?? []) {

@@ -18,6 +18,7 @@ import {
 } from "../workloads/primary.ts";
 import type { Revision } from "../workloads/revision.ts";
 import { ensureServices, releaseApexService } from "../workloads/services.ts";
+import { scaleAfterRoutes, scaleBeforeRoutes } from "./autoscaling.ts";
 import { crashPoint } from "./crash-points.ts";
 import type { Decision } from "./decide.ts";
 import { deletionStep, desiredState, workloadPlan } from "./desired.ts";
@@ -49,6 +50,7 @@ export async function converge(
     primaryReplicas: observed.observations.primary?.replicas,
     targetDraining: observed.observations.target?.draining ?? false,
     primaryRevision: observed.observations.primary?.revision,
+    autoscaled: autoscaled(observed),
   });
   await putBackDrift(deps, canary, revision, drift);
   // Warn mode leaves a Service or split someone changed as found, unless kanaria decides a new split.
@@ -63,6 +65,9 @@ export async function converge(
     await restorePrimary(deps.client, canary, target, revision, decision.status.lastPromotedSpec ?? "");
     crashPoint("after-primary", events);
   }
+  const { autoscaling } = observed;
+  if (autoscaling)
+    await scaleBeforeRoutes(deps.client, canary, decision.status, autoscaling, desired.target === "up");
   const up = plan.targetReplicas !== undefined && plan.targetReplicas > 0;
   if (up) {
     await scaleTo(deps, target, plan.targetReplicas as number);
@@ -73,6 +78,8 @@ export async function converge(
   if (!drift.holdRoutes || !sameRoutes(lastRoutes, desired.routes))
     await routeAsDecided(router, routerTarget, decision, observed.observations.routes);
   crashPoint("after-route", events);
+  if (autoscaling)
+    await scaleAfterRoutes(deps.client, canary, decision.status, autoscaling, desired.target === "zero");
   // Scale down only after the traffic has left the canary.
   if (plan.targetReplicas === 0) {
     await scaleTo(deps, target, 0);
@@ -108,6 +115,16 @@ async function putBackDrift(
   for (const kind of drift.correctedKinds) {
     deps.driftCorrected?.(canary.metadata.namespace ?? "", canary.metadata.name, kind);
   }
+}
+
+/** The target's own autoscaler and its current scale, for the canary's scale-up (workloadPlan). */
+function autoscaled(observed: Observed): { targetReplicas: number; min: number } | undefined {
+  const { autoscaling, target } = observed;
+  if (!autoscaling || !target) return undefined;
+  return {
+    targetReplicas: target.spec?.replicas ?? 1,
+    min: autoscaling.scaler.bounds(autoscaling.referenced).min,
+  };
 }
 
 async function scaleTo(deps: ConvergeDeps, target: Deployment, replicas: number): Promise<void> {

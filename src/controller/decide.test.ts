@@ -734,6 +734,40 @@ describe("promotion", () => {
     expect(last.status).toMatchObject({ phase: "Finalising", canaryWeight: 0 });
   });
 
+  describe("with an autoscaler (status.primaryScaler)", () => {
+    const capacity = { revision: "rev-b", readyReplicas: 6, floor: 6 };
+    const withReady = (available: number): WorkloadObservation => ({ ...ready("rev-b", 6), available });
+
+    it("holds the switch until the primary has as many ready replicas as when the release started", () => {
+      const status = { ...promotingStatus(), primaryScaler: capacity };
+      const held = run({ status, primary: withReady(3) });
+      expect(held.status).toMatchObject({ phase: "Promoting", canaryWeight: 30 });
+      expect(held.events).toEqual([]);
+      expect(held.requeueAfterMs).toBe(WAIT_POLL_MS);
+      expect(condition(held, "Promoted")?.message).toBe(
+        "holding the switch to podinfo-primary.test: 3 of 6 replicas ready (as many as served all traffic when the release started); its autoscaler's minimum is raised to 6 until the switch holds",
+      );
+      const done = run({ status, primary: withReady(6) });
+      expect(done.status).toMatchObject({ phase: "Finalising", canaryWeight: 0 });
+    });
+
+    it("ignores a record of an earlier release", () => {
+      const status = { ...promotingStatus(), primaryScaler: { ...capacity, revision: "rev-a" } };
+      expect(run({ status, primary: withReady(1) }).status.phase).toBe("Finalising");
+    });
+
+    it("holds the last stepWeightPromotion step, not the ones before it", () => {
+      const spec = canarySpec({ stepWeightPromotion: 20, maxWeight: 50 });
+      const status = { ...promotingStatus(30), primaryScaler: capacity };
+      const step = run({ spec, status, primary: withReady(2), now: 95 });
+      expect(step.status.canaryWeight).toBe(10);
+      const last = run({ spec, status: step.status, primary: withReady(2), now: 126 });
+      expect(last.status).toMatchObject({ phase: "Promoting", canaryWeight: 10 });
+      const switched = run({ spec, status: step.status, primary: withReady(6), now: 126 });
+      expect(switched.status).toMatchObject({ phase: "Finalising", canaryWeight: 0 });
+    });
+  });
+
   it("succeeds once the canary is scaled to zero", () => {
     const finalising: CanaryStatus = { ...progressing(0), phase: "Finalising" };
     expect(run({ status: finalising, primary: ready("rev-b") }).status.phase).toBe("Finalising");
@@ -966,5 +1000,19 @@ describe("workloadPlan", () => {
     expect(plan(progressing(20), "rev-b", 3, true).targetReplicas).toBeUndefined();
     expect(plan(progressing(20), "rev-b", 3, false).targetReplicas).toBe(3);
     expect(plan({ phase: "Succeeded", lastAppliedSpec: "rev-b" }, "rev-b", 3, true).targetReplicas).toBe(0);
+  });
+
+  it("with an autoscaler on the target, scales it up from zero only, to the autoscaler's minimum", () => {
+    const autoscaledPlan = (status: CanaryStatus, targetReplicas: number, min: number) =>
+      workloadPlan(status, desiredState(status, resolveCanary(canarySpec())), {
+        targetRevision: "rev-b",
+        primaryReplicas: 8,
+        targetDraining: false,
+        autoscaled: { targetReplicas, min },
+      }).targetReplicas;
+    expect(autoscaledPlan(progressing(20), 0, 3)).toBe(3);
+    expect(autoscaledPlan(progressing(20), 0, 0), "at least one pod (a KEDA minimum may be 0)").toBe(1);
+    expect(autoscaledPlan(progressing(20), 5, 3), "the autoscaler's count is left alone").toBeUndefined();
+    expect(autoscaledPlan({ phase: "Succeeded", lastAppliedSpec: "rev-b" }, 5, 3)).toBe(0);
   });
 });

@@ -639,11 +639,13 @@ function promoting(ctx: Ctx): void {
   if (step && weight > 0) {
     if (waitingForPromotionStep(ctx)) return;
     const next = Math.max(0, weight - step);
+    if (next === 0 && primaryShort(ctx)) return;
     ctx.status.canaryWeight = next;
     ctx.status.lastStepTime = ctx.nowIso;
     event(ctx, "Promoting", `Advance ${ctx.primary} weight ${100 - next}`);
     if (next > 0) return;
   }
+  if (primaryShort(ctx)) return;
   ctx.status.canaryWeight = 0;
   event(ctx, "Finalising", `Routing all traffic to primary ${ctx.primary}`);
   setPhase(
@@ -652,6 +654,20 @@ function promoting(ctx: Ctx): void {
     `${ctx.primary} runs revision ${ctx.status.lastAppliedSpec}; scaling down ${ctx.target}`,
   );
   ctx.requeueAfterMs = WAIT_POLL_MS;
+}
+
+/**
+ * With an autoscaler, all traffic goes back to the primary only once it has as many ready pods as it
+ * had when the release started (status.primaryScaler; its autoscaler's minimum is raised meanwhile).
+ */
+function primaryShort(ctx: Ctx): boolean {
+  const record = ctx.status.primaryScaler;
+  if (record === undefined || record.revision !== ctx.status.lastAppliedSpec) return false;
+  const ready = ctx.in.observed.primary?.available ?? 0;
+  if (ready >= record.floor) return false;
+  ctx.message = `holding the switch to ${ctx.primary}: ${ready} of ${record.floor} replicas ready (as many as served all traffic when the release started); its autoscaler's minimum is raised to ${record.floor} until the switch holds`;
+  ctx.requeueAfterMs = WAIT_POLL_MS;
+  return true;
 }
 
 function waitingForPromotionStep(ctx: Ctx): boolean {

@@ -95,6 +95,11 @@ export function workloadPlan(
     primaryReplicas: number | undefined;
     targetDraining: boolean;
     primaryRevision?: string | undefined;
+    /**
+     * The target's own autoscaler (spec.autoscalerRef): kanaria only scales the target up from zero,
+     * to the autoscaler's minimum (at least 1, as Flagger), and leaves the count to it from then on.
+     */
+    autoscaled?: { targetReplicas: number; min: number } | undefined;
   },
 ): WorkloadPlan {
   // Initializing copies whatever the target runs; Promoting only the revision that passed its analysis,
@@ -108,19 +113,20 @@ export function workloadPlan(
         : observed.targetRevision;
   const copyToPrimary = desired.primary !== "keep" && observed.targetRevision === revisionToCopy;
   const targetReplicas =
-    desired.target === "up"
-      ? // The canary runs as many pods as the primary, so both are judged at the same scale. Not while
-        // its scale-down is landing: the old pods would pass for the new ones' readiness (deletionStep).
-        observed.targetDraining
-        ? undefined
-        : Math.max(1, observed.primaryReplicas ?? 1)
-      : desired.target === "zero"
-        ? 0
-        : undefined;
+    desired.target === "up" ? scaleUp(observed) : desired.target === "zero" ? 0 : undefined;
   return {
     copyToPrimary,
     restorePrimary:
       desired.primary === "restore" && !copyToPrimary && observed.primaryRevision !== status.lastPromotedSpec,
     targetReplicas,
   };
+}
+
+function scaleUp(observed: Parameters<typeof workloadPlan>[2]): number | undefined {
+  // Not while its scale-down is landing: the old pods would pass for the new ones' readiness (deletionStep).
+  if (observed.targetDraining) return undefined;
+  const { autoscaled } = observed;
+  if (autoscaled) return autoscaled.targetReplicas > 0 ? undefined : Math.max(1, autoscaled.min);
+  // The canary runs as many pods as the primary, so both are judged at the same scale.
+  return Math.max(1, observed.primaryReplicas ?? 1);
 }

@@ -10,6 +10,8 @@ export interface WorkloadObservation {
   replicas: number;
   /** readyReplicas as a percentage of spec.replicas; 0 when scaled to zero. */
   readyPercent: number;
+  /** status.availableReplicas: the ready pods (the primary's capacity, see status.primaryScaler). */
+  available?: number;
   /** The controller has rolled out the current spec: observedGeneration caught up, all replicas updated. */
   rolloutComplete: boolean;
   /** Scaled to zero with its pods not yet reported gone: wait before scaling it up (WorkloadState.draining). */

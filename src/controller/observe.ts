@@ -15,6 +15,7 @@ import { observeWorkload, primaryName } from "../workloads/primary.ts";
 import { type Revision, resolveRevision } from "../workloads/revision.ts";
 import { selectorLabel } from "../workloads/selector.ts";
 import { servicePorts } from "../workloads/services.ts";
+import type { Autoscaling } from "./autoscaling.ts";
 import type { Decision } from "./decide.ts";
 import { type DriftFound, findDrift, NO_DRIFT } from "./drift-check.ts";
 import type { Observations, WorkloadObservation } from "./observations.ts";
@@ -33,6 +34,8 @@ export interface Observed {
   target: Deployment | undefined;
   revision: Revision | undefined;
   primaryDeployment?: Deployment | undefined;
+  /** spec.autoscalerRef's autoscaler and the primary's copy; undefined without one (or when blocked). */
+  autoscaling?: Autoscaling | undefined;
 }
 
 const deploymentRef = (namespace: string, name: string): ObjectRef => ({
@@ -152,6 +155,7 @@ function workloadObservation(deployment: Deployment): WorkloadObservation {
   return {
     replicas: state.replicas,
     readyPercent: state.readyPercent,
+    available: deployment.status?.availableReplicas ?? 0,
     rolloutComplete: state.updated,
     draining: state.draining,
     revision: state.revision,

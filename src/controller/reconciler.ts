@@ -14,6 +14,12 @@ import type { AlertHooks } from "../notifiers/alerts.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
 import type { Router } from "../routers/router.ts";
 import { callRequestedHooks, sendEventHooks, type WebhookCaller } from "../webhooks/dispatch.ts";
+import {
+  observeAutoscaling,
+  releaseAutoscaler,
+  withAutoscalerBlocker,
+  withPrimaryCapacity,
+} from "./autoscaling.ts";
 import { conditionsFor, sameStatus } from "./conditions.ts";
 import { type ConvergeDeps, converge, restoreTarget, routeAsDecided } from "./converge.ts";
 import { crashPoint } from "./crash-points.ts";
@@ -69,11 +75,18 @@ export async function reconcileCanary(
   if (!deleting && !(await syncFinalizer(deps, canary))) return { requeueAfterMs: 0 };
 
   const routing = pickRouter(deps, canary, resolved);
-  const observed = await observe(deps, canary, resolved, routing);
+  const scaling = await observeAutoscaling(deps.client, canary);
+  const observed = withAutoscalerBlocker(await observe(deps, canary, resolved, routing), scaling);
   const decided = await decideWithChecks(deps, canary, resolved, routing.capabilities, observed.observations);
   const converges = !deleting && !canary.spec.suspend && !decided.blocked && routing.router !== undefined;
   const drift = converges ? await observeDrift(deps, canary, resolved, decided, observed, routing) : NO_DRIFT;
-  const decision = withOutbox(deps, canary, resolved, withDrift(decided, drift), observed);
+  const recorded = withPrimaryCapacity(
+    decided,
+    canary,
+    observed.autoscaling,
+    observed.observations.primary?.available,
+  );
+  const decision = withOutbox(deps, canary, resolved, withDrift(recorded, drift), observed);
   const latest = await persist(deps, raw, canary, decision);
   sendEventHooks(canary, decision.status, decision.events, deps.logger, deps.callWebhook);
   deps.alerts?.submit(latest);
@@ -240,6 +253,7 @@ async function finishDeletion(
 ): Promise<ReconcileResult> {
   if (!canary.metadata.finalizers?.includes(FINALIZER)) return { requeueAfterMs: undefined };
   const primaryReplicas = observed.observations.primary?.replicas;
+  if (observed.autoscaling) await releaseAutoscaler(deps.client, observed.autoscaling);
   const restored = await restoreTarget(
     deps.client,
     router,

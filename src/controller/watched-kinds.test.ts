@@ -14,6 +14,7 @@ describe("WATCHED_KINDS", () => {
     expect(WATCHED_KINDS.filter((k) => k.requiresApi).map((k) => k.kind)).toEqual([
       "VirtualRouter",
       "HTTPRoute",
+      "ScaledObject",
     ]);
   });
 });
@@ -30,7 +31,7 @@ describe("servedKinds", () => {
       logger,
     );
     expect(kinds).toEqual(WATCHED_KINDS);
-    expect(asked).toEqual(["appmesh.k8s.aws/v1beta2", "gateway.networking.k8s.io/v1"]);
+    expect(asked).toEqual(["appmesh.k8s.aws/v1beta2", "gateway.networking.k8s.io/v1", "keda.sh/v1alpha1"]);
   });
 
   it("drops a kind whose group/version the server does not serve, and only that one", async () => {
@@ -47,6 +48,7 @@ describe("servedKinds", () => {
       "MetricTemplate",
       "Ingress",
       "HTTPRoute",
+      "HorizontalPodAutoscaler",
     ]);
   });
 

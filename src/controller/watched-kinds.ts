@@ -36,6 +36,14 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   // Gateway API: a changed HTTPRoute (re-applied from Git, or a parent's verdict in its status) wakes
   // the Canary that generated it or names it in spec.routeRef.
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", wakes: "HTTPRoute", requiresApi: true },
+  // spec.autoscalerRef: an edited autoscaler is copied to <name>-primary; an edited copy is put back.
+  {
+    apiVersion: "autoscaling/v2",
+    kind: "HorizontalPodAutoscaler",
+    wakes: "HorizontalPodAutoscaler",
+    requiresApi: false,
+  },
+  { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", wakes: "ScaledObject", requiresApi: true },
 ];
 
 /** Asks discovery whether the API server serves group/version (kube/discovery.ts in production). */

@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { KubeConnection } from "./connection.ts";
-import { apiErrorFor, errorMessage, KubeApiError } from "./errors.ts";
+import { apiErrorFor, errorMessage, KubeApiError, UnservedKindError } from "./errors.ts";
 import { EventRecorder } from "./events.ts";
 import { describe, refOf } from "./objects.ts";
 import { FIELD_MANAGER, KubeRest, MERGE_PATCH, SERVER_SIDE_APPLY } from "./rest.ts";
@@ -19,6 +19,7 @@ function describeCollection(apiVersion: string, kind: string, namespace: string 
 /** Prefixes what was attempted, keeping the error's class (a 409 stays a ConflictError to re-read and retry). */
 function failure(attempted: string, err: unknown): Error {
   const message = `${attempted}: ${errorMessage(err)}`;
+  if (err instanceof UnservedKindError) return new UnservedKindError(message, { cause: err });
   if (!(err instanceof KubeApiError)) return new Error(message, { cause: err });
   return apiErrorFor(err.code, message, err.reason, { cause: err });
 }

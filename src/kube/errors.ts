@@ -39,6 +39,11 @@ export function apiErrorFor(
     : new KubeApiError(code, message, reason, options);
 }
 
+/** The API server does not serve this apiVersion/kind (its CRD is not installed): not a missing object. */
+export class UnservedKindError extends Error {
+  override readonly name: string = "UnservedKindError";
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

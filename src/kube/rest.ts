@@ -1,5 +1,5 @@
 import { type HttpResponse, type KubeConnection, readBody } from "./connection.ts";
-import { apiErrorFor, errorMessage, type KubeApiError } from "./errors.ts";
+import { apiErrorFor, errorMessage, KubeApiError, UnservedKindError } from "./errors.ts";
 import type { KubeObject } from "./types.ts";
 
 /** The field manager of every write, and the component of every Event. */
@@ -66,11 +66,14 @@ export class KubeRest {
     try {
       resource = (await this.resources(ref.apiVersion, ref.kind)).get(ref.kind);
     } catch (err) {
-      // A plain Error, not a KubeApiError: a 404 from discovery must not read as "object not found".
-      throw new Error(`cannot resolve ${ref.kind} (${ref.apiVersion}): ${errorMessage(err)}`, { cause: err });
+      // Not a KubeApiError: a 404 from discovery must not read as "object not found".
+      const message = `cannot resolve ${ref.kind} (${ref.apiVersion}): ${errorMessage(err)}`;
+      if (err instanceof KubeApiError && err.code === 404)
+        throw new UnservedKindError(message, { cause: err });
+      throw new Error(message, { cause: err });
     }
     if (!resource) {
-      throw new Error(
+      throw new UnservedKindError(
         `cannot resolve ${ref.kind} (${ref.apiVersion}): the API server does not serve this kind`,
       );
     }

@@ -167,6 +167,48 @@ const RULE_CASES: RuleCase[] = [
     },
   ]),
   {
+    rule: "a HorizontalPodAutoscaler is in the autoscaling group: set autoscalerRef.apiVersion to autoscaling/v2",
+    object: edit(CANARY, {
+      "spec.autoscalerRef": {
+        apiVersion: "keda.sh/v1alpha1",
+        kind: "HorizontalPodAutoscaler",
+        name: "podinfo",
+      },
+    }),
+    path: "spec.autoscalerRef.apiVersion",
+  },
+  {
+    rule: "a KEDA ScaledObject is served as keda.sh/v1alpha1: set autoscalerRef.apiVersion to keda.sh/v1alpha1",
+    object: edit(CANARY, {
+      "spec.autoscalerRef": { apiVersion: "autoscaling/v2", kind: "ScaledObject", name: "podinfo" },
+    }),
+    path: "spec.autoscalerRef.apiVersion",
+  },
+  {
+    rule: "primaryScalerQueries rewrites KEDA triggers: it needs kind ScaledObject (a HorizontalPodAutoscaler's metrics are copied as they are)",
+    object: edit(CANARY, {
+      "spec.autoscalerRef": {
+        apiVersion: "autoscaling/v2",
+        kind: "HorizontalPodAutoscaler",
+        name: "podinfo",
+        primaryScalerQueries: { cpu: "up" },
+      },
+    }),
+    path: "spec.autoscalerRef.primaryScalerQueries",
+  },
+  {
+    rule: "minReplicas must not be above maxReplicas",
+    object: edit(CANARY, {
+      "spec.autoscalerRef": {
+        apiVersion: "autoscaling/v2",
+        kind: "HorizontalPodAutoscaler",
+        name: "podinfo",
+        primaryScalerReplicas: { minReplicas: 5, maxReplicas: 2 },
+      },
+    }),
+    path: "spec.autoscalerRef.primaryScalerReplicas.minReplicas",
+  },
+  {
     rule: "sigv4 applies to type prometheus only; cloudwatch requests are always signed",
     object: edit(TEMPLATE, {
       "spec.provider": { type: "cloudwatch", region: "us-west-2", sigv4: { region: "us-west-2" } },
@@ -217,6 +259,41 @@ describe("withRules cross-field rules", () => {
 
   it("accepts the valid base objects", () => {
     expect(problemsOf(CANARY, TEMPLATE, PROVIDER)).toEqual([]);
+  });
+});
+
+describe("autoscalerRef", () => {
+  const ref = (extra: Obj) => edit(CANARY, { "spec.autoscalerRef": { name: "podinfo", ...extra } });
+
+  it("accepts Flagger's HorizontalPodAutoscaler and KEDA ScaledObject references", () => {
+    expect(problemsOf(ref({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler" }))).toEqual([]);
+    // Flagger reads any of them at v2: the same object.
+    expect(problemsOf(ref({ apiVersion: "autoscaling/v2beta2", kind: "HorizontalPodAutoscaler" }))).toEqual(
+      [],
+    );
+    const keda = ref({
+      apiVersion: "keda.sh/v1alpha1",
+      kind: "ScaledObject",
+      primaryScalerQueries: { "prom-trigger": "sum(rate(http_requests_total{app='podinfo-primary'}[30s]))" },
+      primaryScalerReplicas: { minReplicas: 2, maxReplicas: 5 },
+    });
+    expect(problemsOf(keda)).toEqual([]);
+  });
+
+  it("refuses another kind, naming the field and the kinds kanaria copies", () => {
+    const problems = problemsOf(ref({ apiVersion: "apps/v1", kind: "Deployment" }));
+    expect(problems).toEqual([
+      expect.objectContaining({
+        severity: "error",
+        path: "spec.autoscalerRef.kind",
+        message: 'must be one of "HorizontalPodAutoscaler", "ScaledObject"; got the string "Deployment"',
+      }),
+    ]);
+  });
+
+  it("needs kind and apiVersion, as Flagger's CRD does", () => {
+    const paths = problemsOf(ref({})).map((p) => p.path);
+    expect(paths).toEqual(["spec.autoscalerRef.apiVersion", "spec.autoscalerRef.kind"]);
   });
 });
 

@@ -152,7 +152,12 @@ describe("buildPrimary", () => {
 
   it("leaves replicas to the autoscaler once the primary exists", () => {
     const canary = canaryFixture({
-      autoscalerRef: { name: "podinfo", primaryScalerReplicas: { minReplicas: 2, maxReplicas: 10 } },
+      autoscalerRef: {
+        apiVersion: "autoscaling/v2",
+        kind: "HorizontalPodAutoscaler",
+        name: "podinfo",
+        primaryScalerReplicas: { minReplicas: 2, maxReplicas: 10 },
+      },
     });
     expect(buildPrimary(canary, deploymentFixture(), revision).spec?.replicas).toBe(2);
     expect(buildPrimary(canary, deploymentFixture(), revision, withReplicas(primary, 7)).spec?.replicas).toBe(

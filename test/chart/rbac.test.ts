@@ -179,6 +179,9 @@ describe.concurrent("the chart's RBAC", () => {
     { verb: "delete", resource: "ingresses", group: "networking.k8s.io", namespace: "default" },
     { verb: "patch", resource: "httproutes", group: "gateway.networking.k8s.io", namespace: "default" },
     { verb: "create", resource: "virtualrouters", group: "appmesh.k8s.aws", namespace: "default" },
+    { verb: "watch", resource: "horizontalpodautoscalers", group: "autoscaling", namespace: "default" },
+    { verb: "patch", resource: "horizontalpodautoscalers", group: "autoscaling", namespace: "default" },
+    { verb: "patch", resource: "scaledobjects", group: "keda.sh", namespace: "default" },
   ];
   it.each(must.map((a) => [describeAccess(a), a] as const))(
     "may (the reviews answer yes too): %s",

@@ -14,7 +14,7 @@
 #   cluster.sh prometheus-start   start it again on the same port and data dir
 #   cluster.sh controller-manager-stop   stop kube-controller-manager only (Deployments stall)
 #   cluster.sh controller-manager-start  start it again as it was, and wait until it is healthy
-#   cluster.sh third-party-crds   print the paths of the Gateway API / App Mesh CRD files
+#   cluster.sh third-party-crds   print the paths of the Gateway API / App Mesh / KEDA CRD files
 #   cluster.sh chromium           install Debian's chromium if missing (browser tests), print its path
 #   cluster.sh pin                regenerate test/cluster/go/*/go.mod+go.sum from versions.env
 #   cluster.sh apt-tool NAME      install a tool a test needs (e.g. tmux) with apt-get when missing
@@ -335,6 +335,7 @@ cmd_third_party_crds() {
     case "$f" in *_vap_*) ;; *) echo "$f" ;; esac   # skip the ValidatingAdmissionPolicy
   done
   echo "$am/crds/crds.yaml"
+  echo "$(mod_dir github.com/kedacore/keda/v2 "$KEDA_VERSION")/config/crd/bases/keda.sh_scaledobjects.yaml"
 }
 
 # ---------------------------------------------------------------------------------------

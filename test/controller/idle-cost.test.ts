@@ -5,7 +5,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningController, startController } from "../../src/controller/manager.ts";
 import { createKubeClient } from "../../src/kube/client.ts";
-import type { KubeClient } from "../../src/kube/types.ts";
+import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import {
   getDeployment,
   imageOf,
@@ -62,6 +62,25 @@ beforeAll(async () => {
   await client.apply(
     canary(ns, "plain", { provider: "kubernetes", analysis: { interval: `${INTERVAL_S}s`, iterations: 1 } }),
   );
+  // An autoscaled one: its HPA and the primary's copy are read from the caches too.
+  await client.apply(deployment(ns, "scaled", "6.0.0"));
+  await client.apply({
+    apiVersion: "autoscaling/v2",
+    kind: "HorizontalPodAutoscaler",
+    metadata: { name: "scaled", namespace: ns },
+    spec: {
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "scaled" },
+      minReplicas: 1,
+      maxReplicas: 3,
+    },
+  } as KubeObject);
+  await client.apply(
+    canary(ns, "scaled", {
+      provider: "kubernetes",
+      autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: "scaled" },
+      analysis: { interval: `${INTERVAL_S}s`, iterations: 1 },
+    }),
+  );
   controller = await startController({
     connection: kubeConnection(),
     logger,
@@ -84,12 +103,14 @@ describe("an idle Canary", () => {
     await Promise.all([
       waitForPhase(client, ns, "web", "Initialized"),
       waitForPhase(client, ns, "plain", "Initialized"),
+      waitForPhase(client, ns, "scaled", "Initialized"),
     ]);
     await initializationConverged(client, ns, "web");
-    await waitFor(() => getDeployment(client, ns, "plain"), {
-      description: "plain scaled to zero",
-      until: (d) => d?.spec?.replicas === 0,
-    });
+    for (const name of ["plain", "scaled"])
+      await waitFor(() => getDeployment(client, ns, name), {
+        description: `${name} scaled to zero`,
+        until: (d) => d?.spec?.replicas === 0,
+      });
     // Let the scale-down's last status updates settle into the caches.
     await new Promise((r) => setTimeout(r, 3_000));
 
@@ -103,7 +124,7 @@ describe("an idle Canary", () => {
       Object.entries(snapshot()).map(([verb, n]) => [verb, n - before[verb as Verb]]),
     ) as Record<Verb, number>;
 
-    // Three ticks of two Canaries happened, each reading its objects from the caches...
+    // Three ticks of each Canary happened, each reading its objects from the caches...
     expect(stats.hits - hitsBefore).toBeGreaterThanOrEqual(2 * 3 * 5);
     // ...re-applying the Services and the canary Ingress as no-ops...
     expect(stats.skippedWrites - skippedBefore).toBeGreaterThanOrEqual(2 * 3 * 3);

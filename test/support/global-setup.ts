@@ -10,7 +10,7 @@
 //                    CLOUDWATCH_ENDPOINT are taken from the environment when set.
 //   k3s              start k3s with @testcontainers/k3s (needs a Docker engine; image from
 //                    KANARIA_K3S_IMAGE); Prometheus/CloudWatch as for `existing`.
-// Then crds/*.yaml (KANARIA_CRDS_DIR overrides the dir) and the third-party CRDs (Gateway API, App Mesh; read from the Go module cache by
+// Then crds/*.yaml (KANARIA_CRDS_DIR overrides the dir) and the third-party CRDs (Gateway API, App Mesh, KEDA's ScaledObject; read from the Go module cache by
 // `cluster.sh third-party-crds`) are applied and awaited until Established.
 // Tests read what was set up with inject("kubeconfig") etc. (see provided.d.ts).
 import { spawn, spawnSync } from "node:child_process";

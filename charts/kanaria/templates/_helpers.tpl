@@ -88,4 +88,12 @@ SubjectAccessReviews check what it must not do.
 - apiGroups: [appmesh.k8s.aws]
   resources: [virtualnodes, virtualservices]
   verbs: [get, create, patch]
+# spec.autoscalerRef: the target's HorizontalPodAutoscaler or KEDA ScaledObject is watched (an edit is
+# copied to <name>-primary, which is applied); a ScaledObject is paused between releases (patched).
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [keda.sh]
+  resources: [scaledobjects]
+  verbs: [get, list, watch, create, patch]
 {{- end -}}
