@@ -14,7 +14,7 @@ import type {
   Phase,
   WebhookType,
 } from "../api/canary.ts";
-import type { ResolvedCanary } from "../api/defaults.ts";
+import { describeDropped, type ResolvedCanary } from "../api/defaults.ts";
 import type { CanaryEvent } from "../api/events.ts";
 import { type RouterCapabilities, unsupportedRouting } from "../routers/capabilities.ts";
 import { sameRoutes } from "../routers/router.ts";
@@ -80,6 +80,7 @@ interface Ctx {
 
 export function decide(input: DecideInput): Decision {
   const ctx = newCtx(input);
+  warnDropped(ctx);
   if (input.deleting) terminating(ctx);
   else if (input.spec.suspend) suspended(ctx);
   else if (ctx.blocker || !input.observed.target) blocked(ctx);
@@ -113,6 +114,13 @@ function newCtx(input: DecideInput): Ctx {
   };
 }
 
+/** Once per generation of the spec: the settings resolved away as Flagger does (see resolveCanary). */
+function warnDropped(ctx: Ctx): void {
+  const { dropped } = ctx.in.resolved;
+  if (dropped.length === 0 || ctx.in.status.observedGeneration === ctx.in.generation) return;
+  event(ctx, "SettingsIgnored", `As in Flagger: ${dropped.map(describeDropped).join("; ")}`, "Warning");
+}
+
 function conditionMessage(status: CanaryStatus): string {
   return status.conditions?.find((c) => c.type === "Promoted")?.message ?? "";
 }
@@ -130,6 +138,7 @@ function finish(ctx: Ctx): Decision {
     );
   }
   status.observedGeneration = input.generation;
+  status.router = input.resolved.provider;
   return {
     status,
     events: ctx.events,

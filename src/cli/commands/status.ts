@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import type { CheckStatus, WebhookStatus } from "../../api/canary.ts";
 import { API_VERSION } from "../../api/common.ts";
-import { resolveCanary } from "../../api/defaults.ts";
 import type { Deployment } from "../../workloads/meta.ts";
 import {
   type CanaryObject,
@@ -14,7 +13,7 @@ import {
   getCanary,
   refusable,
 } from "../canaries.ts";
-import { releaseFacts, releaseLabel } from "../release-facts.ts";
+import { releaseFacts, releaseLabel, resolveAsRun } from "../release-facts.ts";
 import { detailLines, listLines } from "../status-view.ts";
 import {
   type CanaryView,
@@ -97,7 +96,7 @@ function eventsOf(snapshot: Snapshot, canary: CanaryObject): EventRecord[] {
 
 export function summarize(canary: CanaryObject, events: EventRecord[]): CanarySummary {
   const status = canary.status ?? {};
-  const resolved = resolveCanary(canary.spec);
+  const resolved = resolveAsRun(canary);
   const revision = status.lastAppliedSpec;
   return {
     namespace: canary.metadata.namespace ?? "",
