@@ -24,7 +24,10 @@ export const PROVIDER_ALIASES = {
   "gatewayapi:v1beta1": "gatewayapi",
   "appmesh:v1beta2": "appmesh",
 } as const satisfies Record<string, ProviderName>;
-export const PROVIDER_SPELLINGS = [...PROVIDERS, ...(Object.keys(PROVIDER_ALIASES) as (keyof typeof PROVIDER_ALIASES)[])] as const;
+export const PROVIDER_SPELLINGS = [
+  ...PROVIDERS,
+  ...(Object.keys(PROVIDER_ALIASES) as (keyof typeof PROVIDER_ALIASES)[]),
+] as const;
 export type ProviderSpelling = (typeof PROVIDER_SPELLINGS)[number];
 
 /** The router a spec.provider spelling runs: gatewayapi:v1 runs gatewayapi. */

@@ -127,7 +127,8 @@ describe("resolveCanary", () => {
         dropped: [
           {
             fields: ["analysis.stepWeight"],
-            reason: "provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations 10",
+            reason:
+              "provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations 10",
           },
         ],
       },
@@ -140,7 +141,10 @@ describe("resolveCanary", () => {
         strategy: "blue-green",
         iterations: 4,
         dropped: [
-          { fields: ["analysis.match"], reason: "provider kubernetes cannot route by header or cookie (A/B testing)" },
+          {
+            fields: ["analysis.match"],
+            reason: "provider kubernetes cannot route by header or cookie (A/B testing)",
+          },
         ],
       },
     ],
@@ -150,14 +154,27 @@ describe("resolveCanary", () => {
       { stepWeights: [10, 50] },
       { provider: "kubernetes", strategy: "blue-green", iterations: 10 },
     ],
-    ["kubernetes blue/green as written drops nothing", { provider: "kubernetes" }, { iterations: 2 }, { dropped: [] }],
+    [
+      "kubernetes blue/green as written drops nothing",
+      { provider: "kubernetes" },
+      { iterations: 2 },
+      { dropped: [] },
+    ],
   ])("%s", (_name, spec, analysis, expected) => {
     expect(resolveCanary({ ...base, ...spec, analysis })).toMatchObject(expected);
   });
 
   it.each<[string, CanarySpec["analysis"]["metrics"], object]>([
-    ["success rate: threshold is the minimum", [{ name: "request-success-rate", threshold: 99 }], { min: 99 }],
-    ["duration: threshold is the maximum in ms", [{ name: "request-duration", threshold: 500 }], { max: 500 }],
+    [
+      "success rate: threshold is the minimum",
+      [{ name: "request-success-rate", threshold: 99 }],
+      { min: 99 },
+    ],
+    [
+      "duration: threshold is the maximum in ms",
+      [{ name: "request-duration", threshold: 500 }],
+      { max: 500 },
+    ],
     ["inline query: threshold is the maximum", [{ name: "errors", query: "x", threshold: 5 }], { max: 5 }],
     [
       "template: threshold is the maximum",

@@ -1,4 +1,10 @@
-import { BUILTIN_METRICS, type CanaryMetric, type CanarySpec, type ProviderName, routerOf } from "./canary.ts";
+import {
+  BUILTIN_METRICS,
+  type CanaryMetric,
+  type CanarySpec,
+  type ProviderName,
+  routerOf,
+} from "./canary.ts";
 import { parseDuration } from "./common.ts";
 
 /** Flagger's defaults; README.md lists them and every place kanaria differs. */

@@ -912,13 +912,20 @@ describe("blue/green and A/B", () => {
     // Once per generation: the next decision, with the generation observed, does not repeat it.
     const again = run({ spec, status: d.status, target: ready("rev-b") });
     expect(again.events.map((e) => e.reason)).not.toContain("SettingsIgnored");
-    const passed = run({ spec, status: progressing(0, { iterations: 8, observedGeneration: 3 }), checks: [pass()] });
+    const passed = run({
+      spec,
+      status: progressing(0, { iterations: 8, observedGeneration: 3 }),
+      checks: [pass()],
+    });
     expect(passed.events[0]?.message).toBe("Advance podinfo.test canary iteration 9/10");
   });
 
   it("drops match on the kubernetes provider with a warning, as Flagger does", () => {
     const match = [{ headers: { "x-canary": { exact: "1" } } }];
-    const spec = canarySpec({ stepWeight: undefined, maxWeight: undefined, iterations: 2, match }, { provider: "kubernetes" });
+    const spec = canarySpec(
+      { stepWeight: undefined, maxWeight: undefined, iterations: 2, match },
+      { provider: "kubernetes" },
+    );
     const d = run({ spec, status: progressing(0, { lastStepTime: undefined }) });
     expect(condition(d, "Stalled")?.status).toBe("False");
     expect(d.events).toContainEqual({
@@ -927,7 +934,10 @@ describe("blue/green and A/B", () => {
       message:
         "As in Flagger: analysis.match ignored: provider kubernetes cannot route by header or cookie (A/B testing)",
     });
-    expect(desiredState(d.status, resolveCanary(spec)).routes).toMatchObject({ canaryWeight: 0, matched: false });
+    expect(desiredState(d.status, resolveCanary(spec)).routes).toMatchObject({
+      canaryWeight: 0,
+      matched: false,
+    });
   });
 
   it("starts blue/green without traffic to the canary", () => {

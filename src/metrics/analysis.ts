@@ -219,7 +219,11 @@ export async function planCheck(
   // The controller's signing settings belong to its own metrics server, not to a Canary's.
   const signsDefault = input.defaultMetricsSigv4 && !input.canary.spec.metricsServer;
   const sigv4 = signsDefault ? { sigv4: input.defaultMetricsSigv4 } : {};
-  const prometheus = { type: "prometheus" as const, ...(metricsServer ? { address: metricsServer } : {}), ...sigv4 };
+  const prometheus = {
+    type: "prometheus" as const,
+    ...(metricsServer ? { address: metricsServer } : {}),
+    ...sigv4,
+  };
   if (metric.query !== undefined) {
     // Flagger's deprecated inline query: run as written against the Canary's (or the default) Prometheus.
     return {

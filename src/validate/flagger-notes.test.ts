@@ -111,7 +111,11 @@ describe("Flagger's spellings and deprecated fields", () => {
           metrics: [
             { name: "request-success-rate", threshold: 99 },
             { name: "request-duration", threshold: 500 },
-            { name: "404s", threshold: 3, query: 'sum(rate(http_requests_total{status="404"}[{{ interval }}]))' },
+            {
+              name: "404s",
+              threshold: 3,
+              query: 'sum(rate(http_requests_total{status="404"}[{{ interval }}]))',
+            },
           ],
         },
       },

@@ -14,7 +14,8 @@ const WRITES: Record<keyof typeof PROVIDER_ALIASES, string> = {
   "gatewayapi:v1": "HTTPRoutes as gateway.networking.k8s.io/v1",
   "gatewayapi:v1beta1":
     "HTTPRoutes as gateway.networking.k8s.io/v1, which every Gateway API release since v1.0 serves as v1beta1 too",
-  "appmesh:v1beta2": "appmesh.k8s.aws/v1beta2 objects without a mesh name: App Mesh takes the namespace's mesh",
+  "appmesh:v1beta2":
+    "appmesh.k8s.aws/v1beta2 objects without a mesh name: App Mesh takes the namespace's mesh",
 };
 
 export function flaggerNotes(m: Manifest, canary: Canary): Problem[] {

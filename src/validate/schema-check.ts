@@ -1,9 +1,9 @@
 /** Checks one kanaria.dev object against the zod schemas of src/api and turns each issue into a problem
  * that names the field and says how to fix it. */
 import type { z } from "zod";
+import type { Canary } from "../api/canary.ts";
 import { API_VERSION, DURATION_PATTERN, GROUP, VERSION } from "../api/common.ts";
 import { KINDS, kindInfo } from "../api/kinds.ts";
-import type { Canary } from "../api/canary.ts";
 import { flaggerNotes } from "./flagger-notes.ts";
 import type { Manifest } from "./load.ts";
 import { problemAt } from "./locate.ts";
