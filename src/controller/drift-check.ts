@@ -25,9 +25,9 @@ import { shortHash } from "../workloads/hash.ts";
 import {
   type ConfigMap,
   controllingCanary,
-  type Deployment,
   type Secret,
   type Service,
+  type Workload,
 } from "../workloads/meta.ts";
 import {
   buildPrimary,
@@ -76,9 +76,9 @@ export interface DriftInput {
   client: KubeClient;
   canary: Canary;
   resolved: ResolvedCanary;
-  target: Deployment;
+  target: Workload;
   revision: Revision;
-  primary: Deployment | undefined;
+  primary: Workload | undefined;
   /** The status kanaria last wrote (what it last decided) and the one it is about to write. */
   before: CanaryStatus;
   after: CanaryStatus;
@@ -169,8 +169,7 @@ function settle(found: DriftFound, c: DriftCandidate, action: DriftMode): void {
     if (c.fields.length === 0 && (c.ref.kind === "ConfigMap" || c.ref.kind === "Secret"))
       found.recopyConfigs = true;
   } else if (c.ref.kind === "Service") found.holdServices = true;
-  else if (c.ref.kind !== "Deployment" && c.ref.kind !== "ConfigMap" && c.ref.kind !== "Secret")
-    found.holdRoutes = true;
+  else if (!["Deployment", "DaemonSet", "ConfigMap", "Secret"].includes(c.ref.kind)) found.holdRoutes = true;
 }
 
 /** The field manager of the change, from managedFields (read once; the caches drop them). */
@@ -259,9 +258,9 @@ async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
  */
 function templateDrift(
   canary: Canary,
-  target: Deployment,
+  target: Workload,
   revision: Revision,
-  primary: Deployment,
+  primary: Workload,
 ): FieldDrift[] {
   const known = compared.get(primary);
   if (known?.target === target && known.revision === revision.hash) return known.fields;
@@ -283,7 +282,7 @@ const compared = new WeakMap<object, { target: object; revision: string; fields:
  * The revision the primary must run: the one promoted last, or the one being promoted (from the
  * promotion's copy until the status says Succeeded), as kanaria wrote on it.
  */
-function runsRevision(primary: Deployment, status: CanaryStatus): string | undefined {
+function runsRevision(primary: Workload, status: CanaryStatus): string | undefined {
   const written = primary.metadata.annotations?.[REVISION_ANNOTATION];
   const promoting = written !== undefined && written === status.lastAppliedSpec;
   return promoting ? written : status.lastPromotedSpec;
@@ -296,7 +295,7 @@ function runsRevision(primary: Deployment, status: CanaryStatus): string | undef
  */
 async function releasePrimaryDrift(
   input: DriftInput,
-  primary: Deployment,
+  primary: Workload,
   promoted: string,
 ): Promise<DriftCandidate[]> {
   const template = primary.spec?.template;
@@ -321,7 +320,7 @@ async function releasePrimaryDrift(
   return [
     {
       ref: refOf(primary),
-      key: `Deployment/${primary.metadata.name}@${runs}`,
+      key: `${primary.kind}/${primary.metadata.name}@${runs}`,
       fields: [unknown],
       hidden: false,
       certain: true,
@@ -348,7 +347,7 @@ async function copyChecksums(input: DriftInput, template: V1PodTemplateSpec): Pr
 
 /** revisionOfPrimary, once per version of the primary and its copies. */
 function primaryRevision(
-  primary: Deployment,
+  primary: Workload,
   template: V1PodTemplateSpec,
   labelKey: string,
   copies: TrackedConfigs,

@@ -8,7 +8,7 @@ import type { Canary } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import type { KubeClient } from "../kube/types.ts";
 import type { Router } from "../routers/router.ts";
-import type { Deployment } from "../workloads/meta.ts";
+import type { Workload } from "../workloads/meta.ts";
 import { isReady, observeWorkload, scaleTarget } from "../workloads/primary.ts";
 import { releaseApexService } from "../workloads/services.ts";
 import { deletionStep } from "./desired.ts";
@@ -20,7 +20,7 @@ export async function restoreTarget(
   router: Router | undefined,
   canary: Canary,
   resolved: ResolvedCanary,
-  target: Deployment | undefined,
+  target: Workload | undefined,
   primaryReplicas: number | undefined,
 ): Promise<boolean> {
   const state = target && observeWorkload(target);

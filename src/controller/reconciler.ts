@@ -14,7 +14,8 @@ import type { AlertHooks } from "../notifiers/alerts.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
 import { type Router, type RouterTarget, type Routes, sameRoutes } from "../routers/router.ts";
 import { callRequestedHooks, sendEventHooks, type WebhookCaller } from "../webhooks/dispatch.ts";
-import type { Deployment } from "../workloads/meta.ts";
+import { targetKind } from "../workloads/kinds.ts";
+import type { Workload } from "../workloads/meta.ts";
 import {
   ensurePrimary,
   observeWorkload,
@@ -64,20 +65,14 @@ export interface ReconcileResult {
 
 interface Observed {
   observations: Observations;
-  target: Deployment | undefined;
+  target: Workload | undefined;
   revision: Revision | undefined;
-  primaryDeployment?: Deployment | undefined;
+  primaryDeployment?: Workload | undefined;
 }
 
 const canaryRef = (namespace: string, name: string): ObjectRef => ({
   apiVersion: API_VERSION,
   kind: "Canary",
-  namespace,
-  name,
-});
-const deploymentRef = (namespace: string, name: string): ObjectRef => ({
-  apiVersion: "apps/v1",
-  kind: "Deployment",
   namespace,
   name,
 });
@@ -254,20 +249,10 @@ async function observe(
   const { routes, blocker: routingBlocker } = await observeRoutes(routing, { canary, resolved });
   const base = { now: deps.now(), checks: undefined, offlineProviders: undefined, routes };
   const targetRef = canary.spec.targetRef;
-  if (targetRef.kind !== undefined && targetRef.kind !== "Deployment") {
-    const blocker = {
-      reason: "UnsupportedTarget",
-      message: `spec.targetRef.kind ${targetRef.kind} is not supported: kanaria releases Deployments`,
-    };
-    return {
-      observations: { ...base, target: undefined, primary: undefined, blocker },
-      target: undefined,
-      revision: undefined,
-    };
-  }
+  const kind = targetKind(canary);
   const [target, primary] = await Promise.all([
-    deps.client.get<Deployment>(deploymentRef(namespace, targetRef.name)),
-    deps.client.get<Deployment>(deploymentRef(namespace, primaryName(targetRef.name))),
+    deps.client.get<Workload>(kind.ref(namespace, targetRef.name)),
+    deps.client.get<Workload>(kind.ref(namespace, primaryName(targetRef.name))),
   ]);
   const primaryObservation = primary ? workloadObservation(primary) : undefined;
   if (!target) {
@@ -282,6 +267,7 @@ async function observe(
   try {
     // Configuration problems surface here, before anything is written, rather than halfway through converge.
     selectorLabel(target);
+    kind.check(target);
     servicePorts(canary, target);
     revision = await resolveRevision(deps.client, target);
   } catch (err) {
@@ -333,8 +319,8 @@ async function reportBlocker(
   await deps.client.event({ regarding: latest, type: "Warning", ...blocker });
 }
 
-function workloadObservation(deployment: Deployment): WorkloadObservation {
-  const state = observeWorkload(deployment);
+function workloadObservation(workload: Workload): WorkloadObservation {
+  const state = observeWorkload(workload);
   // Readiness thresholds below 100% make sense only if a rollout counts as done once every pod is
   // updated, whether or not all of them are available yet: decide() compares readyPercent itself.
   return {
@@ -364,7 +350,7 @@ async function conflictingCanary(deps: ReconcilerDeps, canary: Canary): Promise<
   if (!owner || owner.metadata.name === canary.metadata.name) return undefined;
   return {
     reason: "ConflictingCanary",
-    message: `Deployment ${namespace}/${canary.spec.targetRef.name} is already the target of Canary ${owner.metadata.name}: delete one of the two Canaries or point spec.targetRef at another Deployment`,
+    message: `${targetKind(canary).kind} ${namespace}/${canary.spec.targetRef.name} is already the target of Canary ${owner.metadata.name}: delete one of the two Canaries or point spec.targetRef at another target`,
   };
 }
 
@@ -409,7 +395,7 @@ async function converge(
   canary: Canary,
   resolved: ResolvedCanary,
   decision: Decision,
-  observed: Observed & { target: Deployment; revision: Revision },
+  observed: Observed & { target: Workload; revision: Revision },
   drift: DriftFound,
 ): Promise<void> {
   const { target, revision } = observed;
@@ -497,8 +483,8 @@ async function putBackDrift(
   }
 }
 
-async function scaleTo(deps: ReconcilerDeps, target: Deployment, replicas: number): Promise<void> {
-  if ((target.spec?.replicas ?? 1) !== replicas) await scaleTarget(deps.client, target, replicas);
+async function scaleTo(deps: ReconcilerDeps, target: Workload, replicas: number): Promise<void> {
+  await scaleTarget(deps.client, target, replicas);
 }
 
 /** Applies the split of the decided status, unless the route was seen carrying it already this tick. */

@@ -73,7 +73,7 @@ describe("AppMeshRouter objects (as Flagger's appmesh v1beta2 router)", () => {
       const { client } = await reconciled(canary);
       const out: unknown[] = [];
       for (const kind of ["VirtualNode", "VirtualRouter", "VirtualService"])
-        for (const o of await client.list(APPMESH_API_VERSION, kind, NS))
+        for (const o of await client.list<KubeObject & { spec?: unknown }>(APPMESH_API_VERSION, kind, NS))
           out.push([kind, o.metadata.name, o.spec]);
       return out;
     };
