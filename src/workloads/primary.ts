@@ -15,6 +15,8 @@ import {
   canaryNamespace,
   canaryOwnerReference,
   controllingCanary,
+  type DaemonSet,
+  type Deployment,
   userAnnotations,
   type Workload,
 } from "./meta.ts";
@@ -193,6 +195,11 @@ async function promotedTemplate(
 /** The pod templates the primary ran, newest first (Deployment: its ReplicaSets; DaemonSet: its ControllerRevisions). */
 export function primaryHistory(client: KubeClient, primary: Workload): Promise<V1PodTemplateSpec[]> {
   return workloadKind(primary.kind).history(client, primary);
+}
+
+/** Pods reporting ready (Deployment readyReplicas, DaemonSet numberReady), for people. */
+export function readyPods(workload: Workload): number {
+  return (workload as Deployment).status?.readyReplicas ?? (workload as DaemonSet).status?.numberReady ?? 0;
 }
 
 /** Rollout state of the target or the primary, as its kind reports it. */

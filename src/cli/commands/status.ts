@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import type { CheckStatus, WebhookStatus } from "../../api/canary.ts";
 import { API_VERSION } from "../../api/common.ts";
-import type { Deployment } from "../../workloads/meta.ts";
+import { targetKind } from "../../workloads/kinds.ts";
+import type { Workload } from "../../workloads/meta.ts";
+import { observeWorkload, readyPods } from "../../workloads/primary.ts";
 import {
   type CanaryObject,
   type Cluster,
@@ -210,9 +212,10 @@ async function watch(cluster: Cluster, name: string | undefined, flags: StatusFl
 async function liveView(cluster: Cluster, canary: CanaryObject, events: EventRecord[]): Promise<CanaryView> {
   const s = summarize(canary, []);
   const namespace = s.namespace;
+  const kind = targetKind(canary);
   const [primary, target] = await Promise.all(
     [`${canary.spec.targetRef.name}-primary`, canary.spec.targetRef.name].map((n) =>
-      cluster.client.get<Deployment>({ apiVersion: "apps/v1", kind: "Deployment", namespace, name: n }),
+      cluster.client.get<Workload>(kind.ref(namespace, n)),
     ),
   );
   return {
@@ -230,14 +233,14 @@ async function liveView(cluster: Cluster, canary: CanaryObject, events: EventRec
   };
 }
 
-function deploymentView(d: Deployment): DeploymentView {
+function deploymentView(d: Workload): DeploymentView {
   return {
     name: d.metadata.name,
     ...(d.spec?.template?.spec?.containers?.[0]?.image
       ? { image: d.spec.template.spec.containers[0].image }
       : {}),
-    replicas: d.spec?.replicas ?? 0,
-    ready: d.status?.readyReplicas ?? 0,
+    replicas: observeWorkload(d).replicas,
+    ready: readyPods(d),
   };
 }
 
