@@ -146,6 +146,8 @@ describe("DaemonSet parking (Flagger's scale to zero)", () => {
     expect(revision(daemonSet({ a: "b", [SCALE_TO_ZERO_KEY]: "true" }))).toBe(
       revision(daemonSet({ a: "b" })),
     );
+    // Unparking the last node selector may leave {} behind: still the same revision.
+    expect(revision(daemonSet({}))).toBe(revision(daemonSet()));
   });
 });
 

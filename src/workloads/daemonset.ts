@@ -25,11 +25,16 @@ export function parked(w: Workload): boolean {
   return ds(w).spec?.template?.spec?.nodeSelector?.[SCALE_TO_ZERO_KEY] !== undefined;
 }
 
-/** The template without the parking selector (and without an empty nodeSelector left behind). */
+/**
+ * The template without the parking selector, and without a nodeSelector left empty by unparking (the
+ * API server stores none then; a client may still show {}).
+ */
 function template(w: Workload): V1PodTemplateSpec | undefined {
   const t = ds(w).spec?.template;
-  if (!t?.spec?.nodeSelector || !(SCALE_TO_ZERO_KEY in t.spec.nodeSelector)) return t;
-  const { [SCALE_TO_ZERO_KEY]: _, ...nodeSelector } = t.spec.nodeSelector;
+  const selector = t?.spec?.nodeSelector;
+  if (!t?.spec || !selector || (!(SCALE_TO_ZERO_KEY in selector) && Object.keys(selector).length > 0))
+    return t;
+  const { [SCALE_TO_ZERO_KEY]: _, ...nodeSelector } = selector;
   const { nodeSelector: __, ...podSpec } = t.spec;
   return {
     ...t,
