@@ -384,12 +384,6 @@ export const canaryAnalysis = withRules(
       holds: (a) => a.stepWeight === undefined || a.stepWeights === undefined,
     },
     {
-      cel: "has(self.iterations) || has(self.stepWeight) || has(self.stepWeights)",
-      message: "set stepWeight or stepWeights (canary) or iterations (blue/green, A/B)",
-      path: ["stepWeight"],
-      holds: (a) => a.iterations !== undefined || a.stepWeight !== undefined || a.stepWeights !== undefined,
-    },
-    {
       cel: "!has(self.stepWeights) || self.stepWeights.isSorted()",
       message: "stepWeights must be in ascending order",
       path: ["stepWeights"],
@@ -503,6 +497,17 @@ export const canarySpec = withRules(
         routerOf(s.provider) !== "gatewayapi" ||
         s.routeRef !== undefined ||
         s.service.gatewayRefs !== undefined,
+    },
+    // The kubernetes provider runs blue/green with Flagger's 10 iterations when none are set.
+    {
+      cel: "has(self.analysis.iterations) || has(self.analysis.stepWeight) || has(self.analysis.stepWeights) || (has(self.provider) && self.provider == 'kubernetes')",
+      message: "set stepWeight or stepWeights (canary) or iterations (blue/green, A/B)",
+      path: ["analysis", "stepWeight"],
+      holds: (s) =>
+        s.analysis.iterations !== undefined ||
+        s.analysis.stepWeight !== undefined ||
+        s.analysis.stepWeights !== undefined ||
+        s.provider === "kubernetes",
     },
     // The kubernetes provider drops match and runs blue/green (as Flagger does), so it needs no iterations.
     {

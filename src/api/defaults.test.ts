@@ -160,6 +160,12 @@ describe("resolveCanary", () => {
       { iterations: 2 },
       { dropped: [] },
     ],
+    [
+      "kubernetes without iterations or weights: Flagger's 10 iterations, nothing dropped",
+      { provider: "kubernetes" },
+      {},
+      { strategy: "blue-green", iterations: 10, dropped: [] },
+    ],
   ])("%s", (_name, spec, analysis, expected) => {
     expect(resolveCanary({ ...base, ...spec, analysis })).toMatchObject(expected);
   });

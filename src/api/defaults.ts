@@ -101,7 +101,7 @@ export function resolveCanary(
 /**
  * What Flagger does with settings its strategy cannot use: iterations win over stepWeight(s); the
  * kubernetes provider (no router to split traffic) drops match and runs blue/green, with 10 iterations
- * when none are set.
+ * when none are set (warned about only when step weights are dropped for them).
  */
 function flaggerOverrides(
   spec: CanarySpec,
@@ -124,12 +124,13 @@ function flaggerOverrides(
   }
   if (weights.length > 0 && iterations !== undefined) {
     dropped.push({ fields: weights, reason: "analysis.iterations selects blue/green" });
-  } else if (weights.length > 0 && provider === "kubernetes") {
+  } else if (provider === "kubernetes" && iterations === undefined) {
     iterations = DEFAULTS.kubernetesIterations;
-    dropped.push({
-      fields: weights,
-      reason: `provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations ${iterations}`,
-    });
+    if (weights.length > 0)
+      dropped.push({
+        fields: weights,
+        reason: `provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations ${iterations}`,
+      });
   }
   return { iterations, match, dropped };
 }

@@ -86,12 +86,23 @@ describe("Flagger's spellings and deprecated fields", () => {
       ],
     ],
     [
-      "the kubernetes provider with match runs blue/green",
+      "the kubernetes provider with match runs blue/green, with Flagger's 10 iterations",
       {
         provider: "kubernetes",
         analysis: { match: [{ headers: { "x-canary": { exact: "insider" } } }] },
-        // Flagger's iterations: 10 are implied by nothing here: without iterations or weights there is no strategy.
       },
+      [
+        {
+          severity: "warning",
+          path: "spec.analysis.match",
+          message:
+            "analysis.match ignored: provider kubernetes cannot route by header or cookie (A/B testing), as in Flagger; remove it to silence this warning",
+        },
+      ],
+    ],
+    [
+      "without provider, neither iterations nor weights",
+      { analysis: { interval: "1m" } },
       [
         {
           severity: "error",
