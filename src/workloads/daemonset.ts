@@ -10,12 +10,11 @@ import { ConfigBlockerError } from "../errors.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { DaemonSet, Workload } from "./meta.ts";
-import { ABSENT, type WorkloadKind, type WorkloadState } from "./workload.ts";
+import { ABSENT, REVISION_ANNOTATION, type WorkloadKind, type WorkloadState } from "./workload.ts";
 
 /** Flagger's scale-to-zero node selector for DaemonSets (pkg/canary/daemonset_controller.go). */
 export const SCALE_TO_ZERO_KEY = "flagger.app/scale-to-zero";
 const SCALE_TO_ZERO_VALUE = "true";
-const REVISION_ANNOTATION = "kanaria.dev/revision";
 
 function ds(w: Workload): DaemonSet {
   return w as DaemonSet;

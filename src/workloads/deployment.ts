@@ -4,10 +4,8 @@ import type { Canary } from "../api/canary.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { Deployment, Workload } from "./meta.ts";
-import { ABSENT, type WorkloadKind, type WorkloadState } from "./workload.ts";
+import { ABSENT, REVISION_ANNOTATION, type WorkloadKind, type WorkloadState } from "./workload.ts";
 
-/** The annotation on primaries naming the revision they run (primary.ts writes it). */
-const REVISION_ANNOTATION = "kanaria.dev/revision";
 /** The label the Deployment controller adds to each ReplicaSet's template (`kubectl rollout undo` drops it). */
 const POD_TEMPLATE_HASH = "pod-template-hash";
 /** The Deployment controller's rollout number on each ReplicaSet: the newest one of a revision wins. */

@@ -22,12 +22,9 @@ import {
 } from "./meta.ts";
 import { computeRevision, type Revision } from "./revision.ts";
 import { selectorLabel } from "./selector.ts";
-import { ABSENT, type WorkloadState } from "./workload.ts";
+import { ABSENT, REVISION_ANNOTATION, type WorkloadState } from "./workload.ts";
 
-export type { WorkloadState } from "./workload.ts";
-
-/** On the primary Deployment and its pod template: the target revision the primary runs. */
-export const REVISION_ANNOTATION = "kanaria.dev/revision";
+export { REVISION_ANNOTATION, type WorkloadState } from "./workload.ts";
 
 export function primaryName(targetName: string): string {
   return `${targetName}-primary`;

@@ -9,6 +9,9 @@ import type { Canary, TargetKind } from "../api/canary.ts";
 import type { KubeClient, ObjectRef } from "../kube/types.ts";
 import type { Workload } from "./meta.ts";
 
+/** On a primary and its pod template: the target revision the primary runs. */
+export const REVISION_ANNOTATION = "kanaria.dev/revision";
+
 export interface WorkloadState {
   exists: boolean;
   /** Pods it should run: Deployment spec.replicas (default 1); DaemonSet the nodes it schedules on. */
