@@ -142,6 +142,53 @@ describe.concurrent("Flagger's forms on the real controller", () => {
     expect(events.find((e) => e.reason === "RolledBack")?.type).toBe("Warning");
   });
 
+  it("restores a -primary DaemonSet whose promoted revision never becomes ready from its ControllerRevisions", async () => {
+    await client.apply(daemonSet("dsfail", "6.0.0"));
+    await client.apply(
+      canary(ns, "dsfail", {
+        provider: "kubernetes",
+        targetRef: { apiVersion: "apps/v1", kind: "DaemonSet", name: "dsfail" },
+        progressDeadlineSeconds: 20,
+        analysis: { interval: "10s", iterations: 1 },
+      }),
+    );
+    const initialized = await waitForPhase(client, ns, "dsfail", "Initialized");
+    await settled("dsfail", "parked", parked);
+    // 6.0.1 keeps away from pods labelled app=dsfail: the canary's pods run (one per node), but the
+    // primary's copy of the template cannot schedule beside them, so the promotion never becomes ready.
+    await client.mergePatch(dsRef("dsfail"), {
+      spec: {
+        template: {
+          spec: {
+            containers: [{ name: "podinfod", image: `${IMAGE}:6.0.1` }],
+            affinity: {
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [
+                  {
+                    labelSelector: { matchLabels: { app: "dsfail" } },
+                    topologyKey: "kubernetes.io/hostname",
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+    });
+    await waitForPhase(client, ns, "dsfail", "Promoting", 90_000);
+    const failed = await waitForPhase(client, ns, "dsfail", "Failed", 150_000);
+    expect(failed.status?.lastPromotedSpec).toBe(initialized.status?.lastPromotedSpec);
+    expect(failed.status?.restoring).toBeUndefined();
+    const primary = await settled(
+      "dsfail-primary",
+      "back on 6.0.0 on both nodes",
+      (d) => imageOfDs(d) === `${IMAGE}:6.0.0` && (d?.status?.numberAvailable ?? 0) === 2,
+    );
+    expect(primary?.metadata.annotations?.["kanaria.dev/revision"]).toBe(failed.status?.lastPromotedSpec);
+    expect(primary?.spec?.template.spec?.affinity).toBeUndefined();
+    await settled("dsfail", "parked after the rollback", parked);
+  });
+
   it("runs Flagger's gatewayapi:v1 as the gatewayapi router, and warns once that iterations win over stepWeight", async () => {
     await client.apply(deployment(ns, "gw", "6.0.0"));
     await client.apply(
