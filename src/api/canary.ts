@@ -16,6 +16,30 @@ import {
 export const PROVIDERS = ["kubernetes", "nginx", "gatewayapi", "appmesh"] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
+/**
+ * Flagger's versioned spellings of the providers kanaria routes for, and the router each runs. Flagger's
+ * CRD has no plain gatewayapi, so Gateway API Canaries written for Flagger carry one of these.
+ */
+export const PROVIDER_ALIASES = {
+  "gatewayapi:v1": "gatewayapi",
+  "gatewayapi:v1beta1": "gatewayapi",
+  "appmesh:v1beta2": "appmesh",
+} as const satisfies Record<string, ProviderName>;
+export const PROVIDER_SPELLINGS = [
+  ...PROVIDERS,
+  ...(Object.keys(PROVIDER_ALIASES) as (keyof typeof PROVIDER_ALIASES)[]),
+] as const;
+export type ProviderSpelling = (typeof PROVIDER_SPELLINGS)[number];
+
+/** The router a spec.provider spelling runs: gatewayapi:v1 runs gatewayapi. */
+export function routerOf(spelling: ProviderSpelling): ProviderName {
+  return (PROVIDER_ALIASES as Record<string, ProviderName>)[spelling] ?? (spelling as ProviderName);
+}
+
+/** Flagger's CRD allows "" where a default applies; it means the default (the field left out). */
+const orEmpty = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(["", ...values]).transform((v) => (v === "" ? undefined : (v as T[number])));
+
 /** Metrics every router knows how to query without a MetricTemplate (as in Flagger). */
 export const BUILTIN_METRICS = ["request-success-rate", "request-duration"] as const;
 
@@ -302,6 +326,14 @@ export const canaryMetric = withRules(
       }),
     interval: duration("Window of the query ({{ interval }}); defaults to 1m.").optional(),
     thresholdRange: thresholdRange.optional(),
+    threshold: z.number().optional().meta({
+      description:
+        "Deprecated in Flagger, evaluated as there: the minimum for request-success-rate, the maximum (ms) for request-duration and for any other query. Use thresholdRange.",
+    }),
+    query: z.string().min(1).optional().meta({
+      description:
+        "Deprecated in Flagger, evaluated as there: an inline PromQL query run against metricsServer (or the controller's Prometheus). Use a MetricTemplate.",
+    }),
     templateRef: namespacedReference("MetricTemplate that holds the query.").optional(),
     templateVariables: stringMap("Values for {{ variables.KEY }} in the template query.").optional(),
     compare: metricCompare.optional(),
@@ -312,18 +344,44 @@ export const canaryMetric = withRules(
   }),
   [
     {
-      cel: "has(self.templateRef) || self.name in ['request-success-rate', 'request-duration']",
+      cel: "has(self.templateRef) || has(self.query) || self.name in ['request-success-rate', 'request-duration']",
       message: "a metric that is not built in (request-success-rate, request-duration) needs templateRef",
       path: ["templateRef"],
-      holds: (m) => m.templateRef !== undefined || (BUILTIN_METRICS as readonly string[]).includes(m.name),
+      holds: (m) =>
+        m.templateRef !== undefined ||
+        m.query !== undefined ||
+        (BUILTIN_METRICS as readonly string[]).includes(m.name),
+    },
+    // Flagger would run both queries of these metrics and judge each; kanaria judges one query per metric.
+    {
+      cel: "!has(self.query) || (!has(self.templateRef) && !(self.name in ['request-success-rate', 'request-duration']))",
+      message:
+        "query is an inline query for a metric of its own: remove it, or give the metric a name other than request-success-rate and request-duration and no templateRef",
+      path: ["query"],
+      holds: (m) =>
+        m.query === undefined ||
+        (m.templateRef === undefined && !(BUILTIN_METRICS as readonly string[]).includes(m.name)),
+    },
+    // Flagger ignores threshold when thresholdRange is set; a field kanaria takes is one it acts on.
+    {
+      cel: "!has(self.threshold) || !has(self.thresholdRange)",
+      message:
+        "threshold is Flagger's deprecated form of thresholdRange and is ignored next to it: remove threshold",
+      path: ["threshold"],
+      holds: (m) => m.threshold === undefined || m.thresholdRange === undefined,
     },
   ],
 );
 
 export const canaryWebhook = z.strictObject({
   name: z.string().min(1),
-  type: z.enum(WEBHOOK_TYPES).optional().meta({ description: "When the hook runs; defaults to rollout." }),
+  type: orEmpty(WEBHOOK_TYPES)
+    .optional()
+    .meta({ description: 'When the hook runs; defaults to rollout ("" too, as in Flagger).' }),
   url: z.string().url(),
+  disableTLS: z.boolean().optional().meta({
+    description: "Call an https URL without verifying the server's certificate (Flagger's disableTLS).",
+  }),
   timeout: duration("Request timeout; defaults to 10s.").optional(),
   retries: z.number().int().min(0).optional(),
   muteAlert: z.boolean().optional(),
@@ -346,10 +404,9 @@ export const timeWindow = z
 
 export const canaryAlert = z.strictObject({
   name: z.string().min(1),
-  severity: z
-    .enum(["info", "warn", "error"])
+  severity: orEmpty(["info", "warn", "error"])
     .optional()
-    .meta({ description: "Least severity sent; defaults to info." }),
+    .meta({ description: 'Least severity sent; defaults to info ("" too, as in Flagger).' }),
   providerRef: namespacedReference("AlertProvider to send to."),
   steps: z
     .boolean()
@@ -435,29 +492,64 @@ export const canaryAnalysis = withRules(
       holds: (a) => a.stepWeight === undefined || a.stepWeights === undefined,
     },
     {
-      cel: "!has(self.iterations) || (!has(self.stepWeight) && !has(self.stepWeights))",
-      message:
-        "iterations (blue/green, A/B) and stepWeight/stepWeights (canary) select different strategies: keep one",
-      path: ["iterations"],
-      holds: (a) => a.iterations === undefined || (a.stepWeight === undefined && a.stepWeights === undefined),
-    },
-    {
-      cel: "has(self.iterations) || has(self.stepWeight) || has(self.stepWeights)",
-      message: "set stepWeight or stepWeights (canary) or iterations (blue/green, A/B)",
-      path: ["stepWeight"],
-      holds: (a) => a.iterations !== undefined || a.stepWeight !== undefined || a.stepWeights !== undefined,
-    },
-    {
       cel: "!has(self.stepWeights) || self.stepWeights.isSorted()",
       message: "stepWeights must be in ascending order",
       path: ["stepWeights"],
       holds: (a) => (a.stepWeights ?? []).every((w, i, all) => i === 0 || (all[i - 1] as number) <= w),
     },
+  ],
+);
+
+/** Flagger's targetRef kinds kanaria releases; Flagger's Service targets (Knative, upstream apps) are not. */
+export const TARGET_KINDS = ["Deployment", "DaemonSet"] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+const targetRef = withRules(
+  z
+    .strictObject({
+      apiVersion: z.string().optional().meta({ description: "apps/v1 (the default)." }),
+      kind: z.string().optional().meta({ description: "Deployment (the default) or DaemonSet." }),
+      name: z.string().min(1),
+    })
+    .meta({ description: "The Deployment or DaemonSet under release." }),
+  [
     {
-      cel: "!has(self.match) || has(self.iterations)",
-      message: "match (A/B testing) needs iterations",
-      path: ["match"],
-      holds: (a) => a.match === undefined || a.iterations !== undefined,
+      cel: "!has(self.kind) || self.kind in ['Deployment', 'DaemonSet']",
+      message:
+        "kanaria releases a Deployment or a DaemonSet: set targetRef.kind to Deployment or DaemonSet (Flagger's Service targets are not supported)",
+      path: ["kind"],
+      holds: (r) => r.kind === undefined || (TARGET_KINDS as readonly string[]).includes(r.kind),
+    },
+    {
+      cel: "!has(self.apiVersion) || self.apiVersion == 'apps/v1'",
+      message: "Deployments and DaemonSets are apps/v1: set targetRef.apiVersion to apps/v1 or remove it",
+      path: ["apiVersion"],
+      holds: (r) => r.apiVersion === undefined || r.apiVersion === "apps/v1",
+    },
+  ],
+);
+
+const ingressRef = withRules(
+  z
+    .strictObject({
+      apiVersion: z.string().optional().meta({ description: "networking.k8s.io/v1 (the default)." }),
+      kind: z.string().optional().meta({ description: "Ingress (the default)." }),
+      name: z.string().min(1),
+    })
+    .meta({ description: "The Ingress the nginx router clones as <name>-canary." }),
+  [
+    {
+      cel: "!has(self.kind) || self.kind == 'Ingress'",
+      message: "ingressRef names an Ingress: set ingressRef.kind to Ingress or remove it",
+      path: ["kind"],
+      holds: (r) => r.kind === undefined || r.kind === "Ingress",
+    },
+    {
+      cel: "!has(self.apiVersion) || self.apiVersion == 'networking.k8s.io/v1'",
+      message:
+        "the nginx router reads networking.k8s.io/v1 Ingresses: set ingressRef.apiVersion to networking.k8s.io/v1 or remove it",
+      path: ["apiVersion"],
+      holds: (r) => r.apiVersion === undefined || r.apiVersion === "networking.k8s.io/v1",
     },
   ],
 );
@@ -565,13 +657,14 @@ function routeFieldRules(): CrossFieldRule<RouteFieldSubject>[] {
 
 export const canarySpec = withRules(
   z.strictObject({
-    provider: z.enum(PROVIDERS).optional().meta({
-      description: "Router that shifts traffic; defaults to the controller's --provider (kubernetes).",
+    provider: z.enum(PROVIDER_SPELLINGS).optional().meta({
+      description:
+        "Router that shifts traffic; defaults to the controller's --provider (kubernetes). Flagger's gatewayapi:v1 and gatewayapi:v1beta1 run gatewayapi, appmesh:v1beta2 runs appmesh.",
     }),
     metricsServer: z.string().optional().meta({ description: "Prometheus address for built-in metrics." }),
-    targetRef: localObjectReference("The Deployment under release."),
+    targetRef: targetRef,
     autoscalerRef: autoscalerRef.optional(),
-    ingressRef: localObjectReference("The Ingress the nginx router clones as <name>-canary.").optional(),
+    ingressRef: ingressRef.optional(),
     routeRef: localObjectReference("An existing HTTPRoute the gatewayapi router manages.").optional(),
     service: canaryService,
     analysis: canaryAnalysis,
@@ -593,38 +686,41 @@ export const canarySpec = withRules(
       holds: (s) => s.provider !== "nginx" || s.ingressRef !== undefined,
     },
     {
-      cel: "!has(self.provider) || self.provider != 'gatewayapi' || has(self.routeRef) || has(self.service.gatewayRefs)",
+      cel: "!has(self.provider) || !(self.provider in ['gatewayapi', 'gatewayapi:v1', 'gatewayapi:v1beta1']) || has(self.routeRef) || has(self.service.gatewayRefs)",
       message: "provider gatewayapi needs routeRef (an existing HTTPRoute) or service.gatewayRefs",
       path: ["routeRef"],
       holds: (s) =>
-        s.provider !== "gatewayapi" || s.routeRef !== undefined || s.service.gatewayRefs !== undefined,
+        s.provider === undefined ||
+        routerOf(s.provider) !== "gatewayapi" ||
+        s.routeRef !== undefined ||
+        s.service.gatewayRefs !== undefined,
     },
+    // The kubernetes provider runs blue/green with Flagger's 10 iterations when none are set.
+    {
+      cel: "has(self.analysis.iterations) || has(self.analysis.stepWeight) || has(self.analysis.stepWeights) || (has(self.provider) && self.provider == 'kubernetes')",
+      message: "set stepWeight or stepWeights (canary) or iterations (blue/green, A/B)",
+      path: ["analysis", "stepWeight"],
+      holds: (s) =>
+        s.analysis.iterations !== undefined ||
+        s.analysis.stepWeight !== undefined ||
+        s.analysis.stepWeights !== undefined ||
+        s.provider === "kubernetes",
+    },
+    // The kubernetes provider drops match and runs blue/green (as Flagger does), so it needs no iterations.
+    {
+      cel: "!has(self.analysis.match) || has(self.analysis.iterations) || (has(self.provider) && self.provider == 'kubernetes')",
+      message: "match (A/B testing) needs iterations",
+      path: ["analysis", "match"],
+      holds: (s) =>
+        s.analysis.match === undefined || s.analysis.iterations !== undefined || s.provider === "kubernetes",
+    },
+    // appmesh:v1beta2 (as in Flagger) leaves the mesh to the namespace's mesh selector.
     {
       cel: "!has(self.provider) || self.provider != 'appmesh' || has(self.service.meshName)",
-      message: "provider appmesh needs service.meshName",
+      message:
+        "provider appmesh needs service.meshName; or write provider appmesh:v1beta2, which takes the mesh of the namespace",
       path: ["service", "meshName"],
       holds: (s) => s.provider !== "appmesh" || s.service.meshName !== undefined,
-    },
-    // One rule per field, so the message names the field the user wrote.
-    {
-      cel: "!has(self.provider) || self.provider != 'kubernetes' || !has(self.analysis.stepWeight)",
-      message:
-        "provider kubernetes switches all traffic at once (blue/green): use analysis.iterations, not stepWeight",
-      path: ["analysis", "stepWeight"],
-      holds: (s) => s.provider !== "kubernetes" || s.analysis.stepWeight === undefined,
-    },
-    {
-      cel: "!has(self.provider) || self.provider != 'kubernetes' || !has(self.analysis.stepWeights)",
-      message:
-        "provider kubernetes switches all traffic at once (blue/green): use analysis.iterations, not stepWeights",
-      path: ["analysis", "stepWeights"],
-      holds: (s) => s.provider !== "kubernetes" || s.analysis.stepWeights === undefined,
-    },
-    {
-      cel: "!has(self.analysis.match) || !has(self.provider) || self.provider != 'kubernetes'",
-      message: "provider kubernetes cannot route by header or cookie: remove analysis.match or use nginx",
-      path: ["analysis", "match"],
-      holds: (s) => s.analysis.match === undefined || s.provider !== "kubernetes",
     },
     ...routeFieldRules(),
   ],
@@ -687,6 +783,10 @@ export const requestStatus = z
 
 export const canaryStatus = z.strictObject({
   phase: z.enum(PHASES).optional(),
+  router: z.enum(PROVIDERS).optional().meta({
+    description:
+      "The router that runs: spec.provider (or the controller's --provider) with Flagger's versioned spellings resolved, e.g. gatewayapi for gatewayapi:v1.",
+  }),
   observedGeneration: z.number().int().optional(),
   canaryWeight: z.number().int().optional(),
   failedChecks: z.number().int().optional(),

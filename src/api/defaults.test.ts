@@ -37,8 +37,9 @@ describe("resolveCanary", () => {
   };
 
   it("applies Flagger's defaults", () => {
-    expect(resolveCanary(base)).toMatchObject({
-      provider: "kubernetes",
+    expect(resolveCanary(base, "nginx")).toMatchObject({
+      provider: "nginx",
+      dropped: [],
       strategy: "canary",
       intervalMs: 60_000,
       threshold: 1,
@@ -59,6 +60,7 @@ describe("resolveCanary", () => {
     expect(resolveCanary({ ...base, analysis: { iterations: 5 } }).strategy).toBe("blue-green");
     const ab = resolveCanary({
       ...base,
+      provider: "nginx",
       analysis: { iterations: 5, match: [{ headers: { x: { exact: "y" } } }] },
     });
     expect(ab.strategy).toBe("ab-testing");
@@ -71,5 +73,122 @@ describe("resolveCanary", () => {
       analysis: { stepWeight: 25, metrics: [{ name: "request-success-rate" }] },
     });
     expect(r.metrics[0]).toMatchObject({ interval: "1m", onNoData: "fail" });
+  });
+
+  const match = [{ headers: { x: { exact: "y" } } }];
+  it.each<[string, Partial<CanarySpec>, CanarySpec["analysis"], object]>([
+    [
+      "Flagger's gatewayapi:v1 runs gatewayapi",
+      { provider: "gatewayapi:v1" },
+      { stepWeight: 50 },
+      { provider: "gatewayapi", strategy: "canary", stepWeights: [50, 100], dropped: [] },
+    ],
+    [
+      "Flagger's gatewayapi:v1beta1 runs gatewayapi",
+      { provider: "gatewayapi:v1beta1" },
+      { iterations: 2 },
+      { provider: "gatewayapi", strategy: "blue-green", iterations: 2 },
+    ],
+    [
+      "Flagger's appmesh:v1beta2 runs appmesh",
+      { provider: "appmesh:v1beta2" },
+      { stepWeight: 50 },
+      { provider: "appmesh", strategy: "canary" },
+    ],
+    [
+      "iterations win over stepWeight (blue/green), and say so",
+      { provider: "nginx" },
+      { iterations: 3, stepWeight: 10 },
+      {
+        strategy: "blue-green",
+        iterations: 3,
+        stepWeights: [],
+        dropped: [{ fields: ["analysis.stepWeight"], reason: "analysis.iterations selects blue/green" }],
+      },
+    ],
+    [
+      "iterations and match win over stepWeights (A/B)",
+      { provider: "nginx" },
+      { iterations: 3, stepWeights: [10, 20], match },
+      {
+        strategy: "ab-testing",
+        iterations: 3,
+        dropped: [{ fields: ["analysis.stepWeights"], reason: "analysis.iterations selects blue/green" }],
+      },
+    ],
+    [
+      "kubernetes with stepWeight runs blue/green with Flagger's 10 iterations",
+      { provider: "kubernetes" },
+      { stepWeight: 20 },
+      {
+        strategy: "blue-green",
+        iterations: 10,
+        stepWeights: [],
+        dropped: [
+          {
+            fields: ["analysis.stepWeight"],
+            reason:
+              "provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations 10",
+          },
+        ],
+      },
+    ],
+    [
+      "kubernetes drops match and keeps the iterations written",
+      { provider: "kubernetes" },
+      { iterations: 4, match },
+      {
+        strategy: "blue-green",
+        iterations: 4,
+        dropped: [
+          {
+            fields: ["analysis.match"],
+            reason: "provider kubernetes cannot route by header or cookie (A/B testing)",
+          },
+        ],
+      },
+    ],
+    [
+      "the controller's default provider counts as written",
+      {},
+      { stepWeights: [10, 50] },
+      { provider: "kubernetes", strategy: "blue-green", iterations: 10 },
+    ],
+    [
+      "kubernetes blue/green as written drops nothing",
+      { provider: "kubernetes" },
+      { iterations: 2 },
+      { dropped: [] },
+    ],
+    [
+      "kubernetes without iterations or weights: Flagger's 10 iterations, nothing dropped",
+      { provider: "kubernetes" },
+      {},
+      { strategy: "blue-green", iterations: 10, dropped: [] },
+    ],
+  ])("%s", (_name, spec, analysis, expected) => {
+    expect(resolveCanary({ ...base, ...spec, analysis })).toMatchObject(expected);
+  });
+
+  it.each<[string, CanarySpec["analysis"]["metrics"], object]>([
+    [
+      "success rate: threshold is the minimum",
+      [{ name: "request-success-rate", threshold: 99 }],
+      { min: 99 },
+    ],
+    [
+      "duration: threshold is the maximum in ms",
+      [{ name: "request-duration", threshold: 500 }],
+      { max: 500 },
+    ],
+    ["inline query: threshold is the maximum", [{ name: "errors", query: "x", threshold: 5 }], { max: 5 }],
+    [
+      "template: threshold is the maximum",
+      [{ name: "errors", templateRef: { name: "t" }, threshold: 0 }],
+      { max: 0 },
+    ],
+  ])("Flagger's deprecated metric threshold (%s)", (_name, metrics, range) => {
+    const r = resolveCanary({ ...base, provider: "nginx", analysis: { stepWeight: 25, metrics } });
+    expect(r.metrics[0]?.thresholdRange).toEqual(range);
   });
 });

@@ -1,4 +1,10 @@
-import type { CanaryMetric, CanarySpec, ProviderName } from "./canary.ts";
+import {
+  BUILTIN_METRICS,
+  type CanaryMetric,
+  type CanarySpec,
+  type ProviderName,
+  routerOf,
+} from "./canary.ts";
 import { parseDuration } from "./common.ts";
 
 /** Flagger's defaults; README.md lists them and every place kanaria differs. */
@@ -12,13 +18,29 @@ export const DEFAULTS = {
   metricInterval: "1m",
   servicePortName: "http",
   webhookTimeoutMs: 10_000,
+  /** Flagger sets iterations to 10 when the kubernetes provider is given a progressive strategy. */
+  kubernetesIterations: 10,
 } as const;
 
 export type Strategy = "canary" | "blue-green" | "ab-testing";
 
+/** Fields of spec (paths below spec) that a Canary's strategy or router cannot use, and why. */
+export interface Dropped {
+  fields: string[];
+  reason: string;
+}
+
+/** "analysis.stepWeight ignored: ..." */
+export function describeDropped(d: Dropped): string {
+  return `${d.fields.join(" and ")} ignored: ${d.reason}`;
+}
+
 /** A Canary's settings with every default applied: what the controller decides with. */
 export interface ResolvedCanary {
+  /** The router that runs: spec.provider with Flagger's versioned spellings normalised. */
   provider: ProviderName;
+  /** Settings Flagger accepts and then overrides, overridden as Flagger does; warned about once per generation. */
+  dropped: Dropped[];
   strategy: Strategy;
   intervalMs: number;
   threshold: number;
@@ -45,9 +67,13 @@ export function resolveCanary(
   const a = spec.analysis;
   const maxWeight = a.maxWeight ?? DEFAULTS.maxWeight;
   const progressDeadlineMs = (spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000;
-  const strategy: Strategy = a.iterations !== undefined ? (a.match ? "ab-testing" : "blue-green") : "canary";
+  const provider = spec.provider ? routerOf(spec.provider) : defaultProvider;
+  const { iterations, match, dropped } = flaggerOverrides(spec, provider);
+  // As Flagger: iterations select blue/green (A/B with match), whatever stepWeight says.
+  const strategy: Strategy = iterations !== undefined ? (match ? "ab-testing" : "blue-green") : "canary";
   return {
-    provider: spec.provider ?? defaultProvider,
+    provider,
+    dropped,
     strategy,
     intervalMs: Math.max(
       DEFAULTS.minIntervalMs,
@@ -57,7 +83,7 @@ export function resolveCanary(
     maxWeight,
     stepWeights: strategy === "canary" ? canarySteps(a.stepWeight, a.stepWeights, maxWeight) : [],
     stepWeightPromotion: a.stepWeightPromotion,
-    iterations: a.iterations ?? 0,
+    iterations: iterations ?? 0,
     mirror: a.mirror === true,
     primaryReadyThreshold: a.primaryReadyThreshold ?? DEFAULTS.readyThreshold,
     canaryReadyThreshold: a.canaryReadyThreshold ?? DEFAULTS.readyThreshold,
@@ -65,11 +91,55 @@ export function resolveCanary(
     inconclusiveMs: a.inconclusiveTimeout ? parseDuration(a.inconclusiveTimeout) : progressDeadlineMs,
     serviceName: spec.service.name ?? spec.targetRef.name,
     metrics: (a.metrics ?? []).map((m) => ({
-      ...m,
+      ...withThresholdRange(m),
       interval: m.interval ?? DEFAULTS.metricInterval,
       onNoData: m.onNoData ?? "fail",
     })),
   };
+}
+
+/**
+ * What Flagger does with settings its strategy cannot use: iterations win over stepWeight(s); the
+ * kubernetes provider (no router to split traffic) drops match and runs blue/green, with 10 iterations
+ * when none are set (warned about only when step weights are dropped for them).
+ */
+function flaggerOverrides(
+  spec: CanarySpec,
+  provider: ProviderName,
+): { iterations: number | undefined; match: boolean; dropped: Dropped[] } {
+  const a = spec.analysis;
+  const dropped: Dropped[] = [];
+  const weights = [
+    ...(a.stepWeight !== undefined ? ["analysis.stepWeight"] : []),
+    ...(a.stepWeights !== undefined ? ["analysis.stepWeights"] : []),
+  ];
+  let iterations = a.iterations;
+  let match = a.match !== undefined;
+  if (provider === "kubernetes" && match) {
+    dropped.push({
+      fields: ["analysis.match"],
+      reason: "provider kubernetes cannot route by header or cookie (A/B testing)",
+    });
+    match = false;
+  }
+  if (weights.length > 0 && iterations !== undefined) {
+    dropped.push({ fields: weights, reason: "analysis.iterations selects blue/green" });
+  } else if (provider === "kubernetes" && iterations === undefined) {
+    iterations = DEFAULTS.kubernetesIterations;
+    if (weights.length > 0)
+      dropped.push({
+        fields: weights,
+        reason: `provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations ${iterations}`,
+      });
+  }
+  return { iterations, match, dropped };
+}
+
+/** Flagger's deprecated threshold as the range it stands for: a floor for the success rate, else a ceiling. */
+function withThresholdRange(m: CanaryMetric): CanaryMetric {
+  if (m.threshold === undefined || m.thresholdRange !== undefined) return m;
+  const floor = m.name === BUILTIN_METRICS[0];
+  return { ...m, thresholdRange: floor ? { min: m.threshold } : { max: m.threshold } };
 }
 
 /** stepWeight 20, maxWeight 50 -> [20, 40, 50]; explicit stepWeights are used as written (capped at 100). */

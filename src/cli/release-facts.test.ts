@@ -73,7 +73,7 @@ function release(
   events: EventRecord[] = [],
 ) {
   const resolved = resolveCanary(s);
-  const capabilities = routerCapabilities(s.provider ?? "kubernetes");
+  const capabilities = routerCapabilities(resolved.provider);
   if (!capabilities) throw new Error("no router");
   let status = before;
   let target = workload("rev-b");

@@ -5,7 +5,7 @@
  * its own way. Pure: the callers read the Canary and its Events, this only reads them.
  */
 import type { Canary, CheckStatus, Phase } from "../api/canary.ts";
-import { resolveCanary } from "../api/defaults.ts";
+import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
 import { promotionWindowState } from "../windows/windows.ts";
 
 /** How a fact reads at a glance: good news, bad news, needs a look, under way, or settled and quiet. */
@@ -139,10 +139,18 @@ type CanaryLike = Pick<Canary, "spec" | "status"> & {
   metadata: { name: string; namespace?: string };
 };
 
+/**
+ * The Canary's settings as its controller runs them: with the router it reports in status.router. A
+ * status from before that field: as written (every router but kubernetes keeps the strategy written).
+ */
+export function resolveAsRun(canary: CanaryLike): ResolvedCanary {
+  return resolveCanary(canary.spec, canary.status?.router ?? "nginx");
+}
+
 /** What happened to the revision under analysis, or where it is: "rolled back at 20%", "promoted after 60%". */
 export function releaseLabel(canary: CanaryLike, events: EventRecord[]): string {
   const status = canary.status ?? {};
-  const resolved = resolveCanary(canary.spec);
+  const resolved = resolveAsRun(canary);
   const canaryStrategy = resolved.strategy === "canary";
   const r = reached(events);
   const weight = status.canaryWeight ?? 0;
@@ -312,7 +320,7 @@ export interface ReleaseFacts {
 /** The facts of one Canary from its object and its Events (oldest first, see eventRecords). */
 export function releaseFacts(canary: CanaryLike, events: EventRecord[], now: Date): ReleaseFacts {
   const status = canary.status ?? {};
-  const resolved = resolveCanary(canary.spec);
+  const resolved = resolveAsRun(canary);
   const suspended = canary.spec.suspend === true;
   const lastEvent = events.at(-1);
   return {

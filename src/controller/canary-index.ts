@@ -13,6 +13,7 @@ type CanaryObject = Canary & KubeObject;
 
 export type ReferencedKind =
   | "Deployment"
+  | "DaemonSet"
   | "ConfigMap"
   | "Secret"
   | "Ingress"
@@ -91,8 +92,8 @@ function references(canary: CanaryObject): string[] {
   const ns = canary.metadata.namespace;
   const out: string[] = [];
   const target = canary.spec?.targetRef?.name;
-  if (target !== undefined)
-    out.push(ref("Deployment", ns, target), ref("Deployment", ns, primaryName(target)));
+  const kind = canary.spec?.targetRef?.kind === "DaemonSet" ? "DaemonSet" : "Deployment";
+  if (target !== undefined) out.push(ref(kind, ns, target), ref(kind, ns, primaryName(target)));
   // trackedConfigs keys are "configmap/<name>" and "secret/<name>".
   for (const tracked of Object.keys(canary.status?.trackedConfigs ?? {})) {
     const slash = tracked.indexOf("/");

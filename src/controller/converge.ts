@@ -8,7 +8,7 @@ import type { Canary } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import type { KubeClient } from "../kube/types.ts";
 import { type Router, type RouterTarget, type Routes, sameRoutes } from "../routers/router.ts";
-import type { Deployment } from "../workloads/meta.ts";
+import type { Workload } from "../workloads/meta.ts";
 import {
   ensurePrimary,
   isReady,
@@ -38,7 +38,7 @@ export async function converge(
   canary: Canary,
   resolved: ResolvedCanary,
   decision: Decision,
-  observed: Observed & { target: Deployment; revision: Revision },
+  observed: Observed & { target: Workload; revision: Revision },
   drift: DriftFound,
 ): Promise<void> {
   const { target, revision } = observed;
@@ -122,13 +122,13 @@ function autoscaled(observed: Observed): { targetReplicas: number; min: number }
   const { autoscaling, target } = observed;
   if (!autoscaling || !target) return undefined;
   return {
-    targetReplicas: target.spec?.replicas ?? 1,
+    targetReplicas: observeWorkload(target).replicas,
     min: autoscaling.scaler.bounds(autoscaling.referenced).min,
   };
 }
 
-async function scaleTo(deps: ConvergeDeps, target: Deployment, replicas: number): Promise<void> {
-  if ((target.spec?.replicas ?? 1) !== replicas) await scaleTarget(deps.client, target, replicas);
+async function scaleTo(deps: ConvergeDeps, target: Workload, replicas: number): Promise<void> {
+  await scaleTarget(deps.client, target, replicas);
 }
 
 /** Applies the split of the decided status, unless the route was seen carrying it already this tick. */
@@ -154,7 +154,7 @@ export async function restoreTarget(
   router: Router | undefined,
   canary: Canary,
   resolved: ResolvedCanary,
-  target: Deployment | undefined,
+  target: Workload | undefined,
   primaryReplicas: number | undefined,
 ): Promise<boolean> {
   const state = target && observeWorkload(target);

@@ -797,22 +797,59 @@ describe("blue/green and A/B", () => {
     expect(d.events.map((e) => e.message)).toContain("Routing all traffic to canary podinfo.test");
   });
 
-  it("stalls a canary-weights release on a router that cannot split traffic, before any weight moves", () => {
-    // provider left to the controller's default (kubernetes): the weights would never reach the data plane.
+  it("runs stepWeights on the kubernetes provider as Flagger does: blue/green, 10 iterations, one warning", () => {
+    // provider left to the controller's default (kubernetes), which cannot split traffic by weight.
     const spec = canarySpec(
       { stepWeights: [10, 20], stepWeight: undefined, maxWeight: undefined },
       { provider: undefined },
     );
-    const d = run({
+    const status: CanaryStatus = {
+      phase: "Initialized",
+      lastAppliedSpec: "rev-a",
+      lastPromotedSpec: "rev-a",
+      canaryWeight: 0,
+    };
+    const d = run({ spec, status });
+    expect(d.status).toMatchObject({ phase: "Progressing", canaryWeight: 0, lastAppliedSpec: "rev-b" });
+    expect(condition(d, "Stalled")?.status).toBe("False");
+    const warning = d.events.filter((e) => e.type === "Warning");
+    expect(warning).toEqual([
+      {
+        type: "Warning",
+        reason: "SettingsIgnored",
+        message:
+          "As in Flagger: analysis.stepWeights ignored: provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations 10",
+      },
+    ]);
+    // Once per generation: the next decision, with the generation observed, does not repeat it.
+    const again = run({ spec, status: d.status, target: ready("rev-b") });
+    expect(again.events.map((e) => e.reason)).not.toContain("SettingsIgnored");
+    const passed = run({
       spec,
-      status: { phase: "Initialized", lastAppliedSpec: "rev-a", lastPromotedSpec: "rev-a", canaryWeight: 0 },
+      status: progressing(0, { iterations: 8, observedGeneration: 3 }),
+      checks: [pass()],
     });
-    expect(d.status).toMatchObject({ phase: "Initialized", canaryWeight: 0, lastAppliedSpec: "rev-a" });
-    expect(condition(d, "Stalled")).toMatchObject({ status: "True", reason: "UnsupportedRouting" });
-    expect(condition(d, "Stalled")?.message).toContain(
-      "spec.analysis.stepWeights is set, but provider kubernetes cannot split traffic by weight",
+    expect(passed.events[0]?.message).toBe("Advance podinfo.test canary iteration 9/10");
+  });
+
+  it("drops match on the kubernetes provider with a warning, as Flagger does", () => {
+    const match = [{ headers: { "x-canary": { exact: "1" } } }];
+    const spec = canarySpec(
+      { stepWeight: undefined, maxWeight: undefined, iterations: 2, match },
+      { provider: "kubernetes" },
     );
-    expect(d.events).toEqual([expect.objectContaining({ type: "Warning", reason: "UnsupportedRouting" })]);
+    const d = run({ spec, status: progressing(0, { lastStepTime: undefined }) });
+    expect(condition(d, "Stalled")?.status).toBe("False");
+    expect(d.events).toContainEqual({
+      type: "Warning",
+      reason: "SettingsIgnored",
+      message:
+        "As in Flagger: analysis.match ignored: provider kubernetes cannot route by header or cookie (A/B testing)",
+    });
+    expect(desiredState(d.status, resolveCanary(spec)).routes).toMatchObject({
+      canaryWeight: 0,
+      matched: false,
+    });
   });
 
   it("starts blue/green without traffic to the canary", () => {
@@ -852,6 +889,7 @@ describe("suspend, blockers and deletion", () => {
     expect(d.needsChecks).toBe(false);
     expect({ ...d.status, conditions: undefined, observedGeneration: undefined }).toEqual({
       ...status,
+      router: "nginx",
       conditions: undefined,
       observedGeneration: undefined,
     });

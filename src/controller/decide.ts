@@ -6,7 +6,15 @@
  */
 
 import type { RollbackCause } from "../api/alert-outbox.ts";
-import type { CanaryStatus, CheckStatus } from "../api/canary.ts";
+import type {
+  CanarySpec,
+  CanaryStatus,
+  CanaryWebhook,
+  CheckStatus,
+  Phase,
+  WebhookType,
+} from "../api/canary.ts";
+import { describeDropped, type ResolvedCanary } from "../api/defaults.ts";
 import type { CanaryEvent } from "../api/events.ts";
 import { unsupportedRouting } from "../routers/capabilities.ts";
 import { sameRoutes } from "../routers/router.ts";
@@ -56,6 +64,7 @@ export const ROUTE_POLL_MS = 1_000;
 
 export function decide(input: DecideInput): Decision {
   const ctx = newCtx(input);
+  warnDropped(ctx);
   if (input.deleting) terminating(ctx);
   else if (input.spec.suspend) suspended(ctx);
   else if (ctx.blocker || !input.observed.target) blocked(ctx);
@@ -89,6 +98,13 @@ function newCtx(input: DecideInput): Ctx {
   };
 }
 
+/** Once per generation of the spec: the settings resolved away as Flagger does (see resolveCanary). */
+function warnDropped(ctx: Ctx): void {
+  const { dropped } = ctx.in.resolved;
+  if (dropped.length === 0 || ctx.in.status.observedGeneration === ctx.in.generation) return;
+  event(ctx, "SettingsIgnored", `As in Flagger: ${dropped.map(describeDropped).join("; ")}`, "Warning");
+}
+
 function conditionMessage(status: CanaryStatus): string {
   return status.conditions?.find((c) => c.type === "Promoted")?.message ?? "";
 }
@@ -106,6 +122,7 @@ function finish(ctx: Ctx): Decision {
     );
   }
   status.observedGeneration = input.generation;
+  status.router = input.resolved.provider;
   return {
     status,
     events: ctx.events,

@@ -39,7 +39,7 @@ describe("desiredState: mirroring", () => {
       { stepWeight: 10, mirror: true },
       { iterations: 3, mirror: true, match: [{ headers: { "x-canary": { exact: "1" } } }] },
     ]) {
-      expect(desiredState(status, resolveCanary(spec(analysis))).routes.mirrored).toBe(false);
+      expect(desiredState(status, resolveCanary(spec(analysis), "gatewayapi")).routes.mirrored).toBe(false);
     }
   });
 });

@@ -26,9 +26,9 @@ import { shortHash } from "../workloads/hash.ts";
 import {
   type ConfigMap,
   controllingCanary,
-  type Deployment,
   type Secret,
   type Service,
+  type Workload,
 } from "../workloads/meta.ts";
 import {
   buildPrimary,
@@ -80,9 +80,9 @@ export interface DriftInput {
   client: KubeClient;
   canary: Canary;
   resolved: ResolvedCanary;
-  target: Deployment;
+  target: Workload;
   revision: Revision;
-  primary: Deployment | undefined;
+  primary: Workload | undefined;
   /** The status kanaria last wrote (what it last decided) and the one it is about to write. */
   before: CanaryStatus;
   after: CanaryStatus;
@@ -178,8 +178,7 @@ function settle(found: DriftFound, c: DriftCandidate, action: DriftMode): void {
     const config = c.ref.kind === "ConfigMap" || c.ref.kind === "Secret";
     if (c.fields.length === 0 && config && !c.restore) found.recopyConfigs = true;
   } else if (c.ref.kind === "Service") found.holdServices = true;
-  else if (c.ref.kind !== "Deployment" && c.ref.kind !== "ConfigMap" && c.ref.kind !== "Secret")
-    found.holdRoutes = true;
+  else if (!["Deployment", "DaemonSet", "ConfigMap", "Secret"].includes(c.ref.kind)) found.holdRoutes = true;
 }
 
 /** The field manager of the change, from managedFields (read once; the caches drop them). */
@@ -269,7 +268,7 @@ async function primaryDrift(input: DriftInput): Promise<DriftCandidate[]> {
  * the target is scaled to zero between releases). Replicas are the autoscaler's when there is one:
  * never compared then, so kanaria never fights an HPA.
  */
-function settingsDrift(canary: Canary, primary: Deployment): DriftCandidate | undefined {
+function settingsDrift(canary: Canary, primary: Workload): DriftCandidate | undefined {
   const recorded = recordedSettings(primary);
   if (!recorded) return undefined;
   const { replicas, ...rest } = recorded;
@@ -287,9 +286,9 @@ function settingsDrift(canary: Canary, primary: Deployment): DriftCandidate | un
  */
 function templateDrift(
   canary: Canary,
-  target: Deployment,
+  target: Workload,
   revision: Revision,
-  primary: Deployment,
+  primary: Workload,
 ): FieldDrift[] {
   const known = compared.get(primary);
   if (known?.target === target && known.revision === revision.hash) return known.fields;
@@ -311,7 +310,7 @@ const compared = new WeakMap<object, { target: object; revision: string; fields:
  * The revision the primary must run: the one promoted last, or the one being promoted (from the
  * promotion's copy until the status says Succeeded), as kanaria wrote on it.
  */
-function runsRevision(primary: Deployment, status: CanaryStatus): string | undefined {
+function runsRevision(primary: Workload, status: CanaryStatus): string | undefined {
   const written = primary.metadata.annotations?.[REVISION_ANNOTATION];
   const promoting = written !== undefined && written === status.lastAppliedSpec;
   return promoting ? written : status.lastPromotedSpec;
@@ -326,7 +325,7 @@ function runsRevision(primary: Deployment, status: CanaryStatus): string | undef
  */
 async function releasePrimaryDrift(
   input: DriftInput,
-  primary: Deployment,
+  primary: Workload,
   promoted: string,
 ): Promise<DriftCandidate[]> {
   const template = primary.spec?.template;
@@ -348,7 +347,7 @@ async function releasePrimaryDrift(
 /** The primary's template, found not to hash to the promoted revision, against its ReplicaSets. */
 function templateAgainstHistory(
   input: DriftInput,
-  primary: Deployment,
+  primary: Workload,
   template: V1PodTemplateSpec,
   labelKey: string,
   sums: TrackedConfigs,
@@ -370,7 +369,7 @@ function templateAgainstHistory(
   };
   return {
     ref: refOf(primary),
-    key: `Deployment/${primary.metadata.name}@${runs}`,
+    key: `${primary.kind}/${primary.metadata.name}@${runs}`,
     fields: [unknown],
     hidden: false,
     certain: true,
@@ -442,7 +441,7 @@ async function copyChecksums(input: DriftInput, template: V1PodTemplateSpec): Pr
 
 /** revisionOfPrimary, once per version of the primary and its copies. */
 function primaryRevision(
-  primary: Deployment,
+  primary: Workload,
   template: V1PodTemplateSpec,
   labelKey: string,
   copies: TrackedConfigs,

@@ -10,7 +10,8 @@ import { type Blocker, blockerOf } from "../errors.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
 import type { Router, RouterTarget, Routes } from "../routers/router.ts";
-import type { Deployment } from "../workloads/meta.ts";
+import { targetKind } from "../workloads/kinds.ts";
+import type { Workload } from "../workloads/meta.ts";
 import { observeWorkload, primaryName } from "../workloads/primary.ts";
 import { type Revision, resolveRevision } from "../workloads/revision.ts";
 import { selectorLabel } from "../workloads/selector.ts";
@@ -31,19 +32,12 @@ export interface ObserveDeps {
 
 export interface Observed {
   observations: Observations;
-  target: Deployment | undefined;
+  target: Workload | undefined;
   revision: Revision | undefined;
-  primaryDeployment?: Deployment | undefined;
+  primaryDeployment?: Workload | undefined;
   /** spec.autoscalerRef's autoscaler and the primary's copy; undefined without one (or when blocked). */
   autoscaling?: Autoscaling | undefined;
 }
-
-const deploymentRef = (namespace: string, name: string): ObjectRef => ({
-  apiVersion: "apps/v1",
-  kind: "Deployment",
-  namespace,
-  name,
-});
 
 export interface Routing {
   router: Router | undefined;
@@ -104,20 +98,10 @@ export async function observe(
   const { routes, blocker: routingBlocker } = await observeRoutes(routing, { canary, resolved });
   const base = { now: deps.now(), checks: undefined, offlineProviders: undefined, routes };
   const targetRef = canary.spec.targetRef;
-  if (targetRef.kind !== undefined && targetRef.kind !== "Deployment") {
-    const blocker = {
-      reason: "UnsupportedTarget",
-      message: `spec.targetRef.kind ${targetRef.kind} is not supported: kanaria releases Deployments`,
-    };
-    return {
-      observations: { ...base, target: undefined, primary: undefined, blocker },
-      target: undefined,
-      revision: undefined,
-    };
-  }
+  const kind = targetKind(canary);
   const [target, primary] = await Promise.all([
-    deps.client.get<Deployment>(deploymentRef(namespace, targetRef.name)),
-    deps.client.get<Deployment>(deploymentRef(namespace, primaryName(targetRef.name))),
+    deps.client.get<Workload>(kind.ref(namespace, targetRef.name)),
+    deps.client.get<Workload>(kind.ref(namespace, primaryName(targetRef.name))),
   ]);
   const primaryObservation = primary ? workloadObservation(primary) : undefined;
   if (!target) {
@@ -132,6 +116,7 @@ export async function observe(
   try {
     // Configuration problems surface here, before anything is written, rather than halfway through converge.
     selectorLabel(target);
+    kind.check(target);
     servicePorts(canary, target);
     revision = await resolveRevision(deps.client, target);
   } catch (err) {
@@ -148,18 +133,24 @@ export async function observe(
   };
 }
 
-function workloadObservation(deployment: Deployment): WorkloadObservation {
-  const state = observeWorkload(deployment);
+function workloadObservation(workload: Workload): WorkloadObservation {
+  const state = observeWorkload(workload);
   // Readiness thresholds below 100% make sense only if a rollout counts as done once every pod is
   // updated, whether or not all of them are available yet: decide() compares readyPercent itself.
   return {
     replicas: state.replicas,
     readyPercent: state.readyPercent,
-    available: deployment.status?.availableReplicas ?? 0,
+    available: availablePods(workload),
     rolloutComplete: state.updated,
     draining: state.draining,
     revision: state.revision,
   };
+}
+
+/** Pods available for minReadySeconds: Deployment availableReplicas, DaemonSet numberAvailable. */
+function availablePods(workload: Workload): number {
+  const status = workload.status as { availableReplicas?: number; numberAvailable?: number } | undefined;
+  return (workload.kind === "DaemonSet" ? status?.numberAvailable : status?.availableReplicas) ?? 0;
 }
 
 /** Configuration errors the user must fix become a blocker; anything else is retried with backoff. */
@@ -180,7 +171,7 @@ async function conflictingCanary(deps: ObserveDeps, canary: Canary): Promise<Blo
   if (!owner || owner.metadata.name === canary.metadata.name) return undefined;
   return {
     reason: "ConflictingCanary",
-    message: `Deployment ${namespace}/${canary.spec.targetRef.name} is already the target of Canary ${owner.metadata.name}: delete one of the two Canaries or point spec.targetRef at another Deployment`,
+    message: `${targetKind(canary).kind} ${namespace}/${canary.spec.targetRef.name} is already the target of Canary ${owner.metadata.name}: delete one of the two Canaries or point spec.targetRef at another target`,
   };
 }
 

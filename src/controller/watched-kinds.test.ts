@@ -42,6 +42,7 @@ describe("servedKinds", () => {
     );
     expect(kinds.map((k) => k.kind)).toEqual([
       "Deployment",
+      "DaemonSet",
       "ConfigMap",
       "Secret",
       "Service",

@@ -25,6 +25,7 @@ export interface WatchedKind {
 export const WATCHED_KINDS: readonly WatchedKind[] = [
   // The target and its primary, the ConfigMaps and Secrets a release tracks, generated Services.
   { apiVersion: "apps/v1", kind: "Deployment", wakes: "Deployment", requiresApi: false },
+  { apiVersion: "apps/v1", kind: "DaemonSet", wakes: "DaemonSet", requiresApi: false },
   { apiVersion: "v1", kind: "ConfigMap", wakes: "ConfigMap", requiresApi: false },
   { apiVersion: "v1", kind: "Secret", wakes: "Secret", requiresApi: false },
   { apiVersion: "v1", kind: "Service", wakes: "owner", requiresApi: false },

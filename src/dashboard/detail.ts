@@ -15,7 +15,9 @@ import type { MetricReport } from "../backtest/run.ts";
 import { type CanaryObject, canaryEvents, type EventRecord } from "../cli/canaries.ts";
 import { rangeText } from "../cli/release-facts.ts";
 import type { KubeClient } from "../kube/types.ts";
-import type { Deployment } from "../workloads/meta.ts";
+import { targetKind } from "../workloads/kinds.ts";
+import type { Workload } from "../workloads/meta.ts";
+import { observeWorkload, readyPods } from "../workloads/primary.ts";
 import { canaryRow, imageFact } from "./facts.ts";
 import type { CanaryDetail, MetricCurve, Release, Timeline, WorkloadFact } from "./wire.ts";
 
@@ -33,8 +35,8 @@ export async function canaryDetail(
   const target = canary.spec.targetRef.name;
   const [events, canaryDeployment, primaryDeployment] = await Promise.all([
     canaryEvents(client, canary),
-    deployment(client, namespace, target),
-    deployment(client, namespace, `${target}-primary`),
+    client.get<Workload>(targetKind(canary).ref(namespace, target)),
+    client.get<Workload>(targetKind(canary).ref(namespace, `${target}-primary`)),
   ]);
   const releases = releasesFrom(events);
   const current = releases.at(-1);
@@ -62,16 +64,12 @@ export async function canaryDetail(
   };
 }
 
-async function deployment(client: KubeClient, namespace: string, name: string) {
-  return client.get<Deployment>({ apiVersion: "apps/v1", kind: "Deployment", namespace, name });
-}
-
-function workload(d: Deployment, revision: string | undefined): WorkloadFact {
+function workload(d: Workload, revision: string | undefined): WorkloadFact {
   return {
     name: d.metadata.name,
     ...imageFact(d.spec?.template?.spec?.containers?.[0]?.image),
-    replicas: d.spec?.replicas ?? 0,
-    ready: d.status?.readyReplicas ?? 0,
+    replicas: observeWorkload(d).replicas,
+    ready: readyPods(d),
     ...(revision ? { revision } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Canary } from "../api/canary.ts";
-import type { ResolvedCanary } from "../api/defaults.ts";
+import { type ResolvedCanary, resolveCanary } from "../api/defaults.ts";
 import type { MetricTemplate } from "../api/metric-template.ts";
 import type { KubeClient } from "../kube/types.ts";
 import {
@@ -165,6 +165,69 @@ describe("runChecks", () => {
       }),
     );
     expect(calls[1]?.provider.address).toBe("http://canary-prom:9090");
+  });
+
+  it("runs Flagger's deprecated inline query against the Canary's Prometheus, judged by its threshold", async () => {
+    const calls: Call[] = [];
+    const spec = {
+      ...canary.spec,
+      metricsServer: "http://canary-prom:9090",
+      analysis: {
+        iterations: 1,
+        metrics: [
+          {
+            name: "404s",
+            query: 'sum(rate(requests{ns="{{ namespace }}",code="404"}[{{ interval }}]))',
+            threshold: 5,
+          },
+        ],
+      },
+    };
+    const { metrics } = resolveCanary(spec);
+    const over = await runChecks(
+      input({ canary: { ...canary, spec }, metrics, providers: fakeProviders(() => value(7), calls) }),
+    );
+    expect(over).toEqual([
+      expect.objectContaining({
+        name: "404s",
+        result: "fail",
+        value: 7,
+        thresholdRange: { max: 5 },
+        provider: "prometheus",
+        message: "404s 7.00 is above the maximum 5 (prometheus)",
+      }),
+    ]);
+    expect(calls[0]?.provider).toEqual({ type: "prometheus", address: "http://canary-prom:9090" });
+    expect(calls[0]?.query).toBe('sum(rate(requests{ns="shop",code="404"}[1m]))');
+    const under = await runChecks(
+      input({ canary: { ...canary, spec }, metrics, providers: fakeProviders(() => value(5)) }),
+    );
+    expect(under[0]).toMatchObject({ result: "pass", value: 5 });
+  });
+
+  it("judges Flagger's deprecated threshold as a floor for the success rate and a ceiling in ms for the duration", async () => {
+    const spec = {
+      ...canary.spec,
+      analysis: {
+        iterations: 1,
+        metrics: [
+          { name: "request-success-rate", threshold: 99 },
+          { name: "request-duration", threshold: 500 },
+        ],
+      },
+    };
+    const { metrics } = resolveCanary(spec);
+    const checks = await runChecks(
+      input({
+        canary: { ...canary, spec },
+        metrics,
+        providers: fakeProviders((q) => value(q.includes("histogram_quantile") ? 501 : 98.5)),
+      }),
+    );
+    expect(checks.map((c) => [c.name, c.result, c.message])).toEqual([
+      ["request-success-rate", "fail", "request-success-rate 98.50 is below the minimum 99 (prometheus)"],
+      ["request-duration", "fail", "request-duration 501.00 is above the maximum 500 (prometheus)"],
+    ]);
   });
 
   it("signs built-in checks and address-less templates for the controller's server, not a Canary's own", async () => {

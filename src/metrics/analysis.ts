@@ -219,6 +219,22 @@ export async function planCheck(
   // The controller's signing settings belong to its own metrics server, not to a Canary's.
   const signsDefault = input.defaultMetricsSigv4 && !input.canary.spec.metricsServer;
   const sigv4 = signsDefault ? { sigv4: input.defaultMetricsSigv4 } : {};
+  const prometheus = {
+    type: "prometheus" as const,
+    ...(metricsServer ? { address: metricsServer } : {}),
+    ...sigv4,
+  };
+  if (metric.query !== undefined) {
+    // Flagger's deprecated inline query: run as written against the Canary's (or the default) Prometheus.
+    return {
+      source: "the inline query (spec.analysis.metrics[].query)",
+      query: metric.query,
+      primaryQuery: metric.query,
+      provider: prometheus,
+      reduce: undefined,
+      namespace: canaryNamespace,
+    };
+  }
   if (!metric.templateRef) {
     const query = builtinQuery(input.resolved.provider, metric.name);
     if (query === undefined) throw new Error("not a built-in metric and no templateRef is set");
@@ -226,7 +242,7 @@ export async function planCheck(
       source: `built-in query for ${input.resolved.provider}`,
       query,
       primaryQuery: builtinQuery(input.resolved.provider, metric.name, "primary") ?? query,
-      provider: { type: "prometheus", ...(metricsServer ? { address: metricsServer } : {}), ...sigv4 },
+      provider: prometheus,
       reduce: undefined,
       namespace: canaryNamespace,
     };

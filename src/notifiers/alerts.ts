@@ -7,7 +7,7 @@ import type { Canary, CanaryStatus } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import type { CanaryEvent } from "../api/events.ts";
 import type { KubeObject } from "../kube/types.ts";
-import type { Deployment } from "../workloads/meta.ts";
+import type { Workload } from "../workloads/meta.ts";
 import type { AlertDeliveryQueue } from "./delivery.ts";
 import { type ProviderRef, withAlerts } from "./outbox.ts";
 
@@ -21,8 +21,8 @@ export interface RecordInput {
   resolved: ResolvedCanary;
   /** What the decision wrote and emitted: the status about to be stored and its events. */
   decision: { status: CanaryStatus; events: CanaryEvent[] };
-  target: Deployment | undefined;
-  primary: Deployment | undefined;
+  target: Workload | undefined;
+  primary: Workload | undefined;
   now: Date;
 }
 
@@ -44,7 +44,7 @@ export function alertHooks(queue: AlertDeliveryQueue, defaultProvider: ProviderR
   };
 }
 
-function imagesOf(deployment: Deployment | undefined): string[] {
+function imagesOf(deployment: Workload | undefined): string[] {
   return (deployment?.spec?.template?.spec?.containers ?? []).flatMap((c) => (c.image ? [c.image] : []));
 }
 

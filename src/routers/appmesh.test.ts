@@ -68,6 +68,23 @@ describe("AppMeshRouter objects (as Flagger's appmesh v1beta2 router)", () => {
     }
   });
 
+  it("runs Flagger's appmesh:v1beta2 without meshName, writing what appmesh writes (the mesh is the namespace's)", async () => {
+    const written = async (canary: Canary) => {
+      const { client } = await reconciled(canary);
+      const out: unknown[] = [];
+      for (const kind of ["VirtualNode", "VirtualRouter", "VirtualService"])
+        for (const o of await client.list<KubeObject & { spec?: unknown }>(APPMESH_API_VERSION, kind, NS))
+          out.push([kind, o.metadata.name, o.spec]);
+      return out;
+    };
+    const v1beta2 = await written(
+      meshCanary({ provider: "appmesh:v1beta2", service: { port: 80, meshName: undefined } }),
+    );
+    expect(v1beta2).toHaveLength(6);
+    expect(v1beta2).toEqual(await written(meshCanary()));
+    expect(JSON.stringify(v1beta2)).not.toContain("meshRef");
+  });
+
   it("selects the primary's and the target's pods, on the container port, found by DNS", async () => {
     const canary = meshCanary({
       service: {

@@ -1,12 +1,13 @@
 import type { Canary } from "../api/canary.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import { targetKind } from "../workloads/kinds.ts";
 import {
   canaryKey,
   canaryNamespace,
   canaryOwnerReference,
   controllingCanary,
-  type Deployment,
+  type Workload,
 } from "../workloads/meta.ts";
 import { type SelectorLabel, selectorLabel } from "../workloads/selector.ts";
 import { serviceNames } from "../workloads/services.ts";
@@ -58,7 +59,7 @@ const ref = (canary: Canary, kind: string, name: string): ObjectRef => ({
 });
 
 /** The container port the listener forwards to: a numeric targetPort, a named one resolved, else port. */
-function containerPort(canary: Canary, target: Deployment): number {
+function containerPort(canary: Canary, target: Workload): number {
   const { port, targetPort } = canary.spec.service;
   if (typeof targetPort === "number") return targetPort;
   if (targetPort === undefined) return port;
@@ -175,15 +176,11 @@ export class AppMeshRouter implements Router {
     canary: Canary,
   ): Promise<{ s: MeshSettings; labels: Record<"primary" | "canary" | "target", SelectorLabel> }> {
     const name = canary.spec.targetRef.name;
-    const deployment = await this.#client.get<Deployment>({
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      namespace: canaryNamespace(canary),
-      name,
-    });
+    const kind = targetKind(canary);
+    const deployment = await this.#client.get<Workload>(kind.ref(canaryNamespace(canary), name));
     if (!deployment) {
       throw new RouterConfigError(
-        `Canary ${canaryKey(canary)}: Deployment ${canaryNamespace(canary)}/${name} (spec.targetRef) does not exist; the App Mesh virtual nodes select its pods`,
+        `Canary ${canaryKey(canary)}: ${kind.kind} ${canaryNamespace(canary)}/${name} (spec.targetRef) does not exist; the App Mesh virtual nodes select its pods`,
       );
     }
     const label = selectorLabel(deployment);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { CanarySpec } from "../api/canary.ts";
+import type { CanarySpec, ProviderName } from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
 import { type RouterCapabilities, unsupportedRouting } from "./capabilities.ts";
 import { KUBERNETES_CAPABILITIES } from "./kubernetes.ts";
@@ -33,7 +33,10 @@ const check = (
   provider = "kubernetes",
 ) => {
   const s = spec(analysis);
-  return unsupportedRouting(s, resolveCanary(s), provider as CanarySpec["provider"] & string, caps)?.message;
+  // Resolved as for a router that keeps the strategy written: the kubernetes provider itself turns
+  // stepWeight and match into blue/green (resolveCanary), so these cases stand for any router without
+  // the capability.
+  return unsupportedRouting(s, resolveCanary(s, "nginx"), provider as ProviderName, caps)?.message;
 };
 
 describe("unsupportedRouting", () => {

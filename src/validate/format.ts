@@ -60,7 +60,8 @@ function count(n: number, noun: string): string {
 
 /** e.g. `3 files, 5 kanaria objects: 2 errors, 1 warning`. */
 export function formatSummary(r: ValidateResult): string {
-  return `${count(r.files, "file")}, ${count(r.objects, "kanaria object")}: ${count(r.errors, "error")}, ${count(r.warnings, "warning")}`;
+  const notes = r.notes > 0 ? `, ${count(r.notes, "note")}` : "";
+  return `${count(r.files, "file")}, ${count(r.objects, "kanaria object")}: ${count(r.errors, "error")}, ${count(r.warnings, "warning")}${notes}`;
 }
 
 export function formatText(r: ValidateResult, opts: { quiet?: boolean } = {}): string {
@@ -90,6 +91,7 @@ export function formatJson(r: ValidateResult): string {
     objects: r.objects,
     errors: r.errors,
     warnings: r.warnings,
+    ...(r.notes > 0 ? { notes: r.notes } : {}),
     ...(r.omitted > 0 ? { omitted: r.omitted } : {}),
     ioErrors: r.ioErrors,
   };

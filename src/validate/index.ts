@@ -35,6 +35,8 @@ export interface ValidateResult {
   objects: number;
   errors: number;
   warnings: number;
+  /** What kanaria makes of valid Flagger forms; never fails a run. */
+  notes: number;
   /** Problems counted in errors and warnings but not listed (beyond the first MAX_PROBLEMS). */
   omitted: number;
   /** Paths that could not be read; any of them makes the exit code 2. */
@@ -109,6 +111,7 @@ export class Run {
   objects = 0;
   errors = 0;
   warnings = 0;
+  notes = 0;
   omitted = 0;
   full = false;
 
@@ -148,7 +151,8 @@ export class Run {
   report(problems: Problem[]): void {
     for (const p of problems) {
       if (p.severity === "error") this.errors++;
-      else this.warnings++;
+      else if (p.severity === "warning") this.warnings++;
+      else this.notes++;
       if (this.problems.length < this.limits.problems) this.problems.push(p);
       else this.omitted++;
     }
@@ -162,6 +166,7 @@ export class Run {
       objects: this.objects,
       errors: this.errors,
       warnings: this.warnings,
+      notes: this.notes,
       omitted: this.omitted,
       ioErrors,
       exitCode: exitCode(this.errors, this.warnings, ioErrors.length, opts.strict === true),

@@ -1,5 +1,6 @@
 /** One finding of `kanaria validate`, positioned at the YAML node it is about. */
-export type Severity = "error" | "warning";
+/** A note says what kanaria makes of a valid field (e.g. which router a Flagger spelling runs); it never fails. */
+export type Severity = "error" | "warning" | "note";
 
 export interface Problem {
   file: string;

@@ -71,14 +71,43 @@ const RULE_CASES: RuleCase[] = [
     path: `${a}.metrics[0].templateRef`,
   },
   {
+    rule: "query is an inline query for a metric of its own: remove it, or give the metric a name other than request-success-rate and request-duration and no templateRef",
+    object: edit(CANARY, { [`${a}.metrics`]: [{ name: "request-duration", query: "up", threshold: 1 }] }),
+    path: `${a}.metrics[0].query`,
+  },
+  {
+    rule: "threshold is Flagger's deprecated form of thresholdRange and is ignored next to it: remove threshold",
+    object: edit(CANARY, {
+      [`${a}.metrics`]: [{ name: "request-duration", threshold: 500, thresholdRange: { max: 500 } }],
+    }),
+    path: `${a}.metrics[0].threshold`,
+  },
+  {
+    rule: "kanaria releases a Deployment or a DaemonSet: set targetRef.kind to Deployment or DaemonSet (Flagger's Service targets are not supported)",
+    object: edit(CANARY, { "spec.targetRef.kind": "Service" }),
+    path: "spec.targetRef.kind",
+  },
+  {
+    rule: "Deployments and DaemonSets are apps/v1: set targetRef.apiVersion to apps/v1 or remove it",
+    object: edit(CANARY, { "spec.targetRef.apiVersion": "extensions/v1beta1" }),
+    path: "spec.targetRef.apiVersion",
+  },
+  {
+    rule: "ingressRef names an Ingress: set ingressRef.kind to Ingress or remove it",
+    object: edit(CANARY, { "spec.ingressRef": { kind: "HTTPProxy", name: "podinfo" } }),
+    path: "spec.ingressRef.kind",
+  },
+  {
+    rule: "the nginx router reads networking.k8s.io/v1 Ingresses: set ingressRef.apiVersion to networking.k8s.io/v1 or remove it",
+    object: edit(CANARY, {
+      "spec.ingressRef": { apiVersion: "extensions/v1beta1", kind: "Ingress", name: "podinfo" },
+    }),
+    path: "spec.ingressRef.apiVersion",
+  },
+  {
     rule: "stepWeight and stepWeights are mutually exclusive: keep one",
     object: edit(CANARY, { [`${a}.stepWeights`]: [10, 20] }),
     path: `${a}.stepWeights`,
-  },
-  {
-    rule: "iterations (blue/green, A/B) and stepWeight/stepWeights (canary) select different strategies: keep one",
-    object: edit(CANARY, { [`${a}.iterations`]: 10 }),
-    path: `${a}.iterations`,
   },
   {
     rule: "set stepWeight or stepWeights (canary) or iterations (blue/green, A/B)",
@@ -106,33 +135,9 @@ const RULE_CASES: RuleCase[] = [
     path: "spec.routeRef",
   },
   {
-    rule: "provider appmesh needs service.meshName",
+    rule: "provider appmesh needs service.meshName; or write provider appmesh:v1beta2, which takes the mesh of the namespace",
     object: edit(CANARY, { "spec.provider": "appmesh" }),
     path: "spec.service.meshName",
-  },
-  {
-    rule: "provider kubernetes switches all traffic at once (blue/green): use analysis.iterations, not stepWeight",
-    object: edit(CANARY, { "spec.provider": "kubernetes" }),
-    path: "spec.analysis.stepWeight",
-  },
-  {
-    rule: "provider kubernetes switches all traffic at once (blue/green): use analysis.iterations, not stepWeights",
-    object: edit(CANARY, {
-      "spec.provider": "kubernetes",
-      [`${a}.stepWeight`]: undefined,
-      [`${a}.stepWeights`]: [10, 50],
-    }),
-    path: "spec.analysis.stepWeights",
-  },
-  {
-    rule: "provider kubernetes cannot route by header or cookie: remove analysis.match or use nginx",
-    object: edit(CANARY, {
-      "spec.provider": "kubernetes",
-      [`${a}.stepWeight`]: undefined,
-      [`${a}.iterations`]: 10,
-      [`${a}.match`]: [{ headers: { cookie: { exact: "canary" } } }],
-    }),
-    path: "spec.analysis.match",
   },
   {
     rule: "corsPolicy.allowOrigins (string patterns) cannot be written as a Gateway API CORS filter: list the origins in corsPolicy.allowOrigin",
@@ -407,7 +412,7 @@ describe("formats, enums and sizes", () => {
   it("lists the allowed values of an enum and suggests the closest", () => {
     const [p] = problemsOf(edit(CANARY, { "spec.provider": "ngnix" }));
     expect(p?.message).toBe(
-      'must be one of "kubernetes", "nginx", "gatewayapi", "appmesh"; got the string "ngnix" (did you mean "nginx"?)',
+      'must be one of "kubernetes", "nginx", "gatewayapi", "appmesh", "gatewayapi:v1", "gatewayapi:v1beta1", "appmesh:v1beta2"; got the string "ngnix" (did you mean "nginx"?)',
     );
   });
 

@@ -1,8 +1,10 @@
 /** Checks one kanaria.dev object against the zod schemas of src/api and turns each issue into a problem
  * that names the field and says how to fix it. */
 import type { z } from "zod";
+import type { Canary } from "../api/canary.ts";
 import { API_VERSION, DURATION_PATTERN, GROUP, VERSION } from "../api/common.ts";
 import { KINDS, kindInfo } from "../api/kinds.ts";
+import { flaggerNotes } from "./flagger-notes.ts";
 import type { Manifest } from "./load.ts";
 import { problemAt } from "./locate.ts";
 import type { Problem } from "./problem.ts";
@@ -285,6 +287,6 @@ export function checkManifest(m: Manifest): Problem[] {
       problemAt(m, [], "error", `cannot validate: ${err instanceof Error ? err.message : String(err)}`),
     ];
   }
-  if (result.success) return [];
+  if (result.success) return m.kind === "Canary" ? flaggerNotes(m, result.data as Canary) : [];
   return result.error.issues.flatMap((issue) => issueProblems(m, schema, issue));
 }

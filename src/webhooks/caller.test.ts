@@ -1,4 +1,10 @@
 // The webhook caller against real local HTTP gate services on 127.0.0.1.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GateServer, startGateServer } from "../../test/support/gate-server.ts";
 import type { CanaryWebhook } from "../api/canary.ts";
@@ -111,5 +117,36 @@ describe("helpers", () => {
     expect(canaryChecksum({ lastAppliedSpec: "r1" })).toBe(a);
     expect(canaryChecksum({ lastAppliedSpec: "r2" })).not.toBe(a);
     expect(canaryChecksum({ lastAppliedSpec: "r1", trackedConfigs: { "configmap/x": "1" } })).not.toBe(a);
+  });
+});
+
+describe("callWebhook with disableTLS", () => {
+  let server: https.Server;
+  let url: string;
+  beforeAll(async () => {
+    // A self-signed certificate no trust store knows, as on an in-cluster gate with its own CA.
+    const dir = mkdtempSync(join(tmpdir(), "kanaria-hook-tls-"));
+    execFileSync("openssl", [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+      ...["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1"],
+      ...["-subj", "/CN=gate.test"],
+    ]);
+    const [cert, key] = [readFileSync(join(dir, "cert.pem")), readFileSync(join(dir, "key.pem"))];
+    rmSync(dir, { recursive: true });
+    server = https.createServer({ cert, key }, (_req, res) => res.writeHead(200).end("approved"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/gate`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("refuses a certificate it cannot verify by default", async () => {
+    const answer = await callWebhook({ name: "gate", url, timeout: "2s" }, payload, fast);
+    expect(answer.result).toBe("error");
+    expect(answer.message).toMatch(/^request failed: /);
+  });
+
+  it("skips verifying the certificate when disableTLS is set, as Flagger does", async () => {
+    const answer = await callWebhook({ name: "gate", url, timeout: "2s", disableTLS: true }, payload, fast);
+    expect(answer).toEqual({ result: "pass", code: 200, message: "200 OK: approved" });
   });
 });

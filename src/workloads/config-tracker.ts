@@ -10,8 +10,8 @@ import {
   canaryNamespace,
   canaryOwnerReference,
   controllingCanary,
-  type Deployment,
   type Secret,
+  type Workload,
 } from "./meta.ts";
 
 export type ConfigKind = "configmap" | "secret";
@@ -133,12 +133,12 @@ function readConfig(client: KubeClient, namespace: string, kind: ConfigKind, nam
 const KIND_NAMES: Record<ConfigKind, string> = { configmap: "ConfigMap", secret: "Secret" };
 
 /** The checksum of one referenced config, or undefined when it is not tracked. */
-async function trackOne(client: KubeClient, target: Deployment, ref: ConfigRef): Promise<string | undefined> {
+async function trackOne(client: KubeClient, target: Workload, ref: ConfigRef): Promise<string | undefined> {
   const obj = await readConfig(client, target.metadata.namespace ?? "", ref.kind, ref.name);
   if (!obj) {
     if (ref.optional) return undefined;
     throw new ConfigTrackingError(
-      `Deployment ${objectKey(target)} references ${KIND_NAMES[ref.kind]} ${ref.name}, which does not exist: ` +
+      `${target.kind} ${objectKey(target)} references ${KIND_NAMES[ref.kind]} ${ref.name}, which does not exist: ` +
         `create it, or mark the reference optional: true in spec.template`,
     );
   }
@@ -153,7 +153,7 @@ async function trackOne(client: KubeClient, target: Deployment, ref: ConfigRef):
  * reference is skipped (the pods start without it); a missing required one is an error, because the
  * target's pods cannot start either.
  */
-export async function trackConfigs(client: KubeClient, target: Deployment): Promise<TrackedConfigs> {
+export async function trackConfigs(client: KubeClient, target: Workload): Promise<TrackedConfigs> {
   const refs = target.spec?.template ? findConfigRefs(target.spec.template) : [];
   const sums = await Promise.all(refs.map((ref) => trackOne(client, target, ref)));
   const tracked: TrackedConfigs = {};

@@ -1,5 +1,6 @@
 import type {
   V1ConfigMap,
+  V1DaemonSet,
   V1Deployment,
   V1OwnerReference,
   V1Secret,
@@ -10,6 +11,9 @@ import type { KubeObject } from "../kube/types.ts";
 
 /** Objects as the KubeClient returns them: apiVersion, kind and metadata.name always present. */
 export type Deployment = V1Deployment & KubeObject;
+export type DaemonSet = V1DaemonSet & KubeObject;
+/** A target kanaria releases (targetRef.kind), and its `-primary` copy. */
+export type Workload = Deployment | DaemonSet;
 export type Service = V1Service & KubeObject;
 export type ConfigMap = V1ConfigMap & KubeObject;
 export type Secret = V1Secret & KubeObject;

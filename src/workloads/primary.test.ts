@@ -386,8 +386,14 @@ describe("observeWorkload", () => {
 describe("scaleTarget", () => {
   it("patches spec.replicas", async () => {
     const client = new FakeKubeClient([deploymentFixture()]);
-    const scaled = await scaleTarget(client, deploymentFixture(), 0);
-    expect(scaled.spec?.replicas).toBe(0);
+    await scaleTarget(client, deploymentFixture(), 0);
+    const scaled = await client.get<Deployment>({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      namespace: NS,
+      name: "podinfo",
+    });
+    expect(scaled?.spec?.replicas).toBe(0);
     expect(client.writes).toEqual([
       {
         op: "mergePatch",

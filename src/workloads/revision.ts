@@ -3,7 +3,8 @@ import { objectKey } from "../kube/objects.ts";
 import type { KubeClient } from "../kube/types.ts";
 import { type TrackedConfigs, trackConfigs } from "./config-tracker.ts";
 import { canonicalJson, shortHash } from "./hash.ts";
-import type { Deployment } from "./meta.ts";
+import { workloadKind } from "./kinds.ts";
+import type { Workload } from "./meta.ts";
 
 /** What the primary runs or the canary is analysed with: the pod template plus the configs it reads. */
 export interface Revision {
@@ -30,9 +31,10 @@ export function computeRevision(template: V1PodTemplateSpec, trackedConfigs: Tra
 const revisions = new WeakMap<object, { configs: string; hash: string }>();
 
 /** Reads the configs the target references and hashes its current revision. */
-export async function resolveRevision(client: KubeClient, target: Deployment): Promise<Revision> {
-  const template = target.spec?.template;
-  if (!template) throw new Error(`Deployment ${objectKey(target)} has no spec.template`);
+export async function resolveRevision(client: KubeClient, target: Workload): Promise<Revision> {
+  // A DaemonSet's parking node selector is no part of what it runs.
+  const template = workloadKind(target.kind).template(target);
+  if (!template) throw new Error(`${target.kind} ${objectKey(target)} has no spec.template`);
   const trackedConfigs = await trackConfigs(client, target);
   return { hash: computeRevision(template, trackedConfigs), trackedConfigs };
 }

@@ -1,4 +1,4 @@
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { V1DaemonSet, V1Deployment } from "@kubernetes/client-node";
 import { ConfigBlockerError } from "../errors.ts";
 import { objectKey } from "../kube/objects.ts";
 
@@ -23,7 +23,7 @@ export class SelectorLabelError extends ConfigBlockerError {
  * `<key>: <value>-primary`, the canary Service `<key>: <value>`.
  */
 export function selectorLabel(
-  deployment: V1Deployment,
+  deployment: (V1Deployment | V1DaemonSet) & { kind?: string },
   accepted: readonly string[] = DEFAULT_SELECTOR_LABELS,
 ): SelectorLabel {
   const matchLabels = deployment.spec?.selector?.matchLabels ?? {};
@@ -32,8 +32,8 @@ export function selectorLabel(
     if (value !== undefined) return { key, value };
   }
   throw new SelectorLabelError(
-    `Deployment ${objectKey(deployment)}: spec.selector.matchLabels has none of the labels kanaria selects pods by (${accepted.join(", ")}); ` +
+    `${deployment.kind ?? "Deployment"} ${objectKey(deployment)}: spec.selector.matchLabels has none of the labels kanaria selects pods by (${accepted.join(", ")}); ` +
       `add one of them to spec.selector.matchLabels and spec.template.metadata.labels, e.g. app: ${deployment.metadata?.name ?? "<name>"} ` +
-      "(the selector is immutable: recreate the Deployment)",
+      `(the selector is immutable: recreate the ${deployment.kind ?? "Deployment"})`,
   );
 }

@@ -9,8 +9,8 @@ import {
   canaryNamespace,
   canaryOwnerReference,
   controllingCanary,
-  type Deployment,
   type Service,
+  type Workload,
 } from "./meta.ts";
 import { type SelectorLabel, selectorLabel } from "./selector.ts";
 
@@ -38,11 +38,11 @@ export class ServiceConfigError extends ConfigBlockerError {
 /** Service-mesh proxies whose ports must not be published (as Flagger). */
 const SIDECARS = new Set(["istio-proxy", "envoy"]);
 
-function appContainers(target: Deployment): V1Container[] {
+function appContainers(target: Workload): V1Container[] {
   return (target.spec?.template?.spec?.containers ?? []).filter((c) => !SIDECARS.has(c.name));
 }
 
-function mainPort(canary: Canary, target: Deployment): V1ServicePort {
+function mainPort(canary: Canary, target: Workload): V1ServicePort {
   const svc = canary.spec.service;
   const targetPort = svc.targetPort ?? svc.port;
   if (typeof targetPort === "string") {
@@ -52,7 +52,7 @@ function mainPort(canary: Canary, target: Deployment): V1ServicePort {
     if (!named.includes(targetPort)) {
       throw new ServiceConfigError(
         `Canary ${canaryKey(canary)}: spec.service.targetPort ${JSON.stringify(targetPort)} is not the name of a port of ` +
-          `Deployment ${objectKey(target)} (named ports: ${named.join(", ") || "none"}); ` +
+          `${target.kind} ${objectKey(target)} (named ports: ${named.join(", ") || "none"}); ` +
           `set spec.service.targetPort to one of them or to a port number`,
       );
     }
@@ -64,7 +64,7 @@ function mainPort(canary: Canary, target: Deployment): V1ServicePort {
       const field = svc.targetPort === undefined ? "port" : "targetPort";
       throw new ServiceConfigError(
         `Canary ${canaryKey(canary)}: spec.service.${field} ${targetPort} is not a container port of ` +
-          `Deployment ${objectKey(target)} (ports: ${declared.join(", ")}); ` +
+          `${target.kind} ${objectKey(target)} (ports: ${declared.join(", ")}); ` +
           `set spec.service.${field} to one of them, or declare the port in the pod template's containers[].ports`,
       );
     }
@@ -80,7 +80,7 @@ function mainPort(canary: Canary, target: Deployment): V1ServicePort {
 }
 
 /** portDiscovery: every container port except the one the main port targets, named after the container port. */
-function discoveredPorts(target: Deployment, main: V1ServicePort): V1ServicePort[] {
+function discoveredPorts(target: Workload, main: V1ServicePort): V1ServicePort[] {
   return appContainers(target).flatMap((c) =>
     (c.ports ?? []).flatMap((p, i): V1ServicePort[] => {
       const isMain =
@@ -119,7 +119,7 @@ function assertNoClash(canary: Canary, ports: V1ServicePort[]): void {
 }
 
 /** The ports every generated Service exposes. */
-export function servicePorts(canary: Canary, target: Deployment): V1ServicePort[] {
+export function servicePorts(canary: Canary, target: Workload): V1ServicePort[] {
   const main = mainPort(canary, target);
   const ports = canary.spec.service.portDiscovery ? [main, ...discoveredPorts(target, main)] : [main];
   assertNoClash(canary, ports);
@@ -194,7 +194,7 @@ export interface CanaryServices {
  */
 export function buildServices(
   canary: Canary,
-  target: Deployment,
+  target: Workload,
   live: Partial<Record<keyof CanaryServices, Service | undefined>> = {},
 ): CanaryServices {
   const label = selectorLabel(target);
@@ -270,7 +270,7 @@ function checkHeadless(canary: Canary, live: Service | undefined): void {
 export async function ensureServices(
   client: KubeClient,
   canary: Canary,
-  target: Deployment,
+  target: Workload,
 ): Promise<CanaryServices> {
   const names = serviceNames(canary);
   // Check all three before writing any, so a clash leaves the cluster untouched.
@@ -295,7 +295,7 @@ export async function ensureServices(
 export async function releaseApexService(
   client: KubeClient,
   canary: Canary,
-  target: Deployment,
+  target: Workload,
 ): Promise<void> {
   const label = selectorLabel(target);
   const apex = await existingService(client, canary, serviceNames(canary).apex);

@@ -74,18 +74,19 @@ describe.concurrent("blocked Canaries", () => {
     expect(await getDeployment(client, ns, "unlabelled-primary")).toBeUndefined();
   });
 
-  it("stall a canary-weights release on the default kubernetes router before any traffic moves", async () => {
-    await client.apply(deployment(ns, "weights", "6.0.0"));
-    // No spec.provider: the controller's default (kubernetes) cannot apply stepWeights.
-    await client.apply(canary(ns, "weights", { analysis: { interval: "10s", stepWeights: [10, 50] } }));
-    const c = await stalled("weights");
+  it("stall a mirrored release on the default kubernetes router before any traffic moves", async () => {
+    await client.apply(deployment(ns, "mirror", "6.0.0"));
+    // No spec.provider: the controller's default (kubernetes) cannot mirror requests. (Step weights it
+    // drops, as Flagger does: test/controller/flagger-compat.test.ts.)
+    await client.apply(canary(ns, "mirror", { analysis: { interval: "10s", iterations: 2, mirror: true } }));
+    const c = await stalled("mirror");
     expect(stalledCondition(c)).toMatchObject({ reason: "UnsupportedRouting" });
     expect(stalledCondition(c)?.message).toBe(
-      "spec.analysis.stepWeights is set, but provider kubernetes cannot split traffic by weight; " +
-        "use analysis.iterations (blue/green), or a provider that shifts weights (nginx, gatewayapi)",
+      "spec.analysis.mirror is set, but provider kubernetes cannot mirror requests to the canary; " +
+        "remove it, or use provider gatewayapi",
     );
     expect(c.status?.canaryWeight ?? 0).toBe(0);
-    expect(await getDeployment(client, ns, "weights-primary")).toBeUndefined();
+    expect(await getDeployment(client, ns, "mirror-primary")).toBeUndefined();
   });
 
   it("report a numeric targetPort none of the declared container ports has", async () => {

@@ -80,12 +80,69 @@ describe("the kanaria.dev CRDs on a real API server", () => {
       "needs templateRef",
     ],
     [
-      "kubernetes with stepWeight",
-      { ...valid, provider: "kubernetes", ingressRef: undefined },
-      "provider kubernetes switches all traffic at once",
+      "a Service target (Flagger's Knative and upstream targets)",
+      { ...valid, targetRef: { apiVersion: "v1", kind: "Service", name: "podinfo" } },
+      "set targetRef.kind to Deployment or DaemonSet",
+    ],
+    [
+      "an inline query beside a templateRef",
+      {
+        ...valid,
+        analysis: { ...valid.analysis, metrics: [{ name: "e", query: "up", templateRef: { name: "t" } }] },
+      },
+      "query is an inline query for a metric of its own",
+    ],
+    [
+      "appmesh without meshName",
+      { ...valid, provider: "appmesh", ingressRef: undefined },
+      "or write provider appmesh:v1beta2",
     ],
   ])("reject %s with the rule's message", async (_label, spec, message) => {
     expect(await rejection(`invalid-${Math.random().toString(36).slice(2, 8)}`, spec)).toContain(message);
+  });
+
+  it.each<[string, object]>([
+    [
+      "gatewayapi:v1 with empty webhook type and alert severity, disableTLS and deprecated metric fields",
+      {
+        ...valid,
+        provider: "gatewayapi:v1",
+        ingressRef: undefined,
+        service: { port: 80, gatewayRefs: [{ name: "public", namespace: "gateways" }] },
+        analysis: {
+          ...valid.analysis,
+          webhooks: [{ name: "load", type: "", url: "https://tester.test/", disableTLS: true }],
+          alerts: [{ name: "on-call", severity: "", providerRef: { name: "slack" } }],
+          metrics: [
+            { name: "request-success-rate", threshold: 99 },
+            { name: "404s", query: "sum(rate(x[1m]))", threshold: 5 },
+          ],
+        },
+      },
+    ],
+    [
+      "gatewayapi:v1beta1 with routeRef",
+      { ...valid, provider: "gatewayapi:v1beta1", routeRef: { name: "web" } },
+    ],
+    ["appmesh:v1beta2 without meshName", { ...valid, provider: "appmesh:v1beta2", ingressRef: undefined }],
+    ["iterations with stepWeight", { ...valid, analysis: { ...valid.analysis, iterations: 5 } }],
+    [
+      "kubernetes with stepWeight and match",
+      {
+        ...valid,
+        provider: "kubernetes",
+        ingressRef: undefined,
+        analysis: { ...valid.analysis, match: [{ headers: { x: { exact: "1" } } }] },
+      },
+    ],
+    [
+      "a DaemonSet target",
+      { ...valid, targetRef: { apiVersion: "apps/v1", kind: "DaemonSet", name: "agent" } },
+    ],
+  ])("accept Flagger's form: %s", async (label, spec) => {
+    const name = `flagger-${label.length}-${Math.random().toString(36).slice(2, 8)}`;
+    const stored = await client.apply(canary(name, spec));
+    expect(stored.metadata.uid).toBeDefined();
   });
 
   it.each([

@@ -68,7 +68,7 @@ export interface Case {
 }
 
 export function capabilitiesOf(spec: CanarySpec) {
-  const capabilities = routerCapabilities(spec.provider ?? "kubernetes");
+  const capabilities = routerCapabilities(resolveCanary(spec).provider);
   if (!capabilities) throw new Error(`test uses provider ${spec.provider}, which has no router`);
   return capabilities;
 }

@@ -55,14 +55,16 @@ SubjectAccessReviews check what it must not do.
 - apiGroups: [kanaria.dev]
   resources: [metrictemplates, alertproviders]
   verbs: [get, list, watch]
-# The <target>-primary Deployment (server-side apply creates or patches it); targets are scaled.
+# The <target>-primary Deployment or DaemonSet (server-side apply creates or patches it); targets are
+# scaled (a DaemonSet by a node selector that parks it).
 - apiGroups: [apps]
-  resources: [deployments]
+  resources: [deployments, daemonsets]
   verbs: [get, list, watch, create, patch]
-# The primary's ReplicaSets hold the promoted pod template: a failed promotion is undone from them
-# (as kubectl rollout undo), and a primary that drifts mid-release is put back from them.
+# The primary's ReplicaSets (Deployment) and ControllerRevisions (DaemonSet) hold the promoted pod
+# template: a failed promotion is undone from them (as kubectl rollout undo), and a primary that drifts
+# mid-release is put back from them.
 - apiGroups: [apps]
-  resources: [replicasets]
+  resources: [replicasets, controllerrevisions]
   verbs: [list]
 # The apex, -primary and -canary Services; the -primary copies of tracked ConfigMaps and Secrets;
 # Secrets also hold metric provider and alert provider credentials.

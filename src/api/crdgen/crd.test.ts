@@ -78,7 +78,15 @@ describe("Canary CRD details", () => {
   it("marks int-or-string fields and enumerations", () => {
     const service = specProps.service?.properties as Record<string, Node>;
     expect(service.targetPort).toMatchObject({ "x-kubernetes-int-or-string": true });
-    expect(specProps.provider?.enum).toEqual(["kubernetes", "nginx", "gatewayapi", "appmesh"]);
+    expect(specProps.provider?.enum).toEqual([
+      "kubernetes",
+      "nginx",
+      "gatewayapi",
+      "appmesh",
+      "gatewayapi:v1",
+      "gatewayapi:v1beta1",
+      "appmesh:v1beta2",
+    ]);
   });
 
   it("carries the cross-field rules as CEL", () => {

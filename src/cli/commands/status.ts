@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import type { CheckStatus, WebhookStatus } from "../../api/canary.ts";
 import { API_VERSION } from "../../api/common.ts";
-import { resolveCanary } from "../../api/defaults.ts";
-import type { Deployment } from "../../workloads/meta.ts";
+import { targetKind } from "../../workloads/kinds.ts";
+import type { Workload } from "../../workloads/meta.ts";
+import { observeWorkload, readyPods } from "../../workloads/primary.ts";
 import {
   type CanaryObject,
   type Cluster,
@@ -14,7 +15,7 @@ import {
   getCanary,
   refusable,
 } from "../canaries.ts";
-import { releaseFacts, releaseLabel } from "../release-facts.ts";
+import { releaseFacts, releaseLabel, resolveAsRun } from "../release-facts.ts";
 import { detailLines, listLines } from "../status-view.ts";
 import {
   type CanaryView,
@@ -97,7 +98,7 @@ function eventsOf(snapshot: Snapshot, canary: CanaryObject): EventRecord[] {
 
 export function summarize(canary: CanaryObject, events: EventRecord[]): CanarySummary {
   const status = canary.status ?? {};
-  const resolved = resolveCanary(canary.spec);
+  const resolved = resolveAsRun(canary);
   const revision = status.lastAppliedSpec;
   return {
     namespace: canary.metadata.namespace ?? "",
@@ -211,9 +212,10 @@ async function watch(cluster: Cluster, name: string | undefined, flags: StatusFl
 async function liveView(cluster: Cluster, canary: CanaryObject, events: EventRecord[]): Promise<CanaryView> {
   const s = summarize(canary, []);
   const namespace = s.namespace;
+  const kind = targetKind(canary);
   const [primary, target] = await Promise.all(
     [`${canary.spec.targetRef.name}-primary`, canary.spec.targetRef.name].map((n) =>
-      cluster.client.get<Deployment>({ apiVersion: "apps/v1", kind: "Deployment", namespace, name: n }),
+      cluster.client.get<Workload>(kind.ref(namespace, n)),
     ),
   );
   return {
@@ -231,14 +233,14 @@ async function liveView(cluster: Cluster, canary: CanaryObject, events: EventRec
   };
 }
 
-function deploymentView(d: Deployment): DeploymentView {
+function deploymentView(d: Workload): DeploymentView {
   return {
     name: d.metadata.name,
     ...(d.spec?.template?.spec?.containers?.[0]?.image
       ? { image: d.spec.template.spec.containers[0].image }
       : {}),
-    replicas: d.spec?.replicas ?? 0,
-    ready: d.status?.readyReplicas ?? 0,
+    replicas: observeWorkload(d).replicas,
+    ready: readyPods(d),
   };
 }
 

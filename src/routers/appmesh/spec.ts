@@ -85,7 +85,8 @@ export type VirtualService = KubeObject & {
 /** Everything the objects are built from, resolved and checked once. */
 export interface MeshSettings {
   namespace: string;
-  meshName: string;
+  /** Checked against the mesh of existing objects; unset with appmesh:v1beta2. */
+  meshName: string | undefined;
   apex: string;
   primary: string;
   canary: string;
@@ -296,12 +297,13 @@ function backends(canary: Canary): Record<string, unknown>[] {
 export function settings(canary: Canary, owner: V1OwnerReference, port: number): MeshSettings {
   const svc = canary.spec.service;
   const meshName = svc.meshName;
-  if (!meshName)
+  // appmesh:v1beta2 (Flagger's spelling) writes no mesh: App Mesh's webhook takes the namespace's.
+  if (!meshName && canary.spec.provider !== "appmesh:v1beta2")
     fail(
       canary,
       "spec.service.meshName",
       "is not set",
-      "provider appmesh needs the name of the mesh the namespace belongs to",
+      "provider appmesh needs the name of the mesh the namespace belongs to; or write provider appmesh:v1beta2, which takes the namespace's mesh",
     );
   if (svc.headers !== undefined) {
     fail(
