@@ -171,7 +171,7 @@ async function conflictingCanary(deps: ObserveDeps, canary: Canary): Promise<Blo
   if (!owner || owner.metadata.name === canary.metadata.name) return undefined;
   return {
     reason: "ConflictingCanary",
-    message: `${targetKind(canary).kind} ${namespace}/${canary.spec.targetRef.name} is already the target of Canary ${owner.metadata.name}: delete one of the two Canaries or point spec.targetRef at another target`,
+    message: `${targetKind(canary).kind} ${namespace}/${canary.spec.targetRef.name} is already the target of Canary ${owner.metadata.name}: delete one of the two Canaries or point spec.targetRef at another ${targetKind(canary).kind}`,
   };
 }
 

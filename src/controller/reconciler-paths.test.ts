@@ -260,19 +260,25 @@ describe("blockers", () => {
     ).toEqual(["Initializing"]);
   });
 
-  it("found while observing (a target kind kanaria does not release): Stalled before anything is read", async () => {
+  it("a target kind kanaria does not release: refused with the schema's message (Stalled, InvalidSpec), nothing read or written but the status", async () => {
     const { client, tick } = setup([
       canary({ targetRef: { apiVersion: "apps/v1", kind: "StatefulSet", name: "podinfo" } }),
     ]);
-    const message = "spec.targetRef.kind StatefulSet is not supported: kanaria releases Deployments";
+    const message =
+      "Canary shop/podinfo is invalid: spec.targetRef.kind: kanaria releases a Deployment or a DaemonSet: " +
+      "set targetRef.kind to Deployment or DaemonSet (Flagger's Service targets are not supported); " +
+      "fix the manifest (kanaria validate shows where)";
     expect(await tick()).toEqual({
-      result: { requeueAfterMs: 100 },
+      result: { requeueAfterMs: undefined },
       writes: ["replaceStatus Canary/podinfo"],
-      events: [{ type: "Warning", reason: "UnsupportedTarget", message }],
+      events: [{ type: "Warning", reason: "InvalidSpec", message }],
     });
-    expect(conditions((await stored(client)).status)).toEqual(
-      stalledInitializing("UnsupportedTarget", message),
-    );
+    expect(conditions((await stored(client)).status)).toContainEqual([
+      "Stalled",
+      "True",
+      "InvalidSpec",
+      message,
+    ]);
   });
 
   it("found while converging (a primary it does not own): stops there, Stalled, retried in 30s", async () => {
