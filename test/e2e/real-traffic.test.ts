@@ -145,6 +145,12 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
       }),
     );
     await waitForPhase(client, ns, name, "Initialized", 60_000);
+    // Traefik loads the new HTTPRoute after its provider throttle; until then the host is unknown (404).
+    await waitFor(() => get(host), {
+      description: `Traefik serving the HTTPRoute for ${host}`,
+      until: (r) => r.status === 200,
+      timeoutMs: 20_000,
+    });
     const before = await count(host, 200);
     expect(before.failed).toBe(0);
     expect([...before.byMessage.entries()]).toEqual([["v1", 200]]);
