@@ -8,9 +8,10 @@
 // tester and hey on first use).
 import { Agent, request } from "node:http";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { API_VERSION } from "../../src/api/common.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
-import { getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";
+import { canaryEvents, getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { type GateServer, startGateServer } from "../support/gate-server.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
@@ -23,6 +24,7 @@ if (process.env.KANARIA_DATAPLANE && !dataplane) {
   );
 }
 
+const prometheusUrl = inject("prometheusUrl");
 const ns = useNamespace("e2e-real-traffic");
 const client = testClient();
 useController(ns);
@@ -35,7 +37,7 @@ afterAll(async () => {
 });
 
 /** podinfo 6.9.2 answering with MESSAGE, ready on /readyz as in Flagger's podinfo manifests. */
-function app(name: string, message: string): KubeObject {
+function app(name: string, message: string, extraArgs: string[] = []): KubeObject {
   const deployment = {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -50,7 +52,7 @@ function app(name: string, message: string): KubeObject {
             {
               name: "podinfod",
               image: `${IMAGE}:6.9.2`,
-              command: ["./podinfo", "--port=9898", "--level=info"],
+              command: ["./podinfo", "--port=9898", "--level=info", ...extraArgs],
               env: [{ name: "PODINFO_UI_MESSAGE", value: message }],
               ports: [{ name: "http", containerPort: 9898, protocol: "TCP" }],
               readinessProbe: { httpGet: { path: "/readyz", port: 9898 }, periodSeconds: 1 },
@@ -160,7 +162,9 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
       description: "the HTTPRoute at canary weight 10",
       until: (w) => w === 10,
       timeoutMs: 60_000,
+      intervalMs: 50,
     });
+    const weightSeen = Date.now();
     // The controller holds at 10 % (the confirm-promotion gate says no). Traefik reloads its
     // configuration after a provider event; wait until the canary answers at all.
     await waitFor(() => count(host, 50), {
@@ -168,11 +172,15 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
       until: (r) => (r.byMessage.get("v2") ?? 0) > 0,
       timeoutMs: 20_000,
     });
+    const firstCanaryAnswerMs = Date.now() - weightSeen;
     const split = await count(host, 1_000);
     expect(split.failed).toBe(0);
     const v1 = split.byMessage.get("v1") ?? 0;
     const v2 = split.byMessage.get("v2") ?? 0;
     expect(v1 + v2).toBe(1_000);
+    console.info(
+      `[real-traffic] canary weight 10: ${v2}/1000 answered by the canary; first canary answer ${firstCanaryAnswerMs} ms after the weight was seen on the HTTPRoute`,
+    );
     expect(Math.abs(v2 / 1_000 - 0.1)).toBeLessThanOrEqual(0.03);
     expect(await canaryWeightOnRoute(name)).toBe(10);
 
@@ -194,5 +202,85 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
     });
     expect(failedAfter).toBe(0);
     expect([...after.byMessage.entries()]).toEqual([["v2", 200]]);
+  }, 240_000);
+
+  it("rolls back a release answering 5xx on the error rate Traefik measured, under load from Flagger's load tester", async () => {
+    const name = "bad";
+    const host = `${name}.${ns}.test`;
+    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
+    // The canary Service's success rate from Traefik's own series (one `service` label per backend).
+    const backend = 'service=~"{{ namespace }}-{{ target }}-canary-.*@kubernetesgateway"';
+    await client.apply({
+      apiVersion: API_VERSION,
+      kind: "MetricTemplate",
+      metadata: { name: "traefik-success-rate", namespace: ns },
+      spec: {
+        provider: { type: "prometheus", address: prometheusUrl },
+        query:
+          `100 - 100 * sum(rate(traefik_service_requests_total{${backend}, code=~"5.."}[{{ interval }}]) or vector(0))` +
+          ` / sum(rate(traefik_service_requests_total{${backend}}[{{ interval }}]))`,
+      },
+    } as KubeObject);
+    await client.apply(app(name, "v1"));
+    await client.apply(
+      canary(ns, name, {
+        provider: "gatewayapi",
+        service: {
+          port: 80,
+          targetPort: 9898,
+          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          hosts: [host],
+        },
+        analysis: {
+          interval: "10s",
+          threshold: 2,
+          stepWeight: 20,
+          maxWeight: 60,
+          metrics: [
+            {
+              name: "traefik-success-rate",
+              templateRef: { name: "traefik-success-rate" },
+              interval: "20s",
+              thresholdRange: { min: 99 },
+            },
+          ],
+          webhooks: [
+            {
+              name: "load",
+              type: "rollout",
+              url: dataplane?.loadtesterUrl ?? "",
+              metadata: { cmd: `hey -z 2m -q 20 -c 2 -host ${host} ${dataplane?.proxyUrl}/` },
+            },
+          ],
+        },
+      }),
+    );
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    // podinfo's --random-error: about a third of its answers are 5xx.
+    await client.apply(app(name, "v2", ["--random-error"]));
+    const failed = await waitForPhase(client, ns, name, "Failed", 150_000);
+    expect(failed.status?.canaryWeight).toBe(0);
+    await waitFor(() => canaryWeightOnRoute(name), {
+      description: "the HTTPRoute back at canary weight 0",
+      until: (w) => w === 0,
+      timeoutMs: 15_000,
+    });
+    const rate = failed.status?.checks?.find((c) => c.name === "traefik-success-rate")?.value ?? Number.NaN;
+    console.info(`[real-traffic] rolled back at a canary success rate of ${rate} % (Traefik's series)`);
+    expect(rate).toBeGreaterThan(30);
+    expect(rate).toBeLessThan(99);
+    const rolledBack = (await canaryEvents(client, ns, name)).filter((e) => e.reason === "RolledBack");
+    expect(rolledBack.map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Canary failed! Rolling back ${name}\\.${ns}: failed checks threshold reached 2/2: ` +
+            "traefik-success-rate \\d+(\\.\\d+)? is below the minimum 99 \\(prometheus\\)$",
+        ),
+      ),
+    ]);
+    const primary = await getDeployment(client, ns, `${name}-primary`);
+    expect(primary?.spec?.template?.spec?.containers?.[0]?.env).toEqual([
+      { name: "PODINFO_UI_MESSAGE", value: "v1" },
+    ]);
   }, 240_000);
 });
