@@ -54,9 +54,10 @@
 #
 # Data plane (KANARIA_DATAPLANE=traefik, root only):
 #   * A network namespace of our own (`unshare -n`, held by a `sleep` process) whose loopback
-#     carries 10.244.0.0/16 as local addresses (`ip route add local`). KWOK hands pod IPs out of
-#     that range (--cidr) and the EndpointSlice controller is on, so Services get endpoints.
-#     10.244/16 exists only inside the namespace: nothing outside it dials a pod IP.
+#     carries 10.244.0.0/15 as local addresses (`ip route add local`). KWOK hands pod IPs out of
+#     it (--cidr 10.244/16; 10.245/16 at random for podinfo pods) and the EndpointSlice controller
+#     is on, so Services get endpoints. These addresses exist only inside the namespace: nothing
+#     outside it dials a pod IP.
 #   * Inside: Traefik (Gateway API provider; KUBECONFIG), the pod runner (pod-runner.ts: one real
 #     podinfo process per podinfo pod, bound to its pod IP) and Flagger's load tester (hey on PATH).
 #   * The control plane stays on the host's 127.0.0.1. netns_bridge.py (one process) forwards the
@@ -91,8 +92,11 @@ PODINFO_CACHE="$CACHE_DIR/podinfo-$PODINFO_APP_VERSION-${PODINFO_VERSION##*-}"
 LOADTESTER_CACHE="$CACHE_DIR/loadtester-$LOADTESTER_VERSION"
 HEY_CACHE="$CACHE_DIR/hey-$HEY_VERSION"
 DATAPLANE="${KANARIA_DATAPLANE:-}"
-# Pod IPs of a data-plane cluster: local addresses inside its network namespace only.
+# Pod IPs of a data-plane cluster, local addresses inside its network namespace only: KWOK's pool
+# (--cidr) for KWOK-only pods, a random address of 10.245.0.0/16 for pods with a podinfo process
+# (kwok/process-start.yaml), so a deleted pod's address is not handed on while its process drains.
 DATAPLANE_POD_CIDR=10.244.0.1/16
+DATAPLANE_LOCAL_RANGE=10.244.0.0/15
 # The Gateway Traefik serves (namespace/name) and its GatewayClass.
 DATAPLANE_NAMESPACE=kanaria-dataplane
 DATAPLANE_GATEWAY=traefik
@@ -575,7 +579,7 @@ start_netns() {
   wait_for netns "its own network namespace" bash -c "[ -e /proc/$pid/ns/net ] && [ \"\$(readlink /proc/$pid/ns/net)\" != '$host' ]"
   in_netns ip link set lo up
   # Every address of the pod range is local inside the namespace, so each process binds its pod IP.
-  in_netns ip route add local "${DATAPLANE_POD_CIDR%.*}.0/${DATAPLANE_POD_CIDR#*/}" dev lo
+  in_netns ip route add local "$DATAPLANE_LOCAL_RANGE" dev lo
 }
 
 write_dataplane_manifests() {

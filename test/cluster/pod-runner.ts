@@ -8,8 +8,8 @@
 //     which KWOK makes the Pod Ready (kwok/process-ready.yaml). No request reaches a Pod that is not
 //     listening.
 //   * When the Pod is deleted the process keeps serving for DRAIN_MS (the EndpointSlice controller
-//     and Traefik drop the endpoint meanwhile), then gets SIGTERM. A process that exits is not
-//     restarted.
+//     and Traefik drop the endpoint meanwhile), then gets SIGTERM. When KWOK hands the IP to a new pod
+//     before that, the old process is killed at once. A process that exits is not restarted.
 //
 // Usage: node test/cluster/pod-runner.ts PODINFO_BIN LOG_DIR   (KUBECONFIG names the cluster)
 import { type ChildProcess, spawn } from "node:child_process";
@@ -127,10 +127,18 @@ async function markReadyWhenProbed(
   }
 }
 
+/**
+ * Stops UID's process: SIGTERM after delayMs (podinfo then serves 3 s more and exits), or at once with
+ * SIGKILL when delayMs is 0 (its IP is wanted by a new pod).
+ */
 function stop(uid: string, delayMs: number): Promise<void> {
   const entry = running.get(uid);
   if (!entry) return Promise.resolve();
-  if (!entry.stopping) {
+  if (delayMs === 0) {
+    entry.stopping = true;
+    logger.info({ pod: entry.pod, ip: entry.ip }, "a new pod has this pod's IP; killing its podinfo now");
+    entry.child.kill("SIGKILL");
+  } else if (!entry.stopping) {
     entry.stopping = true;
     logger.info({ pod: entry.pod, drainMs: delayMs }, "pod deleted; stopping podinfo after the drain time");
     setTimeout(() => entry.child.kill("SIGTERM"), delayMs);
@@ -143,24 +151,37 @@ async function reconcile(pod: Pod): Promise<void> {
   const container = pod.spec?.containers.find(isPodinfo);
   if (!container) return;
   if (pod.metadata.deletionTimestamp) {
-    await stop(uid, DRAIN_MS);
+    void stop(uid, DRAIN_MS);
     return;
   }
   const ip = pod.status?.podIP;
-  if (!ip || running.has(uid)) return;
+  if (!ip || running.has(uid) || gone.has(uid)) return;
   // KWOK may hand a deleted pod's IP to a new pod while the old process still drains: the new pod wins.
   const holders = [...running.entries()].filter(([, r]) => r.ip === ip);
-  await Promise.all(holders.map(([other]) => stop(other, 0)));
-  if (!running.has(uid)) start(pod, container, ip);
+  if (holders.length > 0) await Promise.all(holders.map(([other]) => stop(other, 0)));
+  start(pod, container, ip);
+}
+
+// One event at a time, in the watch's order: a pod deleted before its process started is never started,
+// and two pods that got the same IP one after the other never run side by side.
+const gone = new Set<string>();
+let queue = Promise.resolve();
+function enqueue(work: () => Promise<void> | void): void {
+  queue = queue.then(work).catch((err: unknown) => logger.error({ err: String(err) }, "pod event failed"));
 }
 
 const watcher = createWatcher<Pod>(
   connection,
   { apiVersion: "v1", kind: "Pod" },
   {
-    onAdd: (pod) => void reconcile(pod),
-    onUpdate: (pod) => void reconcile(pod),
-    onDelete: (pod) => void stop(pod.metadata.uid ?? podName(pod), DRAIN_MS),
+    onAdd: (pod) => enqueue(() => reconcile(pod)),
+    onUpdate: (pod) => enqueue(() => reconcile(pod)),
+    onDelete: (pod) =>
+      enqueue(() => {
+        const uid = pod.metadata.uid ?? podName(pod);
+        gone.add(uid);
+        void stop(uid, DRAIN_MS);
+      }),
   },
   { logger },
 );

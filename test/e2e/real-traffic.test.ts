@@ -37,13 +37,13 @@ afterAll(async () => {
 });
 
 /** podinfo 6.9.2 answering with MESSAGE, ready on /readyz as in Flagger's podinfo manifests. */
-function app(name: string, message: string, extraArgs: string[] = []): KubeObject {
+function app(name: string, message: string, extraArgs: string[] = [], replicas = 1): KubeObject {
   const deployment = {
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: { name, namespace: ns },
     spec: {
-      replicas: 1,
+      replicas,
       selector: { matchLabels: { app: name } },
       template: {
         metadata: { labels: { app: name } },
@@ -92,6 +92,35 @@ function get(host: string): Promise<{ status: number; message: string }> {
     req.on("error", reject);
     req.end();
   });
+}
+
+/** Requests from 4 clients, each at most one per 20 ms (~200/s), until stop() is called; stop() resolves with what answered and what failed. */
+function steadyLoad(host: string): {
+  stop: () => Promise<{ byMessage: Map<string, number>; failed: string[] }>;
+} {
+  const byMessage = new Map<string, number>();
+  const failed: string[] = [];
+  let running = true;
+  const worker = async () => {
+    while (running) {
+      try {
+        const r = await get(host);
+        if (r.status !== 200) failed.push(`HTTP ${r.status}`);
+        else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
+      } catch (err) {
+        failed.push(String(err));
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const workers = Promise.all(Array.from({ length: 4 }, worker));
+  return {
+    async stop() {
+      running = false;
+      await workers;
+      return { byMessage, failed };
+    },
+  };
 }
 
 /** N requests, 8 at a time; how many each message answered and how many were not 200. */
@@ -249,7 +278,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
               name: "load",
               type: "rollout",
               url: dataplane?.loadtesterUrl ?? "",
-              metadata: { cmd: `hey -z 2m -q 20 -c 2 -host ${host} ${dataplane?.proxyUrl}/` },
+              metadata: { cmd: `hey -z 1m -q 20 -c 2 -host ${host} ${dataplane?.proxyUrl}/` },
             },
           ],
         },
@@ -282,5 +311,51 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
     expect(primary?.spec?.template?.spec?.containers?.[0]?.env).toEqual([
       { name: "PODINFO_UI_MESSAGE", value: "v1" },
     ]);
+  }, 240_000);
+
+  it("promotes a good release under steady load without one failed request", async () => {
+    const name = "steady";
+    const host = `${name}.${ns}.test`;
+    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
+    await client.apply(app(name, "v1", [], 2));
+    await client.apply(
+      canary(ns, name, {
+        provider: "gatewayapi",
+        service: {
+          port: 80,
+          targetPort: 9898,
+          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          hosts: [host],
+        },
+        analysis: { interval: "5s", threshold: 2, stepWeight: 25, maxWeight: 50 },
+      }),
+    );
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    await waitFor(() => get(host), {
+      description: `Traefik serving the HTTPRoute for ${host}`,
+      until: (r) => r.status === 200,
+      timeoutMs: 20_000,
+    });
+    // From before the first step through the promotion, the primary's rollout and the route switch back.
+    const load = steadyLoad(host);
+    await client.apply(app(name, "v2", [], 2));
+    await waitForPhase(client, ns, name, "Succeeded", 120_000);
+    await waitFor(() => canaryWeightOnRoute(name), {
+      description: "the HTTPRoute back at canary weight 0",
+      until: (w) => w === 0,
+      timeoutMs: 15_000,
+    });
+    // Old primary pods drain for a while after they left the route: keep the load on past that.
+    await new Promise((r) => setTimeout(r, 8_000));
+    const { byMessage, failed } = await load.stop();
+    const answered = (byMessage.get("v1") ?? 0) + (byMessage.get("v2") ?? 0);
+    console.info(
+      `[real-traffic] steady load through a promotion: ${answered} answered (v1 ${byMessage.get("v1")}, v2 ${byMessage.get("v2")}), ${failed.length} failed`,
+    );
+    expect(failed).toEqual([]);
+    expect(byMessage.get("v1") ?? 0).toBeGreaterThan(0);
+    expect(byMessage.get("v2") ?? 0).toBeGreaterThan(0);
+    const last = await count(host, 100);
+    expect([...last.byMessage.entries()]).toEqual([["v2", 100]]);
   }, 240_000);
 });
