@@ -68,11 +68,14 @@ function app(name: string, message: string, extraArgs: string[] = [], replicas =
 const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
 /** One GET through Traefik's web entrypoint: the status and podinfo's message ("" when none). */
-function get(host: string): Promise<{ status: number; message: string }> {
+function get(
+  host: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; message: string }> {
   const url = new URL(dataplane?.proxyUrl ?? "http://127.0.0.1:1");
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: "/", headers: { host }, agent, timeout: 5_000 },
+      { host: url.hostname, port: url.port, path: "/", headers: { ...headers, host }, agent, timeout: 5_000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -124,14 +127,18 @@ function steadyLoad(host: string): {
 }
 
 /** N requests, 8 at a time; how many each message answered and how many were not 200. */
-async function count(host: string, n: number): Promise<{ byMessage: Map<string, number>; failed: number }> {
+async function count(
+  host: string,
+  n: number,
+  headers: Record<string, string> = {},
+): Promise<{ byMessage: Map<string, number>; failed: number }> {
   const byMessage = new Map<string, number>();
   let failed = 0;
   let next = 0;
   const worker = async () => {
     while (next < n) {
       next++;
-      const r = await get(host);
+      const r = await get(host, headers);
       if (r.status !== 200) failed++;
       else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
     }
@@ -357,5 +364,55 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
     expect(byMessage.get("v2") ?? 0).toBeGreaterThan(0);
     const last = await count(host, 100);
     expect([...last.byMessage.entries()]).toEqual([["v2", 100]]);
+  }, 240_000);
+
+  it("A/B: requests with the header or the cookie reach the canary, the others never do", async () => {
+    const name = "ab";
+    const host = `${name}.${ns}.test`;
+    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
+    gates.set("/hold-ab", "no");
+    await client.apply(app(name, "v1"));
+    await client.apply(
+      canary(ns, name, {
+        provider: "gatewayapi",
+        service: {
+          port: 80,
+          targetPort: 9898,
+          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          hosts: [host],
+        },
+        analysis: {
+          interval: "5s",
+          threshold: 2,
+          iterations: 2,
+          match: [
+            { headers: { "x-canary": { exact: "insider" } } },
+            // Flagger's documented regex, with the blank browsers put after each ";" allowed.
+            { headers: { cookie: { regex: "^(.*?;\\s*)?(canary=always)(;.*)?$" } } },
+          ],
+          webhooks: [{ name: "hold", type: "confirm-promotion", url: gates.url("/hold-ab") }],
+        },
+      }),
+    );
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    await client.apply(app(name, "v2"));
+    const insider = { "x-canary": "insider" };
+    await waitFor(() => count(host, 20, insider), {
+      description: "the A/B rule served by Traefik (the header reaches v2)",
+      until: (r) => r.byMessage.get("v2") === 20,
+      timeoutMs: 60_000,
+    });
+    const byHeader = await count(host, 300, insider);
+    const byCookie = await count(host, 300, { cookie: "session=abc; canary=always; theme=dark" });
+    const others = await count(host, 300, { "x-canary": "outsider", cookie: "canary=never" });
+    console.info(
+      `[real-traffic] A/B: header ${JSON.stringify([...byHeader.byMessage])}, cookie ${JSON.stringify([...byCookie.byMessage])}, others ${JSON.stringify([...others.byMessage])}`,
+    );
+    expect([byHeader.failed, byCookie.failed, others.failed]).toEqual([0, 0, 0]);
+    expect([...byHeader.byMessage.entries()]).toEqual([["v2", 300]]);
+    expect([...byCookie.byMessage.entries()]).toEqual([["v2", 300]]);
+    expect([...others.byMessage.entries()]).toEqual([["v1", 300]]);
+    gates.set("/hold-ab", "yes");
+    await waitForPhase(client, ns, name, "Succeeded", 90_000);
   }, 240_000);
 });
