@@ -154,8 +154,9 @@ async function canaryWeightOnRoute(name: string): Promise<number | undefined> {
     namespace: ns,
     name,
   });
-  const refs = route?.spec?.rules?.flatMap((r) => r.backendRefs ?? []) ?? [];
-  return refs.find((b) => b.name === `${name}-canary`)?.weight;
+  // The weighted rule (primary and canary); rules kanaria inserts for A/B or a sticky cookie have one ref.
+  const weighted = route?.spec?.rules?.find((r) => r.backendRefs?.length === 2);
+  return weighted?.backendRefs?.find((b) => b.name === `${name}-canary`)?.weight;
 }
 
 describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => {
