@@ -416,4 +416,60 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
     gates.set("/hold-ab", "yes");
     await waitForPhase(client, ns, name, "Succeeded", 90_000);
   }, 240_000);
+
+  it("rolls back under steady load without one failed request", async () => {
+    const name = "steady-rollback";
+    const host = `${name}.${ns}.test`;
+    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
+    // A healthy release that a rollout gate turns down: the rollback, not the app, is under test.
+    gates.set("/veto", "no");
+    await client.apply(app(name, "v1", [], 2));
+    await client.apply(
+      canary(ns, name, {
+        provider: "gatewayapi",
+        service: {
+          port: 80,
+          targetPort: 9898,
+          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          hosts: [host],
+        },
+        analysis: {
+          interval: "5s",
+          threshold: 2,
+          stepWeight: 25,
+          maxWeight: 50,
+          webhooks: [{ name: "veto", type: "rollout", url: gates.url("/veto") }],
+        },
+      }),
+    );
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    await waitFor(() => get(host), {
+      description: `Traefik serving the HTTPRoute for ${host}`,
+      until: (r) => r.status === 200,
+      timeoutMs: 20_000,
+    });
+    const load = steadyLoad(host);
+    await client.apply(app(name, "v2", [], 2));
+    await waitFor(() => canaryWeightOnRoute(name), {
+      description: "the first step (canary weight 25) on the HTTPRoute",
+      until: (w) => w === 25,
+      timeoutMs: 60_000,
+    });
+    await waitForPhase(client, ns, name, "Failed", 120_000);
+    await waitFor(() => canaryWeightOnRoute(name), {
+      description: "the HTTPRoute back at canary weight 0",
+      until: (w) => w === 0,
+      timeoutMs: 15_000,
+    });
+    // The canary's pods drain after the route left them and the Deployment scaled to zero.
+    await new Promise((r) => setTimeout(r, 8_000));
+    const { byMessage, failed } = await load.stop();
+    console.info(
+      `[real-traffic] steady load through a rollback: v1 ${byMessage.get("v1")}, v2 ${byMessage.get("v2")}, ${failed.length} failed`,
+    );
+    expect(failed).toEqual([]);
+    expect(byMessage.get("v2") ?? 0).toBeGreaterThan(0);
+    const last = await count(host, 100);
+    expect([...last.byMessage.entries()]).toEqual([["v1", 100]]);
+  }, 240_000);
 });
