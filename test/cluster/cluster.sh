@@ -17,6 +17,9 @@
 #   cluster.sh third-party-crds   print the paths of the Gateway API / App Mesh / KEDA CRD files
 #   cluster.sh chromium           install Debian's chromium if missing (browser tests), print its path
 #   cluster.sh pin                regenerate test/cluster/go/*/go.mod+go.sum from versions.env
+#   cluster.sh build-dataplane    build Traefik, podinfo, Flagger's load tester and hey (idempotent)
+#   cluster.sh exec -- CMD...     run CMD inside the data plane's network namespace, with the env file's
+#                                 variables set (KANARIA_DATAPLANE=traefik clusters only)
 #   cluster.sh apt-tool NAME      install a tool a test needs (e.g. tmux) with apt-get when missing
 #
 # Environment:
@@ -28,6 +31,7 @@
 #   kwok and prometheus on PATH are used instead of building/installing them;
 #   KANARIA_MOTO_SERVER=/path/to/moto_server replaces our moto virtualenv
 #   KANARIA_FAKE_NODES    number of fake nodes (default 2)
+#   KANARIA_DATAPLANE     "traefik": `up` also starts a real data plane (see "Data plane" below)
 #   KANARIA_CLUSTER_OWNER_PID  if set, `up` also starts a watchdog that runs `down` as
 #                         soon as that process is gone (used by the vitest fixture, so a
 #                         killed test run leaves nothing behind)
@@ -47,6 +51,19 @@
 #     writes forever), and so is the apiserver's own endpoint reconciler
 #     (--endpoint-reconciler-type=none; clients use the kubeconfig URL, not the
 #     default/kubernetes Service). Tests must not rely on Service endpoints.
+#
+# Data plane (KANARIA_DATAPLANE=traefik, root only):
+#   * A network namespace of our own (`unshare -n`, held by a `sleep` process) whose loopback
+#     carries 10.244.0.0/15 as local addresses (`ip route add local`). KWOK hands pod IPs out of
+#     it (--cidr 10.244/16; 10.245/16 at random for podinfo pods) and the EndpointSlice controller
+#     is on, so Services get endpoints. These addresses exist only inside the namespace: nothing
+#     outside it dials a pod IP.
+#   * Inside: Traefik (Gateway API provider; KUBECONFIG), the pod runner (pod-runner.ts: one real
+#     podinfo process per podinfo pod, bound to its pod IP) and Flagger's load tester (hey on PATH).
+#   * The control plane stays on the host's 127.0.0.1. netns_bridge.py (one process) forwards the
+#     API server's port into the namespace and Traefik's and the load tester's ports out of it,
+#     each on the same port number on both sides, so the kubeconfig and the env file are valid in
+#     and out, and nothing outside the namespace listens beyond 127.0.0.1.
 set -euo pipefail
 set +m
 
@@ -70,6 +87,20 @@ K8S_CACHE="$CACHE_DIR/k8s-$KUBERNETES_VERSION"
 ETCD_CACHE="$CACHE_DIR/etcd-$ETCD_VERSION"
 KWOK_CACHE="$CACHE_DIR/kwok-$KWOK_VERSION"
 MOTO_CACHE="$CACHE_DIR/moto-$MOTO_VERSION"
+TRAEFIK_CACHE="$CACHE_DIR/traefik-$TRAEFIK_VERSION"
+PODINFO_CACHE="$CACHE_DIR/podinfo-$PODINFO_APP_VERSION-${PODINFO_VERSION##*-}"
+LOADTESTER_CACHE="$CACHE_DIR/loadtester-$LOADTESTER_VERSION"
+HEY_CACHE="$CACHE_DIR/hey-$HEY_VERSION"
+DATAPLANE="${KANARIA_DATAPLANE:-}"
+# Pod IPs of a data-plane cluster, local addresses inside its network namespace only: KWOK's pool
+# (--cidr) for KWOK-only pods, a random address of 10.245.0.0/16 for pods with a podinfo process
+# (kwok/process-start.yaml), so a deleted pod's address is not handed on while its process drains.
+DATAPLANE_POD_CIDR=10.244.0.1/16
+DATAPLANE_LOCAL_RANGE=10.244.0.0/15
+# The Gateway Traefik serves (namespace/name) and its GatewayClass.
+DATAPLANE_NAMESPACE=kanaria-dataplane
+DATAPLANE_GATEWAY=traefik
+DATAPLANE_GATEWAY_CLASS=traefik
 # The region the SigV4 proxy (the AMP stand-in) expects in the signing scope.
 SIGV4_REGION=us-west-2
 GO_DIR="$SCRIPT_DIR/go"
@@ -143,6 +174,34 @@ build_kwok() {
   need_go
   check_gomod kwok sigs.k8s.io/kwok "$KWOK_VERSION"
   go_build_into "$KWOK_CACHE" kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" sigs.k8s.io/kwok/cmd/kwok
+}
+
+# The data plane's binaries (KANARIA_DATAPLANE=traefik). Sets TRAEFIK_BIN PODINFO_BIN LOADTESTER_BIN HEY_BIN.
+build_dataplane() {
+  need_go
+  check_gomod traefik github.com/traefik/traefik/v3 "$TRAEFIK_VERSION"
+  grep -q "github.com/abbot/go-http-auth => github.com/containous/go-http-auth $TRAEFIK_HTTP_AUTH_FORK\$" "$GO_DIR/traefik/go.mod" ||
+    die "$GO_DIR/traefik/go.mod does not replace go-http-auth with the fork at $TRAEFIK_HTTP_AUTH_FORK (versions.env). Run: $0 pin"
+  check_gomod podinfo github.com/stefanprodan/podinfo "$PODINFO_VERSION"
+  check_gomod loadtester github.com/fluxcd/flagger "$LOADTESTER_VERSION"
+  check_gomod hey github.com/rakyll/hey "$HEY_VERSION"
+  grep -q "VERSION = \"$PODINFO_APP_VERSION\"" "$(mod_dir github.com/stefanprodan/podinfo "$PODINFO_VERSION")/pkg/version/version.go" ||
+    die "github.com/stefanprodan/podinfo@$PODINFO_VERSION is not podinfo $PODINFO_APP_VERSION: fix PODINFO_* in versions.env"
+  go_build_into "$TRAEFIK_CACHE" traefik "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
+    github.com/traefik/traefik/v3/cmd/traefik
+  go_build_into "$PODINFO_CACHE" podinfo "-s -w -X github.com/stefanprodan/podinfo/pkg/version.REVISION=${PODINFO_VERSION##*-}" \
+    github.com/stefanprodan/podinfo/cmd/podinfo
+  go_build_into "$LOADTESTER_CACHE" loadtester "-s -w" github.com/fluxcd/flagger/cmd/loadtester
+  go_build_into "$HEY_CACHE" hey "-s -w" github.com/rakyll/hey
+  TRAEFIK_BIN="$TRAEFIK_CACHE/bin/traefik" PODINFO_BIN="$PODINFO_CACHE/bin/podinfo"
+  LOADTESTER_BIN="$LOADTESTER_CACHE/bin/loadtester" HEY_BIN="$HEY_CACHE/bin/hey"
+}
+
+cmd_build_dataplane() {
+  local t0; t0="$(now)"
+  build_dataplane
+  printf 'traefik:    %s\npodinfo:    %s\nloadtester: %s\nhey:        %s\n' "$TRAEFIK_BIN" "$PODINFO_BIN" "$LOADTESTER_BIN" "$HEY_BIN"
+  log "data plane build done in $(elapsed "$t0")s (cache: $CACHE_DIR)"
 }
 
 # Directory of MODULE@VERSION in the Go module cache (downloads it if needed).
@@ -256,6 +315,7 @@ resolve_bins() {
   [ -x "$MOTO_PYTHON" ] || die "no python next to $MOTO_BIN (the SigV4 proxy needs moto's Python, which has botocore)"
   command -v openssl >/dev/null || die "openssl is required (apt-get install openssl)"
   command -v curl >/dev/null || die "curl is required (apt-get install curl)"
+  if dataplane_on; then build_dataplane; fi
 }
 
 cmd_build() {
@@ -317,6 +377,39 @@ cmd_pin() {
     (cd "$GO_DIR/$d" && go mod tidy) || die "go mod tidy failed in $GO_DIR/$d"
   done
   log "regenerated $GO_DIR/{k8s,etcd,kwok}/go.mod and go.sum"
+  pin_dataplane
+}
+
+# pin_tool DIR MODULE VERSION TOOL-PACKAGE WHAT [REPLACE-LINES]: one data-plane wrapper module.
+pin_tool() {
+  local dir="$1" module="$2" version="$3" pkg="$4" what="$5" replaces="${6:-}"
+  mkdir -p "$GO_DIR/$dir"
+  {
+    echo "// Wrapper module: builds $what."
+    echo "// Generated by test/cluster/cluster.sh pin from versions.env."
+    echo "module kanaria.test/cluster/$dir"; echo; echo "go 1.26.0"; echo
+    echo "tool $pkg"; echo
+    echo "require $module $version"
+    if [ -n "$replaces" ]; then echo; echo "replace ("; printf '%s\n' "$replaces"; echo ")"; fi
+  } > "$GO_DIR/$dir/go.mod"
+  rm -f "$GO_DIR/$dir/go.sum"
+  (cd "$GO_DIR/$dir" && go mod tidy) || die "go mod tidy failed in $GO_DIR/$dir"
+}
+
+pin_dataplane() {
+  # Traefik's own replace directives (a dependency's replaces do not apply to the main module).
+  pin_tool traefik github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" github.com/traefik/traefik/v3/cmd/traefik \
+    "Traefik (the data plane's proxy) from github.com/traefik/traefik/v3" \
+    "$(printf '\t%s\n' \
+      "github.com/abbot/go-http-auth => github.com/containous/go-http-auth $TRAEFIK_HTTP_AUTH_FORK" \
+      "github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59" \
+      "github.com/mailgun/minheap => github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595")"
+  pin_tool podinfo github.com/stefanprodan/podinfo "$PODINFO_VERSION" github.com/stefanprodan/podinfo/cmd/podinfo \
+    "podinfo (the app the pod runner starts, one process per pod)"
+  pin_tool loadtester github.com/fluxcd/flagger "$LOADTESTER_VERSION" github.com/fluxcd/flagger/cmd/loadtester \
+    "Flagger's load tester (the rollout webhook that runs hey)"
+  pin_tool hey github.com/rakyll/hey "$HEY_VERSION" github.com/rakyll/hey "hey (the load generator the load tester runs)"
+  log "regenerated $GO_DIR/{traefik,podinfo,loadtester,hey}/go.mod and go.sum"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -415,15 +508,168 @@ stop() {
   done
 }
 
-ALL_COMPONENTS=(watchdog kwok kube-scheduler kube-controller-manager kube-apiserver etcd prometheus moto sigv4-proxy)
+ALL_COMPONENTS=(watchdog kwok kube-scheduler kube-controller-manager kube-apiserver etcd prometheus moto sigv4-proxy
+                netns netns-bridge traefik pod-runner loadtester)
 
 cmd_down() {
   [ -d "$STATE/pids" ] || { log "nothing to stop in $STATE"; return 0; }
   # All at once: the state is thrown away on the next `up` anyway, and kube-apiserver's
   # graceful shutdown alone can take longer than the grace period.
-  stop watchdog kwok kube-scheduler kube-controller-manager kube-apiserver prometheus moto sigv4-proxy etcd
+  stop watchdog kwok kube-scheduler kube-controller-manager kube-apiserver prometheus moto sigv4-proxy etcd \
+    pod-runner traefik loadtester netns-bridge netns
   rm -f "$STATE/env"
   log "stopped cluster in $STATE"
+}
+
+# ---------------------------------------------------------------------------------------
+# data plane (KANARIA_DATAPLANE=traefik; see "Data plane" at the top)
+# ---------------------------------------------------------------------------------------
+
+# 0 when KANARIA_DATAPLANE asks for the data plane and this machine can make one.
+dataplane_on() {
+  case "$DATAPLANE" in
+    "") return 1 ;;
+    traefik) ;;
+    *) die "KANARIA_DATAPLANE must be traefik or empty (got \"$DATAPLANE\")" ;;
+  esac
+  [ "$(id -u)" = 0 ] ||
+    die "KANARIA_DATAPLANE=traefik needs root: it makes a network namespace (unshare -n) and enters it (nsenter). Unset KANARIA_DATAPLANE to run without the data plane."
+  local t
+  for t in unshare nsenter ip; do command -v "$t" >/dev/null || die "KANARIA_DATAPLANE=traefik needs $t (Debian: util-linux, iproute2)"; done
+  node_bin >/dev/null
+}
+
+# The Node.js that runs the pod runner: the project's own (node_modules/.bin/node) when installed.
+node_bin() {
+  if [ -x "$REPO_ROOT/node_modules/.bin/node" ]; then echo "$REPO_ROOT/node_modules/.bin/node"; return 0; fi
+  command -v node || die "KANARIA_DATAPLANE=traefik needs Node.js for the pod runner (run npm ci)"
+}
+
+netns_path() { echo "/proc/$(pid_of netns)/ns/net"; }
+
+# Inside the namespace: `in_netns CMD...`.
+in_netns() { nsenter --net="$(netns_path)" -- "$@"; }
+
+# The KWOK stages: pods with a podinfo container get their own start and ready stages
+# (kwok/process-*.yaml); KWOK's pod-ready stage keeps every other pod.
+dataplane_stages() {
+  local dst="$STATE/kwok/stages" f
+  mkdir -p "$dst"
+  for f in "$KWOK_STAGES"/*.yaml; do cp "$f" "$dst/"; done
+  python3 - "$dst/pod-ready.yaml" <<'EOF'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+anchor = "    matchExpressions:\n"
+assert text.count(anchor) == 1, f"{path}: no single matchExpressions list to extend"
+exclude = (
+    "    - key: '[.spec.containers[].image | test(\"(^|/)podinfo(:|@|$)\")] | any'\n"
+    "      operator: 'NotIn'\n"
+    "      values: ['true']\n"
+)
+open(path, "w").write(text.replace(anchor, anchor + exclude))
+EOF
+  cp "$SCRIPT_DIR"/kwok/process-start.yaml "$SCRIPT_DIR"/kwok/process-ready.yaml "$dst/"
+  echo "$dst"
+}
+
+start_netns() {
+  start netns unshare --net sleep infinity
+  local pid host; pid="$(pid_of netns)"; host="$(readlink /proc/self/ns/net)"
+  # unshare has to run before the process is in its namespace; never configure the host's by mistake.
+  wait_for netns "its own network namespace" bash -c "[ -e /proc/$pid/ns/net ] && [ \"\$(readlink /proc/$pid/ns/net)\" != '$host' ]"
+  in_netns ip link set lo up
+  # Every address of the pod range is local inside the namespace, so each process binds its pod IP.
+  in_netns ip route add local "$DATAPLANE_LOCAL_RANGE" dev lo
+}
+
+write_dataplane_manifests() {
+  cat > "$STATE/dataplane/gateway.yaml" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $DATAPLANE_NAMESPACE
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: $DATAPLANE_GATEWAY_CLASS
+spec:
+  controllerName: traefik.io/gateway-controller
+---
+# Traefik serves a Gateway listener on the entrypoint with the same port: PROXY_PORT.
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: $DATAPLANE_GATEWAY
+  namespace: $DATAPLANE_NAMESPACE
+spec:
+  gatewayClassName: $DATAPLANE_GATEWAY_CLASS
+  listeners:
+  - name: web
+    protocol: HTTP
+    port: $PROXY_PORT
+    allowedRoutes:
+      namespaces:
+        from: All
+EOF
+  cat > "$STATE/prometheus/targets/traefik.json" <<EOF
+[{"targets": ["127.0.0.1:$TRAEFIK_PORT"], "labels": {"job": "traefik"}}]
+EOF
+}
+
+gateway_programmed() {
+  kcurl "/apis/gateway.networking.k8s.io/v1/namespaces/$DATAPLANE_NAMESPACE/gateways/$DATAPLANE_GATEWAY" | python3 -c '
+import json, sys
+conds = json.load(sys.stdin).get("status", {}).get("conditions", [])
+sys.exit(0 if any(c["type"] == "Programmed" and c["status"] == "True" for c in conds) else 1)'
+}
+
+start_dataplane() {
+  mkdir -p "$STATE/dataplane" "$STATE/logs/pods"
+  start_netns
+  start netns-bridge python3 "$SCRIPT_DIR/netns_bridge.py" --netns "$(netns_path)" \
+    --into "$APISERVER_PORT" --out "$PROXY_PORT" --out "$TRAEFIK_PORT" --out "$LOADTESTER_PORT"
+  write_dataplane_manifests
+  local node gw_crds
+  node="$(node_bin)"
+  gw_crds="$(cmd_third_party_crds | grep '/gateway.networking.k8s.io_')"
+  # shellcheck disable=SC2086 # one path per line, none with spaces (the Go module cache)
+  "$node" "$SCRIPT_DIR/apply.ts" "$STATE/kubeconfig" $gw_crds >>"$STATE/logs/dataplane-apply.log" 2>&1 ||
+    fail_start dataplane-apply "could not apply the Gateway API CRDs"
+  "$node" "$SCRIPT_DIR/apply.ts" "$STATE/kubeconfig" "$STATE/dataplane/gateway.yaml" >>"$STATE/logs/dataplane-apply.log" 2>&1 ||
+    fail_start dataplane-apply "could not apply $STATE/dataplane/gateway.yaml"
+  local ns; ns="$(netns_path)"
+  start traefik nsenter --net="$ns" -- env KUBECONFIG="$STATE/kubeconfig" "$TRAEFIK_BIN" \
+    --global.checkNewVersion=false --global.sendAnonymousUsage=false \
+    --entryPoints.web.address=":$PROXY_PORT" \
+    --entryPoints.traefik.address="127.0.0.1:$TRAEFIK_PORT" \
+    --ping=true --ping.entryPoint=traefik \
+    --metrics.prometheus=true --metrics.prometheus.entryPoint=traefik \
+    --metrics.prometheus.addServicesLabels=true --metrics.prometheus.addEntryPointsLabels=true \
+    --providers.providersThrottleDuration=500ms \
+    --providers.kubernetesGateway=true \
+    --log.level=INFO
+  start pod-runner nsenter --net="$ns" -- env KUBECONFIG="$STATE/kubeconfig" \
+    "$node" "$SCRIPT_DIR/pod-runner.ts" "$PODINFO_BIN" "$STATE/logs/pods"
+  start loadtester nsenter --net="$ns" -- env PATH="$(dirname "$HEY_BIN"):$PATH" \
+    "$LOADTESTER_BIN" -port="$LOADTESTER_PORT" -log-level=info -zap-encoding=console
+  wait_for traefik "http://127.0.0.1:$TRAEFIK_PORT/ping" http_ok "http://127.0.0.1:$TRAEFIK_PORT/ping"
+  wait_for traefik "Gateway $DATAPLANE_NAMESPACE/$DATAPLANE_GATEWAY Programmed" gateway_programmed
+  wait_for loadtester "http://127.0.0.1:$LOADTESTER_PORT/healthz" http_ok "http://127.0.0.1:$LOADTESTER_PORT/healthz"
+  wait_for pod-runner "its log says it watches pods" grep -q 'pod runner watching pods' "$STATE/logs/pod-runner.log"
+}
+
+# exec -- CMD...: CMD inside the namespace with the env file's variables exported.
+cmd_exec() {
+  [ "${1:-}" = "--" ] && shift
+  [ $# -gt 0 ] || die "usage: $0 exec -- CMD [ARGS...]"
+  [ -f "$STATE/env" ] && pid_alive netns || die "no data plane runs in $STATE (start one with KANARIA_DATAPLANE=traefik $0 up)"
+  set -a
+  # shellcheck disable=SC1091
+  source "$STATE/env"
+  set +a
+  exec nsenter --net="$(netns_path)" -- "$@"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -629,6 +875,16 @@ SIGV4_PROMETHEUS_URL=http://127.0.0.1:$SIGV4_PORT
 SIGV4_REGION=$SIGV4_REGION
 KANARIA_FAKE_NODES=$(seq -s, -f 'kanaria-node-%g' 0 $((FAKE_NODES - 1)))
 EOF
+  if dataplane_on; then
+    cat >> "$f.tmp" <<EOF
+KANARIA_DATAPLANE=$DATAPLANE
+PROXY_URL=http://127.0.0.1:$PROXY_PORT
+GATEWAY=$DATAPLANE_NAMESPACE/$DATAPLANE_GATEWAY
+GATEWAY_CLASS=$DATAPLANE_GATEWAY_CLASS
+TRAEFIK_METRICS_URL=http://127.0.0.1:$TRAEFIK_PORT/metrics
+LOADTESTER_URL=http://127.0.0.1:$LOADTESTER_PORT/
+EOF
+  fi
   mv "$f.tmp" "$f"
 }
 
@@ -646,7 +902,13 @@ cmd_up() {
   mkdir -p "$STATE/logs"
   local t_build; t_build="$(elapsed "$t0")"
 
-  read -r ETCD_PORT ETCD_PEER_PORT APISERVER_PORT CM_PORT SCHED_PORT KWOK_PORT PROMETHEUS_PORT MOTO_PORT SIGV4_PORT <<< "$(free_ports 9)"
+  read -r ETCD_PORT ETCD_PEER_PORT APISERVER_PORT CM_PORT SCHED_PORT KWOK_PORT PROMETHEUS_PORT MOTO_PORT SIGV4_PORT \
+    PROXY_PORT TRAEFIK_PORT LOADTESTER_PORT <<< "$(free_ports 12)"
+  # Without the data plane, pod IPs are loopback bookkeeping and Services get no endpoints (see the
+  # top); with it, pod IPs are real inside its namespace and the EndpointSlice controllers run.
+  local pod_cidr="$POD_CIDR" controllers='*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller'
+  local stages="$KWOK_STAGES"
+  if dataplane_on; then pod_cidr="$DATAPLANE_POD_CIDR" controllers='*' stages="$(dataplane_stages)"; fi
   # From here on, any failure or interruption stops whatever was started.
   UP_DONE=0
   trap 'rc=$?; if [ "$UP_DONE" != 1 ]; then trap - EXIT; log "startup aborted, stopping what was started"; cmd_down >/dev/null 2>&1 || true; fi; exit $rc' EXIT
@@ -696,7 +958,7 @@ cmd_up() {
     --leader-elect=false \
     --service-account-private-key-file="$STATE/pki/sa.key" --root-ca-file="$STATE/pki/ca.crt" \
     --use-service-account-credentials=false \
-    --controllers='*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller' \
+    --controllers="$controllers" \
     --v=1
   start kube-scheduler "$KUBE_SCHEDULER_BIN" \
     --kubeconfig="$STATE/kubeconfig" --authentication-kubeconfig="$STATE/kubeconfig" --authorization-kubeconfig="$STATE/kubeconfig" \
@@ -704,14 +966,14 @@ cmd_up() {
     --leader-elect=false --v=1
   mkdir -p "$STATE/kwok/home"
   local kwok_cfg=() f
-  for f in "$KWOK_STAGES"/*.yaml; do kwok_cfg+=(--config "$f"); done
+  for f in "$stages"/*.yaml; do kwok_cfg+=(--config "$f"); done
   # HOME points into the state dir so a user's ~/.kwok/kwok.yaml is not merged in.
   start kwok env HOME="$STATE/kwok/home" "$KWOK_BIN" \
     --kubeconfig="$STATE/kubeconfig" \
     "${kwok_cfg[@]}" \
     --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-    --cidr="$POD_CIDR" --node-ip="${NODE_IP_PREFIX}1" \
+    --cidr="$pod_cidr" --node-ip="${NODE_IP_PREFIX}1" \
     --server-address="127.0.0.1:$KWOK_PORT" \
     --node-lease-duration-seconds=40
 
@@ -722,6 +984,7 @@ cmd_up() {
   wait_for prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" http_ok "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
   wait_for moto "http://127.0.0.1:$MOTO_PORT/ answering" http_any "http://127.0.0.1:$MOTO_PORT/"
   wait_for sigv4-proxy "http://127.0.0.1:$SIGV4_PORT/_proxy/ready" http_ok "http://127.0.0.1:$SIGV4_PORT/_proxy/ready"
+  if dataplane_on; then start_dataplane; fi
   write_env
   UP_DONE=1
   trap - EXIT INT TERM
@@ -785,6 +1048,8 @@ main() {
     controller-manager-start) cmd_controller_manager_start ;;
     third-party-crds) cmd_third_party_crds ;;
     pin) cmd_pin ;;
+    build-dataplane) cmd_build_dataplane ;;
+    exec) shift; cmd_exec "$@" ;;
     apt-tool) cmd_apt_tool "${2:-}" ;;
     chromium) cmd_chromium ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;

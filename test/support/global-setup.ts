@@ -19,6 +19,7 @@ import { cp } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
+import type { DataPlane } from "vitest";
 import type { TestProject } from "vitest/node";
 import { installCrds, yamlFilesIn } from "./crds.ts";
 import { readEnvFile } from "./env-file.ts";
@@ -40,6 +41,7 @@ interface ClusterInfo {
   cloudwatchEndpoint: string;
   sigv4PrometheusUrl: string;
   sigv4Region: string;
+  dataplane: DataPlane | undefined;
   stop: () => Promise<void>;
 }
 
@@ -74,9 +76,23 @@ function infoFromEnv(env: Record<string, string>, stop: () => Promise<void>): Cl
     cloudwatchEndpoint: env.CLOUDWATCH_ENDPOINT ?? "",
     sigv4PrometheusUrl: env.SIGV4_PROMETHEUS_URL ?? "",
     sigv4Region: env.SIGV4_REGION ?? "",
+    dataplane: dataplaneFromEnv(env),
     stop,
   };
 }
+
+function dataplaneFromEnv(env: Record<string, string>): DataPlane | undefined {
+  if (!env.PROXY_URL) return undefined;
+  return {
+    proxyUrl: env.PROXY_URL,
+    gateway: env.GATEWAY ?? "",
+    gatewayClass: env.GATEWAY_CLASS ?? "",
+    loadtesterUrl: env.LOADTESTER_URL ?? "",
+  };
+}
+
+/** KANARIA_DATAPLANE=traefik asks for a cluster with the real data plane (cluster.sh starts one). */
+const wantsDataplane = (): boolean => (process.env.KANARIA_DATAPLANE ?? "") !== "";
 
 function runClusterSh(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -117,7 +133,11 @@ async function startLocal(): Promise<ClusterInfo> {
   const sharedEnv = path.join(SHARED_CLUSTER_DIR, "env");
   if (existsSync(sharedEnv)) {
     const env = readEnvFile(sharedEnv);
-    if (env.KUBECONFIG && (await apiserverAnswers(env.KUBECONFIG))) {
+    if (wantsDataplane() && !env.PROXY_URL) {
+      log(
+        `${SHARED_CLUSTER_DIR} has no data plane; KANARIA_DATAPLANE is set, so a test cluster with one is started`,
+      );
+    } else if (env.KUBECONFIG && (await apiserverAnswers(env.KUBECONFIG))) {
       log(`reusing the running cluster in ${SHARED_CLUSTER_DIR} (not stopped after the tests)`);
       return infoFromEnv(env, async () => {});
     }
@@ -186,6 +206,7 @@ function infoFromProcessEnv(kubeconfig: string, stop: () => Promise<void>): Clus
     cloudwatchEndpoint: process.env.CLOUDWATCH_ENDPOINT ?? "",
     sigv4PrometheusUrl: process.env.SIGV4_PROMETHEUS_URL ?? "",
     sigv4Region: process.env.SIGV4_REGION ?? "",
+    dataplane: undefined,
     stop,
   };
 }
@@ -262,6 +283,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("cloudwatchEndpoint", info.cloudwatchEndpoint);
   project.provide("sigv4PrometheusUrl", info.sigv4PrometheusUrl);
   project.provide("sigv4Region", info.sigv4Region);
+  project.provide("dataplane", info.dataplane);
   // Also for code under test that reads the environment (workers inherit it).
   process.env.KUBECONFIG = info.kubeconfig;
   if (info.prometheusUrl) process.env.PROMETHEUS_URL = info.prometheusUrl;

@@ -25,5 +25,20 @@ declare module "vitest" {
     sigv4PrometheusUrl: string;
     /** The region the SigV4 proxy expects in the signing scope. */
     sigv4Region: string;
+    /**
+     * The real data plane (KANARIA_DATAPLANE=traefik: Traefik, podinfo processes, the load tester), or
+     * undefined when the cluster has none.
+     */
+    dataplane: DataPlane | undefined;
+  }
+  /** What `cluster.sh up` with KANARIA_DATAPLANE=traefik wrote into the env file. */
+  export interface DataPlane {
+    /** Traefik's web entrypoint, the same URL inside the data plane's namespace and on the host. */
+    proxyUrl: string;
+    /** namespace/name of the Gateway Traefik serves on proxyUrl (routes from every namespace). */
+    gateway: string;
+    gatewayClass: string;
+    /** Flagger's load tester (webhook URL base, ends with /). */
+    loadtesterUrl: string;
   }
 }

@@ -1,0 +1,475 @@
+// Real traffic end to end (KANARIA_DATAPLANE=traefik): the controller process writes the weights into an
+// HTTPRoute, Traefik's Gateway API provider routes requests by them to real podinfo processes (one per
+// pod, on the pod's IP, inside the data plane's network namespace), and the split is counted from the
+// responses themselves: each release's podinfo says its own message.
+//
+// Opt-in: without KANARIA_DATAPLANE=traefik the cluster has no data plane and this file is skipped. With
+// it, the global setup starts a cluster that has one (cluster.sh builds Traefik, podinfo, the load
+// tester and hey on first use).
+import { Agent, request } from "node:http";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { API_VERSION } from "../../src/api/common.ts";
+import type { KubeObject } from "../../src/kube/types.ts";
+import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
+import { canaryEvents, getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";
+import { useController } from "../support/controller.ts";
+import { type GateServer, startGateServer } from "../support/gate-server.ts";
+import { useNamespace, waitFor } from "../support/k8s.ts";
+import { canary, IMAGE } from "../support/manifests.ts";
+
+const dataplane = inject("dataplane");
+if (process.env.KANARIA_DATAPLANE && !dataplane) {
+  throw new Error(
+    "KANARIA_DATAPLANE is set but the test cluster has no data plane (no PROXY_URL in its env file)",
+  );
+}
+
+const prometheusUrl = inject("prometheusUrl");
+const ns = useNamespace("e2e-real-traffic");
+const client = testClient();
+useController(ns);
+let gates: GateServer;
+beforeAll(async () => {
+  gates = await startGateServer();
+});
+afterAll(async () => {
+  await gates?.close();
+});
+
+/** podinfo 6.9.2 answering with MESSAGE, ready on /readyz as in Flagger's podinfo manifests. */
+function app(name: string, message: string, extraArgs: string[] = [], replicas = 1): KubeObject {
+  const deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: ns },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          containers: [
+            {
+              name: "podinfod",
+              image: `${IMAGE}:6.9.2`,
+              command: ["./podinfo", "--port=9898", "--level=info", ...extraArgs],
+              env: [{ name: "PODINFO_UI_MESSAGE", value: message }],
+              ports: [{ name: "http", containerPort: 9898, protocol: "TCP" }],
+              readinessProbe: { httpGet: { path: "/readyz", port: 9898 }, periodSeconds: 1 },
+            },
+          ],
+        },
+      },
+    },
+  };
+  return deployment as KubeObject;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+
+/** One GET through Traefik's web entrypoint: the status and podinfo's message ("" when none). */
+function get(
+  host: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; message: string }> {
+  const url = new URL(dataplane?.proxyUrl ?? "http://127.0.0.1:1");
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path: "/", headers: { ...headers, host }, agent, timeout: 5_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          let message = "";
+          try {
+            message =
+              (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { message?: string }).message ?? "";
+          } catch {
+            // not podinfo's JSON (e.g. Traefik's 404 or 503 page)
+          }
+          resolve({ status: res.statusCode ?? 0, message });
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("request timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Requests from 4 clients, each at most one per 20 ms (~200/s), until stop() is called; stop() resolves with what answered and what failed. */
+function steadyLoad(host: string): {
+  stop: () => Promise<{ byMessage: Map<string, number>; failed: string[] }>;
+} {
+  const byMessage = new Map<string, number>();
+  const failed: string[] = [];
+  let running = true;
+  const worker = async () => {
+    while (running) {
+      try {
+        const r = await get(host);
+        if (r.status !== 200) failed.push(`HTTP ${r.status}`);
+        else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
+      } catch (err) {
+        failed.push(String(err));
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const workers = Promise.all(Array.from({ length: 4 }, worker));
+  return {
+    async stop() {
+      running = false;
+      await workers;
+      return { byMessage, failed };
+    },
+  };
+}
+
+/** N requests, 8 at a time; how many each message answered and how many were not 200. */
+async function count(
+  host: string,
+  n: number,
+  headers: Record<string, string> = {},
+): Promise<{ byMessage: Map<string, number>; failed: number }> {
+  const byMessage = new Map<string, number>();
+  let failed = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      const r = await get(host, headers);
+      if (r.status !== 200) failed++;
+      else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return { byMessage, failed };
+}
+
+async function canaryWeightOnRoute(name: string): Promise<number | undefined> {
+  const route = await client.get<HTTPRoute>({
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    namespace: ns,
+    name,
+  });
+  // The weighted rule (primary and canary); rules kanaria inserts for A/B or a sticky cookie have one ref.
+  const weighted = route?.spec?.rules?.find((r) => r.backendRefs?.length === 2);
+  return weighted?.backendRefs?.find((b) => b.name === `${name}-canary`)?.weight;
+}
+
+describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => {
+  it("splits real requests 90/10 at the canary's 10 % step, then serves only the new release", async () => {
+    const name = "split";
+    const host = `${name}.${ns}.test`;
+    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
+    gates.set("/hold", "no");
+    await client.apply(app(name, "v1"));
+    await client.apply(
+      canary(ns, name, {
+        provider: "gatewayapi",
+        service: {
+          port: 80,
+          targetPort: 9898,
+          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          hosts: [host],
+        },
+        analysis: {
+          interval: "5s",
+          threshold: 2,
+          stepWeights: [10],
+          webhooks: [{ name: "hold", type: "confirm-promotion", url: gates.url("/hold") }],
+        },
+      }),
+    );
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    // Traefik loads the new HTTPRoute after its provider throttle; until then the host is unknown (404).
+    await waitFor(() => get(host), {
+      description: `Traefik serving the HTTPRoute for ${host}`,
+      until: (r) => r.status === 200,
+      timeoutMs: 20_000,
+    });
+    const before = await count(host, 200);
+    expect(before.failed).toBe(0);
+    expect([...before.byMessage.entries()]).toEqual([["v1", 200]]);
+
+    await client.apply(app(name, "v2"));
+    await waitFor(() => canaryWeightOnRoute(name), {
+      description: "the HTTPRoute at canary weight 10",
+      until: (w) => w === 10,
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
+    const weightSeen = Date.now();
+    // The controller holds at 10 % (the confirm-promotion gate says no). Traefik reloads its
+    // configuration after a provider event; wait until the canary answers at all.
+    await waitFor(() => count(host, 50), {
+      description: "the canary (v2) answering through Traefik",
+      until: (r) => (r.byMessage.get("v2") ?? 0) > 0,
+      timeoutMs: 20_000,
+    });
+    const firstCanaryAnswerMs = Date.now() - weightSeen;
+    const split = await count(host, 1_000);
+    expect(split.failed).toBe(0);
+    const v1 = split.byMessage.get("v1") ?? 0;
+    const v2 = split.byMessage.get("v2") ?? 0;
+    expect(v1 + v2).toBe(1_000);
+    console.info(
+      `[real-traffic] canary weight 10: ${v2}/1000 answered by the canary; first canary answer ${firstCanaryAnswerMs} ms after the weight was seen on the HTTPRoute`,
+    );
+    expect(Math.abs(v2 / 1_000 - 0.1)).toBeLessThanOrEqual(0.03);
+    expect(await canaryWeightOnRoute(name)).toBe(10);
+
+    gates.set("/hold", "yes");
+    await waitForPhase(client, ns, name, "Succeeded", 90_000);
+    const primary = await getDeployment(client, ns, `${name}-primary`);
+    expect(primary?.spec?.template?.spec?.containers?.[0]?.env).toEqual([
+      { name: "PODINFO_UI_MESSAGE", value: "v2" },
+    ]);
+    // The old primary pod drains for a few seconds after Traefik dropped it; then only v2 answers.
+    let failedAfter = 0;
+    const after = await waitFor(() => count(host, 200), {
+      description: "only the new release (v2) answering through Traefik",
+      until: (r) => {
+        failedAfter += r.failed;
+        return (r.byMessage.get("v1") ?? 0) === 0;
+      },
+      timeoutMs: 20_000,
+    });
+    expect(failedAfter).toBe(0);
+    expect([...after.byMessage.entries()]).toEqual([["v2", 200]]);
+  }, 240_000);
+
+  it("rolls back a release answering 5xx on the error rate Traefik measured, under load from Flagger's load tester", async () => {
+    const name = "bad";
+    const host = `${name}.${ns}.test`;
+    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
+    // The canary Service's success rate from Traefik's own series (one `service` label per backend).
+    const backend = 'service=~"{{ namespace }}-{{ target }}-canary-.*@kubernetesgateway"';
+    await client.apply({
+      apiVersion: API_VERSION,
+      kind: "MetricTemplate",
+      metadata: { name: "traefik-success-rate", namespace: ns },
+      spec: {
+        provider: { type: "prometheus", address: prometheusUrl },
+        query:
+          `100 - 100 * sum(rate(traefik_service_requests_total{${backend}, code=~"5.."}[{{ interval }}]) or vector(0))` +
+          ` / sum(rate(traefik_service_requests_total{${backend}}[{{ interval }}]))`,
+      },
+    } as KubeObject);
+    await client.apply(app(name, "v1"));
+    await client.apply(
+      canary(ns, name, {
+        provider: "gatewayapi",
+        service: {
+          port: 80,
+          targetPort: 9898,
+          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          hosts: [host],
+        },
+        analysis: {
+          interval: "10s",
+          threshold: 2,
+          stepWeight: 20,
+          maxWeight: 60,
+          metrics: [
+            {
+              name: "traefik-success-rate",
+              templateRef: { name: "traefik-success-rate" },
+              interval: "20s",
+              thresholdRange: { min: 99 },
+            },
+          ],
+          webhooks: [
+            {
+              name: "load",
+              type: "rollout",
+              url: dataplane?.loadtesterUrl ?? "",
+              metadata: { cmd: `hey -z 1m -q 20 -c 2 -host ${host} ${dataplane?.proxyUrl}/` },
+            },
+          ],
+        },
+      }),
+    );
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    // podinfo's --random-error: about a third of its answers are 5xx.
+    await client.apply(app(name, "v2", ["--random-error"]));
+    const failed = await waitForPhase(client, ns, name, "Failed", 150_000);
+    expect(failed.status?.canaryWeight).toBe(0);
+    await waitFor(() => canaryWeightOnRoute(name), {
+      description: "the HTTPRoute back at canary weight 0",
+      until: (w) => w === 0,
+      timeoutMs: 15_000,
+    });
+    const rate = failed.status?.checks?.find((c) => c.name === "traefik-success-rate")?.value ?? Number.NaN;
+    console.info(`[real-traffic] rolled back at a canary success rate of ${rate} % (Traefik's series)`);
+    expect(rate).toBeGreaterThan(30);
+    expect(rate).toBeLessThan(99);
+    const rolledBack = (await canaryEvents(client, ns, name)).filter((e) => e.reason === "RolledBack");
+    expect(rolledBack.map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Canary failed! Rolling back ${name}\\.${ns}: failed checks threshold reached 2/2: ` +
+            "traefik-success-rate \\d+(\\.\\d+)? is below the minimum 99 \\(prometheus\\)$",
+        ),
+      ),
+    ]);
+    const primary = await getDeployment(client, ns, `${name}-primary`);
+    expect(primary?.spec?.template?.spec?.containers?.[0]?.env).toEqual([
+      { name: "PODINFO_UI_MESSAGE", value: "v1" },
+    ]);
+  }, 240_000);
+
+  it("promotes a good release under steady load without one failed request", async () => {
+    const name = "steady";
+    const host = `${name}.${ns}.test`;
+    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
+    await client.apply(app(name, "v1", [], 2));
+    await client.apply(
+      canary(ns, name, {
+        provider: "gatewayapi",
+        service: {
+          port: 80,
+          targetPort: 9898,
+          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          hosts: [host],
+        },
+        analysis: { interval: "5s", threshold: 2, stepWeight: 25, maxWeight: 50 },
+      }),
+    );
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    await waitFor(() => get(host), {
+      description: `Traefik serving the HTTPRoute for ${host}`,
+      until: (r) => r.status === 200,
+      timeoutMs: 20_000,
+    });
+    // From before the first step through the promotion, the primary's rollout and the route switch back.
+    const load = steadyLoad(host);
+    await client.apply(app(name, "v2", [], 2));
+    await waitForPhase(client, ns, name, "Succeeded", 120_000);
+    await waitFor(() => canaryWeightOnRoute(name), {
+      description: "the HTTPRoute back at canary weight 0",
+      until: (w) => w === 0,
+      timeoutMs: 15_000,
+    });
+    // Old primary pods drain for a while after they left the route: keep the load on past that.
+    await new Promise((r) => setTimeout(r, 8_000));
+    const { byMessage, failed } = await load.stop();
+    const answered = (byMessage.get("v1") ?? 0) + (byMessage.get("v2") ?? 0);
+    console.info(
+      `[real-traffic] steady load through a promotion: ${answered} answered (v1 ${byMessage.get("v1")}, v2 ${byMessage.get("v2")}), ${failed.length} failed`,
+    );
+    expect(failed).toEqual([]);
+    expect(byMessage.get("v1") ?? 0).toBeGreaterThan(0);
+    expect(byMessage.get("v2") ?? 0).toBeGreaterThan(0);
+    const last = await count(host, 100);
+    expect([...last.byMessage.entries()]).toEqual([["v2", 100]]);
+  }, 240_000);
+
+  it("A/B: requests with the header or the cookie reach the canary, the others never do", async () => {
+    const name = "ab";
+    const host = `${name}.${ns}.test`;
+    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
+    gates.set("/hold-ab", "no");
+    await client.apply(app(name, "v1"));
+    await client.apply(
+      canary(ns, name, {
+        provider: "gatewayapi",
+        service: {
+          port: 80,
+          targetPort: 9898,
+          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          hosts: [host],
+        },
+        analysis: {
+          interval: "5s",
+          threshold: 2,
+          iterations: 2,
+          match: [
+            { headers: { "x-canary": { exact: "insider" } } },
+            // Flagger's documented regex, with the blank browsers put after each ";" allowed.
+            { headers: { cookie: { regex: "^(.*?;\\s*)?(canary=always)(;.*)?$" } } },
+          ],
+          webhooks: [{ name: "hold", type: "confirm-promotion", url: gates.url("/hold-ab") }],
+        },
+      }),
+    );
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    await client.apply(app(name, "v2"));
+    const insider = { "x-canary": "insider" };
+    await waitFor(() => count(host, 20, insider), {
+      description: "the A/B rule served by Traefik (the header reaches v2)",
+      until: (r) => r.byMessage.get("v2") === 20,
+      timeoutMs: 60_000,
+    });
+    const byHeader = await count(host, 300, insider);
+    const byCookie = await count(host, 300, { cookie: "session=abc; canary=always; theme=dark" });
+    const others = await count(host, 300, { "x-canary": "outsider", cookie: "canary=never" });
+    console.info(
+      `[real-traffic] A/B: header ${JSON.stringify([...byHeader.byMessage])}, cookie ${JSON.stringify([...byCookie.byMessage])}, others ${JSON.stringify([...others.byMessage])}`,
+    );
+    expect([byHeader.failed, byCookie.failed, others.failed]).toEqual([0, 0, 0]);
+    expect([...byHeader.byMessage.entries()]).toEqual([["v2", 300]]);
+    expect([...byCookie.byMessage.entries()]).toEqual([["v2", 300]]);
+    expect([...others.byMessage.entries()]).toEqual([["v1", 300]]);
+    gates.set("/hold-ab", "yes");
+    await waitForPhase(client, ns, name, "Succeeded", 90_000);
+  }, 240_000);
+
+  it("rolls back under steady load without one failed request", async () => {
+    const name = "steady-rollback";
+    const host = `${name}.${ns}.test`;
+    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
+    // A healthy release that a rollout gate turns down: the rollback, not the app, is under test.
+    gates.set("/veto", "no");
+    await client.apply(app(name, "v1", [], 2));
+    await client.apply(
+      canary(ns, name, {
+        provider: "gatewayapi",
+        service: {
+          port: 80,
+          targetPort: 9898,
+          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          hosts: [host],
+        },
+        analysis: {
+          interval: "5s",
+          threshold: 2,
+          stepWeight: 25,
+          maxWeight: 50,
+          webhooks: [{ name: "veto", type: "rollout", url: gates.url("/veto") }],
+        },
+      }),
+    );
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    await waitFor(() => get(host), {
+      description: `Traefik serving the HTTPRoute for ${host}`,
+      until: (r) => r.status === 200,
+      timeoutMs: 20_000,
+    });
+    const load = steadyLoad(host);
+    await client.apply(app(name, "v2", [], 2));
+    await waitFor(() => canaryWeightOnRoute(name), {
+      description: "the first step (canary weight 25) on the HTTPRoute",
+      until: (w) => w === 25,
+      timeoutMs: 60_000,
+    });
+    await waitForPhase(client, ns, name, "Failed", 120_000);
+    await waitFor(() => canaryWeightOnRoute(name), {
+      description: "the HTTPRoute back at canary weight 0",
+      until: (w) => w === 0,
+      timeoutMs: 15_000,
+    });
+    // The canary's pods drain after the route left them and the Deployment scaled to zero.
+    await new Promise((r) => setTimeout(r, 8_000));
+    const { byMessage, failed } = await load.stop();
+    console.info(
+      `[real-traffic] steady load through a rollback: v1 ${byMessage.get("v1")}, v2 ${byMessage.get("v2")}, ${failed.length} failed`,
+    );
+    expect(failed).toEqual([]);
+    expect(byMessage.get("v2") ?? 0).toBeGreaterThan(0);
+    const last = await count(host, 100);
+    expect([...last.byMessage.entries()]).toEqual([["v1", 100]]);
+  }, 240_000);
+});
