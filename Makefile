@@ -39,7 +39,7 @@ test-unit: node_modules/.installed ## Unit tests only (no cluster)
 	$(NPX) vitest run --project unit
 
 test-integration: node_modules/.installed ## Integration tests only
-	$(NPX) vitest run --project integration
+	$(NPX) vitest run --project integration --project integration-exclusive
 
 cluster-build: ## Build/fetch the control plane binaries into ~/.cache/kanaria
 	bash test/cluster/cluster.sh build

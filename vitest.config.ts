@@ -1,7 +1,23 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: `unit` is pure logic (colocated *.test.ts, no cluster), `integration` runs against the
-// real local control plane that test/support/global-setup.ts starts (or reuses) once per run.
+// `unit` is pure logic (colocated *.test.ts, no cluster). The integration tests run against the real
+// local control plane that test/support/global-setup.ts starts (or reuses) once per run, in two
+// projects: `integration` runs three files at a time (a file spends most of its time waiting for
+// analysis intervals; each keeps to namespaces of its own), then `integration-exclusive` runs, one
+// file at a time, the files that stop a part every other file relies on (Prometheus,
+// kube-controller-manager).
+const EXCLUSIVE = [
+  "test/e2e/analysis.test.ts",
+  "test/controller/metric-outage.test.ts",
+  "test/controller/promotion-failure.test.ts",
+];
+
+const integration = {
+  globalSetup: ["test/support/global-setup.ts"],
+  testTimeout: 120_000,
+  hookTimeout: 300_000,
+};
+
 export default defineConfig({
   test: {
     projects: [
@@ -13,14 +29,21 @@ export default defineConfig({
       },
       {
         test: {
+          ...integration,
           name: "integration",
           include: ["test/**/*.test.ts"],
-          globalSetup: ["test/support/global-setup.ts"],
-          testTimeout: 120_000,
-          hookTimeout: 300_000,
-          // Two cores and one shared control plane: run the files one after another so timing-sensitive
-          // rollouts are not starved by each other.
+          exclude: [...EXCLUSIVE, "**/node_modules/**"],
+          fileParallelism: true,
+          maxWorkers: 3,
+        },
+      },
+      {
+        test: {
+          ...integration,
+          name: "integration-exclusive",
+          include: EXCLUSIVE,
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

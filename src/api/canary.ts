@@ -722,6 +722,14 @@ export const canarySpec = withRules(
       path: ["service", "meshName"],
       holds: (s) => s.provider !== "appmesh" || s.service.meshName !== undefined,
     },
+    // Flagger's DaemonSet controller ignores autoscalerRef; kanaria says so instead.
+    {
+      cel: "!has(self.autoscalerRef) || !has(self.targetRef.kind) || self.targetRef.kind != 'DaemonSet'",
+      message:
+        "a DaemonSet runs one pod per node and has no replicas to autoscale: remove autoscalerRef or target a Deployment",
+      path: ["autoscalerRef"],
+      holds: (s) => s.autoscalerRef === undefined || s.targetRef.kind !== "DaemonSet",
+    },
     ...routeFieldRules(),
   ],
 );

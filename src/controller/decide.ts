@@ -6,15 +6,8 @@
  */
 
 import type { RollbackCause } from "../api/alert-outbox.ts";
-import type {
-  CanarySpec,
-  CanaryStatus,
-  CanaryWebhook,
-  CheckStatus,
-  Phase,
-  WebhookType,
-} from "../api/canary.ts";
-import { describeDropped, type ResolvedCanary } from "../api/defaults.ts";
+import type { CanaryStatus, CheckStatus } from "../api/canary.ts";
+import { describeDropped } from "../api/defaults.ts";
 import type { CanaryEvent } from "../api/events.ts";
 import { unsupportedRouting } from "../routers/capabilities.ts";
 import { sameRoutes } from "../routers/router.ts";

@@ -476,11 +476,19 @@ async function configCopyDrift(input: DriftInput, key: string): Promise<DriftCan
 /** The apex, -primary and -canary Services: their selectors exactly, their ports as kanaria sets them. */
 async function serviceDrift(input: DriftInput, seen: string[]): Promise<DriftCandidate[]> {
   const { client, canary, target } = input;
-  const desired = buildServices(canary, target);
+  const names = buildServices(canary, target);
+  const live = {
+    apex: await client.get<Service>(refOf(names.apex)),
+    primary: await client.get<Service>(refOf(names.primary)),
+    canary: await client.get<Service>(refOf(names.canary)),
+  };
+  // Built against the live Services: a spec.service.unmanagedMetadata key keeps its live value.
+  const desired = buildServices(canary, target, live);
   const out: DriftCandidate[] = [];
-  for (const want of [desired.apex, desired.primary, desired.canary]) {
+  for (const role of ["apex", "primary", "canary"] as const) {
+    const want = desired[role];
     const ref = refOf(want);
-    const found = await client.get<Service>(ref);
+    const found = live[role];
     if (!found) {
       out.push(deleted(ref));
       continue;

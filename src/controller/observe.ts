@@ -7,7 +7,7 @@ import type { Canary, ProviderName } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import { driftMode } from "../api/drift-mode.ts";
 import { type Blocker, blockerOf } from "../errors.ts";
-import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
+import type { KubeClient, KubeObject } from "../kube/types.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
 import type { Router, RouterTarget, Routes } from "../routers/router.ts";
 import { targetKind } from "../workloads/kinds.ts";

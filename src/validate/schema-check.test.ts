@@ -140,6 +140,18 @@ const RULE_CASES: RuleCase[] = [
     path: "spec.service.meshName",
   },
   {
+    rule: "a DaemonSet runs one pod per node and has no replicas to autoscale: remove autoscalerRef or target a Deployment",
+    object: edit(CANARY, {
+      "spec.targetRef.kind": "DaemonSet",
+      "spec.autoscalerRef": {
+        apiVersion: "autoscaling/v2",
+        kind: "HorizontalPodAutoscaler",
+        name: "podinfo",
+      },
+    }),
+    path: "spec.autoscalerRef",
+  },
+  {
     rule: "corsPolicy.allowOrigins (string patterns) cannot be written as a Gateway API CORS filter: list the origins in corsPolicy.allowOrigin",
     object: edit(CANARY, { "spec.service.corsPolicy": { allowOrigins: [{ prefix: "https://" }] } }),
     path: "spec.service.corsPolicy.allowOrigins",

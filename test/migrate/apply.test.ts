@@ -35,16 +35,18 @@ describe("converted Canaries on the API server", () => {
     }
   });
 
-  it("tells the unconverted tutorial Canary apart: the API server takes Flagger's appmesh:v1beta2 spelling, so the provider assertion above is what fails for it", async () => {
+  it("refuses the unconverted tutorial Canary (service.rewrite, which App Mesh cannot write): the check can fail", async () => {
     const file = join(ROOT, "test/migrate/fixtures/appmesh-tutorial.yaml");
     const input = parseAllDocuments(readFileSync(file, "utf8"))[0]?.toJS() as k8s.KubernetesObject;
     const api = k8s.KubernetesObjectApi.makeApiClient(kubeConfig());
-    const created = await api.create(
-      { ...input, metadata: { ...input.metadata, namespace: ns } },
-      undefined,
-      "All",
-      "kanaria-test",
-    );
-    expect((created as { spec?: { provider?: string } }).spec?.provider).toBe("appmesh:v1beta2");
+    // Flagger's appmesh:v1beta2 spelling is accepted; the HTTPRoute-only rewrite is what is refused.
+    await expect(
+      api.create(
+        { ...input, metadata: { ...input.metadata, namespace: ns } },
+        undefined,
+        "All",
+        "kanaria-test",
+      ),
+    ).rejects.toThrow(/HTTP-Code: 422[\s\S]*spec.service.rewrite/);
   });
 });

@@ -245,7 +245,40 @@ function crdFiles(): string[] {
   return files;
 }
 
+/**
+ * The integration projects (the files that run side by side and those that stop shared parts of the
+ * cluster, run after them) each call this setup; they share one cluster, started by the first call
+ * and stopped when the last of them tears down. vitest runs both setups in its main process.
+ */
+interface SharedCluster {
+  ready: Promise<{ info: ClusterInfo; mode: Mode }>;
+  users: number;
+}
+const shared = globalThis as { __kanariaTestCluster?: SharedCluster };
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  shared.__kanariaTestCluster ??= { ready: startCluster(), users: 0 };
+  const cluster = shared.__kanariaTestCluster;
+  cluster.users++;
+  const { info, mode } = await cluster.ready;
+  project.provide("kubeconfig", info.kubeconfig);
+  project.provide("clusterMode", mode);
+  project.provide("clusterDir", info.clusterDir);
+  project.provide("kubernetesVersion", info.kubernetesVersion);
+  project.provide("prometheusUrl", info.prometheusUrl);
+  project.provide("prometheusTargetsDir", info.prometheusTargetsDir);
+  project.provide("cloudwatchEndpoint", info.cloudwatchEndpoint);
+  project.provide("sigv4PrometheusUrl", info.sigv4PrometheusUrl);
+  project.provide("sigv4Region", info.sigv4Region);
+  project.provide("dataplane", info.dataplane);
+  return async () => {
+    if (--cluster.users > 0) return;
+    shared.__kanariaTestCluster = undefined;
+    await info.stop();
+  };
+}
+
+async function startCluster(): Promise<{ info: ClusterInfo; mode: Mode }> {
   const mode = (process.env.KANARIA_TEST_CLUSTER ?? "local") as Mode;
   let info: ClusterInfo;
   switch (mode) {
@@ -273,23 +306,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await info.stop();
     throw err;
   }
-
-  project.provide("kubeconfig", info.kubeconfig);
-  project.provide("clusterMode", mode);
-  project.provide("clusterDir", info.clusterDir);
-  project.provide("kubernetesVersion", info.kubernetesVersion);
-  project.provide("prometheusUrl", info.prometheusUrl);
-  project.provide("prometheusTargetsDir", info.prometheusTargetsDir);
-  project.provide("cloudwatchEndpoint", info.cloudwatchEndpoint);
-  project.provide("sigv4PrometheusUrl", info.sigv4PrometheusUrl);
-  project.provide("sigv4Region", info.sigv4Region);
-  project.provide("dataplane", info.dataplane);
   // Also for code under test that reads the environment (workers inherit it).
   process.env.KUBECONFIG = info.kubeconfig;
   if (info.prometheusUrl) process.env.PROMETHEUS_URL = info.prometheusUrl;
   if (info.cloudwatchEndpoint) process.env.CLOUDWATCH_ENDPOINT = info.cloudwatchEndpoint;
-
-  return async () => {
-    await info.stop();
-  };
+  return { info, mode };
 }
