@@ -10,7 +10,13 @@ import { ConfigBlockerError } from "../errors.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { DaemonSet, Workload } from "./meta.ts";
-import { ABSENT, REVISION_ANNOTATION, type WorkloadKind, type WorkloadState } from "./workload.ts";
+import {
+  ABSENT,
+  ownedHistory,
+  REVISION_ANNOTATION,
+  type WorkloadKind,
+  type WorkloadState,
+} from "./workload.ts";
 
 /** Flagger's scale-to-zero node selector for DaemonSets (pkg/canary/daemonset_controller.go). */
 export const SCALE_TO_ZERO_KEY = "flagger.app/scale-to-zero";
@@ -72,18 +78,12 @@ function observe(w: Workload): WorkloadState {
  * a patch that replaces it whole. One list request: read only when a template must be restored.
  */
 async function history(client: KubeClient, primary: Workload): Promise<V1PodTemplateSpec[]> {
-  const labels = primary.spec?.selector?.matchLabels ?? {};
-  const selector = Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(",");
-  const revisions = await client.list<V1ControllerRevision & KubeObject>(
-    "apps/v1",
+  const revisions = await ownedHistory<V1ControllerRevision & KubeObject>(
+    client,
+    primary,
     "ControllerRevision",
-    primary.metadata.namespace,
-    selector,
   );
   return revisions
-    .filter((r) => r.metadata.ownerReferences?.some((o) => o.uid === primary.metadata.uid))
     .sort((x, y) => y.revision - x.revision)
     .flatMap((r) => {
       const data = r.data as { spec?: { template?: V1PodTemplateSpec & { $patch?: string } } } | undefined;

@@ -4,7 +4,13 @@ import type { Canary } from "../api/canary.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { Deployment, Workload } from "./meta.ts";
-import { ABSENT, REVISION_ANNOTATION, type WorkloadKind, type WorkloadState } from "./workload.ts";
+import {
+  ABSENT,
+  ownedHistory,
+  REVISION_ANNOTATION,
+  type WorkloadKind,
+  type WorkloadState,
+} from "./workload.ts";
 
 /** The label the Deployment controller adds to each ReplicaSet's template (`kubectl rollout undo` drops it). */
 const POD_TEMPLATE_HASH = "pod-template-hash";
@@ -70,19 +76,9 @@ function observe(w: Workload): WorkloadState {
  * pod-template-hash label. One list request: read only when a template must be restored.
  */
 async function history(client: KubeClient, primary: Workload): Promise<V1PodTemplateSpec[]> {
-  const labels = primary.spec?.selector?.matchLabels ?? {};
-  const selector = Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(",");
-  const sets = await client.list<V1ReplicaSet & KubeObject>(
-    "apps/v1",
-    "ReplicaSet",
-    primary.metadata.namespace,
-    selector,
-  );
+  const sets = await ownedHistory<V1ReplicaSet & KubeObject>(client, primary, "ReplicaSet");
   const rollout = (rs: V1ReplicaSet) => Number(rs.metadata?.annotations?.[DEPLOYMENT_REVISION] ?? 0);
   return sets
-    .filter((rs) => rs.metadata.ownerReferences?.some((o) => o.uid === primary.metadata.uid))
     .sort((x, y) => rollout(y) - rollout(x))
     .flatMap((rs) => {
       const template = rs.spec?.template;

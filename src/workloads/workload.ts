@@ -6,7 +6,7 @@
  */
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { Canary, TargetKind } from "../api/canary.ts";
-import type { KubeClient, ObjectRef } from "../kube/types.ts";
+import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { Workload } from "./meta.ts";
 
 /** On a primary and its pod template: the target revision the primary runs. */
@@ -62,4 +62,21 @@ export interface WorkloadKind {
   scale(client: KubeClient, target: Workload, replicas: number): Promise<void>;
   /** The pod templates the primary ran, newest first, from the history its controller keeps. */
   history(client: KubeClient, primary: Workload): Promise<V1PodTemplateSpec[]>;
+}
+
+/**
+ * The objects of `kind` (its ReplicaSets, its ControllerRevisions) that a workload's controller made
+ * for it: those its selector matches and it owns (never another owner's). One list request.
+ */
+export async function ownedHistory<T extends KubeObject>(
+  client: KubeClient,
+  owner: Workload,
+  kind: "ReplicaSet" | "ControllerRevision",
+): Promise<T[]> {
+  const labels = owner.spec?.selector?.matchLabels ?? {};
+  const selector = Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+  const found = await client.list<T>("apps/v1", kind, owner.metadata.namespace, selector);
+  return found.filter((o) => o.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid));
 }
