@@ -110,6 +110,24 @@ ${route(`        - name: podinfo
     );
   });
 
+  it("checks Flagger's spellings gatewayapi:v1 and gatewayapi:v1beta1 as gatewayapi", () => {
+    for (const spelling of ["gatewayapi:v1", "gatewayapi:v1beta1"]) {
+      const text = canary(`  service:
+    port: 80
+    gatewayRefs:
+      - name: gw
+    retries:
+      attempts: 3
+  analysis:
+    stepWeight: 10`).replace("provider: gatewayapi", `provider: ${spelling}`);
+      expect(problems(text), spelling).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^error \d+:spec\.service\.retries: provider gatewayapi: HTTPRoute retries/),
+        ]),
+      );
+    }
+  });
+
   it("checks the routeRef's HTTPRoute when it is among the files", () => {
     const base = canary(`  routeRef:
     name: shop

@@ -5,7 +5,12 @@
  * ignores (mirror with the canary strategy, gatewayRefs beside routeRef), and, when the HTTPRoute of
  * spec.routeRef is among the inputs, that it has a rule kanaria can split.
  */
-import { canary as canarySchema } from "../api/canary.ts";
+import {
+  canary as canarySchema,
+  PROVIDER_SPELLINGS,
+  type ProviderSpelling,
+  routerOf,
+} from "../api/canary.ts";
 import { checkServiceFilters, ServiceFilterError } from "../routers/gatewayapi/filters.ts";
 import { generatedBaseRule } from "../routers/gatewayapi/rules.ts";
 import type { Manifest } from "./load.ts";
@@ -150,9 +155,19 @@ function filterProblems(manifest: Manifest): Problem[] {
   return [];
 }
 
+/** provider gatewayapi, or one of Flagger's spellings of it (gatewayapi:v1, gatewayapi:v1beta1). */
+function runsGatewayApi(provider: unknown): boolean {
+  const spellings: readonly string[] = PROVIDER_SPELLINGS;
+  return (
+    typeof provider === "string" &&
+    spellings.includes(provider) &&
+    routerOf(provider as ProviderSpelling) === "gatewayapi"
+  );
+}
+
 export function gatewayApiCheck(canary: Manifest, manifests: Manifest[]): Problem[] {
   const spec = obj(obj(canary.value).spec);
-  if (spec.provider !== "gatewayapi") return [];
+  if (!runsGatewayApi(spec.provider)) return [];
   return [
     ...specProblems(canary, spec),
     ...filterProblems(canary),
