@@ -3,6 +3,7 @@ import * as k8s from "@kubernetes/client-node";
 import pino from "pino";
 import type { Canary, Phase } from "../../src/api/canary.ts";
 import { API_VERSION } from "../../src/api/common.ts";
+import { micros } from "../../src/cli/release-facts.ts";
 import { createKubeClient } from "../../src/kube/client.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
 import type { Deployment } from "../../src/workloads/meta.ts";
@@ -119,22 +120,30 @@ export interface EventRecord {
 }
 
 /** Events about one Canary, oldest first. */
+function firstHappened(e: Record<string, unknown>): number {
+  return micros(e.eventTime as string | undefined) ?? micros(e.firstTimestamp as string | undefined) ?? -1;
+}
+
 export async function canaryEvents(
   client: KubeClient,
   namespace: string,
   name: string,
 ): Promise<EventRecord[]> {
   const events = await client.list<KubeObject & Record<string, unknown>>("v1", "Event", namespace);
-  return events
-    .filter((e) => (e.involvedObject as { kind?: string; name?: string })?.kind === "Canary")
-    .filter((e) => (e.involvedObject as { name?: string }).name === name)
-    .sort((a, b) => String(a.firstTimestamp ?? "").localeCompare(String(b.firstTimestamp ?? "")))
-    .map((e) => ({
-      reason: String(e.reason),
-      message: String(e.message),
-      type: String(e.type),
-      count: Number(e.count ?? 1),
-    }));
+  return (
+    events
+      .filter((e) => (e.involvedObject as { kind?: string; name?: string })?.kind === "Canary")
+      .filter((e) => (e.involvedObject as { name?: string }).name === name)
+      // In the order they first happened: eventTime has microseconds (kanaria's recorder makes them
+      // strictly increasing), firstTimestamp whole seconds only.
+      .sort((a, b) => firstHappened(a) - firstHappened(b))
+      .map((e) => ({
+        reason: String(e.reason),
+        message: String(e.message),
+        type: String(e.type),
+        count: Number(e.count ?? 1),
+      }))
+  );
 }
 
 /**
