@@ -125,11 +125,6 @@ export const DAEMONSET: WorkloadKind = {
   },
   observe,
   async scale(client, target, replicas) {
-    if (!Number.isInteger(replicas) || replicas < 0) {
-      throw new Error(
-        `cannot scale DaemonSet ${objectKey(target)} to ${replicas}: replicas must be a whole number >= 0`,
-      );
-    }
     const down = replicas === 0;
     if (parked(target) === down) return;
     // A JSON merge patch: null deletes the one key, the other node selectors stay as they are.

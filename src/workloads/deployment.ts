@@ -1,7 +1,6 @@
 /** Deployment targets: scaled by spec.replicas, their history in the ReplicaSets they own. */
 import type { V1PodTemplateSpec, V1ReplicaSet } from "@kubernetes/client-node";
 import type { Canary } from "../api/canary.ts";
-import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import type { Deployment, Workload } from "./meta.ts";
 import {
@@ -113,11 +112,6 @@ export const DEPLOYMENT: WorkloadKind = {
   },
   observe,
   async scale(client, target, replicas) {
-    if (!Number.isInteger(replicas) || replicas < 0) {
-      throw new Error(
-        `cannot scale Deployment ${objectKey(target)} to ${replicas}: replicas must be a whole number >= 0`,
-      );
-    }
     if ((spec(target)?.replicas ?? 1) === replicas) return;
     await client.mergePatch(ref(target.metadata.namespace ?? "", target.metadata.name), {
       spec: { replicas },

@@ -267,5 +267,10 @@ export function isReady(state: WorkloadState, thresholdPercent: number): boolean
 
 /** Runs the target with `replicas` pods: 0 between releases, the primary's count while analysed. */
 export async function scaleTarget(client: KubeClient, target: Workload, replicas: number): Promise<void> {
+  if (!Number.isInteger(replicas) || replicas < 0) {
+    throw new Error(
+      `cannot scale ${target.kind} ${objectKey(target)} to ${replicas}: replicas must be a whole number >= 0`,
+    );
+  }
   await workloadKind(target.kind).scale(client, target, replicas);
 }
