@@ -9,6 +9,7 @@ import type { KubeObject } from "../../src/kube/types.ts";
 import { PAUSED_REPLICAS } from "../../src/scalers/keda.ts";
 import { autoscalerHelpers, type Scaler } from "../support/autoscalers.ts";
 import {
+  canaryIngressWeight,
   getCanary,
   recordChanges,
   recordTraffic,
@@ -101,6 +102,12 @@ describe.concurrent("autoscalerRef", () => {
     // Scaled down under the lighter load of the analysis, the primary is put back by its HPA before
     // all traffic returns to it.
     await client.mergePatch(deploymentRef(`${name}-primary`), { spec: { replicas: 2 } });
+    // A promotion requested before the first step has routed anything skips the steps (as it
+    // should): wait for the canary to take traffic so the switch back below is one to watch.
+    await waitFor(() => canaryIngressWeight(client, ns, name), {
+      description: "the first step's weight on the canary Ingress",
+      until: (w) => (Number.parseInt(w, 10) || 0) > 0,
+    });
     await requestPromotion(name);
     const conditionMessages = recordChanges(
       async () =>
