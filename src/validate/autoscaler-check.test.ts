@@ -270,7 +270,7 @@ const cases: [string, string[], string[]][] = [
       }),
     ],
     [
-      'error spec.autoscalerRef.primaryScalerQueries.cpu: triggers[0] "cpu" (type cpu) of ScaledObject "web" (f1.yaml:1) has no metadata.query, so this query would not be used (only metadata.query is replaced): remove the key',
+      'error spec.autoscalerRef.primaryScalerQueries.cpu: triggers[0] "cpu" (type cpu) of ScaledObject "web" (f1.yaml:1) has no metadata.query, the only field kanaria replaces, so this query could not be used; the Canary would stall (AutoscalerInvalid): remove the key',
     ],
   ],
   [

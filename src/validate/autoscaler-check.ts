@@ -242,8 +242,8 @@ function triggerLabel(t: Trigger): string {
 
 /**
  * primaryScalerQueries keys are trigger names (as Flagger matches them: triggers[].name). A key naming
- * no trigger stalls the Canary (AutoscalerInvalid); one naming a trigger without metadata.query would
- * be dropped, as there is no query to replace.
+ * no trigger, or a trigger without metadata.query (nothing to replace), stalls the Canary
+ * (AutoscalerInvalid), as scalers/keda.ts refuses both.
  */
 function queryKeyProblems(ctx: Context, scaler: Manifest, triggers: Trigger[]): Problem[] {
   const queries = obj(obj(ctx.spec.autoscalerRef).primaryScalerQueries);
@@ -260,7 +260,7 @@ function queryKeyProblems(ctx: Context, scaler: Manifest, triggers: Trigger[]): 
       return [problemAt(ctx.canary, path, "error", message, "key")];
     }
     if (typeof trigger.metadata.query !== "string") {
-      const message = `${triggerLabel(trigger)} of ${describe(scaler)} has no metadata.query, so this query would not be used (only metadata.query is replaced): remove the key; the primary's copy takes the trigger as it is`;
+      const message = `${triggerLabel(trigger)} of ${describe(scaler)} has no metadata.query, the only field kanaria replaces, so this query could not be used; the Canary would stall (AutoscalerInvalid): remove the key; the primary's copy takes the trigger as it is`;
       return [problemAt(ctx.canary, path, "error", message, "key")];
     }
     return [];
