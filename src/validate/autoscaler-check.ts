@@ -98,15 +98,38 @@ interface Context {
   spec: Json;
   /** spec.targetRef.name (a Deployment). */
   target: string;
-  scalers: Manifest[];
+  scalers: Index;
   deployment: Manifest | undefined;
+}
+
+/** The autoscalers by name and by the name their scaleTargetRef gives: each Canary looks up only its
+ * own, so a run is linear in the number of objects (a dump of thousands of Canaries and HPAs too). */
+interface Index {
+  byName: Map<string, Manifest[]>;
+  byTarget: Map<string, Manifest[]>;
+}
+
+function add(index: Map<string, Manifest[]>, key: string | undefined, m: Manifest): void {
+  if (key === undefined) return;
+  const same = index.get(key);
+  if (same === undefined) index.set(key, [m]);
+  else same.push(m);
+}
+
+function indexOf(autoscalers: Manifest[]): Index {
+  const index: Index = { byName: new Map(), byTarget: new Map() };
+  for (const m of autoscalers) {
+    add(index.byName, m.name, m);
+    add(index.byTarget, scaleTarget(m).name, m);
+  }
+  return index;
 }
 
 // --- the autoscaler autoscalerRef names --------------------------------------------------------------
 
 /** The objects named autoscalerRef.name in the Canary's namespace, the ones in its directory first. */
 function namedLike(ctx: Context, name: string): Manifest[] {
-  const named = ctx.scalers.filter((s) => s.name === name && sameNamespace(ctx.canary, s));
+  const named = (ctx.scalers.byName.get(name) ?? []).filter((s) => sameNamespace(ctx.canary, s));
   const dir = dirOf(ctx.canary.file);
   return [...named.filter((s) => dirOf(s.file) === dir), ...named.filter((s) => dirOf(s.file) !== dir)];
 }
@@ -116,7 +139,7 @@ function missingProblems(ctx: Context, kind: Kind, name: string): Problem[] {
   // Without the target among the inputs, the files are likely Canaries only: nothing to compare.
   if (deployment === undefined) return [];
   const namespace = canary.namespace === undefined ? `"${name}"` : `"${canary.namespace}/${name}"`;
-  const elsewhere = ctx.scalers.find((s) => s.kind === kind && s.name === name && s.namespace !== undefined);
+  const elsewhere = ctx.scalers.byName.get(name)?.find((s) => s.kind === kind && s.namespace !== undefined);
   const hint = elsewhere
     ? `; there is one in namespace "${elsewhere.namespace}" (${where(elsewhere)}), but autoscalerRef has no namespace: the autoscaler must be in the Canary's`
     : `: add its manifest (scaling Deployment "${ctx.target}"), or ignore this if it is applied to the cluster some other way; until it exists the Canary waits (AutoscalerNotFound)`;
@@ -345,7 +368,11 @@ function unnamedProblems(ctx: Context): Problem[] {
   const refName = str(ref.name);
   const primary = `${ctx.target}${PRIMARY_SUFFIX}`;
   const problems: Problem[] = [];
-  for (const scaler of ctx.scalers) {
+  const candidates = [
+    ...(ctx.scalers.byTarget.get(ctx.target) ?? []),
+    ...(ctx.scalers.byTarget.get(primary) ?? []),
+  ];
+  for (const scaler of candidates) {
     if (!sameScope(ctx.canary, scaler) || controlledByCanary(scaler)) continue;
     // The one autoscalerRef names (even of another kind) has its own checks above.
     if (scaler.name === refName) continue;
@@ -377,12 +404,13 @@ export function autoscalerCheck(
   autoscalers: Manifest[],
   deploymentOf: (canary: Manifest) => Manifest | undefined,
 ): Problem[] {
+  const index = indexOf(autoscalers);
   return canaries.flatMap((canary) => {
     const spec = obj(canary.value.spec);
     const targetRef = obj(spec.targetRef);
     const target = str(targetRef.name);
     if (target === undefined || (targetRef.kind !== undefined && targetRef.kind !== "Deployment")) return [];
-    const ctx: Context = { canary, spec, target, scalers: autoscalers, deployment: deploymentOf(canary) };
+    const ctx: Context = { canary, spec, target, scalers: index, deployment: deploymentOf(canary) };
     return [...(spec.autoscalerRef === undefined ? [] : referencedProblems(ctx)), ...unnamedProblems(ctx)];
   });
 }
