@@ -356,7 +356,7 @@ const cases: [string, string[], string[]][] = [
     "an HPA of the primary while the Canary has no autoscalerRef (Flagger's two-HPA layout)",
     [canary(""), hpa({ name: "web-primary", target: "web-primary" })],
     [
-      'error spec.autoscalerRef: HorizontalPodAutoscaler "web-primary" (f1.yaml:1) scales the primary "web-primary", but the Canary has no autoscalerRef: kanaria owns the primary\'s replica count and puts it back when it drifts, fighting it: aim it at the target Deployment "web" and add autoscalerRef: {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: web-primary}',
+      'error spec.autoscalerRef: HorizontalPodAutoscaler "web-primary" (f1.yaml:1) scales the primary "web-primary", but the Canary has no autoscalerRef: kanaria owns the primary\'s replica count and puts it back when it drifts (unless the Canary has kanaria.dev/drift: warn), fighting it: aim it at the target Deployment "web" and add autoscalerRef: {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: web-primary}',
     ],
   ],
   [

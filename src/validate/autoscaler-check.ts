@@ -385,7 +385,7 @@ function unnamedProblems(ctx: Context): Problem[] {
     if (refName === undefined && onTarget)
       message = `${what}, but the Canary has no autoscalerRef: kanaria runs the canary at the primary's replica count during each analysis, fighting it${scaler.kind === "ScaledObject" ? " (and KEDA scales it up between releases, when kanaria holds it at zero)" : ""}, and the primary is never autoscaled: add ${addRef(scaler)}`;
     else if (refName === undefined)
-      message = `${what}, but the Canary has no autoscalerRef: kanaria owns the primary's replica count and puts it back when it drifts, fighting it: aim it at the target Deployment "${ctx.target}" and add ${addRef(scaler)} (kanaria then keeps a copy of it for the primary)`;
+      message = `${what}, but the Canary has no autoscalerRef: kanaria owns the primary's replica count and puts it back when it drifts (unless the Canary has kanaria.dev/drift: warn), fighting it: aim it at the target Deployment "${ctx.target}" and add ${addRef(scaler)} (kanaria then keeps a copy of it for the primary)`;
     else if (onTarget)
       message = `${what}, besides the ${String(ref.kind)} "${refName}" autoscalerRef names: two autoscalers of one Deployment fight over its replicas: remove one, or point autoscalerRef at this one`;
     else
