@@ -415,13 +415,24 @@ describe("kanaria validate: autoscalerRef against the autoscalers among the file
     ]);
   });
 
-  it("reports a kind or apiVersion kanaria does not support through the schema, naming the fix", () => {
+  it("leaves to the schema check what the Canary alone shows (kind, apiVersion, minReplicas above maxReplicas)", () => {
     const v1 = validateSources([
       { file: "c.yaml", text: canary(hpaRef().replace("autoscaling/v2", "apps/v1")) },
     ]);
     expect(v1.problems.map((p) => `${p.severity} ${p.path}: ${p.message}`)).toContain(
       "error spec.autoscalerRef.apiVersion: a HorizontalPodAutoscaler is in the autoscaling group: set autoscalerRef.apiVersion to autoscaling/v2",
     );
+    const bounds = validateSources([
+      {
+        file: "c.yaml",
+        text: canary(
+          hpaRef("web", "    primaryScalerReplicas:\n      minReplicas: 5\n      maxReplicas: 2\n"),
+        ),
+      },
+    ]);
+    expect(bounds.problems.map((p) => `${p.severity} ${p.path}: ${p.message}`)).toEqual([
+      "error spec.autoscalerRef.primaryScalerReplicas.minReplicas: minReplicas must not be above maxReplicas",
+    ]);
     const vpa = validateSources([
       { file: "c.yaml", text: canary(hpaRef().replace("HorizontalPodAutoscaler", "VerticalPodAutoscaler")) },
     ]);
