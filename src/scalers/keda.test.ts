@@ -112,7 +112,7 @@ describe("KedaScaler", () => {
 
   it("refuses a primaryScalerQueries key naming a trigger without a query, which it could not replace", () => {
     const so = scaledObject();
-    const cpu = (so as Spec).spec.triggers[1] as Record<string, unknown>;
+    const cpu = (so as unknown as Spec).spec.triggers[1] as Record<string, unknown>;
     cpu.name = "cpu";
     const c = canary({ primaryScalerQueries: { cpu: "up" } });
     const build = () => scaler.primary({ canary: c, referenced: so, floor: undefined });
@@ -124,7 +124,7 @@ describe("KedaScaler", () => {
 
   it("matches primaryScalerQueries keys as own keys: a trigger named constructor gets the guessed query", () => {
     const so = scaledObject();
-    const trigger = (so as Spec).spec.triggers[0] as Record<string, unknown>;
+    const trigger = (so as unknown as Spec).spec.triggers[0] as Record<string, unknown>;
     trigger.name = "constructor";
     const primary = scaler.primary({
       canary: canary({ primaryScalerQueries: {} }),
