@@ -248,7 +248,7 @@ const cases: [string, string[], string[]][] = [
     "a ScaledObject without minReplicaCount (the primary could go to zero)",
     [canary(soRef()), scaledObject({ min: null })],
     [
-      'note spec.autoscalerRef: the primary\'s copy of ScaledObject "web" (f1.yaml:1) takes its minReplicaCount 0',
+      "note spec.autoscalerRef: the primary's copy of ScaledObject \"web\" (f1.yaml:1) takes its minReplicaCount 0 (KEDA's default): KEDA scales the primary",
       "note spec.autoscalerRef: triggers[0]",
     ],
   ],

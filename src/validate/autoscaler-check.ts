@@ -232,7 +232,8 @@ function replicaProblems(ctx: Context, scaler: Manifest): Problem[] {
     problems.push(problemAt(ctx.canary, ["spec", "autoscalerRef", "name"], "warning", message));
   }
   if (scaler.kind === "ScaledObject" && min === undefined && bounds.min === 0) {
-    const message = `the primary's copy of ${describe(scaler)} takes its minReplicaCount 0 (KEDA's default when unset): KEDA scales the primary, which serves all traffic between releases, to zero while its triggers are inactive; set primaryScalerReplicas.minReplicas to keep it running`;
+    const unset = spec.minReplicaCount === undefined ? " (KEDA's default)" : "";
+    const message = `the primary's copy of ${describe(scaler)} takes its minReplicaCount 0${unset}: KEDA scales the primary, which serves all traffic between releases, to zero while its triggers are inactive; set primaryScalerReplicas.minReplicas to keep it running`;
     problems.push(problemAt(ctx.canary, ["spec", "autoscalerRef"], "note", message));
   }
   return problems;
