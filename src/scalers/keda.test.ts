@@ -110,6 +110,32 @@ describe("KedaScaler", () => {
     );
   });
 
+  it("refuses a primaryScalerQueries key naming a trigger without a query, which it could not replace", () => {
+    const so = scaledObject();
+    const cpu = (so as unknown as Spec).spec.triggers[1] as Record<string, unknown>;
+    cpu.name = "cpu";
+    const c = canary({ primaryScalerQueries: { cpu: "up" } });
+    const build = () => scaler.primary({ canary: c, referenced: so, floor: undefined });
+    expect(build).toThrow(ConfigBlockerError);
+    expect(build).toThrow(
+      "spec.autoscalerRef.primaryScalerQueries names cpu (type cpu), but in ScaledObject shop/podinfo-so that trigger has no metadata.query to replace: remove the key (the primary's copy takes the trigger as it is)",
+    );
+  });
+
+  it("matches primaryScalerQueries keys as own keys: a trigger named constructor gets the guessed query", () => {
+    const so = scaledObject();
+    const trigger = (so as unknown as Spec).spec.triggers[0] as Record<string, unknown>;
+    trigger.name = "constructor";
+    const primary = scaler.primary({
+      canary: canary({ primaryScalerQueries: {} }),
+      referenced: so,
+      floor: undefined,
+    });
+    expect((primary as unknown as Spec).spec.triggers[0]?.metadata.query).toBe(
+      'sum(rate(http_requests_total{app="podinfo-primary"}[30s]))',
+    );
+  });
+
   it("guesses the primary's query: the target's name, alone or as -canary, becomes <target>-primary", () => {
     expect(
       primaryQuery('x{app="podinfo"} + y{app="podinfo-canary"} + z{app="podinfo-primary"}', "podinfo"),

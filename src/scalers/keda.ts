@@ -104,11 +104,23 @@ export function primaryTriggers(canary: Canary, referenced: ScaledObject): Trigg
       `spec.autoscalerRef.primaryScalerQueries names ${unknown.join(", ")}, but ScaledObject ${referenced.metadata.namespace}/${referenced.metadata.name} has no trigger of that name (its named triggers: ${[...names].join(", ") || "none"}): set spec.triggers[].name in the ScaledObject or fix the key`,
     );
   }
+  // Only metadata.query is replaced: a query given for a trigger without one would be dropped unseen.
+  const queryless = triggers.filter(
+    (t) => t.name !== undefined && Object.hasOwn(queries, t.name) && t.metadata?.query === undefined,
+  );
+  if (queryless.length > 0) {
+    throw new ConfigBlockerError(
+      "AutoscalerInvalid",
+      `spec.autoscalerRef.primaryScalerQueries names ${queryless.map((t) => `${t.name} (type ${t.type ?? "?"})`).join(", ")}, but in ScaledObject ${referenced.metadata.namespace}/${referenced.metadata.name} that trigger has no metadata.query to replace: remove the key (the primary's copy takes the trigger as it is)`,
+    );
+  }
   const target = canary.spec.targetRef.name;
   return triggers.map((trigger) => {
     const query = trigger.metadata?.query;
     if (query === undefined) return trigger;
-    const named = trigger.name !== undefined ? queries[trigger.name] : undefined;
+    // Own keys only: a trigger named "constructor" must not find Object's.
+    const named =
+      trigger.name !== undefined && Object.hasOwn(queries, trigger.name) ? queries[trigger.name] : undefined;
     return { ...trigger, metadata: { ...trigger.metadata, query: named ?? primaryQuery(query, target) } };
   });
 }

@@ -1,5 +1,5 @@
 /** Checks that look at more than one object: references between kanaria objects, the target Deployment's
- * ports, and Canaries that compete for one Deployment.
+ * ports, Canaries that compete for one Deployment, and autoscalers (autoscaler-check.ts).
  *
  * Namespaces: a reference without `namespace` points into the Canary's namespace (as in the controller),
  * and an object without `metadata.namespace` counts as being in the namespace of whatever refers to it,
@@ -7,6 +7,7 @@
  * Two Canaries without a namespace only conflict when they sit in the same directory: different
  * directories are typically different kustomizations, applied to different namespaces. */
 import { API_VERSION } from "../api/common.ts";
+import { autoscalerCheck, isAutoscaler } from "./autoscaler-check.ts";
 import { gatewayApiCheck } from "./gatewayapi-check.ts";
 import { dirOf, type Manifest } from "./load.ts";
 import { locate, problemAt } from "./locate.ts";
@@ -182,7 +183,8 @@ function duplicateProblems(canaries: Manifest[]): Problem[] {
   return problems;
 }
 
-/** Runs every cross-object check over all manifests read (kanaria objects and the Deployments they target). */
+/** Runs every cross-object check over all manifests read (kanaria objects, the Deployments they target,
+ * HTTPRoutes and autoscalers). */
 export function crossCheck(manifests: Manifest[]): Problem[] {
   const kanaria = manifests.filter((m) => m.apiVersion === API_VERSION);
   const canaries = kanaria.filter((m) => m.kind === "Canary");
@@ -191,11 +193,13 @@ export function crossCheck(manifests: Manifest[]): Problem[] {
   );
   const references = byKindAndName(kanaria);
   const routes = manifests.filter((m) => m.kind === "HTTPRoute");
+  const autoscalers = manifests.filter(isAutoscaler);
   return [
     ...canaries.flatMap((c) => referenceProblems(c, references)),
     ...canaries.flatMap((c) => portProblems(c, deployments)),
     ...duplicateProblems(canaries),
     ...canaries.flatMap(windowCheck),
     ...canaries.flatMap((c) => gatewayApiCheck(c, routes)),
+    ...autoscalerCheck(canaries, autoscalers, (c) => targetDeployment(c, deployments)),
   ];
 }

@@ -1,6 +1,7 @@
 /** `kanaria validate` as a library: read manifests, check every kanaria.dev object, report problems. */
 import { API_VERSION, GROUP } from "../api/common.ts";
 import { kindInfo } from "../api/kinds.ts";
+import { isAutoscaler } from "./autoscaler-check.ts";
 import { crossCheck } from "./cross-check.ts";
 import { MAX_PROBLEMS, MAX_RUN_VALUES } from "./limits.ts";
 import {
@@ -82,10 +83,12 @@ function exitCode(errors: number, warnings: number, ioErrors: number, strict: bo
   return errors > 0 || (strict && warnings > 0) ? 1 : 0;
 }
 
-/** What the cross-object checks read: kanaria objects, Deployments and Gateway API HTTPRoutes. */
+/** What the cross-object checks read: kanaria objects, Deployments, Gateway API HTTPRoutes, and
+ * HorizontalPodAutoscalers and KEDA ScaledObjects. */
 function crossChecked(m: Manifest): boolean {
   if (m.apiVersion === API_VERSION) return true;
   if (m.apiVersion === "apps/v1" && m.kind === "Deployment") return true;
+  if (isAutoscaler(m)) return true;
   return m.kind === "HTTPRoute" && (m.apiVersion ?? "").startsWith("gateway.networking.k8s.io/");
 }
 
@@ -139,7 +142,7 @@ export class Run {
     if (this.full) return;
     if (this.keptValues + values > this.limits.runValues) {
       this.full = true;
-      const message = `the cross-object checks hold up to ${this.limits.runValues} YAML values of kanaria objects, Deployments and HTTPRoutes per run; objects from here on are checked one by one only: validate fewer files at once`;
+      const message = `the cross-object checks hold up to ${this.limits.runValues} YAML values of kanaria objects, Deployments, HTTPRoutes and autoscalers per run; objects from here on are checked one by one only: validate fewer files at once`;
       this.report([problemAt(m, [], "error", message)]);
       return;
     }

@@ -27,6 +27,14 @@ Cross-object checks:
   - a targetRef Deployment (apps/v1) among the files without a container port matching
     service.targetPort (or service.port) (error)
   - two Canaries with the same target (error; Canaries without namespace conflict only within one directory)
+  - spec.autoscalerRef against the HorizontalPodAutoscalers (autoscaling/*) and KEDA ScaledObjects
+    (keda.sh/*) among the files (errors): the named one of another kind, or not scaling the target
+    (an HPA scaleTargetRef needs apiVersion apps/v1); primaryScalerReplicas that would not be honoured
+    against its bounds; primaryScalerQueries keys naming no trigger, or a trigger without metadata.query.
+    Warnings: the named one missing while the target Deployment is among the files, primaryScalerReplicas
+    lowering its minimum, an HPA with minReplicas 0, a trigger naming the target outside metadata.query.
+    An HPA or ScaledObject of the target or of <target>-primary that autoscalerRef does not name is an
+    error (it fights kanaria over replicas). Notes show the query each trigger of the primary's copy runs.
 
 Exit codes: 0 no errors, 1 an object is invalid (with --strict: or has a warning), 2 usage or I/O error.`;
 
