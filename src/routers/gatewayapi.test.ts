@@ -673,7 +673,7 @@ describe("check", () => {
   });
   // Beside routeRef the generated route is never built: each of its fields would be read by nothing.
   // (The CRD refuses these when spec.provider says gatewayapi; this is the --provider gatewayapi case.)
-  it.each([
+  it.each<[string, Partial<CanarySpec["service"]>]>([
     ["gatewayRefs", { gatewayRefs: [GATEWAY] }],
     ["hosts", { hosts: ["app.example.com"] }],
     ["match", { match: [{ uri: { prefix: "/api" } }] }],
@@ -683,7 +683,7 @@ describe("check", () => {
     ["rewrite", { rewrite: { uri: "/" } }],
     ["corsPolicy", { corsPolicy: { allowOrigin: ["*"] } }],
     ["mirror", { mirror: [{ backendRef: { name: "shadow", port: 80 } }] }],
-  ] as const)("refuses service.%s beside routeRef, naming it and the fix", (field, extra) => {
+  ])("refuses service.%s beside routeRef, naming it and the fix", (field, extra) => {
     const canary = withRouteRef({ service: { port: 9898, ...extra } });
     expect(() => router.check(target(canary))).toThrow(RouterConfigError);
     expect(() => router.check(target(canary))).toThrow(
