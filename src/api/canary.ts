@@ -491,6 +491,14 @@ export const canaryAnalysis = withRules(
       path: ["stepWeights"],
       holds: (a) => a.stepWeight === undefined || a.stepWeights === undefined,
     },
+    // Only the mirroring of analysis.mirror reads it (Flagger's routers alike): alone it would do nothing.
+    {
+      cel: "!has(self.mirrorWeight) || (has(self.mirror) && self.mirror)",
+      message:
+        "mirrorWeight is the share of requests analysis.mirror copies to the canary, and mirror is not true: set mirror: true or remove mirrorWeight",
+      path: ["mirrorWeight"],
+      holds: (a) => a.mirrorWeight === undefined || a.mirror === true,
+    },
     {
       cel: "!has(self.stepWeights) || self.stepWeights.isSorted()",
       message: "stepWeights must be in ascending order",

@@ -161,6 +161,48 @@ describe("resolveCanary", () => {
       { dropped: [] },
     ],
     [
+      "gatewayapi mirrors during blue/green: kept",
+      { provider: "gatewayapi" },
+      { iterations: 3, mirror: true, mirrorWeight: 50 },
+      { strategy: "blue-green", mirror: true, dropped: [] },
+    ],
+    [
+      "gatewayapi does not mirror a canary analysis, as Flagger: dropped, with mirrorWeight",
+      { provider: "gatewayapi" },
+      { stepWeight: 20, mirror: true, mirrorWeight: 50 },
+      {
+        strategy: "canary",
+        dropped: [
+          {
+            fields: ["analysis.mirror", "analysis.mirrorWeight"],
+            reason:
+              "provider gatewayapi mirrors requests during a blue/green analysis (analysis.iterations without match) only, not in a canary (stepWeight) analysis",
+          },
+        ],
+      },
+    ],
+    [
+      "gatewayapi does not mirror an A/B analysis, as Flagger: dropped",
+      { provider: "gatewayapi" },
+      { iterations: 3, match, mirror: true },
+      {
+        strategy: "ab-testing",
+        dropped: [
+          {
+            fields: ["analysis.mirror"],
+            reason:
+              "provider gatewayapi mirrors requests during a blue/green analysis (analysis.iterations without match) only, not in an A/B (match) analysis",
+          },
+        ],
+      },
+    ],
+    [
+      "a router that cannot mirror drops nothing (unsupportedRouting stalls it)",
+      { provider: "nginx" },
+      { stepWeight: 20, mirror: true },
+      { dropped: [] },
+    ],
+    [
       "kubernetes without iterations or weights: Flagger's 10 iterations, nothing dropped",
       { provider: "kubernetes" },
       {},

@@ -71,6 +71,14 @@ export function resolveCanary(
   const { iterations, match, dropped } = flaggerOverrides(spec, provider);
   // As Flagger: iterations select blue/green (A/B with match), whatever stepWeight says.
   const strategy: Strategy = iterations !== undefined ? (match ? "ab-testing" : "blue-green") : "canary";
+  // As Flagger's gatewayapi router: requests are mirrored during a blue/green analysis only. (Routers
+  // that cannot mirror at all stall the Canary instead: unsupportedRouting.)
+  if (a.mirror === true && strategy !== "blue-green" && provider === "gatewayapi") {
+    dropped.push({
+      fields: ["analysis.mirror", ...(a.mirrorWeight !== undefined ? ["analysis.mirrorWeight"] : [])],
+      reason: `provider gatewayapi mirrors requests during a blue/green analysis (analysis.iterations without match) only, not in ${strategy === "canary" ? "a canary (stepWeight)" : "an A/B (match)"} analysis`,
+    });
+  }
   return {
     provider,
     dropped,

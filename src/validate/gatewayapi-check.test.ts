@@ -44,7 +44,6 @@ describe("kanaria validate: provider gatewayapi", () => {
         name: podinfo
   analysis:
     iterations: 5
-    mirror: true
     match:
       - headers:
           x-canary:
@@ -78,7 +77,6 @@ ${route(`        - name: podinfo
         name: podinfo
   analysis:
     stepWeight: 10
-    mirror: true
     match:
       - headers:
           x-a:
@@ -94,15 +92,30 @@ ${route(`        - name: podinfo
           /^error \d+:spec\.service\.gatewayRefs\[0\]\.group: a Service parent \(GAMMA\) is in the core group: set group: "" \(or core\)/,
         ),
         expect.stringMatching(
-          /^warning \d+:spec\.analysis\.mirror: .*blue\/green analysis \(iterations\) only/,
-        ),
-        expect.stringMatching(
           /^error \d+:spec\.analysis\.match\[0\]\.headers\.x-a: .*not prefix\/suffix: write it as regex/,
         ),
         expect.stringMatching(/^error \d+:spec\.analysis\.match\[0\]\.method: .*exact/),
         expect.stringMatching(/^error \d+:spec\.analysis\.match\[0\]\.sourceLabels: /),
       ]),
     );
+  });
+
+  it("warns that analysis.mirror is ignored outside blue/green, as Flagger ignores it", () => {
+    expect(
+      problems(
+        canary(`  service:
+    port: 80
+    gatewayRefs:
+      - name: public
+  analysis:
+    stepWeight: 10
+    mirror: true`),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^warning \d+:spec\.analysis\.mirror: analysis\.mirror ignored: provider gatewayapi mirrors requests during a blue\/green analysis \(analysis\.iterations without match\) only, not in a canary \(stepWeight\) analysis, as in Flagger; remove it to silence this warning$/,
+      ),
+    ]);
   });
 
   it("checks Flagger's spellings gatewayapi:v1 and gatewayapi:v1beta1 as gatewayapi", () => {

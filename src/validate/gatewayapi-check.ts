@@ -1,9 +1,9 @@
 /**
  * `kanaria validate` for provider gatewayapi: what the Gateway API router refuses at run time (matches
  * HTTPRoute cannot express, Service parents outside the core group, CORS, mirror, timeout and
- * URLRewrite settings an HTTPRoute cannot take), a setting it ignores (mirror with the canary
- * strategy), and, when the HTTPRoute of spec.routeRef is among the inputs, that it has a rule kanaria
- * can split. The spec.service fields it does not act on at all (service.retries, the App Mesh fields,
+ * URLRewrite settings an HTTPRoute cannot take), and, when the HTTPRoute of spec.routeRef is among
+ * the inputs, that it has a rule kanaria can split (analysis.mirror outside blue/green, which it
+ * ignores as Flagger does, is a warning of flagger-notes.ts). The spec.service fields it does not act on at all (service.retries, the App Mesh fields,
  * the generated route's fields beside routeRef) are the schema's rules (ROUTER_SERVICE_FIELDS).
  */
 import {
@@ -72,13 +72,6 @@ function specProblems(canary: Manifest, spec: Json): Problem[] {
       );
     }
   });
-  if (analysis.mirror === true && analysis.iterations === undefined) {
-    at(
-      ["analysis", "mirror"],
-      "warning",
-      "provider gatewayapi mirrors requests during a blue/green analysis (iterations) only; with stepWeight nothing is mirrored",
-    );
-  }
   for (const [path, matches] of [
     [["spec", "service", "match"], service.match],
     [["spec", "analysis", "match"], analysis.match],

@@ -173,6 +173,11 @@ const RULE_CASES: RuleCase[] = [
     object: edit(CANARY, { "spec.service.corsPolicy": { allowOrigins: [{ prefix: "https://" }] } }),
     path: "spec.service.corsPolicy.allowOrigins",
   },
+  {
+    rule: "mirrorWeight is the share of requests analysis.mirror copies to the canary, and mirror is not true: set mirror: true or remove mirrorWeight",
+    object: edit(CANARY, { [`${a}.mirrorWeight`]: 50 }),
+    path: `${a}.mirrorWeight`,
+  },
   // Each spec.service field only some routers act on: refused on a provider that does not act on it,
   // and (parts of the generated HTTPRoute) beside routeRef.
   ...(Object.keys(ROUTER_SERVICE_FIELDS) as RouterServiceField[]).flatMap((field): RuleCase[] => {
