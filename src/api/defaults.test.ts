@@ -161,6 +161,35 @@ describe("resolveCanary", () => {
       { dropped: [] },
     ],
     [
+      "iterations: maxWeight is never stepped up to, and says so",
+      { provider: "nginx" },
+      { iterations: 3, stepWeight: 10, maxWeight: 50, stepWeightPromotion: 50 },
+      {
+        strategy: "blue-green",
+        dropped: [
+          {
+            fields: ["analysis.stepWeight", "analysis.maxWeight"],
+            reason: "analysis.iterations selects blue/green",
+          },
+        ],
+      },
+    ],
+    [
+      "kubernetes never splits traffic: maxWeight and stepWeightPromotion dropped too",
+      { provider: "kubernetes" },
+      { stepWeight: 20, maxWeight: 60, stepWeightPromotion: 30 },
+      {
+        strategy: "blue-green",
+        dropped: [
+          {
+            fields: ["analysis.stepWeight", "analysis.maxWeight", "analysis.stepWeightPromotion"],
+            reason:
+              "provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations 10",
+          },
+        ],
+      },
+    ],
+    [
       "gatewayapi mirrors during blue/green: kept",
       { provider: "gatewayapi" },
       { iterations: 3, mirror: true, mirrorWeight: 50 },

@@ -117,9 +117,15 @@ function flaggerOverrides(
 ): { iterations: number | undefined; match: boolean; dropped: Dropped[] } {
   const a = spec.analysis;
   const dropped: Dropped[] = [];
+  // The settings of the canary strategy's weights; maxWeight too (blue/green and A/B never step up to
+  // it), and on kubernetes, which never splits traffic, stepWeightPromotion as well.
   const weights = [
     ...(a.stepWeight !== undefined ? ["analysis.stepWeight"] : []),
     ...(a.stepWeights !== undefined ? ["analysis.stepWeights"] : []),
+    ...(a.maxWeight !== undefined ? ["analysis.maxWeight"] : []),
+    ...(a.stepWeightPromotion !== undefined && provider === "kubernetes"
+      ? ["analysis.stepWeightPromotion"]
+      : []),
   ];
   let iterations = a.iterations;
   let match = a.match !== undefined;
