@@ -226,7 +226,9 @@ export const canaryService = z
         description:
           "Label and annotation keys of the generated Services that kanaria leaves as found (set by another controller).",
       }),
-    timeout: duration("Upstream request timeout, e.g. 15s").optional(),
+    timeout: duration(
+      "Request timeout of the generated route, e.g. 15s (gatewayapi: timeouts.request; appmesh: route and listener timeout).",
+    ).optional(),
     backendTimeout: duration(
       "Timeout of each request from the gateway to a backend (HTTPRoute timeouts.backendRequest; gatewayapi).",
     ).optional(),
@@ -241,15 +243,22 @@ export const canaryService = z
         perTryTimeout: duration("Timeout per retry").optional(),
         retryOn: z.string().optional(),
       })
-      .optional(),
+      .optional()
+      .meta({ description: "Retry policy of the App Mesh route (appmesh)." }),
     headers: z
       .strictObject({ request: headerOperations.optional(), response: headerOperations.optional() })
-      .optional(),
-    match: z.array(httpMatch).optional().meta({ description: "Requests that reach the apex route at all." }),
+      .optional()
+      .meta({ description: "Request and response header changes on the generated HTTPRoute (gatewayapi)." }),
+    match: z.array(httpMatch).optional().meta({
+      description:
+        "Requests that reach the apex route at all (gatewayapi: HTTPRoute matches; appmesh: one URI prefix).",
+    }),
     hosts: z
       .array(z.string())
       .optional()
-      .meta({ description: "Hostnames of the generated route (gatewayapi)." }),
+      .meta({
+        description: "Hostnames of the generated route (gatewayapi; appmesh: App Mesh gateway annotations).",
+      }),
     gatewayRefs: z
       .array(parentReference)
       .optional()
