@@ -253,12 +253,9 @@ export const canaryService = z
       description:
         "Requests that reach the apex route at all (gatewayapi: HTTPRoute matches; appmesh: one URI prefix).",
     }),
-    hosts: z
-      .array(z.string())
-      .optional()
-      .meta({
-        description: "Hostnames of the generated route (gatewayapi; appmesh: App Mesh gateway annotations).",
-      }),
+    hosts: z.array(z.string()).optional().meta({
+      description: "Hostnames of the generated route (gatewayapi; appmesh: App Mesh gateway annotations).",
+    }),
     gatewayRefs: z
       .array(parentReference)
       .optional()
