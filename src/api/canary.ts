@@ -226,7 +226,9 @@ export const canaryService = z
         description:
           "Label and annotation keys of the generated Services that kanaria leaves as found (set by another controller).",
       }),
-    timeout: duration("Upstream request timeout, e.g. 15s").optional(),
+    timeout: duration(
+      "Request timeout of the generated route, e.g. 15s (gatewayapi: timeouts.request; appmesh: route and listener timeout).",
+    ).optional(),
     backendTimeout: duration(
       "Timeout of each request from the gateway to a backend (HTTPRoute timeouts.backendRequest; gatewayapi).",
     ).optional(),
@@ -241,15 +243,19 @@ export const canaryService = z
         perTryTimeout: duration("Timeout per retry").optional(),
         retryOn: z.string().optional(),
       })
-      .optional(),
+      .optional()
+      .meta({ description: "Retry policy of the App Mesh route (appmesh)." }),
     headers: z
       .strictObject({ request: headerOperations.optional(), response: headerOperations.optional() })
-      .optional(),
-    match: z.array(httpMatch).optional().meta({ description: "Requests that reach the apex route at all." }),
-    hosts: z
-      .array(z.string())
       .optional()
-      .meta({ description: "Hostnames of the generated route (gatewayapi)." }),
+      .meta({ description: "Request and response header changes on the generated HTTPRoute (gatewayapi)." }),
+    match: z.array(httpMatch).optional().meta({
+      description:
+        "Requests that reach the apex route at all (gatewayapi: HTTPRoute matches; appmesh: one URI prefix).",
+    }),
+    hosts: z.array(z.string()).optional().meta({
+      description: "Hostnames of the generated route (gatewayapi; appmesh: App Mesh gateway annotations).",
+    }),
     gatewayRefs: z
       .array(parentReference)
       .optional()
@@ -491,6 +497,14 @@ export const canaryAnalysis = withRules(
       path: ["stepWeights"],
       holds: (a) => a.stepWeight === undefined || a.stepWeights === undefined,
     },
+    // Only the mirroring of analysis.mirror reads it (Flagger's routers alike): alone it would do nothing.
+    {
+      cel: "!has(self.mirrorWeight) || (has(self.mirror) && self.mirror)",
+      message:
+        "mirrorWeight is the share of requests analysis.mirror copies to the canary, and mirror is not true: set mirror: true or remove mirrorWeight",
+      path: ["mirrorWeight"],
+      holds: (a) => a.mirrorWeight === undefined || a.mirror === true,
+    },
     {
       cel: "!has(self.stepWeights) || self.stepWeights.isSorted()",
       message: "stepWeights must be in ascending order",
@@ -619,39 +633,133 @@ const autoscalerRef = withRules(
   ],
 );
 
-/** spec.service fields that become parts of the generated HTTPRoute, so only provider gatewayapi acts on them. */
-export const ROUTE_FIELDS = {
-  backendTimeout: "HTTPRoute timeouts.backendRequest",
-  rewrite: "HTTPRoute URLRewrite filter",
-  corsPolicy: "HTTPRoute CORS filter",
-  mirror: "HTTPRoute RequestMirror filter",
-} as const;
+/**
+ * spec.service fields that only some routers act on: the routers that do, and what the field is there.
+ * Anywhere else the Canary is refused (CRD, `kanaria validate`) or, when the router comes from the
+ * controller's --provider, Stalled: a field kanaria takes is a field it acts on. Flagger's routers for
+ * the same providers act on exactly these (its nginx and kubernetes routers on none of them).
+ * `generatedRoute`: a part of the HTTPRoute the gatewayapi router generates, so unused beside routeRef.
+ */
+export const ROUTER_SERVICE_FIELDS = {
+  timeout: {
+    routers: ["gatewayapi", "appmesh"],
+    what: "the request timeout of the generated route (HTTPRoute timeouts.request, App Mesh route timeout)",
+    generatedRoute: true,
+  },
+  backendTimeout: {
+    routers: ["gatewayapi"],
+    what: "the HTTPRoute timeouts.backendRequest",
+    generatedRoute: true,
+  },
+  rewrite: { routers: ["gatewayapi"], what: "the HTTPRoute URLRewrite filter", generatedRoute: true },
+  corsPolicy: { routers: ["gatewayapi"], what: "the HTTPRoute CORS filter", generatedRoute: true },
+  mirror: { routers: ["gatewayapi"], what: "the HTTPRoute RequestMirror filter", generatedRoute: true },
+  headers: {
+    routers: ["gatewayapi"],
+    what: "the HTTPRoute RequestHeaderModifier and ResponseHeaderModifier filters",
+    generatedRoute: true,
+  },
+  match: {
+    routers: ["gatewayapi", "appmesh"],
+    what: "the requests the generated route accepts (HTTPRoute matches, App Mesh route prefix)",
+    generatedRoute: true,
+  },
+  hosts: {
+    routers: ["gatewayapi", "appmesh"],
+    what: "the host names of the generated route (HTTPRoute hostnames, App Mesh gateway annotations)",
+    generatedRoute: true,
+  },
+  gatewayRefs: {
+    routers: ["gatewayapi"],
+    what: "the parents (Gateways, mesh Services) of the generated HTTPRoute",
+    generatedRoute: true,
+  },
+  retries: {
+    routers: ["appmesh"],
+    what: "the retry policy of the App Mesh route",
+    generatedRoute: false,
+    // HTTPRoute retries are experimental (GEP-1731), so the gatewayapi router writes none, as Flagger's.
+    hint: "with gatewayapi, configure retries with your implementation (e.g. Envoy Gateway's BackendTrafficPolicy): HTTPRoute retries are not in Gateway API's standard channel",
+  },
+  meshName: { routers: ["appmesh"], what: "the mesh of the App Mesh objects", generatedRoute: false },
+  backends: {
+    routers: ["appmesh"],
+    what: "the virtual services the App Mesh virtual node may call",
+    generatedRoute: false,
+  },
+} as const satisfies Record<
+  string,
+  { routers: readonly ProviderName[]; what: string; generatedRoute: boolean; hint?: string }
+>;
+export type RouterServiceField = keyof typeof ROUTER_SERVICE_FIELDS;
 
-interface RouteFieldSubject {
-  provider?: string | undefined;
-  routeRef?: unknown;
-  service: Partial<Record<keyof typeof ROUTE_FIELDS, unknown>>;
+/** The spec.service fields of ROUTER_SERVICE_FIELDS a router acts on, for its capabilities. */
+export function routerServiceFields(router: ProviderName): RouterServiceField[] {
+  return (Object.keys(ROUTER_SERVICE_FIELDS) as RouterServiceField[]).filter((f) =>
+    (ROUTER_SERVICE_FIELDS[f].routers as readonly ProviderName[]).includes(router),
+  );
 }
 
-/** Two rules per field: refused on another provider, and beside routeRef (whose HTTPRoute is used as it is). */
-function routeFieldRules(): CrossFieldRule<RouteFieldSubject>[] {
-  return Object.entries(ROUTE_FIELDS).flatMap(([field, what]) => {
-    const key = field as keyof typeof ROUTE_FIELDS;
-    return [
+/**
+ * Why a field of ROUTER_SERVICE_FIELDS is refused outside its routers, and the fix: the one text of
+ * the CRD rule, `kanaria validate` and the Stalled condition.
+ */
+export function routerFieldRefusal(field: RouterServiceField): { why: string; fix: string } {
+  const { routers, what, ...rest } = ROUTER_SERVICE_FIELDS[field];
+  const hint = "hint" in rest ? `; ${rest.hint}` : "";
+  const others = PROVIDERS.filter((p) => !(routers as readonly ProviderName[]).includes(p));
+  const list = (ps: readonly string[], word: string) =>
+    ps.length < 2 ? ps.join("") : `${ps.slice(0, -1).join(", ")} ${word} ${ps[ps.length - 1]}`;
+  return {
+    why: `${what}, which only provider ${list(routers, "or")} writes (Flagger ignores it on ${list(others, "and")} too)`,
+    fix: `remove it or use provider ${list(routers, "or")}${hint}`,
+  };
+}
+
+/** The spec.provider spellings that run one of `routers`, as a CEL list. */
+function celSpellings(routers: readonly ProviderName[]): string {
+  const spellings = PROVIDER_SPELLINGS.filter((s) => routers.includes(routerOf(s)));
+  return `[${spellings.map((s) => `'${s}'`).join(", ")}]`;
+}
+
+interface RouterFieldSubject {
+  provider?: ProviderSpelling | undefined;
+  routeRef?: unknown;
+  service: Partial<Record<RouterServiceField, unknown>>;
+}
+
+/**
+ * Per field: refused when spec.provider is a router that does not act on it (without spec.provider
+ * the controller's --provider decides, and decide() stalls the Canary instead); and, for the parts of
+ * the generated HTTPRoute, refused beside routeRef, whose HTTPRoute is used as it is, unless
+ * spec.provider is a router other than gatewayapi (App Mesh acts on timeout, match and hosts).
+ */
+function routerFieldRules(): CrossFieldRule<RouterFieldSubject>[] {
+  return (Object.keys(ROUTER_SERVICE_FIELDS) as RouterServiceField[]).flatMap((field) => {
+    const { routers, generatedRoute } = ROUTER_SERVICE_FIELDS[field];
+    const acts = routers as readonly ProviderName[];
+    const { why, fix } = routerFieldRefusal(field);
+    const rules: CrossFieldRule<RouterFieldSubject>[] = [
       {
-        cel: `!has(self.service.${field}) || !has(self.provider) || self.provider.startsWith('gatewayapi')`,
-        message: `service.${field} is the ${what}, which only provider gatewayapi writes: remove it or use provider gatewayapi`,
+        cel: `!has(self.service.${field}) || !has(self.provider) || self.provider in ${celSpellings(acts)}`,
+        message: `service.${field} sets ${why}: ${fix}`,
         path: ["service", field],
         holds: (s) =>
-          s.service[key] === undefined || s.provider === undefined || s.provider.startsWith("gatewayapi"),
-      },
-      {
-        cel: `!has(self.service.${field}) || !has(self.routeRef)`,
-        message: `service.${field} is the ${what} of the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is: write it into that HTTPRoute, or remove routeRef`,
-        path: ["service", field],
-        holds: (s) => s.service[key] === undefined || s.routeRef === undefined,
+          s.service[field] === undefined || s.provider === undefined || acts.includes(routerOf(s.provider)),
       },
     ];
+    if (!generatedRoute) return rules;
+    const gateway = celSpellings(["gatewayapi"]);
+    rules.push({
+      cel: `!has(self.service.${field}) || !has(self.routeRef) || (has(self.provider) && !(self.provider in ${gateway}))`,
+      message: `service.${field} goes into the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is: write it into that HTTPRoute, or remove routeRef`,
+      path: ["service", field],
+      holds: (s) =>
+        s.service[field] === undefined ||
+        s.routeRef === undefined ||
+        (s.provider !== undefined && routerOf(s.provider) !== "gatewayapi"),
+    });
+    return rules;
   });
 }
 
@@ -730,7 +838,7 @@ export const canarySpec = withRules(
       path: ["autoscalerRef"],
       holds: (s) => s.autoscalerRef === undefined || s.targetRef.kind !== "DaemonSet",
     },
-    ...routeFieldRules(),
+    ...routerFieldRules(),
   ],
 );
 

@@ -161,6 +161,77 @@ describe("resolveCanary", () => {
       { dropped: [] },
     ],
     [
+      "iterations: maxWeight is never stepped up to, and says so",
+      { provider: "nginx" },
+      { iterations: 3, stepWeight: 10, maxWeight: 50, stepWeightPromotion: 50 },
+      {
+        strategy: "blue-green",
+        dropped: [
+          {
+            fields: ["analysis.stepWeight", "analysis.maxWeight"],
+            reason: "analysis.iterations selects blue/green",
+          },
+        ],
+      },
+    ],
+    [
+      "kubernetes never splits traffic: maxWeight and stepWeightPromotion dropped too",
+      { provider: "kubernetes" },
+      { stepWeight: 20, maxWeight: 60, stepWeightPromotion: 30 },
+      {
+        strategy: "blue-green",
+        dropped: [
+          {
+            fields: ["analysis.stepWeight", "analysis.maxWeight", "analysis.stepWeightPromotion"],
+            reason:
+              "provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations 10",
+          },
+        ],
+      },
+    ],
+    [
+      "gatewayapi mirrors during blue/green: kept",
+      { provider: "gatewayapi" },
+      { iterations: 3, mirror: true, mirrorWeight: 50 },
+      { strategy: "blue-green", mirror: true, dropped: [] },
+    ],
+    [
+      "gatewayapi does not mirror a canary analysis, as Flagger: dropped, with mirrorWeight",
+      { provider: "gatewayapi" },
+      { stepWeight: 20, mirror: true, mirrorWeight: 50 },
+      {
+        strategy: "canary",
+        dropped: [
+          {
+            fields: ["analysis.mirror", "analysis.mirrorWeight"],
+            reason:
+              "provider gatewayapi mirrors requests during a blue/green analysis (analysis.iterations without match) only, not in a canary (stepWeight) analysis",
+          },
+        ],
+      },
+    ],
+    [
+      "gatewayapi does not mirror an A/B analysis, as Flagger: dropped",
+      { provider: "gatewayapi" },
+      { iterations: 3, match, mirror: true },
+      {
+        strategy: "ab-testing",
+        dropped: [
+          {
+            fields: ["analysis.mirror"],
+            reason:
+              "provider gatewayapi mirrors requests during a blue/green analysis (analysis.iterations without match) only, not in an A/B (match) analysis",
+          },
+        ],
+      },
+    ],
+    [
+      "a router that cannot mirror drops nothing (unsupportedRouting stalls it)",
+      { provider: "nginx" },
+      { stepWeight: 20, mirror: true },
+      { dropped: [] },
+    ],
+    [
       "kubernetes without iterations or weights: Flagger's 10 iterations, nothing dropped",
       { provider: "kubernetes" },
       {},

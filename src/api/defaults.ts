@@ -71,6 +71,14 @@ export function resolveCanary(
   const { iterations, match, dropped } = flaggerOverrides(spec, provider);
   // As Flagger: iterations select blue/green (A/B with match), whatever stepWeight says.
   const strategy: Strategy = iterations !== undefined ? (match ? "ab-testing" : "blue-green") : "canary";
+  // As Flagger's gatewayapi router: requests are mirrored during a blue/green analysis only. (Routers
+  // that cannot mirror at all stall the Canary instead: unsupportedRouting.)
+  if (a.mirror === true && strategy !== "blue-green" && provider === "gatewayapi") {
+    dropped.push({
+      fields: ["analysis.mirror", ...(a.mirrorWeight !== undefined ? ["analysis.mirrorWeight"] : [])],
+      reason: `provider gatewayapi mirrors requests during a blue/green analysis (analysis.iterations without match) only, not in ${strategy === "canary" ? "a canary (stepWeight)" : "an A/B (match)"} analysis`,
+    });
+  }
   return {
     provider,
     dropped,
@@ -109,9 +117,15 @@ function flaggerOverrides(
 ): { iterations: number | undefined; match: boolean; dropped: Dropped[] } {
   const a = spec.analysis;
   const dropped: Dropped[] = [];
+  // The settings of the canary strategy's weights; maxWeight too (blue/green and A/B never step up to
+  // it), and on kubernetes, which never splits traffic, stepWeightPromotion as well.
   const weights = [
     ...(a.stepWeight !== undefined ? ["analysis.stepWeight"] : []),
     ...(a.stepWeights !== undefined ? ["analysis.stepWeights"] : []),
+    ...(a.maxWeight !== undefined ? ["analysis.maxWeight"] : []),
+    ...(a.stepWeightPromotion !== undefined && provider === "kubernetes"
+      ? ["analysis.stepWeightPromotion"]
+      : []),
   ];
   let iterations = a.iterations;
   let match = a.match !== undefined;

@@ -51,7 +51,7 @@ const NO_ROUTING: RouterCapabilities = {
   match: undefined,
   mirroring: false,
   sessionAffinity: false,
-  routeFilters: false,
+  serviceFields: [],
 };
 
 export function pickRouter(deps: ObserveDeps, canary: Canary, resolved: ResolvedCanary): Routing {

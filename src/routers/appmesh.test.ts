@@ -464,10 +464,6 @@ describe("AppMeshRouter check and capabilities", () => {
       "spec.service.retries is set on a TCP port",
     );
     rejects(
-      meshCanary({ service: { port: 80, headers: { request: { set: { "x-a": "1" } } } } }),
-      "spec.service.headers is set; App Mesh routes cannot add, set or remove headers",
-    );
-    rejects(
       abCanary({ headers: { "x-a": { exact: "1", prefix: "2" } } }),
       "spec.analysis.match[0].headers.x-a has 2 operators",
     );
@@ -494,6 +490,31 @@ describe("AppMeshRouter check and capabilities", () => {
     expect(stall(abCanary({ queryParams: { q: { exact: "1" } } }))).toContain(
       "spec.analysis.match[0].queryParams is set, but provider appmesh cannot route by queryParams",
     );
+    // App Mesh routes cannot change headers, and the HTTPRoute parts are not App Mesh's: a stall naming them.
+    expect(
+      stall(meshCanary({ service: { port: 80, headers: { request: { set: { "x-a": "1" } } } } })),
+    ).toMatch(
+      /^spec\.service\.headers is set, but provider appmesh cannot use it: .*; remove it or use provider gatewayapi$/,
+    );
+    expect(stall(meshCanary({ service: { port: 80, gatewayRefs: [{ name: "public" }] } }))).toContain(
+      "spec.service.gatewayRefs is set, but provider appmesh cannot use it",
+    );
+    // What App Mesh acts on is no stall.
+    expect(
+      stall(
+        meshCanary({
+          service: {
+            port: 80,
+            meshName: "global",
+            timeout: "15s",
+            retries: { attempts: 2 },
+            match: [{ uri: { prefix: "/" } }],
+            hosts: ["app.example.com"],
+            backends: ["backend.test"],
+          },
+        }),
+      ),
+    ).toBeUndefined();
     expect(stall(meshCanary({ analysis: { stepWeight: 10 } }))).toBeUndefined();
     expect(stall(abCanary({ headers: { "x-a": { suffix: "z" } } }))).toBeUndefined();
   });

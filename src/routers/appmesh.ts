@@ -1,4 +1,4 @@
-import type { Canary } from "../api/canary.ts";
+import { type Canary, routerServiceFields } from "../api/canary.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import { targetKind } from "../workloads/kinds.ts";
@@ -46,7 +46,7 @@ export const APPMESH_CAPABILITIES: RouterCapabilities = {
   },
   mirroring: false,
   sessionAffinity: false,
-  routeFilters: false,
+  serviceFields: routerServiceFields("appmesh"),
 };
 
 const PRIMARY_ONLY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { CanarySpec, ProviderName } from "../api/canary.ts";
+import {
+  type CanarySpec,
+  type ProviderName,
+  ROUTER_SERVICE_FIELDS,
+  type RouterServiceField,
+} from "../api/canary.ts";
 import { resolveCanary } from "../api/defaults.ts";
+import { APPMESH_CAPABILITIES } from "./appmesh.ts";
 import { type RouterCapabilities, unsupportedRouting } from "./capabilities.ts";
+import { GATEWAYAPI_CAPABILITIES } from "./gatewayapi.ts";
 import { KUBERNETES_CAPABILITIES } from "./kubernetes.ts";
 import { NGINX_CAPABILITIES } from "./nginx.ts";
 
@@ -18,7 +25,7 @@ const FULL: RouterCapabilities = {
   },
   mirroring: true,
   sessionAffinity: true,
-  routeFilters: true,
+  serviceFields: Object.keys(ROUTER_SERVICE_FIELDS) as RouterServiceField[],
 };
 
 const spec = (analysis: Partial<CanarySpec["analysis"]>): CanarySpec => ({
@@ -126,27 +133,81 @@ describe("unsupportedRouting", () => {
   });
 });
 
-describe("unsupportedRouting: HTTPRoute fields of spec.service", () => {
+describe("unsupportedRouting: spec.service fields only some routers act on", () => {
   const withService = (service: Partial<CanarySpec["service"]>): CanarySpec => ({
     targetRef: { name: "podinfo" },
     service: { port: 80, ...service },
     analysis: { interval: "30s", iterations: 3 },
   });
-  const message = (service: Partial<CanarySpec["service"]>, caps: RouterCapabilities) => {
+  const message = (service: Partial<CanarySpec["service"]>, provider: ProviderName) => {
     const s = withService(service);
-    return unsupportedRouting(s, resolveCanary(s), "nginx", caps)?.message;
+    return unsupportedRouting(s, resolveCanary(s, provider), provider, CAPABILITIES[provider])?.message;
   };
-
-  const cases: [string, Partial<CanarySpec["service"]>, string][] = [
-    ["backendTimeout", { backendTimeout: "5s" }, "HTTPRoute timeouts.backendRequest"],
-    ["rewrite", { rewrite: { uri: "/" } }, "HTTPRoute URLRewrite filter"],
-    ["corsPolicy", { corsPolicy: { allowOrigin: ["*"] } }, "HTTPRoute CORS filter"],
-    ["mirror", { mirror: [{ backendRef: { name: "shadow", port: 80 } }] }, "HTTPRoute RequestMirror filter"],
+  const CAPABILITIES: Record<ProviderName, RouterCapabilities> = {
+    nginx: NGINX_CAPABILITIES,
+    kubernetes: KUBERNETES_CAPABILITIES,
+    gatewayapi: GATEWAYAPI_CAPABILITIES,
+    appmesh: APPMESH_CAPABILITIES,
+  };
+  const VALUES: Record<RouterServiceField, Partial<CanarySpec["service"]>> = {
+    timeout: { timeout: "30s" },
+    backendTimeout: { backendTimeout: "5s" },
+    rewrite: { rewrite: { uri: "/" } },
+    corsPolicy: { corsPolicy: { allowOrigin: ["*"] } },
+    mirror: { mirror: [{ backendRef: { name: "shadow", port: 80 } }] },
+    headers: { headers: { request: { set: { "x-a": "1" } } } },
+    match: { match: [{ uri: { prefix: "/" } }] },
+    hosts: { hosts: ["app.example.com"] },
+    gatewayRefs: { gatewayRefs: [{ name: "public", namespace: "gateways" }] },
+    retries: { retries: { attempts: 3 } },
+    meshName: { meshName: "global" },
+    backends: { backends: ["backend.test"] },
+  };
+  // What each router reads from spec.service, as its code does (and as Flagger's router for that
+  // provider): every other field of ROUTER_SERVICE_FIELDS stalls the Canary on it.
+  const ACTS: [RouterServiceField, ProviderName[]][] = [
+    ["timeout", ["gatewayapi", "appmesh"]],
+    ["backendTimeout", ["gatewayapi"]],
+    ["rewrite", ["gatewayapi"]],
+    ["corsPolicy", ["gatewayapi"]],
+    ["mirror", ["gatewayapi"]],
+    ["headers", ["gatewayapi"]],
+    ["match", ["gatewayapi", "appmesh"]],
+    ["hosts", ["gatewayapi", "appmesh"]],
+    ["gatewayRefs", ["gatewayapi"]],
+    ["retries", ["appmesh"]],
+    ["meshName", ["appmesh"]],
+    ["backends", ["appmesh"]],
   ];
-  it.each(cases)("%s on a router without HTTPRoute filters is named with a fix", (field, service, what) => {
-    expect(message(service, NGINX_CAPABILITIES)).toBe(
-      `spec.service.${field} is set, but provider nginx cannot write an ${what}; remove it, or use provider gatewayapi`,
+
+  it("the table covers every such field", () => {
+    expect(ACTS.map(([f]) => f).sort()).toEqual(Object.keys(ROUTER_SERVICE_FIELDS).sort());
+  });
+
+  it.each(ACTS)("%s: used by %j, a stall naming it and the fix on the others", (field, acting) => {
+    for (const provider of Object.keys(CAPABILITIES) as ProviderName[]) {
+      const got = message(VALUES[field], provider);
+      if (acting.includes(provider)) expect(got, provider).toBeUndefined();
+      else {
+        expect(got, provider).toMatch(
+          new RegExp(`^spec\\.service\\.${field} is set, but provider ${provider} cannot use it: it sets `),
+        );
+        expect(got, provider).toContain(`; remove it or use provider ${acting.join(" or ")}`);
+      }
+    }
+  });
+
+  it("says what the field is, which routers write it, and that Flagger ignores it there too", () => {
+    expect(message({ timeout: "30s" }, "nginx")).toBe(
+      "spec.service.timeout is set, but provider nginx cannot use it: it sets the request timeout of the generated route " +
+        "(HTTPRoute timeouts.request, App Mesh route timeout), which only provider gatewayapi or appmesh writes " +
+        "(Flagger ignores it on kubernetes and nginx too); remove it or use provider gatewayapi or appmesh",
     );
-    expect(message(service, FULL)).toBeUndefined();
+    expect(message({ retries: { attempts: 3 } }, "gatewayapi")).toBe(
+      "spec.service.retries is set, but provider gatewayapi cannot use it: it sets the retry policy of the App Mesh route, " +
+        "which only provider appmesh writes (Flagger ignores it on kubernetes, nginx and gatewayapi too); remove it or use " +
+        "provider appmesh; with gatewayapi, configure retries with your implementation (e.g. Envoy Gateway's " +
+        "BackendTrafficPolicy): HTTPRoute retries are not in Gateway API's standard channel",
+    );
   });
 });

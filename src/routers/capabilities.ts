@@ -4,7 +4,14 @@
  * matches, mirroring or session affinity its router cannot apply is Stalled before any traffic moves,
  * instead of "advancing" a split that never reaches the data plane. Nothing here names a provider.
  */
-import { type CanarySpec, type HttpMatch, type ProviderName, ROUTE_FIELDS } from "../api/canary.ts";
+import {
+  type CanarySpec,
+  type HttpMatch,
+  type ProviderName,
+  ROUTER_SERVICE_FIELDS,
+  type RouterServiceField,
+  routerFieldRefusal,
+} from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import type { Blocker } from "../errors.ts";
 
@@ -30,13 +37,15 @@ export interface RouterCapabilities {
   mirroring: boolean;
   /** analysis.sessionAffinity: keeps a user on the version they got. */
   sessionAffinity: boolean;
-  /** spec.service backendTimeout, rewrite, corsPolicy and mirror: parts of an HTTPRoute the router generates. */
-  routeFilters: boolean;
+  /** The spec.service fields of ROUTER_SERVICE_FIELDS (timeouts, filters, hosts, mesh settings) it acts on. */
+  serviceFields: readonly RouterServiceField[];
 }
 
 interface Ask {
   field: string;
   what: string;
+  /** The fix, when fixFor(field) does not know it. */
+  fix?: string;
 }
 
 /** The first field of a Canary that its router cannot honour, as a blocker naming the field, the router and a fix. */
@@ -50,7 +59,7 @@ export function unsupportedRouting(
   if (!ask) return undefined;
   return {
     reason: "UnsupportedRouting",
-    message: `${ask.field} is set, but provider ${provider} cannot ${ask.what}; ${fixFor(ask.field)}`,
+    message: `${ask.field} is set, but provider ${provider} cannot ${ask.what}; ${ask.fix ?? fixFor(ask.field)}`,
   };
 }
 
@@ -72,12 +81,12 @@ function firstUnsupported(
   if (a.sessionAffinity !== undefined && !capabilities.sessionAffinity) {
     return { field: "spec.analysis.sessionAffinity", what: "keep users on one version by cookie" };
   }
-  if (!capabilities.routeFilters) {
-    const [field, what] =
-      Object.entries(ROUTE_FIELDS).find(
-        ([f]) => spec.service[f as keyof typeof ROUTE_FIELDS] !== undefined,
-      ) ?? [];
-    if (field && what) return { field: `spec.service.${field}`, what: `write an ${what}` };
+  const field = (Object.keys(ROUTER_SERVICE_FIELDS) as RouterServiceField[]).find(
+    (f) => spec.service[f] !== undefined && !capabilities.serviceFields.includes(f),
+  );
+  if (field) {
+    const { why, fix } = routerFieldRefusal(field);
+    return { field: `spec.service.${field}`, what: `use it: it sets ${why}`, fix };
   }
   if (resolved.strategy === "ab-testing") return unsupportedMatch(a.match ?? [], capabilities.match);
   return undefined;
@@ -114,7 +123,7 @@ function fixFor(field: string): string {
   if (/stepWeights?$|maxWeight$/.test(field)) {
     return "use analysis.iterations (blue/green), or a provider that shifts weights (nginx, gatewayapi)";
   }
-  if (field.startsWith("spec.service.") || field.endsWith(".mirror") || field.endsWith(".sessionAffinity")) {
+  if (field.endsWith(".mirror") || field.endsWith(".sessionAffinity")) {
     return "remove it, or use provider gatewayapi";
   }
   return "change the match to what the provider supports, or use provider gatewayapi";

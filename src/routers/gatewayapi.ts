@@ -17,7 +17,12 @@
  * HTTPRoute watch wakes the Canary and kanaria splits the apex rules of the new version again,
  * keeping whatever the new version changed.
  */
-import type { Canary } from "../api/canary.ts";
+import {
+  type Canary,
+  ROUTER_SERVICE_FIELDS,
+  type RouterServiceField,
+  routerServiceFields,
+} from "../api/canary.ts";
 import { ConfigBlockerError } from "../errors.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import { objectKey } from "../kube/objects.ts";
@@ -62,7 +67,7 @@ export const GATEWAYAPI_CAPABILITIES: RouterCapabilities = {
   },
   mirroring: true,
   sessionAffinity: true,
-  routeFilters: true,
+  serviceFields: routerServiceFields("gatewayapi"),
 };
 
 const PRIMARY_ONLY: Routes = { primaryWeight: 100, canaryWeight: 0, matched: false, mirrored: false };
@@ -146,6 +151,13 @@ function nothingExtra(want: RouteRule, live: RouteRule | undefined): boolean {
   return appliedIn(filters, want.filters ?? []) && appliedIn(live?.timeouts ?? {}, want.timeouts ?? {});
 }
 
+/** The first field of spec.service that only the generated HTTPRoute carries (unused beside routeRef). */
+function generatedRouteField(service: Canary["spec"]["service"]): RouterServiceField | undefined {
+  return (Object.keys(ROUTER_SERVICE_FIELDS) as RouterServiceField[]).find(
+    (f) => ROUTER_SERVICE_FIELDS[f].generatedRoute && service[f] !== undefined,
+  );
+}
+
 export class GatewayApiRouter implements Router {
   readonly capabilities = GATEWAYAPI_CAPABILITIES;
   readonly #client: KubeClient;
@@ -164,10 +176,12 @@ export class GatewayApiRouter implements Router {
           "spec.service.gatewayRefs (the Gateways or mesh Service the generated HTTPRoute attaches to)",
       );
     }
-    if (service.retries) {
+    // service.retries (and the App Mesh fields) are refused by unsupportedRouting, from the capabilities.
+    const unused = canary.spec.routeRef && generatedRouteField(service);
+    if (unused) {
       throw new RouterConfigError(
-        `Canary ${canaryKey(canary)}: spec.service.retries is set, but HTTPRoute retries are not in Gateway API's ` +
-          "standard channel; remove it and configure retries with your implementation (e.g. Envoy Gateway's BackendTrafficPolicy)",
+        `Canary ${canaryKey(canary)}: spec.service.${unused} is set, but spec.routeRef's HTTPRoute ${canary.spec.routeRef?.name} ` +
+          "is used as it is, so nothing would read it; write it into that HTTPRoute, or remove routeRef",
       );
     }
     (service.gatewayRefs ?? []).forEach((ref, i) => {

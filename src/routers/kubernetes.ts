@@ -1,3 +1,4 @@
+import { routerServiceFields } from "../api/canary.ts";
 import type { RouterCapabilities } from "./capabilities.ts";
 import { RouterConfigError } from "./errors.ts";
 import { ALL_PRIMARY, type Router, type RouterTarget, type Routes } from "./router.ts";
@@ -8,7 +9,7 @@ export const KUBERNETES_CAPABILITIES: RouterCapabilities = {
   match: undefined,
   mirroring: false,
   sessionAffinity: false,
-  routeFilters: false,
+  serviceFields: routerServiceFields("kubernetes"),
 };
 
 /**

@@ -1,5 +1,5 @@
 import type { V1Ingress } from "@kubernetes/client-node";
-import type { Canary, HttpMatch } from "../api/canary.ts";
+import { type Canary, type HttpMatch, routerServiceFields } from "../api/canary.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient, KubeObject, ObjectRef } from "../kube/types.ts";
 import { canaryKey, canaryNamespace, canaryOwnerReference, controllingCanary } from "../workloads/meta.ts";
@@ -34,7 +34,7 @@ export const NGINX_CAPABILITIES: RouterCapabilities = {
   },
   mirroring: false,
   sessionAffinity: false,
-  routeFilters: false,
+  serviceFields: routerServiceFields("nginx"),
 };
 
 function ingressRefName(canary: Canary): string {

@@ -81,7 +81,7 @@ describe("Flagger's spellings and deprecated fields", () => {
           severity: "warning",
           path: "spec.analysis.stepWeight",
           message:
-            "analysis.stepWeight ignored: provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations 10, as in Flagger; remove it to silence this warning",
+            "analysis.stepWeight and analysis.maxWeight ignored: provider kubernetes switches all traffic at once (blue/green), run with analysis.iterations 10, as in Flagger; remove it to silence this warning",
         },
       ],
     ],

@@ -44,7 +44,6 @@ describe("kanaria validate: provider gatewayapi", () => {
         name: podinfo
   analysis:
     iterations: 5
-    mirror: true
     match:
       - headers:
           x-canary:
@@ -76,11 +75,8 @@ ${route(`        - name: podinfo
       - kind: Service
         group: networking.k8s.io
         name: podinfo
-    retries:
-      attempts: 3
   analysis:
     stepWeight: 10
-    mirror: true
     match:
       - headers:
           x-a:
@@ -93,13 +89,7 @@ ${route(`        - name: podinfo
     expect(found).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /^error \d+:spec\.service\.retries: provider gatewayapi: HTTPRoute retries are not in/,
-        ),
-        expect.stringMatching(
           /^error \d+:spec\.service\.gatewayRefs\[0\]\.group: a Service parent \(GAMMA\) is in the core group: set group: "" \(or core\)/,
-        ),
-        expect.stringMatching(
-          /^warning \d+:spec\.analysis\.mirror: .*blue\/green analysis \(iterations\) only/,
         ),
         expect.stringMatching(
           /^error \d+:spec\.analysis\.match\[0\]\.headers\.x-a: .*not prefix\/suffix: write it as regex/,
@@ -110,19 +100,39 @@ ${route(`        - name: podinfo
     );
   });
 
+  it("warns that analysis.mirror is ignored outside blue/green, as Flagger ignores it", () => {
+    expect(
+      problems(
+        canary(`  service:
+    port: 80
+    gatewayRefs:
+      - name: public
+  analysis:
+    stepWeight: 10
+    mirror: true`),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^warning \d+:spec\.analysis\.mirror: analysis\.mirror ignored: provider gatewayapi mirrors requests during a blue\/green analysis \(analysis\.iterations without match\) only, not in a canary \(stepWeight\) analysis, as in Flagger; remove it to silence this warning$/,
+      ),
+    ]);
+  });
+
   it("checks Flagger's spellings gatewayapi:v1 and gatewayapi:v1beta1 as gatewayapi", () => {
     for (const spelling of ["gatewayapi:v1", "gatewayapi:v1beta1"]) {
       const text = canary(`  service:
     port: 80
     gatewayRefs:
-      - name: gw
-    retries:
-      attempts: 3
+      - kind: Service
+        group: networking.k8s.io
+        name: podinfo
   analysis:
     stepWeight: 10`).replace("provider: gatewayapi", `provider: ${spelling}`);
       expect(problems(text), spelling).toEqual(
         expect.arrayContaining([
-          expect.stringMatching(/^error \d+:spec\.service\.retries: provider gatewayapi: HTTPRoute retries/),
+          expect.stringMatching(
+            /^error \d+:spec\.service\.gatewayRefs\[0\]\.group: a Service parent \(GAMMA\)/,
+          ),
         ]),
       );
     }
@@ -248,7 +258,7 @@ spec:
     stepWeight: 10`);
     expect(other).toEqual([
       expect.stringMatching(
-        /^error \d+:spec\.service\.rewrite: service\.rewrite is the HTTPRoute URLRewrite filter, which only provider gatewayapi writes: remove it or use provider gatewayapi/,
+        /^error \d+:spec\.service\.rewrite: service\.rewrite sets the HTTPRoute URLRewrite filter, which only provider gatewayapi writes \(Flagger ignores it on kubernetes, nginx and appmesh too\): remove it or use provider gatewayapi/,
       ),
     ]);
     const withRouteRef = problems(
@@ -262,7 +272,57 @@ spec:
     );
     expect(withRouteRef).toEqual([
       expect.stringMatching(
-        /^error \d+:spec\.service\.backendTimeout: service\.backendTimeout is the HTTPRoute timeouts\.backendRequest of the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is/,
+        /^error \d+:spec\.service\.backendTimeout: service\.backendTimeout goes into the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is/,
+      ),
+    ]);
+  });
+
+  it("refuses the generated route's gatewayRefs, hosts, match, timeout and headers beside routeRef (never read)", () => {
+    const found = problems(
+      canary(`  routeRef:
+    name: shop
+  service:
+    port: 80
+    gatewayRefs:
+      - name: public
+    hosts: [app.example.com]
+    match:
+      - uri:
+          prefix: /api
+    timeout: 30s
+    headers:
+      request:
+        set:
+          x-a: "1"
+  analysis:
+    stepWeight: 10`),
+    );
+    expect(found).toEqual(
+      ["gatewayRefs", "hosts", "match", "timeout", "headers"].map((field) =>
+        expect.stringMatching(
+          new RegExp(
+            `^error \\d+:spec\\.service\\.${field}: service\\.${field} goes into the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is: write it into that HTTPRoute, or remove routeRef$`,
+          ),
+        ),
+      ),
+    );
+  });
+
+  it("refuses service.retries, which HTTPRoute has no standard field for, with the way to get retries", () => {
+    expect(
+      problems(
+        canary(`  service:
+    port: 80
+    gatewayRefs:
+      - name: public
+    retries:
+      attempts: 3
+  analysis:
+    stepWeight: 10`),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^error \d+:spec\.service\.retries: service\.retries sets the retry policy of the App Mesh route, which only provider appmesh writes .*: remove it or use provider appmesh; with gatewayapi, configure retries with your implementation \(e\.g\. Envoy Gateway's BackendTrafficPolicy\)/,
       ),
     ]);
   });

@@ -1,9 +1,10 @@
 /**
  * `kanaria validate` for provider gatewayapi: what the Gateway API router refuses at run time (matches
- * HTTPRoute cannot express, service.retries, Service parents outside the core group, CORS, mirror,
- * timeout and URLRewrite settings an HTTPRoute cannot take), settings it
- * ignores (mirror with the canary strategy, gatewayRefs beside routeRef), and, when the HTTPRoute of
- * spec.routeRef is among the inputs, that it has a rule kanaria can split.
+ * HTTPRoute cannot express, Service parents outside the core group, CORS, mirror, timeout and
+ * URLRewrite settings an HTTPRoute cannot take), and, when the HTTPRoute of spec.routeRef is among
+ * the inputs, that it has a rule kanaria can split (analysis.mirror outside blue/green, which it
+ * ignores as Flagger does, is a warning of flagger-notes.ts). The spec.service fields it does not act on at all (service.retries, the App Mesh fields,
+ * the generated route's fields beside routeRef) are the schema's rules (ROUTER_SERVICE_FIELDS).
  */
 import {
   canary as canarySchema,
@@ -61,13 +62,6 @@ function specProblems(canary: Manifest, spec: Json): Problem[] {
   const problems: Problem[] = [];
   const at = (path: Path, severity: "error" | "warning", message: string) =>
     problems.push(problemAt(canary, ["spec", ...path], severity, message, "key"));
-  if (service.retries !== undefined) {
-    at(
-      ["service", "retries"],
-      "error",
-      "provider gatewayapi: HTTPRoute retries are not in Gateway API's standard channel: remove it and configure retries with your implementation (e.g. Envoy Gateway's BackendTrafficPolicy)",
-    );
-  }
   arr(service.gatewayRefs).forEach((ref, i) => {
     const r = obj(ref);
     if (r.kind === "Service" && r.group !== undefined && r.group !== "" && r.group !== "core") {
@@ -78,20 +72,6 @@ function specProblems(canary: Manifest, spec: Json): Problem[] {
       );
     }
   });
-  if (spec.routeRef !== undefined && service.gatewayRefs !== undefined) {
-    at(
-      ["service", "gatewayRefs"],
-      "warning",
-      "provider gatewayapi uses spec.routeRef's HTTPRoute as it is, so gatewayRefs (and hosts, match, timeout, headers) are not used: remove them or routeRef",
-    );
-  }
-  if (analysis.mirror === true && analysis.iterations === undefined) {
-    at(
-      ["analysis", "mirror"],
-      "warning",
-      "provider gatewayapi mirrors requests during a blue/green analysis (iterations) only; with stepWeight nothing is mirrored",
-    );
-  }
   for (const [path, matches] of [
     [["spec", "service", "match"], service.match],
     [["spec", "analysis", "match"], analysis.match],

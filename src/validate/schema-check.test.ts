@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { z } from "zod";
 import { CANARY } from "../../test/helpers/validate-fixtures.ts";
+import { ROUTER_SERVICE_FIELDS, type RouterServiceField, routerFieldRefusal } from "../api/canary.ts";
 import { KINDS } from "../api/kinds.ts";
 import { type Problem, validateSources } from "./index.ts";
 
@@ -50,6 +51,22 @@ interface RuleCase {
 }
 
 const a = "spec.analysis";
+
+/** A valid value of each spec.service field only some routers act on. */
+const SERVICE_VALUES: Record<RouterServiceField, unknown> = {
+  timeout: "30s",
+  backendTimeout: "5s",
+  rewrite: { uri: "/" },
+  corsPolicy: { allowOrigin: ["*"] },
+  mirror: [{ backendRef: { name: "shadow", port: 80 } }],
+  headers: { request: { set: { "x-a": "1" } } },
+  match: [{ uri: { prefix: "/" } }],
+  hosts: ["app.example.com"],
+  gatewayRefs: [{ name: "public" }],
+  retries: { attempts: 3 },
+  meshName: "global",
+  backends: ["backend.test"],
+};
 
 /** One manifest per withRules rule in src/api that breaks exactly that rule. */
 const RULE_CASES: RuleCase[] = [
@@ -156,33 +173,39 @@ const RULE_CASES: RuleCase[] = [
     object: edit(CANARY, { "spec.service.corsPolicy": { allowOrigins: [{ prefix: "https://" }] } }),
     path: "spec.service.corsPolicy.allowOrigins",
   },
-  ...(
-    [
-      ["backendTimeout", "HTTPRoute timeouts.backendRequest", "5s"],
-      ["rewrite", "HTTPRoute URLRewrite filter", { uri: "/" }],
-      ["corsPolicy", "HTTPRoute CORS filter", { allowOrigin: ["*"] }],
-      ["mirror", "HTTPRoute RequestMirror filter", [{ backendRef: { name: "shadow", port: 80 } }]],
-    ] as const
-  ).flatMap(([field, what, value]): RuleCase[] => [
-    {
-      rule: `service.${field} is the ${what}, which only provider gatewayapi writes: remove it or use provider gatewayapi`,
-      object: edit(CANARY, {
-        "spec.provider": "nginx",
-        "spec.ingressRef": { name: "podinfo" },
-        [`spec.service.${field}`]: value,
-      }),
-      path: `spec.service.${field}`,
-    },
-    {
-      rule: `service.${field} is the ${what} of the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is: write it into that HTTPRoute, or remove routeRef`,
-      object: edit(CANARY, {
-        "spec.provider": "gatewayapi",
-        "spec.routeRef": { name: "shop" },
-        [`spec.service.${field}`]: value,
-      }),
-      path: `spec.service.${field}`,
-    },
-  ]),
+  {
+    rule: "mirrorWeight is the share of requests analysis.mirror copies to the canary, and mirror is not true: set mirror: true or remove mirrorWeight",
+    object: edit(CANARY, { [`${a}.mirrorWeight`]: 50 }),
+    path: `${a}.mirrorWeight`,
+  },
+  // Each spec.service field only some routers act on: refused on a provider that does not act on it,
+  // and (parts of the generated HTTPRoute) beside routeRef.
+  ...(Object.keys(ROUTER_SERVICE_FIELDS) as RouterServiceField[]).flatMap((field): RuleCase[] => {
+    const { routers, generatedRoute } = ROUTER_SERVICE_FIELDS[field];
+    const { why, fix } = routerFieldRefusal(field);
+    const other: Obj = (routers as readonly string[]).includes("gatewayapi")
+      ? { "spec.provider": "nginx", "spec.ingressRef": { name: "podinfo" } }
+      : { "spec.provider": "gatewayapi", "spec.service.gatewayRefs": [{ name: "public" }] };
+    const cases: RuleCase[] = [
+      {
+        rule: `service.${field} sets ${why}: ${fix}`,
+        object: edit(CANARY, { ...other, [`spec.service.${field}`]: SERVICE_VALUES[field] }),
+        path: `spec.service.${field}`,
+      },
+    ];
+    if (generatedRoute) {
+      cases.push({
+        rule: `service.${field} goes into the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is: write it into that HTTPRoute, or remove routeRef`,
+        object: edit(CANARY, {
+          "spec.provider": "gatewayapi",
+          "spec.routeRef": { name: "shop" },
+          [`spec.service.${field}`]: SERVICE_VALUES[field],
+        }),
+        path: `spec.service.${field}`,
+      });
+    }
+    return cases;
+  }),
   {
     rule: "a HorizontalPodAutoscaler is in the autoscaling group: set autoscalerRef.apiVersion to autoscaling/v2",
     object: edit(CANARY, {

@@ -89,6 +89,27 @@ describe.concurrent("blocked Canaries", () => {
     expect(await getDeployment(client, ns, "mirror-primary")).toBeUndefined();
   });
 
+  it("stall a spec.service field the default kubernetes router does not act on, naming it and the fix", async () => {
+    await client.apply(deployment(ns, "timeout", "6.0.0"));
+    // No spec.provider, so the CRD cannot tell that nothing would read service.timeout: the controller,
+    // whose --provider (kubernetes) ignores it as Flagger's kubernetes router does, says so.
+    await client.apply(
+      canary(ns, "timeout", {
+        ...blueGreen,
+        provider: undefined,
+        service: { port: 80, targetPort: 9898, timeout: "30s" },
+      }),
+    );
+    const c = await stalled("timeout");
+    expect(stalledCondition(c)).toMatchObject({ reason: "UnsupportedRouting" });
+    expect(stalledCondition(c)?.message).toBe(
+      "spec.service.timeout is set, but provider kubernetes cannot use it: it sets the request timeout of the " +
+        "generated route (HTTPRoute timeouts.request, App Mesh route timeout), which only provider gatewayapi or " +
+        "appmesh writes (Flagger ignores it on kubernetes and nginx too); remove it or use provider gatewayapi or appmesh",
+    );
+    expect(await getDeployment(client, ns, "timeout-primary")).toBeUndefined();
+  });
+
   it("report a numeric targetPort none of the declared container ports has", async () => {
     await client.apply(deployment(ns, "numport", "6.0.0"));
     await client.apply(canary(ns, "numport", { ...blueGreen, service: { port: 80, targetPort: 8080 } }));

@@ -97,6 +97,63 @@ describe("the kanaria.dev CRDs on a real API server", () => {
       { ...valid, provider: "appmesh", ingressRef: undefined },
       "or write provider appmesh:v1beta2",
     ],
+    // spec.service fields only some routers act on, on one that does not (and Flagger's ignores).
+    [
+      "nginx with service.timeout",
+      { ...valid, service: { ...valid.service, timeout: "30s" } },
+      "service.timeout sets the request timeout of the generated route (HTTPRoute timeouts.request, App Mesh route timeout), which only provider gatewayapi or appmesh writes (Flagger ignores it on kubernetes and nginx too): remove it or use provider gatewayapi or appmesh",
+    ],
+    [
+      "kubernetes with service.hosts and service.match",
+      {
+        ...valid,
+        provider: "kubernetes",
+        ingressRef: undefined,
+        service: { ...valid.service, hosts: ["app.example.com"], match: [{ uri: { prefix: "/" } }] },
+      },
+      "service.hosts sets the host names of the generated route",
+    ],
+    [
+      "gatewayapi:v1 with service.retries",
+      {
+        ...valid,
+        provider: "gatewayapi:v1",
+        ingressRef: undefined,
+        service: { ...valid.service, gatewayRefs: [{ name: "public" }], retries: { attempts: 3 } },
+      },
+      "service.retries sets the retry policy of the App Mesh route, which only provider appmesh writes",
+    ],
+    [
+      "appmesh:v1beta2 with service.headers",
+      {
+        ...valid,
+        provider: "appmesh:v1beta2",
+        ingressRef: undefined,
+        service: { ...valid.service, headers: { request: { set: { "x-a": "1" } } } },
+      },
+      "service.headers sets the HTTPRoute RequestHeaderModifier and ResponseHeaderModifier filters, which only provider gatewayapi writes",
+    ],
+    [
+      "nginx with service.meshName",
+      { ...valid, service: { ...valid.service, meshName: "global" } },
+      "service.meshName sets the mesh of the App Mesh objects, which only provider appmesh writes",
+    ],
+    [
+      "gatewayapi with routeRef and service.hosts",
+      {
+        ...valid,
+        provider: "gatewayapi",
+        ingressRef: undefined,
+        routeRef: { name: "web" },
+        service: { ...valid.service, hosts: ["app.example.com"] },
+      },
+      "service.hosts goes into the HTTPRoute kanaria generates, but routeRef's HTTPRoute is used as it is",
+    ],
+    [
+      "mirrorWeight without mirror",
+      { ...valid, analysis: { ...valid.analysis, mirrorWeight: 50 } },
+      "mirrorWeight is the share of requests analysis.mirror copies to the canary, and mirror is not true",
+    ],
   ])("reject %s with the rule's message", async (_label, spec, message) => {
     expect(await rejection(`invalid-${Math.random().toString(36).slice(2, 8)}`, spec)).toContain(message);
   });
@@ -138,6 +195,27 @@ describe("the kanaria.dev CRDs on a real API server", () => {
     [
       "a DaemonSet target",
       { ...valid, targetRef: { apiVersion: "apps/v1", kind: "DaemonSet", name: "agent" } },
+    ],
+    [
+      "appmesh:v1beta2 with the service fields App Mesh acts on",
+      {
+        ...valid,
+        provider: "appmesh:v1beta2",
+        ingressRef: undefined,
+        service: {
+          ...valid.service,
+          timeout: "35s",
+          retries: { attempts: 3, perTryTimeout: "5s", retryOn: "gateway-error" },
+          match: [{ uri: { prefix: "/" } }],
+          hosts: ["app.example.com"],
+          backends: ["backend.test"],
+        },
+      },
+    ],
+    [
+      // The router is the controller's --provider, unknown to the API server: the controller decides.
+      "no provider with service.timeout",
+      { ...valid, provider: undefined, service: { ...valid.service, timeout: "30s" } },
     ],
   ])("accept Flagger's form: %s", async (label, spec) => {
     const name = `flagger-${label.length}-${Math.random().toString(36).slice(2, 8)}`;

@@ -109,7 +109,7 @@ describe.concurrent("Flagger's Gateway API and Service fields on a real cluster"
       analysis: { interval: "1m", stepWeight: 10 },
     };
     expect(await rejection("nginx-rewrite", nginx)).toContain(
-      "service.rewrite is the HTTPRoute URLRewrite filter, which only provider gatewayapi writes: remove it or use provider gatewayapi",
+      "service.rewrite sets the HTTPRoute URLRewrite filter, which only provider gatewayapi writes (Flagger ignores it on kubernetes, nginx and appmesh too): remove it or use provider gatewayapi",
     );
     const patterns = {
       ...gatewaySpec("x"),

@@ -305,14 +305,6 @@ export function settings(canary: Canary, owner: V1OwnerReference, port: number):
       "is not set",
       "provider appmesh needs the name of the mesh the namespace belongs to; or write provider appmesh:v1beta2, which takes the namespace's mesh",
     );
-  if (svc.headers !== undefined) {
-    fail(
-      canary,
-      "spec.service.headers",
-      "is set",
-      "App Mesh routes cannot add, set or remove headers: remove it",
-    );
-  }
   const protocol = meshProtocol(canary);
   const names = serviceNames(canary);
   const apexMeta = svc.apex;
