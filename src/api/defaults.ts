@@ -65,12 +65,22 @@ export function resolveCanary(
   defaultProvider: ProviderName = "kubernetes",
 ): ResolvedCanary {
   const a = spec.analysis;
-  const maxWeight = a.maxWeight ?? DEFAULTS.maxWeight;
   const progressDeadlineMs = (spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000;
   const provider = spec.provider ? routerOf(spec.provider) : defaultProvider;
   const { iterations, match, dropped } = flaggerOverrides(spec, provider);
   // As Flagger: iterations select blue/green (A/B with match), whatever stepWeight says.
   const strategy: Strategy = iterations !== undefined ? (match ? "ab-testing" : "blue-green") : "canary";
+  const stepWeights =
+    strategy === "canary" ? canarySteps(a.stepWeight, a.stepWeights, a.maxWeight ?? DEFAULTS.maxWeight) : [];
+  // As Flagger: explicit stepWeights run to their last weight, maxWeight bounds stepWeight only.
+  const explicitSteps = strategy === "canary" && (a.stepWeights?.length ?? 0) > 0;
+  const maxWeight = explicitSteps ? (stepWeights.at(-1) as number) : (a.maxWeight ?? DEFAULTS.maxWeight);
+  if (explicitSteps && a.maxWeight !== undefined && a.maxWeight !== maxWeight) {
+    dropped.push({
+      fields: ["analysis.maxWeight"],
+      reason: `analysis.stepWeights run to their last weight, ${maxWeight}, as in Flagger`,
+    });
+  }
   return {
     provider,
     dropped,
@@ -81,7 +91,7 @@ export function resolveCanary(
     ),
     threshold: a.threshold ?? DEFAULTS.threshold,
     maxWeight,
-    stepWeights: strategy === "canary" ? canarySteps(a.stepWeight, a.stepWeights, maxWeight) : [],
+    stepWeights,
     stepWeightPromotion: a.stepWeightPromotion,
     iterations: iterations ?? 0,
     mirror: a.mirror === true,
