@@ -165,7 +165,7 @@ describe("resolveCanary", () => {
         dropped: [
           {
             fields: ["analysis.maxWeight"],
-            reason: "analysis.stepWeights run to their last weight, 60, as in Flagger",
+            reason: "analysis.stepWeights run to their last weight, 60",
           },
         ],
       },

@@ -78,7 +78,7 @@ export function resolveCanary(
   if (explicitSteps && a.maxWeight !== undefined && a.maxWeight !== maxWeight) {
     dropped.push({
       fields: ["analysis.maxWeight"],
-      reason: `analysis.stepWeights run to their last weight, ${maxWeight}, as in Flagger`,
+      reason: `analysis.stepWeights run to their last weight, ${maxWeight}`,
     });
   }
   return {
