@@ -155,6 +155,34 @@ describe("resolveCanary", () => {
       { provider: "kubernetes", strategy: "blue-green", iterations: 10 },
     ],
     [
+      "stepWeights run to their last weight past maxWeight, as Flagger (its linkerd test-steps.sh: 10..60, maxWeight 50)",
+      { provider: "gatewayapi" },
+      { maxWeight: 50, stepWeights: [10, 20, 30, 40, 50, 60] },
+      {
+        strategy: "canary",
+        maxWeight: 60,
+        stepWeights: [10, 20, 30, 40, 50, 60],
+        dropped: [
+          {
+            fields: ["analysis.maxWeight"],
+            reason: "analysis.stepWeights run to their last weight, 60",
+          },
+        ],
+      },
+    ],
+    [
+      "stepWeights end at their last weight below the default maxWeight, nothing dropped",
+      { provider: "nginx" },
+      { stepWeights: [1, 2, 10, 80] },
+      { strategy: "canary", maxWeight: 80, stepWeights: [1, 2, 10, 80], dropped: [] },
+    ],
+    [
+      "maxWeight bounds stepWeight",
+      { provider: "nginx" },
+      { maxWeight: 50, stepWeight: 20 },
+      { strategy: "canary", maxWeight: 50, stepWeights: [20, 40, 50], dropped: [] },
+    ],
+    [
       "kubernetes blue/green as written drops nothing",
       { provider: "kubernetes" },
       { iterations: 2 },

@@ -65,7 +65,6 @@ export function resolveCanary(
   defaultProvider: ProviderName = "kubernetes",
 ): ResolvedCanary {
   const a = spec.analysis;
-  const maxWeight = a.maxWeight ?? DEFAULTS.maxWeight;
   const progressDeadlineMs = (spec.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000;
   const provider = spec.provider ? routerOf(spec.provider) : defaultProvider;
   const { iterations, match, dropped } = flaggerOverrides(spec, provider);
@@ -79,6 +78,17 @@ export function resolveCanary(
       reason: `provider gatewayapi mirrors requests during a blue/green analysis (analysis.iterations without match) only, not in ${strategy === "canary" ? "a canary (stepWeight)" : "an A/B (match)"} analysis`,
     });
   }
+  const stepWeights =
+    strategy === "canary" ? canarySteps(a.stepWeight, a.stepWeights, a.maxWeight ?? DEFAULTS.maxWeight) : [];
+  // As Flagger: explicit stepWeights run to their last weight, maxWeight bounds stepWeight only.
+  const explicitSteps = strategy === "canary" && (a.stepWeights?.length ?? 0) > 0;
+  const maxWeight = explicitSteps ? (stepWeights.at(-1) as number) : (a.maxWeight ?? DEFAULTS.maxWeight);
+  if (explicitSteps && a.maxWeight !== undefined && a.maxWeight !== maxWeight) {
+    dropped.push({
+      fields: ["analysis.maxWeight"],
+      reason: `analysis.stepWeights run to their last weight, ${maxWeight}`,
+    });
+  }
   return {
     provider,
     dropped,
@@ -89,7 +99,7 @@ export function resolveCanary(
     ),
     threshold: a.threshold ?? DEFAULTS.threshold,
     maxWeight,
-    stepWeights: strategy === "canary" ? canarySteps(a.stepWeight, a.stepWeights, maxWeight) : [],
+    stepWeights,
     stepWeightPromotion: a.stepWeightPromotion,
     iterations: iterations ?? 0,
     mirror: a.mirror === true,

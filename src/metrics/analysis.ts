@@ -236,12 +236,13 @@ export async function planCheck(
     };
   }
   if (!metric.templateRef) {
-    const query = builtinQuery(input.resolved.provider, metric.name);
+    const kind = input.canary.spec.targetRef.kind;
+    const query = builtinQuery(input.resolved.provider, metric.name, "canary", kind);
     if (query === undefined) throw new Error("not a built-in metric and no templateRef is set");
     return {
       source: `built-in query for ${input.resolved.provider}`,
       query,
-      primaryQuery: builtinQuery(input.resolved.provider, metric.name, "primary") ?? query,
+      primaryQuery: builtinQuery(input.resolved.provider, metric.name, "primary", kind) ?? query,
       provider: prometheus,
       reduce: undefined,
       namespace: canaryNamespace,

@@ -40,6 +40,32 @@ describe("built-in queries", () => {
     }
   });
 
+  it("DaemonSet targets: the canary's pods (<daemonset>-<suffix>), never the primary's", () => {
+    for (const router of ["kubernetes", "gatewayapi", "appmesh"] as const) {
+      for (const metric of ["request-success-rate", "request-duration"]) {
+        const canary = renderQuery(builtinQuery(router, metric, "canary", "DaemonSet") as string, model);
+        const pattern = new RegExp(`^${/kubernetes_pod_name=~"([^"]+)"/.exec(canary)?.[1]}$`);
+        expect(pattern.test("web-x7k2p"), `${router} ${metric}`).toBe(true);
+        expect(pattern.test("web-primary-x7k2p"), `${router} ${metric}`).toBe(false);
+        const primaryModel = { ...model, target: "web-primary" };
+        const primary = renderQuery(
+          builtinQuery(router, metric, "primary", "DaemonSet") as string,
+          primaryModel,
+        );
+        const primaryPattern = new RegExp(`^${/kubernetes_pod_name=~"([^"]+)"/.exec(primary)?.[1]}$`);
+        expect(primaryPattern.test("web-primary-x7k2p")).toBe(true);
+        expect(primaryPattern.test("web-x7k2p")).toBe(false);
+      }
+    }
+    // Deployments keep Flagger's pattern; nginx selects by Ingress, not by pod.
+    expect(builtinQuery("kubernetes", "request-duration", "canary", "Deployment")).toBe(
+      builtinQuery("kubernetes", "request-duration"),
+    );
+    expect(builtinQuery("nginx", "request-duration", "canary", "DaemonSet")).toBe(
+      builtinQuery("nginx", "request-duration"),
+    );
+  });
+
   it("knows no other metric names", () => {
     expect(builtinQuery("nginx", "error-rate")).toBeUndefined();
   });

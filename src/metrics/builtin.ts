@@ -11,6 +11,12 @@ export type BuiltinQueries = Readonly<Record<BuiltinMetric, string>>;
  * segments after the target name (Flagger uses the same pattern).
  */
 const CANARY_POD = "{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)";
+/**
+ * A DaemonSet's pods are `<daemonset>-<suffix>`, one segment after its name. CANARY_POD misses them
+ * and matches the primary's `<target>-primary-<suffix>` pods instead (so Flagger, which uses it for
+ * every target, judges a DaemonSet's primary); this one matches the canary's pods alone.
+ */
+const DAEMONSET_POD = "{{ target }}-[0-9a-zA-Z]+";
 
 /** Share of non-5xx responses in percent; `selector` picks the canary's series, `status` the code label. */
 function successRate(metric: string, selector: string, status: string): string {
@@ -99,13 +105,16 @@ export function isBuiltinMetric(name: string): name is BuiltinMetric {
 /**
  * The query template of a built-in metric for a router; undefined for other metric names. `side`
  * primary: the query that reads the primary's requests when `{{ target }}` is the primary.
+ * `targetKind` DaemonSet: pod names are matched as a DaemonSet's pods are named.
  */
 export function builtinQuery(
   router: ProviderName,
   metric: string,
   side: "canary" | "primary" = "canary",
+  targetKind = "Deployment",
 ): string | undefined {
   if (!isBuiltinMetric(metric)) return undefined;
   const queries = (side === "primary" ? PRIMARY_QUERIES[router] : undefined) ?? BUILTIN_QUERIES[router];
-  return queries[metric];
+  const query = queries[metric];
+  return targetKind === "DaemonSet" ? query.replaceAll(CANARY_POD, DAEMONSET_POD) : query;
 }

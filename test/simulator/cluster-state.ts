@@ -1,6 +1,6 @@
 // What the simulator reads from the cluster: how the router splits traffic (a WeightSource, one per
 // router kind) and which ready pods of the canary (<target>) and primary (<target>-primary)
-// Deployments can take it.
+// Deployments (or DaemonSets) can take it.
 import * as k8s from "@kubernetes/client-node";
 
 /** Labels that ingress-nginx puts on the series of requests through one Ingress. */
@@ -35,8 +35,9 @@ export interface WeightSource {
 /** A ready pod that can serve requests. */
 export interface Pod {
   name: string;
+  /** The Deployment or DaemonSet the pod belongs to. */
   deployment: string;
-  /** Value of the pod's `app` label (Envoy series carry it), else the Deployment name. */
+  /** Value of the pod's `app` label (Envoy series carry it), else the workload's name. */
   app: string;
   /** Container images, in spec order. */
   images: string[];
@@ -74,32 +75,45 @@ function toPod(pod: k8s.V1Pod, deployment: string): Pod {
   };
 }
 
+/** The selector of Deployment `name`, else of DaemonSet `name`; undefined when neither exists. */
+async function workloadSelector(
+  apps: k8s.AppsV1Api,
+  namespace: string,
+  name: string,
+): Promise<Record<string, string> | undefined> {
+  for (const read of [
+    () => apps.readNamespacedDeployment({ name, namespace }),
+    () => apps.readNamespacedDaemonSet({ name, namespace }),
+  ]) {
+    try {
+      return (await read()).spec?.selector.matchLabels ?? {};
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return undefined;
+}
+
 /**
- * Ready pods of a Deployment, found through its selector; none when the Deployment does not exist or
- * has no ready replicas, so it gets no traffic (a canary scaled to zero gets nothing).
+ * Ready pods of a Deployment (or, when there is none of that name, a DaemonSet), found through its
+ * selector; none when the workload does not exist or has no ready pods, so it gets no traffic (a
+ * canary scaled to zero, or a DaemonSet parked off every node, gets nothing).
  */
 export async function readReadyPods(
   apps: k8s.AppsV1Api,
   core: k8s.CoreV1Api,
   namespace: string,
-  deployment: string,
+  workload: string,
 ): Promise<Pod[]> {
-  let dep: k8s.V1Deployment;
-  try {
-    dep = await apps.readNamespacedDeployment({ name: deployment, namespace });
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw err;
-  }
-  const matchLabels = dep.spec?.selector.matchLabels ?? {};
-  const labelSelector = Object.entries(matchLabels)
+  const matchLabels = await workloadSelector(apps, namespace, workload);
+  const labelSelector = Object.entries(matchLabels ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
   if (!labelSelector) return [];
   const pods = await core.listNamespacedPod({ namespace, labelSelector });
   return pods.items
     .filter(isReady)
-    .map((p) => toPod(p, deployment))
+    .map((p) => toPod(p, workload))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 

@@ -12,6 +12,13 @@
 //   envoy_cluster_upstream_rq{envoy_cluster_name, envoy_response_code, kubernetes_namespace,
 //   kubernetes_pod_name, app} and envoy_cluster_upstream_rq_time (milliseconds, Envoy's default
 //   histogram buckets) without the response code.
+// The application (podinfo; Flagger's kubernetes e2e and its nginx latency template read it): every
+//   request it served in http_request_duration_seconds{method, path, status} (client_golang's default
+//   buckets; podinfo labels "/" path="root", the value Flagger's nginx e2e template asks for), with the
+//   kubernetes_namespace/kubernetes_pod_name labels that the kubernetes-pods scrape relabelling adds.
+// Istio (the gateway in Flagger's gatewayapi e2e, reporter="source"): istio_requests_total and
+//   istio_request_duration_milliseconds{destination_workload, destination_workload_namespace,
+//   response_code}, the workload being the Deployment (or DaemonSet) that served the request.
 import { Counter, Histogram, Registry } from "prom-client";
 import type { NginxLabels, Pod } from "./cluster-state.ts";
 import type { RequestOutcome } from "./traffic.ts";
@@ -31,6 +38,8 @@ const NGINX_CONST_LABELS = {
 };
 const NGINX_LABELS = ["status", "method", "path", "namespace", "ingress", "service", "canary", "host"];
 const ENVOY_LABELS = ["envoy_cluster_name", "kubernetes_namespace", "kubernetes_pod_name", "app"];
+const APP_LABELS = ["method", "path", "status", "kubernetes_namespace", "kubernetes_pod_name"];
+const ISTIO_LABELS = ["reporter", "destination_workload", "destination_workload_namespace", "response_code"];
 
 export class Exposition {
   readonly registry = new Registry();
@@ -39,6 +48,9 @@ export class Exposition {
   readonly #nginxDuration: Histogram;
   readonly #envoyRequests: Counter;
   readonly #envoyTime: Histogram;
+  readonly #appDuration: Histogram;
+  readonly #istioRequests: Counter;
+  readonly #istioDuration: Histogram;
 
   constructor(namespace: string) {
     this.#namespace = namespace;
@@ -69,6 +81,27 @@ export class Exposition {
       buckets: ENVOY_TIME_BUCKETS_MS,
       registers,
     });
+    this.#appDuration = new Histogram({
+      name: "http_request_duration_seconds",
+      help: "Seconds spent serving HTTP requests.",
+      labelNames: APP_LABELS,
+      buckets: NGINX_TIME_BUCKETS,
+      registers,
+    });
+    this.#istioRequests = new Counter({
+      name: "istio_requests_total",
+      help: "Requests seen by the Istio gateway",
+      labelNames: ISTIO_LABELS,
+      registers,
+    });
+    this.#istioDuration = new Histogram({
+      name: "istio_request_duration_milliseconds",
+      help: "Request durations seen by the Istio gateway",
+      labelNames: ISTIO_LABELS,
+      // Istio's proxies use Envoy's default histogram buckets.
+      buckets: ENVOY_TIME_BUCKETS_MS,
+      registers,
+    });
   }
 
   /** Records one request; the nginx series only when the router in front is ingress-nginx. */
@@ -91,6 +124,25 @@ export class Exposition {
     const envoy = this.#envoyLabels(outcome.pod);
     this.#envoyRequests.inc({ ...envoy, envoy_response_code: String(outcome.status) });
     this.#envoyTime.observe(envoy, outcome.latencyMs);
+    const status = String(outcome.status);
+    this.#appDuration.observe(
+      {
+        method: "GET",
+        path: "root",
+        status,
+        kubernetes_namespace: this.#namespace,
+        kubernetes_pod_name: outcome.pod.name,
+      },
+      outcome.latencyMs / 1000,
+    );
+    const istio = {
+      reporter: "source",
+      destination_workload: outcome.pod.deployment,
+      destination_workload_namespace: this.#namespace,
+      response_code: status,
+    };
+    this.#istioRequests.inc(istio);
+    this.#istioDuration.observe(istio, outcome.latencyMs);
   }
 
   /**

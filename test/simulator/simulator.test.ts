@@ -11,13 +11,24 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { kubeConfig, useNamespace, waitFor } from "../support/k8s.ts";
 import { metricData, percentile } from "./cloudwatch.ts";
-import type { ClusterState, Pod, RouteState, StateReader } from "./cluster-state.ts";
+import {
+  type ClusterState,
+  kubeStateReader,
+  type Pod,
+  type RouteState,
+  type StateReader,
+} from "./cluster-state.ts";
 import { ENVOY_TIME_BUCKETS_MS, NGINX_TIME_BUCKETS } from "./exposition.ts";
 import { canaryRoute, canaryWeightPercent } from "./nginx-weight-source.ts";
 import { fitLogNormal, parseSimulatorConfig, type SimulatorConfig, sampleLatencyMs } from "./profiles.ts";
 import { seededRandom } from "./random.ts";
 import { Simulation } from "./simulation.ts";
-import { type RunningSimulator, startSimulator } from "./simulator.ts";
+import {
+  KUBERNETES_LOAD_TEST_SHARE,
+  type RunningSimulator,
+  startSimulator,
+  weightSource,
+} from "./simulator.ts";
 import { chooseVariant } from "./traffic.ts";
 
 const IMAGE_OK = "ghcr.io/stefanprodan/podinfo:6.0.1";
@@ -322,6 +333,59 @@ describe("simulator: simulation and exposition", () => {
     expect(les.map((s) => s.labels.le)).toEqual([...ENVOY_TIME_BUCKETS_MS.map(String), "+Inf"]);
     // Configured p99 900 ms: in the 500..1000 ms bucket.
     const p99 = histogramQuantile(0.99, samples, "envoy_cluster_upstream_rq_time", canaryPod);
+    expect(p99).toBeGreaterThan(500);
+    expect(p99).toBeLessThanOrEqual(1000);
+  });
+
+  it("exposes the application's own histogram per pod, as Flagger's kubernetes and nginx e2e queries read it", async () => {
+    const sim = simulation(1000);
+    sim.setState(state(NGINX_ROUTE, IMAGE_FLAKY));
+    for (let i = 0; i < 10; i++) sim.tick(1);
+    const samples = parseExposition(await sim.exposition.text());
+    const counts = samples.filter((s) => s.name === "http_request_duration_seconds_count");
+    expect(new Set(counts.map((s) => s.labels.kubernetes_pod_name))).toEqual(
+      new Set(["podinfo-primary-5d8f7c9b4-p0", "podinfo-primary-5d8f7c9b4-p1", "podinfo-5d8f7c9b4-p0"]),
+    );
+    for (const s of counts) {
+      expect(s.labels).toMatchObject({ kubernetes_namespace: "test", method: "GET", path: "root" });
+      expect(s.labels.status).toMatch(/^(200|500)$/);
+    }
+    // Flagger's kubernetes request-success-rate: the canary's pods, non-5xx over all.
+    const canaryPod = (l: Record<string, string>) =>
+      /^podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)$/.test(l.kubernetes_pod_name ?? "");
+    const all = sum(samples, "http_request_duration_seconds_count", canaryPod);
+    const ok = sum(samples, "http_request_duration_seconds_count", (l) => canaryPod(l) && l.status === "200");
+    expect(all / sum(samples, "http_request_duration_seconds_count", () => true)).toBeCloseTo(0.3, 1);
+    expect(ok / all).toBeCloseTo(0.9, 1);
+    const les = samples.filter(
+      (s) => s.name === "http_request_duration_seconds_bucket" && canaryPod(s.labels),
+    );
+    expect([...new Set(les.map((s) => s.labels.le))]).toEqual([...NGINX_TIME_BUCKETS.map(String), "+Inf"]);
+    // Configured p99 80 ms: in the 50..100 ms bucket, in seconds.
+    const p99 = histogramQuantile(0.99, samples, "http_request_duration_seconds", canaryPod);
+    expect(p99).toBeGreaterThan(0.05);
+    expect(p99).toBeLessThanOrEqual(0.1);
+  });
+
+  it("exposes Istio's gateway series per workload, as Flagger's gatewayapi e2e templates read them", async () => {
+    const sim = simulation(1000);
+    sim.setState(state({ canaryWeight: 30, matchRouting: false }, IMAGE_SLOW));
+    for (let i = 0; i < 10; i++) sim.tick(1);
+    const samples = parseExposition(await sim.exposition.text());
+    const rq = samples.filter((s) => s.name === "istio_requests_total");
+    expect(new Set(rq.map((s) => s.labels.destination_workload))).toEqual(
+      new Set(["podinfo", "podinfo-primary"]),
+    );
+    for (const s of rq) {
+      expect(s.labels).toMatchObject({ reporter: "source", destination_workload_namespace: "test" });
+    }
+    // destination_workload=~"podinfo" is anchored: the canary's Deployment only.
+    const canary = (l: Record<string, string>) => l.destination_workload === "podinfo";
+    expect(
+      sum(samples, "istio_requests_total", canary) / sum(samples, "istio_requests_total", () => true),
+    ).toBeCloseTo(0.3, 1);
+    // Configured p99 900 ms: in the 500..1000 ms bucket, in milliseconds.
+    const p99 = histogramQuantile(0.99, samples, "istio_request_duration_milliseconds", canary);
     expect(p99).toBeGreaterThan(500);
     expect(p99).toBeLessThanOrEqual(1000);
   });
@@ -648,6 +712,39 @@ describe.skipIf(!prometheusUrl || !targetsDir)("simulator: against the cluster a
     });
     expect(sim?.snapshot().totals.canary.requests).toBe(before?.canary.requests);
     expect(sim?.snapshot().state?.route.canaryWeight).toBe(30);
+  });
+
+  it("reads a DaemonSet's ready pods when no Deployment has the name; kubernetes: the load tester's share", async () => {
+    const labels = { "app.kubernetes.io/name": "agent" };
+    await apps.createNamespacedDaemonSet({
+      namespace: ns,
+      body: {
+        metadata: { name: "agent", namespace: ns },
+        spec: {
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: "podinfo", image: IMAGE_OK, ports: [{ containerPort: 9898 }] }] },
+          },
+        },
+      },
+    });
+    const kc = kubeConfig();
+    const reader = kubeStateReader(
+      kc,
+      ns,
+      "agent",
+      weightSource(kc, { namespace: ns, target: "agent", router: "kubernetes" }),
+    );
+    // The DaemonSet controller puts one pod on each KWOK node; there is no agent-primary.
+    const seen = await waitFor(() => reader.read(), {
+      description: "the DaemonSet's pods ready on the fake nodes",
+      until: (s) => s.canary.length >= 1 && s.canary.every((p) => p.images[0] === IMAGE_OK),
+    });
+    expect(seen.primary).toEqual([]);
+    expect(seen.canary.map((p) => [p.deployment, p.app])).toEqual(seen.canary.map(() => ["agent", "agent"]));
+    expect(seen.canary[0]?.name).toMatch(/^agent-[0-9a-z]+$/);
+    expect(seen.route).toEqual({ canaryWeight: KUBERNETES_LOAD_TEST_SHARE, matchRouting: false });
   });
 
   it("removes its file_sd registration on stop", async () => {

@@ -25,8 +25,12 @@ export interface SimulatorOptions {
   namespace: string;
   /** The canary Deployment; the primary is "<target>-primary". */
   target: string;
-  /** The router whose objects carry the split: nginx (default, the canary Ingress), gatewayapi (an HTTPRoute) or appmesh (the VirtualRouter <service>). */
-  router?: "nginx" | "gatewayapi" | "appmesh";
+  /**
+   * The router whose objects carry the split: nginx (default, the canary Ingress), gatewayapi (an
+   * HTTPRoute), appmesh (the VirtualRouter <service>), or kubernetes (no split: see
+   * KUBERNETES_LOAD_TEST_SHARE).
+   */
+  router?: "nginx" | "gatewayapi" | "appmesh" | "kubernetes";
   /** Main Ingress for the nginx router; default `target`. */
   ingress?: string;
   /** HTTPRoute for the gatewayapi router; default the apex Service (`service`). */
@@ -81,12 +85,23 @@ function defaultReader(options: SimulatorOptions): StateReader {
   return kubeStateReader(kc, options.namespace, options.target, weightSource(kc, options));
 }
 
+/**
+ * The kubernetes provider has no router: the apex Service sends users to the primary, and Flagger's
+ * load tester (the rollout webhook's `hey ... http://<service>-canary`) sends its own requests to the
+ * canary Service. The simulator models that as this share of all requests going to the canary whenever
+ * it has ready pods (to the primary otherwise, like every other canary-bound request).
+ */
+export const KUBERNETES_LOAD_TEST_SHARE = 50;
+
 /** Where the router of `options.router` keeps the split. */
 export function weightSource(
   kc: k8s.KubeConfig,
   options: Pick<SimulatorOptions, "namespace" | "target" | "router" | "ingress" | "route" | "service">,
 ): WeightSource {
   const service = options.service ?? options.target;
+  if (options.router === "kubernetes") {
+    return { read: async () => ({ canaryWeight: KUBERNETES_LOAD_TEST_SHARE, matchRouting: false }) };
+  }
   if (options.router === "appmesh") {
     return virtualRouterWeightSource(kc, { namespace: options.namespace, service });
   }

@@ -21,8 +21,11 @@ export interface TrafficOptions {
   seed?: number;
   /** Push RequestCount/ErrorCount/LatencyP99 to the CloudWatch fake every `intervalMs`. */
   cloudwatch?: { intervalMs: number };
-  /** Where the split is read: the nginx canary Ingress (default), the gatewayapi HTTPRoute or the appmesh VirtualRouter named like the target. */
-  router?: "nginx" | "gatewayapi" | "appmesh";
+  /**
+   * Where the split is read: the nginx canary Ingress (default), the gatewayapi HTTPRoute or the appmesh
+   * VirtualRouter named like the target; kubernetes: no split, the load tester's share goes to the canary.
+   */
+  router?: "nginx" | "gatewayapi" | "appmesh" | "kubernetes";
   /** Share (0..1) of requests that carry the A/B header/cookie. */
   headerShare?: number;
 }

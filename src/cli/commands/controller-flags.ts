@@ -5,7 +5,7 @@
  */
 
 import { Option } from "commander";
-import type { ProviderName } from "../../api/canary.ts";
+import type { ProviderSpelling } from "../../api/canary.ts";
 import type { Sigv4Flags } from "../sigv4-flags.ts";
 
 export const DEFAULT_LEASE_NAME = "kanaria-leader";
@@ -24,7 +24,7 @@ export interface ControllerFlags extends LeaderElectionFlags, Sigv4Flags {
   kubeconfig?: string;
   namespace: string[];
   logLevel: string;
-  provider: ProviderName;
+  provider: ProviderSpelling;
   metricsServer?: string;
   nginxAnnotationsPrefix: string;
   workers: string;

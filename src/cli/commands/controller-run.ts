@@ -2,6 +2,7 @@
 // only when it runs.
 import { createRequire } from "node:module";
 import pino, { type Logger } from "pino";
+import { routerOf } from "../../api/canary.ts";
 import { parseDuration } from "../../api/common.ts";
 import { type RunningController, startController } from "../../controller/manager.ts";
 import { loadConnection } from "../../kube/connection.ts";
@@ -47,7 +48,8 @@ export async function runController(flags: ControllerFlags): Promise<void> {
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
     logger,
     namespaces: flags.namespace,
-    defaultProvider: flags.provider,
+    // Flagger's -mesh-provider spellings (gatewayapi:v1, as its Helm chart sets) name the router they run.
+    defaultProvider: routerOf(flags.provider),
     ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
     ...(metricsSigv4 ? { metricsSigv4 } : {}),
     nginxAnnotationPrefix: flags.nginxAnnotationsPrefix,

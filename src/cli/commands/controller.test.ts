@@ -24,6 +24,20 @@ describe("kanaria controller --help", () => {
     expect(command.opts().namespace).toEqual(["a", "b", "c"]);
   });
 
+  it("takes Flagger's -mesh-provider spellings for --provider (its Helm chart sets gatewayapi:v1)", () => {
+    for (const provider of ["gatewayapi:v1", "gatewayapi:v1beta1", "appmesh:v1beta2", "nginx"]) {
+      const command = controller();
+      command.parseOptions(["--provider", provider]);
+      expect(command.opts().provider).toBe(provider);
+    }
+    expect(() =>
+      controller()
+        .exitOverride()
+        .configureOutput({ writeErr: () => {} })
+        .parseOptions(["--provider", "istio"]),
+    ).toThrow(/--provider <name>' argument 'istio' is invalid/);
+  });
+
   it("reads the SigV4 flags for --metrics-server, and their environment variables", () => {
     const help = controller().helpInformation();
     expect(help).toContain("env: KANARIA_METRICS_SERVER_SIGV4_REGION");

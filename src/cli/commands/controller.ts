@@ -1,7 +1,7 @@
 // `kanaria controller`: the flags here; the controller itself (Kubernetes client, AWS SDK, metrics)
 // is loaded only when the command runs, so every other command starts without it.
 import { type Command, Option } from "commander";
-import { PROVIDERS } from "../../api/canary.ts";
+import { PROVIDER_SPELLINGS } from "../../api/canary.ts";
 import { DEFAULT_BIND_ADDRESS } from "../../observability/server.ts";
 import { sigv4Options } from "../sigv4-flags.ts";
 import { type ControllerFlags, leaderElectionOptions } from "./controller-flags.ts";
@@ -27,7 +27,7 @@ export function register(program: Command): void {
     )
     .addOption(
       new Option("--provider <name>", "router for Canaries without spec.provider")
-        .choices(PROVIDERS)
+        .choices(PROVIDER_SPELLINGS)
         .default("kubernetes"),
     )
     .addOption(
