@@ -18,7 +18,9 @@ import {
   type RunChecksInput,
   runChecks,
 } from "../metrics/analysis.ts";
+import { isBuiltinMetric, ROUTER_SERIES } from "../metrics/builtin.ts";
 import { createMetricProvider } from "../metrics/factory.ts";
+import { describeChoice, SeriesResolver } from "../metrics/series.ts";
 import { alertHooks } from "../notifiers/alerts.ts";
 import { type AlertDeliveryQueue, createDeliveryQueue } from "../notifiers/delivery.ts";
 import type { ProviderRef } from "../notifiers/outbox.ts";
@@ -58,6 +60,33 @@ export function reconcilerWiring(
   const { logger } = options;
   const queryLimit = pLimit(options.maxConcurrentQueries ?? 16);
   const lookups = cachedTemplateLookups(kubeLookups(client), caches.templates, options.namespaces);
+  // Whose series the built-ins read follows the implementation serving the route. Told once per
+  // decision, and only when it is not the router's usual series or the lookup could not decide.
+  const seriesResolver = new SeriesResolver(client, async (canary, choice) => {
+    const usual = choice.series === ROUTER_SERIES[choice.router];
+    if (usual && choice.fallback === undefined) return;
+    const message = describeChoice(choice);
+    logger.info({ canary: `${canary.metadata.namespace}/${canary.metadata.name}` }, message);
+    await client.event({
+      regarding: canary as Canary & KubeObject,
+      type: choice.failed ? "Warning" : "Normal",
+      reason: "BuiltinMetrics",
+      message,
+    });
+  });
+  const seriesOf = async (canary: Canary, resolved: ResolvedCanary) => {
+    const builtins = resolved.metrics.some(
+      (m) => !m.templateRef && m.query === undefined && isBuiltinMetric(m.name),
+    );
+    if (!builtins) return undefined;
+    try {
+      return (await seriesResolver.choose(canary, resolved.provider))?.series;
+    } catch (err) {
+      // The lookup catches what it reads; anything else leaves the router's default series.
+      logger.warn({ err }, "choosing the built-in metrics' series failed; the router's default is used");
+      return undefined;
+    }
+  };
   const analysisInput = (canary: Canary, resolved: ResolvedCanary): RunChecksInput => ({
     canary,
     resolved,
@@ -82,7 +111,10 @@ export function reconcilerWiring(
     defaultProvider: options.defaultProvider,
     router: (provider) =>
       createRouter(provider, { client, nginxAnnotationPrefix: options.nginxAnnotationPrefix }),
-    runChecks: (canary, resolved) => queryLimit(() => runChecks(analysisInput(canary, resolved))),
+    runChecks: async (canary, resolved) => {
+      const series = await seriesOf(canary, resolved);
+      return queryLimit(() => runChecks({ ...analysisInput(canary, resolved), series }));
+    },
     offlineProviders: (canary, resolved) =>
       queryLimit(() => offlineProviders(analysisInput(canary, resolved))),
     listCanaries: async (namespace) =>
