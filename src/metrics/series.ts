@@ -72,8 +72,8 @@ export function gatewayControllerSeries(controller: string): Series | undefined 
   return GATEWAY_CONTROLLERS[controller];
 }
 
-/** One parent's controller, or why it has none. */
-type ParentAnswer =
+/** One parent Gateway's controller, or why it has none. */
+export type ParentAnswer =
   | { kind: "mesh"; parent: string }
   | { kind: "controller"; parent: string; className: string; controller: string }
   | { kind: "failed"; parent: string; reason: string };
@@ -131,10 +131,9 @@ function isMesh(ref: ParentRef): boolean {
 
 async function gatewayController(
   client: KubeClient,
-  ref: ParentRef,
-  routeNamespace: string,
+  ref: { namespace: string; name: string },
 ): Promise<ParentAnswer> {
-  const namespace = ref.namespace ?? routeNamespace;
+  const namespace = ref.namespace;
   const parent = `Gateway ${namespace}/${ref.name}`;
   const gateway = await read<KubeObject & { spec?: { gatewayClassName?: string } }>(client, parent, {
     apiVersion: `${GATEWAY_GROUP}/v1`,
@@ -154,30 +153,37 @@ async function gatewayController(
   return { kind: "controller", parent, className, controller: cls.object.spec?.controllerName ?? "" };
 }
 
-/** gatewayapi: the series of the implementation serving every parent Gateway of the route. */
-export async function gatewaySeries(
-  client: KubeClient,
-  canary: Canary,
+/**
+ * The Gateways among a route's parents (once each, namespace resolved), or the choice made without
+ * reading any: no parents, a mesh parent (GAMMA), no Gateway parent.
+ */
+export function gatewayParents(
   parents: ParentRef[],
-): Promise<SeriesChoice> {
-  const routeNamespace = canary.metadata.namespace ?? "default";
-  if (parents.length === 0) return defaultChoice("gatewayapi", "the route has no parents");
-  if (parents.some(isMesh)) {
-    const mesh = parents.find(isMesh) as ParentRef;
-    return defaultChoice(
-      "gatewayapi",
-      `the mesh parent Service ${mesh.namespace ?? routeNamespace}/${mesh.name} (GAMMA)`,
-    );
+  routeNamespace: string,
+): { gateways: { namespace: string; name: string }[] } | { choice: SeriesChoice } {
+  if (parents.length === 0) return { choice: defaultChoice("gatewayapi", "the route has no parents") };
+  const mesh = parents.find(isMesh);
+  if (mesh) {
+    const basis = `the mesh parent Service ${mesh.namespace ?? routeNamespace}/${mesh.name} (GAMMA)`;
+    return { choice: defaultChoice("gatewayapi", basis) };
   }
   const gateways = parents.filter(
     (p) => (p.kind ?? "Gateway") === "Gateway" && (p.group ?? GATEWAY_GROUP) === GATEWAY_GROUP,
   );
-  if (gateways.length === 0) return defaultChoice("gatewayapi", "the route has no Gateway parents");
+  if (gateways.length === 0)
+    return { choice: defaultChoice("gatewayapi", "the route has no Gateway parents") };
   // One read per Gateway, even when the route names it once per listener (sectionName).
-  const unique = new Map(gateways.map((g) => [`${g.namespace ?? routeNamespace}/${g.name}`, g]));
-  const answers = await Promise.all(
-    [...unique.values()].map((g) => gatewayController(client, g, routeNamespace)),
+  const unique = new Map(
+    gateways.map((g) => {
+      const namespace = g.namespace ?? routeNamespace;
+      return [`${namespace}/${g.name}`, { namespace, name: g.name }];
+    }),
   );
+  return { gateways: [...unique.values()] };
+}
+
+/** The choice from what each parent Gateway's class says (or why it could not be read). */
+export function gatewayChoice(answers: ParentAnswer[]): SeriesChoice {
   const failed = answers.find((a) => a.kind === "failed");
   if (failed?.kind === "failed") return defaultChoice("gatewayapi", failed.parent, failed.reason, true);
   const controllers = answers as Extract<ParentAnswer, { kind: "controller" }>[];
@@ -202,6 +208,17 @@ export async function gatewaySeries(
   );
 }
 
+/** gatewayapi: the series of the implementation serving every parent Gateway of the route. */
+export async function gatewaySeries(
+  client: KubeClient,
+  canary: Canary,
+  parents: ParentRef[],
+): Promise<SeriesChoice> {
+  const found = gatewayParents(parents, canary.metadata.namespace ?? "default");
+  if ("choice" in found) return found.choice;
+  return gatewayChoice(await Promise.all(found.gateways.map((g) => gatewayController(client, g))));
+}
+
 type IngressLike = KubeObject & {
   spec?: { ingressClassName?: string };
 };
@@ -212,7 +229,7 @@ export async function ingressSeries(
   className: string | undefined,
   how: string,
 ): Promise<SeriesChoice> {
-  if (!className) return defaultChoice("nginx", "the Ingress names no class");
+  if (!className) return ingressChoice(className, how, undefined);
   const cls = await read<KubeObject & { spec?: { controller?: string } }>(
     client,
     `IngressClass ${className}`,
@@ -222,21 +239,35 @@ export async function ingressSeries(
       name: className,
     },
   );
+  return ingressChoice(
+    className,
+    how,
+    "reason" in cls ? cls : { controller: cls.object.spec?.controller ?? "" },
+  );
+}
+
+/** The choice from the Ingress's class and what its IngressClass says (or why it could not be read). */
+export function ingressChoice(
+  className: string | undefined,
+  how: string,
+  cls: { controller: string } | { reason: string; missing: boolean } | undefined,
+): SeriesChoice {
+  if (!className || !cls) return defaultChoice("nginx", "the Ingress names no class");
   if ("reason" in cls) {
     // The annotation is older than IngressClass objects: ingress-nginx matches it against its
     // --ingress-class flag, and no IngressClass of that name is the usual case there, not a failure.
-    if (how === "annotation" && cls.missing)
+    if (how === "annotation" && cls.missing) {
       return defaultChoice("nginx", `${how} kubernetes.io/ingress.class=${className}`);
+    }
     return defaultChoice("nginx", `IngressClass ${className}`, cls.reason, true);
   }
-  const controller = cls.object.spec?.controller ?? "";
-  const basis = `IngressClass ${className} (${controller})`;
-  const series = ingressControllerSeries(controller);
+  const basis = `IngressClass ${className} (${cls.controller})`;
+  const series = ingressControllerSeries(cls.controller);
   if (series) return { router: "nginx", series, basis };
   return defaultChoice(
     "nginx",
     basis,
-    NO_SERIES[controller] ?? "the built-ins know no series of this controller",
+    NO_SERIES[cls.controller] ?? "the built-ins know no series of this controller",
   );
 }
 

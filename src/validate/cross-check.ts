@@ -11,6 +11,7 @@ import { gatewayApiCheck } from "./gatewayapi-check.ts";
 import { dirOf, type Manifest } from "./load.ts";
 import { locate, problemAt } from "./locate.ts";
 import type { Problem } from "./problem.ts";
+import { builtinSeriesNote } from "./series-note.ts";
 import { windowCheck } from "./windows-check.ts";
 
 type Path = (string | number)[];
@@ -197,5 +198,6 @@ export function crossCheck(manifests: Manifest[]): Problem[] {
     ...duplicateProblems(canaries),
     ...canaries.flatMap(windowCheck),
     ...canaries.flatMap((c) => gatewayApiCheck(c, routes)),
+    ...canaries.flatMap((c) => builtinSeriesNote(c, manifests)),
   ];
 }
