@@ -153,6 +153,24 @@ describe("backtest", () => {
     expect(svg).toContain("suggested");
   });
 
+  it("replays the built-ins from the series given (Traefik's): the -primary backend's", async () => {
+    const calls: { query: string; options: RangeOptions }[] = [];
+    await backtest({
+      canary: { ...canary, spec: { ...canary.spec, provider: "gatewayapi" } },
+      templates: async (_, name) => (name === "latency" ? template : undefined),
+      secrets: async () => undefined,
+      providers: fakeProviders(calls),
+      metricsServer: "http://prom:9090",
+      series: "traefik-gateway",
+      from: FROM,
+      to: new Date(FROM.getTime() + 3_600_000),
+    });
+    expect(calls[0]?.query).toContain(
+      'traefik_service_request_duration_seconds_bucket{service=~"shop-web-primary-http-[0-9]+@kubernetesgateway|',
+    );
+    expect(calls[0]?.query).not.toContain("web-canary");
+  });
+
   it("sets an outage aside when nobody marked it, and chunks long ranges with progress", async () => {
     const calls: { query: string; options: RangeOptions }[] = [];
     const progress: string[] = [];

@@ -15,6 +15,7 @@ import {
   type SecretLookup,
   type TemplateLookup,
 } from "../metrics/analysis.ts";
+import type { Series } from "../metrics/builtin.ts";
 import { isRangeProvider, stepTimes } from "../metrics/range.ts";
 import { renderQuery, templateModel } from "../metrics/template.ts";
 import { primaryName } from "../workloads/primary.ts";
@@ -48,6 +49,8 @@ export interface BacktestInput {
   metricsServer?: string;
   /** How to sign requests to metricsServer (Amazon Managed Service for Prometheus). */
   metricsSigv4?: Sigv4Spec | undefined;
+  /** Whose series the built-in metrics read (metrics/series.ts); the router's default when unset. */
+  series?: Series | undefined;
   from: Date;
   to: Date;
   /** `{{ target }}`; default the primary (`<target>-primary`), whose history is production's. */
@@ -180,6 +183,7 @@ async function replayMetric(
       defaultMetricsServer: input.metricsServer,
       defaultMetricsSigv4: input.metricsSigv4,
       templates: input.templates,
+      series: input.series,
     },
     metric,
   );

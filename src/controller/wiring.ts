@@ -9,7 +9,7 @@ import type { Canary, ProviderName } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import type { Sigv4Spec } from "../api/metric-template.ts";
 import type { CachedKubeClient } from "../kube/cached-client.ts";
-import type { KubeObject } from "../kube/types.ts";
+import type { KubeClient, KubeObject } from "../kube/types.ts";
 import type { Watcher } from "../kube/watcher.ts";
 import {
   kubeLookups,
@@ -18,7 +18,9 @@ import {
   type RunChecksInput,
   runChecks,
 } from "../metrics/analysis.ts";
+import { isBuiltinMetric, ROUTER_SERIES, type Series } from "../metrics/builtin.ts";
 import { createMetricProvider } from "../metrics/factory.ts";
+import { describeChoice, SeriesResolver } from "../metrics/series.ts";
 import { alertHooks } from "../notifiers/alerts.ts";
 import { type AlertDeliveryQueue, createDeliveryQueue } from "../notifiers/delivery.ts";
 import type { ProviderRef } from "../notifiers/outbox.ts";
@@ -58,6 +60,7 @@ export function reconcilerWiring(
   const { logger } = options;
   const queryLimit = pLimit(options.maxConcurrentQueries ?? 16);
   const lookups = cachedTemplateLookups(kubeLookups(client), caches.templates, options.namespaces);
+  const seriesOf = builtinSeries(client, logger);
   const analysisInput = (canary: Canary, resolved: ResolvedCanary): RunChecksInput => ({
     canary,
     resolved,
@@ -82,7 +85,10 @@ export function reconcilerWiring(
     defaultProvider: options.defaultProvider,
     router: (provider) =>
       createRouter(provider, { client, nginxAnnotationPrefix: options.nginxAnnotationPrefix }),
-    runChecks: (canary, resolved) => queryLimit(() => runChecks(analysisInput(canary, resolved))),
+    runChecks: async (canary, resolved) => {
+      const series = await seriesOf(canary, resolved);
+      return queryLimit(() => runChecks({ ...analysisInput(canary, resolved), series }));
+    },
     offlineProviders: (canary, resolved) =>
       queryLimit(() => offlineProviders(analysisInput(canary, resolved))),
     listCanaries: async (namespace) =>
@@ -109,5 +115,41 @@ export function cachedTemplateLookups(
       const cached = watchers.map((w) => w.get(`${namespace}/${name}`)).find((t) => t !== undefined);
       return cached && parseTemplate(cached);
     },
+  };
+}
+
+/**
+ * Whose series a Canary's built-in metrics read: the implementation serving its route (metrics/series.ts),
+ * looked up only when the Canary uses a built-in. Each decision is told once, in a BuiltinMetrics Event,
+ * when it is not the router's usual series or the lookup could not decide (a Warning when a read failed).
+ */
+export function builtinSeries(
+  client: KubeClient,
+  logger: Logger,
+): (canary: Canary, resolved: Pick<ResolvedCanary, "provider" | "metrics">) => Promise<Series | undefined> {
+  const resolver = new SeriesResolver(client, async (canary, choice) => {
+    const usual = choice.series === ROUTER_SERIES[choice.router];
+    if (usual && choice.fallback === undefined) return;
+    const message = describeChoice(choice);
+    logger.info({ canary: `${canary.metadata.namespace}/${canary.metadata.name}` }, message);
+    await client.event({
+      regarding: canary as Canary & KubeObject,
+      type: choice.failed ? "Warning" : "Normal",
+      reason: "BuiltinMetrics",
+      message,
+    });
+  });
+  return async (canary, resolved) => {
+    const builtins = resolved.metrics.some(
+      (m) => !m.templateRef && m.query === undefined && isBuiltinMetric(m.name),
+    );
+    if (!builtins) return undefined;
+    try {
+      return (await resolver.choose(canary, resolved.provider))?.series;
+    } catch (err) {
+      // The lookup catches what it reads; anything else leaves the router's default series.
+      logger.warn({ err }, "choosing the built-in metrics' series failed; the router's default is used");
+      return undefined;
+    }
   };
 }

@@ -230,6 +230,47 @@ describe("runChecks", () => {
     ]);
   });
 
+  it("reads the series of the implementation serving the route, and its messages name them", async () => {
+    const calls: Call[] = [];
+    const gateway = {
+      ...canary,
+      spec: { ...canary.spec, provider: "gatewayapi" as const, ingressRef: undefined },
+    };
+    const checks = await runChecks(
+      input({
+        canary: gateway,
+        metrics: [],
+        resolved: {
+          provider: "gatewayapi",
+          metrics: [metric("request-success-rate", { thresholdRange: { min: 99 } })],
+        },
+        series: "traefik-gateway",
+        providers: fakeProviders((q) => (q.includes("web-canary") ? value(66.4) : value(100)), calls),
+      }),
+    );
+    expect(calls.map((c) => c.query)).toEqual([
+      expect.stringContaining(
+        'traefik_service_requests_total{service=~"shop-web-canary-http-[0-9]+@kubernetesgateway|',
+      ),
+    ]);
+    expect(checks).toMatchObject([
+      {
+        result: "fail",
+        value: 66.4,
+        provider: "prometheus",
+        message: "request-success-rate 66.40 is below the minimum 99 (prometheus, Traefik's series)",
+      },
+    ]);
+    // The router's own default series are not named (messages as before).
+    const nginx = await runChecks(
+      input({
+        metrics: [metric("request-success-rate", { thresholdRange: { min: 99 } })],
+        series: "ingress-nginx",
+      }),
+    );
+    expect(nginx[0]?.message).toBe("request-success-rate 1.00 is below the minimum 99 (prometheus)");
+  });
+
   it("signs built-in checks and address-less templates for the controller's server, not a Canary's own", async () => {
     const calls: Call[] = [];
     const sigv4 = { region: "us-west-2", roleArn: "arn:aws:iam::123456789012:role/amp" };

@@ -10,7 +10,7 @@ import {
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import { credentialSecrets, displayUrl, redact, urlSecrets } from "../security/redact.ts";
 import { primaryName } from "../workloads/primary.ts";
-import { builtinQuery } from "./builtin.ts";
+import { builtinQuery, ROUTER_SERIES, SERIES_NAMES, type Series } from "./builtin.ts";
 import type { ComparisonVerdict } from "./judge/compare-check.ts";
 import type { Credentials, MetricProvider, QueryResult } from "./provider.ts";
 import type { Reducer } from "./providers/cloudwatch.ts";
@@ -37,6 +37,11 @@ export interface RunChecksInput {
   canary: Pick<Canary, "metadata" | "spec">;
   /** The router (picks the built-in queries) and the metrics with their defaults applied. */
   resolved: Pick<ResolvedCanary, "provider" | "metrics">;
+  /**
+   * Whose series the built-in queries read (series.ts: the implementation serving the route); the
+   * router's default when unset.
+   */
+  series?: Series | undefined;
   /** The controller's Prometheus, used when neither the MetricTemplate nor the Canary names one. */
   defaultMetricsServer?: string;
   /** How to sign requests to the default metrics server (AMP), when it needs SigV4. */
@@ -122,6 +127,8 @@ export interface Plan {
   namespace: string;
   /** The query of the primary's side, for compare (built-ins differ per router; templates do not). */
   primaryQuery: string;
+  /** Built-in queries of an implementation other than the router's default: whose ("Traefik's series"). */
+  series?: string;
 }
 
 async function runCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<CheckStatus> {
@@ -140,7 +147,7 @@ async function runCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<
     return redactCheck({ ...base, ...verdict, provider: plan.provider.type }, plan, credentials);
   } catch (err) {
     // Errors before a plan exists (template missing, unreadable) name the template themselves.
-    const where = plan ? `${plan.source} (${plan.provider.type}): ` : "";
+    const where = plan ? `${plan.source} (${providerLabel(plan)}): ` : "";
     const provider = plan ? { provider: plan.provider.type } : {};
     return redactCheck(
       { ...base, result: "error", message: `${metric.name}: ${where}${messageOf(err)}`, ...provider },
@@ -148,6 +155,11 @@ async function runCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<
       credentials,
     );
   }
+}
+
+/** The provider as messages name it, with whose series a built-in read when not the router's usual ones. */
+function providerLabel(plan: Plan): string {
+  return plan.series ? `${plan.provider.type}, ${plan.series}` : plan.provider.type;
 }
 
 /** thresholdRange on the instant value, compare against the primary, or both (the worse result counts). */
@@ -158,7 +170,7 @@ async function judgeMetric(
   credentials: Credentials,
   now: Date,
 ): Promise<ComparisonVerdict> {
-  const type = plan.provider.type;
+  const type = providerLabel(plan);
   const fixed =
     metric.compare && !metric.thresholdRange
       ? undefined
@@ -210,7 +222,7 @@ async function runQuery(
 export async function planCheck(
   input: Pick<
     RunChecksInput,
-    "canary" | "resolved" | "defaultMetricsServer" | "defaultMetricsSigv4" | "templates"
+    "canary" | "resolved" | "defaultMetricsServer" | "defaultMetricsSigv4" | "templates" | "series"
   >,
   metric: ResolvedMetric,
 ): Promise<Plan> {
@@ -236,13 +248,17 @@ export async function planCheck(
     };
   }
   if (!metric.templateRef) {
+    const router = input.resolved.provider;
     const kind = input.canary.spec.targetRef.kind;
-    const query = builtinQuery(input.resolved.provider, metric.name, "canary", kind);
+    const series = input.series ?? ROUTER_SERIES[router];
+    const query = builtinQuery(router, metric.name, "canary", series, kind);
     if (query === undefined) throw new Error("not a built-in metric and no templateRef is set");
+    const other = series !== ROUTER_SERIES[router];
     return {
-      source: `built-in query for ${input.resolved.provider}`,
+      source: `built-in query for ${router}`,
       query,
-      primaryQuery: builtinQuery(input.resolved.provider, metric.name, "primary", kind) ?? query,
+      primaryQuery: builtinQuery(router, metric.name, "primary", series, kind) ?? query,
+      ...(other ? { series: SERIES_NAMES[series] } : {}),
       provider: prometheus,
       reduce: undefined,
       namespace: canaryNamespace,

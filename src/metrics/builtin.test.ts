@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PROVIDERS } from "../api/canary.ts";
-import { BUILTIN_QUERIES, builtinQuery } from "./builtin.ts";
+import { BUILTIN_QUERIES, builtinQuery, ROUTER_SERIES, SERIES, SERIES_QUERIES } from "./builtin.ts";
 import { renderQuery, type TemplateModel } from "./template.ts";
 
 const model: TemplateModel = {
@@ -43,13 +43,16 @@ describe("built-in queries", () => {
   it("DaemonSet targets: the canary's pods (<daemonset>-<suffix>), never the primary's", () => {
     for (const router of ["kubernetes", "gatewayapi", "appmesh"] as const) {
       for (const metric of ["request-success-rate", "request-duration"]) {
-        const canary = renderQuery(builtinQuery(router, metric, "canary", "DaemonSet") as string, model);
+        const canary = renderQuery(
+          builtinQuery(router, metric, "canary", undefined, "DaemonSet") as string,
+          model,
+        );
         const pattern = new RegExp(`^${/kubernetes_pod_name=~"([^"]+)"/.exec(canary)?.[1]}$`);
         expect(pattern.test("web-x7k2p"), `${router} ${metric}`).toBe(true);
         expect(pattern.test("web-primary-x7k2p"), `${router} ${metric}`).toBe(false);
         const primaryModel = { ...model, target: "web-primary" };
         const primary = renderQuery(
-          builtinQuery(router, metric, "primary", "DaemonSet") as string,
+          builtinQuery(router, metric, "primary", undefined, "DaemonSet") as string,
           primaryModel,
         );
         const primaryPattern = new RegExp(`^${/kubernetes_pod_name=~"([^"]+)"/.exec(primary)?.[1]}$`);
@@ -58,10 +61,10 @@ describe("built-in queries", () => {
       }
     }
     // Deployments keep Flagger's pattern; nginx selects by Ingress, not by pod.
-    expect(builtinQuery("kubernetes", "request-duration", "canary", "Deployment")).toBe(
+    expect(builtinQuery("kubernetes", "request-duration", "canary", undefined, "Deployment")).toBe(
       builtinQuery("kubernetes", "request-duration"),
     );
-    expect(builtinQuery("nginx", "request-duration", "canary", "DaemonSet")).toBe(
+    expect(builtinQuery("nginx", "request-duration", "canary", undefined, "DaemonSet")).toBe(
       builtinQuery("nginx", "request-duration"),
     );
   });
@@ -100,5 +103,122 @@ describe("built-in queries", () => {
     const pattern = /^web-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)$/;
     expect(pattern.test("web-7d9f8b6c4-x2k9p")).toBe(true);
     expect(pattern.test("web-primary-7d9f8b6c4-x2k9p")).toBe(false);
+  });
+
+  it("every implementation's series has both metrics, on both sides, and they render", () => {
+    for (const series of SERIES) {
+      for (const side of ["canary", "primary"] as const) {
+        for (const metric of ["request-success-rate", "request-duration"]) {
+          const query = builtinQuery("gatewayapi", metric, side, series);
+          expect(query, `${series} ${side} ${metric}`).toBeDefined();
+          expect(renderQuery(query as string, model)).not.toContain("{{");
+        }
+      }
+    }
+    // Without a series, each router reads its own default, as before.
+    for (const router of PROVIDERS) {
+      expect(builtinQuery(router, "request-duration")).toBe(
+        SERIES_QUERIES[ROUTER_SERIES[router]]["request-duration"],
+      );
+    }
+  });
+});
+
+/** The `service` matchers of a rendered query, as anchored regexes (PromQL matches the whole value). */
+function serviceMatchers(query: string): { equal: RegExp[]; notEqual: RegExp[] } {
+  const all = [...query.matchAll(/service(=~|!~)"([^"]+)"/g)];
+  const anchored = (m: RegExpMatchArray) => new RegExp(`^(?:${m[2]})$`);
+  return {
+    equal: all.filter((m) => m[1] === "=~").map(anchored),
+    notEqual: all.filter((m) => m[1] === "!~").map(anchored),
+  };
+}
+
+function selects(query: string, service: string): boolean {
+  const { equal, notEqual } = serviceMatchers(query);
+  return equal.every((r) => r.test(service)) && notEqual.every((r) => !r.test(service));
+}
+
+describe("Traefik's series", () => {
+  const canaryQuery = (series: "traefik-gateway" | "traefik-ingress-nginx", side: "canary" | "primary") =>
+    renderQuery(builtinQuery("gatewayapi", "request-success-rate", side, series) as string, model);
+
+  // Service names as Traefik's Gateway API provider builds them: v3.6.12 (the version the real data
+  // plane runs) to v3.7.5 `<ns>-<Service>-http-<port>`; v3.7.6 on `<route key>-svc-<ns>-<Service>-<index>`.
+  it.each([
+    ["shop-web-canary-http-80@kubernetesgateway", true, false],
+    ["shop-web-primary-http-80@kubernetesgateway", false, true],
+    [
+      "httproute-shop-web-gw-gateways-public-ep-web-0-af329269dd38031b03e3-svc-shop-web-canary-1@kubernetesgateway",
+      true,
+      false,
+    ],
+    [
+      "httproute-shop-web-gw-gateways-public-ep-web-0-af329269dd38031b03e3-svc-shop-web-primary-0@kubernetesgateway",
+      false,
+      true,
+    ],
+    // The apex Service, the weighted service, another namespace, an app named web-canary, another provider.
+    ["shop-web-http-80@kubernetesgateway", false, false],
+    [
+      "httproute-shop-web-gw-gateways-public-ep-web-0-af329269dd38031b03e3-wrr@kubernetesgateway",
+      false,
+      false,
+    ],
+    ["other-web-canary-http-80@kubernetesgateway", false, false],
+    ["shop-web-canary-canary-http-80@kubernetesgateway", false, false],
+    ["shop-web-canary-80@kubernetescrd", false, false],
+  ])("Gateway API provider: %s is the canary %s, the primary %s", (service, canary, primary) => {
+    expect(selects(canaryQuery("traefik-gateway", "canary"), service)).toBe(canary);
+    expect(selects(canaryQuery("traefik-gateway", "primary"), service)).toBe(primary);
+  });
+
+  // ingress-nginx provider (v3.7): `<ns>-<ingress>-<Service>-<port>`, the canary backend with `-canary`.
+  it.each([
+    ["shop-web-web-80-canary@kubernetesingressnginx", true, false],
+    ["shop-web-web-http-canary@kubernetesingressnginx", true, false],
+    ["shop-web-web-80@kubernetesingressnginx", false, true],
+    ["shop-web-web-80-wrr@kubernetesingressnginx", false, true],
+    ["shop-other-web-80@kubernetesingressnginx", false, false],
+    ["other-web-web-80-canary@kubernetesingressnginx", false, false],
+  ])("ingress-nginx provider: %s is the canary %s, the primary %s", (service, canary, primary) => {
+    expect(selects(canaryQuery("traefik-ingress-nginx", "canary"), service)).toBe(canary);
+    expect(selects(canaryQuery("traefik-ingress-nginx", "primary"), service)).toBe(primary);
+  });
+
+  it("the non-5xx share of traefik_service_requests_total and the p99 of its histogram in milliseconds", () => {
+    const rate = canaryQuery("traefik-gateway", "canary");
+    expect(rate).toMatch(
+      /^sum\(rate\(traefik_service_requests_total\{service=~"[^"]+", code!~"5\.\*"\}\[1m\]\)\)\n\/\n/,
+    );
+    expect(rate).toMatch(/\* 100$/);
+    const p99 = renderQuery(
+      builtinQuery("gatewayapi", "request-duration", "canary", "traefik-gateway") as string,
+      model,
+    );
+    expect(p99).toMatch(
+      /^histogram_quantile\(0\.99, sum\(rate\(traefik_service_request_duration_seconds_bucket\{service=~"[^"]+"\}\[1m\]\)\) by \(le\)\) \* 1000$/,
+    );
+  });
+});
+
+describe("Istio's series", () => {
+  it("by destination workload: the canary Deployment, or the primary's when target is <target>-primary", () => {
+    const rate = renderQuery(
+      builtinQuery("gatewayapi", "request-success-rate", "canary", "istio") as string,
+      model,
+    );
+    expect(rate).toContain(
+      'istio_requests_total{reporter="destination", destination_workload_namespace="shop", destination_workload=~"web", response_code!~"5.*"}[1m]',
+    );
+    const primary = renderQuery(
+      builtinQuery("gatewayapi", "request-duration", "primary", "istio") as string,
+      {
+        ...model,
+        target: "web-primary",
+      },
+    );
+    expect(primary).toContain('destination_workload=~"web-primary"');
+    expect(primary).toMatch(/by \(le\)\)$/);
   });
 });

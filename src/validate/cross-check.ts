@@ -12,6 +12,7 @@ import { gatewayApiCheck } from "./gatewayapi-check.ts";
 import { dirOf, type Manifest } from "./load.ts";
 import { locate, problemAt } from "./locate.ts";
 import type { Problem } from "./problem.ts";
+import { builtinSeriesNote } from "./series-note.ts";
 import { windowCheck } from "./windows-check.ts";
 
 type Path = (string | number)[];
@@ -201,5 +202,6 @@ export function crossCheck(manifests: Manifest[]): Problem[] {
     ...canaries.flatMap(windowCheck),
     ...canaries.flatMap((c) => gatewayApiCheck(c, routes)),
     ...autoscalerCheck(canaries, autoscalers, (c) => targetDeployment(c, deployments)),
+    ...canaries.flatMap((c) => builtinSeriesNote(c, manifests)),
   ];
 }

@@ -83,13 +83,19 @@ function exitCode(errors: number, warnings: number, ioErrors: number, strict: bo
   return errors > 0 || (strict && warnings > 0) ? 1 : 0;
 }
 
-/** What the cross-object checks read: kanaria objects, Deployments, Gateway API HTTPRoutes, and
- * HorizontalPodAutoscalers and KEDA ScaledObjects. */
+/**
+ * What the cross-object checks read: kanaria objects, Deployments, HorizontalPodAutoscalers and KEDA
+ * ScaledObjects, Gateway API HTTPRoutes, and the Gateways, Ingresses and classes that tell whose
+ * series the built-in metrics read.
+ */
 function crossChecked(m: Manifest): boolean {
   if (m.apiVersion === API_VERSION) return true;
   if (m.apiVersion === "apps/v1" && m.kind === "Deployment") return true;
   if (isAutoscaler(m)) return true;
-  return m.kind === "HTTPRoute" && (m.apiVersion ?? "").startsWith("gateway.networking.k8s.io/");
+  if ((m.apiVersion ?? "").startsWith("gateway.networking.k8s.io/")) {
+    return m.kind === "HTTPRoute" || m.kind === "Gateway" || m.kind === "GatewayClass";
+  }
+  return m.apiVersion === "networking.k8s.io/v1" && (m.kind === "Ingress" || m.kind === "IngressClass");
 }
 
 /** The problems of one object that need no other object. */

@@ -8,7 +8,6 @@
 // tester and hey on first use).
 import { Agent, request } from "node:http";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { API_VERSION } from "../../src/api/common.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
 import { canaryEvents, getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";
@@ -241,27 +240,17 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
     expect([...after.byMessage.entries()]).toEqual([["v2", 200]]);
   }, 240_000);
 
-  it("rolls back a release answering 5xx on the error rate Traefik measured, under load from Flagger's load tester", async () => {
+  it("rolls back a release answering 5xx on the built-in success rate, read from Traefik's series, under load from Flagger's load tester", async () => {
     const name = "bad";
     const host = `${name}.${ns}.test`;
     const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
-    // The canary Service's success rate from Traefik's own series (one `service` label per backend).
-    const backend = 'service=~"{{ namespace }}-{{ target }}-canary-.*@kubernetesgateway"';
-    await client.apply({
-      apiVersion: API_VERSION,
-      kind: "MetricTemplate",
-      metadata: { name: "traefik-success-rate", namespace: ns },
-      spec: {
-        provider: { type: "prometheus", address: prometheusUrl },
-        query:
-          `100 - 100 * sum(rate(traefik_service_requests_total{${backend}, code=~"5.."}[{{ interval }}]) or vector(0))` +
-          ` / sum(rate(traefik_service_requests_total{${backend}}[{{ interval }}]))`,
-      },
-    } as KubeObject);
     await client.apply(app(name, "v1"));
     await client.apply(
       canary(ns, name, {
         provider: "gatewayapi",
+        // The built-in request-success-rate, no MetricTemplate: the controller finds Traefik behind the
+        // Gateway's GatewayClass and reads traefik_service_requests_total of the canary's backend.
+        metricsServer: prometheusUrl,
         service: {
           port: 80,
           targetPort: 9898,
@@ -273,14 +262,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
           threshold: 2,
           stepWeight: 20,
           maxWeight: 60,
-          metrics: [
-            {
-              name: "traefik-success-rate",
-              templateRef: { name: "traefik-success-rate" },
-              interval: "20s",
-              thresholdRange: { min: 99 },
-            },
-          ],
+          metrics: [{ name: "request-success-rate", interval: "20s", thresholdRange: { min: 99 } }],
           webhooks: [
             {
               name: "load",
@@ -302,16 +284,24 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
       until: (w) => w === 0,
       timeoutMs: 15_000,
     });
-    const rate = failed.status?.checks?.find((c) => c.name === "traefik-success-rate")?.value ?? Number.NaN;
-    console.info(`[real-traffic] rolled back at a canary success rate of ${rate} % (Traefik's series)`);
+    const rate = failed.status?.checks?.find((c) => c.name === "request-success-rate")?.value ?? Number.NaN;
+    console.info(
+      `[real-traffic] rolled back at a canary success rate of ${rate} % (built-in, Traefik's series)`,
+    );
     expect(rate).toBeGreaterThan(30);
     expect(rate).toBeLessThan(99);
-    const rolledBack = (await canaryEvents(client, ns, name)).filter((e) => e.reason === "RolledBack");
-    expect(rolledBack.map((e) => e.message)).toEqual([
+    const events = await canaryEvents(client, ns, name);
+    expect(events.filter((e) => e.reason === "BuiltinMetrics").map((e) => `${e.type}: ${e.message}`)).toEqual(
+      [
+        "Normal: the built-in metrics read Traefik's series: GatewayClass " +
+          `${dataplane?.gatewayClass} (traefik.io/gateway-controller) of Gateway ${dataplane?.gateway}`,
+      ],
+    );
+    expect(events.filter((e) => e.reason === "RolledBack").map((e) => e.message)).toEqual([
       expect.stringMatching(
         new RegExp(
           `^Canary failed! Rolling back ${name}\\.${ns}: failed checks threshold reached 2/2: ` +
-            "traefik-success-rate \\d+(\\.\\d+)? is below the minimum 99 \\(prometheus\\)$",
+            "request-success-rate \\d+(\\.\\d+)? is below the minimum 99 \\(prometheus, Traefik's series\\)$",
         ),
       ),
     ]);

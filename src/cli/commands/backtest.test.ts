@@ -31,6 +31,10 @@ describe("kanaria backtest: usage and input errors exit 2 with a message naming 
     ],
     [["--from", "now-1h"], "name the manifest files, or use --from-cluster"],
     [
+      ["examples/backtest", "--from", "now-1h", "--series", "envoy-gateway"],
+      "Allowed choices are ingress-nginx, app, envoy-sidecar, traefik-gateway, traefik-ingress-nginx, istio",
+    ],
+    [
       ["examples/backtest", "--from", "now-1h", "--canary", "shop/other"],
       "no Canary shop/other in examples/backtest (found: shop/web)",
     ],

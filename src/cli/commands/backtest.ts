@@ -2,12 +2,19 @@
 import { writeFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import pino from "pino";
-import { PROVIDERS, type ProviderName } from "../../api/canary.ts";
+import {
+  type Canary,
+  PROVIDERS,
+  type ProviderName,
+  type ProviderSpelling,
+  routerOf,
+} from "../../api/canary.ts";
 import { formatJson, formatTable } from "../../backtest/format.ts";
 import { backtest, DEFAULT_FALSE_FAILURE_RATE } from "../../backtest/run.ts";
 import { fromCluster, fromFiles } from "../../backtest/sources.ts";
 import { parseSpan, parseTime, type Span } from "../../backtest/time.ts";
 import type { KubeClient } from "../../kube/types.ts";
+import { SERIES, type Series } from "../../metrics/builtin.ts";
 import { createMetricProvider } from "../../metrics/factory.ts";
 import { type Sigv4Flags, sigv4FromFlags, sigv4Options } from "../sigv4-flags.ts";
 
@@ -20,6 +27,7 @@ interface BacktestFlags extends Sigv4Flags {
   target?: string;
   metricsServer?: string;
   provider: ProviderName;
+  series?: Series;
   falseFailureRate: string;
   exclude: string[];
   includeIncident: string[];
@@ -60,6 +68,12 @@ export function register(program: Command): void {
         .choices(PROVIDERS)
         .default("kubernetes"),
     )
+    .addOption(
+      new Option(
+        "--series <implementation>",
+        "whose series the built-in metrics read (default: the router's; with --from-cluster, those of the implementation serving the route)",
+      ).choices(SERIES),
+    )
     .option(
       "--false-failure-rate <share>",
       "share of healthy windows a suggested threshold may fail",
@@ -98,9 +112,11 @@ export function register(program: Command): void {
     if (!flags.fromCluster && paths.length === 0)
       throw new Error("name the manifest files, or use --from-cluster");
     const metricsSigv4 = sigv4FromFlags(flags);
-    const sources = flags.fromCluster
-      ? await fromCluster(await clusterClient(flags.kubeconfig), flags.canary)
-      : await fromFiles(paths, flags.canary);
+    const client = flags.fromCluster ? await clusterClient(flags.kubeconfig) : undefined;
+    const sources = client ? await fromCluster(client, flags.canary) : await fromFiles(paths, flags.canary);
+    const progress = (line: string) => process.stderr.write(`kanaria backtest: ${line}\n`);
+    const series =
+      flags.series ?? (client && (await clusterSeries(client, sources.canary, flags.provider, progress)));
     const report = await backtest({
       ...sources,
       providers: createMetricProvider,
@@ -113,7 +129,8 @@ export function register(program: Command): void {
       falseFailureRate: rate,
       exclude: spans(flags.exclude, "--exclude"),
       incidents: spans(flags.includeIncident, "--include-incident"),
-      progress: (line) => process.stderr.write(`kanaria backtest: ${line}\n`),
+      ...(series ? { series } : {}),
+      progress,
     });
     process.stdout.write(flags.output === "json" ? formatJson(report) : formatTable(report));
     if (flags.plot) {
@@ -124,6 +141,19 @@ export function register(program: Command): void {
     }
     process.exitCode = report.metrics.some((m) => m.error) ? 1 : 0;
   });
+}
+
+/** As the controller chooses them: from the GatewayClass or IngressClass of the Canary's route; says which. */
+async function clusterSeries(
+  client: KubeClient,
+  canary: Pick<Canary, "metadata" | "spec">,
+  defaultProvider: ProviderName,
+  progress: (line: string) => void,
+): Promise<Series | undefined> {
+  const { SeriesResolver, describeChoice } = await import("../../metrics/series.ts");
+  const router = routerOf((canary.spec.provider ?? defaultProvider) as ProviderSpelling);
+  const resolver = new SeriesResolver(client, async (_canary, choice) => progress(describeChoice(choice)));
+  return (await resolver.choose(canary as Canary, router))?.series;
 }
 
 /** The Kubernetes client is loaded only for --from-cluster: file-based backtests start without it. */

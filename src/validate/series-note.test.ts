@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import { type Problem, validateSources } from "./index.ts";
+
+const notes = (...texts: string[]): Problem[] =>
+  validateSources(texts.map((text, i) => ({ file: `f${i}.yaml`, text }))).problems.filter(
+    (p) => p.severity === "note",
+  );
+
+const canary = (
+  provider: string,
+  service: string,
+  metric = "request-success-rate",
+  extra = "",
+) => `apiVersion: kanaria.dev/v1alpha1
+kind: Canary
+metadata:
+  name: web
+  namespace: shop
+spec:
+  provider: ${provider}
+  targetRef:
+    name: web
+${extra}  service:
+    port: 80
+${service}
+  analysis:
+    stepWeight: 10
+    metrics:
+      - name: ${metric}
+        thresholdRange:
+          min: 99
+`;
+
+const gatewayRefs = "    gatewayRefs:\n      - name: public\n        namespace: gateways";
+
+const gateway = (className: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: public
+  namespace: gateways
+spec:
+  gatewayClassName: ${className}
+  listeners: []
+`;
+
+const gatewayClass = (name: string, controllerName: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: ${name}
+spec:
+  controllerName: ${controllerName}
+`;
+
+describe("validate: whose series the built-in metrics read", () => {
+  it("notes Traefik's series when the Gateway and its GatewayClass are among the files", () => {
+    expect(
+      notes(
+        canary("gatewayapi", gatewayRefs),
+        gateway("traefik"),
+        gatewayClass("traefik", "traefik.io/gateway-controller"),
+      ),
+    ).toEqual([
+      expect.objectContaining({
+        path: "spec.analysis.metrics[0].name",
+        line: 18,
+        message:
+          "the built-in metrics read Traefik's series: GatewayClass traefik (traefik.io/gateway-controller) of Gateway gateways/public",
+      }),
+    ]);
+  });
+
+  it("notes the fallback for Envoy Gateway, and why", () => {
+    const [providerNote, note] = notes(
+      canary("gatewayapi:v1", gatewayRefs),
+      gateway("eg"),
+      gatewayClass("eg", "gateway.envoyproxy.io/gatewayclass-controller"),
+    );
+    expect(providerNote?.path).toBe("spec.provider");
+    expect(note?.message).toMatch(
+      /^the built-in metrics read Envoy sidecar series, the router's default: .*one cluster/,
+    );
+  });
+
+  it("says nothing when the class is not among the files, for a MetricTemplate, or for the router's usual series", () => {
+    expect(notes(canary("gatewayapi", gatewayRefs), gateway("traefik"))).toEqual([]);
+    expect(
+      notes(
+        canary("gatewayapi", gatewayRefs, "error-rate"),
+        gateway("traefik"),
+        gatewayClass("traefik", "traefik.io/gateway-controller"),
+      ),
+    ).toEqual([]);
+    const ingress = `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+spec:
+  ingressClassName: nginx
+`;
+    const nginx = (controller: string) => `apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: nginx
+spec:
+  controller: ${controller}
+`;
+    const ref = "  ingressRef:\n    apiVersion: networking.k8s.io/v1\n    kind: Ingress\n    name: web\n";
+    expect(
+      notes(canary("nginx", "", "request-duration", ref), ingress, nginx("k8s.io/ingress-nginx")),
+    ).toEqual([]);
+    expect(
+      notes(canary("nginx", "", "request-duration", ref), ingress, nginx("traefik.io/ingress-nginx")).map(
+        (p) => p.message,
+      ),
+    ).toEqual(["the built-in metrics read Traefik's series: IngressClass nginx (traefik.io/ingress-nginx)"]);
+  });
+});
