@@ -246,7 +246,12 @@ describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
       name: replacement?.labels.kubernetes_pod_name ?? "",
     });
     expect(replacementPod && isReady(replacementPod)).toBe(true);
-    expect(await query(`up{kubernetes_namespace="${ns}", kubernetes_pod_name="${gone}"}`)).toEqual([]);
+    // Prometheus marks the dropped target's series stale once its scrape loop has stopped.
+    await waitFor(() => query(`up{kubernetes_namespace="${ns}", kubernetes_pod_name="${gone}"}`), {
+      description: `the series of deleted pod ${gone} gone stale`,
+      until: (r) => r.length === 0,
+      timeoutMs: 5_000,
+    });
   }, 90_000);
 
   it("promotes a blue/green release judged on the built-in checks computed from the canary pods' own series", async () => {
