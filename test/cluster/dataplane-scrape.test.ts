@@ -9,7 +9,13 @@
 import { Agent, request } from "node:http";
 import { describe, expect, inject, it } from "vitest";
 import type { KubeObject } from "../../src/kube/types.ts";
-import { getCanary, testClient, waitForPhase } from "../support/canary-observer.ts";
+import {
+  canaryEvents,
+  getCanary,
+  getDeployment,
+  testClient,
+  waitForPhase,
+} from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, IMAGE } from "../support/manifests.ts";
@@ -40,7 +46,7 @@ interface Target {
 }
 
 /** podinfo 6.9.2 saying MESSAGE, ready on /readyz (as in Flagger's podinfo manifests). */
-function app(name: string, message: string, replicas: number): KubeObject {
+function app(name: string, message: string, replicas: number, extraArgs: string[] = []): KubeObject {
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -55,7 +61,7 @@ function app(name: string, message: string, replicas: number): KubeObject {
             {
               name: "podinfod",
               image: `${IMAGE}:6.9.2`,
-              command: ["./podinfo", "--port=9898", "--level=info"],
+              command: ["./podinfo", "--port=9898", "--level=info", ...extraArgs],
               env: [{ name: "PODINFO_UI_MESSAGE", value: message }],
               ports: [{ name: "http", containerPort: 9898, protocol: "TCP" }],
               readinessProbe: { httpGet: { path: "/readyz", port: 9898 }, periodSeconds: 1 },
@@ -131,6 +137,32 @@ const isReady = (p: Pod) => p.status?.conditions?.some((c) => c.type === "Ready"
 async function readyPods(name: string): Promise<Pod[]> {
   const pods = await client.list<Pod>("v1", "Pod", ns, `app=${name}`);
   return pods.filter((p) => !p.metadata.deletionTimestamp && isReady(p));
+}
+
+/**
+ * Two clients sending GETs for HOST through Traefik, each one per 40 ms, until stop(): `/` only, or with
+ * errorEvery N, every Nth a `/status/500` (podinfo answers it with a 500). stop() resolves with the
+ * answers counted by status (Traefik's 503 while no pod is behind the route included).
+ */
+function steadyLoad(host: string, errorEvery?: number): { stop: () => Promise<Map<number, number>> } {
+  let running = true;
+  const answered = new Map<number, number>();
+  const worker = async () => {
+    for (let i = 1; running; i++) {
+      const path = errorEvery && i % errorEvery === 0 ? "/status/500" : "/";
+      const status = await get(host, path).catch(() => 0);
+      answered.set(status, (answered.get(status) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+  };
+  const load = Promise.all([worker(), worker()]);
+  return {
+    async stop() {
+      running = false;
+      await load;
+      return answered;
+    },
+  };
 }
 
 /** Per pod name: the value of a `sum by (kubernetes_pod_name)` query. */
@@ -277,32 +309,22 @@ describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
     await client.apply(route(`${name}-canary`, host, `${name}-canary`));
     await waitForPhase(client, ns, name, "Initialized", 60_000);
 
-    // Two clients, each 10 GETs of / then one of /status/500, until the release is over. Requests
+    // Each client sends 10 GETs of / then one of /status/500, until the release is over. Requests
     // before the canary's pods are up get Traefik's 503 and never reach a pod.
-    let running = true;
-    const answered = { ok: 0, error: 0 };
-    const worker = async () => {
-      for (let i = 0; running; i++) {
-        const status = await get(host, i % 11 === 10 ? "/status/500" : "/").catch(() => 0);
-        if (status === 200) answered.ok++;
-        if (status === 500) answered.error++;
-        await new Promise((r) => setTimeout(r, 40));
-      }
-    };
-    const load = Promise.all([worker(), worker()]);
+    const load = steadyLoad(host, 11);
+    let answered = new Map<number, number>();
     try {
       await client.apply(app(name, "v2", 1));
       await waitForPhase(client, ns, name, "Succeeded", 75_000);
     } finally {
-      running = false;
-      await load;
+      answered = await load.stop();
     }
-    expect(answered.error).toBeGreaterThan(0);
+    expect(answered.get(500) ?? 0).toBeGreaterThan(0);
     const done = await getCanary(client, ns, name);
     const rate = done.status?.checks?.find((c) => c.name === "request-success-rate");
     const duration = done.status?.checks?.find((c) => c.name === "request-duration");
     console.info(
-      `[dataplane-scrape] blue/green promoted: request-success-rate ${rate?.value} %, request-duration ${duration?.value} ms, from ${answered.ok} + ${answered.error} answers`,
+      `[dataplane-scrape] blue/green promoted: request-success-rate ${rate?.value} %, request-duration ${duration?.value} ms, from ${answered.get(200)} + ${answered.get(500)} answers 200 + 500`,
     );
     // 10 of 11 requests succeed; rate() over a window holding series that began inside it
     // extrapolates each series a little differently, hence the margin.
@@ -313,5 +335,56 @@ describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
     );
     expect(duration?.value).toBeGreaterThan(0);
     expect(duration?.value).toBeLessThan(500);
+  }, 120_000);
+
+  it("rolls a blue/green release answering 5xx back on the built-in request-success-rate of its pods", async () => {
+    const name = "bgbad";
+    const host = `${name}-canary.${ns}.test`;
+    await client.apply(app(name, "v1", 1));
+    await client.apply(
+      canary(ns, name, {
+        provider: "kubernetes",
+        analysis: {
+          interval: "5s",
+          threshold: 2,
+          // Long enough that a release without one 5xx in the canary's series would be promoted first.
+          iterations: 10,
+          metrics: [{ name: "request-success-rate", interval: "30s", thresholdRange: { min: 99 } }],
+        },
+      }),
+    );
+    await client.apply(route(`${name}-canary`, host, `${name}-canary`));
+    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    // podinfo 6.9.2's --random-error decides once per second (it seeds with the Unix time): about one
+    // second in three answers 400, 409 or 500, so about one in nine is all 500s. The load asks for / only.
+    const load = steadyLoad(host);
+    let answered = new Map<number, number>();
+    let failed: Awaited<ReturnType<typeof getCanary>>;
+    try {
+      await client.apply(app(name, "v2", 1, ["--random-error"]));
+      failed = await waitForPhase(client, ns, name, "Failed", 90_000);
+    } finally {
+      answered = await load.stop();
+    }
+    const rate = failed.status?.checks?.find((c) => c.name === "request-success-rate")?.value ?? Number.NaN;
+    console.info(
+      `[dataplane-scrape] blue/green rolled back at request-success-rate ${rate} % (the pods' series); answers by status: ${JSON.stringify(Object.fromEntries(answered))}`,
+    );
+    expect(answered.get(500) ?? 0).toBeGreaterThan(0);
+    expect(rate).toBeGreaterThan(0);
+    expect(rate).toBeLessThan(99);
+    const rolledBack = (await canaryEvents(client, ns, name)).filter((e) => e.reason === "RolledBack");
+    expect(rolledBack.map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Canary failed! Rolling back ${name}\\.${ns}: failed checks threshold reached 2/2: ` +
+            "request-success-rate \\d+(\\.\\d+)? is below the minimum 99 \\(prometheus\\)$",
+        ),
+      ),
+    ]);
+    const primary = await getDeployment(client, ns, `${name}-primary`);
+    expect(primary?.spec?.template?.spec?.containers?.[0]?.env).toEqual([
+      { name: "PODINFO_UI_MESSAGE", value: "v1" },
+    ]);
   }, 120_000);
 });
