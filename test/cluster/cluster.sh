@@ -64,6 +64,10 @@
 #     API server's port into the namespace and Traefik's and the load tester's ports out of it,
 #     each on the same port number on both sides, so the kubeconfig and the env file are valid in
 #     and out, and nothing outside the namespace listens beyond 127.0.0.1.
+#   * Prometheus (on the host) scrapes the pods through the same bridge's HTTP proxy
+#     (POD_PROXY_PORT, `proxy_url` of the `kubernetes-pods` job), which dials pod IPs inside the
+#     namespace only; the pod runner lists the targets (prometheus/pods/pods.json) with the labels
+#     Kubernetes service discovery would give them.
 set -euo pipefail
 set +m
 
@@ -629,7 +633,8 @@ start_dataplane() {
   mkdir -p "$STATE/dataplane" "$STATE/logs/pods"
   start_netns
   start netns-bridge python3 "$SCRIPT_DIR/netns_bridge.py" --netns "$(netns_path)" \
-    --into "$APISERVER_PORT" --out "$PROXY_PORT" --out "$TRAEFIK_PORT" --out "$LOADTESTER_PORT"
+    --into "$APISERVER_PORT" --out "$PROXY_PORT" --out "$TRAEFIK_PORT" --out "$LOADTESTER_PORT" \
+    --http-proxy "$POD_PROXY_PORT" --proxy-allow "$DATAPLANE_LOCAL_RANGE"
   write_dataplane_manifests
   local node gw_crds
   node="$(node_bin)"
@@ -651,7 +656,7 @@ start_dataplane() {
     --providers.kubernetesGateway=true \
     --log.level=INFO
   start pod-runner nsenter --net="$ns" -- env KUBECONFIG="$STATE/kubeconfig" \
-    "$node" "$SCRIPT_DIR/pod-runner.ts" "$PODINFO_BIN" "$STATE/logs/pods"
+    "$node" "$SCRIPT_DIR/pod-runner.ts" "$PODINFO_BIN" "$STATE/logs/pods" "$STATE/prometheus/pods/pods.json"
   start loadtester nsenter --net="$ns" -- env PATH="$(dirname "$HEY_BIN"):$PATH" \
     "$LOADTESTER_BIN" -port="$LOADTESTER_PORT" -log-level=info -zap-encoding=console
   wait_for traefik "http://127.0.0.1:$TRAEFIK_PORT/ping" http_ok "http://127.0.0.1:$TRAEFIK_PORT/ping"
@@ -844,6 +849,26 @@ scrape_configs:
       - files: ["$STATE/prometheus/targets/*.json"]
         refresh_interval: 1s
 EOF
+  if dataplane_on; then
+    mkdir -p "$STATE/prometheus/pods"
+    # The data plane's pods: the pod runner writes their targets (pod IP and metrics port) with the
+    # __meta_kubernetes_* labels of Kubernetes service discovery, relabeled as in the usual
+    # kubernetes-pods job. Pod IPs exist only inside the namespace: the bridge's HTTP proxy dials them.
+    cat >> "$STATE/prometheus/prometheus.yml" <<EOF
+  - job_name: kubernetes-pods
+    proxy_url: http://127.0.0.1:$POD_PROXY_PORT
+    file_sd_configs:
+      - files: ["$STATE/prometheus/pods/*.json"]
+        refresh_interval: 1s
+    relabel_configs:
+      - action: labelmap
+        regex: __meta_kubernetes_pod_label_(.+)
+      - source_labels: [__meta_kubernetes_namespace]
+        target_label: kubernetes_namespace
+      - source_labels: [__meta_kubernetes_pod_name]
+        target_label: kubernetes_pod_name
+EOF
+  fi
 }
 
 start_prometheus() {
@@ -882,6 +907,7 @@ PROXY_URL=http://127.0.0.1:$PROXY_PORT
 GATEWAY=$DATAPLANE_NAMESPACE/$DATAPLANE_GATEWAY
 GATEWAY_CLASS=$DATAPLANE_GATEWAY_CLASS
 TRAEFIK_METRICS_URL=http://127.0.0.1:$TRAEFIK_PORT/metrics
+POD_PROXY_URL=http://127.0.0.1:$POD_PROXY_PORT
 LOADTESTER_URL=http://127.0.0.1:$LOADTESTER_PORT/
 EOF
   fi
@@ -903,7 +929,7 @@ cmd_up() {
   local t_build; t_build="$(elapsed "$t0")"
 
   read -r ETCD_PORT ETCD_PEER_PORT APISERVER_PORT CM_PORT SCHED_PORT KWOK_PORT PROMETHEUS_PORT MOTO_PORT SIGV4_PORT \
-    PROXY_PORT TRAEFIK_PORT LOADTESTER_PORT <<< "$(free_ports 12)"
+    PROXY_PORT TRAEFIK_PORT LOADTESTER_PORT POD_PROXY_PORT <<< "$(free_ports 13)"
   # Without the data plane, pod IPs are loopback bookkeeping and Services get no endpoints (see the
   # top); with it, pod IPs are real inside its namespace and the EndpointSlice controllers run.
   local pod_cidr="$POD_CIDR" controllers='*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller'

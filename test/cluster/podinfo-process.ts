@@ -38,10 +38,12 @@ function probePort(probe: V1Probe | undefined, container: V1Container, appPort: 
  * The podinfo process for CONTAINER on IP. The image's entrypoint is podinfo, so a `command` whose
  * first word is podinfo (Flagger's manifests say `./podinfo --port=9898 ...`) gives the arguments
  * after it, followed by `args`. Then the runner's own flags, last so they win: the HTTP server binds
- * the pod IP, and the metrics and gRPC servers (which bind every address, so two pods would collide)
- * stay off.
+ * the pod IP; the metrics server binds every address, so each process gets a METRICS_PORT of its own
+ * (Prometheus scrapes it there: on the HTTP port, each scrape would count as a request in the very
+ * `http_request_duration_seconds` it reads, and `--random-error`/`--random-delay` would hit the
+ * scrapes); the gRPC server (every address too) stays off.
  */
-export function podinfoProcess(container: V1Container, ip: string): ProcessPlan {
+export function podinfoProcess(container: V1Container, ip: string, metricsPort: number): ProcessPlan {
   const command = container.command ?? [];
   const fromCommand = command.length > 0 && /(^|\/)podinfo$/.test(command[0] ?? "") ? command.slice(1) : [];
   const userArgs = [...fromCommand, ...(container.args ?? [])];
@@ -55,7 +57,7 @@ export function podinfoProcess(container: V1Container, ip: string): ProcessPlan 
   const probe = container.readinessProbe;
   const path = probe?.httpGet ? (probe.httpGet.path ?? "/") : undefined;
   return {
-    args: [...userArgs, `--host=${ip}`, `--port=${port}`, "--port-metrics=0", "--grpc-port=0"],
+    args: [...userArgs, `--host=${ip}`, `--port=${port}`, `--port-metrics=${metricsPort}`, "--grpc-port=0"],
     env,
     skippedEnv,
     probe: { host: ip, port: probePort(probe, container, port), ...(path !== undefined ? { path } : {}) },
