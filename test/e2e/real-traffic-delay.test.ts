@@ -88,7 +88,7 @@ async function watchRoutes(): Promise<{ writes: RouteWrite[]; stop: () => void }
 }
 
 /** One client asking for HOST, one request at a time with 10 ms between them (~80/s), until stopped. */
-function client1(host: string): { replies: Reply[]; stop: () => Promise<void> } {
+function steadyClient(host: string): { replies: Reply[]; stop: () => Promise<void> } {
   const replies: Reply[] = [];
   let running = true;
   const loop = (async () => {
@@ -150,7 +150,7 @@ async function releaseAndMeasure(
     until: (r) => r.status === 200,
     timeoutMs: 20_000,
   });
-  const load = client1(host);
+  const load = steadyClient(host);
   const samples: Sample[] = [];
   const changes: { release: string; rise: RouteWrite; fall: RouteWrite }[] = [];
   try {
