@@ -272,6 +272,29 @@ describe("generated route", () => {
     expect(buildGeneratedRoute(canary, weight(0)).spec?.rules).toHaveLength(1);
   });
 
+  it("matches the sticky cookie wherever a browser puts it in the Cookie header, and only its value", () => {
+    const canary = generated({
+      analysis: { interval: "1m", stepWeight: 20, sessionAffinity: { cookieName: "canary", maxAge: 600 } },
+    });
+    canary.status = { lastAppliedSpec: "abc123" };
+    const [sticky] = buildGeneratedRoute(canary, weight(20)).spec?.rules ?? [];
+    // Gateway API's RegularExpression is RE2 in Traefik and Envoy; this pattern reads the same in JS.
+    const pattern = new RegExp(sticky?.matches?.[0]?.headers?.[0]?.value ?? "^$");
+    // Flagger's documented A/B regex ^(.*?;)?(canary=always)(;.*)?$ misses "a=b; canary=always" (the
+    // blank browsers put after ";"); the sticky match is unanchored, so position and blanks do not matter.
+    for (const header of [
+      "canary=abc123",
+      "a=b; canary=abc123",
+      "a=b;canary=abc123; c=d",
+      "canary=abc123; c=d",
+    ]) {
+      expect(pattern.test(header), header).toBe(true);
+    }
+    for (const header of ["canary=abc999", "a=b; canary=always", ""]) {
+      expect(pattern.test(header), header).toBe(false);
+    }
+  });
+
   it("refuses a route of the same name that another owner has", async () => {
     const other = { ...userRoute(), metadata: { name: "podinfo", namespace: NS } };
     const router = new GatewayApiRouter(new FakeKubeClient([other]));

@@ -6,22 +6,16 @@
 // Opt-in: without KANARIA_DATAPLANE=traefik the cluster has no data plane and this file is skipped. With
 // it, the global setup starts a cluster that has one (cluster.sh builds Traefik, podinfo, the load
 // tester and hey on first use).
-import { Agent, request } from "node:http";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { KubeObject } from "../../src/kube/types.ts";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
 import { canaryEvents, getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { type GateServer, startGateServer } from "../support/gate-server.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, IMAGE } from "../support/manifests.ts";
+import { canary } from "../support/manifests.ts";
+import { count, get, podinfoApp, realDataPlane } from "../support/real-traffic.ts";
 
-const dataplane = inject("dataplane");
-if (process.env.KANARIA_DATAPLANE && !dataplane) {
-  throw new Error(
-    "KANARIA_DATAPLANE is set but the test cluster has no data plane (no PROXY_URL in its env file)",
-  );
-}
+const dataplane = realDataPlane();
 
 const prometheusUrl = inject("prometheusUrl");
 const ns = useNamespace("e2e-real-traffic");
@@ -35,65 +29,9 @@ afterAll(async () => {
   await gates?.close();
 });
 
-/** podinfo 6.9.2 answering with MESSAGE, ready on /readyz as in Flagger's podinfo manifests. */
-function app(name: string, message: string, extraArgs: string[] = [], replicas = 1): KubeObject {
-  const deployment = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name, namespace: ns },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          containers: [
-            {
-              name: "podinfod",
-              image: `${IMAGE}:6.9.2`,
-              command: ["./podinfo", "--port=9898", "--level=info", ...extraArgs],
-              env: [{ name: "PODINFO_UI_MESSAGE", value: message }],
-              ports: [{ name: "http", containerPort: 9898, protocol: "TCP" }],
-              readinessProbe: { httpGet: { path: "/readyz", port: 9898 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
-    },
-  };
-  return deployment as KubeObject;
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-
-/** One GET through Traefik's web entrypoint: the status and podinfo's message ("" when none). */
-function get(
-  host: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; message: string }> {
-  const url = new URL(dataplane?.proxyUrl ?? "http://127.0.0.1:1");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, path: "/", headers: { ...headers, host }, agent, timeout: 5_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          let message = "";
-          try {
-            message =
-              (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { message?: string }).message ?? "";
-          } catch {
-            // not podinfo's JSON (e.g. Traefik's 404 or 503 page)
-          }
-          resolve({ status: res.statusCode ?? 0, message });
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("request timed out")));
-    req.on("error", reject);
-    req.end();
-  });
+/** podinfo 6.9.2 in this file's namespace answering with MESSAGE. */
+function app(name: string, message: string, extraArgs: string[] = [], replicas = 1) {
+  return podinfoApp(ns, name, message, extraArgs, replicas);
 }
 
 /** Requests from 4 clients, each at most one per 20 ms (~200/s), until stop() is called; stop() resolves with what answered and what failed. */
@@ -123,27 +61,6 @@ function steadyLoad(host: string): {
       return { byMessage, failed };
     },
   };
-}
-
-/** N requests, 8 at a time; how many each message answered and how many were not 200. */
-async function count(
-  host: string,
-  n: number,
-  headers: Record<string, string> = {},
-): Promise<{ byMessage: Map<string, number>; failed: number }> {
-  const byMessage = new Map<string, number>();
-  let failed = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      next++;
-      const r = await get(host, headers);
-      if (r.status !== 200) failed++;
-      else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return { byMessage, failed };
 }
 
 async function canaryWeightOnRoute(name: string): Promise<number | undefined> {
