@@ -58,7 +58,8 @@
 #     it (--cidr 10.244/16; 10.245/16 at random for podinfo pods) and the EndpointSlice controller
 #     is on, so Services get endpoints. These addresses exist only inside the namespace: nothing
 #     outside it dials a pod IP.
-#   * Inside: Traefik (Gateway API provider; KUBECONFIG), the pod runner (pod-runner.ts: one real
+#   * Inside: Traefik (Gateway API provider, and ingress-nginx provider on IngressClass nginx;
+#     KUBECONFIG), the pod runner (pod-runner.ts: one real
 #     podinfo process per podinfo pod, bound to its pod IP) and Flagger's load tester (hey on PATH).
 #   * The control plane stays on the host's 127.0.0.1. netns_bridge.py (one process) forwards the
 #     API server's port into the namespace and Traefik's and the load tester's ports out of it,
