@@ -58,7 +58,8 @@
 #     it (--cidr 10.244/16; 10.245/16 at random for podinfo pods) and the EndpointSlice controller
 #     is on, so Services get endpoints. These addresses exist only inside the namespace: nothing
 #     outside it dials a pod IP.
-#   * Inside: Traefik (Gateway API provider; KUBECONFIG), the pod runner (pod-runner.ts: one real
+#   * Inside: Traefik (Gateway API provider, and ingress-nginx provider on IngressClass nginx;
+#     KUBECONFIG), the pod runner (pod-runner.ts: one real
 #     podinfo process per podinfo pod, bound to its pod IP) and Flagger's load tester (hey on PATH).
 #   * The control plane stays on the host's 127.0.0.1. netns_bridge.py (one process) forwards the
 #     API server's port into the namespace and Traefik's and the load tester's ports out of it,
@@ -105,6 +106,11 @@ DATAPLANE_LOCAL_RANGE=10.244.0.0/15
 DATAPLANE_NAMESPACE=kanaria-dataplane
 DATAPLANE_GATEWAY=traefik
 DATAPLANE_GATEWAY_CLASS=traefik
+# The IngressClass Traefik's ingress-nginx provider serves: ingress-nginx's own name and controller
+# (the provider's defaults), so Ingresses written for ingress-nginx, and kanaria's nginx router's
+# canary Ingresses, work unchanged.
+DATAPLANE_INGRESS_CLASS=nginx
+DATAPLANE_INGRESS_CONTROLLER=k8s.io/ingress-nginx
 # The region the SigV4 proxy (the AMP stand-in) expects in the signing scope.
 SIGV4_REGION=us-west-2
 GO_DIR="$SCRIPT_DIR/go"
@@ -186,6 +192,9 @@ build_dataplane() {
   check_gomod traefik github.com/traefik/traefik/v3 "$TRAEFIK_VERSION"
   grep -q "github.com/abbot/go-http-auth => github.com/containous/go-http-auth $TRAEFIK_HTTP_AUTH_FORK\$" "$GO_DIR/traefik/go.mod" ||
     die "$GO_DIR/traefik/go.mod does not replace go-http-auth with the fork at $TRAEFIK_HTTP_AUTH_FORK (versions.env). Run: $0 pin"
+  { grep -q "github.com/traefik/traefik/dynamic/ext => ./dynamic-ext\$" "$GO_DIR/traefik/go.mod" &&
+    [ -f "$GO_DIR/traefik/dynamic-ext/ext.go" ]; } ||
+    die "$GO_DIR/traefik lacks Traefik's nested module dynamic/ext (dynamic-ext/ and its replace). Run: $0 pin"
   check_gomod podinfo github.com/stefanprodan/podinfo "$PODINFO_VERSION"
   check_gomod loadtester github.com/fluxcd/flagger "$LOADTESTER_VERSION"
   check_gomod hey github.com/rakyll/hey "$HEY_VERSION"
@@ -384,9 +393,9 @@ cmd_pin() {
   pin_dataplane
 }
 
-# pin_tool DIR MODULE VERSION TOOL-PACKAGE WHAT [REPLACE-LINES]: one data-plane wrapper module.
+# pin_tool DIR MODULE VERSION TOOL-PACKAGE WHAT [REPLACE-LINES [EXCLUDE]]: one data-plane wrapper module.
 pin_tool() {
-  local dir="$1" module="$2" version="$3" pkg="$4" what="$5" replaces="${6:-}"
+  local dir="$1" module="$2" version="$3" pkg="$4" what="$5" replaces="${6:-}" exclude="${7:-}"
   mkdir -p "$GO_DIR/$dir"
   {
     echo "// Wrapper module: builds $what."
@@ -395,19 +404,31 @@ pin_tool() {
     echo "tool $pkg"; echo
     echo "require $module $version"
     if [ -n "$replaces" ]; then echo; echo "replace ("; printf '%s\n' "$replaces"; echo ")"; fi
+    if [ -n "$exclude" ]; then echo; echo "exclude $exclude"; fi
   } > "$GO_DIR/$dir/go.mod"
   rm -f "$GO_DIR/$dir/go.sum"
   (cd "$GO_DIR/$dir" && go mod tidy) || die "go mod tidy failed in $GO_DIR/$dir"
 }
 
 pin_dataplane() {
+  # Traefik's nested module github.com/traefik/traefik/dynamic/ext (pkg/config/dynamic/ext): its
+  # go.mod replaces it with that local path, which its module zip lacks (a nested module is never
+  # part of its parent's zip), and the proxy cannot serve it (the module path does not match the
+  # directory). It is OSS Traefik's routing-configuration extension point: two empty structs that
+  # dynamic.HTTP and dynamic.Router embed. The wrapper carries the same two files, byte for byte as
+  # they read in Traefik's repository (v3.7.9 to the v3.7 branch's head), under dynamic-ext/.
+  mkdir -p "$GO_DIR/traefik/dynamic-ext"
+  printf '%s\n' "module github.com/traefik/traefik/dynamic/ext" "" "go 1.26.0" > "$GO_DIR/traefik/dynamic-ext/go.mod"
+  printf '%s\n' "package ext" "" "// HTTP is a dynamic.HTTP extension." "type HTTP struct{}" "" \
+    "// Router is a dynamic.Router extension." "type Router struct{}" > "$GO_DIR/traefik/dynamic-ext/ext.go"
   # Traefik's own replace directives (a dependency's replaces do not apply to the main module).
   pin_tool traefik github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" github.com/traefik/traefik/v3/cmd/traefik \
     "Traefik (the data plane's proxy) from github.com/traefik/traefik/v3" \
     "$(printf '\t%s\n' \
+      "github.com/traefik/traefik/dynamic/ext => ./dynamic-ext" \
       "github.com/abbot/go-http-auth => github.com/containous/go-http-auth $TRAEFIK_HTTP_AUTH_FORK" \
-      "github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59" \
-      "github.com/mailgun/minheap => github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595")"
+      "github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59")" \
+    "github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible"
   pin_tool podinfo github.com/stefanprodan/podinfo "$PODINFO_VERSION" github.com/stefanprodan/podinfo/cmd/podinfo \
     "podinfo (the app the pod runner starts, one process per pod)"
   pin_tool loadtester github.com/fluxcd/flagger "$LOADTESTER_VERSION" github.com/fluxcd/flagger/cmd/loadtester \
@@ -616,6 +637,13 @@ spec:
     allowedRoutes:
       namespaces:
         from: All
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: $DATAPLANE_INGRESS_CLASS
+spec:
+  controller: $DATAPLANE_INGRESS_CONTROLLER
 EOF
   cat > "$STATE/prometheus/targets/traefik.json" <<EOF
 [{"targets": ["127.0.0.1:$TRAEFIK_PORT"], "labels": {"job": "traefik"}}]
@@ -654,6 +682,9 @@ start_dataplane() {
     --metrics.prometheus.addServicesLabels=true --metrics.prometheus.addEntryPointsLabels=true \
     --providers.providersThrottleDuration=500ms \
     --providers.kubernetesGateway=true \
+    --providers.kubernetesIngressNGINX=true \
+    --providers.kubernetesIngressNGINX.ingressClass="$DATAPLANE_INGRESS_CLASS" \
+    --providers.kubernetesIngressNGINX.controllerClass="$DATAPLANE_INGRESS_CONTROLLER" \
     --log.level=INFO
   start pod-runner nsenter --net="$ns" -- env KUBECONFIG="$STATE/kubeconfig" \
     "$node" "$SCRIPT_DIR/pod-runner.ts" "$PODINFO_BIN" "$STATE/logs/pods" "$STATE/prometheus/pods/pods.json"
@@ -906,6 +937,7 @@ KANARIA_DATAPLANE=$DATAPLANE
 PROXY_URL=http://127.0.0.1:$PROXY_PORT
 GATEWAY=$DATAPLANE_NAMESPACE/$DATAPLANE_GATEWAY
 GATEWAY_CLASS=$DATAPLANE_GATEWAY_CLASS
+INGRESS_CLASS=$DATAPLANE_INGRESS_CLASS
 TRAEFIK_METRICS_URL=http://127.0.0.1:$TRAEFIK_PORT/metrics
 POD_PROXY_URL=http://127.0.0.1:$POD_PROXY_PORT
 LOADTESTER_URL=http://127.0.0.1:$LOADTESTER_PORT/

@@ -87,6 +87,7 @@ function dataplaneFromEnv(env: Record<string, string>): DataPlane | undefined {
     proxyUrl: env.PROXY_URL,
     gateway: env.GATEWAY ?? "",
     gatewayClass: env.GATEWAY_CLASS ?? "",
+    ingressClass: env.INGRESS_CLASS ?? "",
     loadtesterUrl: env.LOADTESTER_URL ?? "",
   };
 }

@@ -38,6 +38,8 @@ declare module "vitest" {
     /** namespace/name of the Gateway Traefik serves on proxyUrl (routes from every namespace). */
     gateway: string;
     gatewayClass: string;
+    /** The IngressClass Traefik's ingress-nginx provider serves (controller k8s.io/ingress-nginx). */
+    ingressClass: string;
     /** Flagger's load tester (webhook URL base, ends with /). */
     loadtesterUrl: string;
   }
