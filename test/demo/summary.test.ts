@@ -46,6 +46,43 @@ describe("the demo's summary", () => {
     ]);
   });
 
+  it("on real traffic, adds what the requests met: the failed ones and the measured share at each weight", () => {
+    const lines = summaryLines(
+      [
+        {
+          ...promoted,
+          traffic: {
+            requests: 2_504,
+            failed: 0,
+            failures: "",
+            steps: [
+              { weight: 20, answered: 98, requests: 500 },
+              { weight: 40, answered: 203, requests: 499 },
+              { weight: 60, answered: 0, requests: 0 },
+            ],
+          },
+        },
+        {
+          ...rolledBack,
+          traffic: {
+            requests: 1_020,
+            failed: 37,
+            failures: "HTTP 400 ×14, HTTP 500 ×12, HTTP 409 ×11",
+            steps: [{ weight: 20, answered: 66, requests: 497 }],
+          },
+        },
+      ],
+      plain,
+    );
+    expect(lines[2]).toBe(
+      "      traffic: 2,504 requests, 0 failed; 6.0.1 answered 19.6% at weight 20%, 40.7% at weight 40%, - at weight 60%",
+    );
+    expect(lines[4]).toBe(
+      "      traffic: 1,020 requests, 37 failed (HTTP 400 ×14, HTTP 500 ×12, HTTP 409 ×11); 6.0.2 answered 13.3% at weight 20%",
+    );
+    expect(lines[5]).toBe("      reason: request-success-rate 89.90 is below the minimum 99 (prometheus)");
+  });
+
   it("says what was expected when a release went the wrong way or nowhere", () => {
     const lines = summaryLines(
       [
