@@ -117,9 +117,60 @@ export interface Load {
   stop(): Promise<void>;
 }
 
+/** One GET / to `url` with Host `host`: which release answered, or why it failed. Never rejects. */
+export function sendOne(
+  url: string,
+  host: string,
+  opts: { agent?: Agent; timeoutMs?: number } = {},
+): Promise<Outcome> {
+  const target = new URL(url);
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (o: Outcome) => {
+      if (done) return;
+      done = true;
+      resolve(o);
+    };
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: "/",
+        headers: { host },
+        ...(opts.agent ? { agent: opts.agent } : {}),
+        timeout: opts.timeoutMs ?? 5_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", (err) => finish({ failure: err.message }));
+        res.on("end", () => {
+          if (res.statusCode !== 200) {
+            finish({ failure: `HTTP ${res.statusCode}` });
+            return;
+          }
+          let message: unknown;
+          try {
+            message = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { message?: unknown }).message;
+          } catch {
+            // Not podinfo's JSON: reported below.
+          }
+          finish(
+            typeof message === "string" && message !== ""
+              ? { release: message }
+              : { failure: "HTTP 200 without podinfo's message" },
+          );
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (err) => finish({ failure: (err as NodeJS.ErrnoException).code ?? err.message }));
+    req.end();
+  });
+}
+
 /** Starts sending one GET / every 1/rps seconds until stop(). */
 export function startLoad(opts: LoadOptions): Load {
-  const target = new URL(opts.url);
   const concurrency = opts.concurrency ?? 16;
   const now = opts.now ?? Date.now;
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
@@ -127,52 +178,14 @@ export function startLoad(opts: LoadOptions): Load {
   let skipped = 0;
   const pending = new Set<Promise<void>>();
 
-  const once = (): Promise<void> =>
-    new Promise((resolve) => {
-      const sentAt = now();
-      let done = false;
-      const finish = (o: Outcome) => {
-        if (done) return;
-        done = true;
-        opts.onOutcome(sentAt, o);
-        resolve();
-      };
-      const req = request(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: "/",
-          headers: { host: opts.host },
-          agent,
-          timeout: opts.timeoutMs ?? 5_000,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("error", (err) => finish({ failure: err.message }));
-          res.on("end", () => {
-            if (res.statusCode !== 200) {
-              finish({ failure: `HTTP ${res.statusCode}` });
-              return;
-            }
-            let message: unknown;
-            try {
-              message = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { message?: unknown }).message;
-            } catch {
-              // Not podinfo's JSON: reported below.
-            }
-            finish(
-              typeof message === "string" && message !== ""
-                ? { release: message }
-                : { failure: "HTTP 200 without podinfo's message" },
-            );
-          });
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", (err) => finish({ failure: (err as NodeJS.ErrnoException).code ?? err.message }));
-      req.end();
+  const once = async (): Promise<void> => {
+    const sentAt = now();
+    const outcome = await sendOne(opts.url, opts.host, {
+      agent,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
+    opts.onOutcome(sentAt, outcome);
+  };
 
   const timer = setInterval(() => {
     if (inFlight >= concurrency) {

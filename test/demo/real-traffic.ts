@@ -171,10 +171,11 @@ function withMessage(d: DeploymentObject, container: string, image: string): Kub
   const containers = d.spec.template.spec.containers.map((c) =>
     c.name === container ? { ...c, env: [...(c.env ?? []), { name: MESSAGE_ENV, value: tagOf(image) }] } : c,
   );
-  return {
+  const out: DeploymentObject = {
     ...d,
     spec: { ...d.spec, template: { ...d.spec.template, spec: { ...d.spec.template.spec, containers } } },
   };
+  return out;
 }
 
 /**

@@ -121,5 +121,25 @@ describe("the demo's closing hints", () => {
     expect(closingHints({ ...input, keep: true, route: "httproute" })).toContain(
       "  kubectl -n podinfo get httproute podinfo -o yaml",
     );
+    expect(hints.some((l) => l.includes("curl"))).toBe(false);
+    expect(hints).toContain(
+      "  The controller and the simulator are stopped. Stop the cluster with (the next make demo does, too):",
+    );
+  });
+
+  it("on real traffic, offers a request through Traefik as the demo sent them", () => {
+    const hints = closingHints({
+      ...input,
+      keep: true,
+      route: "httproute",
+      proxy: { url: "http://127.0.0.1:40001", host: "podinfo.example.test" },
+    });
+    expect(hints).toContain(
+      "  curl -s -H 'Host: podinfo.example.test' http://127.0.0.1:40001/   # podinfo through Traefik, as the demo's requests went",
+    );
+    expect(hints).toContain(
+      "  The controller and the demo's requests are stopped. Stop the cluster with (the next make demo does, too):",
+    );
+    expect(hints.at(-1)).toBe("    KANARIA_CLUSTER_DIR=.kanaria/demo bash test/cluster/cluster.sh down");
   });
 });

@@ -82,6 +82,8 @@ export interface HintsInput {
   route: "ingress" | "httproute";
   /** The demo's state dir, as the user can type it. */
   demoDir: string;
+  /** Real traffic: Traefik's entrypoint (PROXY_URL) and the host the demo's requests went to. */
+  proxy?: { url: string; host: string };
 }
 
 /**
@@ -108,7 +110,12 @@ export function closingHints(h: HintsInput): string[] {
     h.route === "httproute"
       ? `  ${n} get httproute ${h.name} -o yaml`
       : `  ${n} get ingress ${h.name}-canary -o yaml`,
-    "  The controller and the simulator are stopped. Stop the cluster with (the next make demo does, too):",
+    ...(h.proxy
+      ? [
+          `  curl -s -H 'Host: ${h.proxy.host}' ${h.proxy.url}/   # podinfo through Traefik, as the demo's requests went`,
+        ]
+      : []),
+    `  The controller and ${h.proxy ? "the demo's requests" : "the simulator"} are stopped. Stop the cluster with (the next make demo does, too):`,
     `    KANARIA_CLUSTER_DIR=${h.demoDir} bash test/cluster/cluster.sh down`,
   ];
 }
