@@ -704,11 +704,12 @@ class Demo {
     const stepTimes = new Set<string>();
     let failedChecks = 0;
     let lastChecks: CheckStatus[] = [];
-    // Real traffic: each weight the HTTPRoute held, from when the demo saw it, and what its requests met.
+    // Real traffic: each weight the HTTPRoute held during the analysis, from when the demo saw it, and
+    // what its requests met.
     let step: { weight: number; since: number } | undefined;
     const steps: ReleaseTraffic["steps"] = [];
     const closeStep = (at: number) => {
-      if (!step || step.weight === 0) return;
+      if (!step) return;
       const t = this.#meter.between(step.since + STEP_SETTLE_MS, at);
       const answered = t.byRelease.find(([r]) => r === tag)?.[1] ?? 0;
       steps.push({ weight: step.weight, answered, requests: t.total });
@@ -750,10 +751,17 @@ class Demo {
           const status = s.canary?.status;
           // Until the controller has picked up the new revision, the status is the previous release's.
           if (!status || status.lastAppliedSpec === before) return undefined;
-          if (real && s.routeWeight !== undefined && s.routeWeight !== step?.weight) {
+          if (real) {
+            // A step is a weight held while Progressing: once the phase moves on (Promoting: the primary
+            // rolls out the new release too), answers no longer tell the canary's share.
+            const progressing = status.phase === "Progressing";
             const now = Date.now();
-            closeStep(now);
-            step = { weight: s.routeWeight, since: now };
+            if (step && (!progressing || s.routeWeight !== step.weight)) {
+              closeStep(now);
+              step = undefined;
+            }
+            if (!step && progressing && s.routeWeight !== undefined && s.routeWeight > 0)
+              step = { weight: s.routeWeight, since: now };
           }
           const w = status.canaryWeight ?? 0;
           if (w > 0 && weights.at(-1) !== w) weights.push(w);
