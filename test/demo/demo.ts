@@ -790,9 +790,10 @@ class Demo {
   }
 
   /**
-   * The built-in nginx queries select the canary's requests by the canary Ingress' backend, which is
-   * the same for every release: a check whose metric window still holds the previous release's canary
-   * requests would judge both releases at once. So a release waits until the longest metric interval
+   * The checks' queries select the canary's requests by its backend (the canary Ingress' for the
+   * built-in nginx ones, the canary Service's in Traefik's series on real traffic), which is the same
+   * for every release: a check whose metric window still holds the previous release's canary requests
+   * would judge both releases at once. So a release waits until the longest metric interval
    * has passed since the previous one ended.
    */
   async #waitForQuietWindow(): Promise<void> {
@@ -805,7 +806,7 @@ class Demo {
     if (until <= Date.now()) return;
     const previous = this.results.at(-1);
     this.info(
-      `waiting ${duration(until - Date.now())} until the ${duration(windowMs)} metric window holds no canary requests of ${previous ? tagOf(previous.image) : "the last release"} (the built-in queries cannot tell releases apart)`,
+      `waiting ${duration(until - Date.now())} until the ${duration(windowMs)} metric window holds no canary requests of ${previous ? tagOf(previous.image) : "the last release"} (the checks' queries cannot tell releases apart)`,
     );
     await this.#watchUntil("the metric window", windowMs + 10_000, () =>
       Date.now() >= until ? true : undefined,
@@ -926,7 +927,8 @@ class Demo {
       message: status?.conditions?.find((c) => c.type === "Promoted")?.message,
       primary: s.primary,
       canary: s.target,
-      ...(this.traffic.real ? { measured: this.#measured(s) } : {}),
+      // Until the demo's requests start (the route is served once the Canary is initialized).
+      ...(this.#load ? { measured: this.#measured(s) } : {}),
     };
   }
 
