@@ -103,6 +103,10 @@ DATAPLANE_LOCAL_RANGE=10.244.0.0/15
 DATAPLANE_NAMESPACE=kanaria-dataplane
 DATAPLANE_GATEWAY=traefik
 DATAPLANE_GATEWAY_CLASS=traefik
+# Traefik's request-duration histogram buckets (seconds). Its default (0.1,0.3,1.2,5) puts a podinfo
+# answer of about 1 ms in the first bucket, where histogram_quantile interpolates a p99 of 99 ms;
+# these (the Prometheus client's default buckets) resolve milliseconds.
+TRAEFIK_DURATION_BUCKETS=0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10
 # The region the SigV4 proxy (the AMP stand-in) expects in the signing scope.
 SIGV4_REGION=us-west-2
 GO_DIR="$SCRIPT_DIR/go"
@@ -676,6 +680,7 @@ start_dataplane() {
     --ping=true --ping.entryPoint=traefik \
     --metrics.prometheus=true --metrics.prometheus.entryPoint=traefik \
     --metrics.prometheus.addServicesLabels=true --metrics.prometheus.addEntryPointsLabels=true \
+    --metrics.prometheus.buckets="$TRAEFIK_DURATION_BUCKETS" \
     --providers.providersThrottleDuration=500ms \
     --providers.kubernetesGateway=true \
     --log.level=INFO

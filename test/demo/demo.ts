@@ -538,7 +538,8 @@ class Demo {
   async #applyExample(): Promise<void> {
     this.#checkAborted();
     const files = [...new Set(this.example.objects.map((o) => o.file))];
-    this.step(`Applying ${files.map(relativeToRepo).join(" and ")}`);
+    const shown = files.map(relativeToRepo);
+    this.step(`Applying ${[shown.slice(0, -1).join(", "), shown.at(-1)].filter(Boolean).join(" and ")}`);
     for (const file of files) {
       const applied: string[] = [];
       for (const { obj } of this.example.objects.filter((o) => o.file === file)) {

@@ -4,6 +4,7 @@
 // what Traefik measured (traefik_service_* series in Prometheus, through the MetricTemplates below).
 // Elsewhere the demo runs on the traffic simulator, as before, and says why.
 import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import type { CanaryMetric, CanarySpec } from "../../src/api/canary.ts";
 import { API_VERSION } from "../../src/api/common.ts";
 import { tagOf } from "../../src/cli/view.ts";
@@ -153,7 +154,8 @@ export function realTrafficExample(example: Example, gateway: string): Example {
     analysis: { ...specRest.analysis, metrics },
   };
   const canary = { ...example.canary, spec };
-  const file = ingress?.file ?? example.objects[0]?.file ?? "";
+  // The MetricTemplates are this file's, not examples/podinfo's: the demo says where they come from.
+  const file = fileURLToPath(import.meta.url);
   const objects = example.objects.flatMap((o) => {
     if (o === ingress) return templates.map((obj) => ({ file, obj }));
     if (o.obj === example.canary) return [{ file: o.file, obj: canary as KubeObject }];
