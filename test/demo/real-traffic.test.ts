@@ -61,11 +61,13 @@ describe("the demo's choice of traffic", () => {
     });
   });
 
-  it("keeps the simulator for an explicit nginx provider (Traefik serves the Gateway API only)", () => {
+  it("keeps the simulator for an explicit nginx provider (real traffic goes through an HTTPRoute)", () => {
     expect(chooseTraffic({ provider: "nginx" }, possible)).toMatchObject({
       real: false,
       provider: "nginx",
-      simulatorBecause: expect.stringMatching(/^KANARIA_DEMO_PROVIDER=nginx, .*Gateway API only.*simulator$/),
+      simulatorBecause: expect.stringMatching(
+        /^KANARIA_DEMO_PROVIDER=nginx, and the demo's real traffic goes through the Gateway API .*: metrics come from the simulator$/,
+      ),
     });
   });
 

@@ -26,8 +26,8 @@ export interface TrafficChoice {
  * KANARIA_DATAPLANE unset: real traffic where a network namespace can be made (`possible` returns
  * undefined), else the simulator. "" or "off": the simulator. "traefik": real traffic or an error.
  * Real traffic goes through Traefik's Gateway API provider, so it needs the gatewayapi provider; an
- * explicit KANARIA_DEMO_PROVIDER=nginx keeps the simulator (Traefik v3.6.12 ignores ingress-nginx's
- * canary annotations).
+ * explicit KANARIA_DEMO_PROVIDER=nginx keeps the simulator (the data plane's Traefik v3.6.12 ignores
+ * ingress-nginx's canary annotations, so the demo's real traffic goes through an HTTPRoute).
  */
 export function chooseTraffic(
   env: { dataplane?: string | undefined; provider?: string | undefined },
@@ -40,7 +40,7 @@ export function chooseTraffic(
     simulatorBecause: `${because}: metrics come from the simulator`,
   });
   const nginxOnly =
-    "KANARIA_DEMO_PROVIDER=nginx, and the data plane's Traefik v3.6.12 serves the Gateway API only (it ignores ingress-nginx's canary annotations)";
+    "KANARIA_DEMO_PROVIDER=nginx, and the demo's real traffic goes through the Gateway API (an HTTPRoute on the data plane's Traefik)";
   switch (env.dataplane) {
     case undefined: {
       if (explicit === "nginx") return simulator(nginxOnly);
@@ -114,8 +114,8 @@ type DeploymentObject = KubeObject & {
  * The example for real traffic through the data plane's Gateway (GATEWAY, "namespace/name"): the
  * Canary routes with an HTTPRoute kanaria generates for the Ingress' host and attaches to that Gateway;
  * its checks read Traefik's series through MetricTemplates (no address: the controller's
- * --metrics-server); the Deployment's podinfo says its tag as its message. The Ingress goes (Traefik
- * serves the Gateway API only).
+ * --metrics-server); the Deployment's podinfo says its tag as its message. The Ingress goes: the route
+ * is the HTTPRoute.
  */
 export function realTrafficExample(example: Example, gateway: string): Example {
   const [gwNamespace, gwName, ...rest] = gateway.split("/");
