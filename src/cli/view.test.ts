@@ -116,7 +116,7 @@ describe("the demo's formatting", () => {
     const lines = statusBlock({ ...view, measured }, { style: plain, width: 200, elapsedMs: 0 });
     expect(lines[2]).toBe("  traffic  primary  80% ████████████████░░░░  20% canary");
     expect(lines[3]).toBe(
-      "  measured 6.0.2 13% · 6.0.1 80% · failed 17 of 250 answers in the last 5s (HTTPRoute weight 20%, 41 failed this release)",
+      "  measured 6.0.2 13% · 6.0.1 80% · failed 17 of 250 in 5s · this release: 41 failed · HTTPRoute 20%",
     );
     expect(lines[4]).toContain("pods");
     expect(lines).toHaveLength(8);

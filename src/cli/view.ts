@@ -154,19 +154,22 @@ function share(part: number, total: number): string {
   return `${Math.round((part / total) * 100)}%`;
 }
 
-/** "6.0.1 20% · 6.0.0 80% · failed 0 of 250 answers in the last 5s (HTTPRoute weight 20%, 0 failed this release)". */
+/**
+ * "6.0.0 80% · 6.0.1 20% · failed 0 of 250 in 5s · this release: 0 failed · HTTPRoute 20%": the most
+ * telling first, since a narrow terminal cuts the end (the weight is on the line above anyway).
+ */
 export function measuredLine(m: MeasuredView, style: Style): string {
   const total = m.answers.reduce((n, a) => n + a.count, 0) + m.failed;
   const context = [
-    m.routeWeight !== undefined ? `${m.routeKind ?? "route"} weight ${m.routeWeight}%` : "",
-    m.failedThisRelease !== undefined ? `${m.failedThisRelease} failed this release` : "",
+    m.failedThisRelease !== undefined ? `this release: ${m.failedThisRelease} failed` : "",
+    m.routeWeight !== undefined ? `${m.routeKind ?? "route"} ${m.routeWeight}%` : "",
   ].filter(Boolean);
-  const tail = context.length > 0 ? ` ${style.dim(`(${context.join(", ")})`)}` : "";
+  const tail = context.map((c) => style.dim(` · ${c}`)).join("");
   if (total === 0) return `${style.dim(`no answers in the last ${m.windowSeconds}s`)}${tail}`;
   const parts = m.answers.map((a) => `${a.label} ${share(a.count, total)}`);
   const failed = `failed ${m.failed}`;
   parts.push(m.failed > 0 ? style.red(failed) : failed);
-  return `${parts.join(" · ")} of ${total} answers in the last ${m.windowSeconds}s${tail}`;
+  return `${parts.join(" · ")} of ${total} in ${m.windowSeconds}s${tail}`;
 }
 
 export interface BlockOptions {
