@@ -57,7 +57,7 @@ import { installCrds, yamlFilesIn } from "../support/crds.ts";
 import { readEnvFile } from "../support/env-file.ts";
 import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "./example.ts";
 import { exampleFor, gatewayApiCrdFiles } from "./gatewayapi.ts";
-import { type Load, sendOne, startLoad, stepText, TrafficMeter } from "./load.ts";
+import { failureText, type Load, sendOne, startLoad, stepText, TrafficMeter } from "./load.ts";
 import { type ClusterShRun, clusterSh, describeExit, REPO_ROOT, Service, tailOf } from "./processes.ts";
 import {
   chooseTraffic,
@@ -721,8 +721,7 @@ class Demo {
     const trafficSoFar = (): ReleaseTraffic | undefined => {
       if (!real) return undefined;
       const t = this.#meter.between(started, Date.now());
-      const failures = t.byFailure.map(([why, n]) => `${why} ×${n}`).join(", ");
-      return { requests: t.total, failed: t.failed, failures, steps };
+      return { requests: t.total, failed: t.failed, failures: failureText(t), steps };
     };
     const result = (outcome: Outcome | undefined, reason?: string): ReleaseResult => {
       if (outcome) this.#canaryQuietSince = Date.now();
