@@ -22,7 +22,6 @@
 // .kanaria/demo), KANARIA_DATAPLANE (see above), KANARIA_DEMO_PROVIDER (gatewayapi.ts), NO_COLOR, and
 // cluster.sh's (KANARIA_CACHE_DIR, KUBEBUILDER_ASSETS, ...).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { homedir } from "node:os";
 import path from "node:path";
 import { PatchStrategy } from "@kubernetes/client-node";
 import pino from "pino";
@@ -56,6 +55,7 @@ import { type AlertReceiver, readableSlackMessage, startAlertReceiver } from "..
 import { installCrds, yamlFilesIn } from "../support/crds.ts";
 import { readEnvFile } from "../support/env-file.ts";
 import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "./example.ts";
+import { firstRunNotice, missingBinaries } from "./first-run.ts";
 import { exampleFor, gatewayApiCrdFiles } from "./gatewayapi.ts";
 import { failureText, type Load, sendOne, startLoad, stepText, TrafficMeter } from "./load.ts";
 import { type ClusterShRun, clusterSh, describeExit, REPO_ROOT, Service, tailOf } from "./processes.ts";
@@ -105,44 +105,6 @@ class Interrupted extends Error {
 /** Waiting for the Canary took too long: that release failed, the demo goes on. */
 class TimedOut extends Error {
   override readonly name = "TimedOut";
-}
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? "")
-    .split(path.delimiter)
-    .some((dir) => dir && existsSync(path.join(dir, command)));
-}
-
-/** What `cluster.sh up` still has to build or install (a cold first run takes a long while). */
-function missingBinaries(dataplane: boolean): string[] {
-  const versions = readEnvFile(path.join(REPO_ROOT, "test/cluster/versions.env"));
-  const cache = process.env.KANARIA_CACHE_DIR ?? path.join(homedir(), ".cache/kanaria");
-  const built = (dir: string) => existsSync(path.join(cache, dir, ".complete"));
-  const assets = process.env.KUBEBUILDER_ASSETS ?? "";
-  const fromAssets = (bin: string) => assets !== "" && existsSync(path.join(assets, bin));
-  const missing: string[] = [];
-  const k8sFromAssets = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"].every(fromAssets);
-  if (!k8sFromAssets && !built(`k8s-${versions.KUBERNETES_VERSION}`))
-    missing.push(`Kubernetes ${versions.KUBERNETES_VERSION} (built from source with Go)`);
-  if (!fromAssets("etcd") && !built(`etcd-${versions.ETCD_VERSION}`))
-    missing.push(`etcd ${versions.ETCD_VERSION} (built with Go)`);
-  if (!onPath("kwok") && !built(`kwok-${versions.KWOK_VERSION}`))
-    missing.push(`KWOK ${versions.KWOK_VERSION} (built with Go)`);
-  if (!onPath("prometheus") && !existsSync("/usr/bin/prometheus")) missing.push("Prometheus (apt-get)");
-  if (!process.env.KANARIA_MOTO_SERVER && !built(`moto-${versions.MOTO_VERSION}`))
-    missing.push(`moto ${versions.MOTO_VERSION} (pip, in a virtualenv)`);
-  if (dataplane) {
-    if (!built(`traefik-${versions.TRAEFIK_VERSION}`))
-      missing.push(
-        `Traefik ${versions.TRAEFIK_VERSION} (built with Go: the longest, 6-35 minutes on 2 cores)`,
-      );
-    const podinfo = `podinfo-${versions.PODINFO_APP_VERSION}-${(versions.PODINFO_VERSION ?? "").split("-").at(-1)}`;
-    if (!built(podinfo)) missing.push(`podinfo ${versions.PODINFO_APP_VERSION} (built with Go)`);
-    if (!built(`loadtester-${versions.LOADTESTER_VERSION}`))
-      missing.push(`Flagger's load tester ${versions.LOADTESTER_VERSION} (built with Go)`);
-    if (!built(`hey-${versions.HEY_VERSION}`)) missing.push(`hey ${versions.HEY_VERSION} (built with Go)`);
-  }
-  return missing;
 }
 
 interface Snapshot {
@@ -373,21 +335,8 @@ class Demo {
     }
     rmSync(LOG_DIR, { recursive: true, force: true });
     mkdirSync(LOG_DIR, { recursive: true });
-    const missing = missingBinaries(real);
-    if (missing.length > 0) {
-      const dataplaneOnly = missing.every((m) => /^(Traefik|podinfo|Flagger|hey) /.test(m));
-      this.out.log(
-        style.yellow(
-          `    First run: building/installing ${missing.join(", ")} into the cache (~/.cache/kanaria).\n` +
-            (dataplaneOnly
-              ? "    This takes a long while (the data plane: 15-45 minutes on 2 cores, mostly Traefik), once; later runs start in about 30 seconds."
-              : "    This takes a long while (10-30 minutes for the control plane, mostly compiling Kubernetes; the data plane adds 15-45), once; later runs start in seconds.") +
-            (real
-              ? "\n    KANARIA_DATAPLANE=off make demo skips the data plane: the simulator makes the metrics."
-              : ""),
-        ),
-      );
-    }
+    const missing = missingBinaries({ dataplane: real });
+    if (missing.length > 0) this.out.log(style.yellow(firstRunNotice(missing, real)));
     // Unless the cluster is to be kept, cluster.sh's watchdog stops it even if this process is killed outright.
     const upEnv = KEEP ? env : { ...env, KANARIA_CLUSTER_OWNER_PID: String(process.pid) };
     this.#clusterStarted = true;
