@@ -101,6 +101,33 @@ describe("the demo's formatting", () => {
     expect(lines).toHaveLength(5);
   });
 
+  it("shows the split measured from the answers under the weight, with the failed requests", () => {
+    const measured = {
+      windowSeconds: 5,
+      answers: [
+        { label: "6.0.2", count: 33 },
+        { label: "6.0.1", count: 200 },
+      ],
+      failed: 17,
+      routeWeight: 20,
+      routeKind: "HTTPRoute",
+      failedThisRelease: 41,
+    };
+    const lines = statusBlock({ ...view, measured }, { style: plain, width: 200, elapsedMs: 0 });
+    expect(lines[2]).toBe("  traffic  primary  80% ████████████████░░░░  20% canary");
+    expect(lines[3]).toBe(
+      "  measured 6.0.2 13% · 6.0.1 80% · failed 17 of 250 in 5s · this release: 41 failed · HTTPRoute 20%",
+    );
+    expect(lines[4]).toContain("pods");
+    expect(lines).toHaveLength(8);
+    const quiet = { windowSeconds: 5, answers: [], failed: 0 };
+    expect(statusBlock({ ...view, measured: quiet }, { style: plain, width: 200, elapsedMs: 0 })[3]).toBe(
+      "  measured no answers in the last 5s",
+    );
+    // A measurement changes with every request: a log line per change would flood, so logs leave it out.
+    expect(statusLine({ ...view, measured }, plain)).toBe(statusLine(view, plain));
+  });
+
   it("puts the status on one line for logs", () => {
     expect(statusLine(view, plain)).toBe(
       "phase Progressing (at 20%, up to 60%) | canary weight 20% | failed checks 1/2 | request-success-rate 89.90 (min 99) FAIL, request-duration 80.50 (max 500) pass",

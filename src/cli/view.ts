@@ -131,6 +131,45 @@ export interface CanaryView {
   message?: string;
   primary?: DeploymentView;
   canary?: DeploymentView;
+  /** Traffic counted from the answers (the demo on real traffic); shown under the weight. */
+  measured?: MeasuredView;
+}
+
+/** Requests of the last few seconds, by who answered them: the split a client saw. */
+export interface MeasuredView {
+  /** Seconds the counts cover, ending now. */
+  windowSeconds: number;
+  /** Answers by who gave them, in the order to show, e.g. "6.0.1" then "6.0.0". */
+  answers: { label: string; count: number }[];
+  failed: number;
+  /** The canary weight on the route object the proxy reads (e.g. the HTTPRoute), percent. */
+  routeWeight?: number;
+  /** What the route object is, for the label: "HTTPRoute". */
+  routeKind?: string;
+  /** Failed requests since the release under way started. */
+  failedThisRelease?: number;
+}
+
+function share(part: number, total: number): string {
+  return `${Math.round((part / total) * 100)}%`;
+}
+
+/**
+ * "6.0.0 80% · 6.0.1 20% · failed 0 of 250 in 5s · this release: 0 failed · HTTPRoute 20%": the most
+ * telling first, since a narrow terminal cuts the end (the weight is on the line above anyway).
+ */
+export function measuredLine(m: MeasuredView, style: Style): string {
+  const total = m.answers.reduce((n, a) => n + a.count, 0) + m.failed;
+  const context = [
+    m.failedThisRelease !== undefined ? `this release: ${m.failedThisRelease} failed` : "",
+    m.routeWeight !== undefined ? `${m.routeKind ?? "route"} ${m.routeWeight}%` : "",
+  ].filter(Boolean);
+  const tail = context.map((c) => style.dim(` · ${c}`)).join("");
+  if (total === 0) return `${style.dim(`no answers in the last ${m.windowSeconds}s`)}${tail}`;
+  const parts = m.answers.map((a) => `${a.label} ${share(a.count, total)}`);
+  const failed = `failed ${m.failed}`;
+  parts.push(m.failed > 0 ? style.red(failed) : failed);
+  return `${parts.join(" · ")} of ${total} in ${m.windowSeconds}s${tail}`;
 }
 
 export interface BlockOptions {
@@ -169,6 +208,7 @@ export function statusBlock(view: CanaryView, opts: BlockOptions): string[] {
       view.failedChecks ? `  ${style.yellow(`failed checks ${view.failedChecks}/${view.threshold}`)}` : ""
     }`,
     `${label("traffic")}${trafficBar(weight, 20, style)}`,
+    ...(view.measured ? [`${label("measured")}${measuredLine(view.measured, style)}`] : []),
     `${label("pods")}${deploymentLine(view.primary, style)}  ${style.dim("|")}  ${deploymentLine(view.canary, style)}`,
   ];
   const checks = view.checks ?? [];

@@ -18,6 +18,8 @@
 #   cluster.sh chromium           install Debian's chromium if missing (browser tests), print its path
 #   cluster.sh pin                regenerate test/cluster/go/*/go.mod+go.sum from versions.env
 #   cluster.sh build-dataplane    build Traefik, podinfo, Flagger's load tester and hey (idempotent)
+#   cluster.sh dataplane-possible exit 0 if this machine can run the data plane (root, a network
+#                                 namespace can be made), else exit 1 and print why
 #   cluster.sh exec -- CMD...     run CMD inside the data plane's network namespace, with the env file's
 #                                 variables set (KANARIA_DATAPLANE=traefik clusters only)
 #   cluster.sh apt-tool NAME      install a tool a test needs (e.g. tmux) with apt-get when missing
@@ -111,6 +113,10 @@ DATAPLANE_GATEWAY_CLASS=traefik
 # canary Ingresses, work unchanged.
 DATAPLANE_INGRESS_CLASS=nginx
 DATAPLANE_INGRESS_CONTROLLER=k8s.io/ingress-nginx
+# Traefik's request-duration histogram buckets (seconds). Its default (0.1,0.3,1.2,5) puts a podinfo
+# answer of about 1 ms in the first bucket, where histogram_quantile interpolates a p99 of 99 ms;
+# these (the Prometheus client's default buckets) resolve milliseconds.
+TRAEFIK_DURATION_BUCKETS=0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10
 # The region the SigV4 proxy (the AMP stand-in) expects in the signing scope.
 SIGV4_REGION=us-west-2
 GO_DIR="$SCRIPT_DIR/go"
@@ -550,6 +556,35 @@ cmd_down() {
 # data plane (KANARIA_DATAPLANE=traefik; see "Data plane" at the top)
 # ---------------------------------------------------------------------------------------
 
+# 0 when this machine can make the data plane's network namespace; otherwise 1, with the reason in
+# DATAPLANE_IMPOSSIBLE. The one place that decides it: `up` and `dataplane-possible` (which `make demo`
+# asks to choose real traffic or the simulator) both read it.
+dataplane_possible() {
+  DATAPLANE_IMPOSSIBLE=""
+  if [ "$(id -u)" != 0 ]; then
+    DATAPLANE_IMPOSSIBLE="no network namespace: the data plane needs root (it makes one with unshare -n and enters it with nsenter), and this runs as uid $(id -u)"
+    return 1
+  fi
+  local t
+  for t in unshare nsenter ip; do
+    command -v "$t" >/dev/null ||
+      { DATAPLANE_IMPOSSIBLE="no network namespace: $t is missing (Debian: util-linux, iproute2)"; return 1; }
+  done
+  # Root in a container without CAP_SYS_ADMIN (Docker's default) cannot make one: try it.
+  local err
+  if ! err="$(unshare --net true 2>&1)"; then
+    DATAPLANE_IMPOSSIBLE="no network namespace: unshare --net failed here (${err:-no message}); a container needs CAP_SYS_ADMIN for it"
+    return 1
+  fi
+}
+
+# dataplane-possible: exit 0 when a data plane can run here, else exit 1 and print why on stdout.
+cmd_dataplane_possible() {
+  if dataplane_possible; then echo "yes"; return 0; fi
+  echo "$DATAPLANE_IMPOSSIBLE"
+  return 1
+}
+
 # 0 when KANARIA_DATAPLANE asks for the data plane and this machine can make one.
 dataplane_on() {
   case "$DATAPLANE" in
@@ -557,10 +592,8 @@ dataplane_on() {
     traefik) ;;
     *) die "KANARIA_DATAPLANE must be traefik or empty (got \"$DATAPLANE\")" ;;
   esac
-  [ "$(id -u)" = 0 ] ||
-    die "KANARIA_DATAPLANE=traefik needs root: it makes a network namespace (unshare -n) and enters it (nsenter). Unset KANARIA_DATAPLANE to run without the data plane."
-  local t
-  for t in unshare nsenter ip; do command -v "$t" >/dev/null || die "KANARIA_DATAPLANE=traefik needs $t (Debian: util-linux, iproute2)"; done
+  dataplane_possible ||
+    die "KANARIA_DATAPLANE=traefik: $DATAPLANE_IMPOSSIBLE. Unset KANARIA_DATAPLANE to run without the data plane."
   node_bin >/dev/null
 }
 
@@ -680,6 +713,7 @@ start_dataplane() {
     --ping=true --ping.entryPoint=traefik \
     --metrics.prometheus=true --metrics.prometheus.entryPoint=traefik \
     --metrics.prometheus.addServicesLabels=true --metrics.prometheus.addEntryPointsLabels=true \
+    --metrics.prometheus.buckets="$TRAEFIK_DURATION_BUCKETS" \
     --providers.providersThrottleDuration=500ms \
     --providers.kubernetesGateway=true \
     --providers.kubernetesIngressNGINX=true \
@@ -1107,6 +1141,7 @@ main() {
     third-party-crds) cmd_third_party_crds ;;
     pin) cmd_pin ;;
     build-dataplane) cmd_build_dataplane ;;
+    dataplane-possible) cmd_dataplane_possible ;;
     exec) shift; cmd_exec "$@" ;;
     apt-tool) cmd_apt_tool "${2:-}" ;;
     chromium) cmd_chromium ;;

@@ -1,19 +1,27 @@
 // `make demo`: kanaria's main job, end to end, on this machine.
 //
 // Starts a local control plane with Prometheus and moto (test/cluster/cluster.sh, in its own state dir
-// .kanaria/demo, so a `make cluster` is never touched), installs the CRDs, starts the traffic simulator
-// and the controller as child processes (logs in .kanaria/demo/logs/), applies examples/podinfo/, and
-// releases two versions of podinfo: 6.0.1, a good build that must be promoted, then 6.0.2, a bad build
-// (about 10% of its requests fail) that must be rolled back. Shows the Canary live (phase, traffic,
-// pods, each metric check against its range, the events) and ends with a summary. Cleans up everything
-// it started, also on Ctrl-C, SIGTERM and errors; KANARIA_DEMO_KEEP=1 leaves the cluster running.
+// .kanaria/demo, so a `make cluster` is never touched), installs the CRDs, starts the controller as a
+// child process (logs in .kanaria/demo/logs/), applies examples/podinfo/, and releases two versions of
+// podinfo: 6.0.1, a good build that must be promoted, then 6.0.2, a bad build that must be rolled back.
+// Shows the Canary live (phase, traffic, pods, each metric check against its range, the events) and
+// ends with a summary. Cleans up everything it started, also on Ctrl-C, SIGTERM and errors;
+// KANARIA_DEMO_KEEP=1 leaves the cluster running.
+//
+// Real traffic (real-traffic.ts) where this machine can make a network namespace: the cluster runs the
+// data plane (Traefik, one real podinfo process per pod), the Canary routes through an HTTPRoute on
+// Traefik's Gateway and is judged on Traefik's series, 6.0.2 runs podinfo --random-error, and the demo
+// sends steady requests itself (load.ts), showing the split counted from the answers next to the weight
+// kanaria wrote, and the failed requests. Elsewhere, or with KANARIA_DATAPLANE= (empty or off), the
+// traffic simulator plays the proxy and makes the metrics (6.0.2 fails about 10% of its requests), and
+// the intro says why.
 //
 // Exit code 0 only when the good release was promoted and the bad one rolled back.
 //
 // Environment: KANARIA_DEMO_KEEP=1 (keep the cluster), KANARIA_DEMO_DIR (state dir, default
-// .kanaria/demo), NO_COLOR, and cluster.sh's (KANARIA_CACHE_DIR, KUBEBUILDER_ASSETS, ...).
+// .kanaria/demo), KANARIA_DATAPLANE (see above), KANARIA_DEMO_PROVIDER (gatewayapi.ts), NO_COLOR, and
+// cluster.sh's (KANARIA_CACHE_DIR, KUBEBUILDER_ASSETS, ...).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { homedir } from "node:os";
 import path from "node:path";
 import { PatchStrategy } from "@kubernetes/client-node";
 import pino from "pino";
@@ -31,6 +39,7 @@ import {
   type DeploymentView,
   type EventLineInput,
   eventLine,
+  type MeasuredView,
   makeStyle,
   PlainRenderer,
   type Renderer,
@@ -46,13 +55,24 @@ import { type AlertReceiver, readableSlackMessage, startAlertReceiver } from "..
 import { installCrds, yamlFilesIn } from "../support/crds.ts";
 import { readEnvFile } from "../support/env-file.ts";
 import { EXAMPLES_DIR, IMAGE_REPO, loadExample, PROFILES, RELEASES, RPS } from "./example.ts";
-import { demoProvider, exampleFor, gatewayApiCrdFiles } from "./gatewayapi.ts";
+import { firstRunNotice, missingBinaries } from "./first-run.ts";
+import { exampleFor, gatewayApiCrdFiles } from "./gatewayapi.ts";
+import { failureText, type Load, sendOne, startLoad, stepText, TrafficMeter } from "./load.ts";
 import { type ClusterShRun, clusterSh, describeExit, REPO_ROOT, Service, tailOf } from "./processes.ts";
+import {
+  chooseTraffic,
+  dataplaneImpossible,
+  REAL_BEHAVIOUR,
+  realTrafficExample,
+  releasePatch,
+  type TrafficChoice,
+} from "./real-traffic.ts";
 import {
   closingHints,
   duration,
   type Outcome,
   type ReleaseResult,
+  type ReleaseTraffic,
   releaseOk,
   summaryLines,
 } from "./summary.ts";
@@ -60,8 +80,6 @@ import {
 const DEMO_DIR = path.resolve(process.env.KANARIA_DEMO_DIR ?? path.join(REPO_ROOT, ".kanaria/demo"));
 const LOG_DIR = path.join(DEMO_DIR, "logs");
 const KEEP = process.env.KANARIA_DEMO_KEEP === "1";
-/** KANARIA_DEMO_PROVIDER=gatewayapi tells the same story on an HTTPRoute (see gatewayapi.ts). */
-const PROVIDER = demoProvider();
 const FIELD_MANAGER = "kanaria-demo";
 
 const POLL_MS = 500;
@@ -69,6 +87,16 @@ const POLL_MS = 500;
 const DEMO_ALERT_PROVIDER = "demo-slack";
 const INIT_TIMEOUT_MS = 120_000;
 const RELEASE_TIMEOUT_MS = 240_000;
+/** The live view's measured split covers the requests of the last this many seconds. */
+const MEASURE_WINDOW_S = 5;
+/**
+ * A step's requests are counted from this long after the demo saw the new weight on the HTTPRoute:
+ * the demo polls every POLL_MS, and Traefik applied a new weight 0.6-0.8 s after it appeared there
+ * (test/e2e/real-traffic.test.ts), so earlier requests may still have met the previous weight.
+ */
+const STEP_SETTLE_MS = 1_500;
+/** The Gateway cluster.sh makes (its env file's GATEWAY) until the env file is read. */
+const DATAPLANE_GATEWAY = "kanaria-dataplane/traefik";
 
 class Interrupted extends Error {
   override readonly name = "Interrupted";
@@ -79,37 +107,16 @@ class TimedOut extends Error {
   override readonly name = "TimedOut";
 }
 
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? "")
-    .split(path.delimiter)
-    .some((dir) => dir && existsSync(path.join(dir, command)));
-}
-
-/** What `cluster.sh up` still has to build or install (a cold first run takes a long while). */
-function missingBinaries(): string[] {
-  const versions = readEnvFile(path.join(REPO_ROOT, "test/cluster/versions.env"));
-  const cache = process.env.KANARIA_CACHE_DIR ?? path.join(homedir(), ".cache/kanaria");
-  const built = (dir: string) => existsSync(path.join(cache, dir, ".complete"));
-  const assets = process.env.KUBEBUILDER_ASSETS ?? "";
-  const fromAssets = (bin: string) => assets !== "" && existsSync(path.join(assets, bin));
-  const missing: string[] = [];
-  const k8sFromAssets = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"].every(fromAssets);
-  if (!k8sFromAssets && !built(`k8s-${versions.KUBERNETES_VERSION}`))
-    missing.push(`Kubernetes ${versions.KUBERNETES_VERSION} (built from source with Go)`);
-  if (!fromAssets("etcd") && !built(`etcd-${versions.ETCD_VERSION}`))
-    missing.push(`etcd ${versions.ETCD_VERSION} (built with Go)`);
-  if (!onPath("kwok") && !built(`kwok-${versions.KWOK_VERSION}`))
-    missing.push(`KWOK ${versions.KWOK_VERSION} (built with Go)`);
-  if (!onPath("prometheus") && !existsSync("/usr/bin/prometheus")) missing.push("Prometheus (apt-get)");
-  if (!process.env.KANARIA_MOTO_SERVER && !built(`moto-${versions.MOTO_VERSION}`))
-    missing.push(`moto ${versions.MOTO_VERSION} (pip, in a virtualenv)`);
-  return missing;
-}
-
 interface Snapshot {
   canary?: Canary;
   primary?: DeploymentView;
   target?: DeploymentView;
+  /** Real traffic: the canary's weight on the HTTPRoute, what Traefik reads (undefined: no route yet). */
+  routeWeight?: number;
+}
+
+interface RouteObject extends KubeObject {
+  spec?: { rules?: { backendRefs?: { name?: string; weight?: number }[] }[] };
 }
 
 interface DeploymentObject extends KubeObject {
@@ -130,7 +137,10 @@ class Demo {
   readonly startedAt = Date.now();
   readonly style: Style;
   readonly out: Renderer;
-  readonly example = exampleFor(loadExample(), PROVIDER);
+  /** Real traffic through the data plane, or the simulator (and why). */
+  readonly traffic: TrafficChoice;
+  /** Real traffic: rebuilt with the env file's GATEWAY once the cluster is up. */
+  example: ReturnType<typeof loadExample>;
   readonly #abort = new AbortController();
   #signal: NodeJS.Signals | undefined;
   #clusterRun: ClusterShRun | undefined;
@@ -140,6 +150,11 @@ class Demo {
   #rest: KubeRest | undefined;
   #controller: Service | undefined;
   #simulator: Service | undefined;
+  /** Real traffic: the demo's own requests, and who answered them. */
+  #load: Load | undefined;
+  readonly #meter = new TrafficMeter();
+  /** When the release under way started (its failed requests are counted from then). */
+  #releaseStartedAt: number | undefined;
   /** Plays Slack: the controller's alerts arrive here and are printed as a person would read them. */
   #slack: AlertReceiver | undefined;
   #stage = "starting";
@@ -153,6 +168,13 @@ class Demo {
   readonly results: ReleaseResult[] = [];
 
   constructor() {
+    this.traffic = chooseTraffic(
+      { dataplane: process.env.KANARIA_DATAPLANE, provider: process.env.KANARIA_DEMO_PROVIDER },
+      dataplaneImpossible,
+    );
+    this.example = this.traffic.real
+      ? realTrafficExample(loadExample(), DATAPLANE_GATEWAY)
+      : exampleFor(loadExample(), this.traffic.provider);
     const tty = process.stdout.isTTY === true && process.env.TERM !== "dumb";
     this.style = makeStyle(tty && !("NO_COLOR" in process.env));
     const write = (s: string) => {
@@ -225,13 +247,14 @@ class Demo {
     this.#intro();
     await this.#startCluster();
     await this.#installCrds();
-    await this.#startSimulator();
+    if (!this.traffic.real) await this.#startSimulator();
     await this.#startController();
     await this.#applyExample();
     await this.#waitForScrape();
     await this.#waitForInitialized();
+    if (this.traffic.real) await this.#startLoad();
     for (const [i, release] of RELEASES.entries()) {
-      this.results.push(await this.#release(i + 1, release.tag, release.expected, release.what));
+      this.results.push(await this.#release(i + 1, release.tag, release.expected, this.#what(release)));
     }
     this.out.status(this.#view(this.#lastSnapshot));
     this.out.close();
@@ -265,15 +288,26 @@ class Demo {
         return `${m.name} (${range}) over ${m.interval ?? "1m"}`;
       })
       .join(" and ");
+    const real = this.traffic.real;
     const lines = [
       style.bold("kanaria demo: progressive delivery of podinfo on a local Kubernetes control plane"),
-      `  Releases: ${RELEASES.map((r) => `${r.tag}, ${r.what} (expect: ${r.expected})`).join("; then ")}.`,
+      `  Releases: ${RELEASES.map((r) => `${r.tag}, ${this.#what(r)} (expect: ${r.expected})`).join("; then ")}.`,
       "  Cluster:  etcd, kube-apiserver, controller-manager and scheduler; KWOK stands in for the nodes",
-      "            (pods are scheduled and become ready, but no containers run).",
-      PROVIDER === "gatewayapi"
-        ? `  Traffic:  a simulator plays an Envoy-based Gateway: ${RPS} req/s split by the HTTPRoute's weights, the`
-        : `  Traffic:  a simulator plays ingress-nginx: ${RPS} req/s split by the canary Ingress' weight, the`,
-      "            request metrics of each version scraped by Prometheus.",
+      ...(real
+        ? [
+            "            and each podinfo pod runs as a real podinfo process on its pod IP, in a network",
+            "            namespace of its own with Traefik (cluster.sh's data plane).",
+            `  Traffic:  real: the demo sends ${RPS} req/s through Traefik, which splits them by the HTTPRoute's`,
+            "            weights; the split is counted from the answers, the checks read Traefik's series.",
+          ]
+        : [
+            "            (pods are scheduled and become ready, but no containers run).",
+            this.traffic.provider === "gatewayapi"
+              ? `  Traffic:  a simulator plays an Envoy-based Gateway: ${RPS} req/s split by the HTTPRoute's weights, the`
+              : `  Traffic:  a simulator plays ingress-nginx: ${RPS} req/s split by the canary Ingress' weight, the`,
+            "            request metrics of each version scraped by Prometheus.",
+            style.yellow(`            ${this.traffic.simulatorBecause ?? "the simulator"}.`),
+          ]),
       `  Canary:   ${relativeToRepo(EXAMPLES_DIR)}/: provider ${spec.provider}, +${a.stepWeight ?? "?"}% every ${a.interval ?? "60s"} up to ${a.maxWeight ?? 100}%, then promotion;`,
       `            checks ${metrics || "(none)"};`,
       `            rollback after ${a.threshold ?? 1} failed check${(a.threshold ?? 1) === 1 ? "" : "s"}.`,
@@ -282,25 +316,27 @@ class Demo {
     for (const line of lines) this.out.log(line);
   }
 
+  /** What a release is, in the words of the traffic it meets. */
+  #what(r: (typeof RELEASES)[number]): string {
+    return (this.traffic.real ? REAL_BEHAVIOUR[r.tag] : undefined) ?? r.what;
+  }
+
   async #startCluster(): Promise<void> {
     const { style } = this;
-    this.step(`Starting the local control plane, Prometheus and moto in ${relativeToRepo(DEMO_DIR)}`);
-    const env = { ...process.env, KANARIA_CLUSTER_DIR: DEMO_DIR };
+    const real = this.traffic.real;
+    this.step(
+      `Starting the local control plane, Prometheus and moto${real ? ", and the data plane (Traefik, podinfo processes)," : ""} in ${relativeToRepo(DEMO_DIR)}`,
+    );
+    // cluster.sh knows "traefik" and empty only: the demo's own choice, whatever the caller's variable said.
+    const env = { ...process.env, KANARIA_CLUSTER_DIR: DEMO_DIR, KANARIA_DATAPLANE: real ? "traefik" : "" };
     if (existsSync(path.join(DEMO_DIR, "env"))) {
       this.info("stopping the cluster a previous demo left running");
       await clusterSh(["down"], env, () => {}).done;
     }
     rmSync(LOG_DIR, { recursive: true, force: true });
     mkdirSync(LOG_DIR, { recursive: true });
-    const missing = missingBinaries();
-    if (missing.length > 0) {
-      this.out.log(
-        style.yellow(
-          `    First run: building/installing ${missing.join(", ")} into the cache (~/.cache/kanaria).\n` +
-            "    This takes a long while (10-30 minutes, mostly compiling Kubernetes), once; later runs start in seconds.",
-        ),
-      );
-    }
+    const missing = missingBinaries({ dataplane: real });
+    if (missing.length > 0) this.out.log(style.yellow(firstRunNotice(missing, real)));
     // Unless the cluster is to be kept, cluster.sh's watchdog stops it even if this process is killed outright.
     const upEnv = KEEP ? env : { ...env, KANARIA_CLUSTER_OWNER_PID: String(process.pid) };
     this.#clusterStarted = true;
@@ -315,6 +351,13 @@ class Demo {
       );
     }
     this.#env = readEnvFile(path.join(DEMO_DIR, "env"));
+    if (real) {
+      if (!this.#env.PROXY_URL || !this.#env.GATEWAY)
+        throw new Error(
+          `${DEMO_DIR}/env has no PROXY_URL or GATEWAY: cluster.sh up did not start the data plane`,
+        );
+      this.example = realTrafficExample(loadExample(), this.#env.GATEWAY);
+    }
     const kubeconfig = this.#kubeconfigPath();
     const connection = loadConnection(kubeconfig);
     this.#client = createKubeClient(connection, pino({ level: "silent" }));
@@ -341,7 +384,9 @@ class Demo {
 
   async #installCrds(): Promise<void> {
     this.#checkAborted();
-    const gatewayApi = PROVIDER === "gatewayapi" ? gatewayApiCrdFiles() : [];
+    // With the data plane, cluster.sh has installed Gateway API's CRDs for Traefik already.
+    const gatewayApi =
+      this.traffic.provider === "gatewayapi" && !this.traffic.real ? gatewayApiCrdFiles() : [];
     this.step(`Installing the CRDs (crds/*.yaml${gatewayApi.length > 0 ? " and Gateway API's" : ""})`);
     const files = [...yamlFilesIn(path.join(REPO_ROOT, "crds")), ...gatewayApi];
     const names = await installCrds(this.#kubeconfigPath(), files, {
@@ -353,7 +398,7 @@ class Demo {
   async #startSimulator(): Promise<void> {
     this.#checkAborted();
     const { namespace, name } = this.example;
-    const through = PROVIDER === "gatewayapi" ? "its HTTPRoute" : "its Ingress";
+    const through = this.traffic.provider === "gatewayapi" ? "its HTTPRoute" : "its Ingress";
     this.step(`Starting the traffic simulator (${RPS} req/s to ${name}.${namespace} through ${through})`);
     const portFile = path.join(DEMO_DIR, "simulator.port");
     rmSync(portFile, { force: true });
@@ -372,7 +417,7 @@ class Demo {
         namespace,
         "--target",
         name,
-        ...(PROVIDER === "gatewayapi"
+        ...(this.traffic.provider === "gatewayapi"
           ? ["--router", "gatewayapi"]
           : ["--ingress", this.#spec.ingressRef?.name ?? name]),
         "--rps",
@@ -442,7 +487,8 @@ class Demo {
   async #applyExample(): Promise<void> {
     this.#checkAborted();
     const files = [...new Set(this.example.objects.map((o) => o.file))];
-    this.step(`Applying ${files.map(relativeToRepo).join(" and ")}`);
+    const shown = files.map(relativeToRepo);
+    this.step(`Applying ${[shown.slice(0, -1).join(", "), shown.at(-1)].filter(Boolean).join(" and ")}`);
     for (const file of files) {
       const applied: string[] = [];
       for (const { obj } of this.example.objects.filter((o) => o.file === file)) {
@@ -505,10 +551,11 @@ class Demo {
     return this.#client;
   }
 
-  /** Until Prometheus scrapes the simulator: checks before that would find no data. */
+  /** Until Prometheus scrapes the simulator, or Traefik: checks before that would find no data. */
   async #waitForScrape(): Promise<void> {
+    const job = this.traffic.real ? "traefik" : "simulator";
     const query = new URL("/api/v1/query", this.#prometheusUrl());
-    query.searchParams.set("query", 'up{job="simulator"}');
+    query.searchParams.set("query", `up{job="${job}"}`);
     const deadline = Date.now() + 60_000;
     for (;;) {
       this.#checkChildren();
@@ -519,10 +566,44 @@ class Demo {
       } catch {
         // Not yet.
       }
-      if (Date.now() > deadline) throw new Error("Prometheus did not scrape the simulator within 60s");
+      if (Date.now() > deadline)
+        throw new Error(
+          `Prometheus did not scrape the ${job} within 60s (query up{job="${job}"} at ${this.#prometheusUrl()})`,
+        );
       await this.#sleep(500);
     }
-    this.info("Prometheus scrapes the simulator");
+    this.info(`Prometheus scrapes ${job === "traefik" ? "Traefik" : "the simulator"}`);
+  }
+
+  /**
+   * Real traffic: steady requests through Traefik from here on, once it serves the route kanaria made
+   * (before that its answer is a 404 that would count as a failure).
+   */
+  async #startLoad(): Promise<void> {
+    this.#checkAborted();
+    const proxyUrl = this.#env.PROXY_URL ?? "";
+    const host = this.example.canary.spec.service.hosts?.[0] ?? "";
+    this.step(`Sending ${RPS} req/s to ${host} through Traefik (${proxyUrl}) until the end of the demo`);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      this.#checkChildren();
+      const answer = await sendOne(proxyUrl, host);
+      if ("release" in answer) break;
+      if (Date.now() > deadline)
+        throw new Error(
+          `Traefik did not serve ${host} within 30s (last answer: ${answer.failure}); see ${relativeToRepo(LOG_DIR)}/traefik.log`,
+        );
+      await this.#sleep(250);
+    }
+    this.#load = startLoad({
+      url: proxyUrl,
+      host,
+      rps: RPS,
+      onOutcome: (at, o) => this.#meter.record(at, o),
+    });
+    this.info(
+      `the view's "measured" line counts who answered the last ${MEASURE_WINDOW_S}s of them (each release's podinfo answers with its tag)`,
+    );
   }
 
   async #waitForInitialized(): Promise<void> {
@@ -542,18 +623,30 @@ class Demo {
     const a = this.#spec.analysis;
     const threshold = a.threshold ?? 1;
     const before = this.#lastSnapshot.canary?.status?.lastAppliedSpec;
+    const real = this.traffic.real;
     this.#stage = `release ${index}/${RELEASES.length}: ${tag}, ${what} (expect: ${expected})`;
     this.out.log("");
     this.step(`Release ${index}/${RELEASES.length}: ${tag}, ${what}; expect: ${expected}`);
     await this.#waitForQuietWindow();
-    this.info(this.style.dim(`kubectl -n ${namespace} set image deployment/${name} ${container}=${image}`));
+    // A strategic merge patch, as `kubectl set image` sends: merges the container by name. On real
+    // traffic it also sets the message podinfo answers with and the release's podinfo flags.
+    const patch = real
+      ? releasePatch(container, image)
+      : { spec: { template: { spec: { containers: [{ name: container, image }] } } } };
+    this.info(
+      this.style.dim(
+        real
+          ? `kubectl -n ${namespace} patch deployment/${name} -p '${JSON.stringify(patch)}'`
+          : `kubectl -n ${namespace} set image deployment/${name} ${container}=${image}`,
+      ),
+    );
     const started = Date.now();
+    this.#releaseStartedAt = started;
     const rest = this.#restClient();
     const p = await rest.resourcePath({ apiVersion: "apps/v1", kind: "Deployment", namespace, name });
-    // A strategic merge patch, as `kubectl set image` sends: merges the container by name.
     await rest.request("PATCH", p, {
       query: { fieldManager: FIELD_MANAGER },
-      body: { spec: { template: { spec: { containers: [{ name: container, image }] } } } },
+      body: patch,
       contentType: PatchStrategy.StrategicMergePatch,
     });
 
@@ -561,8 +654,29 @@ class Demo {
     const stepTimes = new Set<string>();
     let failedChecks = 0;
     let lastChecks: CheckStatus[] = [];
+    // Real traffic: each weight the HTTPRoute held during the analysis, from when the demo saw it, and
+    // what its requests met.
+    let step: { weight: number; since: number } | undefined;
+    const steps: ReleaseTraffic["steps"] = [];
+    const closeStep = (at: number) => {
+      if (!step) return;
+      const t = this.#meter.between(step.since + STEP_SETTLE_MS, at);
+      const answered = t.byRelease.find(([r]) => r === tag)?.[1] ?? 0;
+      steps.push({ weight: step.weight, answered, requests: t.total });
+      this.info(
+        `HTTPRoute at canary weight ${step.weight}% for ${duration(at - step.since)}: ${stepText(t, tag)}`,
+      );
+    };
+    const trafficSoFar = (): ReleaseTraffic | undefined => {
+      if (!real) return undefined;
+      const t = this.#meter.between(started, Date.now());
+      return { requests: t.total, failed: t.failed, failures: failureText(t), steps };
+    };
     const result = (outcome: Outcome | undefined, reason?: string): ReleaseResult => {
       if (outcome) this.#canaryQuietSince = Date.now();
+      if (real) closeStep(Date.now());
+      step = undefined;
+      const traffic = trafficSoFar();
       return {
         index,
         total: RELEASES.length,
@@ -575,6 +689,7 @@ class Demo {
         failedChecks,
         threshold,
         ...(reason ? { reason } : {}),
+        ...(traffic ? { traffic } : {}),
       };
     };
     try {
@@ -585,6 +700,18 @@ class Demo {
           const status = s.canary?.status;
           // Until the controller has picked up the new revision, the status is the previous release's.
           if (!status || status.lastAppliedSpec === before) return undefined;
+          if (real) {
+            // A step is a weight held while Progressing: once the phase moves on (Promoting: the primary
+            // rolls out the new release too), answers no longer tell the canary's share.
+            const progressing = status.phase === "Progressing";
+            const now = Date.now();
+            if (step && (!progressing || s.routeWeight !== step.weight)) {
+              closeStep(now);
+              step = undefined;
+            }
+            if (!step && progressing && s.routeWeight !== undefined && s.routeWeight > 0)
+              step = { weight: s.routeWeight, since: now };
+          }
           const w = status.canaryWeight ?? 0;
           if (w > 0 && weights.at(-1) !== w) weights.push(w);
           if (status.checks?.length) {
@@ -612,9 +739,10 @@ class Demo {
   }
 
   /**
-   * The built-in nginx queries select the canary's requests by the canary Ingress' backend, which is
-   * the same for every release: a check whose metric window still holds the previous release's canary
-   * requests would judge both releases at once. So a release waits until the longest metric interval
+   * The checks' queries select the canary's requests by its backend (the canary Ingress' for the
+   * built-in nginx ones, the canary Service's in Traefik's series on real traffic), which is the same
+   * for every release: a check whose metric window still holds the previous release's canary requests
+   * would judge both releases at once. So a release waits until the longest metric interval
    * has passed since the previous one ended.
    */
   async #waitForQuietWindow(): Promise<void> {
@@ -627,7 +755,7 @@ class Demo {
     if (until <= Date.now()) return;
     const previous = this.results.at(-1);
     this.info(
-      `waiting ${duration(until - Date.now())} until the ${duration(windowMs)} metric window holds no canary requests of ${previous ? tagOf(previous.image) : "the last release"} (the built-in queries cannot tell releases apart)`,
+      `waiting ${duration(until - Date.now())} until the ${duration(windowMs)} metric window holds no canary requests of ${previous ? tagOf(previous.image) : "the last release"} (the checks' queries cannot tell releases apart)`,
     );
     await this.#watchUntil("the metric window", windowMs + 10_000, () =>
       Date.now() >= until ? true : undefined,
@@ -672,7 +800,7 @@ class Demo {
     const client = this.#kubeClient();
     const { namespace, name } = this.example;
     try {
-      const [canary, primary, target, events] = await Promise.all([
+      const [canary, primary, target, events, route] = await Promise.all([
         client.get<Canary & KubeObject>({ apiVersion: API_VERSION, kind: "Canary", namespace, name }),
         client.get<DeploymentObject>({
           apiVersion: "apps/v1",
@@ -682,10 +810,24 @@ class Demo {
         }),
         client.get<DeploymentObject>({ apiVersion: "apps/v1", kind: "Deployment", namespace, name }),
         client.list<EventObject>("v1", "Event", namespace),
+        this.traffic.real
+          ? client.get<RouteObject>({
+              apiVersion: "gateway.networking.k8s.io/v1",
+              kind: "HTTPRoute",
+              namespace,
+              name,
+            })
+          : undefined,
       ]);
       this.#pollFailingSince = undefined;
       this.#logNewEvents(events);
-      this.#lastSnapshot = { canary, primary: deploymentView(primary), target: deploymentView(target) };
+      const routeWeight = canaryWeightOn(route, name);
+      this.#lastSnapshot = {
+        canary,
+        primary: deploymentView(primary),
+        target: deploymentView(target),
+        ...(routeWeight !== undefined ? { routeWeight } : {}),
+      };
       this.out.status(this.#view(this.#lastSnapshot));
     } catch (err) {
       // A slow or restarting API server: keep showing the last state for a while.
@@ -734,6 +876,31 @@ class Demo {
       message: status?.conditions?.find((c) => c.type === "Promoted")?.message,
       primary: s.primary,
       canary: s.target,
+      // Until the demo's requests start (the route is served once the Canary is initialized).
+      ...(this.#load ? { measured: this.#measured(s) } : {}),
+    };
+  }
+
+  /** The last seconds' answers by release: the primary's first, then the canary's, then any other. */
+  #measured(s: Snapshot): MeasuredView {
+    const now = Date.now();
+    const t = this.#meter.between(now - MEASURE_WINDOW_S * 1000, now);
+    const primaryTag = s.primary ? tagOf(s.primary.image) : undefined;
+    const canaryTag = s.target ? tagOf(s.target.image) : undefined;
+    const role = (release: string) =>
+      release === primaryTag ? `primary ${release}` : release === canaryTag ? `canary ${release}` : release;
+    const rank = (release: string) => (release === primaryTag ? 0 : release === canaryTag ? 1 : 2);
+    const answers = [...t.byRelease]
+      .sort((a, b) => rank(a[0]) - rank(b[0]))
+      .map(([release, count]) => ({ label: role(release), count }));
+    return {
+      windowSeconds: MEASURE_WINDOW_S,
+      answers,
+      failed: t.failed,
+      ...(s.routeWeight !== undefined ? { routeWeight: s.routeWeight, routeKind: "HTTPRoute" } : {}),
+      ...(this.#releaseStartedAt !== undefined
+        ? { failedThisRelease: this.#meter.between(this.#releaseStartedAt, now).failed }
+        : {}),
     };
   }
 
@@ -748,8 +915,11 @@ class Demo {
       kubeconfig: this.#env.KUBECONFIG,
       namespace,
       name,
-      route: PROVIDER === "gatewayapi" ? "httproute" : "ingress",
+      route: this.traffic.provider === "gatewayapi" ? "httproute" : "ingress",
       demoDir: relativeToRepo(DEMO_DIR),
+      ...(this.traffic.real && this.#env.PROXY_URL
+        ? { proxy: { url: this.#env.PROXY_URL, host: this.example.canary.spec.service.hosts?.[0] ?? "" } }
+        : {}),
     });
     for (const [i, line] of hints.entries()) write(i === 0 ? this.style.bold(line) : line);
     write();
@@ -759,6 +929,12 @@ class Demo {
   async cleanup(): Promise<void> {
     const log = (line: string) => process.stdout.write(`${this.style.dim(line)}\n`);
     this.out.close();
+    if (this.#load) {
+      const load = this.#load;
+      this.#load = undefined;
+      await load.stop();
+      log("stopped the demo's requests");
+    }
     for (const service of [this.#controller, this.#simulator]) {
       if (!service) continue;
       const exit = await service.stop();
@@ -789,6 +965,13 @@ class Demo {
     }
     log(`logs: ${relativeToRepo(LOG_DIR)}/`);
   }
+}
+
+/** The canary's weight in the HTTPRoute's weighted rule (the one naming both primary and canary). */
+function canaryWeightOn(route: RouteObject | undefined, name: string): number | undefined {
+  const weighted = route?.spec?.rules?.find((r) => (r.backendRefs?.length ?? 0) === 2);
+  const ref = weighted?.backendRefs?.find((b) => b.name === `${name}-canary`);
+  return ref ? (ref.weight ?? 1) : undefined;
 }
 
 function deploymentView(d: DeploymentObject | undefined): DeploymentView | undefined {

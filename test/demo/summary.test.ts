@@ -46,6 +46,43 @@ describe("the demo's summary", () => {
     ]);
   });
 
+  it("on real traffic, adds what the requests met: the failed ones and the measured share at each weight", () => {
+    const lines = summaryLines(
+      [
+        {
+          ...promoted,
+          traffic: {
+            requests: 2_504,
+            failed: 0,
+            failures: "",
+            steps: [
+              { weight: 20, answered: 98, requests: 500 },
+              { weight: 40, answered: 203, requests: 499 },
+              { weight: 60, answered: 0, requests: 0 },
+            ],
+          },
+        },
+        {
+          ...rolledBack,
+          traffic: {
+            requests: 1_020,
+            failed: 37,
+            failures: "HTTP 400 ×14, HTTP 500 ×12, HTTP 409 ×11",
+            steps: [{ weight: 20, answered: 66, requests: 497 }],
+          },
+        },
+      ],
+      plain,
+    );
+    expect(lines[2]).toBe(
+      "      traffic: 2,504 requests, 0 failed; 6.0.1 answered 19.6% at weight 20%, 40.7% at weight 40%, - at weight 60%",
+    );
+    expect(lines[4]).toBe(
+      "      traffic: 1,020 requests, 37 failed (HTTP 400 ×14, HTTP 500 ×12, HTTP 409 ×11); 6.0.2 answered 13.3% at weight 20%",
+    );
+    expect(lines[5]).toBe("      reason: request-success-rate 89.90 is below the minimum 99 (prometheus)");
+  });
+
   it("says what was expected when a release went the wrong way or nowhere", () => {
     const lines = summaryLines(
       [
@@ -84,5 +121,25 @@ describe("the demo's closing hints", () => {
     expect(closingHints({ ...input, keep: true, route: "httproute" })).toContain(
       "  kubectl -n podinfo get httproute podinfo -o yaml",
     );
+    expect(hints.some((l) => l.includes("curl"))).toBe(false);
+    expect(hints).toContain(
+      "  The controller and the simulator are stopped. Stop the cluster with (the next make demo does, too):",
+    );
+  });
+
+  it("on real traffic, offers a request through Traefik as the demo sent them", () => {
+    const hints = closingHints({
+      ...input,
+      keep: true,
+      route: "httproute",
+      proxy: { url: "http://127.0.0.1:40001", host: "podinfo.example.test" },
+    });
+    expect(hints).toContain(
+      "  curl -s -H 'Host: podinfo.example.test' http://127.0.0.1:40001/   # podinfo through Traefik, as the demo's requests went",
+    );
+    expect(hints).toContain(
+      "  The controller and the demo's requests are stopped. Stop the cluster with (the next make demo does, too):",
+    );
+    expect(hints.at(-1)).toBe("    KANARIA_CLUSTER_DIR=.kanaria/demo bash test/cluster/cluster.sh down");
   });
 });

@@ -27,6 +27,28 @@ export interface ReleaseResult {
   threshold: number;
   /** Why it was rolled back: the failed checks' messages (metric, value, range). */
   reason?: string;
+  /** On real traffic: the demo's requests during the release, counted from the answers. */
+  traffic?: ReleaseTraffic;
+}
+
+export interface ReleaseTraffic {
+  requests: number;
+  failed: number;
+  /** Why they failed ("HTTP 500 ×4, HTTP 400 ×3"), "" when none did. */
+  failures: string;
+  /** Each step: the weight on the route and the share of its requests the new release answered. */
+  steps: { weight: number; answered: number; requests: number }[];
+}
+
+function share(part: number, total: number): string {
+  return total === 0 ? "-" : `${Math.round((part / total) * 1000) / 10}%`;
+}
+
+/** "traffic: 1,500 requests, 0 failed; the new release answered 19.6% at weight 20%, ...". */
+export function trafficLine(t: ReleaseTraffic, tag: string): string {
+  const failed = t.failed > 0 ? `${t.failed.toLocaleString("en-US")} failed (${t.failures})` : "0 failed";
+  const steps = t.steps.map((s) => `${share(s.answered, s.requests)} at weight ${s.weight}%`).join(", ");
+  return `traffic: ${t.requests.toLocaleString("en-US")} requests, ${failed}${steps ? `; ${tag} answered ${steps}` : ""}`;
 }
 
 export function releaseOk(r: ReleaseResult): boolean {
@@ -44,6 +66,7 @@ export function summaryLines(results: ReleaseResult[], style: Style): string[] {
     lines.push(
       `  release ${r.index}/${r.total}  ${tagOf(r.image)}  ${shown} after ${duration(r.durationMs)}: ${steps}, ${failed}`,
     );
+    if (r.traffic) lines.push(`      ${trafficLine(r.traffic, tagOf(r.image))}`);
     if (r.reason) lines.push(`      reason: ${r.reason}`);
   }
   return lines;
@@ -59,6 +82,8 @@ export interface HintsInput {
   route: "ingress" | "httproute";
   /** The demo's state dir, as the user can type it. */
   demoDir: string;
+  /** Real traffic: Traefik's entrypoint (PROXY_URL) and the host the demo's requests went to. */
+  proxy?: { url: string; host: string };
 }
 
 /**
@@ -85,7 +110,12 @@ export function closingHints(h: HintsInput): string[] {
     h.route === "httproute"
       ? `  ${n} get httproute ${h.name} -o yaml`
       : `  ${n} get ingress ${h.name}-canary -o yaml`,
-    "  The controller and the simulator are stopped. Stop the cluster with (the next make demo does, too):",
+    ...(h.proxy
+      ? [
+          `  curl -s -H 'Host: ${h.proxy.host}' ${h.proxy.url}/   # podinfo through Traefik, as the demo's requests went`,
+        ]
+      : []),
+    `  The controller and ${h.proxy ? "the demo's requests" : "the simulator"} are stopped. Stop the cluster with (the next make demo does, too):`,
     `    KANARIA_CLUSTER_DIR=${h.demoDir} bash test/cluster/cluster.sh down`,
   ];
 }
