@@ -200,6 +200,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     config,
     seed: options.seed ?? 1,
     collectWindow: options.cloudwatch !== undefined,
+    envoy: options.router !== "gatewayapi",
   });
   // The first read fails loudly (wrong kubeconfig, no apiserver); later failures keep the last state.
   simulation.setState(await reader.read());
