@@ -148,133 +148,128 @@ async function promoted(name: string): Promise<void> {
   expect(all.filter((m) => m.startsWith("Canary failed!"))).toEqual([]);
 }
 
-describe.skipIf(!prometheusUrl)(
-  "metric analysis with the built-in gatewayapi checks (the app's histogram)",
-  () => {
-    describe.concurrent("judging the new version", () => {
-      it("promotes a healthy version, every weight of the release seen on the HTTPRoute", async () => {
-        await setUp({
-          name: "healthy",
-          analysis: { interval: "10s", threshold: 2, stepWeight: 25, maxWeight: 50, metrics: CHECKS() },
-          profile: HEALTHY,
-        });
-        const weights = await recordWeights("healthy");
-        await release("healthy");
-        const done = await waitForPhase(client, ns, "healthy", "Succeeded", 120_000);
+describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi checks (app histogram)", () => {
+  describe.concurrent("judging the new version", () => {
+    it("promotes a healthy version, every weight of the release seen on the HTTPRoute", async () => {
+      await setUp({
+        name: "healthy",
+        analysis: { interval: "10s", threshold: 2, stepWeight: 25, maxWeight: 50, metrics: CHECKS() },
+        profile: HEALTHY,
+      });
+      const weights = await recordWeights("healthy");
+      await release("healthy");
+      const done = await waitForPhase(client, ns, "healthy", "Succeeded", 120_000);
 
-        expect(await weights.stop()).toEqual(["0", "25", "50", "0"]);
-        expect(done.status).toMatchObject({ canaryWeight: 0, failedChecks: 0 });
-        expect(check(done, "request-success-rate")).toMatchObject({ result: "pass", value: 100 });
-        const p99 = check(done, "request-duration")?.value ?? Number.NaN;
-        // 80 ms configured: the histogram interpolates inside its 50-100 ms bucket (or 100-250 ms).
-        expect(p99).toBeGreaterThan(20);
-        expect(p99).toBeLessThan(250);
-        await promoted("healthy");
-        // Which series, and why: the router's default, Flagger's HttpObserver, told once.
-        const told = (await canaryEvents(client, ns, "healthy")).filter((e) => e.reason === "BuiltinMetrics");
-        expect(told.map((e) => e.message)).toEqual([
-          expect.stringMatching(
-            /^the built-in metrics read the application's own histogram \(http_request_duration_seconds\), the router's default: Gateway gateways\/public: /,
+      expect(await weights.stop()).toEqual(["0", "25", "50", "0"]);
+      expect(done.status).toMatchObject({ canaryWeight: 0, failedChecks: 0 });
+      expect(check(done, "request-success-rate")).toMatchObject({ result: "pass", value: 100 });
+      const p99 = check(done, "request-duration")?.value ?? Number.NaN;
+      // 80 ms configured: the histogram interpolates inside its 50-100 ms bucket (or 100-250 ms).
+      expect(p99).toBeGreaterThan(20);
+      expect(p99).toBeLessThan(250);
+      await promoted("healthy");
+      // Which series, and why: the router's default, Flagger's HttpObserver, told once.
+      const told = (await canaryEvents(client, ns, "healthy")).filter((e) => e.reason === "BuiltinMetrics");
+      expect(told.map((e) => e.message)).toEqual([
+        expect.stringMatching(
+          /^the built-in metrics read the application's own histogram \(http_request_duration_seconds\), the router's default: Gateway gateways\/public: /,
+        ),
+      ]);
+    }, 150_000);
+
+    it("rolls back a version with 10 % errors, naming the metric", async () => {
+      await setUp({
+        name: "errors",
+        analysis: { interval: "10s", threshold: 2, stepWeight: 25, maxWeight: 50, metrics: CHECKS() },
+        profile: { successRate: 0.9, latencyMs: { p50: 20, p99: 80 } },
+      });
+      const weights = await recordWeights("errors");
+      await release("errors");
+      const failed = await waitForPhase(client, ns, "errors", "Failed", 120_000);
+      await waitFor(() => routeWeight("errors"), {
+        description: "the HTTPRoute back at canary weight 0",
+        until: (w) => w === "0",
+        timeoutMs: 15_000,
+      });
+
+      expect(await weights.stop()).toEqual(["0", "25", "0"]);
+      const rate = check(failed, "request-success-rate")?.value ?? Number.NaN;
+      expect(rate).toBeGreaterThan(80);
+      expect(rate).toBeLessThan(99);
+      const rolledBack = (await canaryEvents(client, ns, "errors")).filter((e) => e.reason === "RolledBack");
+      expect(rolledBack.map((e) => e.message)).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^Canary failed! Rolling back errors\\.${ns}: failed checks threshold reached 2/2: ` +
+              "request-success-rate \\d+\\.\\d+ is below the minimum 99 \\(prometheus\\)$",
           ),
-        ]);
-      }, 150_000);
+        ),
+      ]);
+      expect(imageOf(await getDeployment(client, ns, "errors-primary"))).toBe(OLD);
+    }, 150_000);
 
-      it("rolls back a version with 10 % errors, naming the metric", async () => {
-        await setUp({
-          name: "errors",
-          analysis: { interval: "10s", threshold: 2, stepWeight: 25, maxWeight: 50, metrics: CHECKS() },
-          profile: { successRate: 0.9, latencyMs: { p50: 20, p99: 80 } },
-        });
-        const weights = await recordWeights("errors");
-        await release("errors");
-        const failed = await waitForPhase(client, ns, "errors", "Failed", 120_000);
-        await waitFor(() => routeWeight("errors"), {
-          description: "the HTTPRoute back at canary weight 0",
-          until: (w) => w === "0",
-          timeoutMs: 15_000,
-        });
+    it("A/B: requests with the header reach the new version through a rule before the weighted one", async () => {
+      await setUp({
+        name: "ab",
+        analysis: {
+          interval: "10s",
+          threshold: 2,
+          iterations: 2,
+          match: [{ headers: { "x-canary": { exact: "insider" } } }],
+          metrics: CHECKS(),
+        },
+        profile: HEALTHY,
+        headerShare: 0.3,
+      });
+      const views = await recordViews("ab");
+      await release("ab");
+      const done = await waitForPhase(client, ns, "ab", "Succeeded", 120_000);
 
-        expect(await weights.stop()).toEqual(["0", "25", "0"]);
-        const rate = check(failed, "request-success-rate")?.value ?? Number.NaN;
-        expect(rate).toBeGreaterThan(80);
-        expect(rate).toBeLessThan(99);
-        const rolledBack = (await canaryEvents(client, ns, "errors")).filter(
-          (e) => e.reason === "RolledBack",
-        );
-        expect(rolledBack.map((e) => e.message)).toEqual([
-          expect.stringMatching(
-            new RegExp(
-              `^Canary failed! Rolling back errors\\.${ns}: failed checks threshold reached 2/2: ` +
-                "request-success-rate \\d+\\.\\d+ is below the minimum 99 \\(prometheus\\)$",
-            ),
-          ),
-        ]);
-        expect(imageOf(await getDeployment(client, ns, "errors-primary"))).toBe(OLD);
-      }, 150_000);
+      const seen = await views.stop();
+      expect(seen[0]).toEqual({ weight: "0", ab: false, mirror: false });
+      expect(seen, "the A/B rule while the canary is judged").toContainEqual({
+        weight: "0",
+        ab: true,
+        mirror: false,
+      });
+      expect(
+        seen.every((v) => v.weight === "0"),
+        "no weight moves in an A/B test",
+      ).toBe(true);
+      expect(seen.at(-1)).toEqual({ weight: "0", ab: false, mirror: false });
+      expect(done.status?.checks?.map((c) => [c.name, c.result])).toEqual([
+        ["request-success-rate", "pass"],
+        ["request-duration", "pass"],
+      ]);
+      await promoted("ab");
+    }, 150_000);
 
-      it("A/B: requests with the header reach the new version through a rule before the weighted one", async () => {
-        await setUp({
-          name: "ab",
-          analysis: {
-            interval: "10s",
-            threshold: 2,
-            iterations: 2,
-            match: [{ headers: { "x-canary": { exact: "insider" } } }],
-            metrics: CHECKS(),
-          },
-          profile: HEALTHY,
-          headerShare: 0.3,
-        });
-        const views = await recordViews("ab");
-        await release("ab");
-        const done = await waitForPhase(client, ns, "ab", "Succeeded", 120_000);
+    it("blue/green with mirroring: judged on mirrored copies, then switched", async () => {
+      await setUp({
+        name: "mirror",
+        analysis: {
+          interval: "10s",
+          threshold: 2,
+          iterations: 2,
+          mirror: true,
+          mirrorWeight: 50,
+          metrics: CHECKS(),
+        },
+        profile: HEALTHY,
+      });
+      const views = await recordViews("mirror");
+      await release("mirror");
+      const done = await waitForPhase(client, ns, "mirror", "Succeeded", 120_000);
 
-        const seen = await views.stop();
-        expect(seen[0]).toEqual({ weight: "0", ab: false, mirror: false });
-        expect(seen, "the A/B rule while the canary is judged").toContainEqual({
-          weight: "0",
-          ab: true,
-          mirror: false,
-        });
-        expect(
-          seen.every((v) => v.weight === "0"),
-          "no weight moves in an A/B test",
-        ).toBe(true);
-        expect(seen.at(-1)).toEqual({ weight: "0", ab: false, mirror: false });
-        expect(done.status?.checks?.map((c) => [c.name, c.result])).toEqual([
-          ["request-success-rate", "pass"],
-          ["request-duration", "pass"],
-        ]);
-        await promoted("ab");
-      }, 150_000);
-
-      it("blue/green with mirroring: judged on mirrored copies, then switched", async () => {
-        await setUp({
-          name: "mirror",
-          analysis: {
-            interval: "10s",
-            threshold: 2,
-            iterations: 2,
-            mirror: true,
-            mirrorWeight: 50,
-            metrics: CHECKS(),
-          },
-          profile: HEALTHY,
-        });
-        const views = await recordViews("mirror");
-        await release("mirror");
-        const done = await waitForPhase(client, ns, "mirror", "Succeeded", 120_000);
-
-        expect(await views.stop()).toEqual([
-          { weight: "0", ab: false, mirror: false },
-          { weight: "0", ab: false, mirror: true },
-          { weight: "100", ab: false, mirror: false },
-          { weight: "0", ab: false, mirror: false },
-        ]);
-        // The checks saw the canary pods' own histogram, fed by the mirrored copies alone (no weight before the switch).
-        expect(check(done, "request-success-rate")).toMatchObject({ result: "pass", value: 100 });
-        await promoted("mirror");
-      }, 150_000);
-    });
-  },
-);
+      expect(await views.stop()).toEqual([
+        { weight: "0", ab: false, mirror: false },
+        { weight: "0", ab: false, mirror: true },
+        { weight: "100", ab: false, mirror: false },
+        { weight: "0", ab: false, mirror: false },
+      ]);
+      // The checks saw the canary pods' own histogram, fed by the mirrored copies alone (no weight before the switch).
+      expect(check(done, "request-success-rate")).toMatchObject({ result: "pass", value: 100 });
+      await promoted("mirror");
+    }, 150_000);
+  });
+});
