@@ -28,7 +28,7 @@ export interface SimulatorOptions {
   /**
    * The router whose objects carry the split: nginx (default, the canary Ingress), gatewayapi (an
    * HTTPRoute), appmesh (the VirtualRouter <service>), or kubernetes (no split: see
-   * KUBERNETES_LOAD_TEST_SHARE).
+   * KUBERNETES_LOAD_TEST_SHARE). Behind gatewayapi no Envoy sidecar series are written (exposition.ts).
    */
   router?: "nginx" | "gatewayapi" | "appmesh" | "kubernetes";
   /** Main Ingress for the nginx router; default `target`. */
