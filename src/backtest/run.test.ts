@@ -171,6 +171,23 @@ describe("backtest", () => {
     expect(calls[0]?.query).not.toContain("web-canary");
   });
 
+  it("replays gatewayapi built-ins without a series from the primary pods' own histogram, as Flagger reads them", async () => {
+    const calls: { query: string; options: RangeOptions }[] = [];
+    await backtest({
+      canary: { ...canary, spec: { ...canary.spec, provider: "gatewayapi" } },
+      templates: async (_, name) => (name === "latency" ? template : undefined),
+      secrets: async () => undefined,
+      providers: fakeProviders(calls),
+      metricsServer: "http://prom:9090",
+      from: FROM,
+      to: new Date(FROM.getTime() + 3_600_000),
+    });
+    expect(calls[0]?.query).toContain(
+      'http_request_duration_seconds_bucket{kubernetes_namespace="shop", kubernetes_pod_name=~"web-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}',
+    );
+    expect(calls[0]?.query).not.toContain("envoy");
+  });
+
   it("sets an outage aside when nobody marked it, and chunks long ranges with progress", async () => {
     const calls: { query: string; options: RangeOptions }[] = [];
     const progress: string[] = [];

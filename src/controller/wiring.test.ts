@@ -114,16 +114,12 @@ describe("builtinSeries", () => {
   it("a Gateway it cannot find: the router's default, told once in a Warning", async () => {
     const client = new FakeKubeClient(objects);
     const seriesOf = builtinSeries(client, logger);
-    expect(await seriesOf(canary("gone"), { provider: "gatewayapi", metrics: builtin })).toBe(
-      "envoy-sidecar",
-    );
-    expect(await seriesOf(canary("gone"), { provider: "gatewayapi", metrics: builtin })).toBe(
-      "envoy-sidecar",
-    );
+    expect(await seriesOf(canary("gone"), { provider: "gatewayapi", metrics: builtin })).toBe("app");
+    expect(await seriesOf(canary("gone"), { provider: "gatewayapi", metrics: builtin })).toBe("app");
     expect(client.events.map((e) => [e.type, e.message])).toEqual([
       [
         "Warning",
-        "the built-in metrics read Envoy sidecar series, the router's default: Gateway gateways/gone: Gateway gateways/gone not found; a MetricTemplate reads other series",
+        "the built-in metrics read the application's own histogram (http_request_duration_seconds), the router's default: Gateway gateways/gone: Gateway gateways/gone not found; a MetricTemplate reads other series",
       ],
     ]);
   });

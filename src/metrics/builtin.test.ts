@@ -91,8 +91,22 @@ describe("built-in queries", () => {
     expect(duration).toMatch(/\* 1000$/);
   });
 
-  it("gatewayapi and appmesh: Envoy upstream metrics, already in milliseconds", () => {
-    expect(BUILTIN_QUERIES.gatewayapi).toBe(BUILTIN_QUERIES.appmesh);
+  it("gatewayapi, unless the implementation is known: the application's histogram, as Flagger's HttpObserver", () => {
+    expect(ROUTER_SERIES.gatewayapi).toBe("app");
+    expect(BUILTIN_QUERIES.gatewayapi).toBe(BUILTIN_QUERIES.kubernetes);
+    const rate = renderQuery(BUILTIN_QUERIES.gatewayapi["request-success-rate"], model);
+    expect(rate).toContain(
+      'http_request_duration_seconds_count{kubernetes_namespace="shop", kubernetes_pod_name=~"web-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)", status!~"5.*"}',
+    );
+    expect(rate).not.toContain("envoy");
+    // DaemonSet targets: the same pod pattern as for the kubernetes router.
+    expect(builtinQuery("gatewayapi", "request-duration", "canary", undefined, "DaemonSet")).toBe(
+      builtinQuery("kubernetes", "request-duration", "canary", undefined, "DaemonSet"),
+    );
+  });
+
+  it("appmesh: Envoy upstream metrics of the sidecars, already in milliseconds", () => {
+    expect(ROUTER_SERIES.appmesh).toBe("envoy-sidecar");
     expect(BUILTIN_QUERIES.appmesh["request-success-rate"]).toContain('envoy_response_code!~"5.*"');
     expect(BUILTIN_QUERIES.appmesh["request-duration"]).toMatch(
       /envoy_cluster_upstream_rq_time_bucket.*by \(le\)\)$/,

@@ -48,11 +48,12 @@ const nginx: BuiltinQueries = {
 };
 
 /**
- * kubernetes (blue/green without a router): the application's own HTTP histogram, as Flagger's
- * kubernetes observer reads it: `http_request_duration_seconds` with a `status` label, the pod
- * labels `kubernetes_namespace` and `kubernetes_pod_name` added by the usual kubernetes-pods
- * scrape relabeling. The success rate uses the histogram's `_count` so both checks see the same
- * requests. Other label conventions need a MetricTemplate.
+ * kubernetes (blue/green without a router), and gatewayapi unless the implementation serving the route
+ * is known (series.ts): the application's own HTTP histogram, as Flagger's HttpObserver reads it for
+ * both providers: `http_request_duration_seconds` with a `status` label, the pod labels
+ * `kubernetes_namespace` and `kubernetes_pod_name` added by the usual kubernetes-pods scrape
+ * relabeling. The success rate uses the histogram's `_count` so both checks see the same requests.
+ * Other label conventions need a MetricTemplate.
  */
 const podSelector = `kubernetes_namespace="{{ namespace }}", kubernetes_pod_name=~"${CANARY_POD}"`;
 const kubernetes: BuiltinQueries = {
@@ -61,11 +62,8 @@ const kubernetes: BuiltinQueries = {
 };
 
 /**
- * Envoy sidecars in the canary pods (App Mesh; Gateway API implementations whose data plane
- * runs as sidecars): upstream requests and their times, already in milliseconds. Like Flagger's
- * App Mesh observer. A Gateway whose Envoy runs outside the pods needs a MetricTemplate (Envoy
- * Gateway names its clusters per route rule, `httproute/<namespace>/<name>/rule/<n>`, one cluster
- * for all of a rule's backendRefs, so its series cannot tell the canary from the primary).
+ * Envoy sidecars in the canary pods (App Mesh): upstream requests and their times, already in
+ * milliseconds. Like Flagger's App Mesh observer.
  */
 const envoy: BuiltinQueries = {
   "request-success-rate": successRate("envoy_cluster_upstream_rq", podSelector, "envoy_response_code"),
@@ -133,7 +131,7 @@ export type Series = (typeof SERIES)[number];
 /** How messages name each implementation's series. */
 export const SERIES_NAMES: Readonly<Record<Series, string>> = {
   "ingress-nginx": "ingress-nginx's series",
-  app: "the application's own histogram",
+  app: "the application's own histogram (http_request_duration_seconds)",
   "envoy-sidecar": "Envoy sidecar series",
   "traefik-gateway": "Traefik's series",
   "traefik-ingress-nginx": "Traefik's series",
@@ -150,11 +148,16 @@ export const SERIES_QUERIES: Readonly<Record<Series, BuiltinQueries>> = {
   istio,
 };
 
-/** The series each router reads when nothing tells which implementation serves its routes. */
+/**
+ * The series each router reads when nothing tells which implementation serves its routes. gatewayapi
+ * reads the application's histogram, as Flagger does for its gatewayapi providers (the HttpObserver of
+ * its metrics observer factory): a Flagger Canary judges the same requests here. A known implementation
+ * (series.ts) measures at the proxy instead.
+ */
 export const ROUTER_SERIES: Readonly<Record<ProviderName, Series>> = {
   kubernetes: "app",
   nginx: "ingress-nginx",
-  gatewayapi: "envoy-sidecar",
+  gatewayapi: "app",
   appmesh: "envoy-sidecar",
 };
 
@@ -162,7 +165,7 @@ export const ROUTER_SERIES: Readonly<Record<ProviderName, Series>> = {
 export const BUILTIN_QUERIES: Readonly<Record<ProviderName, BuiltinQueries>> = {
   kubernetes: SERIES_QUERIES.app,
   nginx: SERIES_QUERIES["ingress-nginx"],
-  gatewayapi: SERIES_QUERIES["envoy-sidecar"],
+  gatewayapi: SERIES_QUERIES.app,
   appmesh: SERIES_QUERIES["envoy-sidecar"],
 };
 

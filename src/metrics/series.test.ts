@@ -126,7 +126,7 @@ describe("the series the built-in metrics read", () => {
         service: { gatewayRefs: [gw("public"), { group: "core", kind: "Service", name: "web", port: 80 }] },
       }),
       [],
-      { series: "envoy-sidecar", basis: "the mesh parent Service shop/web (GAMMA)" },
+      { series: "app", basis: "the mesh parent Service shop/web (GAMMA)" },
     ],
     [
       "routeRef: the parents of the user's HTTPRoute",
@@ -176,19 +176,19 @@ describe("the series the built-in metrics read", () => {
       "Envoy Gateway: one cluster per route rule",
       canary("gatewayapi", { service: { gatewayRefs: [gw("envoy")] } }),
       [],
-      { series: "envoy-sidecar", fallback: expect.stringContaining("httproute/<namespace>/<name>/rule/<n>") },
+      { series: "app", fallback: expect.stringContaining("httproute/<namespace>/<name>/rule/<n>") },
     ],
     [
       "a controller the built-ins know no series of",
       canary("gatewayapi", { service: { gatewayRefs: [gw("cilium")] } }),
       [],
-      { series: "envoy-sidecar", fallback: "the built-ins know no series of this controller" },
+      { series: "app", fallback: "the built-ins know no series of this controller" },
     ],
     [
       "Gateways of different implementations",
       canary("gatewayapi", { service: { gatewayRefs: [gw("public"), gw("mesh-gw")] } }),
       [],
-      { series: "envoy-sidecar", fallback: expect.stringContaining("different implementations") },
+      { series: "app", fallback: expect.stringContaining("different implementations") },
     ],
     [
       "Traefik's kubernetesIngress provider (no canary annotations)",
@@ -230,7 +230,7 @@ describe("the series the built-in metrics read", () => {
   ])("%s: the router's default, as a failure", async (_what, c, objects, fallback) => {
     const choice = await choose(c, objects);
     expect(choice).toMatchObject({
-      series: c.spec.provider === "nginx" ? "ingress-nginx" : "envoy-sidecar",
+      series: c.spec.provider === "nginx" ? "ingress-nginx" : "app",
       fallback,
       failed: true,
     });
@@ -241,12 +241,12 @@ describe("the series the built-in metrics read", () => {
     client.forbidden.add("GatewayClass");
     const c = canary("gatewayapi", { service: { gatewayRefs: [gw("public")] } });
     const choice = await new SeriesResolver(client, async () => {}).choose(c, "gatewayapi");
-    expect(choice).toMatchObject({ series: "envoy-sidecar", failed: true });
+    expect(choice).toMatchObject({ series: "app", failed: true });
     expect(choice?.fallback).toBe(
       "reading GatewayClass traefik (of Gateway gateways/public) failed: forbidden (GatewayClass is forbidden)",
     );
     expect(describeChoice(choice as SeriesChoice)).toBe(
-      "the built-in metrics read Envoy sidecar series, the router's default: Gateway gateways/public: reading GatewayClass " +
+      "the built-in metrics read the application's own histogram (http_request_duration_seconds), the router's default: Gateway gateways/public: reading GatewayClass " +
         "traefik (of Gateway gateways/public) failed: forbidden (GatewayClass is forbidden); a MetricTemplate reads other series",
     );
   });
@@ -336,6 +336,6 @@ describe("SeriesResolver", () => {
     client.forbidden.clear();
     now = 10 * 60_000;
     expect((await resolver.choose(traefikCanary(1), "gatewayapi"))?.series).toBe("traefik-gateway");
-    expect(told.map((c) => c.series)).toEqual(["envoy-sidecar", "traefik-gateway"]);
+    expect(told.map((c) => c.series)).toEqual(["app", "traefik-gateway"]);
   });
 });

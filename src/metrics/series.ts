@@ -2,8 +2,9 @@
  * Which implementation's series the built-in checks read: the one that serves the Canary's route.
  *
  * - gatewayapi: the controllerName of the GatewayClass of each parent Gateway (spec.service.gatewayRefs,
- *   or the parentRefs of spec.routeRef's HTTPRoute). A Service parent (GAMMA) is a mesh: its sidecars
- *   see the canary's requests, so the Envoy sidecar queries stay.
+ *   or the parentRefs of spec.routeRef's HTTPRoute). A Service parent (GAMMA) names no implementation
+ *   (the mesh's metrics differ from one mesh to the next), so the router's default stays: the
+ *   application's own histogram, as Flagger reads it for every gatewayapi Canary.
  * - nginx: the controller of the Ingress's IngressClass (spec.ingressClassName, or the
  *   kubernetes.io/ingress.class annotation naming one).
  * - kubernetes and appmesh have nothing to look up.

@@ -398,7 +398,7 @@ function mapAnalysis(r: Rewrite, apex: string, namespace: string | undefined): v
       r.note(
         "review",
         ["spec", "analysis", "metrics", i],
-        `the built-in ${String(name)} reads the Envoy sidecars' series, and VPC Lattice runs no sidecars: judge the canary with a MetricTemplate on VPC Lattice's CloudWatch metrics (namespace AWS/VpcLattice) of the target group of the -canary Service (examples/appmesh/README.md)`,
+        `the built-in ${String(name)} read the Envoy sidecars' series, which VPC Lattice does not have; with gatewayapi it reads the application's own http_request_duration_seconds histogram by pod, as Flagger's gatewayapi built-ins do: keep it if the pods export that histogram (with a status label) to Prometheus, or judge the canary with a MetricTemplate on VPC Lattice's CloudWatch metrics (namespace AWS/VpcLattice) of the target group of the -canary Service (examples/appmesh/README.md)`,
       );
     }
   }

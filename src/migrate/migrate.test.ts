@@ -88,6 +88,15 @@ describe("Flagger's App Mesh manifests (apiVersion changed)", () => {
       .map((l) => Number(/^ {2}ab\.yaml:(\d+):/.exec(l)?.[1]));
     expect(lines).toEqual([...lines].sort((a, b) => a - b));
   });
+
+  it("says what the built-in checks read after the move: the application's histogram, as in Flagger", () => {
+    const out = migrate("c.yaml", read(join(FIXTURES, "appmesh-canary.yaml")), { gateway: "lattice" });
+    const note = out.canaries[0]?.notes.find((n) => n.field === "spec.analysis.metrics[0]");
+    expect(note).toMatchObject({ kind: "review", line: 37 });
+    expect(note?.message).toMatch(
+      /^the built-in request-success-rate read the Envoy sidecars' series, which VPC Lattice does not have; with gatewayapi it reads the application's own http_request_duration_seconds histogram by pod, as Flagger's gatewayapi built-ins do: .* MetricTemplate on VPC Lattice's CloudWatch metrics/,
+    );
+  });
 });
 
 describe("migrateSource", () => {

@@ -77,7 +77,7 @@ describe("validate: whose series the built-in metrics read", () => {
     );
     expect(providerNote?.path).toBe("spec.provider");
     expect(note?.message).toMatch(
-      /^the built-in metrics read Envoy sidecar series, the router's default: .*one cluster/,
+      /^the built-in metrics read the application's own histogram \(http_request_duration_seconds\), the router's default: .*one cluster/,
     );
   });
 

@@ -1,8 +1,9 @@
 // `KANARIA_DEMO_PROVIDER=gatewayapi make demo`: the same story on Gateway API. The example's nginx
 // Canary becomes a gatewayapi Canary in generated-route mode (kanaria creates the HTTPRoute "podinfo",
 // attached to the Gateway "demo", for the Ingress' host); the simulator reads the split from that
-// HTTPRoute and serves the Envoy sidecar series the built-in gatewayapi checks read. No Gateway
-// controller runs, so the GatewayClass and Gateway are only there for the route to name.
+// HTTPRoute and serves the application's own histogram, which the built-in gatewayapi checks read behind
+// Envoy Gateway (as Flagger's). No Gateway controller runs, so the GatewayClass and Gateway are only
+// there for the route to name.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import type { CanarySpec } from "../../src/api/canary.ts";

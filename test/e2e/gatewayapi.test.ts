@@ -1,7 +1,9 @@
 // Metric analysis end to end on Gateway API: a real API server with the Gateway API CRDs, the test
 // Prometheus scraping the traffic simulator (which reads the split from the HTTPRoute and serves the
-// Envoy sidecar series of the canary pods), and the real controller process judging the built-in
-// gatewayapi checks request-success-rate (min 99 %) and request-duration (p99, max 500 ms).
+// application's own http_request_duration_seconds per pod, and no Envoy sidecar series), and the real
+// controller process judging the built-in gatewayapi checks request-success-rate (min 99 %) and
+// request-duration (p99, max 500 ms). The Gateway names no implementation the built-ins know (it does
+// not exist here), so they read the application's histogram, as Flagger's gatewayapi built-ins do.
 import pino from "pino";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import type { Canary, CanarySpec } from "../../src/api/canary.ts";
@@ -146,7 +148,7 @@ async function promoted(name: string): Promise<void> {
   expect(all.filter((m) => m.startsWith("Canary failed!"))).toEqual([]);
 }
 
-describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi checks (Envoy series)", () => {
+describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi checks (app histogram)", () => {
   describe.concurrent("judging the new version", () => {
     it("promotes a healthy version, every weight of the release seen on the HTTPRoute", async () => {
       await setUp({
@@ -162,10 +164,17 @@ describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi ch
       expect(done.status).toMatchObject({ canaryWeight: 0, failedChecks: 0 });
       expect(check(done, "request-success-rate")).toMatchObject({ result: "pass", value: 100 });
       const p99 = check(done, "request-duration")?.value ?? Number.NaN;
-      // 80 ms configured: Envoy's histogram interpolates inside its 50-100 ms bucket (or 100-250 ms).
+      // 80 ms configured: the histogram interpolates inside its 50-100 ms bucket (or 100-250 ms).
       expect(p99).toBeGreaterThan(20);
       expect(p99).toBeLessThan(250);
       await promoted("healthy");
+      // Which series, and why: the router's default, Flagger's HttpObserver, told once.
+      const told = (await canaryEvents(client, ns, "healthy")).filter((e) => e.reason === "BuiltinMetrics");
+      expect(told.map((e) => e.message)).toEqual([
+        expect.stringMatching(
+          /^the built-in metrics read the application's own histogram \(http_request_duration_seconds\), the router's default: Gateway gateways\/public: /,
+        ),
+      ]);
     }, 150_000);
 
     it("rolls back a version with 10 % errors, naming the metric", async () => {
@@ -258,7 +267,7 @@ describe.skipIf(!prometheusUrl)("metric analysis with the built-in gatewayapi ch
         { weight: "100", ab: false, mirror: false },
         { weight: "0", ab: false, mirror: false },
       ]);
-      // The checks saw the canary's Envoy series, fed by the mirrored copies alone (no weight before the switch).
+      // The checks saw the canary pods' own histogram, fed by the mirrored copies alone (no weight before the switch).
       expect(check(done, "request-success-rate")).toMatchObject({ result: "pass", value: 100 });
       await promoted("mirror");
     }, 150_000);

@@ -11,8 +11,11 @@
 // Envoy (App Mesh sidecars; Prometheus relabelling adds the kubernetes_* and app labels):
 //   envoy_cluster_upstream_rq{envoy_cluster_name, envoy_response_code, kubernetes_namespace,
 //   kubernetes_pod_name, app} and envoy_cluster_upstream_rq_time (milliseconds, Envoy's default
-//   histogram buckets) without the response code.
-// The application (podinfo; Flagger's kubernetes e2e and its nginx latency template read it): every
+//   histogram buckets) without the response code. Not behind a Gateway API router (`envoy: false`):
+//   the Gateways played there (Envoy Gateway in the demo, the Istio gateway of Flagger's e2e) run no
+//   sidecars in the pods, so a gatewayapi suite cannot pass on series such a data plane lacks.
+// The application (podinfo; the built-in kubernetes and gatewayapi checks as Flagger's HttpObserver
+//   reads them, and Flagger's nginx latency template): every
 //   request it served in http_request_duration_seconds{method, path, status} (client_golang's default
 //   buckets; podinfo labels "/" path="root", the value Flagger's nginx e2e template asks for), with the
 //   kubernetes_namespace/kubernetes_pod_name labels that the kubernetes-pods scrape relabelling adds.
@@ -51,9 +54,12 @@ export class Exposition {
   readonly #appDuration: Histogram;
   readonly #istioRequests: Counter;
   readonly #istioDuration: Histogram;
+  readonly #envoy: boolean;
 
-  constructor(namespace: string) {
+  /** `envoy`: write the Envoy sidecar series (default true; false behind a Gateway API router). */
+  constructor(namespace: string, options: { envoy?: boolean } = {}) {
     this.#namespace = namespace;
+    this.#envoy = options.envoy ?? true;
     const registers = [this.registry];
     this.#nginxRequests = new Counter({
       name: "nginx_ingress_controller_requests",
@@ -121,9 +127,11 @@ export class Exposition {
       this.#nginxRequests.inc(labels);
       this.#nginxDuration.observe(labels, outcome.latencyMs / 1000);
     }
-    const envoy = this.#envoyLabels(outcome.pod);
-    this.#envoyRequests.inc({ ...envoy, envoy_response_code: String(outcome.status) });
-    this.#envoyTime.observe(envoy, outcome.latencyMs);
+    if (this.#envoy) {
+      const envoy = this.#envoyLabels(outcome.pod);
+      this.#envoyRequests.inc({ ...envoy, envoy_response_code: String(outcome.status) });
+      this.#envoyTime.observe(envoy, outcome.latencyMs);
+    }
     const status = String(outcome.status);
     this.#appDuration.observe(
       {

@@ -35,6 +35,8 @@ export interface SimulationOptions {
   seed: number;
   /** Keep per-window figures for drainWindow(); off when nobody drains them, so they cannot pile up. */
   collectWindow: boolean;
+  /** Write the Envoy sidecar series (exposition.ts); default true. */
+  envoy?: boolean;
 }
 
 const emptyTotals = (): VariantTotals => ({ requests: 0, errors: 0, latencyMsSum: 0 });
@@ -52,7 +54,7 @@ export class Simulation {
   #window: Record<Variant, WindowFigures> = { primary: emptyWindow(), canary: emptyWindow() };
 
   constructor(options: SimulationOptions) {
-    this.exposition = new Exposition(options.namespace);
+    this.exposition = new Exposition(options.namespace, { envoy: options.envoy ?? true });
     this.#rps = options.rps;
     this.#traffic = new TrafficGenerator(options.config, seededRandom(options.seed));
     this.#collectWindow = options.collectWindow;

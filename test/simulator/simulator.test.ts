@@ -367,6 +367,27 @@ describe("simulator: simulation and exposition", () => {
     expect(p99).toBeLessThanOrEqual(0.1);
   });
 
+  it("behind a Gateway API router: the application's histogram, which the built-in checks read there, and no Envoy sidecar series", async () => {
+    const sim = new Simulation({
+      namespace: "test",
+      rps: 1000,
+      config: CONFIG,
+      seed: 42,
+      collectWindow: false,
+      envoy: false,
+    });
+    sim.setState(state({ canaryWeight: 30, matchRouting: false }, IMAGE_FLAKY));
+    for (let i = 0; i < 10; i++) sim.tick(1);
+    const samples = parseExposition(await sim.exposition.text());
+    expect(samples.some((s) => s.name.startsWith("envoy_"))).toBe(false);
+    const canaryPod = (l: Record<string, string>) =>
+      /^podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)$/.test(l.kubernetes_pod_name ?? "");
+    const all = sum(samples, "http_request_duration_seconds_count", canaryPod);
+    const ok = sum(samples, "http_request_duration_seconds_count", (l) => canaryPod(l) && l.status === "200");
+    expect(all / sum(samples, "http_request_duration_seconds_count", () => true)).toBeCloseTo(0.3, 1);
+    expect(ok / all).toBeCloseTo(0.9, 1);
+  });
+
   it("exposes Istio's gateway series per workload, as Flagger's gatewayapi e2e templates read them", async () => {
     const sim = simulation(1000);
     sim.setState(state({ canaryWeight: 30, matchRouting: false }, IMAGE_SLOW));

@@ -28,7 +28,7 @@ export interface SimulatorOptions {
   /**
    * The router whose objects carry the split: nginx (default, the canary Ingress), gatewayapi (an
    * HTTPRoute), appmesh (the VirtualRouter <service>), or kubernetes (no split: see
-   * KUBERNETES_LOAD_TEST_SHARE).
+   * KUBERNETES_LOAD_TEST_SHARE). Behind gatewayapi no Envoy sidecar series are written (exposition.ts).
    */
   router?: "nginx" | "gatewayapi" | "appmesh" | "kubernetes";
   /** Main Ingress for the nginx router; default `target`. */
@@ -200,6 +200,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     config,
     seed: options.seed ?? 1,
     collectWindow: options.cloudwatch !== undefined,
+    envoy: options.router !== "gatewayapi",
   });
   // The first read fails loudly (wrong kubeconfig, no apiserver); later failures keep the last state.
   simulation.setState(await reader.read());

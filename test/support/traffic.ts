@@ -92,6 +92,8 @@ export async function startTraffic(
       ? { cloudwatch: { endpoint: cloudwatchEndpoint, intervalMs: options.cloudwatch.intervalMs } }
       : {}),
     reader: loggingReader(namespace, target, options.router, log),
+    // Which series it writes (no Envoy sidecar series behind a Gateway API router).
+    ...(options.router ? { router: options.router } : {}),
     log,
   });
   log(`started: ${options.rps} rps, metrics at ${simulator.url}`);
