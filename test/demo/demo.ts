@@ -10,9 +10,10 @@
 //
 // Real traffic (real-traffic.ts) where this machine can make a network namespace: the cluster runs the
 // data plane (Traefik, one real podinfo process per pod), the Canary routes through an HTTPRoute on
-// Traefik's Gateway and is judged on Traefik's series, 6.0.2 runs podinfo --random-error, and the demo
-// sends steady requests itself (load.ts), showing the split counted from the answers next to the weight
-// kanaria wrote, and the failed requests. Elsewhere, or with KANARIA_DATAPLANE= (empty or off), the
+// Traefik's Gateway and is judged on Traefik's series (examples/podinfo's built-in checks: the
+// Gateway's class is Traefik's, and the BuiltinMetrics Event among the events says so), 6.0.2 runs
+// podinfo --random-error, and the demo sends steady requests itself (load.ts), showing the split
+// counted from the answers next to the weight kanaria wrote, and the failed requests. Elsewhere, or with KANARIA_DATAPLANE= (empty or off), the
 // traffic simulator plays the proxy and makes the metrics (6.0.2 fails about 10% of its requests), and
 // the intro says why.
 //
@@ -298,7 +299,8 @@ class Demo {
             "            and each podinfo pod runs as a real podinfo process on its pod IP, in a network",
             "            namespace of its own with Traefik (cluster.sh's data plane).",
             `  Traffic:  real: the demo sends ${RPS} req/s through Traefik, which splits them by the HTTPRoute's`,
-            "            weights; the split is counted from the answers, the checks read Traefik's series.",
+            "            weights; the split is counted from the answers. The built-in checks read Traefik's",
+            "            series because the Gateway's class is Traefik's (the controller's BuiltinMetrics event).",
           ]
         : [
             "            (pods are scheduled and become ready, but no containers run).",

@@ -1,9 +1,10 @@
 // `make demo`'s real-traffic path on the test cluster's data plane (KANARIA_DATAPLANE=traefik; skipped
 // without it): the demo's own example (realTrafficExample), release patches, load and count
-// (load.ts), with a controller process whose checks read Traefik's series through the example's
-// MetricTemplates. The good release is promoted with the split measured at each step near its weight
-// and no failed request; the bad one (podinfo --random-error) is rolled back on the 5xx rate Traefik
-// measured, and the failures the demo's requests met came from it.
+// (load.ts), with a controller process whose built-in checks (examples/podinfo's, as they are) read
+// Traefik's series because the Gateway's class is Traefik's. The good release is promoted with the
+// split measured at each step near its weight and no failed request; the bad one (podinfo
+// --random-error) is rolled back on the 5xx rate Traefik measured, and the failures the demo's
+// requests met came from it.
 import { PatchStrategy } from "@kubernetes/client-node";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { parseDuration } from "../../src/api/common.ts";
@@ -25,7 +26,7 @@ import { realTrafficExample, releasePatch } from "./real-traffic.ts";
 const dataplane = inject("dataplane");
 const prometheusUrl = inject("prometheusUrl");
 const ns = useNamespace("demo-real");
-// As the demo starts it: the MetricTemplates name no address, so the checks go to --metrics-server.
+// As the demo starts it: the built-in checks go to --metrics-server.
 useController(ns, () => ["--metrics-server", prometheusUrl]);
 const client = testClient();
 
@@ -163,17 +164,25 @@ describe.skipIf(!dataplane)("make demo on real traffic (the data plane's Traefik
     // The route goes back to the primary before the phase says Failed; requests in flight end within 5 s.
     await new Promise((r) => setTimeout(r, 5_000));
     const bad = meter.between(badStart, Date.now());
-    const check = failed.status?.checks?.find((c) => c.name === "traefik-success-rate");
+    const check = failed.status?.checks?.find((c) => c.name === "request-success-rate");
     console.info(
       `[demo real traffic] bad release: ${check?.value} % success on Traefik's series; the demo's requests: ${JSON.stringify(bad)}`,
     );
     expect(check?.result).toBe("fail");
     expect(check?.value).toBeLessThan(99);
     expect(check?.value).toBeGreaterThan(50);
-    const rolledBack = (await canaryEvents(client, ns, name)).filter((e) => e.reason === "RolledBack");
+    const events = await canaryEvents(client, ns, name);
+    // Told once: the built-ins read Traefik's series, and why (the demo shows this event as it comes).
+    expect(events.filter((e) => e.reason === "BuiltinMetrics").map((e) => `${e.type}: ${e.message}`)).toEqual(
+      [
+        "Normal: the built-in metrics read Traefik's series: GatewayClass " +
+          `${dataplane?.gatewayClass} (traefik.io/gateway-controller) of Gateway ${dataplane?.gateway}`,
+      ],
+    );
+    const rolledBack = events.filter((e) => e.reason === "RolledBack");
     expect(rolledBack.map((e) => e.message)).toEqual([
       expect.stringMatching(
-        /failed checks threshold reached 2\/2: traefik-success-rate \d+(\.\d+)? is below the minimum 99 \(prometheus\)$/,
+        /failed checks threshold reached 2\/2: request-success-rate \d+(\.\d+)? is below the minimum 99 \(prometheus, Traefik's series\)$/,
       ),
     ]);
     // podinfo --random-error answers 500, 400 or 409 with no body; every good answer said who gave it.

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { canary as canarySchema } from "../../src/api/canary.ts";
 import { resolveCanary } from "../../src/api/defaults.ts";
+import { isBuiltinMetric } from "../../src/metrics/builtin.ts";
 import { createRouter } from "../../src/routers/factory.ts";
 import { validatePaths } from "../../src/validate/index.ts";
 import { FakeKubeClient } from "../helpers/fake-client.ts";
@@ -109,36 +110,24 @@ describe("the example on real traffic", () => {
     expect(canary.spec.service.hosts).toEqual(["podinfo.example.test"]);
     const router = createRouter("gatewayapi", { client: new FakeKubeClient() });
     expect(() => router.check({ canary, resolved: resolveCanary(canary.spec) })).not.toThrow();
-    // Same ranges and windows as the example's built-in checks; the queries read Traefik's series.
+    // examples/podinfo's built-in checks as they are: no MetricTemplate, no query. The controller
+    // reads them from Traefik's series because the Gateway's class is Traefik's
+    // (real-traffic-run.test.ts sees it do so on the data plane).
     expect(canary.spec.analysis.metrics).toEqual([
-      {
-        name: "traefik-success-rate",
-        templateRef: { name: "traefik-success-rate", namespace: "podinfo" },
-        thresholdRange: { min: 99 },
-        interval: "30s",
-      },
-      {
-        name: "traefik-request-duration",
-        templateRef: { name: "traefik-request-duration", namespace: "podinfo" },
-        thresholdRange: { max: 500 },
-        interval: "30s",
-      },
+      { name: "request-success-rate", thresholdRange: { min: 99 }, interval: "30s" },
+      { name: "request-duration", thresholdRange: { max: 500 }, interval: "30s" },
     ]);
+    expect(canary.spec.analysis.metrics?.every((m) => isBuiltinMetric(m.name))).toBe(true);
+    expect(canary.spec.analysis).toEqual(loadExample().canary.spec.analysis);
     expect(example.objects.map((o) => `${o.obj.kind}/${o.obj.metadata.name}`)).toEqual([
       "Namespace/podinfo",
       "Deployment/podinfo",
-      "MetricTemplate/traefik-success-rate",
-      "MetricTemplate/traefik-request-duration",
       "Canary/podinfo",
     ]);
-    const queries = example.objects
-      .filter((o) => o.obj.kind === "MetricTemplate")
-      .map((o) => (o.obj as unknown as { spec: { query: string } }).spec.query);
-    for (const q of queries) {
-      expect(q).toContain('service=~"{{ namespace }}-{{ target }}-canary-.*@kubernetesgateway"');
-    }
-    expect(queries[0]).toContain("traefik_service_requests_total");
-    expect(queries[1]).toContain("traefik_service_request_duration_seconds_bucket");
+    // Every object is examples/podinfo's (the demo names the files it applies).
+    expect(new Set(example.objects.map((o) => path.basename(o.file)))).toEqual(
+      new Set(["app.yaml", "canary.yaml"]),
+    );
   });
 
   it("passes `kanaria validate --strict` as the files a user would write", async () => {
@@ -146,7 +135,8 @@ describe("the example on real traffic", () => {
     writeFileSync(path.join(dir, "all.yaml"), example.objects.map((o) => stringify(o.obj)).join("---\n"));
     const result = await validatePaths([dir], { strict: true });
     expect(result.problems).toEqual([]);
-    expect(result.objects).toBe(3);
+    // kanaria.dev objects: the Canary alone (the checks need no MetricTemplate).
+    expect(result.objects).toBe(1);
   });
 
   it("makes each release's podinfo say its tag, and the bad one fail with podinfo's own fault injection", () => {

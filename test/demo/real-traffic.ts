@@ -1,12 +1,11 @@
 // `make demo` on real traffic: where this machine can make a network namespace, the demo's cluster runs
 // the data plane (cluster.sh with KANARIA_DATAPLANE=traefik): Traefik routes the demo's own requests by
 // the HTTPRoute weights kanaria writes to real podinfo processes, and kanaria judges each release on
-// what Traefik measured (traefik_service_* series in Prometheus, through the MetricTemplates below).
-// Elsewhere the demo runs on the traffic simulator, as before, and says why.
+// what Traefik measured: examples/podinfo's built-in checks, which read Traefik's traefik_service_*
+// series because the Gateway's GatewayClass is Traefik's (the controller says so in a BuiltinMetrics
+// Event). Elsewhere the demo runs on the traffic simulator, as before, and says why.
 import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import type { CanaryMetric, CanarySpec } from "../../src/api/canary.ts";
-import { API_VERSION } from "../../src/api/common.ts";
+import type { CanarySpec } from "../../src/api/canary.ts";
 import { tagOf } from "../../src/cli/view.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import type { Example } from "./example.ts";
@@ -26,8 +25,8 @@ export interface TrafficChoice {
  * KANARIA_DATAPLANE unset: real traffic where a network namespace can be made (`possible` returns
  * undefined), else the simulator. "" or "off": the simulator. "traefik": real traffic or an error.
  * Real traffic goes through Traefik's Gateway API provider, so it needs the gatewayapi provider; an
- * explicit KANARIA_DEMO_PROVIDER=nginx keeps the simulator (the data plane's Traefik v3.6.12 ignores
- * ingress-nginx's canary annotations, so the demo's real traffic goes through an HTTPRoute).
+ * explicit KANARIA_DEMO_PROVIDER=nginx keeps the simulator (the demo's real traffic goes through an
+ * HTTPRoute; the nginx router on real traffic is test/e2e/real-traffic-nginx.test.ts's).
  */
 export function chooseTraffic(
   env: { dataplane?: string | undefined; provider?: string | undefined },
@@ -89,23 +88,6 @@ export const REAL_BEHAVIOUR: Readonly<Record<string, string>> = {
   "6.0.2": "a bad build: podinfo --random-error answers about a third of its requests with 500, 400 or 409",
 };
 
-/** The Traefik series of the canary Service's backend (one `service` label per backend). */
-const CANARY_BACKEND = 'service=~"{{ namespace }}-{{ target }}-canary-.*@kubernetesgateway"';
-
-/** The built-in checks of examples/podinfo, each as a MetricTemplate on Traefik's own series. */
-const TRAEFIK_TEMPLATES: Readonly<Record<string, { name: string; query: string }>> = {
-  "request-success-rate": {
-    name: "traefik-success-rate",
-    query:
-      `100 - 100 * sum(rate(traefik_service_requests_total{${CANARY_BACKEND}, code=~"5.."}[{{ interval }}]) or vector(0))` +
-      ` / sum(rate(traefik_service_requests_total{${CANARY_BACKEND}}[{{ interval }}]))`,
-  },
-  "request-duration": {
-    name: "traefik-request-duration",
-    query: `histogram_quantile(0.99, sum(rate(traefik_service_request_duration_seconds_bucket{${CANARY_BACKEND}}[{{ interval }}])) by (le)) * 1000`,
-  },
-};
-
 type DeploymentObject = KubeObject & {
   spec: { template: { spec: { containers: { name: string; image?: string; env?: unknown[] }[] } } };
 };
@@ -113,9 +95,9 @@ type DeploymentObject = KubeObject & {
 /**
  * The example for real traffic through the data plane's Gateway (GATEWAY, "namespace/name"): the
  * Canary routes with an HTTPRoute kanaria generates for the Ingress' host and attaches to that Gateway;
- * its checks read Traefik's series through MetricTemplates (no address: the controller's
- * --metrics-server); the Deployment's podinfo says its tag as its message. The Ingress goes: the route
- * is the HTTPRoute.
+ * its checks are examples/podinfo's built-ins as they are: the controller finds the Gateway's class is
+ * Traefik's and reads Traefik's series (the controller's --metrics-server); the Deployment's podinfo
+ * says its tag as its message. The Ingress goes: the route is the HTTPRoute.
  */
 export function realTrafficExample(example: Example, gateway: string): Example {
   const [gwNamespace, gwName, ...rest] = gateway.split("/");
@@ -132,32 +114,14 @@ export function realTrafficExample(example: Example, gateway: string): Example {
   if (hosts.length === 0)
     throw new Error(`the Ingress ${namespace}/${ingressName} in examples/podinfo/ names no host to route`);
   const { ingressRef: _, ...specRest } = example.canary.spec;
-  const templates: KubeObject[] = [];
-  const metrics = (specRest.analysis.metrics ?? []).map((m): CanaryMetric => {
-    const template = TRAEFIK_TEMPLATES[m.name];
-    if (!template)
-      throw new Error(
-        `examples/podinfo's Canary checks ${m.name}; real traffic has a Traefik query for ${Object.keys(TRAEFIK_TEMPLATES).join(" and ")} only`,
-      );
-    templates.push({
-      apiVersion: API_VERSION,
-      kind: "MetricTemplate",
-      metadata: { name: template.name, namespace },
-      spec: { provider: { type: "prometheus" }, query: template.query },
-    } as KubeObject);
-    return { ...m, name: template.name, templateRef: { name: template.name, namespace } };
-  });
   const spec: CanarySpec = {
     ...specRest,
     provider: "gatewayapi",
     service: { ...specRest.service, gatewayRefs: [{ name: gwName, namespace: gwNamespace }], hosts },
-    analysis: { ...specRest.analysis, metrics },
   };
   const canary = { ...example.canary, spec };
-  // The MetricTemplates are this file's, not examples/podinfo's: the demo says where they come from.
-  const file = fileURLToPath(import.meta.url);
   const objects = example.objects.flatMap((o) => {
-    if (o === ingress) return templates.map((obj) => ({ file, obj }));
+    if (o === ingress) return [];
     if (o.obj === example.canary) return [{ file: o.file, obj: canary as KubeObject }];
     if (o.obj.kind === "Deployment" && o.obj.metadata.name === name) {
       return [
