@@ -44,7 +44,7 @@ test-integration: node_modules/.installed ## Integration tests only
 cluster-build: ## Build/fetch the control plane binaries into ~/.cache/kanaria
 	bash test/cluster/cluster.sh build
 
-cluster: node_modules/.installed ## Start etcd, kube-apiserver, controller-manager, scheduler, KWOK, Prometheus and moto
+cluster: node_modules/.installed ## Start etcd, kube-apiserver, controller-manager, scheduler, KWOK, Prometheus, moto and (as root) the real data plane
 	bash test/cluster/cluster.sh up
 
 cluster-down: ## Stop everything `make cluster` started

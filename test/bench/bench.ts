@@ -146,6 +146,9 @@ async function startCluster(flavour: Flavour): Promise<Side> {
     // While a Canary initialises, its target and its primary both run a pod, and a fake node takes
     // 500: 2 nodes hold N=200, N=1000 needs 5 (with room for the pods of a rollout).
     KANARIA_FAKE_NODES: String(Math.max(2, Math.ceil((2.5 * N) / 500))),
+    // KWOK pods only: the real data plane (cluster.sh's default where it can run) would start a podinfo
+    // process per pod and put its pod runner's watch on the API server being measured.
+    KANARIA_DATAPLANE: "off",
     // A benchmark that dies takes its clusters with it.
     ...(process.env.BENCH_KEEP === "1" ? {} : { KANARIA_CLUSTER_OWNER_PID: String(process.pid) }),
   });

@@ -21,7 +21,7 @@
 #   cluster.sh dataplane-possible exit 0 if this machine can run the data plane (root, a network
 #                                 namespace can be made), else exit 1 and print why
 #   cluster.sh exec -- CMD...     run CMD inside the data plane's network namespace, with the env file's
-#                                 variables set (KANARIA_DATAPLANE=traefik clusters only)
+#                                 variables set (clusters with the data plane only)
 #   cluster.sh apt-tool NAME      install a tool a test needs (e.g. tmux) with apt-get when missing
 #
 # Environment:
@@ -33,7 +33,9 @@
 #   kwok and prometheus on PATH are used instead of building/installing them;
 #   KANARIA_MOTO_SERVER=/path/to/moto_server replaces our moto virtualenv
 #   KANARIA_FAKE_NODES    number of fake nodes (default 2)
-#   KANARIA_DATAPLANE     "traefik": `up` also starts a real data plane (see "Data plane" below)
+#   KANARIA_DATAPLANE     unset: `up` also starts a real data plane (see "Data plane" below) where
+#                         a network namespace can be made (root), and says why not elsewhere;
+#                         "traefik": it must (an error elsewhere); "off" or empty: never
 #   KANARIA_CLUSTER_OWNER_PID  if set, `up` also starts a watchdog that runs `down` as
 #                         soon as that process is gone (used by the vitest fixture, so a
 #                         killed test run leaves nothing behind)
@@ -54,7 +56,7 @@
 #     (--endpoint-reconciler-type=none; clients use the kubeconfig URL, not the
 #     default/kubernetes Service). Tests must not rely on Service endpoints.
 #
-# Data plane (KANARIA_DATAPLANE=traefik, root only):
+# Data plane (by default where a network namespace can be made: root; KANARIA_DATAPLANE=off skips it):
 #   * A network namespace of our own (`unshare -n`, held by a `sleep` process) whose loopback
 #     carries 10.244.0.0/15 as local addresses (`ip route add local`). KWOK hands pod IPs out of
 #     it (--cidr 10.244/16; 10.245/16 at random for podinfo pods) and the EndpointSlice controller
@@ -98,7 +100,8 @@ TRAEFIK_CACHE="$CACHE_DIR/traefik-$TRAEFIK_VERSION"
 PODINFO_CACHE="$CACHE_DIR/podinfo-$PODINFO_APP_VERSION-${PODINFO_VERSION##*-}"
 LOADTESTER_CACHE="$CACHE_DIR/loadtester-$LOADTESTER_VERSION"
 HEY_CACHE="$CACHE_DIR/hey-$HEY_VERSION"
-DATAPLANE="${KANARIA_DATAPLANE:-}"
+# Unset: the data plane wherever a network namespace can be made; "traefik": required; "" or "off": none.
+DATAPLANE="${KANARIA_DATAPLANE-auto}"
 # Pod IPs of a data-plane cluster, local addresses inside its network namespace only: KWOK's pool
 # (--cidr) for KWOK-only pods, a random address of 10.245.0.0/16 for pods with a podinfo process
 # (kwok/process-start.yaml), so a deleted pod's address is not handed on while its process drains.
@@ -585,15 +588,25 @@ cmd_dataplane_possible() {
   return 1
 }
 
-# 0 when KANARIA_DATAPLANE asks for the data plane and this machine can make one.
+# 0 when this cluster gets the data plane: KANARIA_DATAPLANE=traefik (an error where it cannot run), or
+# unset and this machine can make a network namespace (said once where it cannot).
+DATAPLANE_SAID=""
 dataplane_on() {
   case "$DATAPLANE" in
-    "") return 1 ;;
-    traefik) ;;
-    *) die "KANARIA_DATAPLANE must be traefik or empty (got \"$DATAPLANE\")" ;;
+    "" | off) return 1 ;;
+    auto)
+      if ! dataplane_possible; then
+        [ -n "$DATAPLANE_SAID" ] || log "no real data plane: $DATAPLANE_IMPOSSIBLE (KANARIA_DATAPLANE=off skips this check)"
+        DATAPLANE_SAID=1
+        return 1
+      fi
+      ;;
+    traefik)
+      dataplane_possible ||
+        die "KANARIA_DATAPLANE=traefik: $DATAPLANE_IMPOSSIBLE. Set KANARIA_DATAPLANE=off to run without the data plane."
+      ;;
+    *) die "KANARIA_DATAPLANE must be traefik, off or empty, or unset for the data plane where it can run (got \"$DATAPLANE\")" ;;
   esac
-  dataplane_possible ||
-    die "KANARIA_DATAPLANE=traefik: $DATAPLANE_IMPOSSIBLE. Unset KANARIA_DATAPLANE to run without the data plane."
   node_bin >/dev/null
 }
 

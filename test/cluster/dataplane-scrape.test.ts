@@ -5,7 +5,7 @@
 // `kubernetes_pod_name` and the pod's labels, which kanaria's built-in queries for the kubernetes router
 // read.
 //
-// Opt-in like test/e2e/real-traffic.test.ts: skipped without a data plane.
+// Like test/e2e/real-traffic.test.ts: skipped without a data plane.
 import { Agent, request } from "node:http";
 import { describe, expect, inject, it } from "vitest";
 import type { KubeObject } from "../../src/kube/types.ts";
@@ -21,9 +21,9 @@ import { useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, IMAGE } from "../support/manifests.ts";
 
 const dataplane = inject("dataplane");
-if (process.env.KANARIA_DATAPLANE && !dataplane) {
+if (process.env.KANARIA_DATAPLANE === "traefik" && !dataplane) {
   throw new Error(
-    "KANARIA_DATAPLANE is set but the test cluster has no data plane (no PROXY_URL in its env file)",
+    "KANARIA_DATAPLANE=traefik but the test cluster has no data plane (no PROXY_URL in its env file)",
   );
 }
 const prometheusUrl = inject("prometheusUrl");

@@ -10,7 +10,7 @@
 // that applies backendRef filters the same file asserts the cookies on the answers and that a client
 // with a cookie jar stays on the version it first reached.
 //
-// Opt-in: skipped without a data plane, as test/e2e/real-traffic.test.ts.
+// Skipped without a data plane, as test/e2e/real-traffic.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HTTPRoute, RouteRule } from "../../src/routers/gatewayapi/types.ts";
 import { getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";

@@ -11,7 +11,7 @@
 // The delay is that answer's arrival minus the write's arrival on the watch. p50 and p99 (nearest rank)
 // are printed; p99 must stay under 5 s.
 //
-// Opt-in: skipped without a data plane, as test/e2e/real-traffic.test.ts.
+// Skipped without a data plane, as test/e2e/real-traffic.test.ts.
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";

@@ -4,7 +4,7 @@
 // ingress-nginx keep) routes requests by them to real podinfo processes, and the split is counted from
 // the responses: each release's podinfo says its own message.
 //
-// Opt-in: without KANARIA_DATAPLANE=traefik the cluster has no data plane and this file is skipped.
+// Skipped where the test cluster has no data plane, as test/e2e/real-traffic.test.ts.
 // The three cases run at once (each in its own Canary and host) to keep the file near two minutes.
 import { Agent, request } from "node:http";
 import { afterAll, beforeAll, describe, inject, it } from "vitest";
@@ -24,9 +24,9 @@ import { useNamespace, waitFor } from "../support/k8s.ts";
 import { canary, IMAGE } from "../support/manifests.ts";
 
 const dataplane = inject("dataplane");
-if (process.env.KANARIA_DATAPLANE && !dataplane) {
+if (process.env.KANARIA_DATAPLANE === "traefik" && !dataplane) {
   throw new Error(
-    "KANARIA_DATAPLANE is set but the test cluster has no data plane (no PROXY_URL in its env file)",
+    "KANARIA_DATAPLANE=traefik but the test cluster has no data plane (no PROXY_URL in its env file)",
   );
 }
 if (dataplane && !dataplane.ingressClass) {

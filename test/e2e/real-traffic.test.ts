@@ -3,9 +3,9 @@
 // pod, on the pod's IP, inside the data plane's network namespace), and the split is counted from the
 // responses themselves: each release's podinfo says its own message.
 //
-// Opt-in: without KANARIA_DATAPLANE=traefik the cluster has no data plane and this file is skipped. With
-// it, the global setup starts a cluster that has one (cluster.sh builds Traefik, podinfo, the load
-// tester and hey on first use).
+// The test cluster has the data plane wherever a network namespace can be made (root; cluster.sh builds
+// Traefik, podinfo, the load tester and hey on first use); elsewhere, or with KANARIA_DATAPLANE=off,
+// this file is skipped, and KANARIA_DATAPLANE=traefik makes a cluster without one an error.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
 import { canaryEvents, getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";

@@ -92,8 +92,11 @@ function dataplaneFromEnv(env: Record<string, string>): DataPlane | undefined {
   };
 }
 
-/** KANARIA_DATAPLANE=traefik asks for a cluster with the real data plane (cluster.sh starts one). */
-const wantsDataplane = (): boolean => (process.env.KANARIA_DATAPLANE ?? "") !== "";
+/**
+ * KANARIA_DATAPLANE=traefik requires a cluster with the real data plane. Unset, cluster.sh starts one
+ * where it can run and a running cluster is taken as it is; "off" or empty: none.
+ */
+const wantsDataplane = (): boolean => process.env.KANARIA_DATAPLANE === "traefik";
 
 function runClusterSh(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -136,7 +139,7 @@ async function startLocal(): Promise<ClusterInfo> {
     const env = readEnvFile(sharedEnv);
     if (wantsDataplane() && !env.PROXY_URL) {
       log(
-        `${SHARED_CLUSTER_DIR} has no data plane; KANARIA_DATAPLANE is set, so a test cluster with one is started`,
+        `${SHARED_CLUSTER_DIR} has no data plane; KANARIA_DATAPLANE=traefik, so a test cluster with one is started`,
       );
     } else if (env.KUBECONFIG && (await apiserverAnswers(env.KUBECONFIG))) {
       log(`reusing the running cluster in ${SHARED_CLUSTER_DIR} (not stopped after the tests)`);

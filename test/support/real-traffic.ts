@@ -15,9 +15,9 @@ import { IMAGE } from "./manifests.ts";
  */
 export function realDataPlane(): DataPlane | undefined {
   const dataplane = inject("dataplane");
-  if (process.env.KANARIA_DATAPLANE && !dataplane) {
+  if (process.env.KANARIA_DATAPLANE === "traefik" && !dataplane) {
     throw new Error(
-      "KANARIA_DATAPLANE is set but the test cluster has no data plane (no PROXY_URL in its env file)",
+      "KANARIA_DATAPLANE=traefik but the test cluster has no data plane (no PROXY_URL in its env file)",
     );
   }
   return dataplane;
