@@ -337,6 +337,11 @@ describe("canary strategy", () => {
       expect(d.events).toEqual([
         { type: "Warning", reason: "ChecksInconclusive", message: holding(check, 100, 160) },
       ]);
+      // The reconciler looks again right after the status write: no new round until the retry is due.
+      const soon = run({ status: d.status, now: 100.1 });
+      expect(soon.needsChecks, "no query on every look").toBe(false);
+      expect(soon.requeueAfterMs).toBe(5_900);
+      expect(sameStatus(soon.status, d.status), "nothing new to write").toBe(true);
       expect(run({ status: d.status, now: 106 }).needsChecks).toBe(true);
       // Three intervals later (past the one interval of retries there used to be) it still holds.
       const stillDown = run({ status: d.status, checks: [check], now: 150 });
@@ -368,6 +373,18 @@ describe("canary strategy", () => {
         },
       ]);
       expect(condition(d, "Stalled")?.message).toContain("metric checks inconclusive for 60s");
+    });
+
+    it("tries again at the end of the outage budget even when the next retry would be later", () => {
+      const spec = canarySpec({ inconclusiveTimeout: "20s" });
+      const status = progressing(10, { inconclusiveSince: iso(100), checks: [errored()] });
+      const early = run({ spec, status, now: 101 });
+      expect(early.needsChecks).toBe(false);
+      expect(early.requeueAfterMs).toBe(5_000);
+      const late = progressing(10, { inconclusiveSince: iso(85), checks: [errored()] });
+      const atBudget = run({ spec, status: late, now: 104 });
+      expect(atBudget.requeueAfterMs, "the budget ends at 105 s, before the retry at 106 s").toBe(1_000);
+      expect(run({ spec, status: late, now: 105 }).needsChecks).toBe(true);
     });
 
     it("uses analysis.inconclusiveTimeout when it is set", () => {

@@ -567,6 +567,24 @@ function inconclusiveBudget(ctx: Ctx): string {
     : `progressDeadlineSeconds ${seconds}, the default inconclusiveTimeout`;
 }
 
+/**
+ * A held step's checks are tried again retryDelayMs after the last round (status.checks[].time), or
+ * once the outage budget is spent: not on every look. The reconciler looks again shortly after each
+ * status write, and every inconclusive round writes one, so without this a provider outage would be
+ * queried, and the status written, several times a second.
+ */
+function retryNotDue(ctx: Ctx): boolean {
+  const since = ctx.status.inconclusiveSince;
+  if (since === undefined) return false;
+  const times = (ctx.status.checks ?? []).map((c) => Date.parse(c.time ?? "")).filter(Number.isFinite);
+  if (times.length === 0) return false;
+  const retryAtMs = Math.max(...times) + retryDelayMs(ctx.in.resolved.intervalMs);
+  const dueAtMs = Math.min(retryAtMs, Date.parse(since) + ctx.in.resolved.inconclusiveMs);
+  if (dueAtMs <= ctx.nowMs) return false;
+  ctx.requeueAfterMs = dueAtMs - ctx.nowMs;
+  return true;
+}
+
 /** How soon to query again after an inconclusive check: a few tries per interval, not a tight loop. */
 function retryDelayMs(intervalMs: number): number {
   return Math.max(2_000, Math.min(Math.round(intervalMs / 5), 15_000));
@@ -820,6 +838,7 @@ function stepRound(ctx: Ctx): void {
   const hooks = askHooks(ctx, stepHooks(ctx));
   const checks = ctx.in.observed.checks;
   if (checks === undefined) {
+    if (retryNotDue(ctx)) return;
     ctx.needsChecks = true;
     ctx.requeueAfterMs = 0;
     return;
