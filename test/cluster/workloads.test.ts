@@ -59,7 +59,10 @@ describe("workloads on the fake nodes", () => {
     for (const pod of pods.items) {
       expect(pod.spec?.nodeName).toBeTruthy();
       expect(pod.status?.phase).toBe("Running");
-      if (inject("clusterMode") === "local") expect(pod.status?.podIP).toMatch(/^127\./);
+      // KWOK's pod IPs: loopback addresses, or with the data plane its pod range, which exists only
+      // inside the data plane's network namespace (test/cluster/README.md).
+      if (inject("clusterMode") === "local")
+        expect(pod.status?.podIP).toMatch(inject("dataplane") ? /^10\.24[45]\./ : /^127\./);
     }
   });
 

@@ -56,7 +56,7 @@ const template = (): KubeObject =>
     spec: { provider: { type: "prometheus", address: inject("prometheusUrl") }, query: "vector(1)" },
   }) as KubeObject;
 
-/** The outage, shared by both releases: started once both run their first step, ended after OUTAGE_MS. */
+/** The outage, shared by both releases: started once both run their first step, ended after OUTAGE_MS and once "outage" has rolled back. */
 let outage: Promise<void> | undefined;
 let atFirstStep = 0;
 async function outageOnceBothStepped(): Promise<void> {
@@ -66,6 +66,11 @@ async function outageOnceBothStepped(): Promise<void> {
       await prometheusControl("stop");
       try {
         await new Promise((r) => setTimeout(r, OUTAGE_MS));
+        // "outage" must see the outage outlast its inconclusiveTimeout counted from its own first
+        // inconclusive round, which can come an interval after the other Canary's (its step's interval
+        // starts when its split is seen in the route): keep Prometheus down until it has rolled back.
+        // Its test asserts the rollback; this only bounds the wait.
+        await waitForPhase(client, ns, "outage", "Failed", 60_000).catch(() => undefined);
       } finally {
         await prometheusControl("start");
       }
