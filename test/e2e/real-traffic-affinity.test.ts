@@ -11,33 +11,21 @@
 // with a cookie jar stays on the version it first reached.
 //
 // Skipped without a data plane, as test/e2e/real-traffic.test.ts.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { HTTPRoute, RouteRule } from "../../src/routers/gatewayapi/types.ts";
-import { getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";
-import { useController } from "../support/controller.ts";
-import { type GateServer, startGateServer } from "../support/gate-server.ts";
-import { useNamespace, waitFor } from "../support/k8s.ts";
+import { getDeployment, waitForPhase } from "../support/canary-observer.ts";
+import { waitFor } from "../support/k8s.ts";
 import { canary } from "../support/manifests.ts";
 import {
   count,
   gatewayRef,
   get,
   podinfoApp,
-  realDataPlane,
   traefikVersion,
+  useRealTraffic,
 } from "../support/real-traffic.ts";
 
-const dataplane = realDataPlane();
-const ns = useNamespace("e2e-real-affinity");
-const client = testClient();
-useController(ns);
-let gates: GateServer;
-beforeAll(async () => {
-  gates = await startGateServer();
-});
-afterAll(async () => {
-  await gates?.close();
-});
+const { dataplane, ns, client, gates } = useRealTraffic("e2e-real-affinity");
 
 const [major, minor] = traefikVersion();
 /** Traefik's Gateway API provider applies filters on a backendRef from v3.7.0 (loadService, httproute.go). */

@@ -13,26 +13,14 @@
 //
 // Skipped without a data plane, as test/e2e/real-traffic.test.ts.
 import * as k8s from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
-import { testClient, waitForPhase } from "../support/canary-observer.ts";
-import { useController } from "../support/controller.ts";
-import { type GateServer, startGateServer } from "../support/gate-server.ts";
-import { kubeConfig, useNamespace, waitFor } from "../support/k8s.ts";
+import { waitForPhase } from "../support/canary-observer.ts";
+import { kubeConfig, waitFor } from "../support/k8s.ts";
 import { canary } from "../support/manifests.ts";
-import { gatewayRef, get, podinfoApp, realDataPlane } from "../support/real-traffic.ts";
+import { gatewayRef, get, podinfoApp, served, useRealTraffic } from "../support/real-traffic.ts";
 
-const dataplane = realDataPlane();
-const ns = useNamespace("e2e-real-delay");
-const client = testClient();
-useController(ns);
-let gates: GateServer;
-beforeAll(async () => {
-  gates = await startGateServer();
-});
-afterAll(async () => {
-  await gates?.close();
-});
+const { dataplane, ns, client, gates } = useRealTraffic("e2e-real-delay");
 
 const APPS = 4;
 const RELEASES = 3;
@@ -145,11 +133,7 @@ async function releaseAndMeasure(
     }),
   );
   await waitForPhase(client, ns, app, "Initialized", 90_000);
-  await waitFor(() => get(host), {
-    description: `Traefik serving the HTTPRoute for ${host}`,
-    until: (r) => r.status === 200,
-    timeoutMs: 20_000,
-  });
+  await served(host);
   const load = steadyClient(host);
   const samples: Sample[] = [];
   const changes: { release: string; rise: RouteWrite; fall: RouteWrite }[] = [];

@@ -6,61 +6,19 @@
 // The test cluster has the data plane wherever a network namespace can be made (root; cluster.sh builds
 // Traefik, podinfo, the load tester and hey on first use); elsewhere, or with KANARIA_DATAPLANE=off,
 // this file is skipped, and KANARIA_DATAPLANE=traefik makes a cluster without one an error.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
-import { canaryEvents, getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";
-import { useController } from "../support/controller.ts";
-import { type GateServer, startGateServer } from "../support/gate-server.ts";
-import { useNamespace, waitFor } from "../support/k8s.ts";
+import { canaryEvents, getDeployment, waitForPhase } from "../support/canary-observer.ts";
+import { waitFor } from "../support/k8s.ts";
 import { canary } from "../support/manifests.ts";
-import { count, get, podinfoApp, realDataPlane } from "../support/real-traffic.ts";
+import { count, podinfoApp, served, steadyLoad, useRealTraffic } from "../support/real-traffic.ts";
 
-const dataplane = realDataPlane();
-
+const { dataplane, ns, client, gates } = useRealTraffic("e2e-real-traffic");
 const prometheusUrl = inject("prometheusUrl");
-const ns = useNamespace("e2e-real-traffic");
-const client = testClient();
-useController(ns);
-let gates: GateServer;
-beforeAll(async () => {
-  gates = await startGateServer();
-});
-afterAll(async () => {
-  await gates?.close();
-});
 
 /** podinfo 6.9.2 in this file's namespace answering with MESSAGE. */
 function app(name: string, message: string, extraArgs: string[] = [], replicas = 1) {
   return podinfoApp(ns, name, message, extraArgs, replicas);
-}
-
-/** Requests from 4 clients, each at most one per 20 ms (~200/s), until stop() is called; stop() resolves with what answered and what failed. */
-function steadyLoad(host: string): {
-  stop: () => Promise<{ byMessage: Map<string, number>; failed: string[] }>;
-} {
-  const byMessage = new Map<string, number>();
-  const failed: string[] = [];
-  let running = true;
-  const worker = async () => {
-    while (running) {
-      try {
-        const r = await get(host);
-        if (r.status !== 200) failed.push(`HTTP ${r.status}`);
-        else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
-      } catch (err) {
-        failed.push(String(err));
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const workers = Promise.all(Array.from({ length: 4 }, worker));
-  return {
-    async stop() {
-      running = false;
-      await workers;
-      return { byMessage, failed };
-    },
-  };
 }
 
 async function canaryWeightOnRoute(name: string): Promise<number | undefined> {
@@ -101,11 +59,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
     );
     await waitForPhase(client, ns, name, "Initialized", 60_000);
     // Traefik loads the new HTTPRoute after its provider throttle; until then the host is unknown (404).
-    await waitFor(() => get(host), {
-      description: `Traefik serving the HTTPRoute for ${host}`,
-      until: (r) => r.status === 200,
-      timeoutMs: 20_000,
-    });
+    await served(host);
     const before = await count(host, 200);
     expect(before.failed).toBe(0);
     expect([...before.byMessage.entries()]).toEqual([["v1", 200]]);
@@ -246,11 +200,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
       }),
     );
     await waitForPhase(client, ns, name, "Initialized", 60_000);
-    await waitFor(() => get(host), {
-      description: `Traefik serving the HTTPRoute for ${host}`,
-      until: (r) => r.status === 200,
-      timeoutMs: 20_000,
-    });
+    await served(host);
     // From before the first step through the promotion, the primary's rollout and the route switch back.
     const load = steadyLoad(host);
     await client.apply(app(name, "v2", [], 2));
@@ -350,11 +300,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
       }),
     );
     await waitForPhase(client, ns, name, "Initialized", 60_000);
-    await waitFor(() => get(host), {
-      description: `Traefik serving the HTTPRoute for ${host}`,
-      until: (r) => r.status === 200,
-      timeoutMs: 20_000,
-    });
+    await served(host);
     const load = steadyLoad(host);
     await client.apply(app(name, "v2", [], 2));
     await waitFor(() => canaryWeightOnRoute(name), {
