@@ -129,6 +129,20 @@ async function byPod(promql: string): Promise<Map<string, number>> {
   return new Map(result.map((s) => [s.metric.kubernetes_pod_name ?? "", Number(s.value[1])]));
 }
 
+/**
+ * Deployment NAME at v1 under a blue/green (kubernetes) Canary checked every 5s as ANALYSIS says, once
+ * Initialized. kanaria's `<name>-canary` Service selects the canary's pods; Traefik routes the host
+ * returned (`<name>-canary.<ns>.test`) to it.
+ */
+async function blueGreen(name: string, analysis: Record<string, unknown>): Promise<string> {
+  const host = `${name}-canary.${ns}.test`;
+  await client.apply(app(name, "v1", 1));
+  await client.apply(canary(ns, name, { provider: "kubernetes", analysis: { interval: "5s", ...analysis } }));
+  await client.apply(route(`${name}-canary`, host, `${name}-canary`));
+  await waitForPhase(client, ns, name, "Initialized", 60_000);
+  return host;
+}
+
 describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
   it("scrapes each Ready podinfo pod with the kubernetes-pods labels, counts what Traefik sent it, and drops a deleted pod", async () => {
     const name = "web";
@@ -246,26 +260,15 @@ describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
 
   it("promotes a blue/green release judged on the built-in checks computed from the canary pods' own series", async () => {
     const name = "bg";
-    const host = `${name}-canary.${ns}.test`;
-    await client.apply(app(name, "v1", 1));
-    await client.apply(
-      canary(ns, name, {
-        provider: "kubernetes",
-        analysis: {
-          interval: "5s",
-          threshold: 1,
-          iterations: 2,
-          metrics: [
-            // The load below answers 1 in 11 requests with a 500: about 90.9 % succeed.
-            { name: "request-success-rate", interval: "10s", thresholdRange: { min: 80 } },
-            { name: "request-duration", interval: "10s", thresholdRange: { max: 500 } },
-          ],
-        },
-      }),
-    );
-    // kanaria's `<name>-canary` Service selects the canary's pods; Traefik routes HOST to it.
-    await client.apply(route(`${name}-canary`, host, `${name}-canary`));
-    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    const host = await blueGreen(name, {
+      threshold: 1,
+      iterations: 2,
+      metrics: [
+        // The load below answers 1 in 11 requests with a 500: about 90.9 % succeed.
+        { name: "request-success-rate", interval: "10s", thresholdRange: { min: 80 } },
+        { name: "request-duration", interval: "10s", thresholdRange: { max: 500 } },
+      ],
+    });
 
     // Each client sends 10 GETs of / then one of /status/500, until the release is over. Requests
     // before the canary's pods are up get Traefik's 503 and never reach a pod.
@@ -297,22 +300,12 @@ describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
 
   it("rolls a blue/green release answering 5xx back on the built-in request-success-rate of its pods", async () => {
     const name = "bgbad";
-    const host = `${name}-canary.${ns}.test`;
-    await client.apply(app(name, "v1", 1));
-    await client.apply(
-      canary(ns, name, {
-        provider: "kubernetes",
-        analysis: {
-          interval: "5s",
-          threshold: 2,
-          // Long enough that a release without one 5xx in the canary's series would be promoted first.
-          iterations: 10,
-          metrics: [{ name: "request-success-rate", interval: "30s", thresholdRange: { min: 99 } }],
-        },
-      }),
-    );
-    await client.apply(route(`${name}-canary`, host, `${name}-canary`));
-    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    const host = await blueGreen(name, {
+      threshold: 2,
+      // Long enough that a release without one 5xx in the canary's series would be promoted first.
+      iterations: 10,
+      metrics: [{ name: "request-success-rate", interval: "30s", thresholdRange: { min: 99 } }],
+    });
     // podinfo 6.9.2's --random-error decides once per second (it seeds with the Unix time): about one
     // second in three answers 400, 409 or 500, so about one in nine is all 500s. The load asks for / only.
     const load = steadyLoad(host);
