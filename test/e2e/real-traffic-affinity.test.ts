@@ -18,6 +18,7 @@ import { waitFor } from "../support/k8s.ts";
 import { canary } from "../support/manifests.ts";
 import {
   count,
+  countUntilGone,
   gatewayRef,
   get,
   podinfoApp,
@@ -222,16 +223,14 @@ describe.skipIf(!dataplane)("session affinity on real traffic through Traefik (G
     expect(setCookieOn(weightedRule(after), `${name}-canary`)).toEqual([]);
     // The canary is scaled to zero: a cookie still pinning its holders there would get 5xx. The old
     // primary pod drains for a few seconds, so wait until only v2 answers, counting every failure.
-    let failed = 0;
-    const holders = await waitFor(() => count(host, 100, { cookie: cookies.canary }), {
-      description: "only the new primary (v2) answering holders of the old canary cookie",
-      until: (r) => {
-        failed += r.failed;
-        return (r.byMessage.get("v1") ?? 0) === 0;
-      },
-      timeoutMs: 20_000,
-    });
-    expect(failed).toBe(0);
-    expect([...holders.byMessage]).toEqual([["v2", 100]]);
+    const holders = await countUntilGone(
+      host,
+      100,
+      "v1",
+      "only the new primary (v2) answering holders of the old canary cookie",
+      { cookie: cookies.canary },
+    );
+    expect(holders.failed).toBe(0);
+    expect([...holders.last.byMessage]).toEqual([["v2", 100]]);
   }, 150_000);
 });

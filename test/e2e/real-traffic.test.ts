@@ -11,7 +11,14 @@ import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
 import { canaryEvents, getDeployment, waitForPhase } from "../support/canary-observer.ts";
 import { waitFor } from "../support/k8s.ts";
 import { canary } from "../support/manifests.ts";
-import { count, podinfoApp, served, steadyLoad, useRealTraffic } from "../support/real-traffic.ts";
+import {
+  count,
+  countUntilGone,
+  podinfoApp,
+  served,
+  steadyLoad,
+  useRealTraffic,
+} from "../support/real-traffic.ts";
 
 const { dataplane, ns, client, gates } = useRealTraffic("e2e-real-traffic");
 const prometheusUrl = inject("prometheusUrl");
@@ -98,17 +105,14 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
       { name: "PODINFO_UI_MESSAGE", value: "v2" },
     ]);
     // The old primary pod drains for a few seconds after Traefik dropped it; then only v2 answers.
-    let failedAfter = 0;
-    const after = await waitFor(() => count(host, 200), {
-      description: "only the new release (v2) answering through Traefik",
-      until: (r) => {
-        failedAfter += r.failed;
-        return (r.byMessage.get("v1") ?? 0) === 0;
-      },
-      timeoutMs: 20_000,
-    });
-    expect(failedAfter).toBe(0);
-    expect([...after.byMessage.entries()]).toEqual([["v2", 200]]);
+    const after = await countUntilGone(
+      host,
+      200,
+      "v1",
+      "only the new release (v2) answering through Traefik",
+    );
+    expect(after.failed).toBe(0);
+    expect([...after.last.byMessage.entries()]).toEqual([["v2", 200]]);
   }, 240_000);
 
   it("rolls back a release answering 5xx on the built-in success rate, read from Traefik's series, under load from Flagger's load tester", async () => {

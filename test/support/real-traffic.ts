@@ -170,6 +170,29 @@ export async function count(host: string, n: number, headers: Record<string, str
 }
 
 /**
+ * Rounds of N requests for HOST (with HEADERS) until release GONE answers none of a round, as when its
+ * last pod drains; resolves with that round and the requests that failed over all the rounds.
+ */
+export async function countUntilGone(
+  host: string,
+  n: number,
+  gone: string,
+  description: string,
+  headers: Record<string, string> = {},
+): Promise<{ last: Counted; failed: number }> {
+  let failed = 0;
+  const last = await waitFor(() => count(host, n, headers), {
+    description,
+    until: (r) => {
+      failed += r.failed;
+      return (r.byMessage.get(gone) ?? 0) === 0;
+    },
+    timeoutMs: 20_000,
+  });
+  return { last, failed };
+}
+
+/**
  * Waits until Traefik serves HOST: a new HTTPRoute or Ingress is a 404 until its provider has loaded it
  * (after the provider's throttle). WHAT names the object in the timeout message.
  */
