@@ -18,7 +18,7 @@ import {
 import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
 import { canary } from "../support/manifests.ts";
-import { get, podinfoApp, realDataPlane } from "../support/real-traffic.ts";
+import { gatewayRef, get, podinfoApp, realDataPlane } from "../support/real-traffic.ts";
 
 const dataplane = realDataPlane();
 const prometheusUrl = inject("prometheusUrl");
@@ -47,13 +47,12 @@ function app(name: string, message: string, replicas: number, extraArgs: string[
 
 /** Service SERVICE (created here unless kanaria makes it) routed by Traefik for HOST. */
 function route(name: string, host: string, service: string): KubeObject {
-  const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
   return {
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "HTTPRoute",
     metadata: { name, namespace: ns },
     spec: {
-      parentRefs: [{ name: gwName, namespace: gwNamespace }],
+      parentRefs: [gatewayRef()],
       hostnames: [host],
       rules: [{ backendRefs: [{ name: service, port: 80 }] }],
     },

@@ -14,6 +14,7 @@ import { canary } from "../support/manifests.ts";
 import {
   count,
   countUntilGone,
+  gatewayRef,
   podinfoApp,
   served,
   steadyLoad,
@@ -44,7 +45,6 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
   it("splits real requests 90/10 at the canary's 10 % step, then serves only the new release", async () => {
     const name = "split";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     gates.set("/hold", "no");
     await client.apply(app(name, "v1"));
     await client.apply(
@@ -53,7 +53,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: {
@@ -118,7 +118,6 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
   it("rolls back a release answering 5xx on the built-in success rate, read from Traefik's series, under load from Flagger's load tester", async () => {
     const name = "bad";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     await client.apply(app(name, "v1"));
     await client.apply(
       canary(ns, name, {
@@ -129,7 +128,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: {
@@ -189,7 +188,6 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
   it("promotes a good release under steady load without one failed request", async () => {
     const name = "steady";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     await client.apply(app(name, "v1", [], 2));
     await client.apply(
       canary(ns, name, {
@@ -197,7 +195,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: { interval: "5s", threshold: 2, stepWeight: 25, maxWeight: 50 },
@@ -231,7 +229,6 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
   it("A/B: requests with the header or the cookie reach the canary, the others never do", async () => {
     const name = "ab";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     gates.set("/hold-ab", "no");
     await client.apply(app(name, "v1"));
     await client.apply(
@@ -240,7 +237,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: {
@@ -281,7 +278,6 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
   it("rolls back under steady load without one failed request", async () => {
     const name = "steady-rollback";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     // A healthy release that a rollout gate turns down: the rollback, not the app, is under test.
     gates.set("/veto", "no");
     await client.apply(app(name, "v1", [], 2));
@@ -291,7 +287,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: {
