@@ -153,40 +153,39 @@ describe("backtest", () => {
     expect(svg).toContain("suggested");
   });
 
-  it("replays the built-ins from the series given (Traefik's): the -primary backend's", async () => {
-    const calls: { query: string; options: RangeOptions }[] = [];
-    await backtest({
-      canary: { ...canary, spec: { ...canary.spec, provider: "gatewayapi" } },
-      templates: async (_, name) => (name === "latency" ? template : undefined),
-      secrets: async () => undefined,
-      providers: fakeProviders(calls),
-      metricsServer: "http://prom:9090",
-      series: "traefik-gateway",
-      from: FROM,
-      to: new Date(FROM.getTime() + 3_600_000),
+  for (const { title, series, reads, notRead } of [
+    {
+      title: "replays the built-ins from the series given (Traefik's): the -primary backend's",
+      series: "traefik-gateway" as const,
+      reads:
+        'traefik_service_request_duration_seconds_bucket{service=~"shop-web-primary-http-[0-9]+@kubernetesgateway|',
+      notRead: "web-canary",
+    },
+    {
+      title:
+        "replays gatewayapi built-ins without a series from the primary pods' own histogram, as Flagger reads them",
+      series: undefined,
+      reads:
+        'http_request_duration_seconds_bucket{kubernetes_namespace="shop", kubernetes_pod_name=~"web-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}',
+      notRead: "envoy",
+    },
+  ]) {
+    it(title, async () => {
+      const calls: { query: string; options: RangeOptions }[] = [];
+      await backtest({
+        canary: { ...canary, spec: { ...canary.spec, provider: "gatewayapi" } },
+        templates: async (_, name) => (name === "latency" ? template : undefined),
+        secrets: async () => undefined,
+        providers: fakeProviders(calls),
+        metricsServer: "http://prom:9090",
+        ...(series === undefined ? {} : { series }),
+        from: FROM,
+        to: new Date(FROM.getTime() + 3_600_000),
+      });
+      expect(calls[0]?.query).toContain(reads);
+      expect(calls[0]?.query).not.toContain(notRead);
     });
-    expect(calls[0]?.query).toContain(
-      'traefik_service_request_duration_seconds_bucket{service=~"shop-web-primary-http-[0-9]+@kubernetesgateway|',
-    );
-    expect(calls[0]?.query).not.toContain("web-canary");
-  });
-
-  it("replays gatewayapi built-ins without a series from the primary pods' own histogram, as Flagger reads them", async () => {
-    const calls: { query: string; options: RangeOptions }[] = [];
-    await backtest({
-      canary: { ...canary, spec: { ...canary.spec, provider: "gatewayapi" } },
-      templates: async (_, name) => (name === "latency" ? template : undefined),
-      secrets: async () => undefined,
-      providers: fakeProviders(calls),
-      metricsServer: "http://prom:9090",
-      from: FROM,
-      to: new Date(FROM.getTime() + 3_600_000),
-    });
-    expect(calls[0]?.query).toContain(
-      'http_request_duration_seconds_bucket{kubernetes_namespace="shop", kubernetes_pod_name=~"web-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}',
-    );
-    expect(calls[0]?.query).not.toContain("envoy");
-  });
+  }
 
   it("sets an outage aside when nobody marked it, and chunks long ranges with progress", async () => {
     const calls: { query: string; options: RangeOptions }[] = [];

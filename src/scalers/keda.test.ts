@@ -101,26 +101,35 @@ describe("KedaScaler", () => {
     expect(spec).toMatchObject({ minReplicaCount: 2, maxReplicaCount: 5 });
   });
 
-  it("refuses a primaryScalerQueries key that names no trigger, naming the field and the fix", () => {
-    const c = canary({ primaryScalerQueries: { "prom-triger": "up" } });
-    const build = () => scaler.primary({ canary: c, referenced: scaledObject(), floor: undefined });
-    expect(build).toThrow(ConfigBlockerError);
-    expect(build).toThrow(
-      "spec.autoscalerRef.primaryScalerQueries names prom-triger, but ScaledObject shop/podinfo-so has no trigger of that name (its named triggers: prom-trigger): set spec.triggers[].name in the ScaledObject or fix the key",
-    );
-  });
-
-  it("refuses a primaryScalerQueries key naming a trigger without a query, which it could not replace", () => {
-    const so = scaledObject();
-    const cpu = (so as unknown as Spec).spec.triggers[1] as Record<string, unknown>;
-    cpu.name = "cpu";
-    const c = canary({ primaryScalerQueries: { cpu: "up" } });
-    const build = () => scaler.primary({ canary: c, referenced: so, floor: undefined });
-    expect(build).toThrow(ConfigBlockerError);
-    expect(build).toThrow(
-      "spec.autoscalerRef.primaryScalerQueries names cpu (type cpu), but in ScaledObject shop/podinfo-so that trigger has no metadata.query to replace: remove the key (the primary's copy takes the trigger as it is)",
-    );
-  });
+  for (const { title, key, nameCpuTrigger, message } of [
+    {
+      title: "refuses a primaryScalerQueries key that names no trigger, naming the field and the fix",
+      key: "prom-triger",
+      nameCpuTrigger: false,
+      message:
+        "spec.autoscalerRef.primaryScalerQueries names prom-triger, but ScaledObject shop/podinfo-so has no trigger of that name (its named triggers: prom-trigger): set spec.triggers[].name in the ScaledObject or fix the key",
+    },
+    {
+      title:
+        "refuses a primaryScalerQueries key naming a trigger without a query, which it could not replace",
+      key: "cpu",
+      nameCpuTrigger: true,
+      message:
+        "spec.autoscalerRef.primaryScalerQueries names cpu (type cpu), but in ScaledObject shop/podinfo-so that trigger has no metadata.query to replace: remove the key (the primary's copy takes the trigger as it is)",
+    },
+  ]) {
+    it(title, () => {
+      const so = scaledObject();
+      if (nameCpuTrigger) {
+        const cpu = (so as unknown as Spec).spec.triggers[1] as Record<string, unknown>;
+        cpu.name = "cpu";
+      }
+      const c = canary({ primaryScalerQueries: { [key]: "up" } });
+      const build = () => scaler.primary({ canary: c, referenced: so, floor: undefined });
+      expect(build).toThrow(ConfigBlockerError);
+      expect(build).toThrow(message);
+    });
+  }
 
   it("matches primaryScalerQueries keys as own keys: a trigger named constructor gets the guessed query", () => {
     const so = scaledObject();

@@ -6,7 +6,6 @@
 // read.
 //
 // Like test/e2e/real-traffic.test.ts: skipped without a data plane.
-import { Agent, request } from "node:http";
 import { describe, expect, inject, it } from "vitest";
 import type { KubeObject } from "../../src/kube/types.ts";
 import {
@@ -18,14 +17,10 @@ import {
 } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, IMAGE } from "../support/manifests.ts";
+import { canary } from "../support/manifests.ts";
+import { gatewayRef, get, podinfoApp, realDataPlane } from "../support/real-traffic.ts";
 
-const dataplane = inject("dataplane");
-if (process.env.KANARIA_DATAPLANE === "traefik" && !dataplane) {
-  throw new Error(
-    "KANARIA_DATAPLANE=traefik but the test cluster has no data plane (no PROXY_URL in its env file)",
-  );
-}
+const dataplane = realDataPlane();
 const prometheusUrl = inject("prometheusUrl");
 const ns = useNamespace("dp-scrape");
 const client = testClient();
@@ -45,43 +40,19 @@ interface Target {
   lastError: string;
 }
 
-/** podinfo 6.9.2 saying MESSAGE, ready on /readyz (as in Flagger's podinfo manifests). */
+/** podinfo 6.9.2 in this file's namespace saying MESSAGE. */
 function app(name: string, message: string, replicas: number, extraArgs: string[] = []): KubeObject {
-  return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name, namespace: ns },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          containers: [
-            {
-              name: "podinfod",
-              image: `${IMAGE}:6.9.2`,
-              command: ["./podinfo", "--port=9898", "--level=info", ...extraArgs],
-              env: [{ name: "PODINFO_UI_MESSAGE", value: message }],
-              ports: [{ name: "http", containerPort: 9898, protocol: "TCP" }],
-              readinessProbe: { httpGet: { path: "/readyz", port: 9898 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
-    },
-  } as KubeObject;
+  return podinfoApp(ns, name, message, extraArgs, replicas);
 }
 
 /** Service SERVICE (created here unless kanaria makes it) routed by Traefik for HOST. */
 function route(name: string, host: string, service: string): KubeObject {
-  const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
   return {
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "HTTPRoute",
     metadata: { name, namespace: ns },
     spec: {
-      parentRefs: [{ name: gwName, namespace: gwNamespace }],
+      parentRefs: [gatewayRef()],
       hostnames: [host],
       rules: [{ backendRefs: [{ name: service, port: 80 }] }],
     },
@@ -97,23 +68,9 @@ function service(name: string): KubeObject {
   } as KubeObject;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-
 /** One GET of PATH for HOST through Traefik's web entrypoint: the status code. */
-function get(host: string, path: string): Promise<number> {
-  const url = new URL(dataplane?.proxyUrl ?? "http://127.0.0.1:1");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, path, headers: { host }, agent, timeout: 5_000 },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("request timed out")));
-    req.on("error", reject);
-    req.end();
-  });
+async function getStatus(host: string, path: string): Promise<number> {
+  return (await get(host, {}, path)).status;
 }
 
 async function query(promql: string): Promise<Sample[]> {
@@ -150,7 +107,7 @@ function steadyLoad(host: string, errorEvery?: number): { stop: () => Promise<Ma
   const worker = async () => {
     for (let i = 1; running; i++) {
       const path = errorEvery && i % errorEvery === 0 ? "/status/500" : "/";
-      const status = await get(host, path).catch(() => 0);
+      const status = await getStatus(host, path).catch(() => 0);
       answered.set(status, (answered.get(status) ?? 0) + 1);
       await new Promise((r) => setTimeout(r, 40));
     }
@@ -169,6 +126,20 @@ function steadyLoad(host: string, errorEvery?: number): { stop: () => Promise<Ma
 async function byPod(promql: string): Promise<Map<string, number>> {
   const result = await query(`sum by (kubernetes_pod_name) (${promql})`);
   return new Map(result.map((s) => [s.metric.kubernetes_pod_name ?? "", Number(s.value[1])]));
+}
+
+/**
+ * Deployment NAME at v1 under a blue/green (kubernetes) Canary checked every 5s as ANALYSIS says, once
+ * Initialized. kanaria's `<name>-canary` Service selects the canary's pods; Traefik routes the host
+ * returned (`<name>-canary.<ns>.test`) to it.
+ */
+async function blueGreen(name: string, analysis: Record<string, unknown>): Promise<string> {
+  const host = `${name}-canary.${ns}.test`;
+  await client.apply(app(name, "v1", 1));
+  await client.apply(canary(ns, name, { provider: "kubernetes", analysis: { interval: "5s", ...analysis } }));
+  await client.apply(route(`${name}-canary`, host, `${name}-canary`));
+  await waitForPhase(client, ns, name, "Initialized", 60_000);
+  return host;
 }
 
 describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
@@ -206,15 +177,15 @@ describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
     }
 
     // Requests through Traefik: 200 to / and 20 to /status/500 (podinfo answers with that code).
-    await waitFor(() => get(host, "/"), {
+    await waitFor(() => getStatus(host, "/"), {
       description: `Traefik serving the HTTPRoute for ${host}`,
       until: (s) => s === 200,
       timeoutMs: 20_000,
     });
     let okSent = 1;
-    for (let i = 0; i < 199; i++) if ((await get(host, "/")) === 200) okSent++;
+    for (let i = 0; i < 199; i++) if ((await getStatus(host, "/")) === 200) okSent++;
     let errorsSent = 0;
-    for (let i = 0; i < 20; i++) if ((await get(host, "/status/500")) === 500) errorsSent++;
+    for (let i = 0; i < 20; i++) if ((await getStatus(host, "/status/500")) === 500) errorsSent++;
     expect([okSent, errorsSent]).toEqual([200, 20]);
 
     // podinfo's own histogram, per pod: every request is counted once, by the pod that answered it.
@@ -288,26 +259,15 @@ describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
 
   it("promotes a blue/green release judged on the built-in checks computed from the canary pods' own series", async () => {
     const name = "bg";
-    const host = `${name}-canary.${ns}.test`;
-    await client.apply(app(name, "v1", 1));
-    await client.apply(
-      canary(ns, name, {
-        provider: "kubernetes",
-        analysis: {
-          interval: "5s",
-          threshold: 1,
-          iterations: 2,
-          metrics: [
-            // The load below answers 1 in 11 requests with a 500: about 90.9 % succeed.
-            { name: "request-success-rate", interval: "10s", thresholdRange: { min: 80 } },
-            { name: "request-duration", interval: "10s", thresholdRange: { max: 500 } },
-          ],
-        },
-      }),
-    );
-    // kanaria's `<name>-canary` Service selects the canary's pods; Traefik routes HOST to it.
-    await client.apply(route(`${name}-canary`, host, `${name}-canary`));
-    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    const host = await blueGreen(name, {
+      threshold: 1,
+      iterations: 2,
+      metrics: [
+        // The load below answers 1 in 11 requests with a 500: about 90.9 % succeed.
+        { name: "request-success-rate", interval: "10s", thresholdRange: { min: 80 } },
+        { name: "request-duration", interval: "10s", thresholdRange: { max: 500 } },
+      ],
+    });
 
     // Each client sends 10 GETs of / then one of /status/500, until the release is over. Requests
     // before the canary's pods are up get Traefik's 503 and never reach a pod.
@@ -339,22 +299,12 @@ describe.skipIf(!dataplane)("Prometheus scraping the data plane's pods", () => {
 
   it("rolls a blue/green release answering 5xx back on the built-in request-success-rate of its pods", async () => {
     const name = "bgbad";
-    const host = `${name}-canary.${ns}.test`;
-    await client.apply(app(name, "v1", 1));
-    await client.apply(
-      canary(ns, name, {
-        provider: "kubernetes",
-        analysis: {
-          interval: "5s",
-          threshold: 2,
-          // Long enough that a release without one 5xx in the canary's series would be promoted first.
-          iterations: 10,
-          metrics: [{ name: "request-success-rate", interval: "30s", thresholdRange: { min: 99 } }],
-        },
-      }),
-    );
-    await client.apply(route(`${name}-canary`, host, `${name}-canary`));
-    await waitForPhase(client, ns, name, "Initialized", 60_000);
+    const host = await blueGreen(name, {
+      threshold: 2,
+      // Long enough that a release without one 5xx in the canary's series would be promoted first.
+      iterations: 10,
+      metrics: [{ name: "request-success-rate", interval: "30s", thresholdRange: { min: 99 } }],
+    });
     // podinfo 6.9.2's --random-error decides once per second (it seeds with the Unix time): about one
     // second in three answers 400, 409 or 500, so about one in nine is all 500s. The load asks for / only.
     const load = steadyLoad(host);

@@ -19,11 +19,12 @@ import {
 } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
 import { kubeConnection, useNamespace, waitFor } from "../support/k8s.ts";
+import { realDataPlane } from "../support/real-traffic.ts";
 import { type Example, IMAGE_REPO, loadExample, RPS } from "./example.ts";
 import { type Load, sendOne, startLoad, TrafficMeter } from "./load.ts";
 import { realTrafficExample, releasePatch } from "./real-traffic.ts";
 
-const dataplane = inject("dataplane");
+const dataplane = realDataPlane();
 const prometheusUrl = inject("prometheusUrl");
 const ns = useNamespace("demo-real");
 // As the demo starts it: the built-in checks go to --metrics-server.

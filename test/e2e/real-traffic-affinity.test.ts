@@ -11,33 +11,22 @@
 // with a cookie jar stays on the version it first reached.
 //
 // Skipped without a data plane, as test/e2e/real-traffic.test.ts.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { HTTPRoute, RouteRule } from "../../src/routers/gatewayapi/types.ts";
-import { getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";
-import { useController } from "../support/controller.ts";
-import { type GateServer, startGateServer } from "../support/gate-server.ts";
-import { useNamespace, waitFor } from "../support/k8s.ts";
+import { getDeployment, waitForPhase } from "../support/canary-observer.ts";
+import { waitFor } from "../support/k8s.ts";
 import { canary } from "../support/manifests.ts";
 import {
   count,
+  countUntilGone,
   gatewayRef,
   get,
   podinfoApp,
-  realDataPlane,
   traefikVersion,
+  useRealTraffic,
 } from "../support/real-traffic.ts";
 
-const dataplane = realDataPlane();
-const ns = useNamespace("e2e-real-affinity");
-const client = testClient();
-useController(ns);
-let gates: GateServer;
-beforeAll(async () => {
-  gates = await startGateServer();
-});
-afterAll(async () => {
-  await gates?.close();
-});
+const { dataplane, ns, client, gates } = useRealTraffic("e2e-real-affinity");
 
 const [major, minor] = traefikVersion();
 /** Traefik's Gateway API provider applies filters on a backendRef from v3.7.0 (loadService, httproute.go). */
@@ -234,16 +223,14 @@ describe.skipIf(!dataplane)("session affinity on real traffic through Traefik (G
     expect(setCookieOn(weightedRule(after), `${name}-canary`)).toEqual([]);
     // The canary is scaled to zero: a cookie still pinning its holders there would get 5xx. The old
     // primary pod drains for a few seconds, so wait until only v2 answers, counting every failure.
-    let failed = 0;
-    const holders = await waitFor(() => count(host, 100, { cookie: cookies.canary }), {
-      description: "only the new primary (v2) answering holders of the old canary cookie",
-      until: (r) => {
-        failed += r.failed;
-        return (r.byMessage.get("v1") ?? 0) === 0;
-      },
-      timeoutMs: 20_000,
-    });
-    expect(failed).toBe(0);
-    expect([...holders.byMessage]).toEqual([["v2", 100]]);
+    const holders = await countUntilGone(
+      host,
+      100,
+      "v1",
+      "only the new primary (v2) answering holders of the old canary cookie",
+      { cookie: cookies.canary },
+    );
+    expect(holders.failed).toBe(0);
+    expect([...holders.last.byMessage]).toEqual([["v2", 100]]);
   }, 150_000);
 });

@@ -12,27 +12,14 @@
 // are printed; p99 must stay under 5 s.
 //
 // Skipped without a data plane, as test/e2e/real-traffic.test.ts.
-import * as k8s from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
-import { testClient, waitForPhase } from "../support/canary-observer.ts";
-import { useController } from "../support/controller.ts";
-import { type GateServer, startGateServer } from "../support/gate-server.ts";
-import { kubeConfig, useNamespace, waitFor } from "../support/k8s.ts";
+import { waitForPhase, watchWrites } from "../support/canary-observer.ts";
+import { waitFor } from "../support/k8s.ts";
 import { canary } from "../support/manifests.ts";
-import { gatewayRef, get, podinfoApp, realDataPlane } from "../support/real-traffic.ts";
+import { gatewayRef, get, podinfoApp, served, useRealTraffic } from "../support/real-traffic.ts";
 
-const dataplane = realDataPlane();
-const ns = useNamespace("e2e-real-delay");
-const client = testClient();
-useController(ns);
-let gates: GateServer;
-beforeAll(async () => {
-  gates = await startGateServer();
-});
-afterAll(async () => {
-  await gates?.close();
-});
+const { dataplane, ns, client, gates } = useRealTraffic("e2e-real-delay");
 
 const APPS = 4;
 const RELEASES = 3;
@@ -56,35 +43,22 @@ interface Reply {
 }
 
 /** Every write to the namespace's HTTPRoutes from now on, with the moment the watch delivered it. */
-async function watchRoutes(): Promise<{ writes: RouteWrite[]; stop: () => void }> {
-  const writes: RouteWrite[] = [];
-  let ended: string | undefined;
-  const request = await new k8s.Watch(kubeConfig()).watch(
+function watchRoutes(): Promise<{ writes: RouteWrite[]; stop: () => void }> {
+  return watchWrites(
     `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`,
     {},
-    (type: string, route: HTTPRoute) => {
-      if (type !== "ADDED" && type !== "MODIFIED") return;
+    `the HTTPRoutes of ${ns}`,
+    (route: HTTPRoute) => {
       const name = route.metadata.name;
       const weighted = route.spec?.rules?.find((r) => r.backendRefs?.length === 2);
-      writes.push({
+      return {
         atMs: Date.now(),
         route: name,
         canaryWeight: weighted?.backendRefs?.find((b) => b.name === `${name}-canary`)?.weight,
         resourceVersion: route.metadata.resourceVersion ?? "",
-      });
-    },
-    (err: unknown) => {
-      ended ??= err ? String(err) : "closed by the API server";
+      };
     },
   );
-  return {
-    writes,
-    stop: () => {
-      const early = ended;
-      request.abort();
-      if (early) throw new Error(`the watch on the HTTPRoutes of ${ns} ended early: ${early}`);
-    },
-  };
 }
 
 /** One client asking for HOST, one request at a time with 10 ms between them (~80/s), until stopped. */
@@ -145,11 +119,7 @@ async function releaseAndMeasure(
     }),
   );
   await waitForPhase(client, ns, app, "Initialized", 90_000);
-  await waitFor(() => get(host), {
-    description: `Traefik serving the HTTPRoute for ${host}`,
-    until: (r) => r.status === 200,
-    timeoutMs: 20_000,
-  });
+  await served(host);
   const load = steadyClient(host);
   const samples: Sample[] = [];
   const changes: { release: string; rise: RouteWrite; fall: RouteWrite }[] = [];

@@ -6,8 +6,7 @@
 //
 // Skipped where the test cluster has no data plane, as test/e2e/real-traffic.test.ts.
 // The three cases run at once (each in its own Canary and host) to keep the file near two minutes.
-import { Agent, request } from "node:http";
-import { afterAll, beforeAll, describe, inject, it } from "vitest";
+import { describe, inject, it } from "vitest";
 import { API_VERSION } from "../../src/api/common.ts";
 import type { KubeObject } from "../../src/kube/types.ts";
 import { formatValue } from "../../src/metrics/analysis.ts";
@@ -15,20 +14,13 @@ import {
   canaryEvents,
   canaryIngressWeight,
   getDeployment,
-  testClient,
   waitForPhase,
 } from "../support/canary-observer.ts";
-import { useController } from "../support/controller.ts";
-import { type GateServer, startGateServer } from "../support/gate-server.ts";
-import { useNamespace, waitFor } from "../support/k8s.ts";
-import { canary, IMAGE } from "../support/manifests.ts";
+import { waitFor } from "../support/k8s.ts";
+import { canary } from "../support/manifests.ts";
+import { count, podinfoApp, served, steadyLoad, useRealTraffic } from "../support/real-traffic.ts";
 
-const dataplane = inject("dataplane");
-if (process.env.KANARIA_DATAPLANE === "traefik" && !dataplane) {
-  throw new Error(
-    "KANARIA_DATAPLANE=traefik but the test cluster has no data plane (no PROXY_URL in its env file)",
-  );
-}
+const { dataplane, ns, client, gates } = useRealTraffic("e2e-real-nginx");
 if (dataplane && !dataplane.ingressClass) {
   throw new Error(
     "the test cluster's data plane serves no IngressClass (no INGRESS_CLASS in its env file): it was started " +
@@ -37,43 +29,10 @@ if (dataplane && !dataplane.ingressClass) {
 }
 
 const prometheusUrl = inject("prometheusUrl");
-const ns = useNamespace("e2e-real-nginx");
-const client = testClient();
-useController(ns);
-let gates: GateServer;
-beforeAll(async () => {
-  gates = await startGateServer();
-});
-afterAll(async () => {
-  await gates?.close();
-});
 
-/** podinfo 6.9.2 answering with MESSAGE, ready on /readyz as in Flagger's podinfo manifests. */
+/** podinfo 6.9.2 in this file's namespace answering with MESSAGE. */
 function app(name: string, message: string, extraArgs: string[] = [], replicas = 1): KubeObject {
-  return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name, namespace: ns },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          containers: [
-            {
-              name: "podinfod",
-              image: `${IMAGE}:6.9.2`,
-              command: ["./podinfo", "--port=9898", "--level=info", ...extraArgs],
-              env: [{ name: "PODINFO_UI_MESSAGE", value: message }],
-              ports: [{ name: "http", containerPort: 9898, protocol: "TCP" }],
-              readinessProbe: { httpGet: { path: "/readyz", port: 9898 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
-    },
-  } as KubeObject;
+  return podinfoApp(ns, name, message, extraArgs, replicas);
 }
 
 /** The Ingress a team had for ingress-nginx: HOST to the apex Service NAME (spec.ingressRef). */
@@ -106,97 +65,6 @@ function nginxCanary(name: string, analysis: Record<string, unknown>): KubeObjec
   });
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-
-/** One GET through Traefik's web entrypoint: the status and podinfo's message ("" when none). */
-function get(
-  host: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; message: string }> {
-  const url = new URL(dataplane?.proxyUrl ?? "http://127.0.0.1:1");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, path: "/", headers: { ...headers, host }, agent, timeout: 5_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          let message = "";
-          try {
-            message =
-              (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { message?: string }).message ?? "";
-          } catch {
-            // not podinfo's JSON (e.g. Traefik's 404 or 503 page)
-          }
-          resolve({ status: res.statusCode ?? 0, message });
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("request timed out")));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/** N requests, 8 at a time; how many each message answered and how many were not 200. */
-async function count(
-  host: string,
-  n: number,
-  headers: Record<string, string> = {},
-): Promise<{ byMessage: Map<string, number>; failed: number }> {
-  const byMessage = new Map<string, number>();
-  let failed = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      next++;
-      const r = await get(host, headers);
-      if (r.status !== 200) failed++;
-      else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return { byMessage, failed };
-}
-
-/** Requests from 4 clients, each at most one per 20 ms, until stop(); stop() resolves with what answered and what failed. */
-function steadyLoad(host: string): {
-  stop: () => Promise<{ byMessage: Map<string, number>; failed: string[] }>;
-} {
-  const byMessage = new Map<string, number>();
-  const failed: string[] = [];
-  let running = true;
-  const worker = async () => {
-    while (running) {
-      try {
-        const r = await get(host);
-        if (r.status !== 200) failed.push(`HTTP ${r.status}`);
-        else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
-      } catch (err) {
-        failed.push(String(err));
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const workers = Promise.all(Array.from({ length: 4 }, worker));
-  return {
-    async stop() {
-      running = false;
-      await workers;
-      return { byMessage, failed };
-    },
-  };
-}
-
-/** Waits until Traefik's ingress-nginx provider serves HOST (a new Ingress is a 404 until it reloads). */
-async function served(host: string): Promise<void> {
-  await waitFor(() => get(host), {
-    description: `Traefik serving the Ingress for ${host}`,
-    until: (r) => r.status === 200,
-    timeoutMs: 20_000,
-  });
-}
-
 const entries = (m: Map<string, number>) => [...m.entries()];
 
 describe
@@ -217,7 +85,7 @@ describe
         }),
       );
       await waitForPhase(client, ns, name, "Initialized", 60_000);
-      await served(host);
+      await served(host, "Ingress");
       const before = await count(host, 200);
       expect(before.failed).toBe(0);
       expect(entries(before.byMessage)).toEqual([["v1", 200]]);
@@ -292,7 +160,7 @@ describe
         }),
       );
       await waitForPhase(client, ns, name, "Initialized", 60_000);
-      await served(host);
+      await served(host, "Ingress");
       await client.apply(app(name, "v2"));
       const insider = { "x-canary": "insider" };
       await waitFor(() => count(host, 20, insider), {
@@ -375,7 +243,7 @@ describe
         }),
       );
       await waitForPhase(client, ns, name, "Initialized", 60_000);
-      await served(host);
+      await served(host, "Ingress");
       // podinfo's --random-error: a share of its answers are 5xx.
       await client.apply(app(name, "v2", ["--random-error"]));
       const failed = await waitForPhase(client, ns, name, "Failed", 120_000);

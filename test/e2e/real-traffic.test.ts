@@ -6,61 +6,27 @@
 // The test cluster has the data plane wherever a network namespace can be made (root; cluster.sh builds
 // Traefik, podinfo, the load tester and hey on first use); elsewhere, or with KANARIA_DATAPLANE=off,
 // this file is skipped, and KANARIA_DATAPLANE=traefik makes a cluster without one an error.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { HTTPRoute } from "../../src/routers/gatewayapi/types.ts";
-import { canaryEvents, getDeployment, testClient, waitForPhase } from "../support/canary-observer.ts";
-import { useController } from "../support/controller.ts";
-import { type GateServer, startGateServer } from "../support/gate-server.ts";
-import { useNamespace, waitFor } from "../support/k8s.ts";
+import { canaryEvents, getDeployment, waitForPhase } from "../support/canary-observer.ts";
+import { waitFor } from "../support/k8s.ts";
 import { canary } from "../support/manifests.ts";
-import { count, get, podinfoApp, realDataPlane } from "../support/real-traffic.ts";
+import {
+  count,
+  countUntilGone,
+  gatewayRef,
+  podinfoApp,
+  served,
+  steadyLoad,
+  useRealTraffic,
+} from "../support/real-traffic.ts";
 
-const dataplane = realDataPlane();
-
+const { dataplane, ns, client, gates } = useRealTraffic("e2e-real-traffic");
 const prometheusUrl = inject("prometheusUrl");
-const ns = useNamespace("e2e-real-traffic");
-const client = testClient();
-useController(ns);
-let gates: GateServer;
-beforeAll(async () => {
-  gates = await startGateServer();
-});
-afterAll(async () => {
-  await gates?.close();
-});
 
 /** podinfo 6.9.2 in this file's namespace answering with MESSAGE. */
 function app(name: string, message: string, extraArgs: string[] = [], replicas = 1) {
   return podinfoApp(ns, name, message, extraArgs, replicas);
-}
-
-/** Requests from 4 clients, each at most one per 20 ms (~200/s), until stop() is called; stop() resolves with what answered and what failed. */
-function steadyLoad(host: string): {
-  stop: () => Promise<{ byMessage: Map<string, number>; failed: string[] }>;
-} {
-  const byMessage = new Map<string, number>();
-  const failed: string[] = [];
-  let running = true;
-  const worker = async () => {
-    while (running) {
-      try {
-        const r = await get(host);
-        if (r.status !== 200) failed.push(`HTTP ${r.status}`);
-        else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
-      } catch (err) {
-        failed.push(String(err));
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const workers = Promise.all(Array.from({ length: 4 }, worker));
-  return {
-    async stop() {
-      running = false;
-      await workers;
-      return { byMessage, failed };
-    },
-  };
 }
 
 async function canaryWeightOnRoute(name: string): Promise<number | undefined> {
@@ -79,7 +45,6 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
   it("splits real requests 90/10 at the canary's 10 % step, then serves only the new release", async () => {
     const name = "split";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     gates.set("/hold", "no");
     await client.apply(app(name, "v1"));
     await client.apply(
@@ -88,7 +53,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: {
@@ -101,11 +66,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
     );
     await waitForPhase(client, ns, name, "Initialized", 60_000);
     // Traefik loads the new HTTPRoute after its provider throttle; until then the host is unknown (404).
-    await waitFor(() => get(host), {
-      description: `Traefik serving the HTTPRoute for ${host}`,
-      until: (r) => r.status === 200,
-      timeoutMs: 20_000,
-    });
+    await served(host);
     const before = await count(host, 200);
     expect(before.failed).toBe(0);
     expect([...before.byMessage.entries()]).toEqual([["v1", 200]]);
@@ -144,23 +105,19 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
       { name: "PODINFO_UI_MESSAGE", value: "v2" },
     ]);
     // The old primary pod drains for a few seconds after Traefik dropped it; then only v2 answers.
-    let failedAfter = 0;
-    const after = await waitFor(() => count(host, 200), {
-      description: "only the new release (v2) answering through Traefik",
-      until: (r) => {
-        failedAfter += r.failed;
-        return (r.byMessage.get("v1") ?? 0) === 0;
-      },
-      timeoutMs: 20_000,
-    });
-    expect(failedAfter).toBe(0);
-    expect([...after.byMessage.entries()]).toEqual([["v2", 200]]);
+    const after = await countUntilGone(
+      host,
+      200,
+      "v1",
+      "only the new release (v2) answering through Traefik",
+    );
+    expect(after.failed).toBe(0);
+    expect([...after.last.byMessage.entries()]).toEqual([["v2", 200]]);
   }, 240_000);
 
   it("rolls back a release answering 5xx on the built-in success rate, read from Traefik's series, under load from Flagger's load tester", async () => {
     const name = "bad";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     await client.apply(app(name, "v1"));
     await client.apply(
       canary(ns, name, {
@@ -171,7 +128,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: {
@@ -231,7 +188,6 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
   it("promotes a good release under steady load without one failed request", async () => {
     const name = "steady";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     await client.apply(app(name, "v1", [], 2));
     await client.apply(
       canary(ns, name, {
@@ -239,18 +195,14 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: { interval: "5s", threshold: 2, stepWeight: 25, maxWeight: 50 },
       }),
     );
     await waitForPhase(client, ns, name, "Initialized", 60_000);
-    await waitFor(() => get(host), {
-      description: `Traefik serving the HTTPRoute for ${host}`,
-      until: (r) => r.status === 200,
-      timeoutMs: 20_000,
-    });
+    await served(host);
     // From before the first step through the promotion, the primary's rollout and the route switch back.
     const load = steadyLoad(host);
     await client.apply(app(name, "v2", [], 2));
@@ -277,7 +229,6 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
   it("A/B: requests with the header or the cookie reach the canary, the others never do", async () => {
     const name = "ab";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     gates.set("/hold-ab", "no");
     await client.apply(app(name, "v1"));
     await client.apply(
@@ -286,7 +237,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: {
@@ -327,7 +278,6 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
   it("rolls back under steady load without one failed request", async () => {
     const name = "steady-rollback";
     const host = `${name}.${ns}.test`;
-    const [gwNamespace, gwName] = (dataplane?.gateway ?? "").split("/");
     // A healthy release that a rollout gate turns down: the rollback, not the app, is under test.
     gates.set("/veto", "no");
     await client.apply(app(name, "v1", [], 2));
@@ -337,7 +287,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
         service: {
           port: 80,
           targetPort: 9898,
-          gatewayRefs: [{ name: gwName ?? "", namespace: gwNamespace ?? "" }],
+          gatewayRefs: [gatewayRef()],
           hosts: [host],
         },
         analysis: {
@@ -350,11 +300,7 @@ describe.skipIf(!dataplane)("real traffic through Traefik (Gateway API)", () => 
       }),
     );
     await waitForPhase(client, ns, name, "Initialized", 60_000);
-    await waitFor(() => get(host), {
-      description: `Traefik serving the HTTPRoute for ${host}`,
-      until: (r) => r.status === 200,
-      timeoutMs: 20_000,
-    });
+    await served(host);
     const load = steadyLoad(host);
     await client.apply(app(name, "v2", [], 2));
     await waitFor(() => canaryWeightOnRoute(name), {

@@ -190,13 +190,33 @@ export async function watchDeploymentWrites(
   namespace: string,
   name: string,
 ): Promise<{ writes: Deployment[]; stop: () => void }> {
-  const writes: Deployment[] = [];
-  let ended: string | undefined;
-  const request = await new k8s.Watch(kubeConfig()).watch(
+  return watchWrites(
     `/apis/apps/v1/namespaces/${namespace}/deployments`,
     { fieldSelector: `metadata.name=${name}` },
-    (type: string, object: Deployment) => {
-      if (type === "ADDED" || type === "MODIFIED") writes.push(object);
+    `Deployment ${namespace}/${name}`,
+    (object: Deployment) => object,
+  );
+}
+
+/**
+ * Every ADDED or MODIFIED object the watch on PATH (with QUERY) delivers from now on, in order, as
+ * RECORD makes it (called as the write arrives, so it may note the time). Resolves once the watch is
+ * established. WHAT names the watched objects in the error stop() throws if the watch ended before
+ * it: writes after that would be missing.
+ */
+export async function watchWrites<T, W>(
+  path: string,
+  query: Record<string, string>,
+  what: string,
+  record: (object: T) => W,
+): Promise<{ writes: W[]; stop: () => void }> {
+  const writes: W[] = [];
+  let ended: string | undefined;
+  const request = await new k8s.Watch(kubeConfig()).watch(
+    path,
+    query,
+    (type: string, object: T) => {
+      if (type === "ADDED" || type === "MODIFIED") writes.push(record(object));
     },
     (err: unknown) => {
       ended ??= err ? String(err) : "closed by the API server";
@@ -208,7 +228,7 @@ export async function watchDeploymentWrites(
     stop: () => {
       const early = ended;
       request.abort();
-      if (early) throw new Error(`the watch on Deployment ${namespace}/${name} ended early: ${early}`);
+      if (early) throw new Error(`the watch on ${what} ended early: ${early}`);
     },
   };
 }

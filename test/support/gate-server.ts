@@ -2,6 +2,7 @@
 // (yes, no, 500, timeout), switchable while a test runs, and every payload recorded.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll } from "vitest";
 
 export type GateBehaviour = "yes" | "no" | "500" | "timeout";
 
@@ -60,5 +61,29 @@ export async function startGateServer(): Promise<GateServer> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A gate server for the file: started before its tests, closed after them. The object returned may be
+ * used from the tests (and the hooks after this call's); calling it before the server is up throws.
+ */
+export function useGateServer(): GateServer {
+  let server: GateServer | undefined;
+  beforeAll(async () => {
+    server = await startGateServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const live = (): GateServer => {
+    if (!server) throw new Error("the gate server is used before its beforeAll started it");
+    return server;
+  };
+  return {
+    url: (path) => live().url(path),
+    set: (path, behaviour) => live().set(path, behaviour),
+    requests: (path) => live().requests(path),
+    close: async () => server?.close(),
   };
 }

@@ -5,7 +5,11 @@ import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { type DataPlane, inject } from "vitest";
-import type { KubeObject } from "../../src/kube/types.ts";
+import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import { testClient } from "./canary-observer.ts";
+import { useController } from "./controller.ts";
+import { type GateServer, useGateServer } from "./gate-server.ts";
+import { useNamespace, waitFor } from "./k8s.ts";
 import { IMAGE } from "./manifests.ts";
 
 /**
@@ -21,6 +25,25 @@ export function realDataPlane(): DataPlane | undefined {
     );
   }
   return dataplane;
+}
+
+/**
+ * What each real-traffic e2e file sets up: the data plane (undefined: the file skips), a namespace of
+ * its own with a controller process watching it, and a gate server for the webhooks that hold or turn
+ * down a release.
+ */
+export function useRealTraffic(namespacePrefix: string): {
+  dataplane: DataPlane | undefined;
+  ns: string;
+  client: KubeClient;
+  gates: GateServer;
+} {
+  const dataplane = realDataPlane();
+  const ns = useNamespace(namespacePrefix);
+  const client = testClient();
+  useController(ns);
+  const gates = useGateServer();
+  return { dataplane, ns, client, gates };
 }
 
 /** namespace and name of the data plane's Gateway, for a Canary's spec.service.gatewayRefs. */
@@ -76,7 +99,9 @@ export function podinfoApp(
   return deployment as KubeObject;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+// 16: real-traffic-nginx.test.ts runs its three cases at once, each counting with 8 clients while a
+// steady load of 4 runs; fewer sockets would queue requests behind each other's.
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
 export interface Answer {
   status: number;
@@ -86,12 +111,12 @@ export interface Answer {
   setCookie: string[];
 }
 
-/** One GET / through Traefik's web entrypoint for HOST. */
-export function get(host: string, headers: Record<string, string> = {}): Promise<Answer> {
+/** One GET of PATH (default /) through Traefik's web entrypoint for HOST. */
+export function get(host: string, headers: Record<string, string> = {}, path = "/"): Promise<Answer> {
   const url = new URL(inject("dataplane")?.proxyUrl ?? "http://127.0.0.1:1");
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: "/", headers: { ...headers, host }, agent, timeout: 5_000 },
+      { host: url.hostname, port: url.port, path, headers: { ...headers, host }, agent, timeout: 5_000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -142,4 +167,68 @@ export async function count(host: string, n: number, headers: Record<string, str
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   return { byMessage, failed, setCookieByMessage };
+}
+
+/**
+ * Rounds of N requests for HOST (with HEADERS) until release GONE answers none of a round, as when its
+ * last pod drains; resolves with that round and the requests that failed over all the rounds.
+ */
+export async function countUntilGone(
+  host: string,
+  n: number,
+  gone: string,
+  description: string,
+  headers: Record<string, string> = {},
+): Promise<{ last: Counted; failed: number }> {
+  let failed = 0;
+  const last = await waitFor(() => count(host, n, headers), {
+    description,
+    until: (r) => {
+      failed += r.failed;
+      return (r.byMessage.get(gone) ?? 0) === 0;
+    },
+    timeoutMs: 20_000,
+  });
+  return { last, failed };
+}
+
+/**
+ * Waits until Traefik serves HOST: a new HTTPRoute or Ingress is a 404 until its provider has loaded it
+ * (after the provider's throttle). WHAT names the object in the timeout message.
+ */
+export async function served(host: string, what: "HTTPRoute" | "Ingress" = "HTTPRoute"): Promise<void> {
+  await waitFor(() => get(host), {
+    description: `Traefik serving the ${what} for ${host}`,
+    until: (r) => r.status === 200,
+    timeoutMs: 20_000,
+  });
+}
+
+/** Requests from 4 clients, each at most one per 20 ms (~200/s), until stop() is called; stop() resolves with what answered and what failed. */
+export function steadyLoad(host: string): {
+  stop: () => Promise<{ byMessage: Map<string, number>; failed: string[] }>;
+} {
+  const byMessage = new Map<string, number>();
+  const failed: string[] = [];
+  let running = true;
+  const worker = async () => {
+    while (running) {
+      try {
+        const r = await get(host);
+        if (r.status !== 200) failed.push(`HTTP ${r.status}`);
+        else byMessage.set(r.message, (byMessage.get(r.message) ?? 0) + 1);
+      } catch (err) {
+        failed.push(String(err));
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const workers = Promise.all(Array.from({ length: 4 }, worker));
+  return {
+    async stop() {
+      running = false;
+      await workers;
+      return { byMessage, failed };
+    },
+  };
 }
