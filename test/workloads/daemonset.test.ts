@@ -65,7 +65,13 @@ describe("a DaemonSet target on a real cluster", () => {
     const parked = await settle(
       "agent",
       "parked, its pods gone",
-      (d) => (d.status?.currentNumberScheduled ?? 1) === 0 && (d.status?.numberAvailable ?? 0) === 0,
+      // The DaemonSet controller's own word that every pod is gone: it has seen the parked generation,
+      // and no pod is scheduled, misscheduled (still on a node the selector now excludes) or available.
+      (d) =>
+        (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 1) &&
+        (d.status?.currentNumberScheduled ?? 1) === 0 &&
+        (d.status?.numberMisscheduled ?? 1) === 0 &&
+        (d.status?.numberAvailable ?? 0) === 0,
     );
     expect(parked.spec?.template.spec?.nodeSelector).toEqual({ "flagger.app/scale-to-zero": "true" });
     expect(observeWorkload(parked)).toMatchObject({ replicas: 0, draining: false });
