@@ -18,9 +18,14 @@ const CANARY_POD = "{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)";
  */
 const DAEMONSET_POD = "{{ target }}-[0-9a-zA-Z]+";
 
-/** Share of non-5xx responses in percent; `selector` picks the canary's series, `status` the code label. */
+/**
+ * Share of non-5xx responses in percent; `selector` picks the canary's series, `status` the code label.
+ * A canary that answered nothing but 5xx has no non-5xx series at all, so the numerator falls back to
+ * 0 (`or on() vector(0)`): the check reads 0 %, not "no data" (Flagger's queries read no data there).
+ * No requests at all still leave the denominator empty: no data.
+ */
 function successRate(metric: string, selector: string, status: string): string {
-  return `sum(rate(${metric}{${selector}, ${status}!~"5.*"}[{{ interval }}]))
+  return `(sum(rate(${metric}{${selector}, ${status}!~"5.*"}[{{ interval }}])) or on() vector(0))
 /
 sum(rate(${metric}{${selector}}[{{ interval }}]))
 * 100`;

@@ -194,4 +194,39 @@ describe.skipIf(!prometheusUrl || !targetsDir)("prometheus provider against Prom
       `queue-depth: no data from MetricTemplate ${namespace}/queue-depth (prometheus): the query returned an empty vector (no series matched in the window)`,
     );
   });
+
+  it("reads a target that answered only 5xx as 0 %, and one that answered nothing as no data", async () => {
+    // {{ target }} web-primary: the built-in pod pattern selects the primary's pods, which only fail,
+    // so no non-5xx series exists at all.
+    const judge = async (name: string) => {
+      const canary: Pick<Canary, "metadata" | "spec"> = {
+        metadata: { name, namespace },
+        spec: {
+          provider: "kubernetes",
+          targetRef: { name },
+          service: { port: 80 },
+          analysis: {
+            iterations: 3,
+            metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" }],
+          },
+        },
+      };
+      const [check] = await runChecks({
+        canary,
+        resolved: resolveCanary(canary.spec),
+        defaultMetricsServer: prometheusUrl,
+        providers: createMetricProvider,
+        templates: async () => undefined,
+        secrets: async () => undefined,
+        now: () => new Date(),
+      });
+      return check;
+    };
+    const failing = await judge("web-primary");
+    expect([failing?.result, failing?.value]).toEqual(["fail", 0]);
+    expect(failing?.message).toBe("request-success-rate 0.00 is below the minimum 99 (prometheus)");
+    const silent = await judge("absent");
+    expect(silent?.result).toBe("nodata");
+    expect(silent?.message).toContain("empty vector");
+  });
 });
