@@ -35,6 +35,7 @@ const alertCheck = z.strictObject({
   value: z.number().optional(),
   thresholdRange: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional(),
   provider: z.string().optional(),
+  series: z.string().optional(),
   message: z.string(),
 });
 

@@ -851,6 +851,10 @@ export const checkStatus = z
     value: z.number().optional(),
     thresholdRange: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional(),
     provider: z.string().optional(),
+    series: z.string().optional().meta({
+      description:
+        "Whose series a built-in check read, when not the router's usual ones (\"Traefik's series\").",
+    }),
     message: z.string(),
     time: z.string(),
     comparison: z

@@ -258,6 +258,7 @@ describe("runChecks", () => {
         result: "fail",
         value: 66.4,
         provider: "prometheus",
+        series: "Traefik's series",
         message: "request-success-rate 66.40 is below the minimum 99 (prometheus, Traefik's series)",
       },
     ]);
@@ -269,6 +270,7 @@ describe("runChecks", () => {
       }),
     );
     expect(nginx[0]?.message).toBe("request-success-rate 1.00 is below the minimum 99 (prometheus)");
+    expect(nginx[0]).not.toHaveProperty("series");
   });
 
   it("signs built-in checks and address-less templates for the controller's server, not a Canary's own", async () => {

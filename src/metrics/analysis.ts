@@ -144,11 +144,14 @@ async function runCheck(input: RunChecksInput, metric: ResolvedMetric): Promise<
     plan = await planCheck(input, metric);
     credentials = await loadCredentials(input, plan);
     const verdict = await judgeMetric(input, metric, plan, credentials, time);
-    return redactCheck({ ...base, ...verdict, provider: plan.provider.type }, plan, credentials);
+    const series = plan.series ? { series: plan.series } : {};
+    return redactCheck({ ...base, ...verdict, provider: plan.provider.type, ...series }, plan, credentials);
   } catch (err) {
     // Errors before a plan exists (template missing, unreadable) name the template themselves.
     const where = plan ? `${plan.source} (${providerLabel(plan)}): ` : "";
-    const provider = plan ? { provider: plan.provider.type } : {};
+    const provider = plan
+      ? { provider: plan.provider.type, ...(plan.series ? { series: plan.series } : {}) }
+      : {};
     return redactCheck(
       { ...base, result: "error", message: `${metric.name}: ${where}${messageOf(err)}`, ...provider },
       plan,

@@ -92,6 +92,18 @@ describe("the alert a person reads", () => {
         message: "",
       }),
     ).toBe("cpu 3.00, allowed: 0 to 2");
+    // A built-in that read the serving implementation's series says whose, as the check's message does.
+    expect(
+      describeCheck({
+        name: "request-success-rate",
+        result: "fail",
+        value: 66.4,
+        thresholdRange: { min: 99 },
+        provider: "prometheus",
+        series: "Traefik's series",
+        message: "request-success-rate 66.40 is below the minimum 99 (prometheus, Traefik's series)",
+      }),
+    ).toBe("request-success-rate 66.40, allowed: at least 99 (prometheus, Traefik's series)");
     expect(humanDuration(7260)).toBe("2h 1m");
     expect(humanDuration(42)).toBe("42s");
   });

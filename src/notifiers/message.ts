@@ -152,7 +152,8 @@ function facts(m: AlertMessage): Fact[] {
 
 export function describeCheck(check: NonNullable<AlertRecord["checks"]>[number]): string {
   const range = rangeText(check.thresholdRange);
-  const provider = check.provider ? ` (${check.provider})` : "";
+  const by = [check.provider, check.series].filter(Boolean).join(", ");
+  const provider = by ? ` (${by})` : "";
   if (check.value === undefined)
     return check.message.startsWith(check.name) ? check.message : `${check.name}: ${check.message}`;
   return `${check.name} ${formatValue(check.value)}, allowed: ${range}${provider}`;
