@@ -8,6 +8,7 @@ import { resolveCanary } from "../api/defaults.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import type { KubeObject } from "../kube/types.ts";
 import { RouterConfigError } from "./errors.ts";
+import { parseSplit } from "./gatewayapi/rules.ts";
 import { refusal } from "./gatewayapi/status.ts";
 import type { HTTPRoute, RouteRule } from "./gatewayapi/types.ts";
 import { appliedIn, buildGeneratedRoute, GatewayApiRouter } from "./gatewayapi.ts";
@@ -270,6 +271,42 @@ describe("generated route", () => {
     ]);
     // At weight 0 nobody is handed a canary cookie.
     expect(buildGeneratedRoute(canary, weight(0)).spec?.rules).toHaveLength(1);
+  });
+
+  it("once the release is over, tells holders of its canary cookie to drop it, with the attributes it was set with", () => {
+    const affinity = { cookieName: "flagger-cookie", maxAge: 600, domain: "example.com", path: "/" };
+    const canary = generated({ analysis: { interval: "1m", stepWeight: 20, sessionAffinity: affinity } });
+    for (const phase of ["Finalising", "Succeeded", "Failed"] as const) {
+      canary.status = { phase, lastAppliedSpec: "abc123", lastPromotedSpec: "abc123" };
+      const rules = buildGeneratedRoute(canary, weight(0)).spec?.rules ?? [];
+      expect(rules.map(backends), phase).toEqual([
+        [["podinfo-primary", undefined]],
+        [
+          ["podinfo-primary", 100],
+          ["podinfo-canary", 0],
+        ],
+      ]);
+      expect(rules[0]?.matches?.[0]?.headers).toEqual([
+        { type: "RegularExpression", name: "Cookie", value: ".*flagger-cookie.*abc123.*" },
+      ]);
+      expect(rules[0]?.backendRefs?.[0]?.filters).toEqual([
+        {
+          type: "ResponseHeaderModifier",
+          responseHeaderModifier: {
+            add: [
+              { name: "Set-Cookie", value: "flagger-cookie=abc123; Max-Age=-1; Domain=example.com; Path=/" },
+            ],
+          },
+        },
+      ]);
+      // Read back as the primary-only split it is, not as an A/B match.
+      expect(parseSplit(canary, rules)).toEqual(weight(0));
+    }
+    // Before any release (no cookie was handed out) and while a new one starts: no such rule.
+    for (const phase of ["Initialized", "Progressing"] as const) {
+      canary.status = { phase, lastAppliedSpec: "abc123" };
+      expect(buildGeneratedRoute(canary, weight(0)).spec?.rules, phase).toHaveLength(1);
+    }
   });
 
   it("matches the sticky cookie wherever a browser puts it in the Cookie header, and only its value", () => {

@@ -207,20 +207,29 @@ describe.skipIf(!dataplane)("session affinity on real traffic through Traefik (G
     },
   );
 
-  it("drops the cookie rules once promoted: holders of the old canary cookie reach the new primary", async () => {
+  it("once promoted, sends holders of the old canary cookie to the new primary and tells them to drop it", async () => {
     gates.set("/hold-sticky", "yes");
     await waitForPhase(client, ns, name, "Succeeded", 90_000);
     const primary = await getDeployment(client, ns, `${name}-primary`);
     expect(primary?.spec?.template?.spec?.containers?.[0]?.env).toEqual([
       { name: "PODINFO_UI_MESSAGE", value: "v2" },
     ]);
+    // As Flagger at weight 0: the release's sticky rules are gone, and one rule sends holders of its
+    // canary cookie to the primary with that cookie expired (Max-Age=-1).
+    const expired = `${cookies.canary}; Max-Age=-1`;
     const after = await waitFor(route, {
-      description: "the HTTPRoute without the cookie rules",
-      until: (r) => (r?.spec?.rules ?? []).every((rule) => rule.backendRefs?.length === 2),
+      description: "the HTTPRoute with the weighted rule and the expired canary cookie's rule alone",
+      until: (r) =>
+        weightedRule(r)?.backendRefs?.find((b) => b.name === `${name}-canary`)?.weight === 0 &&
+        (r?.spec?.rules ?? []).length === 2,
       timeoutMs: 20_000,
     });
-    expect(after?.spec?.rules).toHaveLength(1);
-    expect(setCookieOn(weightedRule(after), `${name}-canary`)).toEqual([]);
+    const [expiry, weighted] = after?.spec?.rules ?? [];
+    expect(expiry?.matches?.[0]?.headers?.[0]?.value).toBe(`.*${cookies.canary.replace("=", ".*")}.*`);
+    expect(expiry?.backendRefs?.map((b) => b.name)).toEqual([`${name}-primary`]);
+    expect(setCookieOn(expiry, `${name}-primary`)).toEqual([expired]);
+    expect(setCookieOn(weighted, `${name}-canary`)).toEqual([]);
+    expect(setCookieOn(weighted, `${name}-primary`)).toEqual([]);
     // The canary is scaled to zero: a cookie still pinning its holders there would get 5xx. The old
     // primary pod drains for a few seconds, so wait until only v2 answers, counting every failure.
     const holders = await countUntilGone(
@@ -232,5 +241,14 @@ describe.skipIf(!dataplane)("session affinity on real traffic through Traefik (G
     );
     expect(holders.failed).toBe(0);
     expect([...holders.last.byMessage]).toEqual([["v2", 100]]);
+    const seen = [...(holders.last.setCookieByMessage.get("v2") ?? [])];
+    // Where Traefik applies backendRef filters the holders are told to drop it; nobody else is sent a cookie.
+    expect(seen).toEqual(backendRefFilters ? [expired] : []);
+    const plain = await count(host, 50);
+    expect([
+      plain.failed,
+      [...plain.byMessage],
+      [...plain.setCookieByMessage.values()].flatMap((s) => [...s]),
+    ]).toEqual([0, [["v2", 50]], []]);
   }, 150_000);
 });

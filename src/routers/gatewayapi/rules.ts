@@ -212,8 +212,16 @@ export interface SplitContext {
   /** Set-Cookie value kanaria hands out from the canary: "<cookieName>=<revision under analysis>". */
   canaryCookie: string | undefined;
   primaryCookie: string | undefined;
+  /**
+   * The canary cookie of the release that just ended (promoted or rolled back), which its holders are
+   * told to drop: sent to the primary with an expired Set-Cookie, as Flagger does once the weight is 0.
+   */
+  expiredCookie: string | undefined;
   intervalSeconds: number;
 }
+
+/** Phases in which the last release is over and its canary cookie, if handed out, is stale. */
+const RELEASE_ENDED: ReadonlySet<string> = new Set(["Finalising", "Succeeded", "Failed"]);
 
 export function splitContext(canary: Canary, routes: Routes): SplitContext {
   const affinity = canary.spec.analysis.sessionAffinity;
@@ -222,11 +230,14 @@ export function splitContext(canary: Canary, routes: Routes): SplitContext {
   // for each release, so a user pinned to a previous canary is not pinned to the next one.
   const cookie = (name: string | undefined, revision: string | undefined) =>
     name ? `${name}=${revision ?? "none"}` : undefined;
+  const canaryCookie = cookie(affinity?.cookieName, status.lastAppliedSpec);
+  const ended = status.lastAppliedSpec !== undefined && RELEASE_ENDED.has(status.phase ?? "");
   return {
     canary,
     routes,
-    canaryCookie: cookie(affinity?.cookieName, status.lastAppliedSpec),
+    canaryCookie,
     primaryCookie: cookie(affinity?.primaryCookieName || undefined, status.lastPromotedSpec),
+    expiredCookie: ended ? canaryCookie : undefined,
     intervalSeconds: Math.round(parseDuration(canary.spec.analysis.interval ?? "60s") / 1000),
   };
 }
@@ -312,6 +323,13 @@ function splitRule(ctx: SplitContext, base: RouteRule): RouteRule[] {
     insert(to(canarySvc), mergeMatches([cookieMatch(ctx.canaryCookie)], base.matches));
   if (sticky && ctx.primaryCookie)
     insert(to(primary), mergeMatches([cookieMatch(ctx.primaryCookie)], base.matches));
+  // Flagger's expiry sends Max-Age=-1 alone; a browser drops a cookie only when Domain and Path match
+  // the ones it was set with, so the expired cookie carries the same attributes.
+  if (affinity && !sticky && ctx.expiredCookie)
+    insert(
+      to(primary, undefined, [setCookie(ctx.expiredCookie, -1, affinity)]),
+      mergeMatches([cookieMatch(ctx.expiredCookie)], base.matches),
+    );
   // Rule names must stay unique: only the weighted rule keeps the name its author gave.
   for (const r of before) delete r.name;
   return [...before, weighted];
