@@ -8,6 +8,7 @@ import type { Canary } from "../api/canary.ts";
 import type { ResolvedCanary } from "../api/defaults.ts";
 import type { KubeClient } from "../kube/types.ts";
 import { type Router, type RouterTarget, type Routes, sameRoutes } from "../routers/router.ts";
+import type { LabelPrefixes } from "../workloads/label-prefix.ts";
 import type { Workload } from "../workloads/meta.ts";
 import {
   ensurePrimary,
@@ -28,6 +29,8 @@ import type { Observed } from "./observe.ts";
 /** What converging needs of the reconciler's dependencies. */
 export interface ConvergeDeps {
   client: KubeClient;
+  /** --include-label-prefix: the target's labels its primary and config copies carry. */
+  labelPrefixes?: LabelPrefixes;
   /** A drifted object of this kind was put back (kanaria_drift_corrections_total). */
   driftCorrected?: (namespace: string, name: string, kind: string) => void;
 }
@@ -58,11 +61,12 @@ export async function converge(
     await ensureServices(deps.client, canary, target);
   crashPoint("after-services", events);
   if (plan.copyToPrimary) {
-    await ensurePrimary(deps.client, canary, target, revision);
+    await ensurePrimary(deps.client, canary, target, revision, deps.labelPrefixes);
     crashPoint("after-primary", events);
   }
   if (plan.restorePrimary) {
-    await restorePrimary(deps.client, canary, target, revision, decision.status.lastPromotedSpec ?? "");
+    const promoted = decision.status.lastPromotedSpec ?? "";
+    await restorePrimary(deps.client, canary, target, revision, promoted, deps.labelPrefixes);
     crashPoint("after-primary", events);
   }
   const { autoscaling } = observed;
@@ -111,7 +115,7 @@ async function putBackDrift(
   drift: DriftFound,
 ): Promise<void> {
   if (drift.mode !== "correct" || drift.corrections.length === 0) return;
-  await correctDrift(deps.client, canary, revision, drift);
+  await correctDrift(deps.client, canary, revision, drift, deps.labelPrefixes);
   for (const kind of drift.correctedKinds) {
     deps.driftCorrected?.(canary.metadata.namespace ?? "", canary.metadata.name, kind);
   }

@@ -23,6 +23,7 @@ import {
   type TrackedConfigs,
 } from "../workloads/config-tracker.ts";
 import { shortHash } from "../workloads/hash.ts";
+import type { LabelPrefixes } from "../workloads/label-prefix.ts";
 import {
   type ConfigMap,
   controllingCanary,
@@ -410,7 +411,8 @@ async function promotedCopies(
 /** A -primary copy that differs from its promoted copy: put back from it (mid-release there is no other). */
 function releaseCopyDrift(canary: Canary, k: KeptCopy): DriftCandidate[] {
   if (!k.copy) {
-    const copy = primaryCopy(canary, k.promoted);
+    // The promoted copy already carries the labels --include-label-prefix chose: keep them all.
+    const copy = primaryCopy(canary, k.promoted, ["*"]);
     return [{ ...deleted(k.ref), restore: { ...copy, metadata: { ...copy.metadata, name: k.ref.name } } }];
   }
   const fields = compareFields(configContent(k.copy), configContent(k.promoted), { exact: true });
@@ -566,8 +568,9 @@ export async function correctDrift(
   canary: Canary,
   revision: Revision,
   found: DriftFound,
+  labelPrefixes: LabelPrefixes = [],
 ): Promise<void> {
-  if (found.recopyConfigs) await copyConfigsToPrimary(client, canary, revision.trackedConfigs);
+  if (found.recopyConfigs) await copyConfigsToPrimary(client, canary, revision.trackedConfigs, labelPrefixes);
   for (const c of found.corrections) {
     if (c.restore) await client.apply(c.restore);
     else if (c.patch && c.fields.length > 0) await client.mergePatch(c.ref, c.patch);

@@ -18,6 +18,7 @@ import { createWatcher, type Watcher, type WatchHandlers } from "../kube/watcher
 import type { ProviderRef } from "../notifiers/outbox.ts";
 import type { ControllerMetrics } from "../observability/metrics.ts";
 import { WorkQueue } from "../work-queue.ts";
+import type { LabelPrefixes } from "../workloads/label-prefix.ts";
 import { CanaryIndex } from "./canary-index.ts";
 import { canaryEventHandlers, reconcileHandler, startResync } from "./queue-handler.ts";
 import { reconcileCanary } from "./reconciler.ts";
@@ -38,6 +39,8 @@ export interface ControllerOptions {
   /** How to sign requests to metricsServer (--metrics-server-sigv4-*). */
   metricsSigv4?: Sigv4Spec;
   nginxAnnotationPrefix?: string;
+  /** --include-label-prefix: the target's labels its primary and config copies carry. */
+  labelPrefixes?: LabelPrefixes;
   workers: number;
   /** Relist a watch that has been silent this long. */
   watchdogMs?: number;

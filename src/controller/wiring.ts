@@ -25,6 +25,7 @@ import { alertHooks } from "../notifiers/alerts.ts";
 import { type AlertDeliveryQueue, createDeliveryQueue } from "../notifiers/delivery.ts";
 import type { ProviderRef } from "../notifiers/outbox.ts";
 import { createRouter } from "../routers/factory.ts";
+import type { LabelPrefixes } from "../workloads/label-prefix.ts";
 import type { ReconcilerDeps } from "./reconciler.ts";
 
 export interface WiringOptions {
@@ -36,6 +37,8 @@ export interface WiringOptions {
   /** How to sign requests to metricsServer (--metrics-server-sigv4-*). */
   metricsSigv4?: Sigv4Spec | undefined;
   nginxAnnotationPrefix?: string | undefined;
+  /** --include-label-prefix: the target's labels its primary and config copies carry. */
+  labelPrefixes?: LabelPrefixes | undefined;
   alerts?:
     | { defaultProvider?: ProviderRef | undefined; clusterName?: string | undefined; retryForMs?: number }
     | undefined;
@@ -94,6 +97,7 @@ export function reconcilerWiring(
     listCanaries: async (namespace) =>
       caches.canaries.flatMap((w) => w.list()).filter((c) => c.metadata.namespace === namespace),
     ...(options.driftCorrected ? { driftCorrected: options.driftCorrected } : {}),
+    ...(options.labelPrefixes ? { labelPrefixes: options.labelPrefixes } : {}),
     alerts: alertHooks(alertQueue, options.alerts?.defaultProvider),
   };
   return { deps, alertQueue };

@@ -4,6 +4,7 @@ import { ConfigBlockerError } from "../errors.ts";
 import { objectKey } from "../kube/objects.ts";
 import type { KubeClient } from "../kube/types.ts";
 import { shortHash } from "./hash.ts";
+import { includedLabels, type LabelPrefixes } from "./label-prefix.ts";
 import {
   type ConfigMap,
   canaryKey,
@@ -175,10 +176,16 @@ export function parseConfigKey(key: string): { kind: ConfigKind; name: string } 
 }
 
 /** The `<name>-primary` copy of a tracked config, as kanaria applies it. */
-export function primaryCopy(canary: Canary, original: ConfigMap | Secret): ConfigMap | Secret {
+export function primaryCopy(
+  canary: Canary,
+  original: ConfigMap | Secret,
+  labelPrefixes: LabelPrefixes = [],
+): ConfigMap | Secret {
+  const labels = includedLabels(original.metadata.labels, labelPrefixes);
   const metadata = {
     name: primaryConfigName(original.metadata.name),
     namespace: canaryNamespace(canary),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
     ownerReferences: [canaryOwnerReference(canary)],
   };
   if (original.kind === "Secret") {
@@ -210,6 +217,7 @@ export async function copyConfigsToPrimary(
   client: KubeClient,
   canary: Canary,
   trackedConfigs: TrackedConfigs,
+  labelPrefixes: LabelPrefixes = [],
 ): Promise<string[]> {
   const namespace = canaryNamespace(canary);
   const copied: string[] = [];
@@ -222,8 +230,8 @@ export async function copyConfigsToPrimary(
           `restore it or remove the reference from the target's pod template`,
       );
     }
-    const copy = await client.apply(primaryCopy(canary, original));
-    await keepPromotedCopy(client, canary, original);
+    const copy = await client.apply(primaryCopy(canary, original, labelPrefixes));
+    await keepPromotedCopy(client, canary, original, labelPrefixes);
     copied.push(copy.metadata.name);
   }
   return copied;
@@ -241,8 +249,12 @@ export function promotedCopyName(name: string): string {
 }
 
 /** The promoted copy of an original, as kanaria applies it. */
-export function promotedCopy(canary: Canary, original: ConfigMap | Secret): ConfigMap | Secret {
-  const copy = primaryCopy(canary, original);
+export function promotedCopy(
+  canary: Canary,
+  original: ConfigMap | Secret,
+  labelPrefixes: LabelPrefixes = [],
+): ConfigMap | Secret {
+  const copy = primaryCopy(canary, original, labelPrefixes);
   return { ...copy, metadata: { ...copy.metadata, name: promotedCopyName(original.metadata.name) } };
 }
 
@@ -251,8 +263,9 @@ async function keepPromotedCopy(
   client: KubeClient,
   canary: Canary,
   original: ConfigMap | Secret,
+  labelPrefixes: LabelPrefixes,
 ): Promise<void> {
-  const want = promotedCopy(canary, original);
+  const want = promotedCopy(canary, original, labelPrefixes);
   const ref = {
     apiVersion: "v1",
     kind: want.kind,

@@ -66,6 +66,13 @@ describe("selectorLabel", () => {
 describe("buildPrimary", () => {
   const primary = buildPrimary(canaryFixture(), deploymentFixture(), revision);
 
+  it("carries only the selector label, unless --include-label-prefix names others", () => {
+    expect(primary.metadata.labels).toEqual({ app: "podinfo-primary" });
+    // "*": every label of the target, the selector label still the primary's own.
+    const all = buildPrimary(canaryFixture(), deploymentFixture(), revision, undefined, ["*"]);
+    expect(all.metadata.labels).toEqual({ app: "podinfo-primary", "app.kubernetes.io/managed-by": "Helm" });
+  });
+
   it("records the rollout settings it applied, for drift", () => {
     expect(recordedSettings(primary)).toEqual({
       replicas: 3,

@@ -11,6 +11,7 @@ import {
 } from "./config-tracker.ts";
 import { canonicalJson } from "./hash.ts";
 import { workloadKind } from "./kinds.ts";
+import { includedLabels, type LabelPrefixes } from "./label-prefix.ts";
 import {
   canaryKey,
   canaryNamespace,
@@ -120,13 +121,14 @@ export function revisionOfPrimary(
 /**
  * The `<target>-primary` Deployment or DaemonSet for a target revision (Flagger semantics). `current` is
  * the primary as it exists, used only to keep a Deployment's replica count while the target is scaled
- * down or autoscaled.
+ * down or autoscaled. `labelPrefixes`: the target's labels it carries (--include-label-prefix).
  */
 export function buildPrimary<W extends Workload>(
   canary: Canary,
   target: W,
   revision: Revision,
   current?: W,
+  labelPrefixes: LabelPrefixes = [],
 ): W {
   const kind = workloadKind(target.kind);
   const template = kind.template(target);
@@ -147,8 +149,9 @@ export function buildPrimary<W extends Workload>(
     metadata: {
       name: primaryName(target.metadata.name),
       namespace: canaryNamespace(canary),
-      // Only the selector label: copying e.g. Helm or Argo CD labels would make those tools claim the primary.
-      labels: { [key]: primaryValue },
+      // By default only the selector label: copying e.g. Helm or Argo CD labels would make those tools
+      // claim the primary. --include-label-prefix names the ones to copy, as Flagger's flag does.
+      labels: { ...includedLabels(target.metadata.labels, labelPrefixes), [key]: primaryValue },
       annotations: {
         ...userAnnotations(target.metadata.annotations),
         [REVISION_ANNOTATION]: revision.hash,
@@ -173,6 +176,7 @@ export async function ensurePrimary<W extends Workload>(
   canary: Canary,
   target: W,
   revision: Revision,
+  labelPrefixes: LabelPrefixes = [],
 ): Promise<W> {
   selectorLabel(target); // fail before copying configs when the target cannot have a primary at all
   const kind = workloadKind(target.kind);
@@ -187,8 +191,8 @@ export async function ensurePrimary<W extends Workload>(
         `delete it (kanaria creates it) or point spec.targetRef at another ${kind.kind}`,
     );
   }
-  await copyConfigsToPrimary(client, canary, revision.trackedConfigs);
-  return client.apply(buildPrimary(canary, target, revision, current));
+  await copyConfigsToPrimary(client, canary, revision.trackedConfigs, labelPrefixes);
+  return client.apply(buildPrimary(canary, target, revision, current, labelPrefixes));
 }
 
 /**
@@ -202,6 +206,7 @@ export async function restorePrimary<W extends Workload>(
   target: W,
   revision: Revision,
   promoted: string,
+  labelPrefixes: LabelPrefixes = [],
 ): Promise<W> {
   const kind = workloadKind(target.kind);
   const namespace = canaryNamespace(canary);
@@ -216,7 +221,7 @@ export async function restorePrimary<W extends Workload>(
         `${objectKey(target)} back to that revision (kubectl rollout undo ${kind.kind.toLowerCase()}/${target.metadata.name}) and kanaria copies it to the primary`,
     );
   }
-  const built = buildPrimary(canary, target, revision, current);
+  const built = buildPrimary(canary, target, revision, current, labelPrefixes);
   return client.apply({
     ...built,
     metadata: {

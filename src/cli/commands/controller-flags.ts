@@ -27,6 +27,7 @@ export interface ControllerFlags extends LeaderElectionFlags, Sigv4Flags {
   provider: ProviderSpelling;
   metricsServer?: string;
   nginxAnnotationsPrefix: string;
+  includeLabelPrefix: string;
   workers: string;
   alertProvider?: string;
   clusterName?: string;

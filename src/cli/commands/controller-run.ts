@@ -18,6 +18,7 @@ import { parseProviderRef } from "../../notifiers/alerts.ts";
 import { ControllerMetrics } from "../../observability/metrics.ts";
 import { startObservabilityServer } from "../../observability/server.ts";
 import { redactingStream } from "../../security/redact.ts";
+import { parseLabelPrefixes } from "../../workloads/label-prefix.ts";
 import { sigv4FromFlags } from "../sigv4-flags.ts";
 import { version } from "../version.ts";
 import type { ControllerFlags, LeaderElectionFlags } from "./controller-flags.ts";
@@ -53,6 +54,7 @@ export async function runController(flags: ControllerFlags): Promise<void> {
     ...(flags.metricsServer ? { metricsServer: flags.metricsServer } : {}),
     ...(metricsSigv4 ? { metricsSigv4 } : {}),
     nginxAnnotationPrefix: flags.nginxAnnotationsPrefix,
+    labelPrefixes: parseLabelPrefixes(flags.includeLabelPrefix),
     workers,
     alerts: {
       defaultProvider: flags.alertProvider ? parseProviderRef(flags.alertProvider) : undefined,

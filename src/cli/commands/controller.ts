@@ -40,6 +40,11 @@ export function register(program: Command): void {
       "ingress-nginx --annotations-prefix",
       "nginx.ingress.kubernetes.io",
     )
+    .option(
+      "--include-label-prefix <prefixes>",
+      "comma-separated prefixes of the target's labels copied to its -primary (and its config copies); * for all but Flux's (Flagger's -include-label-prefix)",
+      "",
+    )
     .option("--workers <n>", "Canaries reconciled at the same time", "128")
     .option("--alert-provider <namespace/name>", "AlertProvider for Canaries without analysis.alerts")
     .addOption(
