@@ -55,7 +55,7 @@ describe("TrafficMeter", () => {
       total: 493,
     };
     expect(stepText(t, "6.0.2")).toBe(
-      "6.0.2 answered 66 of 493 (13.4%), 6.0.1 401, failed 26 (HTTP 400 ×14, HTTP 500 ×12)",
+      "6.0.2 answered 66 of 493 (13.4%, up to 18.7% if the failed were its own), 6.0.1 401, failed 26 (HTTP 400 ×14, HTTP 500 ×12)",
     );
     expect(failureText(t)).toBe("HTTP 400 ×14, HTTP 500 ×12");
     expect(stepText({ byRelease: [["6.0.0", 10]], byFailure: [], failed: 0, total: 10 }, "6.0.1")).toBe(

@@ -85,15 +85,20 @@ export function failureText(t: Tally): string {
 
 /**
  * One step's traffic as a line: "6.0.1 answered 98 of 500 (19.6%), 6.0.0 402, failed 0". `canary` is
- * the release under analysis; the others follow by count.
+ * the release under analysis; the others follow by count. A failed answer names no release (podinfo's
+ * --random-error answers carry no body), so with failures the canary's share is a range: what it
+ * answered, up to that plus every failure.
  */
 export function stepText(t: Tally, canary: string): string {
   const mine = t.byRelease.find(([r]) => r === canary)?.[1] ?? 0;
   const others = t.byRelease.filter(([r]) => r !== canary).map(([r, n]) => `${r} ${n}`);
   const failed = t.failed > 0 ? `failed ${t.failed} (${failureText(t)})` : "failed 0";
-  return [`${canary} answered ${mine} of ${t.total} (${percent(mine, t.total)})`, ...others, failed].join(
-    ", ",
-  );
+  const upTo = t.failed > 0 ? `, up to ${percent(mine + t.failed, t.total)} if the failed were its own` : "";
+  return [
+    `${canary} answered ${mine} of ${t.total} (${percent(mine, t.total)}${upTo})`,
+    ...others,
+    failed,
+  ].join(", ");
 }
 
 export interface LoadOptions {
