@@ -17,6 +17,12 @@ class RecordingClient extends FakeKubeClient {
     }
     return super.get<T>(ref);
   }
+
+  override async list<T extends KubeObject>(apiVersion: string, kind: string, namespace?: string) {
+    this.reads.push(`list ${kind}`);
+    if (this.forbidden.has(kind)) throw new KubeApiError(403, `${kind} is forbidden`, "Forbidden");
+    return super.list<T>(apiVersion, kind, namespace);
+  }
 }
 
 const gatewayClass = (name: string, controllerName: string): KubeObject =>
@@ -259,6 +265,57 @@ describe("the series the built-in metrics read", () => {
       series: "ingress-nginx",
       failed: true,
       fallback: "reading IngressClass nginx failed: forbidden (IngressClass is forbidden)",
+    });
+  });
+
+  describe("an Ingress without a class: the cluster's default IngressClass", () => {
+    const classless = ingress({});
+    const marked = (name: string, controller: string): KubeObject => {
+      const cls = ingressClass(name, controller);
+      return {
+        ...cls,
+        metadata: { ...cls.metadata, annotations: { "ingressclass.kubernetes.io/is-default-class": "true" } },
+      };
+    };
+
+    it("reads the series of the default class's controller", async () => {
+      expect(await choose(canary("nginx"), [classless, marked("edge", "traefik.io/ingress-nginx")])).toEqual({
+        router: "nginx",
+        series: "traefik-ingress-nginx",
+        basis: "the default IngressClass edge (traefik.io/ingress-nginx) (the Ingress names no class)",
+      });
+    });
+
+    it("keeps the router's default quietly when no class is the default", async () => {
+      expect(await choose(canary("nginx"), [classless])).toEqual({
+        router: "nginx",
+        series: "ingress-nginx",
+        basis: "the Ingress names no class and no IngressClass is the default",
+      });
+    });
+
+    it("keeps the router's default, saying why, when several classes are marked default", async () => {
+      const choice = await choose(canary("nginx"), [
+        classless,
+        marked("edge", "traefik.io/ingress-nginx"),
+        marked("nginx-default", "k8s.io/ingress-nginx"),
+      ]);
+      expect(choice).toMatchObject({ series: "ingress-nginx" });
+      expect(choice?.fallback).toBe(
+        "several IngressClasses are marked default (edge, nginx-default), so nothing says which one serves it; set spec.ingressClassName",
+      );
+      expect(choice?.failed).toBeUndefined();
+    });
+
+    it("reports a list it may not make as a failure", async () => {
+      const client = new RecordingClient([...CLASSES, classless]);
+      client.forbidden.add("IngressClass");
+      const choice = await new SeriesResolver(client, async () => {}).choose(canary("nginx"), "nginx");
+      expect(choice).toMatchObject({
+        series: "ingress-nginx",
+        failed: true,
+        fallback: "listing IngressClasses for the default one failed: forbidden (IngressClass is forbidden)",
+      });
     });
   });
 

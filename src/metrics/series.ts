@@ -6,7 +6,8 @@
  *   (the mesh's metrics differ from one mesh to the next), so the router's default stays: the
  *   application's own histogram, as Flagger reads it for every gatewayapi Canary.
  * - nginx: the controller of the Ingress's IngressClass (spec.ingressClassName, or the
- *   kubernetes.io/ingress.class annotation naming one).
+ *   kubernetes.io/ingress.class annotation naming one, or else the cluster's default IngressClass, as
+ *   the controllers that serve class-less Ingresses pick it).
  * - kubernetes and appmesh have nothing to look up.
  *
  * When nothing says which implementation it is (no such class, no permission to read it, a controller
@@ -18,7 +19,8 @@
  *
  * API requests: the Gateway and the classes are read when an analysis needs the built-ins, and again
  * only when the Canary's generation or what names the class changes (a GatewayClass's controllerName,
- * a Gateway's gatewayClassName and an IngressClass's controller are immutable). The HTTPRoute and the
+ * a Gateway's gatewayClassName and an IngressClass's controller are immutable; which class is the
+ * default is not, but it is read again with the next generation or failure retry). The HTTPRoute and the
  * Ingress come from the watch caches. An idle Canary runs no analysis, so it makes no request here.
  */
 import type { Canary, ProviderName } from "../api/canary.ts";
@@ -224,13 +226,46 @@ type IngressLike = KubeObject & {
   spec?: { ingressClassName?: string };
 };
 
+const DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class";
+
+type IngressClassObject = KubeObject & { spec?: { controller?: string } };
+
+/**
+ * An Ingress without a class: the cluster's default IngressClass (the one annotated
+ * is-default-class "true"). The API server's DefaultIngressClass admission writes it into Ingresses
+ * created while it is the default; this finds it for those created before.
+ */
+async function defaultIngressSeries(client: KubeClient): Promise<SeriesChoice> {
+  let classes: IngressClassObject[];
+  try {
+    classes = await client.list<IngressClassObject>("networking.k8s.io/v1", "IngressClass");
+  } catch (err) {
+    const reason = `listing IngressClasses for the default one failed: ${reasonOf(err)}`;
+    return defaultChoice("nginx", "the Ingress names no class", reason, true);
+  }
+  const defaults = classes.filter((c) => c.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === "true");
+  if (defaults.length === 0)
+    return defaultChoice("nginx", "the Ingress names no class and no IngressClass is the default");
+  if (defaults.length > 1) {
+    const names = defaults.map((c) => c.metadata.name).join(", ");
+    return defaultChoice(
+      "nginx",
+      "the Ingress names no class",
+      `several IngressClasses are marked default (${names}), so nothing says which one serves it; set spec.ingressClassName`,
+    );
+  }
+  const cls = defaults[0] as IngressClassObject;
+  const choice = ingressChoice(cls.metadata.name, "default", { controller: cls.spec?.controller ?? "" });
+  return { ...choice, basis: `the default ${choice.basis} (the Ingress names no class)` };
+}
+
 /** nginx: the series of the IngressClass's controller; the class from the cached Ingress. */
 export async function ingressSeries(
   client: KubeClient,
   className: string | undefined,
   how: string,
 ): Promise<SeriesChoice> {
-  if (!className) return ingressChoice(className, how, undefined);
+  if (!className) return defaultIngressSeries(client);
   const cls = await read<KubeObject & { spec?: { controller?: string } }>(
     client,
     `IngressClass ${className}`,

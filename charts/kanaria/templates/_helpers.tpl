@@ -86,14 +86,15 @@ SubjectAccessReviews check what it must not do.
   verbs: [get, list, watch, create, patch]
 # Built-in metrics read the series of the implementation serving the route: a route's Gateways and
 # their GatewayClass, an Ingress's IngressClass are read (once per Canary generation, when an analysis
-# needs them). Cluster-scoped classes cannot be granted by a namespaced release's Roles: there the
-# built-ins keep the router's default series and a Warning Event says why.
+# needs them); for an Ingress without a class, the IngressClasses are listed for the default one.
+# Cluster-scoped classes cannot be granted by a namespaced release's Roles: there the built-ins keep
+# the router's default series and a Warning Event says why.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [gateways, gatewayclasses]
   verbs: [get]
 - apiGroups: [networking.k8s.io]
   resources: [ingressclasses]
-  verbs: [get]
+  verbs: [get, list]
 - apiGroups: [appmesh.k8s.aws]
   resources: [virtualrouters]
   verbs: [get, list, watch, create, patch]
