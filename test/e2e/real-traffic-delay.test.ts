@@ -188,6 +188,15 @@ async function releaseAndMeasure(
         `${app}/${release}: of the ${after.length} answers after the canary's last, ${others.length} not from the primary (${others.map((r) => r.status).join(",")})`,
       );
     }
+    // A failed answer is told by when it was sent against the writes of this release, to show which
+    // switch it met.
+    for (const r of replies.filter(
+      (x) => x.status !== 200 && x.sentMs >= rise.atMs - 5_000 && x.sentMs <= fall.atMs + 5_000,
+    )) {
+      problems.push(
+        `${app}/${release}: HTTP ${r.status} sent ${r.sentMs - rise.atMs} ms after the step's write, ${r.sentMs - fall.atMs} ms after the rollback's`,
+      );
+    }
     samples.push({ app, release, change: "0->50", delayMs: first.atMs - rise.atMs });
     samples.push({ app, release, change: "50->0", delayMs: next.atMs - fall.atMs });
   }
