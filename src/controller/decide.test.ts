@@ -229,6 +229,43 @@ describe("canary strategy", () => {
     ]);
   });
 
+  describe("before the first traffic: the canary's ready pods listed in its Service's EndpointSlices", () => {
+    const starting = progressing(0, { lastStepTime: undefined, progressStartTime: iso(90) });
+    const listed = (endpointsReady: number) => ({ ...ready("rev-b"), endpointsReady });
+
+    it("holds the first step, looking again within a second, until every ready pod is listed", () => {
+      const d = run({ status: starting, target: listed(1) });
+      expect(d.status).toMatchObject({ canaryWeight: 0, lastStepTime: undefined, progressStartTime: iso(90) });
+      expect(d.events).toEqual([]);
+      expect(d.requeueAfterMs).toBe(1_000);
+      expect(condition(d, "Promoted")?.message).toBe(
+        `waiting for the EndpointSlices of Service podinfo-canary to list the ready pods of podinfo.test before its first traffic (1 of 2 ready pods; progressDeadlineSeconds 60: rolled back if not listed by ${iso(150)})`,
+      );
+      // Listed: the first step, as without the check.
+      expect(run({ status: starting, target: listed(2) }).status).toMatchObject({ canaryWeight: 10 });
+    });
+
+    it("asks only as many as canaryReadyThreshold does, and at least one", () => {
+      const half = canarySpec({ canaryReadyThreshold: 50 });
+      expect(run({ spec: half, status: starting, target: listed(1) }).status.canaryWeight).toBe(10);
+      expect(run({ spec: half, status: starting, target: listed(0) }).status.canaryWeight).toBe(0);
+    });
+
+    it("rolls back past progressDeadlineSeconds, naming the Service and the count", () => {
+      const d = run({ status: { ...starting, progressStartTime: iso(30) }, target: listed(0) });
+      expect(d.status.phase).toBe("Failed");
+      expect(d.events.map((e) => e.message)).toContain(
+        "Canary failed! Rolling back podinfo.test: the EndpointSlices of Service podinfo-canary listed 0 of 2 ready pods after 70s (progressDeadlineSeconds 60)",
+      );
+    });
+
+    it("is not looked at once the canary has had traffic", () => {
+      const d = run({ status: progressing(10), target: listed(0), now: 200 });
+      expect(d.status.phase).toBe("Progressing");
+      expect(condition(d, "Promoted")?.message ?? "").not.toContain("EndpointSlices");
+    });
+  });
+
   describe("before the first step, with metrics", () => {
     const withMetrics = canarySpec({
       metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 } }],

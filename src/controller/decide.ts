@@ -376,6 +376,38 @@ function readinessWaitMessage(ctx: Ctx, what: string): string {
   return `waiting for ${what} to become ready (progressDeadlineSeconds ${deadlineMs / 1000}: rolled back if not ready by ${giveUpAt})`;
 }
 
+/**
+ * Before the canary's first traffic: its ready pods must be listed in the -canary Service's
+ * EndpointSlices, which is what proxies route by. Pods are Ready (and the Deployment says so) a moment
+ * before the EndpointSlice controller lists them; a weight written in between sends that share of
+ * requests to a Service without endpoints, and a proxy answers them 503 until the endpoints arrive.
+ * The wait counts against progressDeadlineSeconds like the pods' readiness.
+ */
+function waitingForEndpoints(ctx: Ctx, onDeadline: (why: string) => void): boolean {
+  const target = targetObs(ctx);
+  if (target.endpointsReady === undefined) return false;
+  const needed = Math.max(1, Math.ceil((target.replicas * ctx.in.resolved.canaryReadyThreshold) / 100));
+  if (target.endpointsReady >= needed) return false;
+  const { waitedMs, deadlineMs } = progressClock(ctx);
+  const service = `${ctx.in.spec.service.name ?? ctx.in.spec.targetRef.name}-canary`;
+  const listed = `${target.endpointsReady} of ${needed} ready pods`;
+  if (waitedMs >= deadlineMs) {
+    onDeadline(
+      `the EndpointSlices of Service ${service} listed ${listed} after ${Math.round(waitedMs / 1000)}s (progressDeadlineSeconds ${deadlineMs / 1000})`,
+    );
+    return true;
+  }
+  const giveUpAt = new Date(
+    Date.parse(ctx.status.progressStartTime ?? ctx.nowIso) + deadlineMs,
+  ).toISOString();
+  const wait =
+    `waiting for the EndpointSlices of Service ${service} to list the ready pods of ${ctx.target} before its first ` +
+    `traffic (${listed}; progressDeadlineSeconds ${deadlineMs / 1000}: rolled back if not listed by ${giveUpAt})`;
+  if (ctx.message !== wait) ctx.message = wait;
+  ctx.requeueAfterMs = Math.min(ROUTE_POLL_MS, deadlineMs - waitedMs);
+  return true;
+}
+
 function primaryReady(ctx: Ctx): boolean {
   const primary = ctx.in.observed.primary;
   return primary !== undefined && primary.readyPercent >= ctx.in.resolved.primaryReadyThreshold;
@@ -385,6 +417,7 @@ function progressing(ctx: Ctx): void {
   if (requestedStop(ctx)) return;
   const giveUp = (why: string) => rollback(ctx, why, "canary-not-ready");
   if (waitingForReadiness(ctx, canaryReady(ctx), ctx.target, giveUp)) return;
+  if (ctx.status.lastStepTime === undefined && waitingForEndpoints(ctx, giveUp)) return;
   if (!primaryReady(ctx)) {
     ctx.message = `holding: ${ctx.primary} is not ready`;
     ctx.requeueAfterMs = WAIT_POLL_MS;

@@ -18,6 +18,11 @@ export interface WorkloadObservation {
   draining: boolean;
   /** Target: hash of its pod template and tracked configs. Primary: the revision it was copied from. */
   revision: string | undefined;
+  /**
+   * Target only, read while its first traffic is due: the ready pods the `-canary` Service's
+   * EndpointSlices list (what a proxy routes to). undefined when not read, or nothing publishes slices.
+   */
+  endpointsReady?: number;
 }
 
 export interface Observations {

@@ -10,12 +10,13 @@ import { type Blocker, blockerOf } from "../errors.ts";
 import type { KubeClient, KubeObject } from "../kube/types.ts";
 import type { RouterCapabilities } from "../routers/capabilities.ts";
 import type { Router, RouterTarget, Routes } from "../routers/router.ts";
+import { serviceReadyEndpoints } from "../workloads/endpoints.ts";
 import { targetKind } from "../workloads/kinds.ts";
 import type { Workload } from "../workloads/meta.ts";
 import { observeWorkload, primaryName } from "../workloads/primary.ts";
 import { type Revision, resolveRevision } from "../workloads/revision.ts";
 import { selectorLabel } from "../workloads/selector.ts";
-import { servicePorts } from "../workloads/services.ts";
+import { serviceNames, servicePorts } from "../workloads/services.ts";
 import type { Autoscaling } from "./autoscaling.ts";
 import type { Decision } from "./decide.ts";
 import { type DriftFound, findDrift, NO_DRIFT } from "./drift-check.ts";
@@ -125,12 +126,26 @@ export async function observe(
   const targetObservation = revision
     ? { ...workloadObservation(target), revision: revision.hash, trackedConfigs: revision.trackedConfigs }
     : undefined;
+  if (targetObservation && firstTrafficDue(canary, targetObservation)) {
+    const endpoints = await serviceReadyEndpoints(deps.client, namespace, serviceNames(canary).canary);
+    if (endpoints !== undefined) targetObservation.endpointsReady = endpoints;
+  }
   return {
     observations: { ...base, target: targetObservation, primary: primaryObservation, blocker },
     target,
     revision,
     primaryDeployment: primary,
   };
+}
+
+/**
+ * The canary's pods are ready and its analysis has not sent it a request yet: the one moment its
+ * Service's endpoints are read (decide() holds the first step until they list the ready pods). One list
+ * request per reconcile in that window only; an idle Canary makes none.
+ */
+function firstTrafficDue(canary: Canary, target: WorkloadObservation): boolean {
+  const status = canary.status ?? {};
+  return status.phase === "Progressing" && status.lastStepTime === undefined && target.readyPercent > 0;
 }
 
 function workloadObservation(workload: Workload): WorkloadObservation {

@@ -74,6 +74,11 @@ SubjectAccessReviews check what it must not do.
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
+# The -canary Service's EndpointSlices, listed just before the canary's first traffic: no share of
+# requests is routed to it before they list its ready pods (without this grant the check is skipped).
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list]
 # Routers. nginx: Ingresses are watched; the canary Ingress is created, patched, and deleted when a
 # Canary goes away. Gateway API and App Mesh: HTTPRoutes and VirtualRouters are watched (an edit
 # wakes their Canary); routes and mesh objects are read, applied and patched, never deleted (the
