@@ -235,7 +235,11 @@ describe("canary strategy", () => {
 
     it("holds the first step, looking again within a second, until every ready pod is listed", () => {
       const d = run({ status: starting, target: listed(1) });
-      expect(d.status).toMatchObject({ canaryWeight: 0, lastStepTime: undefined, progressStartTime: iso(90) });
+      expect(d.status).toMatchObject({
+        canaryWeight: 0,
+        lastStepTime: undefined,
+        progressStartTime: iso(90),
+      });
       expect(d.events).toEqual([]);
       expect(d.requeueAfterMs).toBe(1_000);
       expect(condition(d, "Promoted")?.message).toBe(
