@@ -18,6 +18,7 @@ import {
   weightsOf,
 } from "../support/canary-observer.ts";
 import { useController } from "../support/controller.ts";
+import { useGateServer } from "../support/gate-server.ts";
 import { useNamespace, waitFor } from "../support/k8s.ts";
 import { IMAGE, nginxApp } from "../support/manifests.ts";
 import { prometheusControl } from "../support/traffic.ts";
@@ -25,13 +26,20 @@ import { prometheusControl } from "../support/traffic.ts";
 const ns = useNamespace("metric-outage");
 const client = testClient();
 useController(ns);
+/**
+ * A confirm-traffic-increase gate per release, closed once it is at its first step until the outage
+ * has begun: a release that got there first must not pass its step on a healthy Prometheus while
+ * the other is still starting.
+ */
+const gates = useGateServer();
 
 const INTERVAL_SECONDS = 10;
 const OUTAGE_MS = 3 * INTERVAL_SECONDS * 1000;
 
-function analysis(inconclusiveTimeout?: string) {
+function analysis(name: string, inconclusiveTimeout?: string) {
   return {
     interval: `${INTERVAL_SECONDS}s`,
+    webhooks: [{ name: "more", type: "confirm-traffic-increase" as const, url: gates.url(`/more-${name}`) }],
     // One failed check would roll the release back: the outage must not count as one.
     threshold: 1,
     stepWeight: 20,
@@ -64,6 +72,7 @@ async function outageOnceBothStepped(): Promise<void> {
   if (atFirstStep === 2) {
     outage = (async () => {
       await prometheusControl("stop");
+      for (const name of ["held", "outage"]) gates.set(`/more-${name}`, "yes");
       try {
         await new Promise((r) => setTimeout(r, OUTAGE_MS));
         // "outage" must see the outage outlast its inconclusiveTimeout counted from its own first
@@ -89,7 +98,7 @@ afterAll(async () => {
 });
 
 async function release(name: string, inconclusiveTimeout?: string) {
-  for (const o of nginxApp(ns, name, analysis(inconclusiveTimeout))) await client.apply(o);
+  for (const o of nginxApp(ns, name, analysis(name, inconclusiveTimeout))) await client.apply(o);
   await waitForPhase(client, ns, name, "Initialized");
   await initializationConverged(client, ns, name);
   const traffic = recordTraffic(client, ns, name);
@@ -98,7 +107,10 @@ async function release(name: string, inconclusiveTimeout?: string) {
     description: `${name} at its first step`,
     until: (c) => (c.status?.canaryWeight ?? 0) > 0,
     timeoutMs: 60_000,
+    intervalMs: 200,
   });
+  // Its step is judged an interval after the split is seen: long after this.
+  gates.set(`/more-${name}`, "no");
   await outageOnceBothStepped();
   return traffic;
 }
