@@ -370,10 +370,15 @@ function waitingForReadiness(
  * pods start (and wake every watcher of the Canary).
  */
 function readinessWaitMessage(ctx: Ctx, what: string): string {
+  return `waiting for ${what} to become ready (${deadlineText(ctx, "ready")})`;
+}
+
+/** "progressDeadlineSeconds 60: rolled back if not <what> by <time>", from status.progressStartTime. */
+function deadlineText(ctx: Ctx, what: string): string {
   const since = ctx.status.progressStartTime ?? ctx.nowIso;
   const deadlineMs = ctx.in.resolved.progressDeadlineMs;
   const giveUpAt = new Date(Date.parse(since) + deadlineMs).toISOString();
-  return `waiting for ${what} to become ready (progressDeadlineSeconds ${deadlineMs / 1000}: rolled back if not ready by ${giveUpAt})`;
+  return `progressDeadlineSeconds ${deadlineMs / 1000}: rolled back if not ${what} by ${giveUpAt}`;
 }
 
 /**
@@ -397,12 +402,9 @@ function waitingForEndpoints(ctx: Ctx, onDeadline: (why: string) => void): boole
     );
     return true;
   }
-  const giveUpAt = new Date(
-    Date.parse(ctx.status.progressStartTime ?? ctx.nowIso) + deadlineMs,
-  ).toISOString();
   const wait =
     `waiting for the EndpointSlices of Service ${service} to list the ready pods of ${ctx.target} before its first ` +
-    `traffic (${listed}; progressDeadlineSeconds ${deadlineMs / 1000}: rolled back if not listed by ${giveUpAt})`;
+    `traffic (${listed}; ${deadlineText(ctx, "listed")})`;
   if (ctx.message !== wait) ctx.message = wait;
   ctx.requeueAfterMs = Math.min(ROUTE_POLL_MS, deadlineMs - waitedMs);
   return true;
