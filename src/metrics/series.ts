@@ -284,11 +284,10 @@ export async function ingressSeries(
 
 /** The choice from the Ingress's class and what its IngressClass says (or why it could not be read). */
 export function ingressChoice(
-  className: string | undefined,
+  className: string,
   how: string,
-  cls: { controller: string } | { reason: string; missing: boolean } | undefined,
+  cls: { controller: string } | { reason: string; missing: boolean },
 ): SeriesChoice {
-  if (!className || !cls) return defaultChoice("nginx", "the Ingress names no class");
   if ("reason" in cls) {
     // The annotation is older than IngressClass objects: ingress-nginx matches it against its
     // --ingress-class flag, and no IngressClass of that name is the usual case there, not a failure.
