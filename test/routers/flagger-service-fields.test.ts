@@ -206,7 +206,24 @@ describe.concurrent("Flagger's Gateway API and Service fields on a real cluster"
     });
     // ... and leaves the unmanaged one as the other controller set it, without reporting it as drift.
     expect(after?.metadata.annotations?.["lb.example/pool"]).toBe("green");
-    const settled = after?.metadata.resourceVersion;
+    // The reconcile that corrects it writes twice (the drift patch, then the apply that keeps the
+    // unmanaged value, Flagger's way): the Service settles once its version holds for a second; a fight
+    // never would, and one slower than that shows in the 3 s after.
+    let seen = after?.metadata.resourceVersion;
+    const settled = await waitFor(
+      async () => {
+        await new Promise((r) => setTimeout(r, 1000));
+        const now = (await getService("gw"))?.metadata.resourceVersion;
+        const held = now === seen;
+        seen = now;
+        return held ? now : undefined;
+      },
+      {
+        description: "the Service to settle after the correction",
+        until: (v) => v !== undefined,
+        timeoutMs: 15_000,
+      },
+    );
     await new Promise((r) => setTimeout(r, 3000));
     const later = await getService("gw");
     expect(later?.metadata.annotations?.["lb.example/pool"]).toBe("green");
