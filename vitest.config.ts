@@ -20,6 +20,8 @@ const integration = {
 
 export default defineConfig({
   test: {
+    // The default output, then one line per failure at its very end (test/support/failure-summary.ts).
+    reporters: ["default", "./test/support/failure-summary.ts"],
     projects: [
       {
         test: {

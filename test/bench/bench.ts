@@ -10,7 +10,7 @@
 // writes a heap snapshot at the end of the idle window), BENCH_NODE_FLAGS (Node flags for kanaria on top
 // of the Dockerfile's, to try one before shipping it), BENCH_KEEP=1 (leave the clusters running).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -20,6 +20,7 @@ import { linearRegression } from "simple-statistics";
 import { createKubeClient } from "../../src/kube/client.ts";
 import { loadConnection } from "../../src/kube/connection.ts";
 import type { KubeClient, KubeObject } from "../../src/kube/types.ts";
+import { spawnLogged } from "../support/child-log.ts";
 import { installCrds, yamlFilesIn } from "../support/crds.ts";
 import { readEnvFile } from "../support/env-file.ts";
 import {
@@ -223,7 +224,7 @@ function shellEnv(): NodeJS.ProcessEnv {
 }
 
 function startController(side: Side, flaggerBin: string): void {
-  const log = createWriteStream(join(logDir, `${side.flavour}.log`));
+  const logFile = join(logDir, `${side.flavour}.log`);
   let child: ChildProcess;
   if (side.flavour === "kanaria") {
     const profileDir = join(outDir, "profile");
@@ -243,7 +244,7 @@ function startController(side: Side, flaggerBin: string): void {
     ];
     const metricsAddress = `127.0.0.1:${20_000 + Math.floor(Math.random() * 2000)}`;
     side.metricsUrl = `http://${metricsAddress}/metrics`;
-    child = spawn(
+    child = spawnLogged(
       process.execPath,
       [
         ...nodeFlags,
@@ -260,10 +261,11 @@ function startController(side: Side, flaggerBin: string): void {
         "--metrics-bind-address",
         metricsAddress,
       ],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...shellEnv(), ...shipped.env } },
+      logFile,
+      { env: { ...shellEnv(), ...shipped.env } },
     );
   } else {
-    child = spawn(
+    child = spawnLogged(
       flaggerBin,
       [
         `-kubeconfig=${side.kubeconfig}`,
@@ -274,11 +276,9 @@ function startController(side: Side, flaggerBin: string): void {
         "-enable-leader-election=false",
         `-port=${18_000 + Math.floor(Math.random() * 2000)}`,
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      logFile,
     );
   }
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
   side.process = child;
   side.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
   if (child.pid === undefined) throw new Error(`${side.flavour} did not start`);

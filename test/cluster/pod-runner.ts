@@ -16,8 +16,8 @@
 //     them through the bridge's HTTP proxy (cluster.sh's `kubernetes-pods` job).
 //
 // Usage: node test/cluster/pod-runner.ts PODINFO_BIN LOG_DIR TARGETS_FILE   (KUBECONFIG names the cluster)
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import path from "node:path";
 import type { V1Container } from "@kubernetes/client-node";
@@ -25,6 +25,7 @@ import pino from "pino";
 import { createKubeClient } from "../../src/kube/client.ts";
 import { loadConnection } from "../../src/kube/connection.ts";
 import { createWatcher } from "../../src/kube/watcher.ts";
+import { spawnLogged } from "../support/child-log.ts";
 import { type Pod, podTarget, type TargetGroup, writeTargets } from "./pod-targets.ts";
 import { podinfoProcess } from "./podinfo-process.ts";
 
@@ -104,16 +105,11 @@ async function start(pod: Pod, container: V1Container, ip: string): Promise<void
   for (const skipped of plan.skippedEnv) {
     logger.warn({ pod: podName(pod), env: skipped }, "env var from valueFrom is not supported; left out");
   }
-  const out = createWriteStream(
-    path.join(logDir as string, `${pod.metadata.namespace}_${pod.metadata.name}.log`),
-  );
-  const child = spawn(podinfoBin as string, plan.args, {
+  const logFile = path.join(logDir as string, `${pod.metadata.namespace}_${pod.metadata.name}.log`);
+  const child = spawnLogged(podinfoBin as string, plan.args, logFile, {
     env: { PATH: process.env.PATH ?? "", ...plan.env },
     cwd: logDir as string,
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
   const entry: Running = { pod: podName(pod), ip, child, exited, stopping: false, metricsPort: port };
   running.set(uid, entry);

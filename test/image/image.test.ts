@@ -2,16 +2,8 @@
 // a runtime bundle, and the bundle's process (user, cwd, env, args) runs chrooted into its root
 // filesystem with the chart's ServiceAccount mounted as a kubelet would (token, ca.crt, namespace,
 // KUBERNETES_SERVICE_HOST/PORT), against the local control plane, until a Canary is Initialized.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import {
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { type ChildProcess, execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -25,6 +17,7 @@ import {
   serviceAccountCredentials,
 } from "../chart/support.ts";
 import { testClient, waitForPhase } from "../support/canary-observer.ts";
+import { spawnLogged } from "../support/child-log.ts";
 import { useNamespace } from "../support/k8s.ts";
 import { nginxApp } from "../support/manifests.ts";
 
@@ -118,13 +111,10 @@ describe("the kanaria image", () => {
     writeFileSync(join(mount, "namespace"), ns);
     const { hostname, port } = new URL(sa.server);
 
-    const logDir = join(repoRoot, ".kanaria", "test-logs");
-    mkdirSync(logDir, { recursive: true });
-    const logFile = join(logDir, `image-controller-${ns}.log`);
-    const log = createWriteStream(logFile);
+    const logFile = join(repoRoot, ".kanaria", "test-logs", `image-controller-${ns}.log`);
     const env = Object.fromEntries(config.process.env.map((e) => e.split(/=(.*)/s, 2) as [string, string]));
     const { uid, gid } = config.process.user;
-    child = spawn(
+    child = spawnLogged(
       "chroot",
       [
         `--userspec=${uid}:${gid}`,
@@ -135,14 +125,12 @@ describe("the kanaria image", () => {
         "--leader-elect",
         "--log-level=debug",
       ],
+      logFile,
       // Only the image's environment plus what the kubelet sets: nothing leaks in from this machine.
       {
         env: { ...env, KUBERNETES_SERVICE_HOST: hostname, KUBERNETES_SERVICE_PORT: port },
-        stdio: ["ignore", "pipe", "pipe"],
       },
     );
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
     const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
 
     for (const o of nginxApp(ns, "podinfo", {

@@ -1,8 +1,8 @@
 // Runs `kanaria controller` as a real child process for integration tests, so tests can SIGKILL it.
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject } from "vitest";
+import { spawnLogged } from "./child-log.ts";
 
 const repoRoot = join(import.meta.dirname, "../..");
 
@@ -21,11 +21,8 @@ export function startControllerProcess(
   extraArgs: string[] = [],
   env: Record<string, string> = {},
 ): ControllerProcess {
-  const logDir = join(repoRoot, ".kanaria", "test-logs");
-  mkdirSync(logDir, { recursive: true });
-  const logFile = join(logDir, `controller-${namespace}-${Date.now()}.log`);
-  const log = createWriteStream(logFile);
-  const child: ChildProcess = spawn(
+  const logFile = join(repoRoot, ".kanaria", "test-logs", `controller-${namespace}-${Date.now()}.log`);
+  const child: ChildProcess = spawnLogged(
     process.execPath,
     [
       join(repoRoot, "src/cli/main.ts"),
@@ -41,10 +38,9 @@ export function startControllerProcess(
       "127.0.0.1:0",
       ...extraArgs,
     ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
+    logFile,
+    { env: { ...process.env, ...env } },
   );
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return {
     logFile,
