@@ -226,9 +226,9 @@ type IngressLike = KubeObject & {
   spec?: { ingressClassName?: string };
 };
 
-const DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class";
+export const DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class";
 
-type IngressClassObject = KubeObject & { spec?: { controller?: string } };
+export type IngressClassObject = KubeObject & { spec?: { controller?: string } };
 
 /**
  * An Ingress without a class: the cluster's default IngressClass (the one annotated
@@ -243,6 +243,14 @@ async function defaultIngressSeries(client: KubeClient): Promise<SeriesChoice> {
     const reason = `listing IngressClasses for the default one failed: ${reasonOf(err)}`;
     return defaultChoice("nginx", "the Ingress names no class", reason, true);
   }
+  return defaultClassChoice(classes);
+}
+
+/**
+ * The choice for an Ingress without a class, from the IngressClasses there are (the cluster's, or the
+ * files' for `kanaria validate`): the series of the one marked default.
+ */
+export function defaultClassChoice(classes: IngressClassObject[]): SeriesChoice {
   const defaults = classes.filter((c) => c.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === "true");
   if (defaults.length === 0)
     return defaultChoice("nginx", "the Ingress names no class and no IngressClass is the default");

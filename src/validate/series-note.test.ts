@@ -115,4 +115,45 @@ spec:
       ),
     ).toEqual(["the built-in metrics read Traefik's series: IngressClass nginx (traefik.io/ingress-nginx)"]);
   });
+
+  it("follows the default IngressClass among the files for an Ingress without a class", () => {
+    const classless = `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+spec:
+  rules: []
+`;
+    const ingressClass = (
+      name: string,
+      controller: string,
+      isDefault?: string,
+    ) => `apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: ${name}
+${isDefault === undefined ? "" : `  annotations:\n    ingressclass.kubernetes.io/is-default-class: "${isDefault}"\n`}spec:
+  controller: ${controller}
+`;
+    const ref = "  ingressRef:\n    apiVersion: networking.k8s.io/v1\n    kind: Ingress\n    name: web\n";
+    const cd = canary("nginx", "", "request-success-rate", ref);
+    const messages = (...classes: string[]) => notes(cd, classless, ...classes).map((p) => p.message);
+
+    expect(messages(ingressClass("traefik", "traefik.io/ingress-nginx", "true"))).toEqual([
+      "the built-in metrics read Traefik's series: the default IngressClass traefik (traefik.io/ingress-nginx) (the Ingress names no class)",
+    ]);
+    // The files mark none default (or only "false"): the cluster may have one, so nothing is said.
+    expect(messages(ingressClass("traefik", "traefik.io/ingress-nginx"))).toEqual([]);
+    expect(messages(ingressClass("traefik", "traefik.io/ingress-nginx", "false"))).toEqual([]);
+    // The default is ingress-nginx: its series are the router's usual ones, nothing to note.
+    expect(messages(ingressClass("nginx", "k8s.io/ingress-nginx", "true"))).toEqual([]);
+    const several = messages(
+      ingressClass("nginx", "k8s.io/ingress-nginx", "true"),
+      ingressClass("traefik", "traefik.io/ingress-nginx", "true"),
+    );
+    expect(several).toHaveLength(1);
+    expect(several[0]).toContain("several IngressClasses are marked default (nginx, traefik)");
+    expect(several[0]).toContain("set spec.ingressClassName");
+  });
 });

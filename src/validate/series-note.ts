@@ -1,6 +1,7 @@
 /**
  * `kanaria validate`: whose series a Canary's built-in metrics will read, when the files say it (the
- * route's Gateways and their GatewayClass, or the Ingress and its IngressClass, are among the inputs).
+ * route's Gateways and their GatewayClass, or the Ingress and its IngressClass or the default
+ * IngressClass, are among the inputs).
  * A note, as the controller's BuiltinMetrics Event: only when they are not the router's usual series or
  * the controller would fall back to those. Objects that are not among the inputs may be in the cluster:
  * then nothing is said.
@@ -9,9 +10,12 @@ import { type ProviderSpelling, routerOf } from "../api/canary.ts";
 import type { KubeObject } from "../kube/types.ts";
 import { isBuiltinMetric, ROUTER_SERIES } from "../metrics/builtin.ts";
 import {
+  DEFAULT_CLASS_ANNOTATION,
+  defaultClassChoice,
   describeChoice,
   gatewayChoice,
   gatewayParents,
+  type IngressClassObject,
   ingressChoice,
   ingressClassOf,
   type ParentAnswer,
@@ -88,10 +92,22 @@ function nginxChoice(canary: Manifest, spec: Json, manifests: Manifest[]): Serie
   const ingress = name !== undefined ? find(manifests, "Ingress", name, canary.namespace) : undefined;
   if (!ingress) return undefined;
   const { className, how } = ingressClassOf(ingress.value as unknown as KubeObject);
-  if (className === undefined) return undefined;
+  if (className === undefined) return defaultClassAmong(manifests);
   const cls = findClass(manifests, "IngressClass", className);
   if (!cls) return undefined;
   return ingressChoice(className, how, { controller: str(obj(cls.value.spec).controller) ?? "" });
+}
+
+/**
+ * An Ingress without a class gets the default IngressClass: the files' choice when they mark one
+ * (or several) default. None marked in the files says nothing: the cluster may have a default.
+ */
+function defaultClassAmong(manifests: Manifest[]): SeriesChoice | undefined {
+  const classes = manifests
+    .filter((m) => m.kind === "IngressClass")
+    .map((m) => m.value as unknown as IngressClassObject);
+  if (!classes.some((c) => c.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === "true")) return undefined;
+  return defaultClassChoice(classes);
 }
 
 export function builtinSeriesNote(canary: Manifest, manifests: Manifest[]): Problem[] {
