@@ -924,6 +924,10 @@ export const canaryStatus = z.strictObject({
       "When the route was first seen carrying the current step's traffic split; the step's interval counts from here.",
   }),
   progressStartTime: z.string().optional().meta({ description: "Start of the current wait for readiness." }),
+  drainedTime: z.string().optional().meta({
+    description:
+      "Finalising: when the canary had had no traffic for one analysis interval (counted from when the route was seen sending all of it to the primary); from then it is scaled down. Cleared when the release ends.",
+  }),
   inconclusiveSince: z.string().optional().meta({
     description:
       "When the current step's checks first came back inconclusive (provider error, timeout, no data); cleared when they conclude.",

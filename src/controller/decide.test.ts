@@ -773,9 +773,12 @@ describe("promotion", () => {
     const d = run({ status: promotingStatus(), primary: ready("rev-b") });
     expect(d.status).toMatchObject({ phase: "Finalising", canaryWeight: 0 });
     expect(reasons(d)).toEqual(["Finalising"]);
+    // The canary keeps its pods while it drains; the split of the last step no longer dates the drain.
+    expect(d.status.stepRoutedTime).toBeUndefined();
     expect(desiredState(d.status, resolveCanary(canarySpec()))).toMatchObject({
       primary: "keep",
-      target: "zero",
+      target: "keep",
+      routes: { primaryWeight: 100, canaryWeight: 0 },
     });
   });
 
@@ -826,13 +829,65 @@ describe("promotion", () => {
     });
   });
 
-  it("succeeds once the canary is scaled to zero", () => {
-    const finalising: CanaryStatus = { ...progressing(0), phase: "Finalising" };
-    expect(run({ status: finalising, primary: ready("rev-b") }).status.phase).toBe("Finalising");
-    const d = run({ status: finalising, target: scaledDown("rev-b"), primary: ready("rev-b") });
+  it("drains the canary for one interval after the route is seen on the primary, then scales it down", () => {
+    const primary = ready("rev-b");
+    const target = ready("rev-b");
+    const finalising: CanaryStatus = { ...progressing(0), phase: "Finalising", stepRoutedTime: undefined };
+    const desired = (status: CanaryStatus) => desiredState(status, resolveCanary(canarySpec())).target;
+
+    // The route still splits (a crash before the route write): the drain has not begun.
+    const unrouted = run({
+      status: finalising,
+      target,
+      primary,
+      routes: { primaryWeight: 80, canaryWeight: 20, matched: false, mirrored: false },
+      now: 100,
+    });
+    expect(unrouted.status).toMatchObject({ phase: "Finalising", stepRoutedTime: undefined });
+    expect(unrouted.status.drainedTime).toBeUndefined();
+    expect(unrouted.requeueAfterMs).toBe(1_000);
+
+    const seen = run({ status: finalising, target, primary, now: 100 });
+    expect(seen.status).toMatchObject({ phase: "Finalising", stepRoutedTime: iso(100) });
+    expect(seen.status.drainedTime).toBeUndefined();
+    expect(seen.events).toEqual([]);
+    expect(seen.requeueAfterMs).toBe(30_000);
+    expect(condition(seen, "Promoted")?.message).toContain(
+      "draining podinfo.test: all traffic on podinfo-primary.test since",
+    );
+    expect(desired(seen.status)).toBe("keep");
+
+    const early = run({ status: seen.status, target, primary, now: 129 });
+    expect(early.status.drainedTime).toBeUndefined();
+    expect(early.requeueAfterMs).toBe(1_000);
+    expect(desired(early.status)).toBe("keep");
+
+    const drained = run({ status: seen.status, target, primary, now: 130 });
+    expect(drained.status).toMatchObject({ phase: "Finalising", drainedTime: iso(130) });
+    expect(drained.events.map((e) => e.message)).toEqual([
+      "Scaling down podinfo.test: it has had no traffic for 30s",
+    ]);
+    expect(desired(drained.status)).toBe("zero");
+    // Deciding again before the scale-down lands records nothing twice.
+    const landing = run({ status: drained.status, target, primary, now: 131 });
+    expect(landing.status.phase).toBe("Finalising");
+    expect(landing.events).toEqual([]);
+    expect(desired(landing.status)).toBe("zero");
+
+    const d = run({ status: drained.status, target: scaledDown("rev-b"), primary, now: 132 });
     expect(d.status).toMatchObject({ phase: "Succeeded", lastPromotedSpec: "rev-b" });
+    expect(d.status.drainedTime).toBeUndefined();
     expect(d.events[0]?.message).toBe("Promotion completed! podinfo.test revision rev-b is live");
     expect(condition(d, "Ready")?.status).toBe("True");
+  });
+
+  it("drains even a canary already at zero pods, and a new revision mid-drain restarts the analysis", () => {
+    const finalising: CanaryStatus = { ...progressing(0), phase: "Finalising", stepRoutedTime: undefined };
+    const zero = run({ status: finalising, target: scaledDown("rev-b"), primary: ready("rev-b"), now: 100 });
+    expect(zero.status.phase).toBe("Finalising");
+    const restarted = run({ status: zero.status, target: ready("rev-c"), primary: ready("rev-b"), now: 110 });
+    expect(restarted.status).toMatchObject({ phase: "Progressing", lastAppliedSpec: "rev-c" });
+    expect(restarted.status.drainedTime).toBeUndefined();
   });
 });
 

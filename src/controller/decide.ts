@@ -260,6 +260,7 @@ function backAtPromoted(ctx: Ctx): void {
     canaryWeight: 0,
     progressStartTime: undefined,
     lastStepTime: undefined,
+    drainedTime: undefined,
   });
   const message = `${ctx.target} is back at the promoted revision ${target.revision}: nothing to analyse`;
   event(ctx, "Reverted", message);
@@ -278,6 +279,7 @@ function startAnalysis(ctx: Ctx): void {
     webhooks: undefined,
     lastStepTime: undefined,
     inconclusiveSince: undefined,
+    drainedTime: undefined,
     progressStartTime: ctx.nowIso,
   });
   if (ctx.in.spec.skipAnalysis) {
@@ -710,13 +712,16 @@ function promoting(ctx: Ctx): void {
   }
   if (primaryShort(ctx)) return;
   ctx.status.canaryWeight = 0;
+  // The drain counts from when the route is seen sending everything to the primary (finalising).
+  ctx.status.stepRoutedTime = undefined;
+  ctx.status.drainedTime = undefined;
   event(ctx, "Finalising", `Routing all traffic to primary ${ctx.primary}`);
   setPhase(
     ctx,
     "Finalising",
-    `${ctx.primary} runs revision ${ctx.status.lastAppliedSpec}; scaling down ${ctx.target}`,
+    `${ctx.primary} runs revision ${ctx.status.lastAppliedSpec}; draining ${ctx.target} before it is scaled down`,
   );
-  ctx.requeueAfterMs = WAIT_POLL_MS;
+  ctx.requeueAfterMs = ROUTE_POLL_MS;
 }
 
 /**
@@ -740,11 +745,20 @@ function waitingForPromotionStep(ctx: Ctx): boolean {
   return true;
 }
 
+/**
+ * As Flagger's Finalising phase (one more interval before the scale-down, its fix for 503s from a canary
+ * torn down under its last requests): the canary keeps its pods for one analysis interval after the
+ * route is seen sending all traffic to the primary, so it answers the requests it still has and those
+ * of a proxy that applies the route late. Then it is scaled down, and the release has Succeeded once
+ * it is. Flagger counts the interval from its route write; kanaria from the route seen, as its steps.
+ */
 function finalising(ctx: Ctx): void {
+  if (ctx.status.drainedTime === undefined && draining(ctx)) return;
   if (targetObs(ctx).replicas > 0) {
     ctx.requeueAfterMs = WAIT_POLL_MS;
     return;
   }
+  ctx.status.drainedTime = undefined;
   ctx.status.lastPromotedSpec = ctx.status.lastAppliedSpec;
   ctx.status.progressStartTime = undefined;
   event(
@@ -753,6 +767,26 @@ function finalising(ctx: Ctx): void {
     `Promotion completed! ${ctx.target} revision ${ctx.status.lastAppliedSpec} is live`,
   );
   setPhase(ctx, "Succeeded", `revision ${ctx.status.lastAppliedSpec} promoted`);
+}
+
+/** True while the canary drains; at the end of the drain it records drainedTime (the scale-down follows). */
+function draining(ctx: Ctx): boolean {
+  if (waitingForRoute(ctx)) return true;
+  const since = ctx.status.stepRoutedTime ?? ctx.nowIso;
+  const dueMs = Date.parse(since) + ctx.in.resolved.intervalMs;
+  if (dueMs > ctx.nowMs) {
+    ctx.message = `draining ${ctx.target}: all traffic on ${ctx.primary} since ${since}; scaling it down at ${new Date(dueMs).toISOString()} (one analysis interval later)`;
+    ctx.requeueAfterMs = dueMs - ctx.nowMs;
+    return true;
+  }
+  ctx.status.drainedTime = ctx.nowIso;
+  event(
+    ctx,
+    "Finalising",
+    `Scaling down ${ctx.target}: it has had no traffic for ${ctx.in.resolved.intervalMs / 1000}s`,
+  );
+  ctx.requeueAfterMs = WAIT_POLL_MS;
+  return false;
 }
 
 /** Pods that serve: a Deployment with at least one ready pod (readyPercent counts available ones). */

@@ -30,8 +30,11 @@ export function desiredState(status: CanaryStatus, resolved: ResolvedCanary): De
       return { primary: "copy", target: "up", routes: analysisRoutes(status, resolved) };
     case "Terminating":
       return { primary: "keep", target: "up", routes: ALL_PRIMARY };
+    case "Finalising":
+      // The canary keeps its pods while it drains (decide's finalising), then goes to zero.
+      return { primary: "keep", target: status.drainedTime ? "zero" : "keep", routes: ALL_PRIMARY };
     default:
-      // Initialized, Succeeded, Failed, Finalising: the primary serves everything.
+      // Initialized, Succeeded, Failed: the primary serves everything.
       return { primary: "keep", target: "zero", routes: ALL_PRIMARY };
   }
 }

@@ -141,7 +141,7 @@ describe.concurrent("SIGKILL at each point of a tick, restart after the interval
     ["right after the route change", "after-route:canary weight 40"],
     ["after scaling up the canary", "after-scale-up:New revision detected"],
     ["after copying the revision to the primary (promotion)", "after-primary:Copying"],
-    ["after scaling the canary down (finalising)", "after-scale-down:Routing all traffic to primary"],
+    ["after scaling the canary down (finalising)", "after-scale-down:Scaling down"],
   ];
   const namespaces = cases.map(([, at]) => useNamespace(`crash-${at.split(":")[0]}`));
 
