@@ -728,6 +728,8 @@ start_dataplane() {
     --metrics.prometheus.addServicesLabels=true --metrics.prometheus.addEntryPointsLabels=true \
     --metrics.prometheus.buckets="$TRAEFIK_DURATION_BUCKETS" \
     --providers.providersThrottleDuration=500ms \
+    --accesslog=true --accesslog.format=json --accesslog.filepath="$STATE/logs/traefik-errors.log" \
+    --accesslog.filters.statuscodes=500-599 \
     --providers.kubernetesGateway=true \
     --providers.kubernetesIngressNGINX=true \
     --providers.kubernetesIngressNGINX.ingressClass="$DATAPLANE_INGRESS_CLASS" \

@@ -11,6 +11,7 @@ import {
   getDeployment,
   imageOf,
   initializationConverged,
+  kanariaWriteTime,
   recordChanges,
   setImage,
   testClient,
@@ -45,8 +46,7 @@ function recordIngress(ns: string): { stop: () => Promise<Seen[]> } {
       name: "podinfo-canary",
     });
     const weight = ingress?.metadata.annotations?.["nginx.ingress.kubernetes.io/canary-weight"] ?? "-";
-    const writes = (ingress?.metadata.managedFields ?? []).filter((f) => f.manager === "kanaria");
-    const at = Math.max(...writes.map((f) => Date.parse(String(f.time ?? ""))).filter(Number.isFinite), 0);
+    const at = kanariaWriteTime(ingress);
     if (seen.at(-1)?.weight !== weight) seen.push({ weight, at });
     return weight;
   }, 100);

@@ -8,6 +8,7 @@ import {
   getCanary,
   getDeployment,
   imageOf,
+  kanariaWriteTime,
   recordChanges,
   setImage as releaseImage,
   testClient,
@@ -24,13 +25,11 @@ useController(ns);
 
 const setImage = (name: string, tag: string) => releaseImage(client, ns, name, `${IMAGE}:${tag}`);
 
+const canaryIngress = (name: string) =>
+  client.get<KubeObject>({ apiVersion: "networking.k8s.io/v1", kind: "Ingress", namespace: ns, name });
+
 async function ingressWeight(name: string): Promise<string> {
-  const ing = await client.get<KubeObject>({
-    apiVersion: "networking.k8s.io/v1",
-    kind: "Ingress",
-    namespace: ns,
-    name,
-  });
+  const ing = await canaryIngress(name);
   const annotations = ing?.metadata.annotations ?? {};
   const weight = annotations["nginx.ingress.kubernetes.io/canary-weight"] ?? "-";
   const header = annotations["nginx.ingress.kubernetes.io/canary-by-header"];
@@ -81,7 +80,17 @@ describe.concurrent("the canary lifecycle", () => {
     expect(done.status).toMatchObject({ canaryWeight: 0, failedChecks: 0 });
     expect(done.status?.lastPromotedSpec).toBe(done.status?.lastAppliedSpec);
     expect(imageOf(await getDeployment(client, ns, "steps-primary"))).toBe(`${IMAGE}:6.0.1`);
-    expect((await getDeployment(client, ns, "steps"))?.spec?.replicas).toBe(0);
+    const target = await getDeployment(client, ns, "steps");
+    expect(target?.spec?.replicas).toBe(0);
+    // Finalising drained the canary: its scale-down came one interval (10 s) after the weight-0 write.
+    // Both stamps are the server's, rounded down to the second: a gap of at least 10 s reads as >= 10 s.
+    const routedAway = kanariaWriteTime(await canaryIngress("steps-canary"));
+    const scaledDown = kanariaWriteTime(target as KubeObject);
+    expect(routedAway, "kanaria's weight-0 write of the canary Ingress").toBeGreaterThan(0);
+    expect(
+      scaledDown - routedAway,
+      "scale-down after the traffic left the canary (ms)",
+    ).toBeGreaterThanOrEqual(10_000);
     const messages = (await canaryEvents(client, ns, "steps")).map((e) => e.message);
     expect(messages).toContain("Advance steps.NS canary weight 40".replace("NS", ns));
     expect(messages.filter((m) => m.startsWith("Promotion completed!"))).toHaveLength(1);

@@ -93,6 +93,16 @@ export function initializationConverged(
   );
 }
 
+/**
+ * When kanaria last changed one of its fields of an object, as the API server stamped it in
+ * managedFields (whole seconds, rounded down; 0 when it never wrote the object). A server stamp is not
+ * late the way a loaded test process's poll can be.
+ */
+export function kanariaWriteTime(object: KubeObject | undefined): number {
+  const writes = (object?.metadata.managedFields ?? []).filter((f) => f.manager === "kanaria");
+  return Math.max(...writes.map((f) => Date.parse(String(f.time ?? ""))).filter(Number.isFinite), 0);
+}
+
 export function imageOf(d: Deployment | undefined): string | undefined {
   return d?.spec?.template?.spec?.containers?.[0]?.image;
 }
