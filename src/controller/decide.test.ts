@@ -548,10 +548,22 @@ describe("canary strategy", () => {
       "Canary failed! Rolling back podinfo.test: failed checks threshold reached 2/2: request-success-rate 87.50 is below the minimum 99 (prometheus)",
     );
     expect(d.events[0]?.cause).toBe("failed-checks");
-    expect(desiredState(d.status, resolveCanary(canarySpec()))).toMatchObject({
-      target: "zero",
-      routes: { canaryWeight: 0 },
-    });
+    const desired = (status: CanaryStatus) => desiredState(status, resolveCanary(canarySpec()));
+    // The traffic leaves the canary at once; its pods drain for one interval before the scale-down.
+    expect(desired(d.status)).toMatchObject({ target: "keep", routes: { canaryWeight: 0 } });
+    const rolledBack = condition(d, "Stalled")?.message;
+    const seen = run({ status: d.status, now: 101 });
+    expect(seen.status.stepRoutedTime).toBe(iso(101));
+    expect(condition(seen, "Stalled")?.message, "the rollback's message stays").toBe(rolledBack);
+    expect(desired(seen.status).target).toBe("keep");
+    const drained = run({ status: seen.status, now: 131 });
+    expect(drained.status).toMatchObject({ phase: "Failed", drainedTime: iso(131) });
+    expect(drained.events.map((e) => [e.reason, e.message])).toEqual([
+      ["Drained", "Scaling down podinfo.test: it has had no traffic for 30s"],
+    ]);
+    expect(condition(drained, "Stalled")?.message).toBe(rolledBack);
+    expect(desired(drained.status).target).toBe("zero");
+    expect(run({ status: drained.status, now: 200 }).events, "drained once").toEqual([]);
   });
 
   const skipSpec = canarySpec({
@@ -723,9 +735,11 @@ describe("promotion", () => {
         status: "True",
         message: `rolled back: promotion of revision rev-b failed (${why}); podinfo-primary.test restored to revision rev-a`,
       });
+      // The canary, which may have served everything while the primary was restored, drains first.
+      expect(back.status.drainedTime).toBeUndefined();
       expect(desiredState(back.status, resolveCanary(canarySpec()))).toMatchObject({
         primary: "keep",
-        target: "zero",
+        target: "keep",
         routes: { primaryWeight: 100, canaryWeight: 0 },
       });
     });

@@ -243,7 +243,11 @@ function initializing(ctx: Ctx): void {
 function steady(ctx: Ctx): void {
   const target = targetObs(ctx);
   if (ctx.status.phase === "Failed" && retryRequested(ctx)) return;
-  if (target.revision === ctx.status.lastAppliedSpec) return;
+  if (target.revision === ctx.status.lastAppliedSpec) {
+    // A rolled-back canary drains as a promoted one does; the Failed message stays what people read.
+    if (ctx.status.phase === "Failed" && ctx.status.drainedTime === undefined) draining(ctx, false);
+    return;
+  }
   if (target.revision === ctx.status.lastPromotedSpec) {
     backAtPromoted(ctx);
     return;
@@ -753,7 +757,7 @@ function waitingForPromotionStep(ctx: Ctx): boolean {
  * it is. Flagger counts the interval from its route write; kanaria from the route seen, as its steps.
  */
 function finalising(ctx: Ctx): void {
-  if (ctx.status.drainedTime === undefined && draining(ctx)) return;
+  if (ctx.status.drainedTime === undefined && draining(ctx, true)) return;
   if (targetObs(ctx).replicas > 0) {
     ctx.requeueAfterMs = WAIT_POLL_MS;
     return;
@@ -769,20 +773,28 @@ function finalising(ctx: Ctx): void {
   setPhase(ctx, "Succeeded", `revision ${ctx.status.lastAppliedSpec} promoted`);
 }
 
-/** True while the canary drains; at the end of the drain it records drainedTime (the scale-down follows). */
-function draining(ctx: Ctx): boolean {
-  if (waitingForRoute(ctx)) return true;
+/**
+ * True while the canary drains: for one analysis interval after the route is seen sending all traffic
+ * to the primary, at the end of a release (promoted or rolled back). Then it records drainedTime, and
+ * the scale-down follows. `describe`: say so in the condition (a rollback's message says why instead).
+ */
+function draining(ctx: Ctx, describe: boolean): boolean {
+  const message = ctx.message;
+  const routing = waitingForRoute(ctx);
+  if (!describe) ctx.message = message;
+  if (routing) return true;
   const since = ctx.status.stepRoutedTime ?? ctx.nowIso;
   const dueMs = Date.parse(since) + ctx.in.resolved.intervalMs;
   if (dueMs > ctx.nowMs) {
-    ctx.message = `draining ${ctx.target}: all traffic on ${ctx.primary} since ${since}; scaling it down at ${new Date(dueMs).toISOString()} (one analysis interval later)`;
+    if (describe)
+      ctx.message = `draining ${ctx.target}: all traffic on ${ctx.primary} since ${since}; scaling it down at ${new Date(dueMs).toISOString()} (one analysis interval later)`;
     ctx.requeueAfterMs = dueMs - ctx.nowMs;
     return true;
   }
   ctx.status.drainedTime = ctx.nowIso;
   event(
     ctx,
-    "Finalising",
+    "Drained",
     `Scaling down ${ctx.target}: it has had no traffic for ${ctx.in.resolved.intervalMs / 1000}s`,
   );
   ctx.requeueAfterMs = WAIT_POLL_MS;
@@ -845,6 +857,8 @@ function restoring(ctx: Ctx): void {
   const reason = ctx.status.restoring?.reason ?? "";
   ctx.status.restoring = undefined;
   ctx.status.canaryWeight = 0;
+  ctx.status.stepRoutedTime = undefined;
+  ctx.status.drainedTime = undefined;
   event(
     ctx,
     "Restored",
@@ -883,6 +897,9 @@ function routeWhileRestoring(ctx: Ctx): string {
 
 function rollback(ctx: Ctx, why: string, cause?: RollbackCause): void {
   ctx.status.canaryWeight = 0;
+  // The drain (steady) counts from when the route is seen sending everything to the primary.
+  ctx.status.stepRoutedTime = undefined;
+  ctx.status.drainedTime = undefined;
   ctx.status.progressStartTime = undefined;
   ctx.status.inconclusiveSince = undefined;
   const message = `Canary failed! Rolling back ${ctx.target}: ${why}`;

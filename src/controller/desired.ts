@@ -31,10 +31,11 @@ export function desiredState(status: CanaryStatus, resolved: ResolvedCanary): De
     case "Terminating":
       return { primary: "keep", target: "up", routes: ALL_PRIMARY };
     case "Finalising":
-      // The canary keeps its pods while it drains (decide's finalising), then goes to zero.
+    case "Failed":
+      // The canary keeps its pods while it drains after its release (decide's draining), then goes to zero.
       return { primary: "keep", target: status.drainedTime ? "zero" : "keep", routes: ALL_PRIMARY };
     default:
-      // Initialized, Succeeded, Failed: the primary serves everything.
+      // Initialized, Succeeded: the primary serves everything.
       return { primary: "keep", target: "zero", routes: ALL_PRIMARY };
   }
 }

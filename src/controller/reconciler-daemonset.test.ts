@@ -153,6 +153,10 @@ describe("a DaemonSet target, tick by tick", () => {
     await h.release("agent:3");
     await h.until("Failed", 10);
     expect(image(await h.get("agent-primary"))).toBe("agent:2");
+    expect(parked(await h.get("agent")), "drains after the rollback before it is parked").toBe(false);
+    await h.tick(10);
+    await h.tick(10);
+    expect((await h.status()).drainedTime).toBeDefined();
     expect(parked(await h.get("agent"))).toBe(true);
   });
 });
