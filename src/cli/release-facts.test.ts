@@ -133,6 +133,19 @@ describe("what happened to this revision", () => {
     expect(releaseLabel(canary, events)).toBe("rolled back at 40%");
   });
 
+  it("shows a rollback as the last event after the canary's drain", () => {
+    const { canary, events } = release(spec(), () => "fail");
+    const drained: EventRecord = {
+      type: "Normal",
+      reason: "Drained",
+      message: "Scaling down podinfo.test: it has had no traffic for 30s",
+      count: 1,
+      time: new Date(T0 + 600_000).toISOString(),
+    };
+    const facts = releaseFacts(canary, [...events, drained], new Date(T0 + 601_000));
+    expect(facts.lastEvent).toMatchObject({ type: "Warning", reason: "RolledBack" });
+  });
+
   it("says a release promoted after 60% was, and a rollback after a promotion is still a rollback", () => {
     const good = release(spec(), () => "pass");
     expect(good.canary.status?.phase).toBe("Succeeded");

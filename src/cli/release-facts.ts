@@ -322,7 +322,8 @@ export function releaseFacts(canary: CanaryLike, events: EventRecord[], now: Dat
   const status = canary.status ?? {};
   const resolved = resolveAsRun(canary);
   const suspended = canary.spec.suspend === true;
-  const lastEvent = events.at(-1);
+  // The drain's scale-down comes after the rollback or promotion that people need to see.
+  const lastEvent = events.findLast((e) => e.reason !== "Drained");
   return {
     namespace: canary.metadata.namespace ?? "",
     name: canary.metadata.name,
