@@ -895,6 +895,25 @@ describe("promotion", () => {
     expect(condition(d, "Ready")?.status).toBe("True");
   });
 
+  it("scales down one interval after the switch when the route is never seen on the primary", () => {
+    const finalising: CanaryStatus = {
+      ...progressing(0),
+      phase: "Finalising",
+      stepRoutedTime: undefined,
+      lastTransitionTime: iso(100),
+    };
+    // Someone set the split by hand while drift is only reported: kanaria does not write it back.
+    const split = { primaryWeight: 50, canaryWeight: 50, matched: false, mirrored: false };
+    const held = run({ status: finalising, primary: ready("rev-b"), routes: split, now: 120 });
+    expect(held.status.drainedTime).toBeUndefined();
+    expect(held.requeueAfterMs).toBe(1_000);
+    const late = run({ status: held.status, primary: ready("rev-b"), routes: split, now: 129.5 });
+    expect(late.requeueAfterMs).toBe(500);
+    const due = run({ status: held.status, primary: ready("rev-b"), routes: split, now: 130 });
+    expect(due.status.drainedTime).toBe(iso(130));
+    expect(desiredState(due.status, resolveCanary(canarySpec())).target).toBe("zero");
+  });
+
   it("drains even a canary already at zero pods, and a new revision mid-drain restarts the analysis", () => {
     const finalising: CanaryStatus = { ...progressing(0), phase: "Finalising", stepRoutedTime: undefined };
     const zero = run({ status: finalising, target: scaledDown("rev-b"), primary: ready("rev-b"), now: 100 });

@@ -782,13 +782,16 @@ function draining(ctx: Ctx, describe: boolean): boolean {
   const message = ctx.message;
   const routing = waitingForRoute(ctx);
   if (!describe) ctx.message = message;
-  if (routing) return true;
-  const since = ctx.status.stepRoutedTime ?? ctx.nowIso;
+  // A route never seen sending everything to the primary (a split changed by hand while drift is only
+  // reported) holds the scale-down no longer than one interval after the traffic was sent away.
+  const since = routing
+    ? (ctx.status.lastTransitionTime ?? ctx.nowIso)
+    : (ctx.status.stepRoutedTime ?? ctx.nowIso);
   const dueMs = Date.parse(since) + ctx.in.resolved.intervalMs;
   if (dueMs > ctx.nowMs) {
-    if (describe)
+    if (describe && !routing)
       ctx.message = `draining ${ctx.target}: all traffic on ${ctx.primary} since ${since}; scaling it down at ${new Date(dueMs).toISOString()} (one analysis interval later)`;
-    ctx.requeueAfterMs = dueMs - ctx.nowMs;
+    ctx.requeueAfterMs = routing ? Math.min(ROUTE_POLL_MS, dueMs - ctx.nowMs) : dueMs - ctx.nowMs;
     return true;
   }
   ctx.status.drainedTime = ctx.nowIso;
