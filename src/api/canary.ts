@@ -926,7 +926,7 @@ export const canaryStatus = z.strictObject({
   progressStartTime: z.string().optional().meta({ description: "Start of the current wait for readiness." }),
   drainedTime: z.string().optional().meta({
     description:
-      "Finalising: when the canary had had no traffic for one analysis interval (counted from when the route was seen sending all of it to the primary); from then it is scaled down. Cleared when the release ends.",
+      "Finalising: when the canary had had no traffic for one analysis interval (counted from when the route was seen sending all of it to the primary); from then it is scaled down. Cleared when a promotion completes and when the next release starts.",
   }),
   inconclusiveSince: z.string().optional().meta({
     description:

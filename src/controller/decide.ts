@@ -446,16 +446,22 @@ function progressing(ctx: Ctx): void {
  * and its interval counts from the moment the split is first seen (status.stepRoutedTime).
  */
 function waitingForRoute(ctx: Ctx): boolean {
+  if (routeSeen(ctx)) return false;
   const wanted = desiredState(ctx.status, ctx.in.resolved).routes;
-  const seen = ctx.in.observed.routes;
-  if (seen !== undefined && sameRoutes(seen, wanted)) {
-    ctx.status.stepRoutedTime ??= ctx.nowIso;
-    return false;
-  }
-  ctx.status.stepRoutedTime = undefined;
   ctx.message = `waiting for the route to carry canary weight ${wanted.canaryWeight}${wanted.matched ? " (A/B match)" : ""}`;
   ctx.requeueAfterMs = ROUTE_POLL_MS;
   return true;
+}
+
+/** Whether the route carries what the status asks for; keeps status.stepRoutedTime (first seen) with it. */
+function routeSeen(ctx: Ctx): boolean {
+  const seen = ctx.in.observed.routes;
+  if (seen !== undefined && sameRoutes(seen, desiredState(ctx.status, ctx.in.resolved).routes)) {
+    ctx.status.stepRoutedTime ??= ctx.nowIso;
+    return true;
+  }
+  ctx.status.stepRoutedTime = undefined;
+  return false;
 }
 
 /** When the current step's interval is over: analysis.interval after its split reached the route. */
@@ -716,9 +722,7 @@ function promoting(ctx: Ctx): void {
   }
   if (primaryShort(ctx)) return;
   ctx.status.canaryWeight = 0;
-  // The drain counts from when the route is seen sending everything to the primary (finalising).
-  ctx.status.stepRoutedTime = undefined;
-  ctx.status.drainedTime = undefined;
+  startDrain(ctx);
   event(ctx, "Finalising", `Routing all traffic to primary ${ctx.primary}`);
   setPhase(
     ctx,
@@ -779,9 +783,7 @@ function finalising(ctx: Ctx): void {
  * the scale-down follows. `describe`: say so in the condition (a rollback's message says why instead).
  */
 function draining(ctx: Ctx, describe: boolean): boolean {
-  const message = ctx.message;
-  const routing = waitingForRoute(ctx);
-  if (!describe) ctx.message = message;
+  const routing = !routeSeen(ctx);
   // A route never seen sending everything to the primary (a split changed by hand while drift is only
   // reported) holds the scale-down no longer than one interval after the traffic was sent away.
   const since = routing
@@ -789,8 +791,10 @@ function draining(ctx: Ctx, describe: boolean): boolean {
     : (ctx.status.stepRoutedTime ?? ctx.nowIso);
   const dueMs = Date.parse(since) + ctx.in.resolved.intervalMs;
   if (dueMs > ctx.nowMs) {
-    if (describe && !routing)
-      ctx.message = `draining ${ctx.target}: all traffic on ${ctx.primary} since ${since}; scaling it down at ${new Date(dueMs).toISOString()} (one analysis interval later)`;
+    if (describe)
+      ctx.message = routing
+        ? "waiting for the route to carry canary weight 0"
+        : `draining ${ctx.target}: all traffic on ${ctx.primary} since ${since}; scaling it down at ${new Date(dueMs).toISOString()} (one analysis interval later)`;
     ctx.requeueAfterMs = routing ? Math.min(ROUTE_POLL_MS, dueMs - ctx.nowMs) : dueMs - ctx.nowMs;
     return true;
   }
@@ -802,6 +806,12 @@ function draining(ctx: Ctx, describe: boolean): boolean {
   );
   ctx.requeueAfterMs = WAIT_POLL_MS;
   return false;
+}
+
+/** The traffic leaves the canary now: its drain counts from when the route is seen doing so (draining). */
+function startDrain(ctx: Ctx): void {
+  ctx.status.stepRoutedTime = undefined;
+  ctx.status.drainedTime = undefined;
 }
 
 /** Pods that serve: a Deployment with at least one ready pod (readyPercent counts available ones). */
@@ -860,8 +870,7 @@ function restoring(ctx: Ctx): void {
   const reason = ctx.status.restoring?.reason ?? "";
   ctx.status.restoring = undefined;
   ctx.status.canaryWeight = 0;
-  ctx.status.stepRoutedTime = undefined;
-  ctx.status.drainedTime = undefined;
+  startDrain(ctx);
   event(
     ctx,
     "Restored",
@@ -900,9 +909,7 @@ function routeWhileRestoring(ctx: Ctx): string {
 
 function rollback(ctx: Ctx, why: string, cause?: RollbackCause): void {
   ctx.status.canaryWeight = 0;
-  // The drain (steady) counts from when the route is seen sending everything to the primary.
-  ctx.status.stepRoutedTime = undefined;
-  ctx.status.drainedTime = undefined;
+  startDrain(ctx);
   ctx.status.progressStartTime = undefined;
   ctx.status.inconclusiveSince = undefined;
   const message = `Canary failed! Rolling back ${ctx.target}: ${why}`;
